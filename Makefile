@@ -1,0 +1,57 @@
+# The health exchange. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+NETWORK := test-network/network.sh
+GO_PACKAGES := ./...
+INTEGRATION_PACKAGES := ./services/...
+
+.PHONY: help demo test test-unit test-chaincode test-integration bench lint \
+        network-up network-down network-status clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+demo: ## bring the network up and run the story end to end (the network stays up)
+	@echo "== make demo: network"
+	@$(NETWORK) up
+	@echo "== make demo: the story"
+	@go run ./services/cmd/hxdemo
+	@echo "== the network is still running: 'make network-status', 'make network-down'"
+
+test: lint test-unit test-chaincode test-integration ## every test: lint, unit, chaincode, integration on the real network
+	@echo "== make test: all passed"
+
+test-unit: ## unit tests of the root module
+	@echo "== unit tests (root module)"
+	go test -count=1 $(GO_PACKAGES)
+
+test-chaincode: ## unit and fuzz-seed tests of the chaincode module
+	@echo "== chaincode tests"
+	cd chaincode && go test -count=1 ./...
+
+test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running)
+	@echo "== integration tests (real Fabric network)"
+	@$(NETWORK) with go test -count=1 -tags integration -timeout 20m $(INTEGRATION_PACKAGES)
+
+bench: ## benchmarks against the real network (commit latency of consent grants)
+	@echo "== benchmarks (real Fabric network)"
+	@$(NETWORK) with go test -run '^$$' -bench . -benchtime 100x -tags integration -timeout 30m $(INTEGRATION_PACKAGES)
+
+lint: ## gofmt and go vet, both modules
+	@echo "== lint"
+	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	go vet -tags integration $(GO_PACKAGES)
+	cd chaincode && go vet ./...
+
+network-up: ## start the Fabric test network (idempotent)
+	@$(NETWORK) up
+
+network-down: ## stop the Fabric test network and remove its state
+	@$(NETWORK) down
+
+network-status: ## what runs
+	@$(NETWORK) status
+
+clean: network-down ## stop the network and remove every cached build (Fabric binaries included)
+	rm -rf .cache

@@ -1,0 +1,473 @@
+#!/usr/bin/env bash
+# A Docker-free Hyperledger Fabric network on loopback for the health exchange:
+# one Raft orderer (OrdererMSP), one peer for Providers, one for Research, the
+# channel "health", and the chaincode "health" running as two chaincode servers
+# (one per organisation) behind the project's own external builder.
+#
+#   network.sh up        build what is missing, start everything, wait until
+#                        the chaincode answers on both peers (idempotent)
+#   network.sh down      stop every process this script started (by pid) and
+#                        remove the network's state
+#   network.sh status    say what runs
+#   network.sh with CMD  run CMD with the network up; if this call started the
+#                        network, take it down again afterwards
+#
+# Ports and folders can be overridden by environment (see the HX_ variables
+# below). Everything listens on 127.0.0.1 only.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+: "${HX_CACHE:=$root/.cache}"
+: "${HX_STATE:=$HX_CACHE/network}"
+: "${HX_ORDERER_PORT:=27050}"
+: "${HX_ORDERER_ADMIN_PORT:=27053}"
+: "${HX_ORDERER_OPS_PORT:=27443}"
+: "${HX_PROVIDERS_PEER_PORT:=27051}"
+: "${HX_PROVIDERS_CHAINCODE_PORT:=27052}"
+: "${HX_PROVIDERS_OPS_PORT:=27444}"
+: "${HX_PROVIDERS_CCAAS_PORT:=27071}"
+: "${HX_RESEARCH_PEER_PORT:=27061}"
+: "${HX_RESEARCH_CHAINCODE_PORT:=27062}"
+: "${HX_RESEARCH_OPS_PORT:=27445}"
+: "${HX_RESEARCH_CCAAS_PORT:=27072}"
+: "${HX_UP_TIMEOUT:=120}"
+: "${HX_CHAINCODE_SRC:=$root/chaincode}"
+
+channel=health
+chaincode=health
+cc_version=1.0
+cc_sequence=1
+# Every write needs an endorsement from a peer of each organisation, see README.
+cc_policy="AND('ProvidersMSP.peer','ResearchMSP.peer')"
+
+crypto="$HX_STATE/crypto"
+logs="$HX_STATE/logs"
+pids="$HX_STATE/pids"
+orderer_dir="$crypto/ordererOrganizations/orderer.hx.local"
+orderer_tls="$orderer_dir/orderers/orderer0.orderer.hx.local/tls"
+orderer_ca="$orderer_dir/tlsca/tlsca.orderer.hx.local-cert.pem"
+orderer_admin="$orderer_dir/users/Admin@orderer.hx.local/tls"
+
+log() { printf '[network] %s\n' "$*"; }
+fail() {
+  printf '[network] error: %s\n' "$1" >&2
+  if [ -n "${2:-}" ] && [ -f "$2" ]; then
+    printf '[network] last lines of %s:\n' "$2" >&2
+    tail -n 30 "$2" >&2
+  fi
+  exit 1
+}
+
+# ---------------------------------------------------------------- binaries ---
+
+# The Fabric binaries are built from the pinned module in tools/ into a folder
+# named by the hash of that pin, so a changed pin rebuilds and nothing else does.
+fabric_bin() {
+  local pin
+  pin="$(cat "$here/tools/go.mod" "$here/tools/go.sum" | sha256sum | cut -c1-16)"
+  printf '%s/fabric-%s/bin' "$HX_CACHE" "$pin"
+}
+
+ensure_fabric() {
+  bin="$(fabric_bin)"
+  local tool missing=()
+  for tool in peer orderer configtxgen cryptogen osnadmin; do
+    [ -x "$bin/$tool" ] || missing+=("$tool")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "building Fabric binaries (${missing[*]}) into $bin (first time: several minutes)"
+    mkdir -p "$bin"
+    (cd "$here/tools" && go build -o "$bin/" \
+      github.com/hyperledger/fabric/cmd/peer \
+      github.com/hyperledger/fabric/cmd/orderer \
+      github.com/hyperledger/fabric/cmd/configtxgen \
+      github.com/hyperledger/fabric/cmd/cryptogen \
+      github.com/hyperledger/fabric/cmd/osnadmin) || fail "building the Fabric binaries failed"
+  fi
+  export PATH="$bin:$PATH"
+  # The sample configuration of the same pinned module is the base that the
+  # environment variables below override.
+  fabric_src="$(cd "$here/tools" && go list -m -f '{{.Dir}}' github.com/hyperledger/fabric)"
+}
+
+build_chaincode() {
+  log "building the chaincode server"
+  mkdir -p "$HX_STATE/bin"
+  (cd "$HX_CHAINCODE_SRC" && go build -o "$HX_STATE/bin/health-chaincode" .) ||
+    fail "building the chaincode failed"
+}
+
+# --------------------------------------------------------------- processes ---
+
+alive() { # name
+  local f="$pids/$1.pid"
+  [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null
+}
+
+start() { # name, then the command; the environment is the caller's
+  local name="$1"
+  shift
+  mkdir -p "$logs" "$pids"
+  log "starting $name (log: $logs/$name.log)"
+  setsid "$@" >"$logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$pids/$name.pid"
+}
+
+wait_for() { # description, log file, command...
+  local what="$1" logfile="$2"
+  shift 2
+  local deadline=$((SECONDS + HX_UP_TIMEOUT))
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || fail "timed out waiting for $what" "$logfile"
+    sleep 0.5
+  done
+}
+
+http_ok() { curl -fsS -o /dev/null "$1"; }
+
+# ------------------------------------------------------------ environments ---
+
+fabric_cfg() { export FABRIC_CFG_PATH="$HX_STATE/config"; }
+
+orderer_env() {
+  fabric_cfg
+  export ORDERER_GENERAL_LISTENADDRESS=127.0.0.1
+  export ORDERER_GENERAL_LISTENPORT="$HX_ORDERER_PORT"
+  export ORDERER_GENERAL_LOCALMSPID=OrdererMSP
+  export ORDERER_GENERAL_LOCALMSPDIR="$orderer_dir/orderers/orderer0.orderer.hx.local/msp"
+  export ORDERER_GENERAL_TLS_ENABLED=true
+  export ORDERER_GENERAL_TLS_PRIVATEKEY="$orderer_tls/server.key"
+  export ORDERER_GENERAL_TLS_CERTIFICATE="$orderer_tls/server.crt"
+  export ORDERER_GENERAL_TLS_ROOTCAS="[$orderer_tls/ca.crt]"
+  export ORDERER_GENERAL_BOOTSTRAPMETHOD=none
+  export ORDERER_CHANNELPARTICIPATION_ENABLED=true
+  export ORDERER_ADMIN_LISTENADDRESS="127.0.0.1:$HX_ORDERER_ADMIN_PORT"
+  export ORDERER_ADMIN_TLS_ENABLED=true
+  export ORDERER_ADMIN_TLS_PRIVATEKEY="$orderer_tls/server.key"
+  export ORDERER_ADMIN_TLS_CERTIFICATE="$orderer_tls/server.crt"
+  export ORDERER_ADMIN_TLS_ROOTCAS="[$orderer_tls/ca.crt]"
+  export ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
+  export ORDERER_ADMIN_TLS_CLIENTROOTCAS="[$orderer_tls/ca.crt]"
+  export ORDERER_FILELEDGER_LOCATION="$HX_STATE/orderer/ledger"
+  export ORDERER_CONSENSUS_WALDIR="$HX_STATE/orderer/wal"
+  export ORDERER_CONSENSUS_SNAPDIR="$HX_STATE/orderer/snapshot"
+  export ORDERER_OPERATIONS_LISTENADDRESS="127.0.0.1:$HX_ORDERER_OPS_PORT"
+  export ORDERER_METRICS_PROVIDER=disabled
+}
+
+# org_vars ORG: the variables that differ between the two peer organisations.
+org_vars() {
+  case "$1" in
+  providers)
+    org_domain=providers.hx.local msp=ProvidersMSP
+    peer_port=$HX_PROVIDERS_PEER_PORT cc_port=$HX_PROVIDERS_CHAINCODE_PORT
+    ops_port=$HX_PROVIDERS_OPS_PORT ccaas_port=$HX_PROVIDERS_CCAAS_PORT
+    ;;
+  research)
+    org_domain=research.hx.local msp=ResearchMSP
+    peer_port=$HX_RESEARCH_PEER_PORT cc_port=$HX_RESEARCH_CHAINCODE_PORT
+    ops_port=$HX_RESEARCH_OPS_PORT ccaas_port=$HX_RESEARCH_CCAAS_PORT
+    ;;
+  *) fail "unknown organisation $1" ;;
+  esac
+  org_dir="$crypto/peerOrganizations/$org_domain"
+  peer_tls="$org_dir/peers/peer0.$org_domain/tls"
+  peer_ca="$org_dir/tlsca/tlsca.$org_domain-cert.pem"
+}
+
+peer_env() { # org: environment of the peer node itself
+  org_vars "$1"
+  fabric_cfg
+  export CORE_PEER_ID="peer0.$org_domain"
+  export CORE_PEER_ADDRESS="127.0.0.1:$peer_port"
+  export CORE_PEER_LISTENADDRESS="127.0.0.1:$peer_port"
+  export CORE_PEER_CHAINCODEADDRESS="127.0.0.1:$cc_port"
+  export CORE_PEER_CHAINCODELISTENADDRESS="127.0.0.1:$cc_port"
+  export CORE_PEER_GOSSIP_BOOTSTRAP="127.0.0.1:$peer_port"
+  export CORE_PEER_GOSSIP_EXTERNALENDPOINT="127.0.0.1:$peer_port"
+  export CORE_PEER_LOCALMSPID="$msp"
+  export CORE_PEER_MSPCONFIGPATH="$org_dir/peers/peer0.$org_domain/msp"
+  export CORE_PEER_TLS_ENABLED=true
+  export CORE_PEER_TLS_CERT_FILE="$peer_tls/server.crt"
+  export CORE_PEER_TLS_KEY_FILE="$peer_tls/server.key"
+  export CORE_PEER_TLS_ROOTCERT_FILE="$peer_tls/ca.crt"
+  export CORE_PEER_FILESYSTEMPATH="$HX_STATE/$1-peer"
+  export CORE_LEDGER_SNAPSHOTS_ROOTDIR="$HX_STATE/$1-peer/snapshots"
+  export CORE_LEDGER_STATE_STATEDATABASE=goleveldb
+  export CORE_OPERATIONS_LISTENADDRESS="127.0.0.1:$ops_port"
+  export CORE_METRICS_PROVIDER=disabled
+  export CORE_CHAINCODE_EXTERNALBUILDERS="[{name: hx-ccaas, path: $here/builders/ccaas, propagateEnvironment: [HX_CCAAS_ADDRESS, HX_CCAAS_ROOT_CERT]}]"
+  export HX_CCAAS_ADDRESS="127.0.0.1:$ccaas_port"
+  export HX_CCAAS_ROOT_CERT="$HX_STATE/chaincode-tls/ca.crt"
+}
+
+admin_env() { # org: environment of the peer CLI acting as the org's admin
+  org_vars "$1"
+  fabric_cfg
+  export CORE_PEER_LOCALMSPID="$msp"
+  export CORE_PEER_MSPCONFIGPATH="$org_dir/users/Admin@$org_domain/msp"
+  export CORE_PEER_ADDRESS="127.0.0.1:$peer_port"
+  export CORE_PEER_TLS_ENABLED=true
+  export CORE_PEER_TLS_ROOTCERT_FILE="$peer_ca"
+}
+
+# --------------------------------------------------------------------- up ---
+
+render() { # template, output
+  sed -e "s|@STATE@|$HX_STATE|g" \
+    -e "s|@ORDERER_PORT@|$HX_ORDERER_PORT|g" \
+    -e "s|@PROVIDERS_PEER_PORT@|$HX_PROVIDERS_PEER_PORT|g" \
+    -e "s|@RESEARCH_PEER_PORT@|$HX_RESEARCH_PEER_PORT|g" "$1" >"$2"
+}
+
+make_config() {
+  log "generating crypto material and the channel's genesis block"
+  mkdir -p "$HX_STATE/config"
+  cryptogen generate --config="$here/config/crypto-config.yaml" --output="$crypto" >/dev/null
+  render "$here/config/configtx.yaml" "$HX_STATE/config/configtx.yaml"
+  cp "$fabric_src/sampleconfig/orderer.yaml" "$HX_STATE/config/orderer.yaml"
+  # No Docker here: with no VM endpoint the peer can only use external builders.
+  sed -e 's|^\(    endpoint:\) unix:///var/run/docker.sock|\1 ""|' \
+    "$fabric_src/sampleconfig/core.yaml" >"$HX_STATE/config/core.yaml"
+  chmod -R u+w "$HX_STATE/config"
+  (fabric_cfg && configtxgen -profile HealthChannel -channelID "$channel" \
+    -outputBlock "$HX_STATE/$channel.block") >"$logs/configtxgen.log" 2>&1 ||
+    fail "configtxgen failed" "$logs/configtxgen.log"
+}
+
+make_chaincode_tls() {
+  # Each chaincode server proves itself to its peer with a certificate from a
+  # CA made for this network only.
+  local d="$HX_STATE/chaincode-tls"
+  mkdir -p "$d"
+  (
+    cd "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/CN=hx-chaincode-ca" -keyout ca.key -out ca.crt
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -subj "/CN=health-chaincode" -keyout server.key -out server.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >ext.cnf
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+      -days 3650 -extfile ext.cnf -out server.crt
+  ) >"$logs/chaincode-tls.log" 2>&1 || fail "making chaincode TLS material failed" "$logs/chaincode-tls.log"
+}
+
+start_orderer() {
+  (orderer_env && start orderer orderer)
+  wait_for "the orderer's operations endpoint" "$logs/orderer.log" \
+    http_ok "http://127.0.0.1:$HX_ORDERER_OPS_PORT/healthz"
+  log "orderer joins channel $channel"
+  osnadmin channel join --channelID "$channel" --config-block "$HX_STATE/$channel.block" \
+    -o "127.0.0.1:$HX_ORDERER_ADMIN_PORT" --ca-file "$orderer_ca" \
+    --client-cert "$orderer_admin/client.crt" --client-key "$orderer_admin/client.key" \
+    >"$logs/osnadmin.log" 2>&1 || fail "osnadmin channel join failed" "$logs/osnadmin.log"
+}
+
+start_peer() { # org
+  (peer_env "$1" && start "$1-peer" peer node start)
+  org_vars "$1"
+  wait_for "the $1 peer" "$logs/$1-peer.log" http_ok "http://127.0.0.1:$ops_port/healthz"
+}
+
+join_channel() { # org
+  log "$1 peer joins channel $channel"
+  (
+    admin_env "$1"
+    wait_for "the $1 peer to join $channel" "$logs/$1-peer.log" \
+      peer channel join -b "$HX_STATE/$channel.block"
+  )
+}
+
+package_chaincode() {
+  local d="$HX_STATE/package"
+  mkdir -p "$d/src"
+  printf '{"dial_timeout":"10s"}\n' >"$d/src/connection.json"
+  printf '{"type":"ccaas","label":"%s_%s"}\n' "$chaincode" "$cc_version" >"$d/src/metadata.json"
+  tar -C "$d/src" -czf "$d/src/code.tar.gz" connection.json
+  tar -C "$d/src" -czf "$d/$chaincode.tar.gz" metadata.json code.tar.gz
+  package_id="$(fabric_cfg && peer lifecycle chaincode calculatepackageid "$d/$chaincode.tar.gz")"
+}
+
+deploy_chaincode() {
+  package_chaincode
+  local org
+  for org in providers research; do
+    log "installing chaincode $package_id on the $org peer"
+    (admin_env "$org" && peer lifecycle chaincode install "$HX_STATE/package/$chaincode.tar.gz") \
+      >>"$logs/lifecycle.log" 2>&1 || fail "chaincode install failed" "$logs/lifecycle.log"
+  done
+  for org in providers research; do
+    org_vars "$org"
+    (
+      export CHAINCODE_ID="$package_id"
+      export CHAINCODE_SERVER_ADDRESS="127.0.0.1:$ccaas_port"
+      export CHAINCODE_TLS_KEY_FILE="$HX_STATE/chaincode-tls/server.key"
+      export CHAINCODE_TLS_CERT_FILE="$HX_STATE/chaincode-tls/server.crt"
+      start "$org-chaincode" "$HX_STATE/bin/health-chaincode"
+    )
+  done
+  local common=(-o "127.0.0.1:$HX_ORDERER_PORT" --tls --cafile "$orderer_ca"
+    --channelID "$channel" --name "$chaincode" --version "$cc_version"
+    --sequence "$cc_sequence" --signature-policy "$cc_policy")
+  for org in providers research; do
+    log "$org approves the chaincode definition"
+    (admin_env "$org" && peer lifecycle chaincode approveformyorg "${common[@]}" \
+      --package-id "$package_id" --waitForEvent) >>"$logs/lifecycle.log" 2>&1 ||
+      fail "approveformyorg failed for $org" "$logs/lifecycle.log"
+  done
+  log "committing the chaincode definition"
+  org_vars research
+  local research_addr="127.0.0.1:$peer_port" research_ca="$peer_ca"
+  (admin_env providers && peer lifecycle chaincode commit "${common[@]}" \
+    --peerAddresses "$CORE_PEER_ADDRESS" --tlsRootCertFiles "$CORE_PEER_TLS_ROOTCERT_FILE" \
+    --peerAddresses "$research_addr" --tlsRootCertFiles "$research_ca" --waitForEvent) \
+    >>"$logs/lifecycle.log" 2>&1 || fail "chaincode commit failed" "$logs/lifecycle.log"
+}
+
+chaincode_answers() { # org
+  (admin_env "$1" && peer chaincode query -C "$channel" -n "$chaincode" \
+    -c '{"Args":["org.hyperledger.fabric:GetMetadata"]}') >/dev/null 2>&1
+}
+
+# A peer learns of the other organisation's peer through gossip; until it has,
+# the gateway cannot collect both endorsements. Wait for the membership.
+peers_know_each_other() {
+  grep -q "Membership view has changed. peers went online:" "$logs/providers-peer.log" &&
+    grep -q "Membership view has changed. peers went online:" "$logs/research-peer.log"
+}
+
+write_client_config() {
+  local f="$HX_STATE/network.json" org entries=()
+  for org in providers research; do
+    org_vars "$org"
+    entries+=("$(jq -n --arg name "$org" --arg msp "$msp" \
+      --arg endpoint "127.0.0.1:$peer_port" --arg host "peer0.$org_domain" \
+      --arg tlsca "$peer_ca" \
+      --arg cert "$org_dir/users/User1@$org_domain/msp/signcerts/User1@$org_domain-cert.pem" \
+      --arg key "$org_dir/users/User1@$org_domain/msp/keystore/priv_sk" \
+      '{name:$name, mspId:$msp, peerEndpoint:$endpoint, peerHostName:$host,
+        tlsRootCert:$tlsca, userCert:$cert, userKey:$key}')")
+  done
+  printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
+    '{channel:$channel, chaincode:$chaincode, orgs:.}' >"$f"
+  log "client configuration: $f"
+}
+
+all_alive() {
+  local p
+  for p in orderer providers-peer research-peer providers-chaincode research-chaincode; do
+    alive "$p" || return 1
+  done
+}
+
+up() {
+  ensure_fabric
+  if all_alive && chaincode_answers providers && chaincode_answers research; then
+    log "already up (state: $HX_STATE)"
+    return 0
+  fi
+  if [ -d "$HX_STATE/pids" ] || [ -d "$crypto" ]; then
+    log "found a partial network; removing it first"
+    down
+  fi
+  build_chaincode
+  mkdir -p "$logs"
+  make_config
+  make_chaincode_tls
+  start_orderer
+  start_peer providers
+  start_peer research
+  join_channel providers
+  join_channel research
+  deploy_chaincode
+  log "waiting for the chaincode to answer on both peers"
+  wait_for "the chaincode on the providers peer" "$logs/providers-chaincode.log" chaincode_answers providers
+  wait_for "the chaincode on the research peer" "$logs/research-chaincode.log" chaincode_answers research
+  wait_for "gossip membership between the peers" "$logs/research-peer.log" peers_know_each_other
+  write_client_config
+  log "up: channel $channel, chaincode $chaincode ($package_id)"
+}
+
+# ------------------------------------------------------------ down, status ---
+
+stop() { # name: TERM, then KILL after 10 s; by the recorded pid only
+  local f="$pids/$1.pid" pid
+  [ -f "$f" ] || return 0
+  pid="$(cat "$f")"
+  if kill -0 "$pid" 2>/dev/null; then
+    log "stopping $1 (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$1 did not stop in 10 s; killing it"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  fi
+  rm -f "$f"
+}
+
+down() {
+  local p
+  for p in providers-chaincode research-chaincode providers-peer research-peer orderer; do
+    stop "$p"
+  done
+  rm -rf "$HX_STATE"
+  log "down: no process left, state removed"
+}
+
+status() {
+  local p any=0 pid
+  for p in orderer providers-peer research-peer providers-chaincode research-chaincode; do
+    if alive "$p"; then
+      pid="$(cat "$pids/$p.pid")"
+      printf '%-22s running (pid %s)\n' "$p" "$pid"
+      any=1
+    else
+      printf '%-22s not running\n' "$p"
+    fi
+  done
+  [ $any = 1 ] || return 0
+  ensure_fabric
+  local org
+  for org in providers research; do
+    if chaincode_answers "$org"; then
+      printf '%-22s answers on the %s peer\n' "chaincode $chaincode" "$org"
+    else
+      printf '%-22s does not answer on the %s peer\n' "chaincode $chaincode" "$org"
+    fi
+  done
+}
+
+with() {
+  local started=0 rc=0
+  if ! all_alive; then
+    started=1
+  fi
+  up
+  "$@" || rc=$?
+  if [ $started = 1 ]; then
+    down
+  fi
+  return $rc
+}
+
+case "${1:-}" in
+up) up ;;
+down) down ;;
+status) status ;;
+with)
+  shift
+  [ $# -gt 0 ] || fail "usage: network.sh with COMMAND [ARGS...]"
+  with "$@"
+  ;;
+*)
+  echo "usage: $0 up|down|status|with COMMAND..." >&2
+  exit 2
+  ;;
+esac
