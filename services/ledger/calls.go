@@ -1,0 +1,143 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"healthexchange/chaincode/ledgerapi"
+)
+
+// Signed is a patient-signed payload as the chaincode takes it: the exact JSON
+// bytes that were signed and the base64 Ed25519 signature over them.
+type Signed struct {
+	Payload   string
+	Signature string
+}
+
+// RegisterPatient records a patient's public key (the payload is signed by
+// that same key).
+func (c *Client) RegisterPatient(ctx context.Context, s Signed) (ledgerapi.Patient, error) {
+	return submit[ledgerapi.Patient](ctx, c, "patients:Register", s.Payload, s.Signature)
+}
+
+// Patient returns a registered patient.
+func (c *Client) Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error) {
+	return evaluate[ledgerapi.Patient](ctx, c, "patients:Get", patientID)
+}
+
+// GrantConsent stores a patient-signed consent.
+func (c *Client) GrantConsent(ctx context.Context, s Signed) (ledgerapi.Consent, error) {
+	return submit[ledgerapi.Consent](ctx, c, "consents:Grant", s.Payload, s.Signature)
+}
+
+// RevokeConsent applies a patient-signed revocation.
+func (c *Client) RevokeConsent(ctx context.Context, s Signed) (ledgerapi.Consent, error) {
+	return submit[ledgerapi.Consent](ctx, c, "consents:Revoke", s.Payload, s.Signature)
+}
+
+// Consent returns one consent in its current state.
+func (c *Client) Consent(ctx context.Context, consentID string) (ledgerapi.Consent, error) {
+	return evaluate[ledgerapi.Consent](ctx, c, "consents:Get", consentID)
+}
+
+// ConsentsByPatient lists a patient's consents, a page at a time.
+func (c *Client) ConsentsByPatient(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error) {
+	return evaluate[ledgerapi.ConsentPage](ctx, c, "consents:ListByPatient", patientID, strconv.Itoa(pageSize), bookmark)
+}
+
+// ConsentsByGrantee lists the consents naming a grantee ("user" or "org").
+func (c *Client) ConsentsByGrantee(ctx context.Context, kind, id string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error) {
+	return evaluate[ledgerapi.ConsentPage](ctx, c, "consents:ListByGrantee", kind, id, strconv.Itoa(pageSize), bookmark)
+}
+
+// ConsentHistory returns every committed version of a consent, oldest first.
+func (c *Client) ConsentHistory(ctx context.Context, consentID string) ([]ledgerapi.ConsentVersion, error) {
+	return evaluate[[]ledgerapi.ConsentVersion](ctx, c, "consents:History", consentID)
+}
+
+// CheckQuery is one question to the ledger's consent check.
+type CheckQuery struct {
+	PatientID, SubjectID, SubjectOrg, Category, Purpose, RecordID string
+	// At is an RFC 3339 time; empty means the time of the query transaction.
+	At string
+}
+
+// Check asks whether a consent on the ledger covers the query.
+func (c *Client) Check(ctx context.Context, q CheckQuery) (ledgerapi.Decision, error) {
+	return evaluate[ledgerapi.Decision](ctx, c, "consents:Check",
+		q.PatientID, q.SubjectID, q.SubjectOrg, q.Category, q.Purpose, q.RecordID, q.At)
+}
+
+// RegisterDevice pairs a wearable with its patient (patient-signed).
+func (c *Client) RegisterDevice(ctx context.Context, s Signed) (ledgerapi.Device, error) {
+	return submit[ledgerapi.Device](ctx, c, "devices:Register", s.Payload, s.Signature)
+}
+
+// RevokeDevice unpairs a wearable (patient-signed).
+func (c *Client) RevokeDevice(ctx context.Context, s Signed) (ledgerapi.Device, error) {
+	return submit[ledgerapi.Device](ctx, c, "devices:Revoke", s.Payload, s.Signature)
+}
+
+// Device returns a registered device.
+func (c *Client) Device(ctx context.Context, deviceID string) (ledgerapi.Device, error) {
+	return evaluate[ledgerapi.Device](ctx, c, "devices:Get", deviceID)
+}
+
+// Notarize records the hash of a record version.
+func (c *Client) Notarize(ctx context.Context, n ledgerapi.Notarization) (ledgerapi.Notarization, error) {
+	return submit[ledgerapi.Notarization](ctx, c, "notary:Notarize",
+		n.RecordID, n.PatientID, n.SHA256, n.Category, n.Author, strconv.Itoa(n.Version), n.PreviousSHA256)
+}
+
+// Verify compares a hash with a record's notarized versions.
+func (c *Client) Verify(ctx context.Context, recordID, sha256Hex string) (ledgerapi.VerifyResult, error) {
+	return evaluate[ledgerapi.VerifyResult](ctx, c, "notary:Verify", recordID, sha256Hex)
+}
+
+// RecordHistory returns every notarized version of a record, oldest first.
+func (c *Client) RecordHistory(ctx context.Context, recordID string) ([]ledgerapi.Notarization, error) {
+	return evaluate[[]ledgerapi.Notarization](ctx, c, "notary:History", recordID)
+}
+
+// Anchor stores the Merkle root of a batch of wearable data.
+func (c *Client) Anchor(ctx context.Context, a ledgerapi.Anchor) (ledgerapi.Anchor, error) {
+	return submit[ledgerapi.Anchor](ctx, c, "anchors:Anchor",
+		a.BatchID, a.PatientID, a.DeviceID, a.Root, strconv.Itoa(a.Count), a.From, a.To)
+}
+
+// AnchorOf returns the anchor of a batch.
+func (c *Client) AnchorOf(ctx context.Context, batchID string) (ledgerapi.Anchor, error) {
+	return evaluate[ledgerapi.Anchor](ctx, c, "anchors:Get", batchID)
+}
+
+// AppendAccessEvents writes a batch of access events in one transaction.
+// Events already on the ledger with the same content count as duplicates, so
+// a retried batch is safe.
+func (c *Client) AppendAccessEvents(ctx context.Context, events []ledgerapi.AccessEvent) (ledgerapi.AppendResult, error) {
+	raw, err := json.Marshal(events)
+	if err != nil {
+		return ledgerapi.AppendResult{}, fmt.Errorf("ledger: encode access events: %w", err)
+	}
+	return submit[ledgerapi.AppendResult](ctx, c, "accesslog:Append", string(raw))
+}
+
+// AccessEvents lists a patient's access events in time order.
+func (c *Client) AccessEvents(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error) {
+	return evaluate[ledgerapi.AccessEventPage](ctx, c, "accesslog:ListByPatient", patientID, strconv.Itoa(pageSize), bookmark)
+}
+
+// RecordDatasetRelease records a research dataset release.
+func (c *Client) RecordDatasetRelease(ctx context.Context, r ledgerapi.DatasetReleaseRequest) (ledgerapi.DatasetRelease, error) {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return ledgerapi.DatasetRelease{}, fmt.Errorf("ledger: encode dataset release: %w", err)
+	}
+	return submit[ledgerapi.DatasetRelease](ctx, c, "datasets:Record", string(raw))
+}
+
+// DatasetRelease returns a recorded release.
+func (c *Client) DatasetRelease(ctx context.Context, datasetID string) (ledgerapi.DatasetRelease, error) {
+	return evaluate[ledgerapi.DatasetRelease](ctx, c, "datasets:Get", datasetID)
+}

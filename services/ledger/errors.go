@@ -1,0 +1,67 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"google.golang.org/grpc/status"
+)
+
+var (
+	// ErrRejected: the chaincode refused the call (bad input, bad signature,
+	// replayed nonce, unknown id, wrong organisation). Retrying will not help.
+	ErrRejected = errors.New("rejected by the chaincode")
+	// ErrConflict: the transaction was ordered but invalidated, usually by a
+	// concurrent change of the same keys. Rebuilding and retrying may succeed.
+	ErrConflict = errors.New("transaction invalidated at commit")
+	// ErrUnavailable: the peer, orderer or chaincode could not be reached or
+	// did not answer in time. Whether a submit committed is unknown.
+	ErrUnavailable = errors.New("ledger unavailable")
+)
+
+// Error is a failed chaincode call: which function, what kind of failure
+// (one of the sentinels above, for errors.Is) and the chaincode's own words.
+type Error struct {
+	Function string
+	Kind     error
+	Message  string
+	TxID     string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("ledger %s: %v: %s", e.Function, e.Kind, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Kind }
+
+const chaincodePrefix = "chaincode response 500, "
+
+// classify turns a fabric-gateway error into an *Error. Context errors of the
+// caller pass through unchanged so cancellation stays visible.
+func classify(ctx context.Context, fn string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return ctxErr
+	}
+	var commitErr *client.CommitError
+	if errors.As(err, &commitErr) {
+		return &Error{Function: fn, Kind: ErrConflict, Message: commitErr.Code.String(), TxID: commitErr.TransactionID}
+	}
+	var txID string
+	var txErr *client.TransactionError
+	if errors.As(err, &txErr) {
+		txID = txErr.TransactionID
+	}
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if detail, ok := d.(*gateway.ErrorDetail); ok && strings.HasPrefix(detail.GetMessage(), chaincodePrefix) {
+			return &Error{Function: fn, Kind: ErrRejected, Message: strings.TrimPrefix(detail.GetMessage(), chaincodePrefix), TxID: txID}
+		}
+	}
+	// The peer, orderer or chaincode did not answer, or refused without a
+	// chaincode message: callers must treat this as "unknown", and fail closed.
+	return &Error{Function: fn, Kind: ErrUnavailable, Message: st.Message(), TxID: txID}
+}

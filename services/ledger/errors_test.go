@@ -1,0 +1,73 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func statusErr(t *testing.T, code codes.Code, msg string, details ...*gateway.ErrorDetail) error {
+	t.Helper()
+	st := status.New(code, msg)
+	for _, d := range details {
+		var err error
+		if st, err = st.WithDetails(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st.Err()
+}
+
+func TestClassify(t *testing.T) {
+	live := context.Background()
+	tests := map[string]struct {
+		err         error
+		kind        error
+		wantMessage string
+	}{
+		"chaincode refusal": {
+			statusErr(t, codes.Aborted, "failed to endorse transaction, see attached details for more info",
+				&gateway.ErrorDetail{Address: "127.0.0.1:27051", MspId: "ProvidersMSP", Message: "chaincode response 500, stale or replayed nonce: nonce 3 <= 5"}),
+			ErrRejected, "stale or replayed nonce: nonce 3 <= 5",
+		},
+		"invalidated at commit": {
+			&client.CommitError{TransactionID: "tx1", Code: peer.TxValidationCode_MVCC_READ_CONFLICT},
+			ErrConflict, "MVCC_READ_CONFLICT",
+		},
+		"peer down": {
+			statusErr(t, codes.Unavailable, "connection refused"), ErrUnavailable, "connection refused",
+		},
+		"endorsement failure without a chaincode message": {
+			statusErr(t, codes.Aborted, "failed to endorse",
+				&gateway.ErrorDetail{Address: "127.0.0.1:27061", MspId: "ResearchMSP", Message: "chaincode registration failed"}),
+			ErrUnavailable, "failed to endorse",
+		},
+		"not a gRPC error at all": {errors.New("boom"), ErrUnavailable, "boom"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := classify(live, "consents:Grant", tc.err)
+			var le *Error
+			if !errors.As(err, &le) || !errors.Is(err, tc.kind) {
+				t.Fatalf("classify = %v, want a *ledger.Error of kind %v", err, tc.kind)
+			}
+			if le.Message != tc.wantMessage || le.Function != "consents:Grant" {
+				t.Fatalf("error %+v, want message %q", le, tc.wantMessage)
+			}
+		})
+	}
+
+	t.Run("the caller's cancellation passes through", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := classify(ctx, "consents:Grant", statusErr(t, codes.Canceled, "canceled")); !errors.Is(err, context.Canceled) {
+			t.Fatalf("got %v, want context.Canceled", err)
+		}
+	})
+}
