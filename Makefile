@@ -6,7 +6,7 @@ NETWORK := test-network/network.sh
 GO_PACKAGES := ./...
 INTEGRATION_PACKAGES := ./services/...
 
-.PHONY: help demo test test-unit test-chaincode test-integration bench lint \
+.PHONY: help demo test test-unit test-chaincode test-integration bench fuzz lint \
         network-up network-down network-status clean
 
 help: ## list the targets
@@ -37,6 +37,17 @@ test-integration: ## integration tests against the real network (started if need
 bench: ## benchmarks against the real network (commit latency of consent grants)
 	@echo "== benchmarks (real Fabric network)"
 	@$(NETWORK) with go test -run '^$$' -bench . -benchtime 100x -tags integration -timeout 30m $(INTEGRATION_PACKAGES)
+
+FUZZTIME ?= 10s
+fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corpora only)
+	@echo "== fuzz ($(FUZZTIME) per target)"
+	@set -e; for mod in . chaincode; do \
+	  (cd $$mod && for pkg in $$(go list ./...); do \
+	    for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	      echo "-- $$pkg $$target"; go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	    done; \
+	  done); \
+	done
 
 lint: ## gofmt and go vet, both modules
 	@echo "== lint"

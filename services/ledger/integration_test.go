@@ -257,7 +257,11 @@ func digest(b []byte) string {
 func TestNotary(t *testing.T) {
 	ctx := testContext(t)
 	providers := dial(t, "providers")
-	recordID, patientID := unique("rec"), unique("pat")
+	p := newPatient(t)
+	if _, err := providers.RegisterPatient(ctx, must(p.Register())); err != nil {
+		t.Fatal(err)
+	}
+	recordID, patientID := unique("rec"), p.PatientID()
 	v1, v2 := []byte(`{"resourceType":"Observation","v":1}`), []byte(`{"resourceType":"Observation","v":2}`)
 
 	n1, err := providers.Notarize(ctx, ledgerapi.Notarization{

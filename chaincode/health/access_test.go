@@ -1,0 +1,79 @@
+package health
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+
+	"healthexchange/chaincode/ledgerapi"
+)
+
+// TestAccessColumn calls every function as each organisation, with empty
+// arguments: organisations outside SPEC.md's access column are refused before
+// anything else, the others get as far as input validation.
+func TestAccessColumn(t *testing.T) {
+	p := []string{"ProvidersMSP"}
+	pr := []string{"ProvidersMSP", "ResearchMSP"}
+	r := []string{"ResearchMSP"}
+	functions := []struct {
+		name    string
+		allowed []string
+		call    func(ctx ctxT) error
+	}{
+		{"patients:Register", p, func(ctx ctxT) error { _, err := new(Patients).Register(ctx, "", ""); return err }},
+		{"patients:Get", pr, func(ctx ctxT) error { _, err := new(Patients).Get(ctx, ""); return err }},
+		{"consents:Grant", p, func(ctx ctxT) error { _, err := new(Consents).Grant(ctx, "", ""); return err }},
+		{"consents:Revoke", p, func(ctx ctxT) error { _, err := new(Consents).Revoke(ctx, "", ""); return err }},
+		{"consents:Get", pr, func(ctx ctxT) error { _, err := new(Consents).Get(ctx, ""); return err }},
+		{"consents:ListByPatient", pr, func(ctx ctxT) error { _, err := new(Consents).ListByPatient(ctx, "", 0, ""); return err }},
+		{"consents:ListByGrantee", pr, func(ctx ctxT) error { _, err := new(Consents).ListByGrantee(ctx, "", "", 0, ""); return err }},
+		{"consents:History", pr, func(ctx ctxT) error { _, err := new(Consents).History(ctx, ""); return err }},
+		{"consents:Check", pr, func(ctx ctxT) error { _, err := new(Consents).Check(ctx, "", "", "", "", "", "", ""); return err }},
+		{"devices:Register", p, func(ctx ctxT) error { _, err := new(Devices).Register(ctx, "", ""); return err }},
+		{"devices:Revoke", p, func(ctx ctxT) error { _, err := new(Devices).Revoke(ctx, "", ""); return err }},
+		{"devices:Get", pr, func(ctx ctxT) error { _, err := new(Devices).Get(ctx, ""); return err }},
+		{"notary:Notarize", p, func(ctx ctxT) error { _, err := new(Notary).Notarize(ctx, "", "", "", "", "", 0, ""); return err }},
+		{"notary:Verify", pr, func(ctx ctxT) error { _, err := new(Notary).Verify(ctx, "", ""); return err }},
+		{"notary:History", pr, func(ctx ctxT) error { _, err := new(Notary).History(ctx, ""); return err }},
+		{"anchors:Anchor", p, func(ctx ctxT) error { _, err := new(Anchors).Anchor(ctx, "", "", "", "", 0, "", ""); return err }},
+		{"anchors:Get", pr, func(ctx ctxT) error { _, err := new(Anchors).Get(ctx, ""); return err }},
+		{"accesslog:Append", pr, func(ctx ctxT) error { _, err := new(AccessLog).Append(ctx, ""); return err }},
+		{"accesslog:ListByPatient", pr, func(ctx ctxT) error { _, err := new(AccessLog).ListByPatient(ctx, "", 0, ""); return err }},
+		{"datasets:Record", r, func(ctx ctxT) error { _, err := new(Datasets).Record(ctx, ""); return err }},
+		{"datasets:Get", pr, func(ctx ctxT) error { _, err := new(Datasets).Get(ctx, ""); return err }},
+	}
+	for _, fn := range functions {
+		for _, caller := range []fakeIdentity{providers, research, outsider} {
+			t.Run(fn.name+"/"+caller.mspID, func(t *testing.T) {
+				_, err := run(newFixture(), caller, func(ctx ctxT) (any, error) { return nil, fn.call(ctx) })
+				want := ledgerapi.ErrForbidden
+				if slices.Contains(fn.allowed, caller.mspID) {
+					want = ledgerapi.ErrInvalid
+				}
+				wantErr(t, err, want)
+			})
+		}
+	}
+}
+
+// TestAuthorizeFailsClosed: a caller whose organisation cannot be read is refused.
+func TestAuthorizeFailsClosed(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		id   cid.ClientIdentity
+	}{
+		{"identity error", fakeIdentity{mspID: "ProvidersMSP", err: errors.New("bad certificate")}},
+		{"no identity", nil},
+		{"unparsable creator", (*cid.ClientID)(nil)},
+		{"empty MSP id", fakeIdentity{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(newFixture(), tc.id, func(ctx ctxT) (any, error) {
+				return nil, authorize(ctx, members)
+			})
+			wantErr(t, err, ledgerapi.ErrForbidden)
+		})
+	}
+}

@@ -1,0 +1,132 @@
+package health
+
+import (
+	"bytes"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-protos-go-apiv2/msp"
+	"google.golang.org/protobuf/proto"
+
+	"healthexchange/chaincode/ledgerapi"
+)
+
+// creator is the serialized identity of a member of an organisation, as the
+// peer hands it to the chaincode.
+func creator(t *testing.T, mspID string) []byte {
+	t.Helper()
+	cert, _ := selfSigned(t, "user@"+mspID)
+	data, err := proto.Marshal(&msp.SerializedIdentity{Mspid: mspID, IdBytes: cert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestInvoke drives every function through the contract API as the peer
+// would: string arguments in, JSON out, with the API's metadata checking
+// argument and return types (including empty optional fields).
+func TestInvoke(t *testing.T) {
+	cc, err := NewChaincode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture()
+	creators := map[string][]byte{}
+	for _, id := range []string{"ProvidersMSP", "ResearchMSP", "OtherMSP"} {
+		creators[id] = creator(t, id)
+	}
+
+	alice, dev := newPatient("alice"), newPatient("watch-1")
+	regPayload, regSig := sign(t, alice.key, alice.registration())
+	grant := func(g ledgerapi.ConsentGrant) [2]string {
+		g.Header = alice.next(ledgerapi.OpConsentGrant)
+		payload, sig := sign(t, alice.key, g)
+		return [2]string{payload, sig}
+	}
+	care := grant(grantTo("c1", "user", "dr-who", labs, treatment))
+	study := grant(grantTo("c2", "org", "ResearchMSP", labs, []string{"research"}))
+	devReg, devRegSig := sign(t, alice.key, ledgerapi.DeviceRegistration{Header: alice.next(ledgerapi.OpDeviceRegister), DeviceID: "watch-1", PublicKey: dev.publicKey()})
+	devRev, devRevSig := sign(t, alice.key, ledgerapi.DeviceRevocation{Header: alice.next(ledgerapi.OpDeviceRevoke), DeviceID: "watch-1"})
+	revoke, revokeSig := sign(t, alice.key, ledgerapi.ConsentRevocation{Header: alice.next(ledgerapi.OpConsentRevoke), ConsentID: "c1"})
+	sha1, sha2 := hashOf("v1"), hashOf("v2")
+	events := `[{"eventId":"e1","actor":"dr-who","patientId":"alice","action":"read","resource":"record:r1","decision":"allow","time":"2030-01-01T00:00:00Z"}]`
+	release := `{"datasetId":"ds1","sha256":"` + sha1 + `","studyId":"s1","researcher":"res-1","cohortSize":1,"k":2,"consentIds":["c2"]}`
+
+	const p, r = "ProvidersMSP", "ResearchMSP"
+	for _, step := range []struct {
+		msp  string
+		fn   string
+		args []string
+		into any    // the function's return type: the payload must decode into it exactly
+		want string // in the payload, or in the error message when into is nil
+	}{
+		{p, "patients:Register", []string{regPayload, regSig}, &ledgerapi.Patient{}, `"nonce":0`},
+		{r, "patients:Get", []string{"alice"}, &ledgerapi.Patient{}, `"patientId":"alice"`},
+		{p, "consents:Grant", care[:], &ledgerapi.Consent{}, `"recordIds":[]`},
+		{p, "consents:Grant", study[:], &ledgerapi.Consent{}, `"status":"active"`},
+		{r, "consents:Get", []string{"c1"}, &ledgerapi.Consent{}, `"grantee":{"kind":"user","id":"dr-who"}`},
+		{r, "consents:ListByPatient", []string{"alice", "10", ""}, &ledgerapi.ConsentPage{}, `"count":2`},
+		{r, "consents:ListByPatient", []string{"alice", "1", ""}, &ledgerapi.ConsentPage{}, `"bookmark":"`},
+		{p, "consents:ListByGrantee", []string{"org", "ResearchMSP", "5", ""}, &ledgerapi.ConsentPage{}, `"consentId":"c2"`},
+		{p, "consents:ListByGrantee", []string{"user", "nobody", "5", ""}, &ledgerapi.ConsentPage{}, `{"items":[],"count":0}`},
+		{p, "consents:Check", []string{"alice", "dr-who", "", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `"allowed":true`},
+		{p, "consents:Check", []string{"alice", "nobody", "", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `"allowed":false`},
+		{p, "devices:Register", []string{devReg, devRegSig}, &ledgerapi.Device{}, `"status":"active"`},
+		{r, "devices:Get", []string{"watch-1"}, &ledgerapi.Device{}, `"deviceId":"watch-1"`},
+		{p, "anchors:Anchor", []string{"b1", "alice", "watch-1", sha1, "3", "2030-01-01T00:00:00Z", "2030-01-01T01:00:00Z"}, &ledgerapi.Anchor{}, `"count":3`},
+		{r, "anchors:Get", []string{"b1"}, &ledgerapi.Anchor{}, `"root":"` + sha1},
+		{p, "devices:Revoke", []string{devRev, devRevSig}, &ledgerapi.Device{}, `"status":"revoked"`},
+		{p, "notary:Notarize", []string{"r1", "alice", sha1, "labs", "dr-who", "1", ""}, &ledgerapi.Notarization{}, `"version":1`},
+		{p, "notary:Notarize", []string{"r1", "alice", sha2, "labs", "dr-who", "2", sha1}, &ledgerapi.Notarization{}, `"previousSha256":"` + sha1},
+		{r, "notary:Verify", []string{"r1", sha1}, &ledgerapi.VerifyResult{}, `"match":true`},
+		{r, "notary:History", []string{"r1"}, &[]ledgerapi.Notarization{}, `"version":2`},
+		{r, "accesslog:Append", []string{events}, &ledgerapi.AppendResult{}, `{"appended":1,"duplicates":0}`},
+		{p, "accesslog:ListByPatient", []string{"alice", "10", ""}, &ledgerapi.AccessEventPage{}, `"breakGlass":false`},
+		{p, "accesslog:ListByPatient", []string{"bob", "10", ""}, &ledgerapi.AccessEventPage{}, `{"items":[],"count":0}`},
+		{r, "datasets:Record", []string{release}, &ledgerapi.DatasetRelease{}, `"consentSetSha256":"`},
+		{p, "datasets:Get", []string{"ds1"}, &ledgerapi.DatasetRelease{}, `"k":2`},
+		{p, "consents:Revoke", []string{revoke, revokeSig}, &ledgerapi.Consent{}, `"revokeTxId":"`},
+		{r, "consents:History", []string{"c1"}, &[]ledgerapi.ConsentVersion{}, `"isDelete":false`},
+		{r, "org.hyperledger.fabric:GetMetadata", nil, nil, ""},
+		// Refusals travel back as error messages.
+		{"OtherMSP", "patients:Get", []string{"alice"}, nil, "forbidden"},
+		{r, "consents:Grant", care[:], nil, "forbidden"},
+		{p, "datasets:Record", []string{release}, nil, "forbidden"},
+		{p, "consents:ListByPatient", []string{"alice", "ten", ""}, nil, "ten"},
+		{p, "notary:Verify", []string{"r9", sha1}, nil, "record r9 is not notarized"},
+		{p, "consents:Erase", []string{"c1"}, nil, "Erase"},
+	} {
+		t.Run(step.fn, func(t *testing.T) {
+			f.stub.creator = creators[step.msp]
+			f.nextTx(append([]string{step.fn}, step.args...)...)
+			resp := cc.Invoke(f.stub)
+			payload := string(resp.Payload)
+			if step.into == nil {
+				if step.want == "" {
+					if resp.Status != shim.OK || !strings.Contains(payload, `"consents"`) {
+						t.Fatalf("metadata: %d %s %.200s", resp.Status, resp.Message, payload)
+					}
+				} else if resp.Status == shim.OK || !strings.Contains(resp.Message, step.want) {
+					t.Fatalf("status %d message %q, want an error mentioning %q", resp.Status, resp.Message, step.want)
+				}
+				return
+			}
+			if resp.Status != shim.OK {
+				t.Fatalf("status %d: %s", resp.Status, resp.Message)
+			}
+			f.stub.commit()
+			dec := json.NewDecoder(bytes.NewReader(resp.Payload))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(step.into); err != nil {
+				t.Fatalf("payload %s does not decode into %T: %v", payload, step.into, err)
+			}
+			if reflect.ValueOf(step.into).Elem().IsZero() || !strings.Contains(payload, step.want) || strings.Contains(payload, "null") {
+				t.Fatalf("payload %s, want it to contain %s and no null", payload, step.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,244 @@
+package health
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"healthexchange/chaincode/ledgerapi"
+)
+
+// Names of the chaincode events a consent change emits; the payload is the
+// consent after the change.
+const (
+	EventConsentGranted = "ConsentGranted"
+	EventConsentRevoked = "ConsentRevoked"
+)
+
+// Consents holds the consents patients give and withdraw, and decides
+// whether a use of a record is allowed.
+type Consents struct {
+	contractapi.Contract
+}
+
+// GetEvaluateTransactions lists the read-only functions.
+func (*Consents) GetEvaluateTransactions() []string {
+	return []string{"Get", "ListByPatient", "ListByGrantee", "History", "Check"}
+}
+
+// Grant stores a consent. The payload is a ConsentGrant signed by the patient.
+func (*Consents) Grant(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Consent, error) {
+	if err := authorize(ctx, providersOnly); err != nil {
+		return nil, err
+	}
+	g, err := acceptSigned[ledgerapi.ConsentGrant](ctx, payload, signature)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureNew(ctx, consentType, g.ConsentID); err != nil {
+		return nil, err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	notBefore, err := ledgerapi.CanonicalTime("notBefore", g.NotBefore)
+	if err != nil {
+		return nil, err
+	}
+	expiresAt, err := ledgerapi.CanonicalTime("expiresAt", g.ExpiresAt)
+	if err != nil {
+		return nil, err
+	}
+	recordIDs := g.RecordIDs
+	if recordIDs == nil {
+		recordIDs = []string{}
+	}
+	consent := &ledgerapi.Consent{
+		ConsentID:  g.ConsentID,
+		PatientID:  g.PatientID,
+		Grantee:    g.Grantee,
+		Categories: g.Categories,
+		Purposes:   g.Purposes,
+		RecordIDs:  recordIDs,
+		NotBefore:  notBefore,
+		ExpiresAt:  expiresAt,
+		Status:     ledgerapi.StatusActive,
+		GrantedAt:  ledgerapi.FormatTime(now),
+		GrantTxID:  ctx.GetStub().GetTxID(),
+	}
+	start, end, err := window(consent)
+	if err != nil {
+		return nil, err
+	}
+	if end != nil && !end.After(start) {
+		return nil, fmt.Errorf("%w: expiresAt must be after notBefore, or after the grant time when notBefore is empty", ledgerapi.ErrInvalid)
+	}
+	if err := putIndex(ctx, consentsByPatient, consent.PatientID, consent.ConsentID); err != nil {
+		return nil, err
+	}
+	if err := putIndex(ctx, consentsByGrantee, consent.Grantee.Kind, consent.Grantee.ID, consent.ConsentID); err != nil {
+		return nil, err
+	}
+	return storeConsent(ctx, EventConsentGranted, consent)
+}
+
+// Revoke withdraws a consent. The payload is a ConsentRevocation signed by the
+// patient who gave the consent.
+func (*Consents) Revoke(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Consent, error) {
+	if err := authorize(ctx, providersOnly); err != nil {
+		return nil, err
+	}
+	r, err := acceptSigned[ledgerapi.ConsentRevocation](ctx, payload, signature)
+	if err != nil {
+		return nil, err
+	}
+	consent, err := load[ledgerapi.Consent](ctx, consentType, r.ConsentID)
+	if err != nil {
+		return nil, err
+	}
+	if consent.PatientID != r.PatientID {
+		return nil, fmt.Errorf("%w: consent %s does not belong to patient %s", ledgerapi.ErrForbidden, r.ConsentID, r.PatientID)
+	}
+	if consent.Status == ledgerapi.StatusRevoked {
+		return nil, fmt.Errorf("%w: consent %s is already revoked", ledgerapi.ErrConflict, r.ConsentID)
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	consent.Status = ledgerapi.StatusRevoked
+	consent.RevokedAt = ledgerapi.FormatTime(now)
+	consent.RevokeTxID = ctx.GetStub().GetTxID()
+	return storeConsent(ctx, EventConsentRevoked, consent)
+}
+
+// storeConsent writes a consent and emits the event that announces the change.
+func storeConsent(ctx contractapi.TransactionContextInterface, event string, c *ledgerapi.Consent) (*ledgerapi.Consent, error) {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode consent: %w", err)
+	}
+	if err := ctx.GetStub().SetEvent(event, payload); err != nil {
+		return nil, fmt.Errorf("emit %s: %w", event, err)
+	}
+	return store(ctx, consentType, c.ConsentID, c)
+}
+
+// Get returns a consent.
+func (*Consents) Get(ctx contractapi.TransactionContextInterface, consentID string) (*ledgerapi.Consent, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.ValidateID("consentId", consentID); err != nil {
+		return nil, err
+	}
+	return load[ledgerapi.Consent](ctx, consentType, consentID)
+}
+
+// ListByPatient returns one page of a patient's consents, in consent-id order.
+func (*Consents) ListByPatient(ctx contractapi.TransactionContextInterface, patientID string, pageSize int, bookmark string) (*ledgerapi.ConsentPage, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.ValidateID("patientId", patientID); err != nil {
+		return nil, err
+	}
+	return consentPage(ctx, []string{patientID}, consentsByPatient, pageSize, bookmark)
+}
+
+// ListByGrantee returns one page of the consents given to a grantee, in
+// consent-id order.
+func (*Consents) ListByGrantee(ctx contractapi.TransactionContextInterface, granteeKind, granteeID string, pageSize int, bookmark string) (*ledgerapi.ConsentPage, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(
+		ledgerapi.ValidateGranteeKind("granteeKind", granteeKind),
+		ledgerapi.ValidateID("granteeId", granteeID),
+	); err != nil {
+		return nil, err
+	}
+	return consentPage(ctx, []string{granteeKind, granteeID}, consentsByGrantee, pageSize, bookmark)
+}
+
+func consentPage(ctx contractapi.TransactionContextInterface, attrs []string, index string, pageSize int, bookmark string) (*ledgerapi.ConsentPage, error) {
+	items, next, err := page[ledgerapi.Consent](ctx, index, attrs, consentType, pageSize, bookmark)
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerapi.ConsentPage{Items: items, Bookmark: next, Count: len(items)}, nil
+}
+
+// History returns every version of a consent, newest first (the peer's order).
+func (*Consents) History(ctx contractapi.TransactionContextInterface, consentID string) ([]ledgerapi.ConsentVersion, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.ValidateID("consentId", consentID); err != nil {
+		return nil, err
+	}
+	k, err := key(ctx, consentType, consentID)
+	if err != nil {
+		return nil, err
+	}
+	it, err := ctx.GetStub().GetHistoryForKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("read the history: %w", err)
+	}
+	defer it.Close()
+	var versions []ledgerapi.ConsentVersion
+	for it.HasNext() {
+		m, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read the history: %w", err)
+		}
+		v := ledgerapi.ConsentVersion{TxID: m.TxId, Timestamp: ledgerapi.FormatTime(m.Timestamp.AsTime()), IsDelete: m.IsDelete}
+		if !m.IsDelete {
+			if v.Consent, err = decode[*ledgerapi.Consent](m.Value); err != nil {
+				return nil, err
+			}
+		}
+		versions = append(versions, v)
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%w: %s %s", ledgerapi.ErrNotFound, consentType, consentID)
+	}
+	slices.Reverse(versions) // the peer answers newest first; callers read a story oldest first
+	return versions, nil
+}
+
+// Check decides whether a subject (a user, or any user of subjectOrg) may use
+// a patient's record of a category for a purpose at a time ("" for now).
+func (*Consents) Check(ctx contractapi.TransactionContextInterface, patientID, subjectID, subjectOrg, category, purpose, recordID, at string) (*ledgerapi.Decision, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	when, err := ledgerapi.ParseOptionalTime("at", at)
+	if err == nil && at == "" {
+		when, err = txTime(ctx)
+	}
+	if err := errors.Join(
+		ledgerapi.ValidateID("patientId", patientID),
+		ledgerapi.ValidateID("subjectId", subjectID),
+		ledgerapi.ValidateOptionalID("subjectOrg", subjectOrg),
+		ledgerapi.ValidateCategory("category", category),
+		ledgerapi.ValidatePurpose("purpose", purpose),
+		ledgerapi.ValidateOptionalID("recordId", recordID),
+		err,
+	); err != nil {
+		return nil, err
+	}
+	if _, err := load[ledgerapi.Patient](ctx, patientType, patientID); err != nil {
+		return nil, err
+	}
+	consents, err := scan(ctx, consentsByPatient, []string{patientID}, loader[ledgerapi.Consent](ctx, consentType))
+	if err != nil {
+		return nil, err
+	}
+	r := request{subjectID: subjectID, subjectOrg: subjectOrg, category: category, purpose: purpose, recordID: recordID, at: when}
+	return r.decide(consents)
+}

@@ -1,0 +1,44 @@
+package health
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+)
+
+// Object types of the composite keys. Objects are stored once, under their
+// type and id; an index entry's value is the id of the object it points to.
+const (
+	patientType      = "patient"      // patientId
+	consentType      = "consent"      // consentId
+	deviceType       = "device"       // deviceId
+	anchorType       = "anchor"       // batchId
+	eventType        = "event"        // eventId
+	datasetType      = "dataset"      // datasetId
+	notarizationType = "notarization" // recordId, version (see versionAttr)
+
+	consentsByPatient = "consent~patient" // patientId, consentId
+	consentsByGrantee = "consent~grantee" // grantee kind, grantee id, consentId
+	eventsByPatient   = "event~patient"   // patientId, time (see timeAttr), eventId
+)
+
+// key builds a composite key.
+func key(ctx contractapi.TransactionContextInterface, objectType string, attrs ...string) (string, error) {
+	k, err := ctx.GetStub().CreateCompositeKey(objectType, attrs)
+	if err != nil {
+		return "", fmt.Errorf("build %s key: %w", objectType, err)
+	}
+	return k, nil
+}
+
+// versionAttr renders a version so that keys sort in version order.
+func versionAttr(version int) string {
+	return fmt.Sprintf("%019d", version)
+}
+
+// timeAttr renders a time so that keys sort in time order: fixed width, UTC,
+// nanoseconds (RFC 3339 with trimmed fractions does not sort).
+func timeAttr(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
+}

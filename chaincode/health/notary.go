@@ -1,0 +1,158 @@
+package health
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
+
+	"healthexchange/chaincode/ledgerapi"
+)
+
+// Notary holds the hashes of the versions of records kept off the ledger, so
+// anyone can prove a record was not altered.
+type Notary struct {
+	contractapi.Contract
+}
+
+// GetEvaluateTransactions lists the read-only functions.
+func (*Notary) GetEvaluateTransactions() []string { return []string{"Verify", "History"} }
+
+// Notarize records the hash of a version of a record. Version 1 starts the
+// chain with an empty previousSha256; version n>1 must directly follow the
+// latest version of the same patient's record and name its hash.
+func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, patientID, sha256, category, author string, version int, previousSHA256 string) (*ledgerapi.Notarization, error) {
+	if err := authorize(ctx, providersOnly); err != nil {
+		return nil, err
+	}
+	var versionErr, previousErr error
+	if version < 1 {
+		versionErr = fmt.Errorf("%w: version must be at least 1", ledgerapi.ErrInvalid)
+	}
+	if previousSHA256 != "" {
+		previousErr = ledgerapi.ValidateHash("previousSha256", previousSHA256)
+	}
+	if err := errors.Join(
+		ledgerapi.ValidateID("recordId", recordID),
+		ledgerapi.ValidateID("patientId", patientID),
+		ledgerapi.ValidateHash("sha256", sha256),
+		ledgerapi.ValidateCategory("category", category),
+		ledgerapi.ValidateID("author", author),
+		versionErr,
+		previousErr,
+	); err != nil {
+		return nil, err
+	}
+	if _, err := load[ledgerapi.Patient](ctx, patientType, patientID); err != nil {
+		return nil, err
+	}
+	versions, err := notarizations(ctx, recordID)
+	if err != nil {
+		return nil, err
+	}
+	n := &ledgerapi.Notarization{
+		RecordID:       recordID,
+		PatientID:      patientID,
+		SHA256:         sha256,
+		Category:       category,
+		Author:         author,
+		Version:        version,
+		PreviousSHA256: previousSHA256,
+		TxID:           ctx.GetStub().GetTxID(),
+	}
+	if err := follows(n, versions); err != nil {
+		return nil, err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n.Timestamp = ledgerapi.FormatTime(now)
+	k, err := key(ctx, notarizationType, recordID, versionAttr(version))
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, k, n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// follows checks that n is the next link of a record's chain of versions.
+func follows(n *ledgerapi.Notarization, versions []ledgerapi.Notarization) error {
+	if len(versions) == 0 {
+		if n.Version != 1 || n.PreviousSHA256 != "" {
+			return fmt.Errorf("%w: record %s has no version yet: the first must be version 1 with an empty previousSha256", ledgerapi.ErrConflict, n.RecordID)
+		}
+		return nil
+	}
+	latest := versions[len(versions)-1]
+	switch {
+	case n.Version != latest.Version+1:
+		return fmt.Errorf("%w: record %s is at version %d: the next must be version %d", ledgerapi.ErrConflict, n.RecordID, latest.Version, latest.Version+1)
+	case n.PreviousSHA256 != latest.SHA256:
+		return fmt.Errorf("%w: previousSha256 must be the hash of version %d of record %s", ledgerapi.ErrConflict, latest.Version, n.RecordID)
+	case n.PatientID != latest.PatientID:
+		return fmt.Errorf("%w: record %s belongs to another patient", ledgerapi.ErrConflict, n.RecordID)
+	}
+	return nil
+}
+
+// Verify reports whether a hash matches a notarized version of a record.
+func (*Notary) Verify(ctx contractapi.TransactionContextInterface, recordID, sha256 string) (*ledgerapi.VerifyResult, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := errors.Join(
+		ledgerapi.ValidateID("recordId", recordID),
+		ledgerapi.ValidateHash("sha256", sha256),
+	); err != nil {
+		return nil, err
+	}
+	versions, err := notarizedVersions(ctx, recordID)
+	if err != nil {
+		return nil, err
+	}
+	latest := versions[len(versions)-1]
+	for i := len(versions) - 1; i >= 0; i-- {
+		if v := versions[i]; v.SHA256 == sha256 {
+			reason := fmt.Sprintf("matches version %d, the latest", v.Version)
+			if v.Version != latest.Version {
+				reason = fmt.Sprintf("matches version %d; the latest is version %d", v.Version, latest.Version)
+			}
+			return &ledgerapi.VerifyResult{Match: true, Notarization: v, Reason: reason}, nil
+		}
+	}
+	return &ledgerapi.VerifyResult{
+		Notarization: latest,
+		Reason:       fmt.Sprintf("matches no notarized version of record %s; the latest is version %d", recordID, latest.Version),
+	}, nil
+}
+
+// History returns every notarized version of a record, oldest first.
+func (*Notary) History(ctx contractapi.TransactionContextInterface, recordID string) ([]ledgerapi.Notarization, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.ValidateID("recordId", recordID); err != nil {
+		return nil, err
+	}
+	return notarizedVersions(ctx, recordID)
+}
+
+// notarizations returns the versions of a record, oldest first.
+func notarizations(ctx contractapi.TransactionContextInterface, recordID string) ([]ledgerapi.Notarization, error) {
+	return scan(ctx, notarizationType, []string{recordID}, decode[ledgerapi.Notarization])
+}
+
+// notarizedVersions is notarizations of a record that must have at least one.
+func notarizedVersions(ctx contractapi.TransactionContextInterface, recordID string) ([]ledgerapi.Notarization, error) {
+	versions, err := notarizations(ctx, recordID)
+	if err != nil {
+		return nil, err
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%w: record %s is not notarized", ledgerapi.ErrNotFound, recordID)
+	}
+	return versions, nil
+}

@@ -1,0 +1,253 @@
+package ledgerapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Valid documents of every input type, built fresh for each use.
+func validRegistration() PatientRegistration {
+	return PatientRegistration{Header: Header{Op: OpPatientRegister, PatientID: "alice"}, PublicKey: publicKeyOf(testKey("alice"))}
+}
+
+func validGrant() ConsentGrant {
+	return ConsentGrant{
+		Header:     Header{Op: OpConsentGrant, Nonce: 1, PatientID: "alice"},
+		ConsentID:  "c1",
+		Grantee:    Grantee{Kind: GranteeUser, ID: "dr-who"},
+		Categories: []string{"labs", "vitals"},
+		Purposes:   []string{"treatment"},
+		RecordIDs:  []string{"r1"},
+		NotBefore:  "2030-01-01T00:00:00Z",
+		ExpiresAt:  "2031-01-01T00:00:00Z",
+	}
+}
+
+func validRevocation() ConsentRevocation {
+	return ConsentRevocation{Header: Header{Op: OpConsentRevoke, Nonce: 2, PatientID: "alice"}, ConsentID: "c1"}
+}
+
+func validDevice() DeviceRegistration {
+	return DeviceRegistration{Header: Header{Op: OpDeviceRegister, Nonce: 3, PatientID: "alice"}, DeviceID: "watch-1", PublicKey: publicKeyOf(testKey("watch-1"))}
+}
+
+func validDeviceRevocation() DeviceRevocation {
+	return DeviceRevocation{Header: Header{Op: OpDeviceRevoke, Nonce: 4, PatientID: "alice"}, DeviceID: "watch-1"}
+}
+
+func validEvent(id string) AccessEvent {
+	return AccessEvent{EventID: id, Actor: "dr-who", ActorOrg: "ProvidersMSP", PatientID: "alice", Action: "record.read",
+		Resource: "record:r1", Purpose: "treatment", Decision: DecisionAllow, Reason: "consent c1", Time: "2030-01-01T00:00:00Z"}
+}
+
+func validEvents() AccessEvents { return AccessEvents{validEvent("e1"), validEvent("e2")} }
+
+func validRelease() DatasetReleaseRequest {
+	return DatasetReleaseRequest{DatasetID: "ds1", SHA256: strings.Repeat("ab", 32), StudyID: "study-1", Researcher: "res-1",
+		CohortSize: 2, K: 5, ConsentIDs: []string{"c1", "c2"}}
+}
+
+// edit changes a valid document; field is what the error must name, "" when
+// the result is still valid.
+type edit[T any] struct {
+	name   string
+	change func(v *T)
+	field  string
+}
+
+// testEdits parses every edited document and checks the outcome.
+func testEdits[T any, P Input[T]](t *testing.T, valid func() T, edits []edit[T]) {
+	t.Helper()
+	for _, e := range append([]edit[T]{{"valid", func(*T) {}, ""}}, edits...) {
+		t.Run(e.name, func(t *testing.T) {
+			v := valid()
+			e.change(&v)
+			data, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Parse[T, P](data)
+			if e.field == "" {
+				if err != nil || !reflect.DeepEqual(got, v) {
+					t.Fatalf("Parse = %+v, %v; want %+v", got, err, v)
+				}
+				return
+			}
+			if !errors.Is(err, ErrInvalid) || !strings.HasPrefix(err.Error(), "invalid input: ") || !strings.Contains(err.Error(), e.field) {
+				t.Fatalf("Parse error = %v, want invalid input naming %q", err, e.field)
+			}
+		})
+	}
+}
+
+func TestParsePatientRegistration(t *testing.T) {
+	testEdits(t, validRegistration, []edit[PatientRegistration]{
+		{"wrong op", func(r *PatientRegistration) { r.Op = OpDeviceRegister }, "op"},
+		{"nonce not 0", func(r *PatientRegistration) { r.Nonce = 1 }, "nonce"},
+		{"bad patient id", func(r *PatientRegistration) { r.PatientID = "" }, "patientId"},
+		{"bad public key", func(r *PatientRegistration) { r.PublicKey = "a2V5" }, "publicKey"},
+	})
+}
+
+func TestParseConsentGrant(t *testing.T) {
+	testEdits(t, validGrant, []edit[ConsentGrant]{
+		{"every record, no window", func(g *ConsentGrant) { g.RecordIDs, g.NotBefore, g.ExpiresAt = nil, "", "" }, ""},
+		{"expiry only", func(g *ConsentGrant) { g.NotBefore = "" }, ""},
+		{"every category and purpose", func(g *ConsentGrant) { g.Categories, g.Purposes = Categories, Purposes }, ""},
+		{"org grantee", func(g *ConsentGrant) { g.Grantee = Grantee{Kind: GranteeOrg, ID: "ProvidersMSP"} }, ""},
+		{"wrong op", func(g *ConsentGrant) { g.Op = OpConsentRevoke }, "op"},
+		{"bad patient id", func(g *ConsentGrant) { g.PatientID = "al ice" }, "patientId"},
+		{"bad consent id", func(g *ConsentGrant) { g.ConsentID = "" }, "consentId"},
+		{"bad grantee kind", func(g *ConsentGrant) { g.Grantee.Kind = "team" }, "grantee.kind"},
+		{"bad grantee id", func(g *ConsentGrant) { g.Grantee.ID = "" }, "grantee.id"},
+		{"no category", func(g *ConsentGrant) { g.Categories = []string{} }, "categories"},
+		{"unknown category", func(g *ConsentGrant) { g.Categories = []string{"labs", "dna"} }, "categories[1]"},
+		{"repeated category", func(g *ConsentGrant) { g.Categories = []string{"labs", "labs"} }, "categories[1]"},
+		{"no purpose", func(g *ConsentGrant) { g.Purposes = nil }, "purposes"},
+		{"unknown purpose", func(g *ConsentGrant) { g.Purposes = []string{"marketing"} }, "purposes[0]"},
+		{"bad record id", func(g *ConsentGrant) { g.RecordIDs = []string{"r1", "r 2"} }, "recordIds[1]"},
+		{"repeated record", func(g *ConsentGrant) { g.RecordIDs = []string{"r1", "r1"} }, "recordIds[1]"},
+		{"too many records", func(g *ConsentGrant) {
+			g.RecordIDs = nil
+			for i := 0; i <= MaxRecordIDs; i++ {
+				g.RecordIDs = append(g.RecordIDs, fmt.Sprint("r", i))
+			}
+		}, "recordIds"},
+		{"bad notBefore", func(g *ConsentGrant) { g.NotBefore = "2030-01-01" }, "notBefore"},
+		{"bad expiresAt", func(g *ConsentGrant) { g.ExpiresAt = "never" }, "expiresAt"},
+		{"expiry at notBefore", func(g *ConsentGrant) { g.ExpiresAt = g.NotBefore }, "expiresAt must be after notBefore"},
+	})
+}
+
+func TestParseConsentRevocation(t *testing.T) {
+	testEdits(t, validRevocation, []edit[ConsentRevocation]{
+		{"wrong op", func(r *ConsentRevocation) { r.Op = OpConsentGrant }, "op"},
+		{"bad patient id", func(r *ConsentRevocation) { r.PatientID = "@" }, "patientId"},
+		{"bad consent id", func(r *ConsentRevocation) { r.ConsentID = "c/1" }, "consentId"},
+	})
+}
+
+func TestParseDeviceRegistration(t *testing.T) {
+	testEdits(t, validDevice, []edit[DeviceRegistration]{
+		{"wrong op", func(d *DeviceRegistration) { d.Op = OpPatientRegister }, "op"},
+		{"bad device id", func(d *DeviceRegistration) { d.DeviceID = "" }, "deviceId"},
+		{"bad public key", func(d *DeviceRegistration) { d.PublicKey = publicKeyOf(testKey("x"))[1:] }, "publicKey"},
+	})
+}
+
+func TestParseDeviceRevocation(t *testing.T) {
+	testEdits(t, validDeviceRevocation, []edit[DeviceRevocation]{
+		{"wrong op", func(d *DeviceRevocation) { d.Op = OpDeviceRegister }, "op"},
+		{"bad device id", func(d *DeviceRevocation) { d.DeviceID = "w 1" }, "deviceId"},
+	})
+}
+
+func TestParseAccessEvents(t *testing.T) {
+	first := func(change func(e *AccessEvent)) func(es *AccessEvents) {
+		return func(es *AccessEvents) { change(&(*es)[0]) }
+	}
+	testEdits(t, validEvents, []edit[AccessEvents]{
+		{"optional fields empty", first(func(e *AccessEvent) { e.ActorOrg, e.Purpose, e.Reason = "", "", "" }), ""},
+		{"break glass with a reason in any script", first(func(e *AccessEvent) { e.BreakGlass, e.Reason = true, "urgence: patient inconscient, 患者" }), ""},
+		{"time with offset", first(func(e *AccessEvent) { e.Time = "2030-01-01T02:00:00.5+02:00" }), ""},
+		{"bad event id", first(func(e *AccessEvent) { e.EventID = "" }), "invalid input: events[0].eventId"},
+		{"bad actor", first(func(e *AccessEvent) { e.Actor = "a b" }), "actor"},
+		{"bad actor org", first(func(e *AccessEvent) { e.ActorOrg = "-org" }), "actorOrg"},
+		{"bad patient id", first(func(e *AccessEvent) { e.PatientID = "" }), "patientId"},
+		{"no action", first(func(e *AccessEvent) { e.Action = "" }), "action"},
+		{"action too long", first(func(e *AccessEvent) { e.Action = strings.Repeat("a", 129) }), "action"},
+		{"no resource", first(func(e *AccessEvent) { e.Resource = "" }), "resource"},
+		{"control character in resource", first(func(e *AccessEvent) { e.Resource = "record:\x1b[2J" }), "resource"},
+		{"unknown purpose", first(func(e *AccessEvent) { e.Purpose = "marketing" }), "purpose"},
+		{"bad decision", first(func(e *AccessEvent) { e.Decision = "ALLOW" }), "decision"},
+		{"reason too long", first(func(e *AccessEvent) { e.Reason = strings.Repeat("r", 513) }), "reason"},
+		{"newline in reason", first(func(e *AccessEvent) { e.Reason = "line1\nline2" }), "reason"},
+		{"bad time", first(func(e *AccessEvent) { e.Time = "2030-01-01T00:00:00" }), "time"},
+		{"txId set", first(func(e *AccessEvent) { e.TxID = "tx1" }), "txId"},
+		{"second event invalid", func(es *AccessEvents) { (*es)[1].Decision = "" }, "events[1].decision"},
+		{"repeated event id", func(es *AccessEvents) { (*es)[1].EventID = "e1" }, "events[1] repeats eventId e1"},
+		{"no event", func(es *AccessEvents) { *es = AccessEvents{} }, "events"},
+		{"500 events", func(es *AccessEvents) {
+			*es = nil
+			for i := range MaxEvents {
+				*es = append(*es, validEvent(fmt.Sprint("e", i)))
+			}
+		}, ""},
+		{"501 events", func(es *AccessEvents) {
+			*es = nil
+			for i := range MaxEvents + 1 {
+				*es = append(*es, validEvent(fmt.Sprint("e", i)))
+			}
+		}, "events"},
+	})
+}
+
+func TestParseDatasetReleaseRequest(t *testing.T) {
+	testEdits(t, validRelease, []edit[DatasetReleaseRequest]{
+		{"bad dataset id", func(r *DatasetReleaseRequest) { r.DatasetID = "" }, "datasetId"},
+		{"bad hash", func(r *DatasetReleaseRequest) { r.SHA256 = strings.Repeat("AB", 32) }, "sha256"},
+		{"bad study id", func(r *DatasetReleaseRequest) { r.StudyID = "s 1" }, "studyId"},
+		{"bad researcher", func(r *DatasetReleaseRequest) { r.Researcher = "" }, "researcher"},
+		{"empty cohort", func(r *DatasetReleaseRequest) { r.CohortSize = 0 }, "cohortSize"},
+		{"k of 1", func(r *DatasetReleaseRequest) { r.K = 1 }, "k must be at least 2"},
+		{"no consent", func(r *DatasetReleaseRequest) { r.ConsentIDs = nil }, "consentIds"},
+		{"bad consent id", func(r *DatasetReleaseRequest) { r.ConsentIDs = []string{"c1", ""} }, "consentIds[1]"},
+		{"repeated consent", func(r *DatasetReleaseRequest) { r.ConsentIDs = []string{"c1", "c1"} }, "consentIds[1]"},
+	})
+}
+
+// TestParseStrict: exactly one JSON document of the expected shape, of
+// bounded size.
+func TestParseStrict(t *testing.T) {
+	revocation := `{"op":"consent.revoke","nonce":2,"patientId":"alice","consentId":"c1"}`
+	for _, tc := range []struct {
+		name, doc string
+		ok        bool
+	}{
+		{"valid", revocation, true},
+		{"surrounding whitespace", "\n " + revocation + "\n", true},
+		{"unknown field", strings.Replace(revocation, `}`, `,"extra":1}`, 1), false},
+		{"two documents", revocation + revocation, false},
+		{"trailing garbage", revocation + "x", false},
+		{"null", "null", false},
+		{"array", "[" + revocation + "]", false},
+		{"empty", "", false},
+		{"truncated", revocation[:20], false},
+		{"nonce as string", strings.Replace(revocation, `2`, `"2"`, 1), false},
+		{"negative nonce", strings.Replace(revocation, `2`, `-2`, 1), false},
+		{"nonce overflow", strings.Replace(revocation, `2`, `18446744073709551616`, 1), false},
+		{"oversized", revocation + strings.Repeat(" ", MaxPayloadBytes), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Parse[ConsentRevocation]([]byte(tc.doc))
+			if tc.ok && (err != nil || got != validRevocation()) {
+				t.Fatalf("Parse = %+v, %v", got, err)
+			}
+			if !tc.ok && (!errors.Is(err, ErrInvalid) || got != ConsentRevocation{}) {
+				t.Fatalf("Parse = %+v, %v; want a zero value and invalid input", got, err)
+			}
+		})
+	}
+}
+
+// TestParseBatchLimit: batches may exceed the signed-payload limit, up to
+// their own.
+func TestParseBatchLimit(t *testing.T) {
+	events := validEvents()
+	events[0].Reason = strings.Repeat("r", 500)
+	data, err := json.Marshal(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded := append(data, strings.Repeat(" ", MaxPayloadBytes)...)
+	if _, err := Parse[AccessEvents](padded); err != nil {
+		t.Fatalf("batch over the payload limit: %v", err)
+	}
+	if _, err := Parse[AccessEvents](append(data, strings.Repeat(" ", MaxBatchBytes)...)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("batch over the batch limit: %v", err)
+	}
+}

@@ -1,0 +1,131 @@
+package ledgerapi
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Operations a patient signs. Each payload names its operation in Op, so a
+// signature made for one operation cannot be replayed as another.
+const (
+	OpPatientRegister = "patient.register"
+	OpConsentGrant    = "consent.grant"
+	OpConsentRevoke   = "consent.revoke"
+	OpDeviceRegister  = "device.register"
+	OpDeviceRevoke    = "device.revoke"
+)
+
+// MaxRecordIDs bounds the records a single consent may list.
+const MaxRecordIDs = 1000
+
+// Header is the part every patient-signed payload shares: the operation, the
+// patient whose key signs, and a nonce that must grow with every change.
+type Header struct {
+	Op        string `json:"op"`
+	Nonce     uint64 `json:"nonce"`
+	PatientID string `json:"patientId"`
+}
+
+// Signer names the patient whose key must have signed the payload and the
+// nonce the payload carries.
+func (h Header) Signer() (patientID string, nonce uint64) {
+	return h.PatientID, h.Nonce
+}
+
+func (h Header) validate(op string) error {
+	var opErr error
+	if h.Op != op {
+		opErr = fmt.Errorf("%w: op must be %q for this operation", ErrInvalid, op)
+	}
+	return errors.Join(opErr, ValidateID("patientId", h.PatientID))
+}
+
+// PatientRegistration registers a patient's public key. It is signed by the
+// key it registers (proof of possession) and carries nonce 0.
+type PatientRegistration struct {
+	Header
+	PublicKey string `json:"publicKey"`
+}
+
+// Validate checks the registration.
+func (p PatientRegistration) Validate() error {
+	var nonceErr error
+	if p.Nonce != 0 {
+		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
+	}
+	return errors.Join(p.validate(OpPatientRegister), nonceErr, ValidatePublicKey("publicKey", p.PublicKey))
+}
+
+// ConsentGrant gives a grantee access to categories of records for purposes.
+// RecordIDs empty means every record of the categories; NotBefore "" means
+// from the grant; ExpiresAt "" means no expiry.
+type ConsentGrant struct {
+	Header
+	ConsentID  string   `json:"consentId"`
+	Grantee    Grantee  `json:"grantee"`
+	Categories []string `json:"categories"`
+	Purposes   []string `json:"purposes"`
+	RecordIDs  []string `json:"recordIds"`
+	NotBefore  string   `json:"notBefore"`
+	ExpiresAt  string   `json:"expiresAt"`
+}
+
+// Validate checks the grant on its own; the chaincode checks the rest against
+// the ledger and the transaction time.
+func (g ConsentGrant) Validate() error {
+	notBefore, notBeforeErr := ParseOptionalTime("notBefore", g.NotBefore)
+	expiresAt, expiresAtErr := ParseOptionalTime("expiresAt", g.ExpiresAt)
+	err := errors.Join(
+		g.validate(OpConsentGrant),
+		ValidateID("consentId", g.ConsentID),
+		ValidateGranteeKind("grantee.kind", g.Grantee.Kind),
+		ValidateID("grantee.id", g.Grantee.ID),
+		checkList("categories", g.Categories, 1, len(Categories), ValidateCategory),
+		checkList("purposes", g.Purposes, 1, len(Purposes), ValidatePurpose),
+		checkList("recordIds", g.RecordIDs, 0, MaxRecordIDs, ValidateID),
+		notBeforeErr,
+		expiresAtErr,
+	)
+	if err == nil && g.NotBefore != "" && g.ExpiresAt != "" && !expiresAt.After(notBefore) {
+		err = fmt.Errorf("%w: expiresAt must be after notBefore", ErrInvalid)
+	}
+	return err
+}
+
+// ConsentRevocation withdraws one of the patient's consents.
+type ConsentRevocation struct {
+	Header
+	ConsentID string `json:"consentId"`
+}
+
+// Validate checks the revocation.
+func (r ConsentRevocation) Validate() error {
+	return errors.Join(r.validate(OpConsentRevoke), ValidateID("consentId", r.ConsentID))
+}
+
+// DeviceRegistration registers a wearable's public key to the patient.
+type DeviceRegistration struct {
+	Header
+	DeviceID  string `json:"deviceId"`
+	PublicKey string `json:"publicKey"`
+}
+
+// Validate checks the registration.
+func (d DeviceRegistration) Validate() error {
+	return errors.Join(
+		d.validate(OpDeviceRegister),
+		ValidateID("deviceId", d.DeviceID),
+		ValidatePublicKey("publicKey", d.PublicKey),
+	)
+}
+
+// DeviceRevocation withdraws one of the patient's devices.
+type DeviceRevocation struct {
+	Header
+	DeviceID string `json:"deviceId"`
+}
+
+// Validate checks the revocation.
+func (d DeviceRevocation) Validate() error {
+	return errors.Join(d.validate(OpDeviceRevoke), ValidateID("deviceId", d.DeviceID))
+}

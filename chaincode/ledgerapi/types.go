@@ -1,0 +1,126 @@
+package ledgerapi
+
+// The types below are stored on and returned by the ledger. Fields that may be
+// empty are tagged `omitempty` and `metadata:",optional"`: the contract API
+// checks every returned value against a schema derived from these tags.
+
+// Patient is a registered patient: a pseudonymous id, the public key that
+// signs the patient's changes, and the last nonce accepted from that key.
+type Patient struct {
+	PatientID    string `json:"patientId"`
+	PublicKey    string `json:"publicKey"`
+	Nonce        uint64 `json:"nonce"`
+	RegisteredAt string `json:"registeredAt"`
+}
+
+// Grantee is who a consent is given to: a user, or every member of an org.
+type Grantee struct {
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+}
+
+// Consent is a patient's permission for a grantee to use some categories of
+// records for some purposes, within a time window.
+type Consent struct {
+	ConsentID  string   `json:"consentId"`
+	PatientID  string   `json:"patientId"`
+	Grantee    Grantee  `json:"grantee"`
+	Categories []string `json:"categories"`
+	Purposes   []string `json:"purposes"`
+	// RecordIDs limits the consent to these records; empty means every record
+	// of the categories. Never nil on the ledger, so it encodes as [].
+	RecordIDs []string `json:"recordIds"`
+	// NotBefore "" means from GrantedAt; ExpiresAt "" means no expiry.
+	NotBefore  string `json:"notBefore,omitempty" metadata:",optional"`
+	ExpiresAt  string `json:"expiresAt,omitempty" metadata:",optional"`
+	Status     string `json:"status"`
+	GrantedAt  string `json:"grantedAt"`
+	RevokedAt  string `json:"revokedAt,omitempty" metadata:",optional"`
+	GrantTxID  string `json:"grantTxId"`
+	RevokeTxID string `json:"revokeTxId,omitempty" metadata:",optional"`
+}
+
+// ConsentVersion is one entry of a consent's history. Consent is absent when
+// the entry records a deletion.
+type ConsentVersion struct {
+	TxID      string   `json:"txId"`
+	Timestamp string   `json:"timestamp"`
+	Consent   *Consent `json:"consent,omitempty" metadata:",optional"`
+	IsDelete  bool     `json:"isDelete"`
+}
+
+// ConsentPage is one page of a consent list; Bookmark is "" on the last page.
+type ConsentPage struct {
+	Items    []Consent `json:"items"`
+	Bookmark string    `json:"bookmark,omitempty" metadata:",optional"`
+	Count    int       `json:"count"`
+}
+
+// Decision answers whether a subject may use a record now. ConsentID names the
+// consent that allowed it or, for a denial, the consent the reason is about.
+type Decision struct {
+	Allowed   bool   `json:"allowed"`
+	ConsentID string `json:"consentId,omitempty" metadata:",optional"`
+	Reason    string `json:"reason"`
+}
+
+// Device is a wearable whose key a patient registered to sign readings.
+type Device struct {
+	DeviceID     string `json:"deviceId"`
+	PatientID    string `json:"patientId"`
+	PublicKey    string `json:"publicKey"`
+	Status       string `json:"status"`
+	RegisteredAt string `json:"registeredAt"`
+	RevokedAt    string `json:"revokedAt,omitempty" metadata:",optional"`
+}
+
+// Notarization is the hash of one version of a record held off the ledger.
+// Versions of a record form a chain: each names its predecessor's hash.
+type Notarization struct {
+	RecordID       string `json:"recordId"`
+	PatientID      string `json:"patientId"`
+	SHA256         string `json:"sha256"`
+	Category       string `json:"category"`
+	Author         string `json:"author"`
+	Version        int    `json:"version"`
+	PreviousSHA256 string `json:"previousSha256,omitempty" metadata:",optional"`
+	TxID           string `json:"txId"`
+	Timestamp      string `json:"timestamp"`
+}
+
+// VerifyResult says whether a hash matches a notarized version of a record.
+// Notarization is the matching version, else the latest one.
+type VerifyResult struct {
+	Match        bool         `json:"match"`
+	Notarization Notarization `json:"notarization"`
+	Reason       string       `json:"reason"`
+}
+
+// Anchor is the Merkle root of a batch of readings a device sent, covering
+// readings taken from From to To.
+type Anchor struct {
+	BatchID   string `json:"batchId"`
+	PatientID string `json:"patientId"`
+	DeviceID  string `json:"deviceId"`
+	Root      string `json:"root"`
+	Count     int    `json:"count"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	TxID      string `json:"txId"`
+	Timestamp string `json:"timestamp"`
+}
+
+// AccessEventPage is one page of a patient's access log; Bookmark is "" on
+// the last page.
+type AccessEventPage struct {
+	Items    []AccessEvent `json:"items"`
+	Bookmark string        `json:"bookmark,omitempty" metadata:",optional"`
+	Count    int           `json:"count"`
+}
+
+// AppendResult counts the events an append stored and those it skipped
+// because the ledger already held them.
+type AppendResult struct {
+	Appended   int `json:"appended"`
+	Duplicates int `json:"duplicates"`
+}
