@@ -118,10 +118,31 @@ start() { # name, then the command; the environment is the caller's
 wait_for() { # description, log file, command...
   local what="$1" logfile="$2"
   shift 2
+  # The process that writes the log file, if this script started it: when it
+  # dies, stop waiting and show why.
+  local name pid=""
+  name="$(basename "$logfile" .log)"
+  [ -f "$pids/$name.pid" ] && pid="$(cat "$pids/$name.pid")"
   local deadline=$((SECONDS + HX_UP_TIMEOUT))
   until "$@" >/dev/null 2>&1; do
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      fail "$name exited while waiting for $what" "$logfile"
+    fi
     [ $SECONDS -lt $deadline ] || fail "timed out waiting for $what" "$logfile"
     sleep 0.5
+  done
+}
+
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+check_ports() {
+  local v
+  for v in HX_ORDERER_PORT HX_ORDERER_ADMIN_PORT HX_ORDERER_OPS_PORT \
+    HX_PROVIDERS_PEER_PORT HX_PROVIDERS_CHAINCODE_PORT HX_PROVIDERS_OPS_PORT HX_PROVIDERS_CCAAS_PORT \
+    HX_RESEARCH_PEER_PORT HX_RESEARCH_CHAINCODE_PORT HX_RESEARCH_OPS_PORT HX_RESEARCH_CCAAS_PORT; do
+    if listening "${!v}"; then
+      fail "port ${!v} on 127.0.0.1 is in use by another program; choose another with $v=..."
+    fi
   done
 }
 
@@ -129,7 +150,11 @@ http_ok() { curl -fsS -o /dev/null "$1"; }
 
 # ------------------------------------------------------------ environments ---
 
-fabric_cfg() { export FABRIC_CFG_PATH="$HX_STATE/config"; }
+fabric_cfg() {
+  export FABRIC_CFG_PATH="$HX_STATE/config"
+  # Log files, not terminals: the same fields as Fabric's default, no colour codes.
+  export FABRIC_LOGGING_FORMAT='%{time:2006-01-02 15:04:05.000 MST} %{level:.4s} [%{module}] %{shortfunc} -> %{message}'
+}
 
 orderer_env() {
   fabric_cfg
@@ -372,6 +397,7 @@ up() {
     log "found a partial network; removing it first"
     down
   fi
+  check_ports
   build_chaincode
   mkdir -p "$logs"
   make_config
