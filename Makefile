@@ -7,7 +7,8 @@ GO_PACKAGES := ./...
 INTEGRATION_PACKAGES := ./services/...
 
 .PHONY: help demo test test-unit test-chaincode test-integration bench fuzz lint \
-        network-up network-down network-status clean
+        network-up network-down network-status clean \
+        generate verify-generate proto-lint breaking
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -49,11 +50,31 @@ fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corp
 	  done); \
 	done
 
-lint: ## gofmt and go vet, both modules
+lint: verify-generate proto-lint ## generated code current, buf lint, gofmt and go vet (both modules)
 	@echo "== lint"
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet -tags integration $(GO_PACKAGES)
 	cd chaincode && go vet ./...
+
+# The protobuf toolchain (buf and the protoc plugins) is pinned in
+# proto/tools/go.mod and built on first use into .cache/prototools-<pin>/bin.
+PROTO := proto/tools/proto.sh
+
+generate: ## regenerate the code under proto/ (Go, gRPC, HTTP gateway, OpenAPI) from the .proto files
+	@echo "== generate: buf generate in proto/"
+	@$(PROTO) generate
+
+verify-generate: ## fail, naming the files, if the generated code under proto/ is not what 'make generate' writes
+	@echo "== verify-generate: regenerating a copy of proto/ and comparing"
+	@$(PROTO) verify-generate
+
+proto-lint: ## buf lint of proto/ (STANDARD rules)
+	@echo "== proto-lint: buf lint proto/"
+	@$(PROTO) lint
+
+breaking: ## buf breaking of proto/ against the .proto files committed on branch main (FILE rules)
+	@echo "== breaking: buf breaking proto/ against main"
+	@$(PROTO) breaking
 
 network-up: ## start the Fabric test network (idempotent)
 	@$(NETWORK) up

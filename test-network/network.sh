@@ -279,6 +279,40 @@ make_chaincode_tls() {
   ) >"$logs/chaincode-tls.log" 2>&1 || fail "making chaincode TLS material failed" "$logs/chaincode-tls.log"
 }
 
+# The services' own TLS: a CA made for this network, and for each service a
+# certificate that names 127.0.0.1 and serves as server and client
+# certificate (services call each other with mutual TLS).
+service_names=(consent records ingest research cli)
+
+make_services_tls() {
+  local d="$HX_STATE/services-tls" name
+  mkdir -p "$d"
+  (
+    cd "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
+      -subj "/CN=hx-services-ca" -keyout ca.key -out ca.crt
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >ext.cnf
+    for name in "${service_names[@]}"; do
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -subj "/CN=$name" -keyout "$name.key" -out "$name.csr"
+      openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
+        -days 3650 -extfile ext.cnf -out "$name.crt"
+    done
+    chmod 600 ./*.key
+  ) >"$logs/services-tls.log" 2>&1 || fail "making the services' TLS material failed" "$logs/services-tls.log"
+}
+
+# A development identity provider: an Ed25519 key that signs the users'
+# bearer tokens in the demo and the tests (hxtoken issues them).
+make_dev_idp() {
+  local d="$HX_STATE/idp"
+  mkdir -p "$d"
+  (
+    openssl genpkey -algorithm ed25519 -out "$d/issuer.key" &&
+      openssl pkey -in "$d/issuer.key" -pubout -out "$d/issuer.pub" && chmod 600 "$d/issuer.key"
+  ) >"$logs/idp.log" 2>&1 || fail "making the development identity provider's key failed" "$logs/idp.log"
+}
+
 start_orderer() {
   (orderer_env && start orderer orderer)
   wait_for "the orderer's operations endpoint" "$logs/orderer.log" \
@@ -376,7 +410,10 @@ write_client_config() {
         tlsRootCert:$tlsca, userCert:$cert, userKey:$key}')")
   done
   printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
-    '{channel:$channel, chaincode:$chaincode, orgs:.}' >"$f"
+    --arg tls "$HX_STATE/services-tls" --arg idp "$HX_STATE/idp" \
+    '{channel:$channel, chaincode:$chaincode, orgs:.,
+      servicesTls:{dir:$tls, ca:($tls + "/ca.crt")},
+      devIdp:{issuer:"hx-dev-idp", audience:"health-exchange", key:($idp + "/issuer.key"), publicKey:($idp + "/issuer.pub")}}' >"$f"
   log "client configuration: $f"
 }
 
@@ -402,6 +439,8 @@ up() {
   mkdir -p "$logs"
   make_config
   make_chaincode_tls
+  make_services_tls
+  make_dev_idp
   start_orderer
   start_peer providers
   start_peer research

@@ -10,6 +10,9 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -101,8 +104,9 @@ func (c *Client) Close() error {
 
 // submit endorses, orders and waits for the commit of fn, then decodes its
 // result into T. Only a committed, valid transaction returns nil error.
-func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (T, error) {
-	var out T
+func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (out T, err error) {
+	ctx, span := tracer.Start(ctx, "ledger submit "+fn, trace.WithSpanKind(trace.SpanKindClient))
+	defer func() { endSpan(span, err) }()
 	raw, err := c.network.GetContract(c.cfg.Chaincode).SubmitWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
 		return out, classify(ctx, fn, err)
@@ -111,13 +115,24 @@ func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (T
 }
 
 // evaluate runs fn on the organisation's peer without ordering it.
-func evaluate[T any](ctx context.Context, c *Client, fn string, args ...string) (T, error) {
-	var out T
+func evaluate[T any](ctx context.Context, c *Client, fn string, args ...string) (out T, err error) {
+	ctx, span := tracer.Start(ctx, "ledger evaluate "+fn, trace.WithSpanKind(trace.SpanKindClient))
+	defer func() { endSpan(span, err) }()
 	raw, err := c.network.GetContract(c.cfg.Chaincode).EvaluateWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
 		return out, classify(ctx, fn, err)
 	}
 	return out, decode(fn, raw, &out)
+}
+
+var tracer = otel.Tracer("healthexchange/services/ledger")
+
+func endSpan(span trace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
 }
 
 func decode(fn string, raw []byte, out any) error {

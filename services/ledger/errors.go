@@ -9,6 +9,8 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
 	"google.golang.org/grpc/status"
+
+	"healthexchange/chaincode/ledgerapi"
 )
 
 var (
@@ -24,10 +26,13 @@ var (
 )
 
 // Error is a failed chaincode call: which function, what kind of failure
-// (one of the sentinels above, for errors.Is) and the chaincode's own words.
+// (one of the sentinels above), the chaincode's own words, and for a refusal
+// the chaincode's reason as a ledgerapi sentinel (ErrNonce, ErrSignature, ...).
+// errors.Is matches both Kind and Reason.
 type Error struct {
 	Function string
 	Kind     error
+	Reason   error
 	Message  string
 	TxID     string
 }
@@ -36,7 +41,28 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("ledger %s: %v: %s", e.Function, e.Kind, e.Message)
 }
 
-func (e *Error) Unwrap() error { return e.Kind }
+func (e *Error) Unwrap() []error {
+	if e.Reason == nil {
+		return []error{e.Kind}
+	}
+	return []error{e.Kind, e.Reason}
+}
+
+// refusalReasons are the chaincode's sentinels; its messages start with
+// their text (chaincode/SPEC.md).
+var refusalReasons = []error{
+	ledgerapi.ErrInvalid, ledgerapi.ErrSignature, ledgerapi.ErrNonce, ledgerapi.ErrNotFound,
+	ledgerapi.ErrExists, ledgerapi.ErrConflict, ledgerapi.ErrForbidden,
+}
+
+func refusalReason(message string) error {
+	for _, r := range refusalReasons {
+		if strings.HasPrefix(message, r.Error()+":") {
+			return r
+		}
+	}
+	return nil
+}
 
 const chaincodePrefix = "chaincode response 500, "
 
@@ -58,7 +84,8 @@ func classify(ctx context.Context, fn string, err error) error {
 	st := status.Convert(err)
 	for _, d := range st.Details() {
 		if detail, ok := d.(*gateway.ErrorDetail); ok && strings.HasPrefix(detail.GetMessage(), chaincodePrefix) {
-			return &Error{Function: fn, Kind: ErrRejected, Message: strings.TrimPrefix(detail.GetMessage(), chaincodePrefix), TxID: txID}
+			msg := strings.TrimPrefix(detail.GetMessage(), chaincodePrefix)
+			return &Error{Function: fn, Kind: ErrRejected, Reason: refusalReason(msg), Message: msg, TxID: txID}
 		}
 	}
 	// The peer, orderer or chaincode did not answer, or refused without a

@@ -10,6 +10,8 @@ import (
 	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"healthexchange/chaincode/ledgerapi"
 )
 
 func statusErr(t *testing.T, code codes.Code, msg string, details ...*gateway.ErrorDetail) error {
@@ -29,26 +31,27 @@ func TestClassify(t *testing.T) {
 	tests := map[string]struct {
 		err         error
 		kind        error
+		reason      error // the ledgerapi sentinel, or nil
 		wantMessage string
 	}{
 		"chaincode refusal": {
 			statusErr(t, codes.Aborted, "failed to endorse transaction, see attached details for more info",
 				&gateway.ErrorDetail{Address: "127.0.0.1:27051", MspId: "ProvidersMSP", Message: "chaincode response 500, stale or replayed nonce: nonce 3 <= 5"}),
-			ErrRejected, "stale or replayed nonce: nonce 3 <= 5",
+			ErrRejected, ledgerapi.ErrNonce, "stale or replayed nonce: nonce 3 <= 5",
 		},
 		"invalidated at commit": {
 			&client.CommitError{TransactionID: "tx1", Code: peer.TxValidationCode_MVCC_READ_CONFLICT},
-			ErrConflict, "MVCC_READ_CONFLICT",
+			ErrConflict, nil, "MVCC_READ_CONFLICT",
 		},
 		"peer down": {
-			statusErr(t, codes.Unavailable, "connection refused"), ErrUnavailable, "connection refused",
+			statusErr(t, codes.Unavailable, "connection refused"), ErrUnavailable, nil, "connection refused",
 		},
 		"endorsement failure without a chaincode message": {
 			statusErr(t, codes.Aborted, "failed to endorse",
 				&gateway.ErrorDetail{Address: "127.0.0.1:27061", MspId: "ResearchMSP", Message: "chaincode registration failed"}),
-			ErrUnavailable, "failed to endorse",
+			ErrUnavailable, nil, "failed to endorse",
 		},
-		"not a gRPC error at all": {errors.New("boom"), ErrUnavailable, "boom"},
+		"not a gRPC error at all": {errors.New("boom"), ErrUnavailable, nil, "boom"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -59,6 +62,9 @@ func TestClassify(t *testing.T) {
 			}
 			if le.Message != tc.wantMessage || le.Function != "consents:Grant" {
 				t.Fatalf("error %+v, want message %q", le, tc.wantMessage)
+			}
+			if le.Reason != tc.reason {
+				t.Fatalf("error %+v, want reason %v", le, tc.reason)
 			}
 		})
 	}

@@ -2,6 +2,9 @@ package patientkey
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"healthexchange/chaincode/ledgerapi"
@@ -86,4 +89,50 @@ func TestGenerateRejectsBadID(t *testing.T) {
 			t.Errorf("Generate(%q) accepted an invalid patient id", id)
 		}
 	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys", "patient.json")
+	k, err := Generate("pat-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k.SetNonce(7)
+	if err := k.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loaded.PatientID() != "pat-2" || loaded.PublicKey() != k.PublicKey() {
+		t.Fatalf("loaded %s %s, want pat-2 %s", loaded.PatientID(), loaded.PublicKey(), k.PublicKey())
+	}
+	s, err := loaded.Revoke("c-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s.Payload, `"nonce":8`) {
+		t.Fatalf("first payload after load %s, want nonce 8", s.Payload)
+	}
+
+	t.Run("a key file others can read is refused", func(t *testing.T) {
+		if err := os.Chmod(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+			t.Fatalf("Load of a 0644 key: %v", err)
+		}
+	})
+	t.Run("garbage is refused", func(t *testing.T) {
+		bad := filepath.Join(t.TempDir(), "bad.json")
+		os.WriteFile(bad, []byte(`{"patientId":"p","seed":"AAAA"}`), 0o600)
+		if _, err := Load(bad); err == nil {
+			t.Fatal("a key file with a short seed loaded")
+		}
+	})
 }

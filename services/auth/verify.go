@@ -1,0 +1,198 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// MaxTokenBytes is the longest token Verify will look at.
+const MaxTokenBytes = 8192
+
+// The only signature algorithms accepted. HS* would let anyone who knows a
+// public key forge tokens, RS* are not used by the exchange's issuers, and
+// none is no signature at all.
+const (
+	algEdDSA = "EdDSA"
+	algES256 = "ES256"
+)
+
+// Verifier checks bearer tokens. It is safe for concurrent use.
+type Verifier struct {
+	issuers  map[string]issuerKeys
+	audience string
+	parser   *jwt.Parser
+}
+
+// NewVerifier validates cfg and loads every issuer's public keys; an
+// unreadable or unusable key file is an error here, not on the first request.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	v := &Verifier{issuers: make(map[string]issuerKeys, len(cfg.Issuers)), audience: cfg.Audience}
+	for iss, files := range cfg.Issuers {
+		keys, err := loadIssuerKeys(iss, files)
+		if err != nil {
+			return nil, err
+		}
+		v.issuers[iss] = keys
+	}
+	v.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{algEdDSA, algES256}),
+		jwt.WithAudience(cfg.Audience),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithTimeFunc(now),
+		jwt.WithStrictDecoding(),
+	)
+	return v, nil
+}
+
+// tokenClaims are the claims the exchange reads.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Role  string `json:"role"`
+	Org   string `json:"org"`
+	Study string `json:"study"`
+}
+
+// Verify checks token's signature against its issuer's configured keys, its
+// times, audience and claims, and returns the caller. Every error wraps one of
+// the Err* sentinels; none contains the token.
+func (v *Verifier) Verify(token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, reject(ErrMissingToken, "empty token")
+	}
+	if len(token) > MaxTokenBytes {
+		return Principal{}, reject(ErrInvalidToken, "longer than %d bytes", MaxTokenBytes)
+	}
+	if !isCompactJWS(token) {
+		// base64 decoding would skip CR and LF, so a token with line breaks
+		// in its signature would otherwise verify: one token, one spelling.
+		return Principal{}, reject(ErrInvalidToken, "malformed (characters other than base64url and '.')")
+	}
+	var (
+		claims tokenClaims
+		keyErr error
+	)
+	tok, err := v.parser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		keys, err := v.keysFor(t, &claims)
+		keyErr = err
+		return keys, err
+	})
+	if err != nil {
+		if keyErr != nil {
+			return Principal{}, keyErr
+		}
+		return Principal{}, v.classify(tok, &claims, err)
+	}
+	p := Principal{
+		Subject: claims.Subject,
+		Role:    Role(claims.Role),
+		Org:     claims.Org,
+		Issuer:  claims.Issuer,
+	}
+	if p.Role == RoleResearcher {
+		p.StudyID = claims.Study
+	}
+	if claims.ExpiresAt != nil {
+		p.ExpiresAt = claims.ExpiresAt.Time
+	}
+	if err := p.Validate(); err != nil {
+		return Principal{}, err
+	}
+	return p, nil
+}
+
+// keysFor picks the keys that may have signed t: those of the issuer the
+// (not yet verified) claims name, of the type t's algorithm needs. A token
+// naming a trusted issuer but signed by anyone else then fails the signature
+// check.
+func (v *Verifier) keysFor(t *jwt.Token, claims *tokenClaims) (any, error) {
+	if _, ok := t.Header["crit"]; ok {
+		return nil, reject(ErrInvalidToken, "critical header extensions (crit) are not supported")
+	}
+	if claims.Issuer == "" {
+		return nil, reject(ErrWrongIssuer, "token has no iss claim")
+	}
+	keys, ok := v.issuers[claims.Issuer]
+	if !ok {
+		return nil, reject(ErrWrongIssuer, "issuer %s is not trusted", quote(claims.Issuer))
+	}
+	var set jwt.VerificationKeySet
+	switch alg := t.Method.Alg(); alg {
+	case algEdDSA:
+		set.Keys = keys.ed25519
+	case algES256:
+		set.Keys = keys.p256
+	default: // the parser already refused other algorithms; fail closed anyway
+		return nil, reject(ErrInvalidToken, "algorithm %s is not accepted (only EdDSA and ES256)", quote(alg))
+	}
+	if len(set.Keys) == 0 {
+		return nil, reject(ErrInvalidToken, "issuer %s has no %s key configured", quote(claims.Issuer), t.Method.Alg())
+	}
+	return set, nil
+}
+
+// classify turns a jwt error into one of ours, in a fixed order, with a
+// reason taken from the claims rather than from the library's message (which
+// may quote decoded token content).
+func (v *Verifier) classify(tok *jwt.Token, claims *tokenClaims, err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return reject(ErrInvalidToken, "malformed (want three base64url segments: JSON header, JSON claims, signature)")
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return reject(ErrInvalidToken, "unknown or missing signature algorithm (only EdDSA and ES256 are accepted)")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		if tok != nil && tok.Method != nil {
+			if alg := tok.Method.Alg(); alg != algEdDSA && alg != algES256 {
+				return reject(ErrInvalidToken, "algorithm %s is not accepted (only EdDSA and ES256)", quote(alg))
+			}
+		}
+		return reject(ErrInvalidToken, "signature does not verify with any key of issuer %s", quote(claims.Issuer))
+	case claims.ExpiresAt == nil:
+		return reject(ErrInvalidClaims, "missing exp")
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return reject(ErrExpired, "expired at %s", claims.ExpiresAt.UTC().Format(time.RFC3339))
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return reject(ErrNotYetValid, "not valid before %s", claims.NotBefore.UTC().Format(time.RFC3339))
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return reject(ErrNotYetValid, "issued in the future (%s)", claims.IssuedAt.UTC().Format(time.RFC3339))
+	case len(claims.Audience) == 0:
+		return reject(ErrWrongAudience, "token has no aud claim, want %q", v.audience)
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return reject(ErrWrongAudience, "aud does not include %q", v.audience)
+	default:
+		return reject(ErrInvalidToken, "rejected (%s)", fmt.Sprint(kindOf(err)))
+	}
+}
+
+// kindOf names the jwt sentinel inside err without its detail text.
+func kindOf(err error) error {
+	for _, k := range []error{jwt.ErrTokenRequiredClaimMissing, jwt.ErrTokenInvalidClaims, jwt.ErrInvalidType, jwt.ErrInvalidKey, jwt.ErrInvalidKeyType} {
+		if errors.Is(err, k) {
+			return k
+		}
+	}
+	return errors.New("unclassified")
+}
+
+// isCompactJWS reports whether s uses only the base64url alphabet and '.'.
+func isCompactJWS(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}

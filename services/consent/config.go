@@ -1,0 +1,102 @@
+package consent
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"healthexchange/services/auth"
+	"healthexchange/services/ledger"
+	"healthexchange/services/telemetry"
+)
+
+// TLSFiles are a service's certificate and key and the CA it trusts.
+type TLSFiles struct {
+	CertFile string
+	KeyFile  string
+	CAFile   string
+}
+
+// Config is everything the consent service needs.
+type Config struct {
+	// GRPCAddr serves gRPC to the other services, with mutual TLS.
+	GRPCAddr string
+	// HTTPAddr serves the HTTP/JSON gateway for apps (TLS, no client
+	// certificate) and the OpenAPI document at /openapi.json.
+	HTTPAddr string
+	// StateDir keeps the decision view's snapshot, the access-event journal
+	// and the access requests.
+	StateDir string
+	TLS      TLSFiles
+	Ledger   ledger.Config
+	Auth     auth.Config
+	Tracing  telemetry.Config
+	Log      *slog.Logger
+
+	// FlushEvery is how often access events are written to the ledger;
+	// EventBatch is the most per transaction.
+	FlushEvery time.Duration
+	EventBatch int
+	// Retry is the pause before following the ledger again after a failure.
+	Retry time.Duration
+	// SaveViewEvery bounds how often the view's snapshot is written.
+	SaveViewEvery time.Duration
+	// AwaitView bounds how long a consent change waits for the decision view.
+	AwaitView time.Duration
+}
+
+// Default addresses of the consent service.
+const (
+	DefaultGRPCAddr = "127.0.0.1:27101"
+	DefaultHTTPAddr = "127.0.0.1:27102"
+)
+
+// NewConfig returns the defaults; the caller fills in state, TLS, ledger and
+// auth.
+func NewConfig() Config {
+	return Config{
+		GRPCAddr:      DefaultGRPCAddr,
+		HTTPAddr:      DefaultHTTPAddr,
+		Ledger:        ledger.NewConfig(),
+		Auth:          auth.NewConfig(),
+		Tracing:       telemetry.NewConfig("consent", ""),
+		Log:           slog.Default(),
+		FlushEvery:    200 * time.Millisecond,
+		EventBatch:    500,
+		Retry:         time.Second,
+		SaveViewEvery: time.Second,
+		AwaitView:     10 * time.Second,
+	}
+}
+
+// Validate reports every missing or impossible setting at once.
+func (c Config) Validate() error {
+	var errs []error
+	for name, addr := range map[string]string{"grpc address": c.GRPCAddr, "http address": c.HTTPAddr} {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("consent config: %s %q: %w", name, addr, err))
+		} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			errs = append(errs, fmt.Errorf("consent config: %s %q must be a loopback address", name, addr))
+		}
+	}
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("consent config: state folder is empty"))
+	}
+	if c.TLS.CertFile == "" || c.TLS.KeyFile == "" || c.TLS.CAFile == "" {
+		errs = append(errs, errors.New("consent config: TLS certificate, key and CA are all required"))
+	}
+	if c.FlushEvery <= 0 || c.Retry <= 0 || c.SaveViewEvery <= 0 || c.AwaitView <= 0 {
+		errs = append(errs, errors.New("consent config: every interval must be positive"))
+	}
+	if c.EventBatch < 1 || c.EventBatch > 500 {
+		errs = append(errs, errors.New("consent config: event batch must be 1 to 500 (the chaincode's limit)"))
+	}
+	if c.Log == nil {
+		errs = append(errs, errors.New("consent config: no logger"))
+	}
+	errs = append(errs, c.Ledger.Validate(), c.Auth.Validate(), c.Tracing.Validate())
+	return errors.Join(errs...)
+}

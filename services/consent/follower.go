@@ -1,0 +1,110 @@
+package consent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"healthexchange/services/durable"
+	"healthexchange/services/ledger"
+)
+
+// blockSource is the part of the ledger client the follower needs.
+type blockSource interface {
+	Blocks(ctx context.Context, cp ledger.Checkpoint) (<-chan ledger.Block, error)
+	ChainHeight(ctx context.Context) (uint64, error)
+}
+
+// follower keeps a View current: it reads every block from the view's
+// checkpoint on, applies it, and saves the view with its checkpoint, so a
+// restart resumes where it stopped without replaying the chain and without
+// missing a block.
+type follower struct {
+	src          blockSource
+	view         *View
+	snapshotPath string
+	retry        time.Duration
+	saveEvery    time.Duration
+	log          *slog.Logger
+}
+
+// loadSnapshot restores the view from its last snapshot, if there is one.
+func loadSnapshot(path string, v *View) error {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("consent view snapshot: %w", err)
+	}
+	var s viewState
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("consent view snapshot %s: %w", path, err)
+	}
+	v.restore(s)
+	return nil
+}
+
+func (f *follower) save() {
+	raw, err := json.Marshal(f.view.state())
+	if err == nil {
+		err = durable.WriteFile(f.snapshotPath, raw, 0o600)
+	}
+	if err != nil {
+		// Not fatal: the view stays right in memory, and a restart from an
+		// older snapshot replays more blocks.
+		f.log.Warn("consent view: snapshot not saved", "err", err)
+	}
+}
+
+// run follows the ledger until ctx ends, reconnecting after every failure.
+// While it is not following, the view is not live and decisions are denied.
+func (f *follower) run(ctx context.Context) {
+	defer f.save()
+	for ctx.Err() == nil {
+		err := f.followOnce(ctx)
+		f.view.stop()
+		if ctx.Err() != nil {
+			return
+		}
+		f.log.Warn("consent view: not following the ledger; decisions are denied until it is", "err", err,
+			"next_block", f.view.Checkpoint().Next)
+		f.save()
+		select {
+		case <-time.After(f.retry):
+		case <-ctx.Done():
+		}
+	}
+}
+
+func (f *follower) followOnce(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	height, err := f.src.ChainHeight(hctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	streamCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	blocks, err := f.src.Blocks(streamCtx, f.view.Checkpoint())
+	if err != nil {
+		return err
+	}
+	f.view.follow(height)
+	f.log.Info("consent view: following the ledger", "from_block", f.view.Checkpoint().Next, "height", height)
+	saved := time.Now()
+	for b := range blocks {
+		if err := f.view.Apply(b); err != nil {
+			return err
+		}
+		if time.Since(saved) >= f.saveEvery {
+			f.save()
+			saved = time.Now()
+		}
+	}
+	return errors.New("the block stream ended")
+}

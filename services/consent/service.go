@@ -1,0 +1,44 @@
+package consent
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/durable"
+	"healthexchange/services/ledger"
+	"healthexchange/services/policy"
+)
+
+// ledgerAPI is the part of the ledger client the service uses.
+type ledgerAPI interface {
+	blockSource
+	eventSink
+	RegisterPatient(ctx context.Context, s ledger.Signed) (ledgerapi.Patient, error)
+	Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error)
+	GrantConsent(ctx context.Context, s ledger.Signed) (ledgerapi.Consent, error)
+	RevokeConsent(ctx context.Context, s ledger.Signed) (ledgerapi.Consent, error)
+	ConsentsByPatient(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
+	AccessEvents(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error)
+}
+
+// decider is the policy engine.
+type decider interface {
+	Decide(ctx context.Context, in policy.Input) (policy.Decision, error)
+}
+
+// service holds what both APIs share.
+type service struct {
+	ledger   ledgerAPI
+	view     *View
+	policy   decider
+	journal  *durable.Journal[ledgerapi.AccessEvent]
+	shipper  *shipper
+	requests *requestStore
+	now      func() time.Time
+	log      *slog.Logger
+	// awaitView bounds how long a consent change waits for the view to
+	// apply it before answering.
+	awaitView time.Duration
+}

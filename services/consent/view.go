@@ -1,0 +1,186 @@
+package consent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/ledger"
+)
+
+// Events the view applies (chaincode/SPEC.md).
+const (
+	eventConsentGranted = "ConsentGranted"
+	eventConsentRevoked = "ConsentRevoked"
+)
+
+// View is the decision view of consent state: every patient's consents as of
+// the last block read. It is live only while it follows the ledger and has
+// read every block the peer had when it (re)connected; decisions are denied
+// while it is not.
+type View struct {
+	mu        sync.RWMutex
+	byPatient map[string]map[string]ledgerapi.Consent
+	next      uint64 // the next block to read
+	target    uint64 // live once next >= target
+	following bool
+	changed   chan struct{} // closed and replaced on every change
+}
+
+// NewView returns an empty view that starts at the genesis block.
+func NewView() *View {
+	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, changed: make(chan struct{})}
+}
+
+// viewState is what a snapshot holds: the checkpoint and the consents as of it.
+type viewState struct {
+	Checkpoint ledger.Checkpoint   `json:"checkpoint"`
+	Consents   []ledgerapi.Consent `json:"consents"`
+}
+
+// Apply applies a block's consent events in order and moves the checkpoint
+// past it. Blocks must come in order; a block already applied is ignored.
+func (v *View) Apply(b ledger.Block) error {
+	// Decode first, so a malformed event leaves the view as it was.
+	var changes []ledgerapi.Consent
+	for _, e := range b.Events {
+		if e.Name != eventConsentGranted && e.Name != eventConsentRevoked {
+			continue
+		}
+		var c ledgerapi.Consent
+		if err := json.Unmarshal(e.Payload, &c); err != nil || c.ConsentID == "" || c.PatientID == "" {
+			return fmt.Errorf("consent view: block %d tx %s: malformed %s event", b.Number, e.TransactionID, e.Name)
+		}
+		changes = append(changes, c)
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if b.Number < v.next {
+		return nil
+	}
+	if b.Number > v.next {
+		return fmt.Errorf("consent view: block %d arrived while %d was expected", b.Number, v.next)
+	}
+	for _, c := range changes {
+		if v.byPatient[c.PatientID] == nil {
+			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
+		}
+		v.byPatient[c.PatientID][c.ConsentID] = c
+	}
+	v.next = b.Number + 1
+	v.notify()
+	return nil
+}
+
+func (v *View) notify() {
+	close(v.changed)
+	v.changed = make(chan struct{})
+}
+
+// follow marks the view as following the ledger, live once it has read
+// every block below height; stop marks it as not following.
+func (v *View) follow(height uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.following, v.target = true, height
+	v.notify()
+}
+
+func (v *View) stop() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.following = false
+	v.notify()
+}
+
+// Live reports whether decisions may rely on the view, and if not, why.
+func (v *View) Live() (bool, string) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	switch {
+	case !v.following:
+		return false, "the consent view is not following the ledger (ledger unreachable)"
+	case v.next < v.target:
+		return false, fmt.Sprintf("the consent view is catching up with the ledger (block %d of %d)", v.next, v.target)
+	}
+	return true, ""
+}
+
+// Checkpoint is the next block the view will read.
+func (v *View) Checkpoint() ledger.Checkpoint {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return ledger.Checkpoint{Next: v.next}
+}
+
+// Matching returns the patient's consents that name the subject or the
+// subject's organisation, in consent-id order, whatever their status: the
+// policy decides which of them count.
+func (v *View) Matching(patientID, subjectID, subjectOrg string) []ledgerapi.Consent {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var out []ledgerapi.Consent
+	for _, c := range v.byPatient[patientID] {
+		if (c.Grantee.Kind == ledgerapi.GranteeUser && c.Grantee.ID == subjectID && subjectID != "") ||
+			(c.Grantee.Kind == ledgerapi.GranteeOrg && c.Grantee.ID == subjectOrg && subjectOrg != "") {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b ledgerapi.Consent) int { return strings.Compare(a.ConsentID, b.ConsentID) })
+	return out
+}
+
+// Await waits until the view has applied the transaction txID's change of
+// consentID (its grant or its revoke), so a decision right after a committed
+// change already sees it.
+func (v *View) Await(ctx context.Context, patientID, consentID, txID string) error {
+	for {
+		v.mu.RLock()
+		c, ok := v.byPatient[patientID][consentID]
+		seen := ok && (c.GrantTxID == txID || c.RevokeTxID == txID)
+		changed := v.changed
+		v.mu.RUnlock()
+		if seen {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("consent view: waiting for transaction %s: %w", txID, ctx.Err())
+		}
+	}
+}
+
+// state copies the view for a snapshot.
+func (v *View) state() viewState {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	s := viewState{Checkpoint: ledger.Checkpoint{Next: v.next}}
+	for _, consents := range v.byPatient {
+		for _, c := range consents {
+			s.Consents = append(s.Consents, c)
+		}
+	}
+	slices.SortFunc(s.Consents, func(a, b ledgerapi.Consent) int { return strings.Compare(a.ConsentID, b.ConsentID) })
+	return s
+}
+
+// restore replaces the view's content with a snapshot's; it is not live
+// until it follows the ledger again.
+func (v *View) restore(s viewState) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.byPatient = map[string]map[string]ledgerapi.Consent{}
+	for _, c := range s.Consents {
+		if v.byPatient[c.PatientID] == nil {
+			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
+		}
+		v.byPatient[c.PatientID][c.ConsentID] = c
+	}
+	v.next, v.following = s.Checkpoint.Next, false
+	v.notify()
+}

@@ -1,0 +1,94 @@
+// Package devenv reads the development environment that
+// `test-network/network.sh up` describes in network.json: the ledger's
+// organisations, the services' TLS material and the development identity
+// provider. Services, tools and tests use it instead of hard-coded paths.
+//
+// It is for this machine's test network only; nothing here is how a
+// production deployment is configured (see deploy/).
+package devenv
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"healthexchange/services/ledger"
+)
+
+// Env is a loaded network.json.
+type Env struct {
+	Path        string
+	ServicesTLS struct {
+		Dir string `json:"dir"`
+		CA  string `json:"ca"`
+	} `json:"servicesTls"`
+	DevIdP IdP `json:"devIdp"`
+}
+
+// IdP is the development identity provider: who it is, the audience its
+// tokens are for, and its key files.
+type IdP struct {
+	Issuer    string `json:"issuer"`
+	Audience  string `json:"audience"`
+	Key       string `json:"key"`
+	PublicKey string `json:"publicKey"`
+}
+
+// TLSFiles are one service's certificate and key and the CA they chain to.
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
+}
+
+// DefaultPath is $HX_STATE/network.json, or else .cache/network/network.json
+// under the repository that contains the working directory.
+func DefaultPath() string {
+	if s := os.Getenv("HX_STATE"); s != "" {
+		return filepath.Join(s, "network.json")
+	}
+	dir, err := os.Getwd()
+	if err == nil {
+		for d := dir; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "test-network", "network.sh")); err == nil {
+				return filepath.Join(d, ".cache", "network", "network.json")
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return filepath.Join(".cache", "network", "network.json")
+}
+
+// Load reads the environment file.
+func Load(path string) (Env, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return Env{}, fmt.Errorf("devenv: %w (is the test network up? make network-up)", err)
+	}
+	var e Env
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return Env{}, fmt.Errorf("devenv: %s: %w", path, err)
+	}
+	if e.ServicesTLS.Dir == "" || e.ServicesTLS.CA == "" || e.DevIdP.Issuer == "" || e.DevIdP.PublicKey == "" {
+		return Env{}, errors.New("devenv: " + path + " has no services TLS or identity provider section; run make network-down network-up")
+	}
+	e.Path = path
+	return e, nil
+}
+
+// Ledger is the ledger client configuration of an organisation
+// ("providers" or "research").
+func (e Env) Ledger(org string) (ledger.Config, error) {
+	return ledger.ConfigFromNetworkFile(e.Path, org)
+}
+
+// TLS returns a service's TLS files (consent, records, ingest, research, cli).
+func (e Env) TLS(service string) TLSFiles {
+	return TLSFiles{
+		CertFile: filepath.Join(e.ServicesTLS.Dir, service+".crt"),
+		KeyFile:  filepath.Join(e.ServicesTLS.Dir, service+".key"),
+		CAFile:   e.ServicesTLS.CA,
+	}
+}

@@ -1,0 +1,337 @@
+package patientcli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strconv"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/ledger"
+	"healthexchange/services/patientkey"
+)
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"keygen":   {"--id PATIENT_ID", "Make a new Ed25519 key for a patient id and save it to --key (mode 0600). Refuses to overwrite a key.", keygen},
+		"register": {"", "Register your key on the ledger. The registration is signed by the key itself.", register},
+		"grant": {"--to user:ID|org:MSP --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
+			"Give someone access to categories of your records for purposes. The consent is signed with your key.", grant},
+		"revoke":     {"CONSENT_ID", "Take a consent back. Every decision after the service has seen it is a deny.", revoke},
+		"consents":   {"", "List your consents.", listConsents},
+		"access-log": {"", "See who accessed your data, allowed or denied, and break-glass accesses.", accessLog},
+		"requests":   {"[--state pending|approved|denied]", "List access requests addressed to you.", requests},
+		"approve":    {"REQUEST_ID [--expires T | --for D]", "Grant exactly what an access request asked for, to the requester.", approve},
+		"deny":       {"REQUEST_ID", "Refuse an access request.", deny},
+	}
+}
+
+func noArgs(o *opts) error {
+	if len(o.args) != 0 {
+		return usagef("unexpected arguments %v", o.args)
+	}
+	return nil
+}
+
+func oneArg(o *opts, what string) (string, error) {
+	if len(o.args) != 1 {
+		return "", usagef("want exactly one %s", what)
+	}
+	return o.args[0], nil
+}
+
+func keygen(fs *flag.FlagSet, o *opts) func(context.Context) error {
+	id := fs.String("id", "", "your patient id (pseudonymous, e.g. pat-7f3a)")
+	return func(context.Context) error {
+		if err := noArgs(o); err != nil {
+			return err
+		}
+		if *id == "" {
+			return usagef("--id is required")
+		}
+		if _, err := os.Stat(o.keyPath); err == nil {
+			return fmt.Errorf("%s exists; refusing to overwrite a key (use --key for another file)", o.keyPath)
+		}
+		k, err := patientkey.Generate(*id)
+		if err != nil {
+			return err
+		}
+		if err := k.Save(o.keyPath); err != nil {
+			return err
+		}
+		out := map[string]string{"patientId": k.PatientID(), "publicKey": k.PublicKey(), "keyFile": o.keyPath}
+		return o.show(out, func(w io.Writer) {
+			fmt.Fprintf(w, "key for %s saved to %s (0600)\npublic key: %s\n", k.PatientID(), o.keyPath, k.PublicKey())
+		})
+	}
+}
+
+func register(_ *flag.FlagSet, o *opts) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := noArgs(o); err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Register() })
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.RegisterPatientResponse{}
+		if err := g.call(ctx, "POST", "/v1/patients:register", &consentv1.RegisterPatientRequest{Registration: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintf(w, "registered %s at %s\n", resp.GetPatientId(), resp.GetRegisteredAt())
+		})
+	}
+}
+
+func grant(fs *flag.FlagSet, o *opts) func(context.Context) error {
+	to := fs.String("to", "", "grantee: user:ID or org:MSP_ID")
+	categories := fs.String("categories", "", "comma-separated: "+fmt.Sprint(ledgerapi.Categories))
+	purposes := fs.String("purposes", "", "comma-separated: "+fmt.Sprint(ledgerapi.Purposes))
+	records := fs.String("records", "", "comma-separated record ids (default: every record of the categories)")
+	notBefore := fs.String("not-before", "", "RFC 3339 start (default: now)")
+	expires := fs.String("expires", "", "RFC 3339 end (default: none)")
+	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
+	id := fs.String("id", "", "consent id (default: a random one)")
+	return func(ctx context.Context) error {
+		if err := noArgs(o); err != nil {
+			return err
+		}
+		kind, who, ok := cutGrantee(*to)
+		if !ok {
+			return usagef("--to must be user:ID or org:MSP_ID")
+		}
+		nb, exp, err := validity(*notBefore, *expires, *lasting)
+		if err != nil {
+			return err
+		}
+		consentID := *id
+		if consentID == "" {
+			consentID = newConsentID()
+		}
+		c := ledgerapi.ConsentGrant{
+			ConsentID: consentID, Grantee: ledgerapi.Grantee{Kind: kind, ID: who},
+			Categories: splitList(*categories), Purposes: splitList(*purposes), RecordIDs: splitList(*records),
+			NotBefore: nb, ExpiresAt: exp,
+		}
+		return o.grantAndShow(ctx, c, func(sp *consentv1.SignedPayload) (string, any, any) {
+			return "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, &consentv1.GrantConsentResponse{}
+		})
+	}
+}
+
+func cutGrantee(s string) (kind, id string, ok bool) {
+	for _, k := range []string{ledgerapi.GranteeUser, ledgerapi.GranteeOrg} {
+		if len(s) > len(k)+1 && s[:len(k)+1] == k+":" {
+			return k, s[len(k)+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// grantAndShow signs a grant, sends it where route says, and prints the
+// consent that came back.
+func (o *opts) grantAndShow(ctx context.Context, c ledgerapi.ConsentGrant, route func(*consentv1.SignedPayload) (string, any, any)) error {
+	g, err := o.gateway()
+	if err != nil {
+		return err
+	}
+	sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) })
+	if err != nil {
+		return err
+	}
+	path, req, resp := route(sp)
+	switch r := resp.(type) {
+	case *consentv1.GrantConsentResponse:
+		if err := g.call(ctx, "POST", path, req.(*consentv1.GrantConsentRequest), r); err != nil {
+			return err
+		}
+		return o.show(r, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, r.GetConsent()) })
+	case *consentv1.ApproveAccessRequestResponse:
+		if err := g.call(ctx, "POST", path, req.(*consentv1.ApproveAccessRequestRequest), r); err != nil {
+			return err
+		}
+		return o.show(r, func(w io.Writer) {
+			fmt.Fprint(w, "approved:\n")
+			printRequest(w, r.GetRequest())
+			printConsent(w, r.GetConsent())
+		})
+	}
+	return fmt.Errorf("unknown response type %T", resp)
+}
+
+func revoke(_ *flag.FlagSet, o *opts) func(context.Context) error {
+	return func(ctx context.Context) error {
+		consentID, err := oneArg(o, "CONSENT_ID")
+		if err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) })
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.RevokeConsentResponse{}
+		if err := g.call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "revoked:\n"); printConsent(w, resp.GetConsent()) })
+	}
+}
+
+func listConsents(fs *flag.FlagSet, o *opts) func(context.Context) error {
+	size := fs.Int("page-size", 50, "consents per page (1-100)")
+	page := fs.String("page-token", "", "from a previous listing")
+	return func(ctx context.Context) error {
+		if err := noArgs(o); err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.ListConsentsResponse{}
+		q := url.Values{"page_size": {strconv.Itoa(*size)}, "page_token": {*page}}
+		if err := g.call(ctx, "GET", "/v1/consents?"+q.Encode(), nil, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintln(w, "CONSENT\tSTATUS\tGRANTEE\tCATEGORIES\tPURPOSES\tRECORDS\tVALID")
+			for _, c := range resp.GetConsents() {
+				printConsent(w, c)
+			}
+			if resp.GetNextPageToken() != "" {
+				fmt.Fprintf(w, "more: --page-token %s\n", resp.GetNextPageToken())
+			}
+		})
+	}
+}
+
+func accessLog(fs *flag.FlagSet, o *opts) func(context.Context) error {
+	size := fs.Int("page-size", 50, "events per page (1-100)")
+	page := fs.String("page-token", "", "from a previous listing")
+	return func(ctx context.Context) error {
+		if err := noArgs(o); err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.GetAccessLogResponse{}
+		q := url.Values{"page_size": {strconv.Itoa(*size)}, "page_token": {*page}}
+		if err := g.call(ctx, "GET", "/v1/access-log?"+q.Encode(), nil, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintln(w, "TIME\tWHO\tACTION\tRESOURCE\tPURPOSE\tDECISION\tREASON")
+			for _, e := range resp.GetEvents() {
+				decision := e.GetDecision()
+				if e.GetBreakGlass() {
+					decision += " (BREAK-GLASS)"
+				}
+				fmt.Fprintf(w, "%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", e.GetTime(), e.GetActor(), e.GetActorOrg(), e.GetAction(),
+					e.GetResource(), e.GetPurpose(), decision, e.GetReason())
+			}
+			if resp.GetNextPageToken() != "" {
+				fmt.Fprintf(w, "more: --page-token %s\n", resp.GetNextPageToken())
+			}
+		})
+	}
+}
+
+func requests(fs *flag.FlagSet, o *opts) func(context.Context) error {
+	state := fs.String("state", "", "pending, approved or denied (default: all)")
+	return func(ctx context.Context) error {
+		if err := noArgs(o); err != nil {
+			return err
+		}
+		resp, err := o.listRequests(ctx, *state)
+		if err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintln(w, "REQUEST\tSTATE\tFROM\tCATEGORIES\tPURPOSES\tREASON")
+			for _, r := range resp.GetRequests() {
+				printRequest(w, r)
+			}
+		})
+	}
+}
+
+func (o *opts) listRequests(ctx context.Context, state string) (*consentv1.ListAccessRequestsResponse, error) {
+	g, err := o.gateway()
+	if err != nil {
+		return nil, err
+	}
+	resp := &consentv1.ListAccessRequestsResponse{}
+	return resp, g.call(ctx, "GET", "/v1/access-requests?"+url.Values{"state": {state}}.Encode(), nil, resp)
+}
+
+func approve(fs *flag.FlagSet, o *opts) func(context.Context) error {
+	expires := fs.String("expires", "", "RFC 3339 end of the consent (default: none)")
+	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
+	return func(ctx context.Context) error {
+		id, err := oneArg(o, "REQUEST_ID")
+		if err != nil {
+			return err
+		}
+		_, exp, err := validity("", *expires, *lasting)
+		if err != nil {
+			return err
+		}
+		pending, err := o.listRequests(ctx, "pending")
+		if err != nil {
+			return err
+		}
+		var req *consentv1.AccessRequest
+		for _, r := range pending.GetRequests() {
+			if r.GetRequestId() == id {
+				req = r
+			}
+		}
+		if req == nil {
+			return fmt.Errorf("no pending access request %s", id)
+		}
+		c := ledgerapi.ConsentGrant{
+			ConsentID: newConsentID(), Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: req.GetRequester()},
+			Categories: req.GetCategories(), Purposes: req.GetPurposes(), ExpiresAt: exp,
+		}
+		return o.grantAndShow(ctx, c, func(sp *consentv1.SignedPayload) (string, any, any) {
+			return "/v1/access-requests/" + pathEscape(id) + ":approve",
+				&consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, &consentv1.ApproveAccessRequestResponse{}
+		})
+	}
+}
+
+func deny(_ *flag.FlagSet, o *opts) func(context.Context) error {
+	return func(ctx context.Context) error {
+		id, err := oneArg(o, "REQUEST_ID")
+		if err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.DenyAccessRequestResponse{}
+		if err := g.call(ctx, "POST", "/v1/access-requests/"+pathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "denied:\n"); printRequest(w, resp.GetRequest()) })
+	}
+}

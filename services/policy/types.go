@@ -1,0 +1,147 @@
+package policy
+
+import "github.com/open-policy-agent/opa/v1/ast"
+
+// Input is one access request, the input document of the policy. The JSON
+// names are those the policy reads.
+type Input struct {
+	Subject  Subject  `json:"subject"`
+	Action   string   `json:"action"` // "read" or "write"
+	Resource Resource `json:"resource"`
+	Purpose  string   `json:"purpose"` // from the chaincode's purposes
+	// BreakGlassReason is why a clinician reads without consent (purpose
+	// "emergency"); at least 10 characters once trimmed.
+	BreakGlassReason string `json:"break_glass_reason"`
+	// Time is when the access happens, RFC 3339; consents are judged at it.
+	Time string `json:"time"`
+	// Consents are the patient's consents naming the subject or its
+	// organisation. The policy checks grantee, patient, status and window
+	// itself, so passing more than that never allows more.
+	Consents []Consent `json:"consents"`
+}
+
+// Subject is who asks.
+type Subject struct {
+	ID   string `json:"id"`
+	Role string `json:"role"` // patient, clinician, pharmacist, insurer, researcher
+	Org  string `json:"org"`  // "" when the subject has no organisation
+}
+
+// Resource is what is asked for.
+type Resource struct {
+	PatientID string `json:"patient_id"`
+	Category  string `json:"category"`  // from the chaincode's categories
+	RecordID  string `json:"record_id"` // "" for no particular record
+}
+
+// Consent is a patient's consent as the ledger holds it.
+type Consent struct {
+	ConsentID string `json:"consent_id"`
+	// PatientID, when set, must be the resource's patient, or the consent
+	// is ignored.
+	PatientID  string   `json:"patient_id,omitempty"`
+	Grantee    Grantee  `json:"grantee"`
+	Categories []string `json:"categories"`
+	Purposes   []string `json:"purposes"`
+	RecordIDs  []string `json:"record_ids"` // empty: every record of the categories
+	NotBefore  string   `json:"not_before"` // RFC 3339, "" for from the grant
+	ExpiresAt  string   `json:"expires_at"` // RFC 3339, "" for never
+	Status     string   `json:"status"`     // "active" or "revoked"
+}
+
+// Grantee is whom a consent is given to.
+type Grantee struct {
+	Kind string `json:"kind"` // "user" or "org"
+	ID   string `json:"id"`
+}
+
+// Decision is the policy's answer.
+type Decision struct {
+	Allow bool `json:"allow"`
+	// Reasons say why, for a person: one on allow, every applicable one on
+	// deny. Never empty.
+	Reasons []string `json:"reasons"`
+	// Obligations are what the enforcement point must do when it acts on an
+	// allow (see the Obligation constants). Empty on deny.
+	Obligations []string `json:"obligations"`
+	// ConsentID is the consent that allowed the request, "" when none was
+	// needed (a patient on their own records, break-glass) and on deny.
+	ConsentID string `json:"consent_id"`
+}
+
+// Obligations a decision can carry. An allow carries ObligationLogAccess
+// always; break-glass adds the other two.
+const (
+	ObligationLogAccess     = "log-access"
+	ObligationLogBreakGlass = "log-break-glass"
+	ObligationNotifyPatient = "notify-patient"
+)
+
+// The input document is built as an OPA value directly: the same document
+// encoding/json makes of Input (nil slices are null, an empty patient id of
+// a consent is left out), without a JSON round trip per decision.
+
+func (in *Input) value() ast.Value {
+	consents := ast.NullTerm()
+	if in.Consents != nil {
+		terms := make([]*ast.Term, len(in.Consents))
+		for i := range in.Consents {
+			terms[i] = in.Consents[i].term()
+		}
+		consents = ast.ArrayTerm(terms...)
+	}
+	return ast.NewObject(
+		item("subject", ast.ObjectTerm(
+			item("id", ast.StringTerm(in.Subject.ID)),
+			item("role", ast.StringTerm(in.Subject.Role)),
+			item("org", ast.StringTerm(in.Subject.Org)),
+		)),
+		item("action", ast.StringTerm(in.Action)),
+		item("resource", ast.ObjectTerm(
+			item("patient_id", ast.StringTerm(in.Resource.PatientID)),
+			item("category", ast.StringTerm(in.Resource.Category)),
+			item("record_id", ast.StringTerm(in.Resource.RecordID)),
+		)),
+		item("purpose", ast.StringTerm(in.Purpose)),
+		item("break_glass_reason", ast.StringTerm(in.BreakGlassReason)),
+		item("time", ast.StringTerm(in.Time)),
+		item("consents", consents),
+	)
+}
+
+func (c *Consent) term() *ast.Term {
+	fields := make([][2]*ast.Term, 0, 9)
+	fields = append(fields, item("consent_id", ast.StringTerm(c.ConsentID)))
+	if c.PatientID != "" {
+		fields = append(fields, item("patient_id", ast.StringTerm(c.PatientID)))
+	}
+	return ast.ObjectTerm(append(fields,
+		item("grantee", ast.ObjectTerm(
+			item("kind", ast.StringTerm(c.Grantee.Kind)),
+			item("id", ast.StringTerm(c.Grantee.ID)),
+		)),
+		item("categories", stringList(c.Categories)),
+		item("purposes", stringList(c.Purposes)),
+		item("record_ids", stringList(c.RecordIDs)),
+		item("not_before", ast.StringTerm(c.NotBefore)),
+		item("expires_at", ast.StringTerm(c.ExpiresAt)),
+		item("status", ast.StringTerm(c.Status)),
+	)...)
+}
+
+func item(key string, value *ast.Term) [2]*ast.Term {
+	return [2]*ast.Term{ast.InternedTerm(key), value}
+}
+
+// stringList is a list of strings as a term: null for nil, as encoding/json
+// has it.
+func stringList(list []string) *ast.Term {
+	if list == nil {
+		return ast.NullTerm()
+	}
+	terms := make([]*ast.Term, len(list))
+	for i, s := range list {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
