@@ -96,15 +96,26 @@ func (f *follower) followOnce(ctx context.Context) error {
 	}
 	f.view.follow(height)
 	f.log.Info("consent view: following the ledger", "from_block", f.view.Checkpoint().Next, "height", height)
-	saved := time.Now()
-	for b := range blocks {
-		if err := f.view.Apply(b); err != nil {
-			return err
-		}
-		if time.Since(saved) >= f.saveEvery {
-			f.save()
-			saved = time.Now()
+	// Save at most every saveEvery, and never leave an applied block unsaved
+	// for longer than that, even when no block follows it.
+	tick := time.NewTicker(f.saveEvery)
+	defer tick.Stop()
+	dirty := false
+	for {
+		select {
+		case b, ok := <-blocks:
+			if !ok {
+				return errors.New("the block stream ended")
+			}
+			if err := f.view.Apply(b); err != nil {
+				return err
+			}
+			dirty = true
+		case <-tick.C:
+			if dirty {
+				f.save()
+				dirty = false
+			}
 		}
 	}
-	return errors.New("the block stream ended")
 }

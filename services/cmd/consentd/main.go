@@ -26,6 +26,7 @@ func main() {
 	org := flag.String("org", "providers", "the organisation whose client identity the service uses on the ledger")
 	otlp := flag.String("otlp-endpoint", os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTLP/gRPC collector host:port for traces (empty: traces not exported)")
 	traceStdout := flag.Bool("trace-stdout", false, "write spans to standard output")
+	flag.DurationVar(&cfg.FlushEvery, "flush-every", cfg.FlushEvery, "how often access events are written to the ledger")
 	flag.Parse()
 
 	log := telemetry.NewLogger(os.Stderr, slog.LevelInfo)

@@ -1,0 +1,314 @@
+//go:build integration
+
+package consent_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/auth"
+	"healthexchange/services/auth/devissuer"
+)
+
+func read(patientID, category, purpose string) *consentv1.AuthorizeRequest {
+	return &consentv1.AuthorizeRequest{Action: "read", Purpose: purpose,
+		Resource: &consentv1.Resource{PatientId: patientID, Category: category}}
+}
+
+func TestConsentDecisions(t *testing.T) {
+	ctx := testContext(t)
+	c := newConsentd(t)
+	dc := c.decisions(t)
+	p := newPatient(t, c)
+	clinician := unique("dr")
+	drToken := token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
+	consentID := c.grant(t, p, "--to", "user:"+clinician, "--categories", "labs,conditions", "--purposes", "treatment", "--for", "720h")
+
+	decide := func(t *testing.T, req *consentv1.AuthorizeRequest) *consentv1.Decision {
+		t.Helper()
+		d, err := authorize(ctx, t, dc, drToken, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.GetEventId() == "" {
+			t.Fatal("a decision without an access event")
+		}
+		return d
+	}
+
+	t.Run("granted", func(t *testing.T) {
+		d := decide(t, read(p.id, "labs", "treatment"))
+		if !d.GetAllow() || d.GetConsentId() != consentID {
+			t.Fatalf("decision %v, want allowed by %s", d, consentID)
+		}
+	})
+	denied := map[string]*consentv1.AuthorizeRequest{
+		"wrong category": read(p.id, "imaging", "treatment"),
+		"wrong purpose":  read(p.id, "labs", "payment"),
+		"other patient":  read(unique("pat"), "labs", "treatment"),
+	}
+	for name, req := range denied {
+		t.Run(name, func(t *testing.T) {
+			if d := decide(t, req); d.GetAllow() || len(d.GetReasons()) == 0 {
+				t.Fatalf("decision %v, want denied with a reason", d)
+			}
+		})
+	}
+	t.Run("expired consent", func(t *testing.T) {
+		other := unique("dr")
+		past := time.Now().Add(-2 * time.Hour).UTC()
+		c.grant(t, p, "--to", "user:"+other, "--categories", "labs", "--purposes", "treatment",
+			"--not-before", past.Format(time.RFC3339), "--expires", past.Add(time.Hour).Format(time.RFC3339))
+		d, err := authorize(ctx, t, dc, token(t, other, auth.RoleClinician, ledgerapi.ProvidersMSP), read(p.id, "labs", "treatment"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.GetAllow() || !strings.Contains(strings.Join(d.GetReasons(), " "), "expired") {
+			t.Fatalf("decision %v, want denied as expired", d)
+		}
+	})
+	t.Run("break-glass is allowed, marked and logged without its words", func(t *testing.T) {
+		why := "patient unconscious in the emergency room"
+		d := decide(t, &consentv1.AuthorizeRequest{Action: "read", Purpose: "emergency", BreakGlassReason: why,
+			Resource: &consentv1.Resource{PatientId: p.id, Category: "imaging"}})
+		if !d.GetAllow() || !slices.Contains(d.GetObligations(), "notify-patient") || !slices.Contains(d.GetObligations(), "log-break-glass") {
+			t.Fatalf("break-glass decision %v, want allowed with notify-patient and log-break-glass", d)
+		}
+		e := waitForEvent(t, c, p, d.GetEventId())
+		sum := sha256.Sum256([]byte(why))
+		if !e.GetBreakGlass() || strings.Contains(e.GetReason(), "unconscious") || !strings.Contains(e.GetReason(), hex.EncodeToString(sum[:])) {
+			t.Fatalf("ledger event %v, want break-glass marked, the reason's hash and not its words", e)
+		}
+	})
+	t.Run("break-glass without a reason is denied", func(t *testing.T) {
+		d := decide(t, &consentv1.AuthorizeRequest{Action: "read", Purpose: "emergency",
+			Resource: &consentv1.Resource{PatientId: p.id, Category: "imaging"}})
+		if d.GetAllow() {
+			t.Fatalf("decision %v, want denied", d)
+		}
+	})
+
+	// Revoke through the CLI; the service answers once its view has the
+	// revocation, so the very next decision is a deny.
+	if _, err := c.cli(t, p.token, p.key, "revoke", consentID); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("revoked", func(t *testing.T) {
+		d := decide(t, read(p.id, "labs", "treatment"))
+		if d.GetAllow() || !strings.Contains(strings.Join(d.GetReasons(), " "), "revoked") {
+			t.Fatalf("decision after revoke %v, want denied as revoked", d)
+		}
+	})
+
+	t.Run("the patient sees allowed and denied accesses", func(t *testing.T) {
+		last := decide(t, read(p.id, "labs", "treatment"))
+		waitForEvent(t, c, p, last.GetEventId())
+		events := accessLog(t, c, p)
+		var allows, denies int
+		for _, e := range events {
+			if e.GetDecision() == "allow" {
+				allows++
+			} else {
+				denies++
+			}
+		}
+		if allows < 2 || denies < 4 {
+			t.Fatalf("access log has %d allows and %d denies, want at least 2 and 4", allows, denies)
+		}
+	})
+}
+
+// accessLog reads the patient's access log through the CLI.
+func accessLog(t testing.TB, c *consentd, p patient) []*consentv1.AccessEvent {
+	t.Helper()
+	out, err := c.cli(t, p.token, p.key, "access-log", "--page-size", "100")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp consentv1.GetAccessLogResponse
+	if err := protojsonUnmarshal(out, &resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetEvents()
+}
+
+// waitForEvent polls the patient's access log until the event is on the
+// ledger (the service ships events in batches).
+func waitForEvent(t testing.TB, c *consentd, p patient, eventID string) *consentv1.AccessEvent {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range accessLog(t, c, p) {
+			if e.GetEventId() == eventID {
+				return e
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("access event %s not on the ledger within 30s", eventID)
+	return nil
+}
+
+func TestTokensAreChecked(t *testing.T) {
+	ctx := testContext(t)
+	c := newConsentd(t)
+	dc := c.decisions(t)
+	e := env(t)
+	iss, err := devissuer.Load(e.DevIdP.Issuer, e.DevIdP.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := token(t, "dr-a", auth.RoleClinician, ledgerapi.ProvidersMSP)
+	now := time.Now()
+	claims := func(change func(map[string]any)) string {
+		m := map[string]any{"iss": e.DevIdP.Issuer, "sub": "dr-a", "aud": e.DevIdP.Audience, "role": "clinician",
+			"org": ledgerapi.ProvidersMSP, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+		change(m)
+		tok, err := iss.Sign(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	parts := strings.Split(good, ".")
+	sig := []byte(parts[2])
+	sig[5] ^= 1
+	tests := map[string]string{
+		"expired":         claims(func(m map[string]any) { m["exp"] = now.Add(-time.Hour).Unix() }),
+		"wrong audience":  claims(func(m map[string]any) { m["aud"] = "someone-else" }),
+		"wrong issuer":    claims(func(m map[string]any) { m["iss"] = "evil-idp" }),
+		"tampered claims": parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2],
+		"tampered sig":    parts[0] + "." + parts[1] + "." + string(sig),
+		"unsigned":        parts[0] + "." + parts[1] + ".",
+		"no token":        "",
+	}
+	for name, tok := range tests {
+		t.Run(name, func(t *testing.T) {
+			var opts []grpc.CallOption
+			if tok != "" {
+				opts = append(opts, grpc.PerRPCCredentials(auth.Bearer(tok)))
+			}
+			_, err := dc.Authorize(ctx, read("pat-x", "labs", "treatment"), opts...)
+			if status.Code(err) != codes.Unauthenticated {
+				t.Fatalf("got %v, want Unauthenticated", err)
+			}
+		})
+	}
+	t.Run("a good token is accepted", func(t *testing.T) {
+		if _, err := authorize(ctx, t, dc, good, read("pat-x", "labs", "treatment")); err != nil {
+			t.Fatalf("good token: %v", err)
+		}
+	})
+}
+
+// TestUnreachableLedgerDenies points a service at a peer that is not there:
+// its view never follows the ledger, so even the patient is denied.
+func TestUnreachableLedgerDenies(t *testing.T) {
+	ctx := testContext(t)
+	raw, err := os.ReadFile(env(t).Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	json.Unmarshal(raw, &doc)
+	for _, o := range doc["orgs"].([]any) {
+		o.(map[string]any)["peerEndpoint"] = freeAddr(t) // nothing listens there
+	}
+	broken := filepath.Join(t.TempDir(), "network.json")
+	raw, _ = json.Marshal(doc)
+	os.WriteFile(broken, raw, 0o600)
+
+	c := &consentd{t: t, grpcAddr: freeAddr(t), httpAddr: freeAddr(t), stateDir: t.TempDir(), envPath: broken,
+		ready: "consent service starting"}
+	c.start()
+	t.Cleanup(c.stop)
+	c.waitLog("not following the ledger", 30*time.Second)
+	d, err := authorize(ctx, t, c.decisions(t), token(t, "pat-1", auth.RolePatient, ""), read("pat-1", "labs", "treatment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.GetAllow() || !strings.Contains(strings.Join(d.GetReasons(), " "), "not following the ledger") {
+		t.Fatalf("decision with the ledger unreachable: %v, want denied for that reason", d)
+	}
+}
+
+// TestKillAndRestart kills the service with access events still only in its
+// journal; after a restart every one of them reaches the ledger, and the
+// decision view resumes from its snapshot.
+func TestKillAndRestart(t *testing.T) {
+	ctx := testContext(t)
+	c := newConsentd(t, "-flush-every", "1h") // nothing leaves the journal before the kill
+	dc := c.decisions(t)
+	p := newPatient(t, c)
+	clinician := unique("dr")
+	drToken := token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
+	c.grant(t, p, "--to", "user:"+clinician, "--categories", "labs", "--purposes", "treatment")
+
+	var ids []string
+	for range 25 {
+		d, err := authorize(ctx, t, dc, drToken, read(p.id, "labs", "treatment"))
+		if err != nil || !d.GetAllow() {
+			t.Fatalf("before the kill: %v %v", d, err)
+		}
+		ids = append(ids, d.GetEventId())
+	}
+	waitSnapshot(t, c)
+	c.kill()
+
+	c.extraFlags = nil // ship at the normal rate again
+	c.start()
+	resumed := c.logLines("consent view: following the ledger")
+	if from := resumed[len(resumed)-1]["from_block"].(float64); from == 0 {
+		t.Fatalf("the restarted view replayed from block 0; want it to resume from its snapshot")
+	}
+	d, err := authorize(ctx, t, dc, drToken, read(p.id, "labs", "treatment"))
+	if err != nil || !d.GetAllow() {
+		t.Fatalf("after the restart the consent is not in the view: %v %v", d, err)
+	}
+	for _, id := range ids {
+		waitForEvent(t, c, p, id)
+	}
+	// Exactly once: no event twice on the ledger.
+	seen := map[string]int{}
+	for _, e := range accessLog(t, c, p) {
+		seen[e.GetEventId()]++
+	}
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Fatalf("event %s is on the ledger %d times", id, seen[id])
+		}
+	}
+}
+
+// waitSnapshot waits until the service has saved its view with a
+// checkpoint past the genesis block.
+func waitSnapshot(t testing.TB, c *consentd) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var snap struct {
+			Checkpoint struct {
+				Next uint64 `json:"next"`
+			} `json:"checkpoint"`
+		}
+		raw, err := os.ReadFile(filepath.Join(c.stateDir, "view.json"))
+		if err == nil && json.Unmarshal(raw, &snap) == nil && snap.Checkpoint.Next > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("no view snapshot saved within 10s")
+}
