@@ -17,7 +17,7 @@ demo: ## bring the network up and run the story end to end (the network stays up
 	@echo "== make demo: network"
 	@$(NETWORK) up
 	@echo "== make demo: the story"
-	@go run ./services/cmd/hxdemo
+	@services/demo.sh
 	@echo "== the network is still running: 'make network-status', 'make network-down'"
 
 test: lint test-unit test-chaincode test-integration ## every test: lint, unit, chaincode, integration on the real network
@@ -33,11 +33,20 @@ test-chaincode: ## unit and fuzz-seed tests of the chaincode module
 
 test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running)
 	@echo "== integration tests (real Fabric network)"
-	@$(NETWORK) with go test -count=1 -tags integration -timeout 20m $(INTEGRATION_PACKAGES)
+	@$(NETWORK) with bash -c 'go test -count=1 -tags integration -timeout 20m $(INTEGRATION_PACKAGES) && \
+	  echo "== the demo script (make demo) against the same network" && services/demo.sh >/dev/null && echo "demo: ok"'
 
-bench: ## benchmarks against the real network (commit latency of consent grants)
+bench: ## benchmarks against the real network; each prints its baseline from the same run
 	@echo "== benchmarks (real Fabric network)"
-	@$(NETWORK) with go test -run '^$$' -bench . -benchtime 100x -tags integration -timeout 30m $(INTEGRATION_PACKAGES)
+	@$(NETWORK) with bash -c 'set -e; \
+	  echo "-- consent grant commit latency (baseline: a read of the same consent)"; \
+	  go test -run "^$$" -bench . -benchtime 100x -tags integration ./services/ledger/; \
+	  echo "-- authorize through the consent service (baseline: bare prepared OPA, same policy)"; \
+	  go test -run "^$$" -bench Authorize -benchtime 2000x -tags integration ./services/consent/; \
+	  echo "-- revocation committed -> first deny"; \
+	  go test -run "^$$" -bench CommitToDeny -benchtime 20x -tags integration ./services/consent/; \
+	  echo "-- policy engine (baseline: bare prepared OPA)"; \
+	  go test -run "^$$" -bench . -benchtime 2000x ./services/policy/'
 
 FUZZTIME ?= 10s
 fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corpora only)

@@ -73,13 +73,17 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: patient %s %s\n\n%s\n\nFlags:\n", args[0], cmd.args, cmd.help)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	positional, err := parseInterspersed(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	o.args = fs.Args()
+	o.args = positional
+	if o.token == "" {
+		o.token = os.Getenv("HX_TOKEN")
+	}
 	if err := run(ctx); err != nil {
 		var u usageError
 		if errors.As(err, &u) {
@@ -91,6 +95,25 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed parses flags that may come before or after the
+// positional arguments (patient approve REQ --for 168h).
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if rest[0] == "--" {
+			return append(positional, rest[1:]...), nil
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
 }
 
 type usageError struct{ error }
@@ -131,7 +154,8 @@ func defaultCA() string {
 func (o *opts) common(fs *flag.FlagSet) {
 	fs.StringVar(&o.server, "server", envOr("HX_CONSENT_URL", "https://127.0.0.1:27102"), "the consent service's HTTP/JSON gateway")
 	fs.StringVar(&o.ca, "ca", defaultCA(), "CA certificate that signed the service's TLS certificate")
-	fs.StringVar(&o.token, "token", os.Getenv("HX_TOKEN"), "your bearer token (role patient)")
+	// The token is read from HX_TOKEN after parsing, never shown as a default.
+	fs.StringVar(&o.token, "token", "", "your bearer token (role patient; default: $HX_TOKEN)")
 	fs.StringVar(&o.keyPath, "key", defaultKeyPath(), "your key file")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
 }
