@@ -135,9 +135,10 @@ func (a *decisionAPI) decide(ctx context.Context, p auth.Principal, q query) (*c
 			Consents:         policyConsents(a.view.Matching(r.GetPatientId(), p.Subject, p.Org)),
 		}
 		var err error
-		d, err = a.policy.Decide(ctx, in) // a deny with the reason on error
-		if err != nil {
+		if d, err = a.policy.Decide(ctx, in); err != nil {
+			// Whatever the engine handed back with its error, it is a deny.
 			a.log.ErrorContext(ctx, "policy evaluation failed; denied", "err", err)
+			d = policy.Decision{Allow: false, Reasons: []string{"policy evaluation failed: access denied"}}
 		}
 	}
 	resource := "category/" + r.GetCategory()

@@ -329,7 +329,13 @@ func (f *fakeLedger) AccessEvents(_ context.Context, patientID string, pageSize 
 // openJournal is a real journal in a fresh folder, closed with the test.
 func openJournal(t *testing.T) *durable.Journal[ledgerapi.AccessEvent] {
 	t.Helper()
-	j, err := durable.OpenJournal[ledgerapi.AccessEvent](filepath.Join(t.TempDir(), "access-events"))
+	return openJournalIn(t, filepath.Join(t.TempDir(), "access-events"))
+}
+
+// openJournalIn is a real journal in dir, closed with the test.
+func openJournalIn(t *testing.T, dir string) *durable.Journal[ledgerapi.AccessEvent] {
+	t.Helper()
+	j, err := durable.OpenJournal[ledgerapi.AccessEvent](dir)
 	if err != nil {
 		t.Fatal(err)
 	}

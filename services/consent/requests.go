@@ -142,8 +142,11 @@ func (s *requestStore) list(patientID, state string) []accessRequest {
 			out = append(out, r)
 		}
 	}
+	// Compare times as times: RFC 3339 strings with trimmed fractions do not
+	// sort as the instants they name.
+	created := func(r accessRequest) time.Time { t, _ := time.Parse(time.RFC3339Nano, r.CreatedAt); return t }
 	slices.SortFunc(out, func(a, b accessRequest) int {
-		return cmp.Or(strings.Compare(a.CreatedAt, b.CreatedAt), strings.Compare(a.RequestID, b.RequestID))
+		return cmp.Or(created(a).Compare(created(b)), strings.Compare(a.RequestID, b.RequestID))
 	})
 	return out
 }

@@ -154,14 +154,17 @@ func TestViewMatching(t *testing.T) {
 		activeConsent("c-6", "pat-1", ledgerapi.GranteeOrg, "ResearchMSP", labs, treatment),
 		// A user whose id is an org's name is still a user, not the org.
 		activeConsent("c-7", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP", labs, treatment),
+		// Malformed grantees (no id) match nobody.
+		activeConsent("c-8", "pat-1", ledgerapi.GranteeOrg, "", labs, treatment),
+		activeConsent("c-9", "pat-1", ledgerapi.GranteeUser, "", labs, treatment),
 	)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name                string
-		patient, user, org  string
-		want                []string
+		name               string
+		patient, user, org string
+		want               []string
 	}{
 		{"user and org grantee, sorted by consent id, revoked included", "pat-1", "dr-alice", "ProvidersMSP", []string{"c-0", "c-1", "c-3"}},
 		{"user grantee only", "pat-1", "dr-alice", "", []string{"c-0", "c-3"}},
@@ -194,9 +197,9 @@ func TestViewLive(t *testing.T) {
 		wantWhy  string
 	}{
 		{
-			name:     "not live before following",
-			setup:    func(t *testing.T, v *View) {},
-			wantWhy:  "not following the ledger",
+			name:    "not live before following",
+			setup:   func(t *testing.T, v *View) {},
+			wantWhy: "not following the ledger",
 		},
 		{
 			name: "not live before following even with blocks applied",
@@ -209,6 +212,11 @@ func TestViewLive(t *testing.T) {
 			name:    "catching up while next < target",
 			setup:   func(t *testing.T, v *View) { applyEmpty(t, v, 2); v.follow(5) },
 			wantWhy: "catching up with the ledger (block 2 of 5)",
+		},
+		{
+			name:    "one block short of the target",
+			setup:   func(t *testing.T, v *View) { v.follow(3); applyEmpty(t, v, 2) },
+			wantWhy: "catching up with the ledger (block 2 of 3)",
 		},
 		{
 			name:     "live once next reaches the target",
@@ -306,8 +314,8 @@ func TestViewAwait(t *testing.T) {
 		}
 	})
 	tests := []struct {
-		name                  string
-		view                  func(t *testing.T) *View
+		name                   string
+		view                   func(t *testing.T) *View
 		patient, consent, txID string
 	}{
 		{"timeout when nothing is applied", func(t *testing.T) *View { return NewView() }, "pat-1", "c-1", c.GrantTxID},
