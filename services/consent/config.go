@@ -74,7 +74,8 @@ func NewConfig() Config {
 // Validate reports every missing or impossible setting at once.
 func (c Config) Validate() error {
 	var errs []error
-	for name, addr := range map[string]string{"grpc address": c.GRPCAddr, "http address": c.HTTPAddr} {
+	for _, a := range []struct{ name, addr string }{{"grpc address", c.GRPCAddr}, {"http address", c.HTTPAddr}} {
+		name, addr := a.name, a.addr
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("consent config: %s %q: %w", name, addr, err))
