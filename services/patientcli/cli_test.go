@@ -1,0 +1,229 @@
+package patientcli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/patientkey"
+)
+
+// fakeGateway answers the routes the CLI uses and keeps what it was sent.
+type fakeGateway struct {
+	mu       sync.Mutex
+	received map[string][]byte
+	auth     []string
+}
+
+func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f.mu.Lock()
+	f.received[r.URL.Path] = body
+	f.auth = append(f.auth, r.Header.Get("Authorization"))
+	f.mu.Unlock()
+	switch r.URL.Path {
+	case "/v1/consents:grant":
+		var req consentv1.GrantConsentRequest
+		protojson.Unmarshal(body, &req)
+		g, err := ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(req.GetGrant().GetPayload()))
+		if err != nil {
+			http.Error(w, `{"code":3,"message":"`+err.Error()+`"}`, http.StatusBadRequest)
+			return
+		}
+		out, _ := protojson.Marshal(&consentv1.GrantConsentResponse{Consent: &consentv1.Consent{
+			ConsentId: g.ConsentID, PatientId: g.PatientID, Status: "active", Categories: g.Categories, Purposes: g.Purposes,
+			Grantee: &consentv1.Grantee{Kind: g.Grantee.Kind, Id: g.Grantee.ID}}})
+		w.Write(out)
+	case "/v1/consents:revoke":
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"code":9,"message":"stale or replayed nonce: nonce 3 must be greater than 5","details":[]}`))
+	case "/v1/access-requests":
+		out, _ := protojson.Marshal(&consentv1.ListAccessRequestsResponse{Requests: []*consentv1.AccessRequest{{
+			RequestId: "req-1", PatientId: "pat-1", Requester: "dr-bob", Categories: []string{"imaging"},
+			Purposes: []string{"treatment"}, State: "pending"}}})
+		w.Write(out)
+	case "/v1/access-requests/req-1:approve":
+		out, _ := protojson.Marshal(&consentv1.ApproveAccessRequestResponse{
+			Request: &consentv1.AccessRequest{RequestId: "req-1", State: "approved"}, Consent: &consentv1.Consent{ConsentId: "c-x"}})
+		w.Write(out)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+type fixture struct {
+	gw     *fakeGateway
+	server *httptest.Server
+	ca     string
+	key    string
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{gw: &fakeGateway{received: map[string][]byte{}}}
+	f.server = httptest.NewUnstartedServer(f.gw)
+	f.server.EnableHTTP2 = true
+	f.server.StartTLS()
+	t.Cleanup(f.server.Close)
+	dir := t.TempDir()
+	f.ca = filepath.Join(dir, "ca.pem")
+	os.WriteFile(f.ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.server.Certificate().Raw}), 0o600)
+	f.key = filepath.Join(dir, "key.json")
+	return f
+}
+
+// run runs the CLI with the fixture's server, CA, key and a token.
+func (f *fixture) run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	full := append([]string{args[0], "--server", f.server.URL, "--ca", f.ca, "--key", f.key, "--token", "tok-123"}, args[1:]...)
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := Run(ctx, full, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsage(t *testing.T) {
+	t.Setenv("HX_TOKEN", "secret-token-value")
+	tests := map[string]struct {
+		args []string
+		code int
+	}{
+		"no command":      {nil, 2},
+		"help":            {[]string{"--help"}, 0},
+		"unknown command": {[]string{"frobnicate"}, 2},
+		"command help":    {[]string{"grant", "--help"}, 0},
+		"unknown flag":    {[]string{"consents", "--nope"}, 2},
+		"missing arg":     {[]string{"revoke"}, 2},
+		"extra arg":       {[]string{"consents", "x"}, 2},
+		"bad grantee":     {[]string{"grant", "--to", "dr-a", "--categories", "labs", "--purposes", "treatment"}, 2},
+		"bad time":        {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "tomorrow"}, 2},
+		"both ends":       {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "2030-01-01T00:00:00Z", "--for", "1h"}, 2},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Run(context.Background(), tc.args, &out, &errOut)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errOut.String())
+			}
+			if strings.Contains(out.String()+errOut.String(), "secret-token-value") {
+				t.Fatal("the bearer token was printed")
+			}
+		})
+	}
+}
+
+func TestKeygen(t *testing.T) {
+	f := newFixture(t)
+	if code, _, errOut := f.run(t, "keygen", "--id", "pat-1"); code != 0 {
+		t.Fatalf("keygen: exit %d: %s", code, errOut)
+	}
+	fi, err := os.Stat(f.key)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode %v, %v; want 0600", fi.Mode().Perm(), err)
+	}
+	if code, _, errOut := f.run(t, "keygen", "--id", "pat-1"); code != 1 || !strings.Contains(errOut, "refusing to overwrite") {
+		t.Fatalf("second keygen: exit %d: %s", code, errOut)
+	}
+}
+
+func TestGrantIsSignedWithTheKey(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	code, out, errOut := f.run(t, "grant", "--to", "user:dr-a", "--categories", "labs, vitals", "--purposes", "treatment", "--for", "24h", "--json")
+	if code != 0 {
+		t.Fatalf("grant: exit %d: %s", code, errOut)
+	}
+	var req consentv1.GrantConsentRequest
+	if err := protojson.Unmarshal(f.gw.received["/v1/consents:grant"], &req); err != nil {
+		t.Fatal(err)
+	}
+	k, err := patientkey.Load(f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ledgerapi.VerifySignature(k.PublicKey(), []byte(req.GetGrant().GetPayload()), req.GetGrant().GetSignature()); err != nil {
+		t.Fatalf("the grant's signature does not verify with the patient's key: %v", err)
+	}
+	g, err := ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(req.GetGrant().GetPayload()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.PatientID != "pat-1" || g.Grantee.ID != "dr-a" || strings.Join(g.Categories, ",") != "labs,vitals" || g.ExpiresAt == "" {
+		t.Fatalf("grant payload %+v", g)
+	}
+	if f.gw.auth[0] != "Bearer tok-123" {
+		t.Fatalf("Authorization header %q", f.gw.auth[0])
+	}
+	var resp map[string]any
+	if err := json.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+
+	t.Run("the next payload carries a greater nonce, saved before sending", func(t *testing.T) {
+		f.run(t, "grant", "--to", "org:ResearchMSP", "--categories", "labs", "--purposes", "research")
+		var again consentv1.GrantConsentRequest
+		protojson.Unmarshal(f.gw.received["/v1/consents:grant"], &again)
+		g2, _ := ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(again.GetGrant().GetPayload()))
+		if g2.Nonce <= g.Nonce {
+			t.Fatalf("nonce %d after %d", g2.Nonce, g.Nonce)
+		}
+	})
+}
+
+func TestServerErrorIsShown(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	code, _, errOut := f.run(t, "revoke", "c-1", "--json") // a flag after the argument
+	if code != 1 || !strings.Contains(errOut, "stale or replayed nonce") {
+		t.Fatalf("exit %d, stderr %q; want 1 and the service's message", code, errOut)
+	}
+}
+
+func TestApproveGrantsWhatWasAsked(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	if code, _, errOut := f.run(t, "approve", "req-1", "--for", "168h"); code != 0 {
+		t.Fatalf("approve: exit %d: %s", code, errOut)
+	}
+	var req consentv1.ApproveAccessRequestRequest
+	protojson.Unmarshal(f.gw.received["/v1/access-requests/req-1:approve"], &req)
+	g, err := ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(req.GetGrant().GetPayload()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.GetRequestId() != "req-1" || g.Grantee.ID != "dr-bob" || strings.Join(g.Categories, ",") != "imaging" || g.ExpiresAt == "" {
+		t.Fatalf("approval %v with grant %+v", req.GetRequestId(), g)
+	}
+	if code, _, errOut := f.run(t, "approve", "req-404"); code != 1 || !strings.Contains(errOut, "no pending access request") {
+		t.Fatalf("approving an unknown request: exit %d: %s", code, errOut)
+	}
+}
+
+// FuzzCutGrantee: the grantee flag parser never panics and only accepts
+// user:/org: with a non-empty id.
+func FuzzCutGrantee(f *testing.F) {
+	for _, s := range []string{"user:dr-a", "org:ResearchMSP", "user:", "x", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		kind, id, ok := cutGrantee(s)
+		if ok && (id == "" || kind+":"+id != s) {
+			t.Fatalf("cutGrantee(%q) = %q, %q", s, kind, id)
+		}
+	})
+}
