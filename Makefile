@@ -46,7 +46,9 @@ bench: ## benchmarks against the real network; each prints its baseline from the
 	  echo "-- revocation committed -> first deny"; \
 	  go test -run "^$$" -bench CommitToDeny -benchtime 20x -tags integration ./services/consent/; \
 	  echo "-- policy engine (baseline: bare prepared OPA)"; \
-	  go test -run "^$$" -bench . -benchtime 2000x ./services/policy/'
+	  go test -run "^$$" -bench . -benchtime 2000x ./services/policy/; \
+	  echo "-- vault: seal and open of a 10 KB object"; \
+	  go test -run "^$$" -bench . ./services/vault/'
 
 FUZZTIME ?= 10s
 fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corpora only)
@@ -93,6 +95,21 @@ network-down: ## stop the Fabric test network and remove its state
 
 network-status: ## what runs
 	@$(NETWORK) status
+
+# A MinIO server on loopback for development and the integration tests; the
+# server is built on first use from the pin in test-network/minio/tools into
+# .cache/minio-<pin>/bin. 'make network-down' stops it too.
+MINIO := test-network/minio/minio.sh
+.PHONY: minio-up minio-down minio-status
+
+minio-up: ## start the MinIO server on 127.0.0.1 (idempotent; builds it the first time)
+	@$(MINIO) up
+
+minio-down: ## stop the MinIO server and remove its data and credentials
+	@$(MINIO) down
+
+minio-status: ## whether MinIO runs and answers (fails only if it runs but does not answer)
+	@$(MINIO) status; rc=$$?; [ $$rc -eq 3 ] || exit $$rc
 
 clean: network-down ## stop the network and remove every cached build (Fabric binaries included)
 	rm -rf .cache

@@ -482,6 +482,7 @@ down() {
   for p in providers-chaincode research-chaincode providers-peer research-peer orderer; do
     stop "$p"
   done
+  if [ -x "$here/minio/minio.sh" ]; then HX_CACHE="$HX_CACHE" HX_STATE="$HX_STATE" "$here/minio/minio.sh" down; fi
   rm -rf "$HX_STATE"
   log "down: no process left, state removed"
 }

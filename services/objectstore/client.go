@@ -1,0 +1,48 @@
+package objectstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// New validates cfg and returns a client for it with static credentials. It
+// does not contact the server.
+func New(cfg Config) (*minio.Client, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c, err := minio.New(cfg.Endpoint, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: cfg.UseTLS,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("objectstore: client for %s: %w", cfg.Endpoint, err)
+	}
+	return c, nil
+}
+
+// BucketMaker is the part of *minio.Client that EnsureBucket needs.
+type BucketMaker interface {
+	BucketExists(ctx context.Context, bucketName string) (bool, error)
+	MakeBucket(ctx context.Context, bucketName string, opts minio.MakeBucketOptions) error
+}
+
+// EnsureBucket makes the bucket name unless it exists already; a concurrent
+// creation by the same owner counts as success.
+func EnsureBucket(ctx context.Context, client BucketMaker, name string) error {
+	exists, err := client.BucketExists(ctx, name)
+	if err != nil {
+		return fmt.Errorf("objectstore: bucket %q: %w", name, Classify(err))
+	}
+	if exists {
+		return nil
+	}
+	err = client.MakeBucket(ctx, name, minio.MakeBucketOptions{})
+	if err != nil && minio.ToErrorResponse(err).Code != minio.BucketAlreadyOwnedByYou {
+		return fmt.Errorf("objectstore: making bucket %q: %w", name, Classify(err))
+	}
+	return nil
+}
