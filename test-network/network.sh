@@ -50,24 +50,16 @@ orderer_tls="$orderer_dir/orderers/orderer0.orderer.hx.local/tls"
 orderer_ca="$orderer_dir/tlsca/tlsca.orderer.hx.local-cert.pem"
 orderer_admin="$orderer_dir/users/Admin@orderer.hx.local/tls"
 
-log() { printf '[network] %s\n' "$*"; }
-fail() {
-  printf '[network] error: %s\n' "$1" >&2
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then
-    printf '[network] last lines of %s:\n' "$2" >&2
-    tail -n 30 "$2" >&2
-  fi
-  exit 1
-}
+hx_name=network
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 # ---------------------------------------------------------------- binaries ---
 
 # The Fabric binaries are built from the pinned module in tools/ into a folder
 # named by the hash of that pin, so a changed pin rebuilds and nothing else does.
 fabric_bin() {
-  local pin
-  pin="$(cat "$here/tools/go.mod" "$here/tools/go.sum" | sha256sum | cut -c1-16)"
-  printf '%s/fabric-%s/bin' "$HX_CACHE" "$pin"
+  printf '%s/fabric-%s/bin' "$HX_CACHE" "$(pin_hash "$here/tools")"
 }
 
 ensure_fabric() {
@@ -132,8 +124,6 @@ wait_for() { # description, log file, command...
     sleep 0.5
   done
 }
-
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 check_ports() {
   local v
@@ -457,25 +447,7 @@ up() {
 
 # ------------------------------------------------------------ down, status ---
 
-stop() { # name: TERM, then KILL after 10 s; by the recorded pid only
-  local f="$pids/$1.pid" pid
-  [ -f "$f" ] || return 0
-  pid="$(cat "$f")"
-  if kill -0 "$pid" 2>/dev/null; then
-    log "stopping $1 (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    local i
-    for i in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      log "$1 did not stop in 10 s; killing it"
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$f"
-}
+stop() { stop_pid "$1" "$pids/$1.pid"; }
 
 down() {
   local p

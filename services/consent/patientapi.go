@@ -165,53 +165,49 @@ func pageSize(n int32) (int, error) {
 }
 
 func (a *patientAPI) ListConsents(ctx context.Context, req *consentv1.ListConsentsRequest) (*consentv1.ListConsentsResponse, error) {
-	resp, err := a.listConsents(ctx, req)
-	return resp, toStatus(ctx, a.log, err)
-}
-
-func (a *patientAPI) listConsents(ctx context.Context, req *consentv1.ListConsentsRequest) (*consentv1.ListConsentsResponse, error) {
-	p, err := caller(ctx, auth.RolePatient)
+	items, next, err := callersPage(ctx, req.GetPageSize(),
+		func(patientID string, n int) ([]ledgerapi.Consent, string, error) {
+			page, err := a.ledger.ConsentsByPatient(ctx, patientID, n, req.GetPageToken())
+			return page.Items, page.Bookmark, err
+		}, consentToProto)
 	if err != nil {
-		return nil, err
+		return nil, toStatus(ctx, a.log, err)
 	}
-	n, err := pageSize(req.GetPageSize())
-	if err != nil {
-		return nil, err
-	}
-	page, err := a.ledger.ConsentsByPatient(ctx, p.Subject, n, req.GetPageToken())
-	if err != nil {
-		return nil, err
-	}
-	resp := &consentv1.ListConsentsResponse{NextPageToken: page.Bookmark}
-	for _, c := range page.Items {
-		resp.Consents = append(resp.Consents, consentToProto(c))
-	}
-	return resp, nil
+	return &consentv1.ListConsentsResponse{Consents: items, NextPageToken: next}, nil
 }
 
 func (a *patientAPI) GetAccessLog(ctx context.Context, req *consentv1.GetAccessLogRequest) (*consentv1.GetAccessLogResponse, error) {
-	resp, err := a.accessLog(ctx, req)
-	return resp, toStatus(ctx, a.log, err)
+	items, next, err := callersPage(ctx, req.GetPageSize(),
+		func(patientID string, n int) ([]ledgerapi.AccessEvent, string, error) {
+			page, err := a.ledger.AccessEvents(ctx, patientID, n, req.GetPageToken())
+			return page.Items, page.Bookmark, err
+		}, eventToProto)
+	if err != nil {
+		return nil, toStatus(ctx, a.log, err)
+	}
+	return &consentv1.GetAccessLogResponse{Events: items, NextPageToken: next}, nil
 }
 
-func (a *patientAPI) accessLog(ctx context.Context, req *consentv1.GetAccessLogRequest) (*consentv1.GetAccessLogResponse, error) {
+// callersPage serves one page of the calling patient's entries on the
+// ledger: fetch reads the page, convert turns each entry into its message.
+func callersPage[T, M any](ctx context.Context, size int32, fetch func(patientID string, n int) ([]T, string, error), convert func(T) M) ([]M, string, error) {
 	p, err := caller(ctx, auth.RolePatient)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	n, err := pageSize(req.GetPageSize())
+	n, err := pageSize(size)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	page, err := a.ledger.AccessEvents(ctx, p.Subject, n, req.GetPageToken())
+	items, next, err := fetch(p.Subject, n)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	resp := &consentv1.GetAccessLogResponse{NextPageToken: page.Bookmark}
-	for _, e := range page.Items {
-		resp.Events = append(resp.Events, eventToProto(e))
+	out := make([]M, len(items))
+	for i, item := range items {
+		out[i] = convert(item)
 	}
-	return resp, nil
+	return out, next, nil
 }
 
 func (a *patientAPI) CreateAccessRequest(ctx context.Context, req *consentv1.CreateAccessRequestRequest) (*consentv1.CreateAccessRequestResponse, error) {

@@ -43,24 +43,16 @@ logfile="$logs/minio.log"
 pidfile="$dir/minio.pid"
 health="http://127.0.0.1:$HX_MINIO_PORT/minio/health/live"
 
-log() { printf '[minio] %s\n' "$*"; }
-fail() {
-  printf '[minio] error: %s\n' "$1" >&2
-  if [ -n "${2:-}" ] && [ -f "$2" ]; then
-    printf '[minio] last lines of %s:\n' "$2" >&2
-    tail -n 30 "$2" >&2
-  fi
-  exit 1
-}
+hx_name=minio
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 
 # ------------------------------------------------------------------ binary ---
 
 # The server is built from the pinned module in tools/ into a folder named by
 # the hash of that pin, so a changed pin rebuilds and nothing else does.
 minio_bin() {
-  local pin
-  pin="$(cat "$here/tools/go.mod" "$here/tools/go.sum" | sha256sum | cut -c1-16)"
-  printf '%s/minio-%s/bin/minio' "$HX_CACHE" "$pin"
+  printf '%s/minio-%s/bin/minio' "$HX_CACHE" "$(pin_hash "$here/tools")"
 }
 
 ensure_minio() {
@@ -82,7 +74,6 @@ ensure_minio() {
 pid() { [ -f "$pidfile" ] && cat "$pidfile"; }
 alive() { local p; p="$(pid)" && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 answers() { curl -fsS -o /dev/null --max-time 2 "$health" 2>/dev/null; }
-listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The pinned release serves no separate console (that came in July 2021); a
 # newer pin would, and would put it on a random port of every interface
@@ -167,24 +158,7 @@ up() {
   log "up: pid $(pid), http://127.0.0.1:$HX_MINIO_PORT"
 }
 
-stop() { # TERM, then KILL after 10 s; by the recorded pid only
-  local p
-  p="$(pid)" || return 0
-  if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-    log "stopping minio (pid $p)"
-    kill "$p" 2>/dev/null || true
-    local i
-    for i in $(seq 1 100); do
-      kill -0 "$p" 2>/dev/null || break
-      sleep 0.1
-    done
-    if kill -0 "$p" 2>/dev/null; then
-      log "minio did not stop in 10 s; killing it"
-      kill -9 "$p" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$pidfile"
-}
+stop() { stop_pid minio "$pidfile"; }
 
 down() {
   stop
