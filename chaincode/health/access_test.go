@@ -43,6 +43,8 @@ func TestAccessColumn(t *testing.T) {
 		{"accesslog:ListByPatient", pr, func(ctx ctxT) error { _, err := new(AccessLog).ListByPatient(ctx, "", 0, ""); return err }},
 		{"datasets:Record", r, func(ctx ctxT) error { _, err := new(Datasets).Record(ctx, ""); return err }},
 		{"datasets:Get", pr, func(ctx ctxT) error { _, err := new(Datasets).Get(ctx, ""); return err }},
+		{"erasures:Record", p, func(ctx ctxT) error { _, err := new(Erasures).Record(ctx, "", "", 0, ""); return err }},
+		{"erasures:Get", pr, func(ctx ctxT) error { _, err := new(Erasures).Get(ctx, ""); return err }},
 	}
 	for _, fn := range functions {
 		for _, caller := range []fakeIdentity{providers, research, outsider} {

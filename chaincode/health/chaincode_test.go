@@ -52,6 +52,7 @@ func TestInvoke(t *testing.T) {
 	devReg, devRegSig := sign(t, alice.key, ledgerapi.DeviceRegistration{Header: alice.next(ledgerapi.OpDeviceRegister), DeviceID: "watch-1", PublicKey: dev.publicKey()})
 	devRev, devRevSig := sign(t, alice.key, ledgerapi.DeviceRevocation{Header: alice.next(ledgerapi.OpDeviceRevoke), DeviceID: "watch-1"})
 	revoke, revokeSig := sign(t, alice.key, ledgerapi.ConsentRevocation{Header: alice.next(ledgerapi.OpConsentRevoke), ConsentID: "c1"})
+	afterErasure := grant(grantTo("c3", "user", "dr-who", labs, treatment))
 	sha1, sha2 := hashOf("v1"), hashOf("v2")
 	events := `[{"eventId":"e1","actor":"dr-who","patientId":"alice","action":"read","resource":"record:r1","decision":"allow","time":"2030-01-01T00:00:00Z"}]`
 	release := `{"datasetId":"ds1","sha256":"` + sha1 + `","studyId":"s1","researcher":"res-1","cohortSize":1,"k":2,"consentIds":["c2"]}`
@@ -91,11 +92,20 @@ func TestInvoke(t *testing.T) {
 		{p, "datasets:Get", []string{"ds1"}, &ledgerapi.DatasetRelease{}, `"k":2`},
 		{p, "consents:Revoke", []string{revoke, revokeSig}, &ledgerapi.Consent{}, `"revokeTxId":"`},
 		{r, "consents:History", []string{"c1"}, &[]ledgerapi.ConsentVersion{}, `"isDelete":false`},
+		// Erasure last: afterwards alice's consents allow nothing.
+		{p, "erasures:Record", []string{"alice", "er-1", "0", ""}, &ledgerapi.Erasure{}, `"objectsDeleted":0,"txId":"`},
+		{p, "erasures:Record", []string{"alice", "er-1", "0", ""}, &ledgerapi.Erasure{}, `"erasureId":"er-1"`},
+		{r, "erasures:Get", []string{"alice"}, &ledgerapi.Erasure{}, `"patientId":"alice"`},
+		{r, "consents:Check", []string{"alice", "dr-who", "", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `{"allowed":false,"reason":"patient alice has been erased"}`},
 		{r, "org.hyperledger.fabric:GetMetadata", nil, nil, ""},
 		// Refusals travel back as error messages.
 		{"OtherMSP", "patients:Get", []string{"alice"}, nil, "forbidden"},
 		{r, "consents:Grant", care[:], nil, "forbidden"},
 		{p, "datasets:Record", []string{release}, nil, "forbidden"},
+		{r, "erasures:Record", []string{"alice", "er-1", "0", ""}, nil, "forbidden"},
+		{p, "erasures:Record", []string{"alice", "er-2", "0", ""}, nil, "already registered"},
+		{p, "erasures:Record", []string{"alice", "er-1", "-1", ""}, nil, "objectsDeleted"},
+		{p, "consents:Grant", afterErasure[:], nil, "patient alice has been erased"},
 		{p, "consents:ListByPatient", []string{"alice", "ten", ""}, nil, "ten"},
 		{p, "notary:Verify", []string{"r9", sha1}, nil, "record r9 is not notarized"},
 		{p, "consents:Erase", []string{"c1"}, nil, "Erase"},

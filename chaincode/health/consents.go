@@ -38,6 +38,9 @@ func (*Consents) Grant(ctx contractapi.TransactionContextInterface, payload, sig
 	if err != nil {
 		return nil, err
 	}
+	if err := ensureNotErased(ctx, g.PatientID); err != nil {
+		return nil, err
+	}
 	if err := ensureNew(ctx, consentType, g.ConsentID); err != nil {
 		return nil, err
 	}
@@ -213,6 +216,7 @@ func (*Consents) History(ctx contractapi.TransactionContextInterface, consentID 
 
 // Check decides whether a subject (a user, or any user of subjectOrg) may use
 // a patient's record of a category for a purpose at a time ("" for now).
+// Nothing is allowed once the patient's data has been erased.
 func (*Consents) Check(ctx contractapi.TransactionContextInterface, patientID, subjectID, subjectOrg, category, purpose, recordID, at string) (*ledgerapi.Decision, error) {
 	if err := authorize(ctx, members); err != nil {
 		return nil, err
@@ -234,6 +238,15 @@ func (*Consents) Check(ctx contractapi.TransactionContextInterface, patientID, s
 	}
 	if _, err := load[ledgerapi.Patient](ctx, patientType, patientID); err != nil {
 		return nil, err
+	}
+	// Whatever the consents and the time asked about, an erased patient's
+	// data no longer exists.
+	erasure, err := erasureOf(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	if erasure != nil {
+		return &ledgerapi.Decision{Reason: erasedReason(patientID)}, nil
 	}
 	consents, err := scan(ctx, consentsByPatient, []string{patientID}, loader[ledgerapi.Consent](ctx, consentType))
 	if err != nil {

@@ -17,6 +17,7 @@ const (
 	eventType        = "event"        // eventId
 	datasetType      = "dataset"      // datasetId
 	notarizationType = "notarization" // recordId, version (see versionAttr)
+	erasureType      = "erasure"      // patientId: one erasure per patient
 
 	consentsByPatient = "consent~patient" // patientId, consentId
 	consentsByGrantee = "consent~grantee" // grantee kind, grantee id, consentId

@@ -124,3 +124,16 @@ type AppendResult struct {
 	Appended   int `json:"appended"`
 	Duplicates int `json:"duplicates"`
 }
+
+// Erasure records that a patient's data was erased by crypto-shredding: the
+// key that encrypted it off the ledger was destroyed. It records that the
+// erasure happened, never the data. KeyID names the destroyed key, when the
+// store has one id for it.
+type Erasure struct {
+	PatientID      string `json:"patientId"`
+	ErasureID      string `json:"erasureId"`
+	ObjectsDeleted int    `json:"objectsDeleted"`
+	KeyID          string `json:"keyId,omitempty" metadata:",optional"`
+	TxID           string `json:"txId"`
+	Timestamp      string `json:"timestamp"`
+}

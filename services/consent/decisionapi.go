@@ -124,6 +124,8 @@ func (a *decisionAPI) decide(ctx context.Context, p auth.Principal, q query) (*c
 	var d policy.Decision
 	if live, why := a.view.Live(); !live {
 		d = policy.Decision{Allow: false, Reasons: []string{why}}
+	} else if a.view.Erased(r.GetPatientId()) {
+		d = policy.Decision{Allow: false, Reasons: []string{"patient " + r.GetPatientId() + " has been erased"}}
 	} else {
 		in := policy.Input{
 			Subject:          policy.Subject{ID: p.Subject, Role: string(p.Role), Org: p.Org},

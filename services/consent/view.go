@@ -16,6 +16,7 @@ import (
 const (
 	eventConsentGranted = "ConsentGranted"
 	eventConsentRevoked = "ConsentRevoked"
+	eventPatientErased  = "PatientErased"
 )
 
 // View is the decision view of consent state: every patient's consents as of
@@ -25,21 +26,23 @@ const (
 type View struct {
 	mu        sync.RWMutex
 	byPatient map[string]map[string]ledgerapi.Consent
-	next      uint64 // the next block to read
-	target    uint64 // live once next >= target
+	erased    map[string]bool // patients whose data was erased: always denied
+	next      uint64          // the next block to read
+	target    uint64          // live once next >= target
 	following bool
 	changed   chan struct{} // closed and replaced on every change
 }
 
 // NewView returns an empty view that starts at the genesis block.
 func NewView() *View {
-	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, changed: make(chan struct{})}
+	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, erased: map[string]bool{}, changed: make(chan struct{})}
 }
 
 // viewState is what a snapshot holds: the checkpoint and the consents as of it.
 type viewState struct {
 	Checkpoint ledger.Checkpoint   `json:"checkpoint"`
 	Consents   []ledgerapi.Consent `json:"consents"`
+	Erased     []string            `json:"erased,omitempty"`
 }
 
 // Apply applies a block's consent events in order and moves the checkpoint
@@ -47,7 +50,16 @@ type viewState struct {
 func (v *View) Apply(b ledger.Block) error {
 	// Decode first, so a malformed event leaves the view as it was.
 	var changes []ledgerapi.Consent
+	var erasures []string
 	for _, e := range b.Events {
+		if e.Name == eventPatientErased {
+			var er ledgerapi.Erasure
+			if err := json.Unmarshal(e.Payload, &er); err != nil || er.PatientID == "" {
+				return fmt.Errorf("consent view: block %d tx %s: malformed %s event", b.Number, e.TransactionID, e.Name)
+			}
+			erasures = append(erasures, er.PatientID)
+			continue
+		}
 		if e.Name != eventConsentGranted && e.Name != eventConsentRevoked {
 			continue
 		}
@@ -70,6 +82,9 @@ func (v *View) Apply(b ledger.Block) error {
 			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
 		}
 		v.byPatient[c.PatientID][c.ConsentID] = c
+	}
+	for _, p := range erasures {
+		v.erased[p] = true
 	}
 	v.next = b.Number + 1
 	v.notify()
@@ -115,6 +130,14 @@ func (v *View) Checkpoint() ledger.Checkpoint {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	return ledger.Checkpoint{Next: v.next}
+}
+
+// Erased reports whether the patient's data was erased: every decision
+// about them is a deny.
+func (v *View) Erased(patientID string) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.erased[patientID]
 }
 
 // Matching returns the patient's consents that name the subject or the
@@ -166,6 +189,10 @@ func (v *View) state() viewState {
 		}
 	}
 	slices.SortFunc(s.Consents, func(a, b ledgerapi.Consent) int { return strings.Compare(a.ConsentID, b.ConsentID) })
+	for p := range v.erased {
+		s.Erased = append(s.Erased, p)
+	}
+	slices.Sort(s.Erased)
 	return s
 }
 
@@ -180,6 +207,10 @@ func (v *View) restore(s viewState) {
 			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
 		}
 		v.byPatient[c.PatientID][c.ConsentID] = c
+	}
+	v.erased = map[string]bool{}
+	for _, p := range s.Erased {
+		v.erased[p] = true
 	}
 	v.next, v.following = s.Checkpoint.Next, false
 	v.notify()

@@ -141,3 +141,16 @@ func (c *Client) RecordDatasetRelease(ctx context.Context, r ledgerapi.DatasetRe
 func (c *Client) DatasetRelease(ctx context.Context, datasetID string) (ledgerapi.DatasetRelease, error) {
 	return evaluate[ledgerapi.DatasetRelease](ctx, c, "datasets:Get", datasetID)
 }
+
+// RecordErasure records that a patient's data was erased off the ledger
+// (crypto-shredded). Recording the same erasure again returns the one already
+// recorded, so a retry after an unknown outcome is safe.
+func (c *Client) RecordErasure(ctx context.Context, e ledgerapi.Erasure) (ledgerapi.Erasure, error) {
+	return submit[ledgerapi.Erasure](ctx, c, "erasures:Record",
+		e.PatientID, e.ErasureID, strconv.Itoa(e.ObjectsDeleted), e.KeyID)
+}
+
+// Erasure returns the erasure recorded for a patient.
+func (c *Client) Erasure(ctx context.Context, patientID string) (ledgerapi.Erasure, error) {
+	return evaluate[ledgerapi.Erasure](ctx, c, "erasures:Get", patientID)
+}

@@ -412,3 +412,153 @@ func TestDevicesAnchorsAccessLogAndDatasets(t *testing.T) {
 		}
 	})
 }
+
+func TestErasure(t *testing.T) {
+	ctx := testContext(t)
+	providers, research := dial(t, "providers"), dial(t, "research")
+	p := newPatient(t)
+	clinician := unique("dr")
+
+	evCtx, stopEvents := context.WithCancel(ctx)
+	defer stopEvents()
+	events, err := providers.Events(evCtx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := providers.RegisterPatient(ctx, must(p.Register())); err != nil {
+		t.Fatal(err)
+	}
+	grant := ledgerapi.ConsentGrant{
+		ConsentID:  unique("consent"),
+		Grantee:    ledgerapi.Grantee{Kind: "user", ID: clinician},
+		Categories: []string{"labs"},
+		Purposes:   []string{"treatment"},
+	}
+	if _, err := providers.GrantConsent(ctx, must(p.Grant(grant))); err != nil {
+		t.Fatal(err)
+	}
+	check := func(t *testing.T) ledgerapi.Decision {
+		t.Helper()
+		d, err := research.Check(ctx, ledger.CheckQuery{
+			PatientID: p.PatientID(), SubjectID: clinician, Category: "labs", Purpose: "treatment",
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := check(t); !d.Allowed || d.ConsentID != grant.ConsentID {
+		t.Fatalf("before the erasure: %+v, want allowed by %s", d, grant.ConsentID)
+	}
+
+	erasure := ledgerapi.Erasure{PatientID: p.PatientID(), ErasureID: unique("erasure"), ObjectsDeleted: 3, KeyID: unique("key")}
+	t.Run("research organisation cannot record an erasure", func(t *testing.T) {
+		_, err := research.RecordErasure(ctx, erasure)
+		wantRejected(t, err, "researchmsp")
+		if !errors.Is(err, ledgerapi.ErrForbidden) {
+			t.Fatalf("want ledgerapi.ErrForbidden, got %v", err)
+		}
+		if _, err := providers.Erasure(ctx, p.PatientID()); !errors.Is(err, ledgerapi.ErrNotFound) {
+			t.Fatalf("erasure after a refused record: %v, want not found", err)
+		}
+	})
+
+	recorded, err := providers.RecordErasure(ctx, erasure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := erasure
+	want.TxID, want.Timestamp = recorded.TxID, recorded.Timestamp
+	if recorded != want || recorded.TxID == "" {
+		t.Fatalf("recorded %+v, want %+v with a transaction id", recorded, erasure)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, recorded.Timestamp); err != nil {
+		t.Fatalf("timestamp %q: %v", recorded.Timestamp, err)
+	}
+
+	t.Run("get returns it", func(t *testing.T) {
+		for name, c := range map[string]*ledger.Client{"providers": providers, "research": research} {
+			got, err := c.Erasure(ctx, p.PatientID())
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if got != recorded {
+				t.Fatalf("%s read %+v, want %+v", name, got, recorded)
+			}
+		}
+	})
+
+	t.Run("the erasure's event reaches a listener", func(t *testing.T) {
+		for {
+			select {
+			case e := <-events:
+				if e.Name != "PatientErased" {
+					continue
+				}
+				var got ledgerapi.Erasure
+				if err := json.Unmarshal(e.Payload, &got); err != nil {
+					t.Fatalf("event payload: %v", err)
+				}
+				if got.PatientID == p.PatientID() {
+					if got != recorded || e.TransactionID != recorded.TxID {
+						t.Fatalf("event %+v in tx %s, want %+v", got, e.TransactionID, recorded)
+					}
+					return
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("no PatientErased event for the erasure within 30s")
+			}
+		}
+	})
+
+	t.Run("check is denied as erased", func(t *testing.T) {
+		d := check(t)
+		if wantReason := "patient " + p.PatientID() + " has been erased"; d.Allowed || d.Reason != wantReason {
+			t.Fatalf("decision %+v, want denied with reason %q", d, wantReason)
+		}
+	})
+
+	t.Run("a new consent is refused", func(t *testing.T) {
+		g := grant
+		g.ConsentID = unique("after-erasure")
+		_, err := providers.GrantConsent(ctx, must(p.Grant(g)))
+		wantRejected(t, err, "has been erased")
+		if !errors.Is(err, ledgerapi.ErrForbidden) {
+			t.Fatalf("want ledgerapi.ErrForbidden, got %v", err)
+		}
+	})
+
+	t.Run("recording the same erasure again is accepted", func(t *testing.T) {
+		again, err := providers.RecordErasure(ctx, erasure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again != recorded {
+			t.Fatalf("repeat returned %+v, want the erasure first recorded %+v", again, recorded)
+		}
+	})
+
+	t.Run("a different erasure is refused", func(t *testing.T) {
+		tests := map[string]struct {
+			edit   func(e *ledgerapi.Erasure)
+			reason error
+		}{
+			"same erasure id, other content": {func(e *ledgerapi.Erasure) { e.ObjectsDeleted = 4 }, ledgerapi.ErrConflict},
+			"another erasure id":             {func(e *ledgerapi.Erasure) { e.ErasureID = unique("erasure") }, ledgerapi.ErrExists},
+		}
+		for name, tc := range tests {
+			t.Run(name, func(t *testing.T) {
+				e := erasure
+				tc.edit(&e)
+				_, err := providers.RecordErasure(ctx, e)
+				if !errors.Is(err, ledger.ErrRejected) || !errors.Is(err, tc.reason) {
+					t.Fatalf("got %v, want ErrRejected for %v", err, tc.reason)
+				}
+			})
+		}
+		if got, err := providers.Erasure(ctx, p.PatientID()); err != nil || got != recorded {
+			t.Fatalf("after refused records: %+v, %v; want %+v unchanged", got, err, recorded)
+		}
+	})
+}
