@@ -98,7 +98,13 @@ patient revoke "$consent"
 authorize labs treatment
 
 say "7. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
-sleep 1
+# The six decisions above reach the ledger in the service's next batch.
+for _ in $(seq 1 150); do
+  n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
+  [ "$n" -ge 6 ] && break
+  sleep 0.2
+done
+[ "$n" -ge 6 ] || { echo "demo: only $n of 6 access events reached the ledger within 30 s" >&2; exit 1; }
 patient access-log
 patient consents
 

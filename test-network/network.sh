@@ -252,45 +252,38 @@ make_config() {
     fail "configtxgen failed" "$logs/configtxgen.log"
 }
 
-make_chaincode_tls() {
-  # Each chaincode server proves itself to its peer with a certificate from a
-  # CA made for this network only.
-  local d="$HX_STATE/chaincode-tls"
+# make_tls DIR CA_NAME KEY_USAGE NAME...: a CA made for this network only,
+# in DIR, and for each NAME a P-256 key and a certificate for 127.0.0.1 with
+# the given extended key usage. Keys are 0600.
+make_tls() {
+  local d="$1" ca="$2" usage="$3" name
+  shift 3
   mkdir -p "$d"
   (
     cd "$d"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-      -subj "/CN=hx-chaincode-ca" -keyout ca.key -out ca.crt
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-      -subj "/CN=health-chaincode" -keyout server.key -out server.csr
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >ext.cnf
-    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-      -days 3650 -extfile ext.cnf -out server.crt
-  ) >"$logs/chaincode-tls.log" 2>&1 || fail "making chaincode TLS material failed" "$logs/chaincode-tls.log"
-}
-
-# The services' own TLS: a CA made for this network, and for each service a
-# certificate that names 127.0.0.1 and serves as server and client
-# certificate (services call each other with mutual TLS).
-service_names=(consent records ingest research cli)
-
-make_services_tls() {
-  local d="$HX_STATE/services-tls" name
-  mkdir -p "$d"
-  (
-    cd "$d"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
-      -subj "/CN=hx-services-ca" -keyout ca.key -out ca.crt
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >ext.cnf
-    for name in "${service_names[@]}"; do
+      -subj "/CN=$ca" -keyout ca.key -out ca.crt
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' "$usage" >ext.cnf
+    for name in "$@"; do
       openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -subj "/CN=$name" -keyout "$name.key" -out "$name.csr"
       openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
         -days 3650 -extfile ext.cnf -out "$name.crt"
     done
     chmod 600 ./*.key
-  ) >"$logs/services-tls.log" 2>&1 || fail "making the services' TLS material failed" "$logs/services-tls.log"
+  ) >"$logs/$(basename "$d").log" 2>&1 || fail "making TLS material in $d failed" "$logs/$(basename "$d").log"
 }
+
+# Each chaincode server proves itself to its peer with a certificate of its
+# own CA ("server").
+make_chaincode_tls() { make_tls "$HX_STATE/chaincode-tls" hx-chaincode-ca serverAuth server; }
+
+# The services' own TLS: a CA made for this network, and for each service a
+# certificate that names 127.0.0.1 and serves as server and client
+# certificate (services call each other with mutual TLS).
+service_names=(consent records ingest research cli)
+
+make_services_tls() { make_tls "$HX_STATE/services-tls" hx-services-ca serverAuth,clientAuth "${service_names[@]}"; }
 
 # A development identity provider: an Ed25519 key that signs the users'
 # bearer tokens in the demo and the tests (hxtoken issues them).

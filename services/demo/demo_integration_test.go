@@ -5,25 +5,21 @@ package demo
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
+
+	"healthexchange/services/devenv"
 )
 
 // TestStory runs `make demo`'s story on the real network and checks that each
 // turn of it happened: allowed, denied for the right reasons, tamper seen,
 // forgeries refused, and denied after the revoke.
 func TestStory(t *testing.T) {
-	state := os.Getenv("HX_STATE")
-	if state == "" {
-		state = filepath.Join("..", "..", ".cache", "network")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
-	if err := Run(ctx, Config{NetworkFile: filepath.Join(state, "network.json"), Out: &out}); err != nil {
+	if err := Run(ctx, Config{NetworkFile: devenv.DefaultPath(), Out: &out}); err != nil {
 		t.Fatalf("story failed: %v\n%s", err, out.String())
 	}
 	for _, want := range []string{

@@ -41,25 +41,31 @@ type TLSFiles struct {
 	CertFile, KeyFile, CAFile string
 }
 
-// DefaultPath is $HX_STATE/network.json, or else .cache/network/network.json
-// under the repository that contains the working directory.
-func DefaultPath() string {
+// StateDir is the test network's state folder, as network.sh chooses it:
+// $HX_STATE, else $HX_CACHE/network, else .cache/network under the
+// repository that contains the working directory.
+func StateDir() string {
 	if s := os.Getenv("HX_STATE"); s != "" {
-		return filepath.Join(s, "network.json")
+		return s
 	}
-	dir, err := os.Getwd()
-	if err == nil {
+	if c := os.Getenv("HX_CACHE"); c != "" {
+		return filepath.Join(c, "network")
+	}
+	if dir, err := os.Getwd(); err == nil {
 		for d := dir; ; d = filepath.Dir(d) {
 			if _, err := os.Stat(filepath.Join(d, "test-network", "network.sh")); err == nil {
-				return filepath.Join(d, ".cache", "network", "network.json")
+				return filepath.Join(d, ".cache", "network")
 			}
 			if filepath.Dir(d) == d {
 				break
 			}
 		}
 	}
-	return filepath.Join(".cache", "network", "network.json")
+	return filepath.Join(".cache", "network")
 }
+
+// DefaultPath is network.json in the state folder.
+func DefaultPath() string { return filepath.Join(StateDir(), "network.json") }
 
 // Load reads the environment file.
 func Load(path string) (Env, error) {

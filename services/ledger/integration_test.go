@@ -11,32 +11,23 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/devenv"
 	"healthexchange/services/ledger"
 	"healthexchange/services/patientkey"
 )
 
 // These tests run against the network that `test-network/network.sh up`
-// started (make test-integration does that). HX_STATE points at its state
-// folder when it is not the default.
-
-func networkFile() string {
-	if s := os.Getenv("HX_STATE"); s != "" {
-		return filepath.Join(s, "network.json")
-	}
-	return filepath.Join("..", "..", ".cache", "network", "network.json")
-}
+// started (make test-integration does that); devenv finds its description.
 
 func dial(t testing.TB, org string) *ledger.Client {
 	t.Helper()
-	cfg, err := ledger.ConfigFromNetworkFile(networkFile(), org)
+	cfg, err := ledger.ConfigFromNetworkFile(devenv.DefaultPath(), org)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"healthexchange/services/devenv"
 )
 
 // DefaultEndpoint is where `minio.sh up` listens unless HX_MINIO_PORT says
@@ -172,22 +174,5 @@ func DefaultConfigPath() string {
 	if p := os.Getenv("HX_MINIO_CONFIG"); p != "" {
 		return p
 	}
-	rel := filepath.Join("minio", "minio.json")
-	if s := os.Getenv("HX_STATE"); s != "" {
-		return filepath.Join(s, rel)
-	}
-	if c := os.Getenv("HX_CACHE"); c != "" {
-		return filepath.Join(c, "network", rel)
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for d := dir; ; d = filepath.Dir(d) {
-			if _, err := os.Stat(filepath.Join(d, "test-network", "minio", "minio.sh")); err == nil {
-				return filepath.Join(d, ".cache", "network", rel)
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	return filepath.Join(".cache", "network", rel)
+	return filepath.Join(devenv.StateDir(), "minio", "minio.json")
 }

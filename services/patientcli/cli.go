@@ -6,6 +6,7 @@
 package patientcli
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -14,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +26,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/devenv"
 	"healthexchange/services/ledger"
 	"healthexchange/services/patientkey"
 )
@@ -145,10 +146,7 @@ func defaultKeyPath() string {
 }
 
 func defaultCA() string {
-	if s := os.Getenv("HX_STATE"); s != "" {
-		return filepath.Join(s, "services-tls", "ca.crt")
-	}
-	return filepath.Join(".cache", "network", "services-tls", "ca.crt")
+	return filepath.Join(devenv.StateDir(), "services-tls", "ca.crt")
 }
 
 func (o *opts) common(fs *flag.FlagSet) {
@@ -252,7 +250,7 @@ func validity(notBefore, expires string, lasting time.Duration) (string, string,
 }
 
 func printConsent(w io.Writer, c *consentv1.Consent) {
-	window := "from " + or(c.GetNotBefore(), c.GetGrantedAt())
+	window := "from " + cmp.Or(c.GetNotBefore(), c.GetGrantedAt())
 	if c.GetExpiresAt() != "" {
 		window += " until " + c.GetExpiresAt()
 	}
@@ -268,12 +266,3 @@ func printRequest(w io.Writer, r *consentv1.AccessRequest) {
 	fmt.Fprintf(w, "%s\t%s\t%s (%s, %s)\t%s\t%s\t%s\n", r.GetRequestId(), r.GetState(), r.GetRequester(), r.GetRequesterRole(),
 		r.GetRequesterOrg(), strings.Join(r.GetCategories(), ","), strings.Join(r.GetPurposes(), ","), r.GetReason())
 }
-
-func or(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-func pathEscape(s string) string { return url.PathEscape(s) }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 
+	"google.golang.org/protobuf/proto"
+
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/ledger"
@@ -125,9 +127,15 @@ func grant(fs *flag.FlagSet, o *opts) func(context.Context) error {
 			Categories: splitList(*categories), Purposes: splitList(*purposes), RecordIDs: splitList(*records),
 			NotBefore: nb, ExpiresAt: exp,
 		}
-		return o.grantAndShow(ctx, c, func(sp *consentv1.SignedPayload) (string, any, any) {
-			return "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, &consentv1.GrantConsentResponse{}
-		})
+		g, sp, err := o.signedGrant(c)
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.GrantConsentResponse{}
+		if err := g.call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, resp.GetConsent()) })
 	}
 }
 
@@ -140,35 +148,15 @@ func cutGrantee(s string) (kind, id string, ok bool) {
 	return "", "", false
 }
 
-// grantAndShow signs a grant, sends it where route says, and prints the
-// consent that came back.
-func (o *opts) grantAndShow(ctx context.Context, c ledgerapi.ConsentGrant, route func(*consentv1.SignedPayload) (string, any, any)) error {
+// signedGrant connects to the gateway and signs a grant with the patient's
+// key.
+func (o *opts) signedGrant(c ledgerapi.ConsentGrant) (*gateway, *consentv1.SignedPayload, error) {
 	g, err := o.gateway()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) })
-	if err != nil {
-		return err
-	}
-	path, req, resp := route(sp)
-	switch r := resp.(type) {
-	case *consentv1.GrantConsentResponse:
-		if err := g.call(ctx, "POST", path, req.(*consentv1.GrantConsentRequest), r); err != nil {
-			return err
-		}
-		return o.show(r, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, r.GetConsent()) })
-	case *consentv1.ApproveAccessRequestResponse:
-		if err := g.call(ctx, "POST", path, req.(*consentv1.ApproveAccessRequestRequest), r); err != nil {
-			return err
-		}
-		return o.show(r, func(w io.Writer) {
-			fmt.Fprint(w, "approved:\n")
-			printRequest(w, r.GetRequest())
-			printConsent(w, r.GetConsent())
-		})
-	}
-	return fmt.Errorf("unknown response type %T", resp)
+	return g, sp, err
 }
 
 func revoke(_ *flag.FlagSet, o *opts) func(context.Context) error {
@@ -200,13 +188,8 @@ func listConsents(fs *flag.FlagSet, o *opts) func(context.Context) error {
 		if err := noArgs(o); err != nil {
 			return err
 		}
-		g, err := o.gateway()
-		if err != nil {
-			return err
-		}
 		resp := &consentv1.ListConsentsResponse{}
-		q := url.Values{"page_size": {strconv.Itoa(*size)}, "page_token": {*page}}
-		if err := g.call(ctx, "GET", "/v1/consents?"+q.Encode(), nil, resp); err != nil {
+		if err := o.getPage(ctx, "/v1/consents", *size, *page, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
@@ -228,13 +211,8 @@ func accessLog(fs *flag.FlagSet, o *opts) func(context.Context) error {
 		if err := noArgs(o); err != nil {
 			return err
 		}
-		g, err := o.gateway()
-		if err != nil {
-			return err
-		}
 		resp := &consentv1.GetAccessLogResponse{}
-		q := url.Values{"page_size": {strconv.Itoa(*size)}, "page_token": {*page}}
-		if err := g.call(ctx, "GET", "/v1/access-log?"+q.Encode(), nil, resp); err != nil {
+		if err := o.getPage(ctx, "/v1/access-log", *size, *page, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
@@ -252,6 +230,16 @@ func accessLog(fs *flag.FlagSet, o *opts) func(context.Context) error {
 			}
 		})
 	}
+}
+
+// getPage reads one page of a listing into resp.
+func (o *opts) getPage(ctx context.Context, path string, size int, token string, resp proto.Message) error {
+	g, err := o.gateway()
+	if err != nil {
+		return err
+	}
+	q := url.Values{"page_size": {strconv.Itoa(size)}, "page_token": {token}}
+	return g.call(ctx, "GET", path+"?"+q.Encode(), nil, resp)
 }
 
 func requests(fs *flag.FlagSet, o *opts) func(context.Context) error {
@@ -311,9 +299,19 @@ func approve(fs *flag.FlagSet, o *opts) func(context.Context) error {
 			ConsentID: newConsentID(), Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: req.GetRequester()},
 			Categories: req.GetCategories(), Purposes: req.GetPurposes(), ExpiresAt: exp,
 		}
-		return o.grantAndShow(ctx, c, func(sp *consentv1.SignedPayload) (string, any, any) {
-			return "/v1/access-requests/" + pathEscape(id) + ":approve",
-				&consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, &consentv1.ApproveAccessRequestResponse{}
+		g, sp, err := o.signedGrant(c)
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.ApproveAccessRequestResponse{}
+		path := "/v1/access-requests/" + url.PathEscape(id) + ":approve"
+		if err := g.call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprint(w, "approved:\n")
+			printRequest(w, resp.GetRequest())
+			printConsent(w, resp.GetConsent())
 		})
 	}
 }
@@ -329,7 +327,7 @@ func deny(_ *flag.FlagSet, o *opts) func(context.Context) error {
 			return err
 		}
 		resp := &consentv1.DenyAccessRequestResponse{}
-		if err := g.call(ctx, "POST", "/v1/access-requests/"+pathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id}, resp); err != nil {
+		if err := g.call(ctx, "POST", "/v1/access-requests/"+url.PathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "denied:\n"); printRequest(w, resp.GetRequest()) })

@@ -7,19 +7,15 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"time"
 
 	"healthexchange/services/demo"
+	"healthexchange/services/devenv"
 )
 
 func main() {
-	state := os.Getenv("HX_STATE")
-	if state == "" {
-		state = filepath.Join(".cache", "network")
-	}
 	cfg := demo.Config{Out: os.Stdout}
-	flag.StringVar(&cfg.NetworkFile, "network", filepath.Join(state, "network.json"), "client description written by test-network/network.sh up")
+	flag.StringVar(&cfg.NetworkFile, "network", devenv.DefaultPath(), "client description written by test-network/network.sh up")
 	timeout := flag.Duration("timeout", 3*time.Minute, "give up after this long")
 	flag.Parse()
 
