@@ -48,7 +48,9 @@ bench: ## benchmarks against the real network; each prints its baseline from the
 	  echo "-- policy engine (baseline: bare prepared OPA)"; \
 	  go test -run "^$$" -bench . -benchtime 2000x ./services/policy/; \
 	  echo "-- vault: seal and open of a 10 KB object"; \
-	  go test -run "^$$" -bench . ./services/vault/'
+	  go test -run "^$$" -bench . ./services/vault/; \
+	  echo "-- records: put and get of a 10 KB resource (baseline: plain MinIO put and get of the same bytes)"; \
+	  go test -run "^$$" -bench RecordPutGet -benchtime 50x -tags integration ./services/records/'
 
 FUZZTIME ?= 10s
 fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corpora only)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The demo's patient side, as people would do it: the patient with the
-# `patient` CLI, a clinician's system asking the consent service through its
-# HTTP/JSON gateway. Then the ledger-level story (services/cmd/hxdemo).
-# Needs the test network up (make demo does that); starts the consent service
-# for the length of the story and stops it at the end.
+# The demo's story, as people would do it: the patient with the `patient`
+# CLI, clinicians with the `clinician` CLI (records) and their systems asking
+# the consent service through its HTTP/JSON gateway. Then the ledger-level
+# story (services/cmd/hxdemo). Needs the test network up (make demo does
+# that); starts MinIO if it is not running, and the consent and records
+# services for the length of the story, and stops the services at the end.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,8 +16,11 @@ env_file="$HX_STATE/network.json"
 
 bin="$HX_CACHE/bin"
 mkdir -p "$bin"
-echo "[demo] building consentd, patient, hxtoken, hxdemo into $bin"
-(cd "$root" && go build -o "$bin/" ./services/cmd/consentd ./services/cmd/patient ./services/cmd/hxtoken ./services/cmd/hxdemo)
+echo "[demo] building consentd, recordsd, patient, clinician, hxtoken, hxdemo into $bin"
+(cd "$root" && go build -o "$bin/" ./services/cmd/consentd ./services/cmd/recordsd ./services/cmd/patient \
+  ./services/cmd/clinician ./services/cmd/hxtoken ./services/cmd/hxdemo)
+echo "[demo] MinIO (test-network/minio/minio.sh up: started unless it runs)"
+"$root/test-network/minio/minio.sh" up >/dev/null
 
 http_addr="127.0.0.1:${HX_CONSENT_HTTP_PORT:-27102}"
 grpc_addr="127.0.0.1:${HX_CONSENT_GRPC_PORT:-27101}"
@@ -26,32 +30,61 @@ issuer="$(jq -r .devIdp.issuer "$env_file")"
 audience="$(jq -r .devIdp.audience "$env_file")"
 log="$HX_STATE/logs/consentd.log"
 
+records_grpc="127.0.0.1:${HX_RECORDS_GRPC_PORT:-27111}"
+records_http="127.0.0.1:${HX_RECORDS_HTTP_PORT:-27112}"
+records_log="$HX_STATE/logs/recordsd.log"
+
+pids=()
+stop_services() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+}
+trap stop_services EXIT
+# wait_ready NAME PID LOG MESSAGE: poll the log until the service says it is ready.
+wait_ready() {
+  for _ in $(seq 1 150); do
+    if grep -q "$4" "$3" 2>/dev/null; then return 0; fi
+    kill -0 "$2" 2>/dev/null || { echo "demo: $1 exited:" >&2; tail -20 "$3" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "demo: $1 not ready within 30 s:" >&2
+  tail -20 "$3" >&2
+  exit 1
+}
+
 echo "[demo] starting the consent service (gRPC $grpc_addr, HTTP $http_addr; log: $log)"
 "$bin/consentd" -env "$env_file" -grpc "$grpc_addr" -http "$http_addr" >"$log" 2>&1 &
-consentd_pid=$!
-stop_consentd() {
-  kill "$consentd_pid" 2>/dev/null && wait "$consentd_pid" 2>/dev/null || true
-}
-trap stop_consentd EXIT
-for _ in $(seq 1 100); do
-  if grep -q "consent view: following the ledger" "$log" 2>/dev/null; then break; fi
-  kill -0 "$consentd_pid" 2>/dev/null || { echo "demo: consentd exited:" >&2; tail -20 "$log" >&2; exit 1; }
-  sleep 0.2
-done
+pids+=($!)
+wait_ready consentd $! "$log" "consent view: following the ledger"
+echo "[demo] starting the records service (gRPC $records_grpc, HTTP $records_http; log: $records_log)"
+"$bin/recordsd" -env "$env_file" -grpc "$records_grpc" -http "$records_http" -consent "$grpc_addr" >"$records_log" 2>&1 &
+pids+=($!)
+wait_ready recordsd $! "$records_log" "records service starting"
 
 run=$(date +%s%N | tail -c 8)
 pat="pat-$run"
 dr="dr-alice-$run"
+house="dr-house-$run"
 key="$HX_STATE/demo-keys/$pat.json"
 token() { "$bin/hxtoken" issue -key "$idp_key" -iss "$issuer" -aud "$audience" "$@"; }
 pat_token="$(token -sub "$pat" -role patient)"
-dr_token="$(token -sub "$dr" -role clinician -org ProvidersMSP)"
+# Dr. Alice works at St Mary's; Dr. House at the Providers hospital.
+dr_token="$(token -sub "$dr" -role clinician -org StMarysMSP)"
+house_token="$(token -sub "$house" -role clinician -org ProvidersMSP)"
 
-export HX_CONSENT_URL="https://$http_addr" HX_TOKEN="$pat_token" HX_PATIENT_KEY="$key"
+export HX_CONSENT_URL="https://$http_addr" HX_RECORDS_URL="https://$records_http" HX_TOKEN="$pat_token" HX_PATIENT_KEY="$key"
 say() { printf '\n== %s\n' "$*"; }
 patient() {
   printf '$ patient %s\n' "$*"
   "$bin/patient" "$@" --ca "$ca" | sed 's/^/  /'
+}
+# as_clinician TOKEN ARGS...: the clinician CLI, echoed, its output indented.
+as_clinician() {
+  local tok="$1"
+  shift
+  printf '$ clinician %s\n' "$*"
+  HX_TOKEN="$tok" "$bin/clinician" "$@" --ca "$ca" 2>&1 | sed 's/^/  /'
+  return "${PIPESTATUS[0]}"
 }
 # clinician ask a question of the decision service as the records service would.
 clinician() { # path json
@@ -77,15 +110,49 @@ out=$("$bin/patient" grant --ca "$ca" --json --to "user:$dr" --categories labs,c
 consent=$(jq -r .consent.consentId <<<"$out")
 jq -r '"$ patient grant --to user:'"$dr"' --categories labs,conditions --purposes treatment --for 720h\n  granted " + .consent.consentId + " until " + .consent.expiresAt' <<<"$out"
 
-say "3. Dr. Alice's system asks the consent service before every read"
+say "3. The patient lets the Providers hospital file and read their lab results"
+patient grant --to org:ProvidersMSP --categories labs --purposes treatment --for 720h
+
+say "4. Dr. House (Providers) uploads a lab result: validated, encrypted into MinIO, its hash notarized"
+records="$HX_STATE/demo-records"
+mkdir -p "$records"
+lab="$records/hba1c-$run.json"
+cat >"$lab" <<JSON
+{
+  "resourceType": "Observation",
+  "status": "final",
+  "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+  "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c"}]},
+  "subject": {"reference": "Patient/$pat"},
+  "effectiveDateTime": "2026-11-20T08:30:00Z",
+  "valueQuantity": {"value": 6.1, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+}
+JSON
+out=$(HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --json --patient "$pat" --idempotency-key "demo-$run" "$lab")
+record=$(jq -r .record.recordId <<<"$out")
+jq -r '"$ clinician put --patient '"$pat"' '"$lab"'\n  stored " + .record.recordId + " version " + (.record.version|tostring) + ", sha256 " + .record.sha256 + ", notarized in tx " + .record.txId' <<<"$out"
+
+say "5. Dr. Alice (St Mary's, consent to her alone) fetches it; the service checks it against the ledger"
+as_clinician "$dr_token" get --patient "$pat" --out "$records/fetched-$run.json" "$record"
+echo "  fetched: $(head -c 120 "$records/fetched-$run.json")..."
+
+say "6. Anyone can check a copy against the notary, without a token: the original matches, an altered copy does not"
+as_clinician "" verify "$lab"
+sed 's/"value": 6.1/"value": 5.1/' "$lab" >"$records/altered-$run.json"
+if as_clinician "" verify "$records/altered-$run.json"; then
+  echo "demo: an altered copy verified" >&2
+  exit 1
+fi
+
+say "7. Dr. Alice's system asks the consent service before every read"
 authorize labs treatment
 authorize imaging treatment
 authorize labs payment
 
-say "4. Emergency: break-glass with a reason (allowed, flagged, the patient is to be told)"
+say "8. Emergency: break-glass with a reason (allowed, flagged, the patient is to be told)"
 authorize imaging emergency "unresponsive on arrival, prior imaging needed"
 
-say "5. Dr. Alice asks for imaging; the patient approves the request"
+say "9. Dr. Alice asks for imaging; the patient approves the request"
 clinician /v1/access-requests "$(jq -nc --arg p "$pat" '{patientId:$p, categories:["imaging"], purposes:["treatment"], reason:"follow-up of the emergency visit"}')" |
   jq -r '"  request " + .request.requestId + " is " + .request.state'
 patient requests --state pending
@@ -93,20 +160,26 @@ request=$("$bin/patient" requests --ca "$ca" --json --state pending | jq -r '.re
 patient approve "$request" --for 168h
 authorize imaging treatment
 
-say "6. The patient revokes the first consent; Dr. Alice's next read of labs is denied"
+say "10. The patient revokes Dr. Alice's consent; her next fetch of the lab result is denied"
 patient revoke "$consent"
 authorize labs treatment
+if as_clinician "$dr_token" get --patient "$pat" "$record"; then
+  echo "demo: the fetch after the revoke was allowed" >&2
+  exit 1
+fi
 
-say "7. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
-# The six decisions above reach the ledger in the service's next batch.
+say "11. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
+# The nine decisions above (the records service's put and get, six
+# asked directly, the denied fetch) reach the ledger in the next batch.
+want=9
 for _ in $(seq 1 150); do
   n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
-  [ "$n" -ge 6 ] && break
+  [ "$n" -ge "$want" ] && break
   sleep 0.2
 done
-[ "$n" -ge 6 ] || { echo "demo: only $n of 6 access events reached the ledger within 30 s" >&2; exit 1; }
+[ "$n" -ge "$want" ] || { echo "demo: only $n of $want access events reached the ledger within 30 s" >&2; exit 1; }
 patient access-log
 patient consents
 
-say "8. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
+say "12. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
 "$bin/hxdemo" -network "$env_file"

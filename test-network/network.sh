@@ -296,6 +296,16 @@ make_dev_idp() {
   ) >"$logs/idp.log" 2>&1 || fail "making the development identity provider's key failed" "$logs/idp.log"
 }
 
+# The development key-encryption key of the vault (32 random bytes, mode
+# 0600) that wraps patients' data keys, and the folder of those wrapped keys.
+# A production deployment puts a KMS behind the vault's KEK interface.
+make_vault_kek() {
+  local d="$HX_STATE/vault"
+  mkdir -p "$d/keys"
+  chmod 700 "$d" "$d/keys"
+  (umask 077 && head -c 32 /dev/urandom >"$d/kek") || fail "making the vault's key-encryption key failed"
+}
+
 start_orderer() {
   (orderer_env && start orderer orderer)
   wait_for "the orderer's operations endpoint" "$logs/orderer.log" \
@@ -393,10 +403,11 @@ write_client_config() {
         tlsRootCert:$tlsca, userCert:$cert, userKey:$key}')")
   done
   printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
-    --arg tls "$HX_STATE/services-tls" --arg idp "$HX_STATE/idp" \
+    --arg tls "$HX_STATE/services-tls" --arg idp "$HX_STATE/idp" --arg vault "$HX_STATE/vault" \
     '{channel:$channel, chaincode:$chaincode, orgs:.,
       servicesTls:{dir:$tls, ca:($tls + "/ca.crt")},
-      devIdp:{issuer:"hx-dev-idp", audience:"health-exchange", key:($idp + "/issuer.key"), publicKey:($idp + "/issuer.pub")}}' >"$f"
+      devIdp:{issuer:"hx-dev-idp", audience:"health-exchange", key:($idp + "/issuer.key"), publicKey:($idp + "/issuer.pub")},
+      vault:{kek:($vault + "/kek"), keys:($vault + "/keys")}}' >"$f"
   log "client configuration: $f"
 }
 
@@ -424,6 +435,7 @@ up() {
   make_chaincode_tls
   make_services_tls
   make_dev_idp
+  make_vault_kek
   start_orderer
   start_peer providers
   start_peer research

@@ -37,6 +37,8 @@ func TestAccessColumn(t *testing.T) {
 		{"notary:Notarize", p, func(ctx ctxT) error { _, err := new(Notary).Notarize(ctx, "", "", "", "", "", 0, ""); return err }},
 		{"notary:Verify", pr, func(ctx ctxT) error { _, err := new(Notary).Verify(ctx, "", ""); return err }},
 		{"notary:History", pr, func(ctx ctxT) error { _, err := new(Notary).History(ctx, ""); return err }},
+		{"notary:ListByPatient", pr, func(ctx ctxT) error { _, err := new(Notary).ListByPatient(ctx, "", 0, ""); return err }},
+		{"notary:FindByHash", pr, func(ctx ctxT) error { _, err := new(Notary).FindByHash(ctx, ""); return err }},
 		{"anchors:Anchor", p, func(ctx ctxT) error { _, err := new(Anchors).Anchor(ctx, "", "", "", "", 0, "", ""); return err }},
 		{"anchors:Get", pr, func(ctx ctxT) error { _, err := new(Anchors).Get(ctx, ""); return err }},
 		{"accesslog:Append", pr, func(ctx ctxT) error { _, err := new(AccessLog).Append(ctx, ""); return err }},

@@ -9,6 +9,10 @@ import (
 
 // Object types of the composite keys. Objects are stored once, under their
 // type and id; an index entry's value is the id of the object it points to.
+// The exceptions are latestNotarizationType, a copy of each record's latest
+// version, overwritten by the next, so a patient's records list in one range
+// read without walking every version, and notarizationsByHash, a copy of
+// every version under its hash, so a hash alone finds its records.
 const (
 	patientType      = "patient"      // patientId
 	consentType      = "consent"      // consentId
@@ -18,6 +22,9 @@ const (
 	datasetType      = "dataset"      // datasetId
 	notarizationType = "notarization" // recordId, version (see versionAttr)
 	erasureType      = "erasure"      // patientId: one erasure per patient
+
+	latestNotarizationType = "notarization-by-patient" // patientId, recordId: the latest version
+	notarizationsByHash    = "notarization~sha256"     // sha256, recordId, version: a copy
 
 	consentsByPatient = "consent~patient" // patientId, consentId
 	consentsByGrantee = "consent~grantee" // grantee kind, grantee id, consentId

@@ -16,11 +16,14 @@ type Notary struct {
 }
 
 // GetEvaluateTransactions lists the read-only functions.
-func (*Notary) GetEvaluateTransactions() []string { return []string{"Verify", "History"} }
+func (*Notary) GetEvaluateTransactions() []string {
+	return []string{"Verify", "History", "ListByPatient", "FindByHash"}
+}
 
 // Notarize records the hash of a version of a record. Version 1 starts the
 // chain with an empty previousSha256; version n>1 must directly follow the
-// latest version of the same patient's record and name its hash.
+// latest version of the same patient's record and name its hash. The version
+// also replaces the previous one as the record's latest in ListByPatient.
 func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, patientID, sha256, category, author string, version int, previousSHA256 string) (*ledgerapi.Notarization, error) {
 	if err := authorize(ctx, providersOnly); err != nil {
 		return nil, err
@@ -73,6 +76,20 @@ func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, p
 		return nil, err
 	}
 	if err := putJSON(ctx, k, n); err != nil {
+		return nil, err
+	}
+	latest, err := key(ctx, latestNotarizationType, patientID, recordID)
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, latest, n); err != nil {
+		return nil, err
+	}
+	byHash, err := key(ctx, notarizationsByHash, sha256, recordID, versionAttr(version))
+	if err != nil {
+		return nil, err
+	}
+	if err := putJSON(ctx, byHash, n); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -138,6 +155,39 @@ func (*Notary) History(ctx contractapi.TransactionContextInterface, recordID str
 		return nil, err
 	}
 	return notarizedVersions(ctx, recordID)
+}
+
+// ListByPatient returns one page of the latest notarized version of each of a
+// patient's records, in recordId order. A patient without notarized records,
+// registered or not, has an empty list.
+func (*Notary) ListByPatient(ctx contractapi.TransactionContextInterface, patientID string, pageSize int, bookmark string) (*ledgerapi.NotarizationPage, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.ValidateID("patientId", patientID); err != nil {
+		return nil, err
+	}
+	items, next, err := pageOf(ctx, latestNotarizationType, []string{patientID}, pageSize, bookmark, decode[ledgerapi.Notarization])
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerapi.NotarizationPage{Items: items, Bookmark: next, Count: len(items)}, nil
+}
+
+// FindByHash returns the notarized versions whose hash is sha256, of any
+// record, in recordId then version order: the first maxPageSize of them (the
+// same content notarized as more records than that is not a real case). None
+// is an empty list, not an error: "this hash was never notarized" is the
+// answer.
+func (*Notary) FindByHash(ctx contractapi.TransactionContextInterface, sha256 string) ([]ledgerapi.Notarization, error) {
+	if err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.ValidateHash("sha256", sha256); err != nil {
+		return nil, err
+	}
+	items, _, err := pageOf(ctx, notarizationsByHash, []string{sha256}, maxPageSize, "", decode[ledgerapi.Notarization])
+	return items, err
 }
 
 // notarizations returns the versions of a record, oldest first.

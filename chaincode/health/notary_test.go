@@ -3,6 +3,7 @@ package health
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -136,5 +137,177 @@ func TestNotaryVerifyAndHistory(t *testing.T) {
 				t.Fatalf("history = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestNotaryListByPatient(t *testing.T) {
+	f := newFixture()
+	alice, bob := newPatient("alice"), newPatient("bob")
+	f.register(t, alice, bob)
+	latest := map[string]ledgerapi.Notarization{} // recordId -> latest version
+	previous := map[string]string{}               // recordId -> latest hash
+	for _, v := range []struct {
+		record, patient string
+		version         int
+	}{ // interleaved, so that recordId order is not the order of notarization
+		{"r3", "alice", 1}, {"r1", "alice", 1}, {"b1", "bob", 1}, {"r3", "alice", 2},
+		{"r1", "alice", 2}, {"r2", "alice", 1}, {"b1", "bob", 2}, {"r1", "alice", 3},
+	} {
+		n, err := f.notarize(v.record, v.patient, hashOf(fmt.Sprint(v.record, v.version)), v.version, previous[v.record])
+		if err != nil {
+			t.Fatal(err)
+		}
+		latest[v.record], previous[v.record] = *n, n.SHA256
+	}
+	list := func(id fakeIdentity, patientID string, pageSize int, bookmark string) (*ledgerapi.NotarizationPage, error) {
+		return run(f, id, func(ctx ctxT) (*ledgerapi.NotarizationPage, error) {
+			return new(Notary).ListByPatient(ctx, patientID, pageSize, bookmark)
+		})
+	}
+
+	for _, tc := range []struct {
+		name, patient string
+		want          []ledgerapi.Notarization
+	}{
+		{"latest versions in recordId order", "alice", []ledgerapi.Notarization{latest["r1"], latest["r2"], latest["r3"]}},
+		{"another patient", "bob", []ledgerapi.Notarization{latest["b1"]}},
+		{"unknown patient", "carol", []ledgerapi.Notarization{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := list(providers, tc.patient, maxPageSize, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &ledgerapi.NotarizationPage{Items: tc.want, Count: len(tc.want)}
+			if !reflect.DeepEqual(got, want) { // Items [] and nil differ: [] encodes as []
+				t.Fatalf("page = %+v, want %+v", got, want)
+			}
+		})
+	}
+
+	t.Run("pages of one walk every record", func(t *testing.T) {
+		var walked []ledgerapi.Notarization
+		bookmark := ""
+		for pages := 0; ; pages++ {
+			if pages == 5 {
+				t.Fatalf("no last page after %d pages: %+v", pages, walked)
+			}
+			got, err := list(research, "alice", 1, bookmark)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Items) > 1 || got.Count != len(got.Items) {
+				t.Fatalf("page %d = %+v, want at most one item, counted", pages, got)
+			}
+			walked = append(walked, got.Items...)
+			if bookmark = got.Bookmark; bookmark == "" {
+				break
+			}
+		}
+		if want := []ledgerapi.Notarization{latest["r1"], latest["r2"], latest["r3"]}; !reflect.DeepEqual(walked, want) {
+			t.Fatalf("walked %+v, want %+v", walked, want)
+		}
+	})
+
+	t.Run("a new version replaces the latest", func(t *testing.T) {
+		n, err := f.notarize("r2", "alice", hashOf("r2 v2"), 2, previous["r2"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := list(research, "alice", maxPageSize, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []ledgerapi.Notarization{latest["r1"], *n, latest["r3"]}; !reflect.DeepEqual(got.Items, want) {
+			t.Fatalf("items = %+v, want %+v", got.Items, want)
+		}
+	})
+
+	first, err := list(providers, "alice", 1, "")
+	if err != nil || first.Bookmark == "" {
+		t.Fatalf("alice's first page = %+v, %v", first, err)
+	}
+	for _, tc := range []struct {
+		name, patient string
+		size          int
+		bookmark      string
+	}{
+		{"page size 0", "alice", 0, ""},
+		{"page size 101", "alice", maxPageSize + 1, ""},
+		{"another patient's bookmark", "bob", 10, first.Bookmark},
+		{"bad patient id", "ali ce", 10, ""},
+		{"empty patient id", "", 10, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := list(research, tc.patient, tc.size, tc.bookmark)
+			wantErr(t, err, ledgerapi.ErrInvalid)
+		})
+	}
+	t.Run("outsider", func(t *testing.T) {
+		_, err := list(outsider, "alice", 10, "")
+		wantErr(t, err, ledgerapi.ErrForbidden)
+	})
+}
+
+func TestNotaryFindByHash(t *testing.T) {
+	f := newFixture()
+	alice, bob := newPatient("alice"), newPatient("bob")
+	f.register(t, alice, bob)
+	same, other := hashOf("same content"), hashOf("other content")
+	var want []ledgerapi.Notarization
+	for _, v := range []struct {
+		record, patient, sha string
+		version              int
+		previous             string
+	}{ // the same content as version 1 of r2, version 2 of r1 and version 1 of b1
+		{"r2", "alice", same, 1, ""}, {"r1", "alice", other, 1, ""},
+		{"r1", "alice", same, 2, other}, {"b1", "bob", same, 1, ""},
+	} {
+		n, err := f.notarize(v.record, v.patient, v.sha, v.version, v.previous)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.sha == same {
+			want = append(want, *n)
+		}
+	}
+	// recordId then version order: b1, r1 v2, r2.
+	want = []ledgerapi.Notarization{want[2], want[1], want[0]}
+	find := func(id fakeIdentity, sha string) ([]ledgerapi.Notarization, error) {
+		return run(f, id, func(ctx ctxT) ([]ledgerapi.Notarization, error) {
+			return new(Notary).FindByHash(ctx, sha)
+		})
+	}
+	for _, tc := range []struct {
+		name string
+		id   fakeIdentity
+		sha  string
+		want []ledgerapi.Notarization
+	}{
+		{"every record with the hash", providers, same, want},
+		{"research may ask", research, same, want},
+		{"one match", providers, other, want[1:2]},
+		{"never notarized", providers, hashOf("nothing"), []ledgerapi.Notarization{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := find(tc.id, tc.sha)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.name == "one match" {
+				if len(got) != 1 || got[0].SHA256 != other || got[0].RecordID != "r1" || got[0].Version != 1 {
+					t.Fatalf("got %+v, want version 1 of r1", got)
+				}
+				return
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	for _, bad := range []string{"", "abc", strings.ToUpper(same)} {
+		if _, err := find(providers, bad); !errors.Is(err, ledgerapi.ErrInvalid) {
+			t.Errorf("FindByHash(%q) = %v, want invalid input", bad, err)
+		}
 	}
 }

@@ -168,10 +168,17 @@ func scan[T any](ctx contractapi.TransactionContextInterface, objectType string,
 // page reads one page of an index and loads the objects its entries point to.
 // It returns them with the bookmark of the next page, "" after the last one.
 func page[T any](ctx contractapi.TransactionContextInterface, index string, attrs []string, objectType string, pageSize int, bookmark string) ([]T, string, error) {
+	return pageOf(ctx, index, attrs, pageSize, bookmark, loader[T](ctx, objectType))
+}
+
+// pageOf reads one page of the entries under a partial composite key and maps
+// each value with fn. It returns them with the bookmark of the next page, ""
+// after the last one.
+func pageOf[T any](ctx contractapi.TransactionContextInterface, objectType string, attrs []string, pageSize int, bookmark string, fn func([]byte) (T, error)) ([]T, string, error) {
 	if pageSize < 1 || pageSize > maxPageSize {
 		return nil, "", fmt.Errorf("%w: pageSize must be between 1 and %d", ledgerapi.ErrInvalid, maxPageSize)
 	}
-	prefix, err := key(ctx, index, attrs...)
+	prefix, err := key(ctx, objectType, attrs...)
 	if err != nil {
 		return nil, "", err
 	}
@@ -180,11 +187,11 @@ func page[T any](ctx contractapi.TransactionContextInterface, index string, attr
 	if bookmark != "" && !strings.HasPrefix(bookmark, prefix) {
 		return nil, "", fmt.Errorf("%w: bookmark does not belong to this list", ledgerapi.ErrInvalid)
 	}
-	it, meta, err := ctx.GetStub().GetStateByPartialCompositeKeyWithPagination(index, attrs, int32(pageSize), bookmark)
+	it, meta, err := ctx.GetStub().GetStateByPartialCompositeKeyWithPagination(objectType, attrs, int32(pageSize), bookmark)
 	if err != nil {
 		return nil, "", fmt.Errorf("read the ledger: %w", err)
 	}
-	items, err := drain(it, loader[T](ctx, objectType))
+	items, err := drain(it, fn)
 	if err != nil {
 		return nil, "", err
 	}

@@ -96,6 +96,14 @@ type VerifyResult struct {
 	Reason       string       `json:"reason"`
 }
 
+// NotarizationPage is one page of the latest versions of a patient's records;
+// Bookmark is "" on the last page.
+type NotarizationPage struct {
+	Items    []Notarization `json:"items"`
+	Bookmark string         `json:"bookmark,omitempty" metadata:",optional"`
+	Count    int            `json:"count"`
+}
+
 // Anchor is the Merkle root of a batch of readings a device sent, covering
 // readings taken from From to To.
 type Anchor struct {

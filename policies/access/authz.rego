@@ -6,7 +6,10 @@
 #   Deny by default. data.health.access.decision is always defined and says
 #   why, in words a person can read. The consents in the input are never
 #   trusted: grantee, patient, status and window are checked here, with the
-#   same rules as the chaincode's consents:Check.
+#   same rules as the chaincode's consents:Check, plus one the ledger does not
+#   know: a write needs a consent to the subject's organisation, since records
+#   are filed by the organisation that holds them; a consent to the subject as
+#   a user allows read only.
 package health.access
 
 # METADATA
@@ -104,6 +107,8 @@ actions := {"read", "write"}
 # description: >-
 #   What each role may ask for under a consent: the categories, purposes and
 #   actions. Patients need no consent; researchers get none (datasets only).
+#   A clinician's write also needs the consent to be given to the
+#   clinician's organisation (see consent_allows_action).
 consent_terms := {
 	"clinician": {"categories": categories, "purposes": {"treatment"}, "actions": {"read", "write"}},
 	"pharmacist": {"categories": {"prescriptions"}, "purposes": {"treatment"}, "actions": {"read"}},
@@ -243,6 +248,12 @@ problems contains sprintf("unknown purpose %q", [purpose]) if {
 problems contains sprintf("time %q is not an RFC 3339 time", [field("time")]) if {
 	field("time") != ""
 	not now_ns
+}
+
+problems contains "subject.org is missing (required for a clinician's write, which needs a consent to the clinician's organisation)" if {
+	role == "clinician"
+	action == "write"
+	subject_org == ""
 }
 
 problems contains "consents must be a list" if {
@@ -393,6 +404,23 @@ matching_consents contains c.consent_id if {
 	role_permits
 	some c in given_consents
 	consent_allows(c)
+	consent_allows_action(c)
+}
+
+# METADATA
+# title: Write needs a consent to the organisation
+# description: >-
+#   Any consent given to the subject allows read. Only a consent given to the
+#   subject's organisation allows write: records are filed by the
+#   organisation that holds them, so a consent to one person lets them read
+#   the patient's chart, not file records in it.
+consent_allows_action(_) if {
+	action == "read"
+}
+
+consent_allows_action(c) if {
+	action == "write"
+	c.grantee.kind == "org"
 }
 
 # METADATA
@@ -512,7 +540,8 @@ consent_denials[i] := consent_denial(c) if {
 # description: >-
 #   How much of the request a consent covers and why it does not allow it,
 #   in the chaincode's order (category, purpose, record, status, start,
-#   expiry).
+#   expiry), then the action: a consent to the user that covers all the rest
+#   of a write is the closest, and says it allows read only.
 consent_denial(c) := {"covers": 0, "reason": sprintf("category %s is not granted by consent %s", [category, c.consent_id])} if {
 	not category in as_list(c.categories)
 } else := {"covers": 1, "reason": sprintf("purpose %s is not granted by consent %s", [purpose, c.consent_id])} if {
@@ -538,4 +567,7 @@ consent_denial(c) := {"covers": 0, "reason": sprintf("category %s is not granted
 	not started(c)
 } else := {"covers": 3, "reason": sprintf("consent %s expired at %v", [c.consent_id, c.expires_at])} if {
 	not not_expired(c)
+} else := {"covers": 4, "reason": sprintf("write needs a consent to organisation %s: consent %s is given to user %s and allows read only", [subject_org, c.consent_id, subject_id])} if {
+	not consent_allows_action(c)
+	c.grantee.kind == "user"
 } else := {"covers": 3, "reason": sprintf("consent %s does not allow this request", [c.consent_id])}

@@ -118,13 +118,72 @@ test_clinician_reads_with_user_consent if {
 	allowed_by(with_consents({}, [consent("c1", {})]), "c1")
 }
 
-test_clinician_writes_with_user_consent if {
-	allowed_by(with_consents({"action": "write"}, [consent("c1", {})]), "c1")
-}
-
 test_clinician_reads_with_org_consent if {
 	c := consent("c-org", {"grantee": {"kind": "org", "id": "clinic-north"}})
 	allowed_by(with_consents({}, [c]), "c-org")
+}
+
+# A write needs a consent to the clinician's organisation; a consent to the
+# clinician as a user allows read only.
+
+user_consent_allows_read_only := "write needs a consent to organisation clinic-north: consent c1 is given to user dr-ada and allows read only"
+
+test_clinician_writes_with_org_consent if {
+	c := consent("c-org", {"grantee": {"kind": "org", "id": "clinic-north"}})
+	allowed_by(with_consents({"action": "write"}, [c]), "c-org")
+}
+
+test_clinician_write_with_user_consent_denied if {
+	d := with_consents({"action": "write"}, [consent("c1", {})])
+	d.reasons == [user_consent_allows_read_only]
+	denied_because(d, user_consent_allows_read_only)
+}
+
+test_clinician_write_with_user_and_org_consents_uses_the_org_consent if {
+	cs := [consent("c1", {}), consent("c2-org", {"grantee": {"kind": "org", "id": "clinic-north"}})]
+	allowed_by(with_consents({"action": "write"}, cs), "c2-org")
+}
+
+test_clinician_write_with_user_consent_and_short_org_consent_denied if {
+	# The user consent covers everything but the action: it is the closest.
+	cs := [consent("c1", {}), consent("c0-org", {"grantee": {"kind": "org", "id": "clinic-north"}, "status": "revoked"})]
+	d := with_consents({"action": "write"}, cs)
+	d.reasons == [user_consent_allows_read_only]
+	d.allow == false
+}
+
+test_clinician_write_with_short_user_consent_keeps_the_closest_reason if {
+	c := consent("c1", {"expires_at": "2020-01-01T00:00:00Z"})
+	d := with_consents({"action": "write"}, [c])
+	d.reasons == ["consent c1 expired at 2020-01-01T00:00:00Z"]
+	d.allow == false
+}
+
+test_clinician_write_without_consent_denied if {
+	d := decide({"action": "write"})
+	d.reasons == ["no consent is given to this subject"]
+	d.allow == false
+}
+
+test_clinician_write_with_org_consent_of_another_org_denied if {
+	c := consent("c-org", {"grantee": {"kind": "org", "id": "clinic-south"}})
+	denied_because(with_consents({"action": "write"}, [c]), "no consent is given to this subject")
+}
+
+test_clinician_write_with_org_consent_for_another_category_denied if {
+	c := consent("c-org", {"grantee": {"kind": "org", "id": "clinic-north"}, "categories": ["vitals"]})
+	denied_because(with_consents({"action": "write"}, [c]), "category labs is not granted by consent c-org")
+}
+
+test_clinician_write_without_org_denied if {
+	c := consent("c-org", {"grantee": {"kind": "org", "id": ""}})
+	d := with_consents({"action": "write", "subject": {"org": ""}}, [consent("c1", {}), c])
+	d.reasons == ["subject.org is missing (required for a clinician's write, which needs a consent to the clinician's organisation)"]
+	d.allow == false
+}
+
+test_clinician_without_org_still_reads_with_user_consent if {
+	allowed_by(with_consents({"subject": {"org": ""}}, [consent("c1", {})]), "c1")
 }
 
 test_clinician_of_another_org_denied if {

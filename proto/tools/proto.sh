@@ -33,13 +33,21 @@ generated() {
 }
 
 # regenerate DIR: remove DIR's generated files, so that output whose .proto is
-# gone goes too, and run buf generate there.
+# gone goes too, and run buf generate there once per service: the template
+# buf.gen.<service>.yaml over the folder <service>/ (each gateway and OpenAPI
+# run reads one service's grpc_api_configuration, see README.md).
 regenerate() {
-  local dir="$1" f
+  local dir="$1" f template service
   while IFS= read -r f; do
     rm -f "$dir/$f"
   done < <(generated "$dir")
-  (cd "$dir" && buf generate) || fail "buf generate failed in $dir"
+  for template in "$dir"/buf.gen.*.yaml; do
+    service="$(basename "$template" .yaml)"
+    service="${service#buf.gen.}"
+    [ -d "$dir/$service" ] || fail "$template has no folder $service/ to generate"
+    (cd "$dir" && buf generate --template "$(basename "$template")" --path "$service") ||
+      fail "buf generate failed in $dir for $service"
+  done
 }
 
 cmd_generate() {

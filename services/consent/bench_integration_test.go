@@ -15,6 +15,7 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/policies"
 	"healthexchange/services/auth"
+	"healthexchange/services/itest"
 	"healthexchange/services/ledger"
 	"healthexchange/services/patientkey"
 	"healthexchange/services/policy"
@@ -68,19 +69,19 @@ func parallel(b *testing.B, n int, fn func() error) ([]time.Duration, time.Durat
 // made durable in the journal before the answer. In the same run, the bare
 // prepared OPA evaluation of the same policy, and the ratio of the two.
 func BenchmarkAuthorize(b *testing.B) {
-	ctx := testContext(b)
-	c := newConsentd(b)
-	dc := c.decisions(b)
-	p := newPatient(b, c)
-	clinician := unique("dr")
-	drToken := token(b, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
+	ctx := itest.Context(b)
+	c := itest.NewConsentd(b, consentdBin)
+	dc := c.Decisions(b)
+	p := itest.NewPatient(b, c)
+	clinician := itest.Unique("dr")
+	drToken := itest.Token(b, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
 	for _, cat := range []string{"labs", "conditions", "vitals", "notes", "imaging"} {
-		c.grant(b, p, "--to", "user:"+clinician, "--categories", cat, "--purposes", "treatment")
+		c.Grant(b, p, "--to", "user:"+clinician, "--categories", cat, "--purposes", "treatment")
 	}
-	req := read(p.id, "labs", "treatment")
+	req := read(p.ID, "labs", "treatment")
 	b.ResetTimer()
 	lat, elapsed := parallel(b, b.N, func() error {
-		d, err := authorize(ctx, b, dc, drToken, req)
+		d, err := itest.Authorize(ctx, b, dc, drToken, req)
 		if err == nil && !d.GetAllow() {
 			b.Fatalf("benchmark decision denied: %v", d)
 		}
@@ -138,10 +139,10 @@ func bareOPA(ctx context.Context, b *testing.B, n int) ([]time.Duration, time.Du
 // else (straight through the ledger client, not this service); the time from
 // its commit until the service's first deny.
 func BenchmarkCommitToDeny(b *testing.B) {
-	ctx := testContext(b)
-	c := newConsentd(b)
-	dc := c.decisions(b)
-	lcfg, err := env(b).Ledger("providers")
+	ctx := itest.Context(b)
+	c := itest.NewConsentd(b, consentdBin)
+	dc := c.Decisions(b)
+	lcfg, err := itest.Env(b).Ledger("providers")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func BenchmarkCommitToDeny(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer lc.Close()
-	key, err := patientkey.Generate(unique("pat"))
+	key, err := patientkey.Generate(itest.Unique("pat"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -158,11 +159,11 @@ func BenchmarkCommitToDeny(b *testing.B) {
 	if _, err := lc.RegisterPatient(ctx, s); err != nil {
 		b.Fatal(err)
 	}
-	clinician := unique("dr")
-	drToken := token(b, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
+	clinician := itest.Unique("dr")
+	drToken := itest.Token(b, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
 	req := read(key.PatientID(), "labs", "treatment")
 	decide := func() bool {
-		d, err := authorize(ctx, b, dc, drToken, req)
+		d, err := itest.Authorize(ctx, b, dc, drToken, req)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -171,7 +172,7 @@ func BenchmarkCommitToDeny(b *testing.B) {
 	var delays []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		g, _ := key.Grant(ledgerapi.ConsentGrant{ConsentID: unique("c"), Grantee: ledgerapi.Grantee{Kind: "user", ID: clinician},
+		g, _ := key.Grant(ledgerapi.ConsentGrant{ConsentID: itest.Unique("c"), Grantee: ledgerapi.Grantee{Kind: "user", ID: clinician},
 			Categories: []string{"labs"}, Purposes: []string{"treatment"}})
 		consent, err := lc.GrantConsent(ctx, g)
 		if err != nil {

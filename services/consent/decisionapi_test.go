@@ -167,9 +167,14 @@ func TestAuthorizeWithRealEngine(t *testing.T) {
 			wantWhy: "catching up with the ledger", resource: "category/labs",
 		},
 		{
-			name: "write under a consent", p: alice,
+			name: "write under a consent to the clinician's org: allow", p: alice,
+			req:     &consentv1.AuthorizeRequest{Action: "write", Purpose: "treatment", Resource: &consentv1.Resource{PatientId: "pat-1", Category: "vitals"}},
+			wantAll: true, wantCID: "c-2", wantWhy: "allowed by consent c-2", resource: "category/vitals", wantPolicy: true,
+		},
+		{
+			name: "write under a consent to the clinician: deny, it allows read only", p: alice,
 			req:     &consentv1.AuthorizeRequest{Action: "write", Purpose: "treatment", Resource: &consentv1.Resource{PatientId: "pat-1", Category: "labs"}},
-			wantAll: true, wantCID: "c-1", wantWhy: "allowed by consent c-1", resource: "category/labs", wantPolicy: true,
+			wantWhy: "write needs a consent to organisation ProvidersMSP: consent c-1 is given to user dr-alice and allows read only", resource: "category/labs", wantPolicy: true,
 		},
 	}
 	for _, tt := range tests {

@@ -21,6 +21,7 @@ import (
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/auth"
 	"healthexchange/services/auth/devissuer"
+	"healthexchange/services/itest"
 )
 
 func read(patientID, category, purpose string) *consentv1.AuthorizeRequest {
@@ -29,17 +30,17 @@ func read(patientID, category, purpose string) *consentv1.AuthorizeRequest {
 }
 
 func TestConsentDecisions(t *testing.T) {
-	ctx := testContext(t)
-	c := newConsentd(t)
-	dc := c.decisions(t)
-	p := newPatient(t, c)
-	clinician := unique("dr")
-	drToken := token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
-	consentID := c.grant(t, p, "--to", "user:"+clinician, "--categories", "labs,conditions", "--purposes", "treatment", "--for", "720h")
+	ctx := itest.Context(t)
+	c := itest.NewConsentd(t, consentdBin)
+	dc := c.Decisions(t)
+	p := itest.NewPatient(t, c)
+	clinician := itest.Unique("dr")
+	drToken := itest.Token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
+	consentID := c.Grant(t, p, "--to", "user:"+clinician, "--categories", "labs,conditions", "--purposes", "treatment", "--for", "720h")
 
 	decide := func(t *testing.T, req *consentv1.AuthorizeRequest) *consentv1.Decision {
 		t.Helper()
-		d, err := authorize(ctx, t, dc, drToken, req)
+		d, err := itest.Authorize(ctx, t, dc, drToken, req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,15 +51,15 @@ func TestConsentDecisions(t *testing.T) {
 	}
 
 	t.Run("granted", func(t *testing.T) {
-		d := decide(t, read(p.id, "labs", "treatment"))
+		d := decide(t, read(p.ID, "labs", "treatment"))
 		if !d.GetAllow() || d.GetConsentId() != consentID {
 			t.Fatalf("decision %v, want allowed by %s", d, consentID)
 		}
 	})
 	denied := map[string]*consentv1.AuthorizeRequest{
-		"wrong category": read(p.id, "imaging", "treatment"),
-		"wrong purpose":  read(p.id, "labs", "payment"),
-		"other patient":  read(unique("pat"), "labs", "treatment"),
+		"wrong category": read(p.ID, "imaging", "treatment"),
+		"wrong purpose":  read(p.ID, "labs", "payment"),
+		"other patient":  read(itest.Unique("pat"), "labs", "treatment"),
 	}
 	for name, req := range denied {
 		t.Run(name, func(t *testing.T) {
@@ -68,11 +69,11 @@ func TestConsentDecisions(t *testing.T) {
 		})
 	}
 	t.Run("expired consent", func(t *testing.T) {
-		other := unique("dr")
+		other := itest.Unique("dr")
 		past := time.Now().Add(-2 * time.Hour).UTC()
-		c.grant(t, p, "--to", "user:"+other, "--categories", "labs", "--purposes", "treatment",
+		c.Grant(t, p, "--to", "user:"+other, "--categories", "labs", "--purposes", "treatment",
 			"--not-before", past.Format(time.RFC3339), "--expires", past.Add(time.Hour).Format(time.RFC3339))
-		d, err := authorize(ctx, t, dc, token(t, other, auth.RoleClinician, ledgerapi.ProvidersMSP), read(p.id, "labs", "treatment"))
+		d, err := itest.Authorize(ctx, t, dc, itest.Token(t, other, auth.RoleClinician, ledgerapi.ProvidersMSP), read(p.ID, "labs", "treatment"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +84,7 @@ func TestConsentDecisions(t *testing.T) {
 	t.Run("break-glass is allowed, marked and logged without its words", func(t *testing.T) {
 		why := "patient unconscious in the emergency room"
 		d := decide(t, &consentv1.AuthorizeRequest{Action: "read", Purpose: "emergency", BreakGlassReason: why,
-			Resource: &consentv1.Resource{PatientId: p.id, Category: "imaging"}})
+			Resource: &consentv1.Resource{PatientId: p.ID, Category: "imaging"}})
 		if !d.GetAllow() || !slices.Contains(d.GetObligations(), "notify-patient") || !slices.Contains(d.GetObligations(), "log-break-glass") {
 			t.Fatalf("break-glass decision %v, want allowed with notify-patient and log-break-glass", d)
 		}
@@ -95,7 +96,7 @@ func TestConsentDecisions(t *testing.T) {
 	})
 	t.Run("break-glass without a reason is denied", func(t *testing.T) {
 		d := decide(t, &consentv1.AuthorizeRequest{Action: "read", Purpose: "emergency",
-			Resource: &consentv1.Resource{PatientId: p.id, Category: "imaging"}})
+			Resource: &consentv1.Resource{PatientId: p.ID, Category: "imaging"}})
 		if d.GetAllow() {
 			t.Fatalf("decision %v, want denied", d)
 		}
@@ -103,18 +104,18 @@ func TestConsentDecisions(t *testing.T) {
 
 	// Revoke through the CLI; the service answers once its view has the
 	// revocation, so the very next decision is a deny.
-	if _, err := c.cli(t, p.token, p.key, "revoke", consentID); err != nil {
+	if _, err := c.CLI(t, p.Token, p.Key, "revoke", consentID); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("revoked", func(t *testing.T) {
-		d := decide(t, read(p.id, "labs", "treatment"))
+		d := decide(t, read(p.ID, "labs", "treatment"))
 		if d.GetAllow() || !strings.Contains(strings.Join(d.GetReasons(), " "), "revoked") {
 			t.Fatalf("decision after revoke %v, want denied as revoked", d)
 		}
 	})
 
 	t.Run("the patient sees allowed and denied accesses", func(t *testing.T) {
-		last := decide(t, read(p.id, "labs", "treatment"))
+		last := decide(t, read(p.ID, "labs", "treatment"))
 		waitForEvent(t, c, p, last.GetEventId())
 		events := accessLog(t, c, p)
 		var allows, denies int
@@ -132,14 +133,14 @@ func TestConsentDecisions(t *testing.T) {
 }
 
 // accessLog reads the patient's access log through the CLI.
-func accessLog(t testing.TB, c *consentd, p patient) []*consentv1.AccessEvent {
+func accessLog(t testing.TB, c *itest.Consentd, p itest.Patient) []*consentv1.AccessEvent {
 	t.Helper()
-	out, err := c.cli(t, p.token, p.key, "access-log", "--page-size", "100")
+	out, err := c.CLI(t, p.Token, p.Key, "access-log", "--page-size", "100")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var resp consentv1.GetAccessLogResponse
-	if err := protojsonUnmarshal(out, &resp); err != nil {
+	if err := itest.ProtojsonUnmarshal(out, &resp); err != nil {
 		t.Fatal(err)
 	}
 	return resp.GetEvents()
@@ -147,7 +148,7 @@ func accessLog(t testing.TB, c *consentd, p patient) []*consentv1.AccessEvent {
 
 // waitForEvent polls the patient's access log until the event is on the
 // ledger (the service ships events in batches).
-func waitForEvent(t testing.TB, c *consentd, p patient, eventID string) *consentv1.AccessEvent {
+func waitForEvent(t testing.TB, c *itest.Consentd, p itest.Patient, eventID string) *consentv1.AccessEvent {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -163,15 +164,15 @@ func waitForEvent(t testing.TB, c *consentd, p patient, eventID string) *consent
 }
 
 func TestTokensAreChecked(t *testing.T) {
-	ctx := testContext(t)
-	c := newConsentd(t)
-	dc := c.decisions(t)
-	e := env(t)
+	ctx := itest.Context(t)
+	c := itest.NewConsentd(t, consentdBin)
+	dc := c.Decisions(t)
+	e := itest.Env(t)
 	iss, err := devissuer.Load(e.DevIdP.Issuer, e.DevIdP.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := token(t, "dr-a", auth.RoleClinician, ledgerapi.ProvidersMSP)
+	good := itest.Token(t, "dr-a", auth.RoleClinician, ledgerapi.ProvidersMSP)
 	now := time.Now()
 	claims := func(change func(map[string]any)) string {
 		m := map[string]any{"iss": e.DevIdP.Issuer, "sub": "dr-a", "aud": e.DevIdP.Audience, "role": "clinician",
@@ -208,7 +209,7 @@ func TestTokensAreChecked(t *testing.T) {
 		})
 	}
 	t.Run("a good token is accepted", func(t *testing.T) {
-		if _, err := authorize(ctx, t, dc, good, read("pat-x", "labs", "treatment")); err != nil {
+		if _, err := itest.Authorize(ctx, t, dc, good, read("pat-x", "labs", "treatment")); err != nil {
 			t.Fatalf("good token: %v", err)
 		}
 	})
@@ -217,26 +218,24 @@ func TestTokensAreChecked(t *testing.T) {
 // TestUnreachableLedgerDenies points a service at a peer that is not there:
 // its view never follows the ledger, so even the patient is denied.
 func TestUnreachableLedgerDenies(t *testing.T) {
-	ctx := testContext(t)
-	raw, err := os.ReadFile(env(t).Path)
+	ctx := itest.Context(t)
+	raw, err := os.ReadFile(itest.Env(t).Path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var doc map[string]any
 	json.Unmarshal(raw, &doc)
 	for _, o := range doc["orgs"].([]any) {
-		o.(map[string]any)["peerEndpoint"] = freeAddr(t) // nothing listens there
+		o.(map[string]any)["peerEndpoint"] = itest.FreeAddr(t) // nothing listens there
 	}
 	broken := filepath.Join(t.TempDir(), "network.json")
 	raw, _ = json.Marshal(doc)
 	os.WriteFile(broken, raw, 0o600)
 
-	c := &consentd{t: t, grpcAddr: freeAddr(t), httpAddr: freeAddr(t), stateDir: t.TempDir(), envPath: broken,
-		ready: "consent service starting"}
-	c.start()
-	t.Cleanup(c.stop)
-	c.waitLog("not following the ledger", 30*time.Second)
-	d, err := authorize(ctx, t, c.decisions(t), token(t, "pat-1", auth.RolePatient, ""), read("pat-1", "labs", "treatment"))
+	c := &itest.Consentd{GRPCAddr: itest.FreeAddr(t), HTTPAddr: itest.FreeAddr(t), StateDir: t.TempDir(), EnvPath: broken}
+	c.Process = itest.StartProcess(t, consentdBin, c.Flags(), "consent service starting")
+	c.WaitLog("not following the ledger", 30*time.Second)
+	d, err := itest.Authorize(ctx, t, c.Decisions(t), itest.Token(t, "pat-1", auth.RolePatient, ""), read("pat-1", "labs", "treatment"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,32 +248,32 @@ func TestUnreachableLedgerDenies(t *testing.T) {
 // journal; after a restart every one of them reaches the ledger, and the
 // decision view resumes from its snapshot.
 func TestKillAndRestart(t *testing.T) {
-	ctx := testContext(t)
-	c := newConsentd(t, "-flush-every", "1h") // nothing leaves the journal before the kill
-	dc := c.decisions(t)
-	p := newPatient(t, c)
-	clinician := unique("dr")
-	drToken := token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
-	c.grant(t, p, "--to", "user:"+clinician, "--categories", "labs", "--purposes", "treatment")
+	ctx := itest.Context(t)
+	c := itest.NewConsentd(t, consentdBin, "-flush-every", "1h") // nothing leaves the journal before the kill
+	dc := c.Decisions(t)
+	p := itest.NewPatient(t, c)
+	clinician := itest.Unique("dr")
+	drToken := itest.Token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
+	c.Grant(t, p, "--to", "user:"+clinician, "--categories", "labs", "--purposes", "treatment")
 
 	var ids []string
 	for range 25 {
-		d, err := authorize(ctx, t, dc, drToken, read(p.id, "labs", "treatment"))
+		d, err := itest.Authorize(ctx, t, dc, drToken, read(p.ID, "labs", "treatment"))
 		if err != nil || !d.GetAllow() {
 			t.Fatalf("before the kill: %v %v", d, err)
 		}
 		ids = append(ids, d.GetEventId())
 	}
 	waitSnapshot(t, c)
-	c.kill()
+	c.Kill()
 
-	c.extraFlags = nil // ship at the normal rate again
-	c.start()
-	resumed := c.logLines("consent view: following the ledger")
+	c.Args = c.Flags() // without -flush-every: ship at the normal rate again
+	c.Start()
+	resumed := c.LogLines("consent view: following the ledger")
 	if from := resumed[len(resumed)-1]["from_block"].(float64); from == 0 {
 		t.Fatalf("the restarted view replayed from block 0; want it to resume from its snapshot")
 	}
-	d, err := authorize(ctx, t, dc, drToken, read(p.id, "labs", "treatment"))
+	d, err := itest.Authorize(ctx, t, dc, drToken, read(p.ID, "labs", "treatment"))
 	if err != nil || !d.GetAllow() {
 		t.Fatalf("after the restart the consent is not in the view: %v %v", d, err)
 	}
@@ -295,7 +294,7 @@ func TestKillAndRestart(t *testing.T) {
 
 // waitSnapshot waits until the service has saved its view with a
 // checkpoint past the genesis block.
-func waitSnapshot(t testing.TB, c *consentd) {
+func waitSnapshot(t testing.TB, c *itest.Consentd) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -304,7 +303,7 @@ func waitSnapshot(t testing.TB, c *consentd) {
 				Next uint64 `json:"next"`
 			} `json:"checkpoint"`
 		}
-		raw, err := os.ReadFile(filepath.Join(c.stateDir, "view.json"))
+		raw, err := os.ReadFile(filepath.Join(c.StateDir, "view.json"))
 		if err == nil && json.Unmarshal(raw, &snap) == nil && snap.Checkpoint.Next > 0 {
 			return
 		}

@@ -1,7 +1,8 @@
 // Package devenv reads the development environment that
 // `test-network/network.sh up` describes in network.json: the ledger's
-// organisations, the services' TLS material and the development identity
-// provider. Services, tools and tests use it instead of hard-coded paths.
+// organisations, the services' TLS material, the development identity
+// provider and the vault's key files. Services, tools and tests use it
+// instead of hard-coded paths.
 //
 // It is for this machine's test network only; nothing here is how a
 // production deployment is configured (see deploy/).
@@ -25,6 +26,11 @@ type Env struct {
 		CA  string `json:"ca"`
 	} `json:"servicesTls"`
 	DevIdP IdP `json:"devIdp"`
+	// Vault is the development key-encryption key and key folder.
+	Vault struct {
+		KEK  string `json:"kek"`
+		Keys string `json:"keys"`
+	} `json:"vault"`
 }
 
 // IdP is the development identity provider: who it is, the audience its

@@ -101,6 +101,19 @@ func (c *Client) RecordHistory(ctx context.Context, recordID string) ([]ledgerap
 	return evaluate[[]ledgerapi.Notarization](ctx, c, "notary:History", recordID)
 }
 
+// RecordsByPatient lists the latest notarized version of each of a patient's
+// records, in recordId order, one page at a time.
+func (c *Client) RecordsByPatient(ctx context.Context, patientID string, pageSize int32, bookmark string) (ledgerapi.NotarizationPage, error) {
+	return evaluate[ledgerapi.NotarizationPage](ctx, c, "notary:ListByPatient", patientID, strconv.FormatInt(int64(pageSize), 10), bookmark)
+}
+
+// RecordsByHash returns the notarized versions, of any record, whose hash is
+// sha256Hex (at most 100, in record then version order; none is an empty
+// list).
+func (c *Client) RecordsByHash(ctx context.Context, sha256Hex string) ([]ledgerapi.Notarization, error) {
+	return evaluate[[]ledgerapi.Notarization](ctx, c, "notary:FindByHash", sha256Hex)
+}
+
 // Anchor stores the Merkle root of a batch of wearable data.
 func (c *Client) Anchor(ctx context.Context, a ledgerapi.Anchor) (ledgerapi.Anchor, error) {
 	return submit[ledgerapi.Anchor](ctx, c, "anchors:Anchor",

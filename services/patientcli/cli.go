@@ -1,8 +1,10 @@
 // Package patientcli is the patient's command-line app: it keeps the
 // patient's key on their machine (0600), signs consent changes with it, and
-// talks to the consent service's HTTP/JSON gateway with the patient's token.
+// talks to the consent service's HTTP/JSON gateway (and the records
+// service's, to erase) with the patient's token.
 //
-// The private key never leaves this process except into the key file.
+// The private key never leaves this process except into the key file, and
+// the token is never printed.
 package patientcli
 
 import (
@@ -26,7 +28,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/devenv"
+	"healthexchange/services/apiclient"
 	"healthexchange/services/ledger"
 	"healthexchange/services/patientkey"
 )
@@ -45,6 +47,7 @@ Commands:
   requests    list access requests addressed to you
   approve     grant what an access request asked for
   deny        refuse an access request
+  erase       erase all your records for good (records service)
 
 Every command takes --help. Common flags: --server, --ca, --token (or
 HX_TOKEN), --key (or HX_PATIENT_KEY), --json.
@@ -145,13 +148,9 @@ func defaultKeyPath() string {
 	return filepath.Join(home, ".health-exchange", "patient-key.json")
 }
 
-func defaultCA() string {
-	return filepath.Join(devenv.StateDir(), "services-tls", "ca.crt")
-}
-
 func (o *opts) common(fs *flag.FlagSet) {
 	fs.StringVar(&o.server, "server", envOr("HX_CONSENT_URL", "https://127.0.0.1:27102"), "the consent service's HTTP/JSON gateway")
-	fs.StringVar(&o.ca, "ca", defaultCA(), "CA certificate that signed the service's TLS certificate")
+	fs.StringVar(&o.ca, "ca", apiclient.DevCA(), "CA certificate that signed the service's TLS certificate")
 	// The token is read from HX_TOKEN after parsing, never shown as a default.
 	fs.StringVar(&o.token, "token", "", "your bearer token (role patient; default: $HX_TOKEN)")
 	fs.StringVar(&o.keyPath, "key", defaultKeyPath(), "your key file")
@@ -165,7 +164,17 @@ func envOr(name, def string) string {
 	return def
 }
 
-func (o *opts) gateway() (*gateway, error) { return newGateway(o.server, o.ca, o.token) }
+// gateway is a client of the consent service's gateway, as the patient.
+func (o *opts) gateway() (*apiclient.Client, error) { return o.client(o.server) }
+
+// client is a client of a service's gateway at server, as the patient: every
+// patient call carries the token.
+func (o *opts) client(server string) (*apiclient.Client, error) {
+	if o.token == "" {
+		return nil, errors.New("no bearer token: pass --token or set HX_TOKEN")
+	}
+	return apiclient.New(server, o.ca, o.token)
+}
 
 // show prints a response as JSON (--json) or with text.
 func (o *opts) show(m any, text func(w io.Writer)) error {

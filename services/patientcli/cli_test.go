@@ -19,6 +19,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/patientkey"
 )
 
@@ -60,9 +61,22 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, _ := protojson.Marshal(&consentv1.ApproveAccessRequestResponse{
 			Request: &consentv1.AccessRequest{RequestId: "req-1", State: "approved"}, Consent: &consentv1.Consent{ConsentId: "c-x"}})
 		w.Write(out)
+	case "/v1/patients/pat-1/records:erase":
+		var req recordsv1.ErasePatientRecordsRequest
+		protojson.Unmarshal(body, &req)
+		out, _ := protojson.Marshal(&recordsv1.ErasePatientRecordsResponse{
+			PatientId: req.GetPatientId(), ErasureId: "erasure-pat-1", ObjectsDeleted: 3, KeyId: "k-1", ErasedAt: "2026-01-02T03:04:05Z", TxId: "tx-9"})
+		w.Write(out)
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// requests is how many calls the fake gateway answered.
+func (f *fakeGateway) requests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.auth)
 }
 
 type fixture struct {
@@ -116,7 +130,9 @@ func TestUsage(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := Run(context.Background(), tc.args, &out, &errOut)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			code := Run(ctx, tc.args, &out, &errOut)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errOut.String())
 			}
@@ -211,6 +227,61 @@ func TestApproveGrantsWhatWasAsked(t *testing.T) {
 	}
 	if code, _, errOut := f.run(t, "approve", "req-404"); code != 1 || !strings.Contains(errOut, "no pending access request") {
 		t.Fatalf("approving an unknown request: exit %d: %s", code, errOut)
+	}
+}
+
+func TestErase(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	tests := map[string]struct {
+		args     []string
+		code     int
+		wantSent bool
+		want     string // in stdout (exit 0) or stderr
+	}{
+		"without --confirm it refuses and sends nothing": {
+			args: []string{"erase", "--records-server", f.server.URL}, code: 2, want: "cannot be undone",
+		},
+		"with --confirm it erases the key's patient": {
+			args: []string{"erase", "--confirm", "--records-server", f.server.URL}, code: 0, wantSent: true, want: "record versions deleted  3",
+		},
+		"--patient names the patient without a key": {
+			args: []string{"erase", "--confirm", "--records-server", f.server.URL, "--key", filepath.Join(t.TempDir(), "none.json"), "--patient", "pat-1"},
+			code: 0, wantSent: true, want: "erased the records of pat-1",
+		},
+		"no key and no --patient": {
+			args: []string{"erase", "--confirm", "--records-server", f.server.URL, "--key", filepath.Join(t.TempDir(), "none.json")},
+			code: 1, want: "pass --patient",
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f.gw.mu.Lock()
+			delete(f.gw.received, "/v1/patients/pat-1/records:erase")
+			f.gw.mu.Unlock()
+			before := f.gw.requests()
+			code, out, errOut := f.run(t, tc.args...)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", code, tc.code, errOut)
+			}
+			got := out
+			if code != 0 {
+				got = errOut
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Fatalf("output %q lacks %q", got, tc.want)
+			}
+			if !tc.wantSent {
+				if n := f.gw.requests() - before; n != 0 {
+					t.Fatalf("%d requests sent", n)
+				}
+				return
+			}
+			var req recordsv1.ErasePatientRecordsRequest
+			if err := protojson.Unmarshal(f.gw.received["/v1/patients/pat-1/records:erase"], &req); err != nil || req.GetPatientId() != "pat-1" {
+				t.Fatalf("erase request %v (%v)", &req, err)
+			}
+		})
 	}
 }
 

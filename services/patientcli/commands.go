@@ -7,12 +7,13 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"strconv"
 
 	"google.golang.org/protobuf/proto"
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/apiclient"
 	"healthexchange/services/ledger"
 	"healthexchange/services/patientkey"
 )
@@ -31,6 +32,9 @@ func init() {
 		"requests":   {"[--state pending|approved|denied]", "List access requests addressed to you.", requests},
 		"approve":    {"REQUEST_ID [--expires T | --for D]", "Grant exactly what an access request asked for, to the requester.", approve},
 		"deny":       {"REQUEST_ID", "Refuse an access request.", deny},
+		"erase": {"--confirm [--records-server URL] [--patient ID]",
+			"Erase all your records from the records service for good: their key is destroyed and their stored versions deleted, and the ledger\n" +
+				"records that the erasure happened (the notarized hashes stay). It cannot be undone, so it needs --confirm.", erase},
 	}
 }
 
@@ -88,7 +92,7 @@ func register(_ *flag.FlagSet, o *opts) func(context.Context) error {
 			return err
 		}
 		resp := &consentv1.RegisterPatientResponse{}
-		if err := g.call(ctx, "POST", "/v1/patients:register", &consentv1.RegisterPatientRequest{Registration: sp}, resp); err != nil {
+		if err := g.Call(ctx, "POST", "/v1/patients:register", &consentv1.RegisterPatientRequest{Registration: sp}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
@@ -132,7 +136,7 @@ func grant(fs *flag.FlagSet, o *opts) func(context.Context) error {
 			return err
 		}
 		resp := &consentv1.GrantConsentResponse{}
-		if err := g.call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp); err != nil {
+		if err := g.Call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, resp.GetConsent()) })
@@ -150,7 +154,7 @@ func cutGrantee(s string) (kind, id string, ok bool) {
 
 // signedGrant connects to the gateway and signs a grant with the patient's
 // key.
-func (o *opts) signedGrant(c ledgerapi.ConsentGrant) (*gateway, *consentv1.SignedPayload, error) {
+func (o *opts) signedGrant(c ledgerapi.ConsentGrant) (*apiclient.Client, *consentv1.SignedPayload, error) {
 	g, err := o.gateway()
 	if err != nil {
 		return nil, nil, err
@@ -174,7 +178,7 @@ func revoke(_ *flag.FlagSet, o *opts) func(context.Context) error {
 			return err
 		}
 		resp := &consentv1.RevokeConsentResponse{}
-		if err := g.call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp); err != nil {
+		if err := g.Call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "revoked:\n"); printConsent(w, resp.GetConsent()) })
@@ -238,8 +242,7 @@ func (o *opts) getPage(ctx context.Context, path string, size int, token string,
 	if err != nil {
 		return err
 	}
-	q := url.Values{"page_size": {strconv.Itoa(size)}, "page_token": {token}}
-	return g.call(ctx, "GET", path+"?"+q.Encode(), nil, resp)
+	return g.GetPage(ctx, path, nil, size, token, resp)
 }
 
 func requests(fs *flag.FlagSet, o *opts) func(context.Context) error {
@@ -267,7 +270,7 @@ func (o *opts) listRequests(ctx context.Context, state string) (*consentv1.ListA
 		return nil, err
 	}
 	resp := &consentv1.ListAccessRequestsResponse{}
-	return resp, g.call(ctx, "GET", "/v1/access-requests?"+url.Values{"state": {state}}.Encode(), nil, resp)
+	return resp, g.Call(ctx, "GET", "/v1/access-requests?"+url.Values{"state": {state}}.Encode(), nil, resp)
 }
 
 func approve(fs *flag.FlagSet, o *opts) func(context.Context) error {
@@ -305,7 +308,7 @@ func approve(fs *flag.FlagSet, o *opts) func(context.Context) error {
 		}
 		resp := &consentv1.ApproveAccessRequestResponse{}
 		path := "/v1/access-requests/" + url.PathEscape(id) + ":approve"
-		if err := g.call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp); err != nil {
+		if err := g.Call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
@@ -327,9 +330,50 @@ func deny(_ *flag.FlagSet, o *opts) func(context.Context) error {
 			return err
 		}
 		resp := &consentv1.DenyAccessRequestResponse{}
-		if err := g.call(ctx, "POST", "/v1/access-requests/"+url.PathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id}, resp); err != nil {
+		if err := g.Call(ctx, "POST", "/v1/access-requests/"+url.PathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "denied:\n"); printRequest(w, resp.GetRequest()) })
+	}
+}
+
+func erase(fs *flag.FlagSet, o *opts) func(context.Context) error {
+	confirm := fs.Bool("confirm", false, "yes, erase all my records; this cannot be undone")
+	server := fs.String("records-server", envOr("HX_RECORDS_URL", "https://127.0.0.1:27112"), "the records service's HTTP/JSON gateway")
+	patient := fs.String("patient", "", "your patient id (default: your key's)")
+	return func(ctx context.Context) error {
+		if err := noArgs(o); err != nil {
+			return err
+		}
+		if !*confirm {
+			return usagef("erasing destroys your records' key and deletes every stored version; it cannot be undone. Run again with --confirm")
+		}
+		id := *patient
+		if id == "" {
+			k, err := patientkey.Load(o.keyPath)
+			if err != nil {
+				return fmt.Errorf("your patient id (from your key, or pass --patient): %w", err)
+			}
+			id = k.PatientID()
+		}
+		g, err := o.client(*server)
+		if err != nil {
+			return err
+		}
+		resp := &recordsv1.ErasePatientRecordsResponse{}
+		path := "/v1/patients/" + url.PathEscape(id) + "/records:erase"
+		if err := g.Call(ctx, "POST", path, &recordsv1.ErasePatientRecordsRequest{PatientId: id}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			key := resp.GetKeyId()
+			if key == "" {
+				key = "(none)"
+			}
+			fmt.Fprintf(w, "erased the records of %s at %s\n", resp.GetPatientId(), resp.GetErasedAt())
+			fmt.Fprintf(w, "record versions deleted\t%d\n", resp.GetObjectsDeleted())
+			fmt.Fprintf(w, "data key destroyed\t%s\n", key)
+			fmt.Fprintf(w, "erasure\t%s (tx %s)\n", resp.GetErasureId(), resp.GetTxId())
+		})
 	}
 }

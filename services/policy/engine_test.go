@@ -145,9 +145,19 @@ func TestDecide(t *testing.T) {
 			want:  policy.Decision{Allow: true, Reasons: []string{"allowed by consent c1"}, Obligations: logAccess, ConsentID: "c1"},
 		},
 		{
-			name: "clinician writes with a user consent",
+			name: "clinician write with a user consent denied: it allows read only",
 			input: func() policy.Input {
 				in := withConsent(clinicianRead(), none)
+				in.Action = "write"
+				return in
+			},
+			want:    policy.Decision{Reasons: []string{"write needs a consent to organisation clinic-north: consent c1 is given to user dr-ada and allows read only"}},
+			reasons: []string{"write needs a consent to organisation clinic-north: consent c1 is given to user dr-ada and allows read only"},
+		},
+		{
+			name: "clinician writes with an org consent",
+			input: func() policy.Input {
+				in := withConsent(clinicianRead(), func(c *policy.Consent) { c.Grantee = policy.Grantee{Kind: "org", ID: "clinic-north"} })
 				in.Action = "write"
 				return in
 			},

@@ -196,6 +196,25 @@ func (v *Vault) Erase(ctx context.Context, patientID string) error {
 	}
 }
 
+// Erased reports whether the patient has been erased (their key is a
+// tombstone). A patient who never had a key is not erased.
+func (v *Vault) Erased(ctx context.Context, patientID string) (bool, error) {
+	if err := checkPatient(patientID); err != nil {
+		return false, err
+	}
+	if v.closed.Load() {
+		return false, fmt.Errorf("vault: %w", ErrClosed)
+	}
+	cur, err := v.keys.Get(ctx, patientID)
+	switch {
+	case errors.Is(err, ErrNoKey):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("vault: key of patient %q: %w", patientID, err)
+	}
+	return cur.IsTombstone(), nil
+}
+
 // Recreate gives an erased patient a new data key, so Seal accepts them
 // again; objects sealed under their erased keys stay unreadable
 // (ErrErased). It fails with ErrKeyExists if the patient has a live key and

@@ -285,6 +285,17 @@ func TestErase(t *testing.T) {
 					t.Errorf("second Erase: %v", err)
 				}
 			})
+			t.Run("erased is reported", func(t *testing.T) {
+				for _, p := range []struct {
+					id   string
+					want bool
+				}{{"alice", true}, {"bob", false}, {"carol", false}} {
+					got, err := v.Erased(ctx, p.id)
+					if err != nil || got != p.want {
+						t.Errorf("Erased(%s) = %v, %v; want %v", p.id, got, err, p.want)
+					}
+				}
+			})
 			t.Run("other patient unaffected", func(t *testing.T) {
 				mustOpen(t, v, "bob", "records/1", bob, record(300))
 				mustOpen(t, v, "bob", "records/2", seal(t, v, "bob", "records/2", record(10)), record(10))

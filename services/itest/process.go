@@ -1,0 +1,129 @@
+//go:build integration
+
+package itest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Process is a service process whose standard output and error are
+// captured, one log across restarts.
+type Process struct {
+	// Args are the arguments Start runs the binary with; a test may change
+	// them before a restart.
+	Args []string
+
+	t     testing.TB
+	bin   string
+	ready string // the log message that says the process is ready
+	cmd   *exec.Cmd
+	logs  *logBuffer
+}
+
+// StartProcess runs bin with args, waits up to 60 s for a log line that
+// contains ready, and stops the process at the test's cleanup.
+func StartProcess(t testing.TB, bin string, args []string, ready string) *Process {
+	t.Helper()
+	p := &Process{Args: args, t: t, bin: bin, ready: ready, logs: &logBuffer{}}
+	t.Cleanup(p.Stop)
+	p.Start()
+	return p
+}
+
+// Start runs the binary again with p.Args (after Kill) and waits until the
+// new output says it is ready.
+func (p *Process) Start() {
+	p.t.Helper()
+	offset := len(p.Log())
+	p.cmd = exec.Command(p.bin, p.Args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
+	if err := p.cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.WaitLogAfter(offset, p.ready, 60*time.Second)
+}
+
+// Log returns what the process has logged so far.
+func (p *Process) Log() string { return p.logs.String() }
+
+// WaitLog polls the log for a line containing s.
+func (p *Process) WaitLog(s string, within time.Duration) {
+	p.t.Helper()
+	p.WaitLogAfter(0, s, within)
+}
+
+// WaitLogAfter polls the log written after offset for s.
+func (p *Process) WaitLogAfter(offset int, s string, within time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(within)
+	for !strings.Contains(p.Log()[offset:], s) {
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s did not log %q within %v; its log:\n%s", filepath.Base(p.bin), s, within, p.Log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill ends the process at once, as a crash would.
+func (p *Process) Kill() {
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+}
+
+// Stop asks the process to end (SIGTERM) and kills it if it has not ended
+// within 20 s. It does nothing if the process has already ended.
+func (p *Process) Stop() {
+	if p.cmd == nil || p.cmd.Process == nil || p.cmd.ProcessState != nil {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		p.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// LogLines returns the JSON log records whose msg is msg.
+func (p *Process) LogLines(msg string) []map[string]any {
+	var out []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(p.Log()))
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// logBuffer collects a process's output; it is written by the exec
+// package's copying goroutine and read by the test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,123 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"math"
+
+	"healthexchange/chaincode/ledgerapi"
+	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/auth"
+)
+
+// api serves records.v1.RecordService: it converts messages and errors, and
+// leaves every decision to Service.
+type api struct {
+	recordsv1.UnimplementedRecordServiceServer
+	svc *Service
+}
+
+// caller is the verified principal; every method but VerifyRecord has one.
+func caller(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return auth.Principal{}, &DeniedError{Reasons: []string{"no verified caller"}}
+	}
+	return p, nil
+}
+
+func (a *api) PutRecord(ctx context.Context, req *recordsv1.PutRecordRequest) (*recordsv1.PutRecordResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	r, err := a.svc.Put(ctx, p, PutRequest{
+		PatientID: req.GetPatientId(), RecordID: req.GetRecordId(), Resource: req.GetResource(),
+		IdempotencyKey: req.GetIdempotencyKey(), BaseVersion: int(req.GetBaseVersion()), Purpose: req.GetPurpose(),
+	})
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.PutRecordResponse{Record: toVersion(r.Record), Replayed: r.Replayed}, nil
+}
+
+func (a *api) GetRecord(ctx context.Context, req *recordsv1.GetRecordRequest) (*recordsv1.GetRecordResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	r, err := a.svc.Get(ctx, p, GetRequest{
+		PatientID: req.GetPatientId(), RecordID: req.GetRecordId(), Version: int(req.GetVersion()),
+		Purpose: req.GetPurpose(), BreakGlass: req.GetBreakGlassReason(),
+	})
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.GetRecordResponse{Record: toVersion(r.Record), Resource: r.Resource,
+		ResourceType: r.ResourceType, Obligations: r.Obligations}, nil
+}
+
+func (a *api) ListRecords(ctx context.Context, req *recordsv1.ListRecordsRequest) (*recordsv1.ListRecordsResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	r, err := a.svc.List(ctx, p, ListRequest{PatientID: req.GetPatientId(), PageSize: int(req.GetPageSize()),
+		PageToken: req.GetPageToken(), Purpose: req.GetPurpose()})
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.ListRecordsResponse{Records: toVersions(r.Records), NextPageToken: r.NextPageToken,
+		Withheld: int32(r.Withheld)}, nil
+}
+
+func (a *api) GetRecordHistory(ctx context.Context, req *recordsv1.GetRecordHistoryRequest) (*recordsv1.GetRecordHistoryResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	vs, err := a.svc.History(ctx, p, HistoryRequest{PatientID: req.GetPatientId(), RecordID: req.GetRecordId(), Purpose: req.GetPurpose()})
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.GetRecordHistoryResponse{Versions: toVersions(vs)}, nil
+}
+
+func (a *api) VerifyRecord(ctx context.Context, req *recordsv1.VerifyRecordRequest) (*recordsv1.VerifyRecordResponse, error) {
+	r, err := a.svc.Verify(ctx, VerifyRequest{RecordID: req.GetRecordId(), Resource: req.GetResource(), SHA256: req.GetSha256()})
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.VerifyRecordResponse{Match: r.Match, Sha256: r.SHA256, Versions: toVersions(r.Versions), Reason: r.Reason}, nil
+}
+
+func (a *api) ErasePatientRecords(ctx context.Context, req *recordsv1.ErasePatientRecordsRequest) (*recordsv1.ErasePatientRecordsResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	e, err := a.svc.Erase(ctx, p, req.GetPatientId())
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	if e.ObjectsDeleted > math.MaxInt32 {
+		return nil, toStatus(ctx, a.svc.log, errors.New("objects deleted overflows int32"))
+	}
+	return &recordsv1.ErasePatientRecordsResponse{PatientId: e.PatientID, ErasureId: e.ErasureID,
+		ObjectsDeleted: int32(e.ObjectsDeleted), KeyId: e.KeyID, ErasedAt: e.Timestamp, TxId: e.TxID}, nil
+}
+
+func toVersion(n ledgerapi.Notarization) *recordsv1.RecordVersion {
+	return &recordsv1.RecordVersion{
+		RecordId: n.RecordID, PatientId: n.PatientID, Version: int32(min(n.Version, math.MaxInt32)), Sha256: n.SHA256,
+		PreviousSha256: n.PreviousSHA256, Category: n.Category, Author: n.Author, NotarizedAt: n.Timestamp, TxId: n.TxID,
+	}
+}
+
+func toVersions(ns []ledgerapi.Notarization) []*recordsv1.RecordVersion {
+	out := make([]*recordsv1.RecordVersion, len(ns))
+	for i, n := range ns {
+		out[i] = toVersion(n)
+	}
+	return out
+}

@@ -1,0 +1,47 @@
+package records
+
+import (
+	"errors"
+	"strings"
+)
+
+// Domain errors of the records service; the server edge maps them (and the
+// ledger's, the vault's and the FHIR validator's) to gRPC codes in one place
+// (status.go).
+var (
+	// ErrInvalid: the request itself is wrong (a field missing or malformed,
+	// a resource that is not a valid FHIR resource of the patient).
+	ErrInvalid = errors.New("invalid request")
+	// ErrDenied: the consent service did not allow the access (see
+	// DeniedError for the reasons).
+	ErrDenied = errors.New("access denied")
+	// ErrNotFound: no such record (or version) of this patient.
+	ErrNotFound = errors.New("not found")
+	// ErrTampered: a stored record does not match its notarization (or is
+	// missing); it is not served, and a tamper alarm is raised.
+	ErrTampered = errors.New("record failed its integrity check")
+	// ErrErased: the patient's records have been erased.
+	ErrErased = errors.New("the patient's records have been erased")
+	// ErrIdempotencyKey: the idempotency key was used before for another
+	// request.
+	ErrIdempotencyKey = errors.New("idempotency key already used for another request")
+	// ErrStale: the update was made from a version that is no longer the
+	// latest.
+	ErrStale = errors.New("the record has a newer version")
+	// ErrUnavailable: object storage or the consent service could not be
+	// reached; nothing was served, and a put can be retried.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// DeniedError is a denial with the policy's reasons and the id of the access
+// event that recorded it.
+type DeniedError struct {
+	Reasons []string
+	EventID string
+}
+
+func (e *DeniedError) Error() string {
+	return ErrDenied.Error() + ": " + strings.Join(e.Reasons, "; ")
+}
+
+func (e *DeniedError) Unwrap() error { return ErrDenied }

@@ -1,0 +1,362 @@
+package records
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/auth"
+	"healthexchange/services/ledger"
+	"healthexchange/services/objectstore"
+	"healthexchange/services/vault"
+)
+
+// fakeLedger keeps notarizations, access events and erasures in memory,
+// with the chaincode's version-chain rule. notarizeErr, when set, decides
+// what a Notarize does: return an error before (lost) or after (landed)
+// storing.
+type fakeLedger struct {
+	mu       sync.Mutex
+	versions map[string][]ledgerapi.Notarization // recordId -> versions
+	events   []ledgerapi.AccessEvent
+	erasures map[string]ledgerapi.Erasure
+	tx       int
+
+	notarizeErr  error
+	notarizeLand bool // with notarizeErr: the notarization is stored anyway (outcome unknown to the caller)
+	down         bool
+}
+
+func newFakeLedger() *fakeLedger {
+	return &fakeLedger{versions: map[string][]ledgerapi.Notarization{}, erasures: map[string]ledgerapi.Erasure{}}
+}
+
+var errLedgerDown = &ledger.Error{Function: "fake", Kind: ledger.ErrUnavailable, Message: "ledger down"}
+
+func (l *fakeLedger) Notarize(_ context.Context, n ledgerapi.Notarization) (ledgerapi.Notarization, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return ledgerapi.Notarization{}, errLedgerDown
+	}
+	if l.notarizeErr != nil && !l.notarizeLand {
+		return ledgerapi.Notarization{}, l.notarizeErr
+	}
+	vs := l.versions[n.RecordID]
+	want, prev := 1, ""
+	if len(vs) > 0 {
+		want, prev = vs[len(vs)-1].Version+1, vs[len(vs)-1].SHA256
+	}
+	if n.Version != want || n.PreviousSHA256 != prev || (len(vs) > 0 && vs[0].PatientID != n.PatientID) {
+		return ledgerapi.Notarization{}, &ledger.Error{Function: "notary:Notarize", Kind: ledger.ErrRejected, Reason: ledgerapi.ErrConflict,
+			Message: fmt.Sprintf("conflicts with the ledger: record %s: version %d does not follow", n.RecordID, n.Version)}
+	}
+	l.tx++
+	n.TxID, n.Timestamp = fmt.Sprintf("tx%d", l.tx), ledgerapi.FormatTime(time.Unix(int64(l.tx), 0))
+	l.versions[n.RecordID] = append(vs, n)
+	if l.notarizeErr != nil {
+		return ledgerapi.Notarization{}, l.notarizeErr
+	}
+	return n, nil
+}
+
+func (l *fakeLedger) Verify(_ context.Context, recordID, sum string) (ledgerapi.VerifyResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	vs := l.versions[recordID]
+	if len(vs) == 0 {
+		return ledgerapi.VerifyResult{}, fmt.Errorf("%w: record %s is not notarized", ledgerapi.ErrNotFound, recordID)
+	}
+	for _, v := range vs {
+		if v.SHA256 == sum {
+			return ledgerapi.VerifyResult{Match: true, Notarization: v, Reason: fmt.Sprintf("matches version %d", v.Version)}, nil
+		}
+	}
+	return ledgerapi.VerifyResult{Notarization: vs[len(vs)-1], Reason: "matches no notarized version"}, nil
+}
+
+func (l *fakeLedger) RecordHistory(_ context.Context, recordID string) ([]ledgerapi.Notarization, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return nil, errLedgerDown
+	}
+	vs := l.versions[recordID]
+	if len(vs) == 0 {
+		return nil, fmt.Errorf("%w: record %s is not notarized", ledgerapi.ErrNotFound, recordID)
+	}
+	return slices.Clone(vs), nil
+}
+
+func (l *fakeLedger) RecordsByPatient(_ context.Context, patientID string, pageSize int32, bookmark string) (ledgerapi.NotarizationPage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ids []string
+	for id, vs := range l.versions {
+		if vs[0].PatientID == patientID && id > bookmark {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	page := ledgerapi.NotarizationPage{Items: []ledgerapi.Notarization{}}
+	for _, id := range ids {
+		if len(page.Items) == int(pageSize) {
+			page.Bookmark = page.Items[len(page.Items)-1].RecordID
+			break
+		}
+		vs := l.versions[id]
+		page.Items = append(page.Items, vs[len(vs)-1])
+	}
+	page.Count = len(page.Items)
+	return page, nil
+}
+
+func (l *fakeLedger) RecordsByHash(_ context.Context, sum string) ([]ledgerapi.Notarization, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := []ledgerapi.Notarization{}
+	for _, vs := range l.versions {
+		for _, v := range vs {
+			if v.SHA256 == sum {
+				out = append(out, v)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (l *fakeLedger) AppendAccessEvents(_ context.Context, events []ledgerapi.AccessEvent) (ledgerapi.AppendResult, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, events...)
+	return ledgerapi.AppendResult{Appended: len(events)}, nil
+}
+
+func (l *fakeLedger) RecordErasure(_ context.Context, e ledgerapi.Erasure) (ledgerapi.Erasure, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return ledgerapi.Erasure{}, errLedgerDown
+	}
+	if old, ok := l.erasures[e.PatientID]; ok {
+		if old.ErasureID == e.ErasureID && old.ObjectsDeleted == e.ObjectsDeleted {
+			return old, nil
+		}
+		return ledgerapi.Erasure{}, fmt.Errorf("%w: erasure", ledgerapi.ErrConflict)
+	}
+	l.tx++
+	e.TxID = fmt.Sprintf("tx%d", l.tx)
+	l.erasures[e.PatientID] = e
+	return e, nil
+}
+
+func (l *fakeLedger) count(recordID string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.versions[recordID])
+}
+
+func (l *fakeLedger) records() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.versions)
+}
+
+// fakeDecider allows what allow says, records every question, and fails
+// every call with err when set.
+type fakeDecider struct {
+	mu    sync.Mutex
+	allow func(action string, r *consentv1.Resource) bool
+	asked []string
+	err   error
+}
+
+func (d *fakeDecider) decide(action string, r *consentv1.Resource) *consentv1.Decision {
+	d.asked = append(d.asked, action+" "+r.GetCategory()+" "+r.GetRecordId())
+	if d.allow(action, r) {
+		return &consentv1.Decision{Allow: true, Reasons: []string{"allowed by consent c1"}, Obligations: []string{"log-access"}, EventId: "ev"}
+	}
+	return &consentv1.Decision{Reasons: []string{"no consent is given to this subject"}, EventId: "ev-deny"}
+}
+
+func (d *fakeDecider) Authorize(_ context.Context, in *consentv1.AuthorizeRequest, _ ...grpc.CallOption) (*consentv1.AuthorizeResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil {
+		return nil, d.err
+	}
+	return &consentv1.AuthorizeResponse{Decision: d.decide(in.GetAction(), in.GetResource())}, nil
+}
+
+func (d *fakeDecider) BatchAuthorize(_ context.Context, in *consentv1.BatchAuthorizeRequest, _ ...grpc.CallOption) (*consentv1.BatchAuthorizeResponse, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil {
+		return nil, d.err
+	}
+	out := &consentv1.BatchAuthorizeResponse{}
+	for _, r := range in.GetResources() {
+		out.Decisions = append(out.Decisions, d.decide(in.GetAction(), r))
+	}
+	return out, nil
+}
+
+// memObjects is Objects in memory; failPut and down inject failures.
+type memObjects struct {
+	mu      sync.Mutex
+	objects map[string][]byte
+	down    bool
+	failPut func(key string) bool
+}
+
+func newMemObjects() *memObjects { return &memObjects{objects: map[string][]byte{}} }
+
+var errStoreDown = fmt.Errorf("dial tcp 127.0.0.1:27090: connection refused")
+
+func (m *memObjects) Put(_ context.Context, key string, data []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down || (m.failPut != nil && m.failPut(key)) {
+		return errStoreDown
+	}
+	m.objects[key] = bytes.Clone(data)
+	return nil
+}
+
+func (m *memObjects) Get(_ context.Context, key string, maxSize int64) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, errStoreDown
+	}
+	data, ok := m.objects[key]
+	if !ok {
+		return nil, fmt.Errorf("get %s: %w", key, objectstore.ErrNotFound)
+	}
+	if int64(len(data)) > maxSize {
+		return nil, fmt.Errorf("too large")
+	}
+	return bytes.Clone(data), nil
+}
+
+func (m *memObjects) Delete(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return errStoreDown
+	}
+	delete(m.objects, key)
+	return nil
+}
+
+func (m *memObjects) List(_ context.Context, prefix string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.down {
+		return nil, errStoreDown
+	}
+	var keys []string
+	for k := range m.objects {
+		if strings.HasPrefix(k, prefix) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// keys lists the stored keys, without idempotency entries if records is set.
+func (m *memObjects) keys(recordsOnly bool) []string {
+	all, _ := m.List(context.Background(), "")
+	if !recordsOnly {
+		return all
+	}
+	var out []string
+	for _, k := range all {
+		if !isIdempotencyKey(k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// fixture is a Service over fakes and a real vault.
+type fixture struct {
+	svc     *Service
+	ledger  *fakeLedger
+	decider *fakeDecider
+	objects *memObjects
+	vault   *vault.Vault
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	kekPath := filepath.Join(t.TempDir(), "kek")
+	if err := vault.GenerateKEKFile(kekPath); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := vault.NewFileKEK(kekPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.New(kek, vault.NewMemoryKeyStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	f := &fixture{
+		ledger: newFakeLedger(), objects: newMemObjects(), vault: v,
+		decider: &fakeDecider{allow: func(string, *consentv1.Resource) bool { return true }},
+	}
+	f.svc = NewService(f.ledger, f.decider, f.objects, v, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return f
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var (
+	drWho = auth.Principal{Subject: "dr-who", Role: auth.RoleClinician, Org: "ProvidersMSP"}
+	alice = auth.Principal{Subject: "alice", Role: auth.RolePatient}
+)
+
+// observation is a lab Observation of the patient, with a marker value.
+func observation(patientID, marker string) []byte {
+	return []byte(`{
+  "resourceType": "Observation",
+  "status": "final",
+  "code": {"text": "` + marker + `"},
+  "subject": {"reference": "Patient/` + patientID + `"},
+  "valueQuantity": {"value": 5.4, "unit": "mmol/L"}
+}`)
+}
+
+// condition is a Condition of the patient (category conditions).
+func condition(patientID, marker string) []byte {
+	return []byte(`{"resourceType":"Condition","code":{"text":"` + marker + `"},"subject":{"reference":"Patient/` + patientID + `"}}`)
+}
+
+func (f *fixture) put(t *testing.T, p auth.Principal, req PutRequest) PutResult {
+	t.Helper()
+	r, err := f.svc.Put(testContext(t), p, req)
+	if err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	return r
+}

@@ -1,0 +1,525 @@
+//go:build integration
+
+package records
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+
+	"healthexchange/chaincode/ledgerapi"
+	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/auth"
+	"healthexchange/services/fhir"
+	"healthexchange/services/itest"
+	"healthexchange/services/ledger"
+	"healthexchange/services/mtls"
+	"healthexchange/services/objectstore"
+	"healthexchange/services/telemetry"
+	"healthexchange/services/vault"
+)
+
+// These tests run the records service (in this process, so a test can act
+// at a chosen step of a put) against the real test network, a real
+// consentd process with the real policies, and a private MinIO server that
+// the tests may kill without disturbing other packages' tests.
+
+var (
+	consentdBin string
+	store       *itest.MinIO
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	bin, cleanup, err := itest.Build("healthexchange/services/cmd/consentd")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "records integration: building consentd:", err)
+		return 1
+	}
+	defer cleanup()
+	consentdBin = bin
+	if store, err = itest.StartMinIO(); err != nil {
+		fmt.Fprintln(os.Stderr, "records integration: private MinIO:", err)
+		return 1
+	}
+	defer store.Close()
+	return m.Run()
+}
+
+// harness is a records service in this process and its clients.
+type harness struct {
+	consent *itest.Consentd
+	grpc    recordsv1.RecordServiceClient
+	ledger  *ledger.Client
+	minio   *minio.Client
+	cfg     Config
+	hooks   *hooks
+	logs    *syncBuffer
+}
+
+func startRecords(t testing.TB) *harness {
+	t.Helper()
+	env := itest.Env(t)
+	h := &harness{consent: itest.NewConsentd(t, consentdBin), hooks: &hooks{}, logs: &syncBuffer{}}
+	cfg := NewConfig()
+	cfg.GRPCAddr, cfg.HTTPAddr, cfg.ConsentAddr = itest.FreeAddr(t), itest.FreeAddr(t), h.consent.GRPCAddr
+	tls := env.TLS("records")
+	cfg.TLS = TLSFiles{CertFile: tls.CertFile, KeyFile: tls.KeyFile, CAFile: tls.CAFile}
+	var err error
+	if cfg.Ledger, err = env.Ledger("providers"); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store, err = objectstore.ConfigFromFile(store.ConfigPath()); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Auth.Issuers = map[string][]string{env.DevIdP.Issuer: {env.DevIdP.PublicKey}}
+	cfg.Auth.Audience = env.DevIdP.Audience
+	cfg.Tracing = telemetry.NewConfig("records-test", "")
+	cfg.KEKFile, cfg.KeyDir = env.Vault.KEK, env.Vault.Keys
+	cfg.StoreTimeout = 5 * time.Second
+	cfg.Log = slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs, testWriter{t}), nil))
+	cfg.hooks = h.hooks
+	h.cfg = cfg
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("records service: %v", err)
+		}
+	})
+	waitListening(t, cfg.GRPCAddr, done)
+
+	cli := env.TLS("cli")
+	clientTLS, err := mtls.ClientConfig(cli.CAFile, cli.CertFile, cli.KeyFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	h.grpc = recordsv1.NewRecordServiceClient(conn)
+	if h.ledger, err = ledger.Dial(cfg.Ledger); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.ledger.Close() })
+	if h.minio, err = objectstore.New(cfg.Store); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// waitListening polls until addr accepts connections, or the service ends.
+func waitListening(t testing.TB, addr string, done <-chan error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("records service stopped while starting: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("records service not listening on %s within a minute", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if testing.Verbose() {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
+}
+
+// as is the call option that sends a user's token.
+func as(tok string) grpc.CallOption { return grpc.PerRPCCredentials(auth.Bearer(tok)) }
+
+// objectKeys lists the private MinIO's keys under prefix.
+func (h *harness) objectKeys(ctx context.Context, t *testing.T, prefix string) []string {
+	t.Helper()
+	var keys []string
+	for info := range h.minio.ListObjects(ctx, h.cfg.Bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if info.Err != nil {
+			t.Fatal(info.Err)
+		}
+		keys = append(keys, info.Key)
+	}
+	return keys
+}
+
+func (h *harness) readObject(ctx context.Context, t *testing.T, key string) []byte {
+	t.Helper()
+	obj, err := h.minio.GetObject(ctx, h.cfg.Bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func (h *harness) writeObject(ctx context.Context, t *testing.T, key string, data []byte) {
+	t.Helper()
+	if _, err := h.minio.PutObject(ctx, h.cfg.Bucket, key, bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantCode fails unless err is a status with code, and returns its
+// ErrorInfo detail, if any.
+func wantCode(t *testing.T, err error, code codes.Code) *errdetails.ErrorInfo {
+	t.Helper()
+	st, ok := status.FromError(err)
+	if !ok || st.Code() != code {
+		t.Fatalf("err = %v, want code %v", err, code)
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info
+		}
+	}
+	return nil
+}
+
+func labResult(patientID, marker string) []byte {
+	return []byte(`{"resourceType":"Observation","status":"final",
+  "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+  "code":{"text":"HbA1c ` + marker + `"},"subject":{"reference":"Patient/` + patientID + `"},
+  "valueQuantity":{"value":6.1,"unit":"%"}}`)
+}
+
+func TestRecordsIntegration(t *testing.T) {
+	h := startRecords(t)
+	ctx := itest.Context(t)
+	p := itest.NewPatient(t, h.consent)
+	writer := itest.Unique("dr-house")  // files records, as a clinician of ProvidersMSP
+	reader := itest.Unique("dr-wilson") // reads, under a consent to them alone
+	stranger := itest.Unique("dr-nobody")
+	writerTok := itest.Token(t, writer, auth.RoleClinician, "ProvidersMSP")
+	readerTok := itest.Token(t, reader, auth.RoleClinician, "StMarysMSP")
+	strangerTok := itest.Token(t, stranger, auth.RoleClinician, "StMarysMSP")
+	h.consent.Grant(t, p, "--to", "org:ProvidersMSP", "--categories", "labs", "--purposes", "treatment")
+	readConsent := h.consent.Grant(t, p, "--to", "user:"+reader, "--categories", "labs", "--purposes", "treatment")
+
+	marker := itest.Unique("marker")
+	raw := labResult(p.ID, marker)
+	canonical, sum, err := fhir.Hash(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, Resource: raw, IdempotencyKey: "first"}, as(writerTok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := put.GetRecord()
+	key := versionKey(p.ID, rec.GetRecordId(), 1, sum)
+
+	t.Run("put is notarized", func(t *testing.T) {
+		if rec.GetVersion() != 1 || rec.GetSha256() != sum || rec.GetCategory() != "labs" || rec.GetAuthor() != writer || rec.GetTxId() == "" {
+			t.Fatalf("put = %v, want version 1 of labs by %s with hash %s", rec, writer, sum)
+		}
+		v, err := h.ledger.Verify(ctx, rec.GetRecordId(), sum)
+		if err != nil || !v.Match {
+			t.Fatalf("ledger verify = %+v, %v", v, err)
+		}
+	})
+	t.Run("stored bytes hold no plaintext", func(t *testing.T) {
+		keys := h.objectKeys(ctx, t, p.ID+"/")
+		if len(keys) != 2 { // the version and the put's idempotency entry
+			t.Fatalf("objects of the patient: %q", keys)
+		}
+		for _, k := range keys {
+			data := h.readObject(ctx, t, k)
+			for _, secret := range []string{marker, "HbA1c", "Observation", "valueQuantity"} {
+				if bytes.Contains(data, []byte(secret)) {
+					t.Errorf("object %s contains %q", k, secret)
+				}
+			}
+		}
+	})
+	t.Run("consented clinician fetches exactly what was written", func(t *testing.T) {
+		got, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId()}, as(readerTok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.GetResource(), canonical) || got.GetResourceType() != "Observation" || got.GetRecord().GetSha256() != sum {
+			t.Fatalf("get = %s", got.GetResource())
+		}
+	})
+	t.Run("retry with the same key stores nothing new", func(t *testing.T) {
+		again, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, Resource: raw, IdempotencyKey: "first"}, as(writerTok))
+		if err != nil || !again.GetReplayed() || again.GetRecord().GetRecordId() != rec.GetRecordId() {
+			t.Fatalf("retry = %v, %v", again, err)
+		}
+	})
+	t.Run("denied without consent", func(t *testing.T) {
+		_, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId()}, as(strangerTok))
+		info := wantCode(t, err, codes.PermissionDenied)
+		if info == nil || info.GetReason() != reasonDenied || !strings.Contains(info.GetMetadata()["reasons"], "no consent") {
+			t.Fatalf("denial detail = %v", info)
+		}
+	})
+	t.Run("no token", func(t *testing.T) {
+		_, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId()})
+		wantCode(t, err, codes.Unauthenticated)
+	})
+	t.Run("a consent to one clinician does not let them file records", func(t *testing.T) {
+		_, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, Resource: labResult(p.ID, "x")}, as(readerTok))
+		info := wantCode(t, err, codes.PermissionDenied)
+		if !strings.Contains(info.GetMetadata()["reasons"], "write needs a consent to organisation") {
+			t.Fatalf("reasons = %q", info.GetMetadata()["reasons"])
+		}
+	})
+	t.Run("invalid resource is refused", func(t *testing.T) {
+		_, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, Resource: labResult("someone-else", "x")}, as(writerTok))
+		wantCode(t, err, codes.InvalidArgument)
+	})
+	t.Run("update links to the previous version", func(t *testing.T) {
+		up, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId(),
+			Resource: labResult(p.ID, marker+"-amended"), BaseVersion: 1}, as(writerTok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if up.GetRecord().GetVersion() != 2 || up.GetRecord().GetPreviousSha256() != sum {
+			t.Fatalf("update = %v", up.GetRecord())
+		}
+		hist, err := h.grpc.GetRecordHistory(ctx, &recordsv1.GetRecordHistoryRequest{PatientId: p.ID, RecordId: rec.GetRecordId()}, as(readerTok))
+		if err != nil || len(hist.GetVersions()) != 2 || hist.GetVersions()[1].GetPreviousSha256() != hist.GetVersions()[0].GetSha256() {
+			t.Fatalf("history = %v, %v", hist, err)
+		}
+		list, err := h.grpc.ListRecords(ctx, &recordsv1.ListRecordsRequest{PatientId: p.ID}, as(readerTok))
+		if err != nil || len(list.GetRecords()) != 1 || list.GetRecords()[0].GetVersion() != 2 {
+			t.Fatalf("list = %v, %v", list, err)
+		}
+		_, err = h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId(),
+			Resource: labResult(p.ID, "stale"), BaseVersion: 1}, as(writerTok))
+		wantCode(t, err, codes.Aborted)
+	})
+	t.Run("verify is public and matches or not", func(t *testing.T) {
+		for _, tc := range []struct {
+			name  string
+			req   *recordsv1.VerifyRecordRequest
+			match bool
+		}{
+			{"the resource, reformatted", &recordsv1.VerifyRecordRequest{Resource: append([]byte("\n  "), raw...)}, true},
+			{"the hash, against the record", &recordsv1.VerifyRecordRequest{RecordId: rec.GetRecordId(), Sha256: sum}, true},
+			{"an altered resource", &recordsv1.VerifyRecordRequest{Resource: labResult(p.ID, marker+"-forged")}, false},
+			{"an altered resource, against the record", &recordsv1.VerifyRecordRequest{RecordId: rec.GetRecordId(), Resource: labResult(p.ID, marker+"-forged")}, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := h.grpc.VerifyRecord(ctx, tc.req) // no token
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.GetMatch() != tc.match {
+					t.Fatalf("verify = %v, want match %v", got, tc.match)
+				}
+				if tc.match && (len(got.GetVersions()) != 1 || got.GetVersions()[0].GetRecordId() != rec.GetRecordId() || got.GetVersions()[0].GetVersion() != 1) {
+					t.Fatalf("matching versions = %v", got.GetVersions())
+				}
+			})
+		}
+	})
+	t.Run("a flipped byte in MinIO is a tamper alarm", func(t *testing.T) {
+		original := h.readObject(ctx, t, key)
+		flipped := bytes.Clone(original)
+		flipped[len(flipped)/2] ^= 0x01
+		h.writeObject(ctx, t, key, flipped)
+		defer h.writeObject(ctx, t, key, original)
+		_, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId(), Version: 1}, as(readerTok))
+		if info := wantCode(t, err, codes.DataLoss); info.GetReason() != reasonTampered {
+			t.Fatalf("detail = %v", info)
+		}
+		if !strings.Contains(h.logs.String(), "TAMPER ALARM") {
+			t.Error("no tamper alarm in the service log")
+		}
+		page, err := h.ledger.AccessEvents(ctx, p.ID, 100, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range page.Items {
+			found = found || (e.Actor == reader && e.Decision == ledgerapi.DecisionDeny && strings.HasPrefix(e.Reason, "tamper alarm") &&
+				e.Resource == "record/"+rec.GetRecordId())
+		}
+		if !found {
+			t.Fatalf("no tamper alarm among the patient's access events: %+v", page.Items)
+		}
+	})
+	t.Run("the restored object reads again", func(t *testing.T) {
+		if _, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId(), Version: 1}, as(readerTok)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("an object moved to another patient fails to open", func(t *testing.T) {
+		other := itest.NewPatient(t, h.consent)
+		otherRaw := labResult(other.ID, "other")
+		own, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: other.ID, Resource: otherRaw}, as(other.Token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherKey := versionKey(other.ID, own.GetRecord().GetRecordId(), 1, own.GetRecord().GetSha256())
+		h.writeObject(ctx, t, otherKey, h.readObject(ctx, t, key)) // alice's sealed bytes under bob's record
+		_, err = h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: other.ID, RecordId: own.GetRecord().GetRecordId()}, as(other.Token))
+		wantCode(t, err, codes.DataLoss)
+	})
+	t.Run("after revoke the next fetch is denied", func(t *testing.T) {
+		if _, err := h.consent.CLI(t, p.Token, p.Key, "revoke", readConsent); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId()}, as(readerTok))
+		info := wantCode(t, err, codes.PermissionDenied)
+		if !strings.Contains(info.GetMetadata()["reasons"], "revoked") {
+			t.Fatalf("reasons = %q", info.GetMetadata()["reasons"])
+		}
+		list, err := h.grpc.ListRecords(ctx, &recordsv1.ListRecordsRequest{PatientId: p.ID}, as(readerTok))
+		if err != nil || len(list.GetRecords()) != 0 || list.GetWithheld() != 1 {
+			t.Fatalf("list after revoke = %v, %v; want everything withheld", list, err)
+		}
+	})
+	t.Run("MinIO killed during a put: clean failure, retry without duplicates", func(t *testing.T) {
+		q := itest.NewPatient(t, h.consent)
+		req := &recordsv1.PutRecordRequest{PatientId: q.ID, Resource: labResult(q.ID, "crash"), IdempotencyKey: "crash-1"}
+		h.hooks.beforeObjectPut = func() {
+			if err := store.Kill(); err != nil {
+				t.Errorf("killing MinIO: %v", err)
+			}
+		}
+		_, err := h.grpc.PutRecord(ctx, req, as(q.Token))
+		h.hooks.beforeObjectPut = nil
+		wantCode(t, err, codes.Unavailable)
+		page, lerr := h.ledger.RecordsByPatient(ctx, q.ID, 10, "")
+		if lerr != nil || len(page.Items) != 0 {
+			t.Fatalf("ledger after the failed put: %+v, %v; want nothing notarized", page, lerr)
+		}
+		if err := store.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if keys := h.objectKeys(ctx, t, q.ID+"/"); len(keys) != 1 || !isIdempotencyKey(keys[0]) {
+			t.Fatalf("objects after the failed put: %q, want only its plan", keys)
+		}
+		first, err := h.grpc.PutRecord(ctx, req, as(q.Token))
+		if err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		second, err := h.grpc.PutRecord(ctx, req, as(q.Token))
+		if err != nil || !second.GetReplayed() || second.GetRecord().GetRecordId() != first.GetRecord().GetRecordId() {
+			t.Fatalf("second retry = %v, %v", second, err)
+		}
+		list, err := h.grpc.ListRecords(ctx, &recordsv1.ListRecordsRequest{PatientId: q.ID}, as(q.Token))
+		if err != nil || len(list.GetRecords()) != 1 {
+			t.Fatalf("list = %v, %v; want exactly one record", list, err)
+		}
+		var versions []string
+		for _, k := range h.objectKeys(ctx, t, q.ID+"/") {
+			if !isIdempotencyKey(k) {
+				versions = append(versions, k)
+			}
+		}
+		if len(versions) != 1 {
+			t.Fatalf("stored versions = %q, want one", versions)
+		}
+	})
+	t.Run("erasure makes the records unreadable", func(t *testing.T) {
+		e := itest.NewPatient(t, h.consent)
+		own, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: e.ID, Resource: labResult(e.ID, "erase-me")}, as(e.Token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownKey := versionKey(e.ID, own.GetRecord().GetRecordId(), 1, own.GetRecord().GetSha256())
+		sealedCopy := h.readObject(ctx, t, ownKey) // as a backup or a thief would keep it
+		_, err = h.grpc.ErasePatientRecords(ctx, &recordsv1.ErasePatientRecordsRequest{PatientId: e.ID}, as(writerTok))
+		wantCode(t, err, codes.PermissionDenied)
+		erased, err := h.grpc.ErasePatientRecords(ctx, &recordsv1.ErasePatientRecordsRequest{PatientId: e.ID}, as(e.Token))
+		if err != nil || erased.GetObjectsDeleted() != 1 || erased.GetTxId() == "" {
+			t.Fatalf("erase = %v, %v", erased, err)
+		}
+		if keys := h.objectKeys(ctx, t, e.ID+"/"); len(keys) != 0 {
+			t.Fatalf("objects left after erasure: %q", keys)
+		}
+		onLedger, err := h.ledger.Erasure(ctx, e.ID)
+		if err != nil || onLedger.ObjectsDeleted != 1 {
+			t.Fatalf("ledger erasure = %+v, %v", onLedger, err)
+		}
+		_, err = h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: e.ID, RecordId: own.GetRecord().GetRecordId()}, as(e.Token))
+		if st := status.Convert(err); st.Code() != codes.NotFound && st.Code() != codes.PermissionDenied {
+			t.Fatalf("get after erasure = %v, want not found (erased) or denied (erased)", err)
+		}
+		// Even a copy of the sealed bytes kept elsewhere no longer opens.
+		if _, err := mustVault(t, h.cfg).Open(ctx, e.ID, ownKey, sealedCopy); !errors.Is(err, vault.ErrErased) {
+			t.Fatalf("opening a copy after erasure: %v, want vault.ErrErased", err)
+		}
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// mustVault opens the service's vault (the shared development key store).
+func mustVault(t *testing.T, cfg Config) *vault.Vault {
+	t.Helper()
+	kek, err := vault.NewFileKEK(cfg.KEKFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := vault.OpenFileKeyStore(cfg.KeyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.New(kek, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { v.Close() })
+	return v
+}

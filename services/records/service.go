@@ -1,0 +1,114 @@
+package records
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"google.golang.org/grpc"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+)
+
+var tracer = otel.Tracer("healthexchange/services/records")
+
+// Ledger is what the service needs of the ledger client (*ledger.Client).
+type Ledger interface {
+	Notarize(ctx context.Context, n ledgerapi.Notarization) (ledgerapi.Notarization, error)
+	Verify(ctx context.Context, recordID, sha256Hex string) (ledgerapi.VerifyResult, error)
+	RecordHistory(ctx context.Context, recordID string) ([]ledgerapi.Notarization, error)
+	RecordsByPatient(ctx context.Context, patientID string, pageSize int32, bookmark string) (ledgerapi.NotarizationPage, error)
+	RecordsByHash(ctx context.Context, sha256Hex string) ([]ledgerapi.Notarization, error)
+	AppendAccessEvents(ctx context.Context, events []ledgerapi.AccessEvent) (ledgerapi.AppendResult, error)
+	RecordErasure(ctx context.Context, e ledgerapi.Erasure) (ledgerapi.Erasure, error)
+}
+
+// Decider is the consent service's decision point
+// (consentv1.DecisionServiceClient), called with the end user's token.
+type Decider interface {
+	Authorize(ctx context.Context, in *consentv1.AuthorizeRequest, opts ...grpc.CallOption) (*consentv1.AuthorizeResponse, error)
+	BatchAuthorize(ctx context.Context, in *consentv1.BatchAuthorizeRequest, opts ...grpc.CallOption) (*consentv1.BatchAuthorizeResponse, error)
+}
+
+// Sealer encrypts and decrypts patients' objects (*vault.Vault).
+type Sealer interface {
+	Seal(ctx context.Context, patientID, objectKey string, plaintext []byte) ([]byte, error)
+	Open(ctx context.Context, patientID, objectKey string, sealed []byte) ([]byte, error)
+	Erase(ctx context.Context, patientID string) error
+	Erased(ctx context.Context, patientID string) (bool, error)
+}
+
+// Service is the records service's logic, behind the gRPC API.
+type Service struct {
+	ledger  Ledger
+	decider Decider
+	objects Objects
+	vault   Sealer
+	log     *slog.Logger
+	now     func() time.Time
+	// pendingAfter is how old an unfinished put's plan must be before the
+	// sweeper removes what it left.
+	pendingAfter time.Duration
+
+	locks keyedLocks
+	// hooks let tests act at a chosen step; nil in production.
+	hooks *hooks
+}
+
+// hooks are test-only points inside a put.
+type hooks struct {
+	// beforeObjectPut runs after the put's plan is stored, before the
+	// sealed object is written.
+	beforeObjectPut func()
+	// beforeNotarize runs after the sealed object is written.
+	beforeNotarize func()
+}
+
+// NewService wires the service from its parts.
+func NewService(l Ledger, d Decider, o Objects, v Sealer, log *slog.Logger) *Service {
+	return &Service{ledger: l, decider: d, objects: o, vault: v, log: log, now: time.Now, pendingAfter: time.Hour}
+}
+
+// keyedLocks serialises work on one key (a record, an idempotency key)
+// within this process.
+type keyedLocks struct {
+	mu    sync.Mutex
+	locks map[string]*keyedLock
+}
+
+type keyedLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+// lock waits for key, or for ctx to end.
+func (k *keyedLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
+	k.mu.Lock()
+	if k.locks == nil {
+		k.locks = map[string]*keyedLock{}
+	}
+	l := k.locks[key]
+	if l == nil {
+		l = &keyedLock{ch: make(chan struct{}, 1)}
+		k.locks[key] = l
+	}
+	l.refs++
+	k.mu.Unlock()
+	release := func() {
+		k.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(k.locks, key)
+		}
+		k.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+		return func() { <-l.ch; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}

@@ -1,0 +1,109 @@
+package records
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+
+	"healthexchange/services/objectstore"
+)
+
+// Objects is the object storage the service keeps sealed records in. Get of
+// a missing object fails with an error wrapping objectstore.ErrNotFound;
+// every other failure means the store could not be used.
+type Objects interface {
+	Put(ctx context.Context, key string, data []byte) error
+	Get(ctx context.Context, key string, maxSize int64) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+	// List returns the keys under prefix, in key order.
+	List(ctx context.Context, prefix string) ([]string, error)
+}
+
+// minioObjects is Objects in one MinIO bucket. Every call is bounded by
+// timeout, so a store that stops answering fails the call instead of
+// holding it.
+type minioObjects struct {
+	client  *minio.Client
+	bucket  string
+	timeout time.Duration
+}
+
+var _ Objects = (*minioObjects)(nil)
+
+// NewMinIOObjects returns Objects in bucket, which must exist.
+func NewMinIOObjects(client *minio.Client, bucket string, timeout time.Duration) Objects {
+	return &minioObjects{client: client, bucket: bucket, timeout: timeout}
+}
+
+func (m *minioObjects) Put(ctx context.Context, key string, data []byte) error {
+	call, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	_, err := m.client.PutObject(call, m.bucket, key, bytes.NewReader(data), int64(len(data)),
+		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
+	if err != nil {
+		return m.fail(ctx, call, "put "+key, err)
+	}
+	return nil
+}
+
+func (m *minioObjects) Get(ctx context.Context, key string, maxSize int64) ([]byte, error) {
+	call, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	obj, err := m.client.GetObject(call, m.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return nil, m.fail(ctx, call, "get "+key, err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(io.LimitReader(obj, maxSize+1))
+	if err != nil {
+		return nil, m.fail(ctx, call, "get "+key, err)
+	}
+	if int64(len(data)) > maxSize {
+		return nil, fmt.Errorf("object store: get %s: larger than %d bytes", key, maxSize)
+	}
+	return data, nil
+}
+
+func (m *minioObjects) Delete(ctx context.Context, key string) error {
+	call, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	if err := m.client.RemoveObject(call, m.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+		return m.fail(ctx, call, "delete "+key, err)
+	}
+	return nil
+}
+
+func (m *minioObjects) List(ctx context.Context, prefix string) ([]string, error) {
+	call, cancel := context.WithTimeout(ctx, m.timeout)
+	defer cancel()
+	var keys []string
+	for info := range m.client.ListObjects(call, m.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+		if info.Err != nil {
+			return nil, m.fail(ctx, call, "list "+prefix, info.Err)
+		}
+		keys = append(keys, info.Key)
+	}
+	if err := call.Err(); err != nil {
+		return nil, m.fail(ctx, call, "list "+prefix, err)
+	}
+	return keys, nil
+}
+
+// fail describes a failed call. When the call's own time limit ran out but
+// the caller's context did not, the store is not answering: that is the
+// store's failure, not a deadline of the caller's, so context's error is
+// not wrapped (it would read as the caller's deadline).
+func (m *minioObjects) fail(caller, call context.Context, what string, err error) error {
+	if caller.Err() == nil && call.Err() != nil {
+		return fmt.Errorf("object store: %s: no answer within %v", what, m.timeout)
+	}
+	return fmt.Errorf("object store: %s: %w", what, objectstore.Classify(err))
+}
+
+// isNotFound reports whether err is a missing object.
+func isNotFound(err error) bool { return errors.Is(err, objectstore.ErrNotFound) }
