@@ -8,40 +8,22 @@
 package cliniciancli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"text/tabwriter"
 
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"healthexchange/services/apiclient"
+	"healthexchange/services/clikit"
 )
 
 // DefaultServer is the records service's gateway on the development network.
 const DefaultServer = "https://127.0.0.1:27112"
-
-const usage = `clinician: the clinician's app for the health exchange's records.
-
-Usage: clinician COMMAND [flags]
-
-Commands:
-  put      store a FHIR resource as a new record or a new version
-  get      read a record, verified against the ledger
-  list     list a patient's records you may read
-  history  list every version of a record
-  verify   check a resource or its hash against the ledger (no token needed)
-
-Every command takes --help. Common flags: --server (or HX_RECORDS_URL),
---ca, --token (or HX_TOKEN), --json.
-
-Exit codes: 0 ok (verify: a match), 1 the command failed (verify: no match),
-2 usage.
-`
 
 // Run runs one command; the result is the process exit code (0 ok, 1 the
 // command failed or verify found no match, 2 usage). Standard input is read
@@ -51,88 +33,49 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	cmd, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "clinician: unknown command %q\n\n%s", args[0], usage)
-		return 2
-	}
-	fs := flag.NewFlagSet("clinician "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	o := &opts{in: stdin, out: stdout, errOut: stderr}
-	o.common(fs)
-	runCmd := cmd.flags(fs, o)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: clinician %s %s\n\n%s\n\nFlags:\n", args[0], cmd.args, cmd.help)
-		fs.PrintDefaults()
-	}
-	positional, err := parseInterspersed(fs, args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	o.args = positional
-	if o.token == "" {
-		o.token = os.Getenv("HX_TOKEN")
-	}
-	err = runCmd(ctx)
-	var u usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errNoMatch):
-		return 1
-	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "clinician %s: %v\n", args[0], err)
-		fs.Usage()
-		return 2
-	default:
-		fmt.Fprintf(stderr, "clinician %s: %v\n", args[0], err)
-		return 1
+	return o.app().Run(ctx, args, stderr)
+}
+
+// app is the clinician app, its commands working with o.
+func (o *opts) app() *clikit.App {
+	return &clikit.App{
+		Name:    "clinician",
+		Summary: "the clinician's app for the health exchange's records.",
+		Common:  o.common,
+		Commands: []clikit.Command{
+			{Name: "put", Summary: "store a FHIR resource as a new record or a new version",
+				Args: "--patient P [--record R] [--base-version N] [--idempotency-key K] [--purpose P] FILE",
+				Help: "Store the FHIR R4 JSON resource in FILE (- for standard input) as a new record of the patient, or with --record as a new\n" +
+					"version of it. Without --idempotency-key a random key is made and printed on stderr: retry with it and a put that did\n" +
+					"happen is answered again instead of stored twice.", Flags: o.put},
+			{Name: "get", Summary: "read a record, verified against the ledger",
+				Args: "--patient P [--version N] [--purpose P] [--break-glass REASON] [--out FILE] RECORD",
+				Help: "Read a record (its latest version by default). The service checks it against the hash notarized on the ledger before\n" +
+					"answering. The resource (canonical JSON, the exact bytes that were hashed) goes to --out (mode 0600) or stdout; with\n" +
+					"--json the whole answer does instead.", Flags: o.get},
+			{Name: "list", Summary: "list a patient's records you may read",
+				Args: "--patient P [--page-size N] [--page-token T] [--all] [--purpose P]",
+				Help: "List the latest version of each of the patient's records you may read, and how many were withheld for lack of consent.", Flags: o.list},
+			{Name: "history", Summary: "list every version of a record", Args: "--patient P [--purpose P] RECORD",
+				Help: "List every notarized version of a record, oldest first, each with the hash it links to.", Flags: o.history},
+			{Name: "verify", Summary: "check a resource or its hash against the ledger (no token needed)",
+				Args: "[--record R] FILE | [--record R] --sha256 H",
+				Help: "Check a resource (FILE, - for standard input, any formatting) or its SHA-256 against the ledger's notarizations. Needs no\n" +
+					"token (one is sent if given). Exit code 0 when it matches, 1 when it does not (or the check failed), 2 on usage errors.", Flags: o.verify},
+		},
+		Footer: `Every command takes --help. Common flags: --server (or HX_RECORDS_URL),
+--ca, --token (or HX_TOKEN), --json.
+
+Exit codes: 0 ok (verify: a match), 1 the command failed (verify: no match),
+2 usage.
+`,
 	}
 }
 
 // errNoMatch is verify's answer "no match", already printed: exit 1 with
 // nothing more said.
-var errNoMatch = errors.New("no match")
-
-// parseInterspersed parses flags that may come before or after the
-// positional arguments (clinician get R-1 --patient pat-1).
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		if rest[0] == "--" {
-			return append(positional, rest[1:]...), nil
-		}
-		positional, args = append(positional, rest[0]), rest[1:]
-	}
-}
-
-// usageError is a mistake in the command line, as opposed to a failure
-// while doing what it asked.
-type usageError struct{ error }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
-
-type command struct {
-	args, help string
-	flags      func(fs *flag.FlagSet, o *opts) func(context.Context) error
-}
+var errNoMatch = fmt.Errorf("no match (%w)", clikit.ErrReported)
 
 // opts are the flags every command shares, and where it reads and writes.
 type opts struct {
@@ -140,76 +83,44 @@ type opts struct {
 	json              bool
 	in                io.Reader
 	out, errOut       io.Writer
-	args              []string
 }
 
 func (o *opts) common(fs *flag.FlagSet) {
-	fs.StringVar(&o.server, "server", envOr("HX_RECORDS_URL", DefaultServer), "the records service's HTTP/JSON gateway")
+	fs.StringVar(&o.server, "server", cmp.Or(os.Getenv("HX_RECORDS_URL"), DefaultServer), "the records service's HTTP/JSON gateway")
 	fs.StringVar(&o.ca, "ca", apiclient.DevCA(), "CA certificate that signed the service's TLS certificate")
-	// The token is read from HX_TOKEN after parsing, never shown as a default.
+	// The token is read from HX_TOKEN when it is used (bearer), never shown
+	// as a default.
 	fs.StringVar(&o.token, "token", "", "your bearer token (default: $HX_TOKEN)")
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }
 
 // client is a client of the records gateway as the clinician: the call
 // needs a token.
 func (o *opts) client() (*apiclient.Client, error) {
-	if o.token == "" {
+	if o.bearer() == "" {
 		return nil, errors.New("no bearer token: pass --token or set HX_TOKEN")
 	}
-	return apiclient.New(o.server, o.ca, o.token)
+	return apiclient.New(o.server, o.ca, o.bearer())
 }
 
 // publicClient is a client for a public call: the token is sent only if
 // there is one.
 func (o *opts) publicClient() (*apiclient.Client, error) {
-	return apiclient.New(o.server, o.ca, o.token)
+	return apiclient.New(o.server, o.ca, o.bearer())
 }
+
+// bearer is the token: --token, else $HX_TOKEN.
+func (o *opts) bearer() string { return cmp.Or(o.token, os.Getenv("HX_TOKEN")) }
 
 // show prints a response as JSON (--json) or with text.
 func (o *opts) show(m proto.Message, text func(w io.Writer)) error {
-	if o.json {
-		raw, err := marshalJSON(m)
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(o.out, string(raw))
-		return err
-	}
-	tw := tabwriter.NewWriter(o.out, 0, 4, 2, ' ', 0)
-	text(tw)
-	return tw.Flush()
-}
-
-func marshalJSON(m proto.Message) ([]byte, error) {
-	return protojson.MarshalOptions{Multiline: true, EmitUnpopulated: true}.Marshal(m)
-}
-
-func noArgs(o *opts) error {
-	if len(o.args) != 0 {
-		return usagef("unexpected arguments %v", o.args)
-	}
-	return nil
-}
-
-func oneArg(o *opts, what string) (string, error) {
-	if len(o.args) != 1 {
-		return "", usagef("want exactly one %s", what)
-	}
-	return o.args[0], nil
+	return clikit.Show(o.out, o.json, m, text)
 }
 
 // requirePatient fails with a usage error when --patient is missing.
 func requirePatient(p string) error {
 	if p == "" {
-		return usagef("--patient is required")
+		return clikit.Usagef("--patient is required")
 	}
 	return nil
 }

@@ -10,28 +10,8 @@ import (
 	"net/url"
 
 	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/clikit"
 )
-
-var commands map[string]command
-
-func init() {
-	commands = map[string]command{
-		"put": {"--patient P [--record R] [--base-version N] [--idempotency-key K] [--purpose P] FILE",
-			"Store the FHIR R4 JSON resource in FILE (- for standard input) as a new record of the patient, or with --record as a new\n" +
-				"version of it. Without --idempotency-key a random key is made and printed on stderr: retry with it and a put that did\n" +
-				"happen is answered again instead of stored twice.", put},
-		"get": {"--patient P [--version N] [--purpose P] [--break-glass REASON] [--out FILE] RECORD",
-			"Read a record (its latest version by default). The service checks it against the hash notarized on the ledger before\n" +
-				"answering. The resource (canonical JSON, the exact bytes that were hashed) goes to --out (mode 0600) or stdout; with\n" +
-				"--json the whole answer does instead.", get},
-		"list": {"--patient P [--page-size N] [--page-token T] [--all] [--purpose P]",
-			"List the latest version of each of the patient's records you may read, and how many were withheld for lack of consent.", list},
-		"history": {"--patient P [--purpose P] RECORD", "List every notarized version of a record, oldest first, each with the hash it links to.", history},
-		"verify": {"[--record R] FILE | [--record R] --sha256 H",
-			"Check a resource (FILE, - for standard input, any formatting) or its SHA-256 against the ledger's notarizations. Needs no\n" +
-				"token (one is sent if given). Exit code 0 when it matches, 1 when it does not (or the check failed), 2 on usage errors.", verify},
-	}
-}
 
 // maxIdempotencyKey is the longest key the service takes (records.proto).
 const maxIdempotencyKey = 128
@@ -50,14 +30,14 @@ func recordPath(patient, record string) string {
 	return recordsPath(patient) + "/" + url.PathEscape(record)
 }
 
-func put(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) put(fs *flag.FlagSet) func(context.Context, []string) error {
 	patient := fs.String("patient", "", "the patient the resource belongs to (its subject must be Patient/<id>)")
 	record := fs.String("record", "", "an existing record to add a version to (default: a new record)")
 	base := fs.Int("base-version", 0, "the version this update was made from; refused if the record has moved on (default: no check)")
 	key := fs.String("idempotency-key", "", "retry key, 1 to 128 characters (default: a random one, printed on stderr)")
 	purpose := fs.String("purpose", "", "purpose of use (default: treatment)")
-	return func(ctx context.Context) error {
-		file, err := oneArg(o, "FILE (- for standard input)")
+	return func(ctx context.Context, args []string) error {
+		file, err := clikit.OneArg(args, "FILE (- for standard input)")
 		if err != nil {
 			return err
 		}
@@ -65,13 +45,13 @@ func put(fs *flag.FlagSet, o *opts) func(context.Context) error {
 			return err
 		}
 		if *base < 0 {
-			return usagef("--base-version must not be negative")
+			return clikit.Usagef("--base-version must not be negative")
 		}
 		if *base > 0 && *record == "" {
-			return usagef("--base-version needs --record")
+			return clikit.Usagef("--base-version needs --record")
 		}
 		if len(*key) > maxIdempotencyKey {
-			return usagef("--idempotency-key is longer than %d characters", maxIdempotencyKey)
+			return clikit.Usagef("--idempotency-key is longer than %d characters", maxIdempotencyKey)
 		}
 		resource, err := readResource(o.in, file)
 		if err != nil {
@@ -104,14 +84,14 @@ func put(fs *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func get(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) get(fs *flag.FlagSet) func(context.Context, []string) error {
 	patient := fs.String("patient", "", "the patient the record belongs to")
 	version := fs.Int("version", 0, "the version to read (default: the latest)")
 	purpose := fs.String("purpose", "", "purpose of use (default: treatment; emergency with --break-glass)")
 	breakGlass := fs.String("break-glass", "", "break-glass access: why consent cannot be asked (recorded on the ledger and shown to the patient)")
 	out := fs.String("out", "", "write the resource to this file, mode 0600 (default: stdout)")
-	return func(ctx context.Context) error {
-		record, err := oneArg(o, "RECORD")
+	return func(ctx context.Context, args []string) error {
+		record, err := clikit.OneArg(args, "RECORD")
 		if err != nil {
 			return err
 		}
@@ -119,7 +99,7 @@ func get(fs *flag.FlagSet, o *opts) func(context.Context) error {
 			return err
 		}
 		if *version < 0 {
-			return usagef("--version must not be negative")
+			return clikit.Usagef("--version must not be negative")
 		}
 		if *breakGlass != "" {
 			switch *purpose {
@@ -127,7 +107,7 @@ func get(fs *flag.FlagSet, o *opts) func(context.Context) error {
 				*purpose = "emergency"
 			case "emergency":
 			default:
-				return usagef("--break-glass is for purpose emergency, not %q", *purpose)
+				return clikit.Usagef("--break-glass is for purpose emergency, not %q", *purpose)
 			}
 		}
 		c, err := o.client()
@@ -154,7 +134,7 @@ func get(fs *flag.FlagSet, o *opts) func(context.Context) error {
 		}
 		content := resp.GetResource()
 		if o.json {
-			if content, err = marshalJSON(resp); err != nil {
+			if content, err = clikit.MarshalJSON(resp); err != nil {
 				return err
 			}
 		}
@@ -179,21 +159,21 @@ func get(fs *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func list(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) list(fs *flag.FlagSet) func(context.Context, []string) error {
 	patient := fs.String("patient", "", "the patient")
 	size := fs.Int("page-size", 50, "records per page (1-200)")
 	page := fs.String("page-token", "", "from a previous listing")
 	all := fs.Bool("all", false, "follow the pages to the end")
 	purpose := fs.String("purpose", "", "purpose of use (default: treatment)")
-	return func(ctx context.Context) error {
-		if err := noArgs(o); err != nil {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		if err := requirePatient(*patient); err != nil {
 			return err
 		}
 		if *size < 1 || *size > 200 {
-			return usagef("--page-size must be 1 to 200")
+			return clikit.Usagef("--page-size must be 1 to 200")
 		}
 		c, err := o.client()
 		if err != nil {
@@ -238,11 +218,11 @@ func list(fs *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func history(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) history(fs *flag.FlagSet) func(context.Context, []string) error {
 	patient := fs.String("patient", "", "the patient the record belongs to")
 	purpose := fs.String("purpose", "", "purpose of use (default: treatment)")
-	return func(ctx context.Context) error {
-		record, err := oneArg(o, "RECORD")
+	return func(ctx context.Context, args []string) error {
+		record, err := clikit.OneArg(args, "RECORD")
 		if err != nil {
 			return err
 		}

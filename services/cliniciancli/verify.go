@@ -9,30 +9,31 @@ import (
 	"strings"
 
 	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/clikit"
 )
 
 // sha256Hex is a SHA-256 as the ledger writes it.
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-func verify(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) verify(fs *flag.FlagSet) func(context.Context, []string) error {
 	record := fs.String("record", "", "check against this record only (default: any record)")
 	sum := fs.String("sha256", "", "the SHA-256 (hex) of the resource's canonical JSON, instead of FILE")
-	return func(ctx context.Context) error {
+	return func(ctx context.Context, args []string) error {
 		req := &recordsv1.VerifyRecordRequest{RecordId: *record}
 		switch {
-		case len(o.args) > 1:
-			return usagef("unexpected arguments %v", o.args[1:])
-		case len(o.args) == 1 && *sum != "":
-			return usagef("give FILE or --sha256, not both")
-		case len(o.args) == 0 && *sum == "":
-			return usagef("give FILE (- for standard input) or --sha256")
+		case len(args) > 1:
+			return clikit.Usagef("unexpected arguments %v", args[1:])
+		case len(args) == 1 && *sum != "":
+			return clikit.Usagef("give FILE or --sha256, not both")
+		case len(args) == 0 && *sum == "":
+			return clikit.Usagef("give FILE (- for standard input) or --sha256")
 		case *sum != "":
 			req.Sha256 = strings.ToLower(*sum)
 			if !sha256Hex.MatchString(req.Sha256) {
-				return usagef("--sha256 must be 64 hex digits")
+				return clikit.Usagef("--sha256 must be 64 hex digits")
 			}
 		default:
-			resource, err := readResource(o.in, o.args[0])
+			resource, err := readResource(o.in, args[0])
 			if err != nil {
 				return err
 			}

@@ -2,22 +2,14 @@ package consent
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"healthexchange/services/auth"
 	"healthexchange/services/ledger"
+	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
 )
-
-// TLSFiles are a service's certificate and key and the CA it trusts.
-type TLSFiles struct {
-	CertFile string
-	KeyFile  string
-	CAFile   string
-}
 
 // Config is everything the consent service needs.
 type Config struct {
@@ -29,7 +21,7 @@ type Config struct {
 	// StateDir keeps the decision view's snapshot, the access-event journal
 	// and the access requests.
 	StateDir string
-	TLS      TLSFiles
+	TLS      serving.TLSFiles
 	Ledger   ledger.Config
 	Auth     auth.Config
 	Tracing  telemetry.Config
@@ -73,22 +65,13 @@ func NewConfig() Config {
 
 // Validate reports every missing or impossible setting at once.
 func (c Config) Validate() error {
-	var errs []error
-	for _, a := range []struct{ name, addr string }{{"grpc address", c.GRPCAddr}, {"http address", c.HTTPAddr}} {
-		name, addr := a.name, a.addr
-		host, _, err := net.SplitHostPort(addr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("consent config: %s %q: %w", name, addr, err))
-		} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			errs = append(errs, fmt.Errorf("consent config: %s %q must be a loopback address", name, addr))
-		}
-	}
+	errs := []error{serving.CheckLoopback("consent",
+		serving.NamedAddr{Name: "grpc address", Addr: c.GRPCAddr},
+		serving.NamedAddr{Name: "http address", Addr: c.HTTPAddr})}
 	if c.StateDir == "" {
 		errs = append(errs, errors.New("consent config: state folder is empty"))
 	}
-	if c.TLS.CertFile == "" || c.TLS.KeyFile == "" || c.TLS.CAFile == "" {
-		errs = append(errs, errors.New("consent config: TLS certificate, key and CA are all required"))
-	}
+	errs = append(errs, c.TLS.Check("consent"))
 	if c.FlushEvery <= 0 || c.Retry <= 0 || c.SaveViewEvery <= 0 || c.AwaitView <= 0 {
 		errs = append(errs, errors.New("consent config: every interval must be positive"))
 	}

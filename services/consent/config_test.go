@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"healthexchange/services/ledger"
+	"healthexchange/services/serving"
 )
 
 // validConfig is a Config that Validate accepts.
 func validConfig() Config {
 	c := NewConfig()
 	c.StateDir = "/var/lib/consent"
-	c.TLS = TLSFiles{CertFile: "consent.crt", KeyFile: "consent.key", CAFile: "ca.crt"}
+	c.TLS = serving.TLSFiles{CertFile: "consent.crt", KeyFile: "consent.key", CAFile: "ca.crt"}
 	c.Ledger.Org = ledger.Org{Name: "providers", MSPID: "ProvidersMSP", PeerEndpoint: "127.0.0.1:7051",
 		PeerHostName: "peer0.providers", TLSRootCert: "tlsca.pem", UserCert: "user.pem", UserKey: "user.key"}
 	c.Auth.Audience = "consent"

@@ -26,14 +26,14 @@ type Process struct {
 	bin   string
 	ready string // the log message that says the process is ready
 	cmd   *exec.Cmd
-	logs  *logBuffer
+	logs  *LogBuffer
 }
 
 // StartProcess runs bin with args, waits up to 60 s for a log line that
 // contains ready, and stops the process at the test's cleanup.
 func StartProcess(t testing.TB, bin string, args []string, ready string) *Process {
 	t.Helper()
-	p := &Process{Args: args, t: t, bin: bin, ready: ready, logs: &logBuffer{}}
+	p := &Process{Args: args, t: t, bin: bin, ready: ready, logs: &LogBuffer{}}
 	t.Cleanup(p.Stop)
 	p.Start()
 	return p
@@ -109,20 +109,20 @@ func (p *Process) LogLines(msg string) []map[string]any {
 	return out
 }
 
-// logBuffer collects a process's output; it is written by the exec
-// package's copying goroutine and read by the test.
-type logBuffer struct {
+// LogBuffer collects output written from one goroutine (a process's
+// copier, a logger) and read from another (the test).
+type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
+func (b *LogBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *logBuffer) String() string {
+func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

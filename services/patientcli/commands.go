@@ -1,6 +1,7 @@
 package patientcli
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -14,52 +15,53 @@ import (
 	consentv1 "healthexchange/proto/consent/v1"
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/apiclient"
+	"healthexchange/services/clikit"
 	"healthexchange/services/ledger"
 	"healthexchange/services/patientkey"
 )
 
-var commands map[string]command
-
-func init() {
-	commands = map[string]command{
-		"keygen":   {"--id PATIENT_ID", "Make a new Ed25519 key for a patient id and save it to --key (mode 0600). Refuses to overwrite a key.", keygen},
-		"register": {"", "Register your key on the ledger. The registration is signed by the key itself.", register},
-		"grant": {"--to user:ID|org:MSP --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
-			"Give someone access to categories of your records for purposes. The consent is signed with your key.", grant},
-		"revoke":     {"CONSENT_ID", "Take a consent back. Every decision after the service has seen it is a deny.", revoke},
-		"consents":   {"", "List your consents.", listConsents},
-		"access-log": {"", "See who accessed your data, allowed or denied, and break-glass accesses.", accessLog},
-		"requests":   {"[--state pending|approved|denied]", "List access requests addressed to you.", requests},
-		"approve":    {"REQUEST_ID [--expires T | --for D]", "Grant exactly what an access request asked for, to the requester.", approve},
-		"deny":       {"REQUEST_ID", "Refuse an access request.", deny},
-		"erase": {"--confirm [--records-server URL] [--patient ID]",
-			"Erase all your records from the records service for good: their key is destroyed and their stored versions deleted, and the ledger\n" +
-				"records that the erasure happened (the notarized hashes stay). It cannot be undone, so it needs --confirm.", erase},
+// app is the patient app, its commands working with o.
+func (o *opts) app() *clikit.App {
+	return &clikit.App{
+		Name:    "patient",
+		Summary: "the patient's app for the health exchange.",
+		Common:  o.common,
+		Commands: []clikit.Command{
+			{Name: "keygen", Summary: "make a new key for a patient id and save it (0600)", Args: "--id PATIENT_ID",
+				Help: "Make a new Ed25519 key for a patient id and save it to --key (mode 0600). Refuses to overwrite a key.", Flags: o.keygen},
+			{Name: "register", Summary: "register the key on the ledger (signed by the key itself)",
+				Help: "Register your key on the ledger. The registration is signed by the key itself.", Flags: o.register},
+			{Name: "grant", Summary: "give someone access to categories of your records",
+				Args: "--to user:ID|org:MSP --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
+				Help: "Give someone access to categories of your records for purposes. The consent is signed with your key.", Flags: o.grant},
+			{Name: "revoke", Summary: "take a consent back", Args: "CONSENT_ID",
+				Help: "Take a consent back. Every decision after the service has seen it is a deny.", Flags: o.revoke},
+			{Name: "consents", Summary: "list your consents", Help: "List your consents.", Flags: o.listConsents},
+			{Name: "access-log", Summary: "see who accessed your data, allowed or denied",
+				Help: "See who accessed your data, allowed or denied, and break-glass accesses.", Flags: o.accessLog},
+			{Name: "requests", Summary: "list access requests addressed to you", Args: "[--state pending|approved|denied]",
+				Help: "List access requests addressed to you.", Flags: o.requests},
+			{Name: "approve", Summary: "grant what an access request asked for", Args: "REQUEST_ID [--expires T | --for D]",
+				Help: "Grant exactly what an access request asked for, to the requester.", Flags: o.approve},
+			{Name: "deny", Summary: "refuse an access request", Args: "REQUEST_ID", Help: "Refuse an access request.", Flags: o.deny},
+			{Name: "erase", Summary: "erase all your records for good (records service)", Args: "--confirm [--records-server URL] [--patient ID]",
+				Help: "Erase all your records from the records service for good: their key is destroyed and their stored versions deleted, and the ledger\n" +
+					"records that the erasure happened (the notarized hashes stay). It cannot be undone, so it needs --confirm.", Flags: o.erase},
+		},
+		Footer: `Every command takes --help. Common flags: --server, --ca, --token (or
+HX_TOKEN), --key (or HX_PATIENT_KEY), --json.
+`,
 	}
 }
 
-func noArgs(o *opts) error {
-	if len(o.args) != 0 {
-		return usagef("unexpected arguments %v", o.args)
-	}
-	return nil
-}
-
-func oneArg(o *opts, what string) (string, error) {
-	if len(o.args) != 1 {
-		return "", usagef("want exactly one %s", what)
-	}
-	return o.args[0], nil
-}
-
-func keygen(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) keygen(fs *flag.FlagSet) func(context.Context, []string) error {
 	id := fs.String("id", "", "your patient id (pseudonymous, e.g. pat-7f3a)")
-	return func(context.Context) error {
-		if err := noArgs(o); err != nil {
+	return func(_ context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		if *id == "" {
-			return usagef("--id is required")
+			return clikit.Usagef("--id is required")
 		}
 		if _, err := os.Stat(o.keyPath); err == nil {
 			return fmt.Errorf("%s exists; refusing to overwrite a key (use --key for another file)", o.keyPath)
@@ -78,9 +80,9 @@ func keygen(fs *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func register(_ *flag.FlagSet, o *opts) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if err := noArgs(o); err != nil {
+func (o *opts) register(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		g, err := o.gateway()
@@ -101,7 +103,7 @@ func register(_ *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func grant(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 	to := fs.String("to", "", "grantee: user:ID or org:MSP_ID")
 	categories := fs.String("categories", "", "comma-separated: "+fmt.Sprint(ledgerapi.Categories))
 	purposes := fs.String("purposes", "", "comma-separated: "+fmt.Sprint(ledgerapi.Purposes))
@@ -110,13 +112,13 @@ func grant(fs *flag.FlagSet, o *opts) func(context.Context) error {
 	expires := fs.String("expires", "", "RFC 3339 end (default: none)")
 	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
 	id := fs.String("id", "", "consent id (default: a random one)")
-	return func(ctx context.Context) error {
-		if err := noArgs(o); err != nil {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		kind, who, ok := cutGrantee(*to)
 		if !ok {
-			return usagef("--to must be user:ID or org:MSP_ID")
+			return clikit.Usagef("--to must be user:ID or org:MSP_ID")
 		}
 		nb, exp, err := validity(*notBefore, *expires, *lasting)
 		if err != nil {
@@ -163,9 +165,9 @@ func (o *opts) signedGrant(c ledgerapi.ConsentGrant) (*apiclient.Client, *consen
 	return g, sp, err
 }
 
-func revoke(_ *flag.FlagSet, o *opts) func(context.Context) error {
-	return func(ctx context.Context) error {
-		consentID, err := oneArg(o, "CONSENT_ID")
+func (o *opts) revoke(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		consentID, err := clikit.OneArg(args, "CONSENT_ID")
 		if err != nil {
 			return err
 		}
@@ -185,11 +187,11 @@ func revoke(_ *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func listConsents(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) listConsents(fs *flag.FlagSet) func(context.Context, []string) error {
 	size := fs.Int("page-size", 50, "consents per page (1-100)")
 	page := fs.String("page-token", "", "from a previous listing")
-	return func(ctx context.Context) error {
-		if err := noArgs(o); err != nil {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		resp := &consentv1.ListConsentsResponse{}
@@ -208,11 +210,11 @@ func listConsents(fs *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func accessLog(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) accessLog(fs *flag.FlagSet) func(context.Context, []string) error {
 	size := fs.Int("page-size", 50, "events per page (1-100)")
 	page := fs.String("page-token", "", "from a previous listing")
-	return func(ctx context.Context) error {
-		if err := noArgs(o); err != nil {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		resp := &consentv1.GetAccessLogResponse{}
@@ -245,10 +247,10 @@ func (o *opts) getPage(ctx context.Context, path string, size int, token string,
 	return g.GetPage(ctx, path, nil, size, token, resp)
 }
 
-func requests(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) requests(fs *flag.FlagSet) func(context.Context, []string) error {
 	state := fs.String("state", "", "pending, approved or denied (default: all)")
-	return func(ctx context.Context) error {
-		if err := noArgs(o); err != nil {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		resp, err := o.listRequests(ctx, *state)
@@ -273,11 +275,11 @@ func (o *opts) listRequests(ctx context.Context, state string) (*consentv1.ListA
 	return resp, g.Call(ctx, "GET", "/v1/access-requests?"+url.Values{"state": {state}}.Encode(), nil, resp)
 }
 
-func approve(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 	expires := fs.String("expires", "", "RFC 3339 end of the consent (default: none)")
 	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
-	return func(ctx context.Context) error {
-		id, err := oneArg(o, "REQUEST_ID")
+	return func(ctx context.Context, args []string) error {
+		id, err := clikit.OneArg(args, "REQUEST_ID")
 		if err != nil {
 			return err
 		}
@@ -319,9 +321,9 @@ func approve(fs *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func deny(_ *flag.FlagSet, o *opts) func(context.Context) error {
-	return func(ctx context.Context) error {
-		id, err := oneArg(o, "REQUEST_ID")
+func (o *opts) deny(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		id, err := clikit.OneArg(args, "REQUEST_ID")
 		if err != nil {
 			return err
 		}
@@ -337,16 +339,16 @@ func deny(_ *flag.FlagSet, o *opts) func(context.Context) error {
 	}
 }
 
-func erase(fs *flag.FlagSet, o *opts) func(context.Context) error {
+func (o *opts) erase(fs *flag.FlagSet) func(context.Context, []string) error {
 	confirm := fs.Bool("confirm", false, "yes, erase all my records; this cannot be undone")
-	server := fs.String("records-server", envOr("HX_RECORDS_URL", "https://127.0.0.1:27112"), "the records service's HTTP/JSON gateway")
+	server := fs.String("records-server", cmp.Or(os.Getenv("HX_RECORDS_URL"), "https://127.0.0.1:27112"), "the records service's HTTP/JSON gateway")
 	patient := fs.String("patient", "", "your patient id (default: your key's)")
-	return func(ctx context.Context) error {
-		if err := noArgs(o); err != nil {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		if !*confirm {
-			return usagef("erasing destroys your records' key and deletes every stored version; it cannot be undone. Run again with --confirm")
+			return clikit.Usagef("erasing destroys your records' key and deletes every stored version; it cannot be undone. Run again with --confirm")
 		}
 		id := *patient
 		if id == "" {

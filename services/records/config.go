@@ -2,23 +2,18 @@ package records
 
 import (
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
 	"time"
 
 	"healthexchange/services/auth"
 	"healthexchange/services/ledger"
 	"healthexchange/services/objectstore"
+	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
 )
 
-// TLSFiles are a service's certificate and key and the CA it trusts.
-type TLSFiles struct {
-	CertFile string
-	KeyFile  string
-	CAFile   string
-}
+// TLSFiles is serving.TLSFiles under the name the integration tests use.
+type TLSFiles = serving.TLSFiles
 
 // Config is everything the records service needs.
 type Config struct {
@@ -85,19 +80,12 @@ func NewConfig() Config {
 
 // Validate reports every missing or impossible setting at once.
 func (c Config) Validate() error {
-	var errs []error
-	for _, a := range []struct{ name, addr string }{
-		{"grpc address", c.GRPCAddr}, {"http address", c.HTTPAddr}, {"consent address", c.ConsentAddr},
-	} {
-		host, _, err := net.SplitHostPort(a.addr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("records config: %s %q: %w", a.name, a.addr, err))
-		} else if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			errs = append(errs, fmt.Errorf("records config: %s %q must be a loopback address", a.name, a.addr))
-		}
-	}
-	if c.TLS.CertFile == "" || c.TLS.KeyFile == "" || c.TLS.CAFile == "" {
-		errs = append(errs, errors.New("records config: TLS certificate, key and CA are all required"))
+	errs := []error{
+		serving.CheckLoopback("records",
+			serving.NamedAddr{Name: "grpc address", Addr: c.GRPCAddr},
+			serving.NamedAddr{Name: "http address", Addr: c.HTTPAddr},
+			serving.NamedAddr{Name: "consent address", Addr: c.ConsentAddr}),
+		c.TLS.Check("records"),
 	}
 	if c.Bucket == "" {
 		errs = append(errs, errors.New("records config: bucket is empty"))

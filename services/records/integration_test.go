@@ -12,7 +12,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,13 +72,13 @@ type harness struct {
 	minio   *minio.Client
 	cfg     Config
 	hooks   *hooks
-	logs    *syncBuffer
+	logs    *itest.LogBuffer
 }
 
 func startRecords(t testing.TB) *harness {
 	t.Helper()
 	env := itest.Env(t)
-	h := &harness{consent: itest.NewConsentd(t, consentdBin), hooks: &hooks{}, logs: &syncBuffer{}}
+	h := &harness{consent: itest.NewConsentd(t, consentdBin), hooks: &hooks{}, logs: &itest.LogBuffer{}}
 	cfg := NewConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.ConsentAddr = itest.FreeAddr(t), itest.FreeAddr(t), h.consent.GRPCAddr
 	tls := env.TLS("records")
@@ -485,24 +484,6 @@ func TestRecordsIntegration(t *testing.T) {
 			t.Fatalf("opening a copy after erasure: %v, want vault.ErrErased", err)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // mustVault opens the service's vault (the shared development key store).

@@ -3,17 +3,10 @@ package records
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"sync"
-	"time"
 
-	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/health"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	consentv1 "healthexchange/proto/consent/v1"
 	recordsv1 "healthexchange/proto/records/v1"
@@ -21,6 +14,7 @@ import (
 	"healthexchange/services/ledger"
 	"healthexchange/services/mtls"
 	"healthexchange/services/objectstore"
+	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
 	"healthexchange/services/vault"
 )
@@ -88,93 +82,35 @@ func Run(ctx context.Context, cfg Config) error {
 		NewMinIOObjects(mc, cfg.Bucket, cfg.StoreTimeout), v, cfg.Log)
 	svc.pendingAfter, svc.hooks = cfg.PendingAfter, cfg.hooks
 
-	serverTLS, err := mtls.ServerConfig(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.CAFile)
-	if err != nil {
-		return err
-	}
-	public := auth.WithPublicMethods(healthpb.Health_Check_FullMethodName, healthpb.Health_Watch_FullMethodName,
-		recordsv1.RecordService_VerifyRecord_FullMethodName)
-	grpcServer := grpc.NewServer(
-		grpc.Creds(credentials.NewTLS(serverTLS)),
-		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(verifier, public)),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(verifier, public)),
+	grpcServer, healthServer, err := serving.NewGRPCServer(cfg.TLS, verifier,
+		[]string{recordsv1.RecordService_VerifyRecord_FullMethodName},
 		// A resource is at most 1 MiB, base64 in JSON through the gateway.
 		grpc.MaxRecvMsgSize(2<<20),
 	)
-	recordsv1.RegisterRecordServiceServer(grpcServer, &api{svc: svc})
-	healthServer := health.NewServer()
-	healthpb.RegisterHealthServer(grpcServer, healthServer)
-
-	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
-		return fmt.Errorf("records: %w", err)
-	}
-	httpServer, err := gateway(ctx, cfg)
-	if err != nil {
-		grpcLis.Close()
 		return err
 	}
-	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		grpcLis.Close()
-		return fmt.Errorf("records: %w", err)
-	}
-	cfg.Log.Info("records service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
-		"consent", cfg.ConsentAddr, "bucket", cfg.Bucket, "store", cfg.Store.Endpoint)
-
-	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	wg.Go(func() { svc.sweepEvery(bg, cfg.SweepEvery) })
-
-	errc := make(chan error, 2)
-	go func() { errc <- grpcServer.Serve(grpcLis) }()
-	go func() { errc <- httpServer.ServeTLS(httpLis, "", "") }()
-
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-errc:
-		runErr = fmt.Errorf("records: server stopped: %w", runErr)
-	}
-	cfg.Log.Info("records service stopping")
-	healthServer.Shutdown()
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancelShutdown()
-	httpServer.Shutdown(shutdownCtx)
-	grpcServer.GracefulStop()
-	stopBackground()
-	wg.Wait()
-	return runErr
-}
-
-// gateway is the HTTP/JSON face of the service: it calls the gRPC server
-// over loopback with the service's own client certificate, forwarding the
-// caller's Authorization header, and serves the OpenAPI document.
-func gateway(ctx context.Context, cfg Config) (*http.Server, error) {
-	serverTLS, err := mtls.ServerConfig(cfg.TLS.CertFile, cfg.TLS.KeyFile, "")
-	if err != nil {
-		return nil, err
-	}
-	clientTLS, err := mtls.ClientConfig(cfg.TLS.CAFile, cfg.TLS.CertFile, cfg.TLS.KeyFile, "")
-	if err != nil {
-		return nil, err
-	}
-	mux := runtime.NewServeMux()
-	opts := []grpc.DialOption{
-		grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(2 << 20)),
-	}
-	if err := recordsv1.RegisterRecordServiceHandlerFromEndpoint(ctx, mux, cfg.GRPCAddr, opts); err != nil {
-		return nil, fmt.Errorf("records gateway: %w", err)
-	}
-	root := http.NewServeMux()
-	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(recordsv1.OpenAPI)
+	recordsv1.RegisterRecordServiceServer(grpcServer, &api{svc: svc})
+	httpServer, err := serving.Gateway(ctx, serving.GatewayConfig{
+		Name: "records", TLS: cfg.TLS, GRPCAddr: cfg.GRPCAddr, OpenAPI: recordsv1.OpenAPI,
+		Register: []serving.RegisterFunc{recordsv1.RegisterRecordServiceHandlerFromEndpoint},
+		// A 1 MiB resource is about 1.4 MB in base64; nothing larger is read,
+		// nor sent on to the gRPC server than it takes.
+		MaxBody: 3 << 20,
+		MaxSend: 2 << 20,
 	})
-	// A 1 MiB resource is about 1.4 MB in base64; nothing larger is read.
-	root.Handle("/", http.MaxBytesHandler(mux, 3<<20))
-	return &http.Server{Handler: root, TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second}, nil
+	if err != nil {
+		return err
+	}
+
+	return serving.Serve(ctx, serving.Servers{
+		Name: "records", Log: cfg.Log,
+		GRPC: grpcServer, Health: healthServer, GRPCAddr: cfg.GRPCAddr,
+		HTTP: httpServer, HTTPAddr: cfg.HTTPAddr,
+		Listening: func() {
+			cfg.Log.Info("records service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr,
+				"consent", cfg.ConsentAddr, "bucket", cfg.Bucket, "store", cfg.Store.Endpoint)
+		},
+		Background: []func(context.Context){func(ctx context.Context) { svc.sweepEvery(ctx, cfg.SweepEvery) }},
+	})
 }

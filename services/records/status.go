@@ -8,35 +8,33 @@ import (
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/ledger"
+	"healthexchange/services/serving"
 	"healthexchange/services/vault"
 )
 
 // statusCodes maps domain errors (this service's, the ledger's, the vault's)
 // to gRPC codes. The first match wins.
-var statusCodes = []struct {
-	err  error
-	code codes.Code
-}{
-	{ErrInvalid, codes.InvalidArgument},
-	{ledgerapi.ErrInvalid, codes.InvalidArgument},
-	{ErrDenied, codes.PermissionDenied},
-	{ledgerapi.ErrForbidden, codes.PermissionDenied},
-	{ErrTampered, codes.DataLoss},
-	{ErrErased, codes.NotFound},
-	{vault.ErrErased, codes.NotFound},
-	{ErrNotFound, codes.NotFound},
-	{ledgerapi.ErrNotFound, codes.NotFound},
-	{ErrIdempotencyKey, codes.FailedPrecondition},
-	{ErrStale, codes.Aborted},
-	{ledgerapi.ErrExists, codes.AlreadyExists},
-	{ledgerapi.ErrConflict, codes.FailedPrecondition},
-	{ledger.ErrConflict, codes.Aborted},
-	{ledger.ErrUnavailable, codes.Unavailable},
-	{ErrUnavailable, codes.Unavailable},
+var statusCodes = []serving.StatusCode{
+	{Err: ErrInvalid, Code: codes.InvalidArgument},
+	{Err: ledgerapi.ErrInvalid, Code: codes.InvalidArgument},
+	{Err: ErrDenied, Code: codes.PermissionDenied},
+	{Err: ledgerapi.ErrForbidden, Code: codes.PermissionDenied},
+	{Err: ErrTampered, Code: codes.DataLoss},
+	{Err: ErrErased, Code: codes.NotFound},
+	{Err: vault.ErrErased, Code: codes.NotFound},
+	{Err: ErrNotFound, Code: codes.NotFound},
+	{Err: ledgerapi.ErrNotFound, Code: codes.NotFound},
+	{Err: ErrIdempotencyKey, Code: codes.FailedPrecondition},
+	{Err: ErrStale, Code: codes.Aborted},
+	{Err: ledgerapi.ErrExists, Code: codes.AlreadyExists},
+	{Err: ledgerapi.ErrConflict, Code: codes.FailedPrecondition},
+	{Err: ledger.ErrConflict, Code: codes.Aborted},
+	{Err: ledger.ErrUnavailable, Code: codes.Unavailable},
+	{Err: ErrUnavailable, Code: codes.Unavailable},
 }
 
 // Error reasons in the google.rpc.ErrorInfo detail of a status.
@@ -54,33 +52,11 @@ const (
 // denial carries the policy's reasons and its access event id in an
 // ErrorInfo detail.
 func toStatus(ctx context.Context, log *slog.Logger, err error) error {
-	if err == nil {
-		return nil
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "canceled")
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	}
-	for _, m := range statusCodes {
-		if !errors.Is(err, m.err) {
-			continue
-		}
-		st := status.New(m.code, err.Error())
-		if info := errorInfo(err); info != nil {
-			if withInfo, derr := st.WithDetails(info); derr == nil {
-				st = withInfo
-			}
-		}
-		return st.Err()
-	}
-	log.ErrorContext(ctx, "internal error", "err", err)
-	return status.Error(codes.Internal, "internal error")
+	return serving.ToStatus(ctx, log, err, statusCodes, errorInfo)
 }
 
 // errorInfo is the machine-readable detail of the errors a client acts on.
-func errorInfo(err error) *errdetails.ErrorInfo {
+func errorInfo(err error) proto.Message {
 	var denied *DeniedError
 	switch {
 	case errors.As(err, &denied):

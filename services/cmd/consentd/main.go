@@ -14,6 +14,7 @@ import (
 
 	"healthexchange/services/consent"
 	"healthexchange/services/devenv"
+	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
 )
 
@@ -54,8 +55,7 @@ func configure(cfg *consent.Config, envPath, org, otlp string, traceStdout bool)
 	if cfg.Ledger, err = env.Ledger(org); err != nil {
 		return err
 	}
-	tls := env.TLS("consent")
-	cfg.TLS = consent.TLSFiles{CertFile: tls.CertFile, KeyFile: tls.KeyFile, CAFile: tls.CAFile}
+	cfg.TLS = serving.TLSFiles(env.TLS("consent"))
 	cfg.Auth.Issuers = map[string][]string{env.DevIdP.Issuer: {env.DevIdP.PublicKey}}
 	cfg.Auth.Audience = env.DevIdP.Audience
 	cfg.Tracing = telemetry.NewConfig("consent", otlp)

@@ -16,6 +16,7 @@ import (
 	"healthexchange/services/devenv"
 	"healthexchange/services/objectstore"
 	"healthexchange/services/records"
+	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
 )
 
@@ -63,8 +64,7 @@ func configure(cfg *records.Config, envPath, minioPath, org, otlp string, traceS
 	if cfg.Store, err = objectstore.ConfigFromFile(minioPath); err != nil {
 		return err
 	}
-	tls := env.TLS("records")
-	cfg.TLS = records.TLSFiles{CertFile: tls.CertFile, KeyFile: tls.KeyFile, CAFile: tls.CAFile}
+	cfg.TLS = serving.TLSFiles(env.TLS("records"))
 	cfg.Auth.Issuers = map[string][]string{env.DevIdP.Issuer: {env.DevIdP.PublicKey}}
 	cfg.Auth.Audience = env.DevIdP.Audience
 	cfg.Tracing = telemetry.NewConfig("records", otlp)

@@ -1,0 +1,78 @@
+package serving
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"healthexchange/services/mtls"
+)
+
+// RegisterFunc registers a gRPC service's HTTP/JSON handlers on the
+// gateway: a generated Register...HandlerFromEndpoint.
+type RegisterFunc func(ctx context.Context, mux *runtime.ServeMux, endpoint string, opts []grpc.DialOption) error
+
+// GatewayConfig is a service's HTTP/JSON gateway.
+type GatewayConfig struct {
+	// Name is the service's name, in errors.
+	Name string
+	// TLS are the service's files: the gateway serves TLS with its
+	// certificate (no client certificate asked) and calls the gRPC server
+	// with it as a client certificate.
+	TLS TLSFiles
+	// GRPCAddr is the service's own gRPC server.
+	GRPCAddr string
+	// OpenAPI is served at GET /openapi.json.
+	OpenAPI []byte
+	// Register are the service's gRPC services, served as HTTP/JSON.
+	Register []RegisterFunc
+	// MaxBody bounds a request's body in bytes (0: no bound); MaxSend a
+	// message the gateway sends on to the gRPC server (0: gRPC's default).
+	MaxBody int64
+	MaxSend int
+}
+
+// Gateway is the HTTP/JSON face of a service: it calls the gRPC server over
+// loopback with the service's own client certificate, forwarding the
+// caller's Authorization header, and serves the OpenAPI document. Serve
+// serves it.
+func Gateway(ctx context.Context, c GatewayConfig) (*http.Server, error) {
+	serverTLS, err := mtls.ServerConfig(c.TLS.CertFile, c.TLS.KeyFile, "")
+	if err != nil {
+		return nil, err
+	}
+	clientTLS, err := mtls.ClientConfig(c.TLS.CAFile, c.TLS.CertFile, c.TLS.KeyFile, "")
+	if err != nil {
+		return nil, err
+	}
+	mux := runtime.NewServeMux()
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
+	}
+	if c.MaxSend > 0 {
+		opts = append(opts, grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(c.MaxSend)))
+	}
+	for _, register := range c.Register {
+		if err := register(ctx, mux, c.GRPCAddr, opts); err != nil {
+			return nil, fmt.Errorf("%s gateway: %w", c.Name, err)
+		}
+	}
+	root := http.NewServeMux()
+	root.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(c.OpenAPI)
+	})
+	var api http.Handler = mux
+	if c.MaxBody > 0 {
+		api = http.MaxBytesHandler(mux, c.MaxBody)
+	}
+	root.Handle("/", api)
+	return &http.Server{Handler: root, TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second}, nil
+}
