@@ -58,14 +58,23 @@ minio_bin() {
 ensure_minio() {
   bin="$(minio_bin)"
   [ -x "$bin" ] && return 0
-  log "building the MinIO server into $bin (first time: about 7 minutes)"
   mkdir -p "$(dirname "$bin")"
+  # Several test binaries may start a server at once (each with its own
+  # state): one builds, the others wait for it and find the binary.
+  exec 9>"$(dirname "$bin")/.build.lock"
+  flock 9
+  if [ -x "$bin" ]; then
+    exec 9>&-
+    return 0
+  fi
+  log "building the MinIO server into $bin (first time: about 7 minutes)"
   local started=$SECONDS
   # Built to a temporary name and renamed, so an interrupted build never
   # leaves a binary that looks complete.
   (cd "$here/tools" && go build -o "$bin.tmp" github.com/minio/minio) ||
-    { rm -f "$bin.tmp"; fail "building the MinIO server failed"; }
+    { rm -f "$bin.tmp"; exec 9>&-; fail "building the MinIO server failed"; }
   mv "$bin.tmp" "$bin"
+  exec 9>&-
   log "built in $((SECONDS - started)) s"
 }
 
