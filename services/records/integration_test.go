@@ -484,6 +484,13 @@ func TestRecordsIntegration(t *testing.T) {
 			t.Fatalf("opening a copy after erasure: %v, want vault.ErrErased", err)
 		}
 	})
+	t.Run("consent service down: nothing is served", func(t *testing.T) {
+		h.consent.Stop()
+		_, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId()}, as(writerTok))
+		wantCode(t, err, codes.Unavailable)
+		_, err = h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, Resource: labResult(p.ID, "while down")}, as(writerTok))
+		wantCode(t, err, codes.Unavailable)
+	})
 }
 
 // mustVault opens the service's vault (the shared development key store).
