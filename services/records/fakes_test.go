@@ -247,7 +247,7 @@ func (m *memObjects) Get(_ context.Context, key string, maxSize int64) ([]byte, 
 		return nil, fmt.Errorf("get %s: %w", key, objectstore.ErrNotFound)
 	}
 	if int64(len(data)) > maxSize {
-		return nil, fmt.Errorf("too large")
+		return nil, fmt.Errorf("get %s: %w", key, errTooLarge)
 	}
 	return bytes.Clone(data), nil
 }

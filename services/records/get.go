@@ -108,6 +108,9 @@ func (s *Service) read(ctx context.Context, v ledgerapi.Notarization) ([]byte, e
 		}
 		return nil, fmt.Errorf("%w: the stored object of version %d is missing", ErrTampered, v.Version)
 	}
+	if errors.Is(err, errTooLarge) {
+		return nil, fmt.Errorf("%w: the stored object of version %d is larger than any sealed record", ErrTampered, v.Version)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

@@ -239,6 +239,7 @@ func TestTamperDetected(t *testing.T) {
 		{"header flipped", func(f *fixture, key, _ string) { f.objects.objects[key][5] ^= 0x80 }},
 		{"truncated", func(f *fixture, key, _ string) { f.objects.objects[key] = f.objects.objects[key][:10] }},
 		{"deleted", func(f *fixture, key, _ string) { delete(f.objects.objects, key) }},
+		{"replaced by something huge", func(f *fixture, key, _ string) { f.objects.objects[key] = make([]byte, maxSealedSize+1) }},
 		{"replaced by another patient's object", func(f *fixture, key, other string) { f.objects.objects[key] = f.objects.objects[other] }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,8 +14,9 @@ import (
 )
 
 // Objects is the object storage the service keeps sealed records in. Get of
-// a missing object fails with an error wrapping objectstore.ErrNotFound;
-// every other failure means the store could not be used.
+// a missing object fails with an error wrapping objectstore.ErrNotFound, of
+// one larger than maxSize with errTooLarge; every other failure means the
+// store could not be used.
 type Objects interface {
 	Put(ctx context.Context, key string, data []byte) error
 	Get(ctx context.Context, key string, maxSize int64) ([]byte, error)
@@ -64,7 +65,7 @@ func (m *minioObjects) Get(ctx context.Context, key string, maxSize int64) ([]by
 		return nil, m.fail(ctx, call, "get "+key, err)
 	}
 	if int64(len(data)) > maxSize {
-		return nil, fmt.Errorf("object store: get %s: larger than %d bytes", key, maxSize)
+		return nil, fmt.Errorf("object store: get %s: %w: more than %d bytes", key, errTooLarge, maxSize)
 	}
 	return data, nil
 }
@@ -104,6 +105,9 @@ func (m *minioObjects) fail(caller, call context.Context, what string, err error
 	}
 	return fmt.Errorf("object store: %s: %w", what, objectstore.Classify(err))
 }
+
+// errTooLarge: a stored object is larger than anything the service writes.
+var errTooLarge = errors.New("object too large")
 
 // isNotFound reports whether err is a missing object.
 func isNotFound(err error) bool { return errors.Is(err, objectstore.ErrNotFound) }
