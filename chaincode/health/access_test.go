@@ -41,6 +41,8 @@ func TestAccessColumn(t *testing.T) {
 		{"notary:FindByHash", pr, func(ctx ctxT) error { _, err := new(Notary).FindByHash(ctx, ""); return err }},
 		{"anchors:Anchor", p, func(ctx ctxT) error { _, err := new(Anchors).Anchor(ctx, "", "", "", "", 0, "", ""); return err }},
 		{"anchors:Get", pr, func(ctx ctxT) error { _, err := new(Anchors).Get(ctx, ""); return err }},
+		{"anchors:AnchorRoot", p, func(ctx ctxT) error { _, err := new(Anchors).AnchorRoot(ctx, "", "", 0, 0, "", ""); return err }},
+		{"anchors:GetRoot", pr, func(ctx ctxT) error { _, err := new(Anchors).GetRoot(ctx, ""); return err }},
 		{"accesslog:Append", pr, func(ctx ctxT) error { _, err := new(AccessLog).Append(ctx, ""); return err }},
 		{"accesslog:ListByPatient", pr, func(ctx ctxT) error { _, err := new(AccessLog).ListByPatient(ctx, "", 0, ""); return err }},
 		{"datasets:Record", r, func(ctx ctxT) error { _, err := new(Datasets).Record(ctx, ""); return err }},

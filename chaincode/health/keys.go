@@ -18,6 +18,7 @@ const (
 	consentType      = "consent"      // consentId
 	deviceType       = "device"       // deviceId
 	anchorType       = "anchor"       // batchId
+	rootAnchorType   = "anchor-root"  // anchorId
 	eventType        = "event"        // eventId
 	datasetType      = "dataset"      // datasetId
 	notarizationType = "notarization" // recordId, version (see versionAttr)

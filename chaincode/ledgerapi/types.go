@@ -118,6 +118,23 @@ type Anchor struct {
 	Timestamp string `json:"timestamp"`
 }
 
+// RootAnchor is the Merkle root (RFC 9162) over the hashes of many batches of
+// readings, of many devices and patients, that the ingest service anchors in
+// one transaction per period. Size is the number of leaves (batches): an RFC
+// 9162 root does not fix its size, so a proof is checked against both.
+// Readings counts the readings of all the batches; From and To are the times
+// of the earliest and the latest of them.
+type RootAnchor struct {
+	AnchorID  string `json:"anchorId"`
+	Root      string `json:"root"`
+	Size      int    `json:"size"`
+	Readings  int    `json:"readings"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	TxID      string `json:"txId"`
+	Timestamp string `json:"timestamp"`
+}
+
 // AccessEventPage is one page of a patient's access log; Bookmark is "" on
 // the last page.
 type AccessEventPage struct {

@@ -54,3 +54,14 @@ func requestToProto(r accessRequest) *consentv1.AccessRequest {
 		AnsweredAt:    r.AnsweredAt,
 	}
 }
+
+func deviceToProto(d ledgerapi.Device) *consentv1.Device {
+	return &consentv1.Device{
+		DeviceId:     d.DeviceID,
+		PatientId:    d.PatientID,
+		PublicKey:    d.PublicKey,
+		Status:       d.Status,
+		RegisteredAt: d.RegisteredAt,
+		RevokedAt:    d.RevokedAt,
+	}
+}

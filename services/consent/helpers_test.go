@@ -236,6 +236,8 @@ type fakeLedger struct {
 	register func(s ledger.Signed) (ledgerapi.Patient, error)
 	grant    func(s ledger.Signed) (ledgerapi.Consent, error)
 	revoke   func(s ledger.Signed) (ledgerapi.Consent, error)
+	pair     func(s ledger.Signed) (ledgerapi.Device, error)
+	unpair   func(s ledger.Signed) (ledgerapi.Device, error)
 	consents func(patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
 	events   func(patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error)
 }
@@ -308,6 +310,22 @@ func (f *fakeLedger) RevokeConsent(_ context.Context, s ledger.Signed) (ledgerap
 		return ledgerapi.Consent{}, errUnexpected
 	}
 	return f.revoke(s)
+}
+
+func (f *fakeLedger) RegisterDevice(_ context.Context, s ledger.Signed) (ledgerapi.Device, error) {
+	f.record("RegisterDevice", &s)
+	if f.pair == nil {
+		return ledgerapi.Device{}, errUnexpected
+	}
+	return f.pair(s)
+}
+
+func (f *fakeLedger) RevokeDevice(_ context.Context, s ledger.Signed) (ledgerapi.Device, error) {
+	f.record("RevokeDevice", &s)
+	if f.unpair == nil {
+		return ledgerapi.Device{}, errUnexpected
+	}
+	return f.unpair(s)
 }
 
 func (f *fakeLedger) ConsentsByPatient(_ context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error) {

@@ -3,7 +3,10 @@
 package consent_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -22,6 +25,7 @@ import (
 	"healthexchange/services/auth"
 	"healthexchange/services/auth/devissuer"
 	"healthexchange/services/itest"
+	"healthexchange/services/ledger"
 )
 
 func read(patientID, category, purpose string) *consentv1.AuthorizeRequest {
@@ -310,4 +314,98 @@ func waitSnapshot(t testing.TB, c *itest.Consentd) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatal("no view snapshot saved within 10s")
+}
+
+// TestDevicePairing: a patient pairs a wearable through the patient CLI and
+// the ledger holds it as theirs; another patient cannot revoke it; the
+// patient revokes it and the ledger holds it revoked.
+func TestDevicePairing(t *testing.T) {
+	ctx := itest.Context(t)
+	c := itest.NewConsentd(t, consentdBin)
+	alice, bob := itest.NewPatient(t, c), itest.NewPatient(t, c)
+	lcfg, err := itest.Env(t).Ledger("research")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ledger.Dial(lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lc.Close() })
+	devicePublic, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicKey := base64.StdEncoding.EncodeToString(devicePublic)
+	deviceID := itest.Unique("watch")
+
+	// onLedger polls devices:Get (another organisation's peer may not have
+	// the block yet) until the device has status, and returns it.
+	onLedger := func(t *testing.T, status string) ledgerapi.Device {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			d, err := lc.Device(ctx, deviceID)
+			if err == nil && d.Status == status {
+				return d
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("device %s on the ledger: %+v, %v; want it %s within 30s", deviceID, d, err, status)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	// device runs `patient device ARGS` as p and returns the device shown.
+	device := func(t *testing.T, p itest.Patient, args ...string) (*consentv1.Device, error) {
+		t.Helper()
+		out, err := c.CLI(t, p.Token, p.Key, append([]string{"device"}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		var resp consentv1.PairDeviceResponse // the same shape as RevokeDeviceResponse
+		if err := itest.ProtojsonUnmarshal(out, &resp); err != nil {
+			t.Fatalf("device %v output %q: %v", args, out, err)
+		}
+		return resp.GetDevice(), nil
+	}
+
+	paired, err := device(t, alice, "pair", "--id", deviceID, "--public-key", publicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paired.GetDeviceId() != deviceID || paired.GetPatientId() != alice.ID || paired.GetStatus() != ledgerapi.StatusActive {
+		t.Fatalf("paired %v, want %s active for %s", paired, deviceID, alice.ID)
+	}
+	d := onLedger(t, ledgerapi.StatusActive)
+	if d.PatientID != alice.ID || d.PublicKey != publicKey || d.RegisteredAt != paired.GetRegisteredAt() || d.RevokedAt != "" {
+		t.Fatalf("device on the ledger %+v, want it active for %s with key %s", d, alice.ID, publicKey)
+	}
+
+	t.Run("another patient cannot revoke it", func(t *testing.T) {
+		_, err := device(t, bob, "revoke", deviceID)
+		if err == nil || !strings.Contains(err.Error(), "not registered to patient "+bob.ID) {
+			t.Fatalf("bob's revocation: %v, want it refused as not his device", err)
+		}
+		if d, err := lc.Device(ctx, deviceID); err != nil || d.Status != ledgerapi.StatusActive {
+			t.Fatalf("device after bob's attempt %+v, %v; want it still active", d, err)
+		}
+	})
+
+	revokedDev, err := device(t, alice, "revoke", deviceID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if revokedDev.GetStatus() != ledgerapi.StatusRevoked || revokedDev.GetRevokedAt() == "" {
+		t.Fatalf("revoked %v, want status revoked with a time", revokedDev)
+	}
+	d = onLedger(t, ledgerapi.StatusRevoked)
+	if d.PatientID != alice.ID || d.RevokedAt != revokedDev.GetRevokedAt() {
+		t.Fatalf("device on the ledger %+v, want it revoked at %s for %s", d, revokedDev.GetRevokedAt(), alice.ID)
+	}
+
+	t.Run("revoking it again is refused", func(t *testing.T) {
+		if _, err := device(t, alice, "revoke", deviceID); err == nil || !strings.Contains(err.Error(), "already revoked") {
+			t.Fatalf("second revocation: %v, want it refused as already revoked", err)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -64,6 +65,23 @@ func signedBy[T any, P ledgerapi.Input[T]](ctx context.Context, s *service, p au
 		return zero, ledger.Signed{}, err
 	}
 	return v, ledger.Signed{Payload: sp.GetPayload(), Signature: sp.GetSignature()}, nil
+}
+
+// checkOp refuses a signed payload made for another operation than op, with
+// an error that says so: the strict parse in signedBy would otherwise stop at
+// the first field the other operation has and this one lacks. An empty or
+// malformed payload is left to signedBy to report.
+func checkOp(sp *consentv1.SignedPayload, op string) error {
+	var h struct {
+		Op string `json:"op"`
+	}
+	if len(sp.GetPayload()) > ledgerapi.MaxPayloadBytes || json.Unmarshal([]byte(sp.GetPayload()), &h) != nil {
+		return nil
+	}
+	if h.Op != op {
+		return fmt.Errorf("%w: the payload is for op %q, this call takes op %q", ErrInvalid, h.Op, op)
+	}
+	return nil
 }
 
 func (a *patientAPI) RegisterPatient(ctx context.Context, req *consentv1.RegisterPatientRequest) (*consentv1.RegisterPatientResponse, error) {
@@ -140,6 +158,46 @@ func (a *patientAPI) revoke(ctx context.Context, req *consentv1.RevokeConsentReq
 	}
 	a.awaitApplied(ctx, c, c.RevokeTxID)
 	return &consentv1.RevokeConsentResponse{Consent: consentToProto(c)}, nil
+}
+
+func (a *patientAPI) PairDevice(ctx context.Context, req *consentv1.PairDeviceRequest) (*consentv1.PairDeviceResponse, error) {
+	d, err := changeDevice[ledgerapi.DeviceRegistration](ctx, a, req.GetRegistration(), ledgerapi.OpDeviceRegister, a.ledger.RegisterDevice)
+	if err != nil {
+		return nil, toStatus(ctx, a.log, err)
+	}
+	return &consentv1.PairDeviceResponse{Device: deviceToProto(d)}, nil
+}
+
+func (a *patientAPI) RevokeDevice(ctx context.Context, req *consentv1.RevokeDeviceRequest) (*consentv1.RevokeDeviceResponse, error) {
+	d, err := changeDevice[ledgerapi.DeviceRevocation](ctx, a, req.GetRevocation(), ledgerapi.OpDeviceRevoke, a.ledger.RevokeDevice)
+	if err != nil {
+		return nil, toStatus(ctx, a.log, err)
+	}
+	return &consentv1.RevokeDeviceResponse{Device: deviceToProto(d)}, nil
+}
+
+// changeDevice relays a patient-signed pairing or unpairing of a wearable, a
+// payload of type T for operation op, to the ledger with submit. The caller
+// must be the patient the payload speaks for; the chaincode checks the
+// signature and the nonce again, and that a revoked device is the patient's.
+func changeDevice[T any, P ledgerapi.Input[T]](ctx context.Context, a *patientAPI, sp *consentv1.SignedPayload, op string, submit func(context.Context, ledger.Signed) (ledgerapi.Device, error)) (ledgerapi.Device, error) {
+	p, err := caller(ctx, auth.RolePatient)
+	if err != nil {
+		return ledgerapi.Device{}, err
+	}
+	if err := checkOp(sp, op); err != nil {
+		return ledgerapi.Device{}, err
+	}
+	_, signed, err := signedBy[T, P](ctx, a.service, p, sp, nil)
+	if err != nil {
+		return ledgerapi.Device{}, err
+	}
+	d, err := submit(ctx, signed)
+	if err != nil {
+		return ledgerapi.Device{}, err
+	}
+	a.log.InfoContext(ctx, "device change relayed", "op", op, "patient", d.PatientID, "device", d.DeviceID, "status", d.Status)
+	return d, nil
 }
 
 // awaitApplied waits (bounded) until the decision view has applied a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
@@ -721,4 +723,143 @@ func TestListConsentsAndAccessLog(t *testing.T) {
 			t.Errorf("GetAccessLog by a clinician = %v (ledger asked %d times), want PermissionDenied", err, l.called("AccessEvents"))
 		}
 	})
+}
+
+func TestPairAndRevokeDevice(t *testing.T) {
+	key := newKey(t, "pat-1")
+	impostor := newKey(t, "pat-1") // same patient id, not the registered key
+	other := newKey(t, "pat-2")
+	_, devicePriv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	devicePublic := base64.StdEncoding.EncodeToString(devicePriv.Public().(ed25519.PublicKey))
+	paired := ledgerapi.Device{DeviceID: "watch-1", PatientID: "pat-1", PublicKey: devicePublic,
+		Status: ledgerapi.StatusActive, RegisteredAt: "2030-01-02T03:04:06Z"}
+	unpaired := paired
+	unpaired.Status, unpaired.RevokedAt = ledgerapi.StatusRevoked, "2030-01-02T03:04:07Z"
+
+	pair := func(k *patientkey.Key, publicKey string) *consentv1.SignedPayload {
+		return signedPayload(mustSign(t, func() (ledger.Signed, error) { return k.RegisterDevice("watch-1", publicKey) }))
+	}
+	unpair := func(k *patientkey.Key) *consentv1.SignedPayload {
+		return signedPayload(mustSign(t, func() (ledger.Signed, error) { return k.RevokeDevice("watch-1") }))
+	}
+	grant := signedPayload(mustSign(t, func() (ledger.Signed, error) { return key.Grant(labsGrant("c-1")) }))
+	doPair := func(ctx context.Context, api *patientAPI, sp *consentv1.SignedPayload) (*consentv1.Device, error) {
+		resp, err := api.PairDevice(ctx, &consentv1.PairDeviceRequest{Registration: sp})
+		return resp.GetDevice(), err
+	}
+	doRevoke := func(ctx context.Context, api *patientAPI, sp *consentv1.SignedPayload) (*consentv1.Device, error) {
+		resp, err := api.RevokeDevice(ctx, &consentv1.RevokeDeviceRequest{Revocation: sp})
+		return resp.GetDevice(), err
+	}
+	rejected := func(fn string, reason error, msg string) error {
+		return &ledger.Error{Function: fn, Kind: ledger.ErrRejected, Reason: reason, Message: msg}
+	}
+	tests := []struct {
+		name       string
+		call       func(context.Context, *patientAPI, *consentv1.SignedPayload) (*consentv1.Device, error)
+		ledgerCall string
+		signed     *consentv1.SignedPayload
+		who        *auth.Principal
+		// ledgerErr is what the ledger's register or revoke returns.
+		ledgerErr error
+		wantCode  codes.Code
+		wantMsg   string
+		// wantLedger: whether the change reaches the ledger.
+		wantLedger bool
+		want       ledgerapi.Device
+	}{
+		{name: "the patient pairs their device", call: doPair, ledgerCall: "RegisterDevice", signed: pair(key, devicePublic), who: patient("pat-1"),
+			wantCode: codes.OK, wantLedger: true, want: paired},
+		{name: "pairing signed by another key", call: doPair, ledgerCall: "RegisterDevice", signed: pair(impostor, devicePublic), who: patient("pat-1"),
+			wantCode: codes.PermissionDenied, wantMsg: "signature"},
+		{name: "another patient's pairing", call: doPair, ledgerCall: "RegisterDevice", signed: pair(other, devicePublic), who: patient("pat-1"),
+			wantCode: codes.PermissionDenied, wantMsg: "speaks for patient pat-2"},
+		{name: "pairing by a clinician", call: doPair, ledgerCall: "RegisterDevice", signed: pair(key, devicePublic), who: staff("pat-1", auth.RoleClinician, "ProvidersMSP"),
+			wantCode: codes.PermissionDenied, wantMsg: "role clinician"},
+		{name: "pairing without a verified caller", call: doPair, ledgerCall: "RegisterDevice", signed: pair(key, devicePublic), who: nobody,
+			wantCode: codes.PermissionDenied, wantMsg: "no verified caller"},
+		{name: "pairing by an unregistered patient", call: doPair, ledgerCall: "RegisterDevice", signed: pair(other, devicePublic), who: patient("pat-2"),
+			wantCode: codes.NotFound, wantMsg: "pat-2"},
+		{name: "no payload", call: doPair, ledgerCall: "RegisterDevice", signed: nil, who: patient("pat-1"),
+			wantCode: codes.InvalidArgument, wantMsg: "signed payload"},
+		{name: "payload that is not JSON", call: doPair, ledgerCall: "RegisterDevice", signed: &consentv1.SignedPayload{Payload: "watch-1", Signature: "c2ln"}, who: patient("pat-1"),
+			wantCode: codes.InvalidArgument, wantMsg: "malformed JSON"},
+		{name: "a device key that is not Ed25519", call: doPair, ledgerCall: "RegisterDevice", signed: pair(key, "bm90IGEga2V5"), who: patient("pat-1"),
+			wantCode: codes.InvalidArgument, wantMsg: "publicKey"},
+		{name: "a revocation sent as a pairing", call: doPair, ledgerCall: "RegisterDevice", signed: unpair(key), who: patient("pat-1"),
+			wantCode: codes.InvalidArgument, wantMsg: `the payload is for op "device.revoke", this call takes op "device.register"`},
+		{name: "a consent grant sent as a pairing", call: doPair, ledgerCall: "RegisterDevice", signed: grant, who: patient("pat-1"),
+			wantCode: codes.InvalidArgument, wantMsg: `op "consent.grant"`},
+		{name: "device id taken", call: doPair, ledgerCall: "RegisterDevice", signed: pair(key, devicePublic), who: patient("pat-1"),
+			ledgerErr: rejected("devices:Register", ledgerapi.ErrExists, "already registered: device watch-1"),
+			wantCode:  codes.AlreadyExists, wantMsg: "already registered", wantLedger: true},
+		{name: "pairing with a stale nonce", call: doPair, ledgerCall: "RegisterDevice", signed: pair(key, devicePublic), who: patient("pat-1"),
+			ledgerErr: rejected("devices:Register", ledgerapi.ErrNonce, "stale or replayed nonce: 1 <= 3"),
+			wantCode:  codes.FailedPrecondition, wantMsg: "nonce", wantLedger: true},
+		{name: "pairing with the ledger unavailable", call: doPair, ledgerCall: "RegisterDevice", signed: pair(key, devicePublic), who: patient("pat-1"),
+			ledgerErr: &ledger.Error{Function: "devices:Register", Kind: ledger.ErrUnavailable, Message: "connection refused"},
+			wantCode:  codes.Unavailable, wantMsg: "ledger unavailable", wantLedger: true},
+		{name: "the patient revokes their device", call: doRevoke, ledgerCall: "RevokeDevice", signed: unpair(key), who: patient("pat-1"),
+			wantCode: codes.OK, wantLedger: true, want: unpaired},
+		{name: "revocation signed by another key", call: doRevoke, ledgerCall: "RevokeDevice", signed: unpair(impostor), who: patient("pat-1"),
+			wantCode: codes.PermissionDenied, wantMsg: "signature"},
+		{name: "another patient's revocation", call: doRevoke, ledgerCall: "RevokeDevice", signed: unpair(other), who: patient("pat-1"),
+			wantCode: codes.PermissionDenied, wantMsg: "speaks for patient pat-2"},
+		{name: "revocation by a clinician", call: doRevoke, ledgerCall: "RevokeDevice", signed: unpair(key), who: staff("dr-bob", auth.RoleClinician, "ProvidersMSP"),
+			wantCode: codes.PermissionDenied, wantMsg: "role clinician"},
+		{name: "revocation of another patient's device", call: doRevoke, ledgerCall: "RevokeDevice", signed: unpair(key), who: patient("pat-1"),
+			ledgerErr: rejected("devices:Revoke", ledgerapi.ErrForbidden, "forbidden: device watch-1 is not registered to patient pat-1"),
+			wantCode:  codes.PermissionDenied, wantMsg: "not registered to patient pat-1", wantLedger: true},
+		{name: "revocation of a revoked device", call: doRevoke, ledgerCall: "RevokeDevice", signed: unpair(key), who: patient("pat-1"),
+			ledgerErr: rejected("devices:Revoke", ledgerapi.ErrConflict, "conflicts with the ledger: device watch-1 is already revoked"),
+			wantCode:  codes.FailedPrecondition, wantMsg: "already revoked", wantLedger: true},
+		{name: "a pairing sent as a revocation", call: doRevoke, ledgerCall: "RevokeDevice", signed: pair(key, devicePublic), who: patient("pat-1"),
+			wantCode: codes.InvalidArgument, wantMsg: `this call takes op "device.revoke"`},
+		{name: "revocation with an unknown ledger error", call: doRevoke, ledgerCall: "RevokeDevice", signed: unpair(key), who: patient("pat-1"),
+			ledgerErr: errors.New("boom at 10.1.2.3"), wantCode: codes.Internal, wantMsg: "internal error", wantLedger: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := patientLedger(key)
+			answer := func(d ledgerapi.Device) func(ledger.Signed) (ledgerapi.Device, error) {
+				return func(ledger.Signed) (ledgerapi.Device, error) {
+					if tt.ledgerErr != nil {
+						return ledgerapi.Device{}, tt.ledgerErr
+					}
+					return d, nil
+				}
+			}
+			l.pair, l.unpair = answer(paired), answer(unpaired)
+			api, _ := patientService(t, l, NewView())
+			got, err := tt.call(ctxFor(t, tt.who), api, tt.signed)
+			if codeOf(err) != tt.wantCode {
+				t.Fatalf("error = %v, want code %v", err, tt.wantCode)
+			}
+			msg := status.Convert(err).Message()
+			if !strings.Contains(msg, tt.wantMsg) {
+				t.Errorf("message = %q, want it to mention %q", msg, tt.wantMsg)
+			}
+			if tt.wantCode == codes.Internal && msg != "internal error" {
+				t.Errorf("internal message = %q, want exactly %q", msg, "internal error")
+			}
+			calls := l.called("RegisterDevice") + l.called("RevokeDevice")
+			if n := l.called(tt.ledgerCall); (n == 1) != tt.wantLedger || calls != n {
+				t.Fatalf("ledger %s called %d times (device calls: %d), want it called: %v", tt.ledgerCall, n, calls, tt.wantLedger)
+			}
+			if tt.wantLedger && l.signed[0] != (ledger.Signed{Payload: tt.signed.GetPayload(), Signature: tt.signed.GetSignature()}) {
+				t.Errorf("ledger got %+v, want the payload and signature exactly as sent", l.signed[0])
+			}
+			if tt.wantCode != codes.OK {
+				return
+			}
+			want := &consentv1.Device{DeviceId: tt.want.DeviceID, PatientId: tt.want.PatientID, PublicKey: tt.want.PublicKey,
+				Status: tt.want.Status, RegisteredAt: tt.want.RegisteredAt, RevokedAt: tt.want.RevokedAt}
+			if !proto.Equal(got, want) {
+				t.Errorf("device = %v, want %v", got, want)
+			}
+		})
+	}
 }

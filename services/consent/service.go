@@ -19,6 +19,8 @@ type ledgerAPI interface {
 	Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error)
 	GrantConsent(ctx context.Context, s ledger.Signed) (ledgerapi.Consent, error)
 	RevokeConsent(ctx context.Context, s ledger.Signed) (ledgerapi.Consent, error)
+	RegisterDevice(ctx context.Context, s ledger.Signed) (ledgerapi.Device, error)
+	RevokeDevice(ctx context.Context, s ledger.Signed) (ledgerapi.Device, error)
 	ConsentsByPatient(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
 	AccessEvents(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error)
 }

@@ -125,6 +125,19 @@ func (c *Client) AnchorOf(ctx context.Context, batchID string) (ledgerapi.Anchor
 	return evaluate[ledgerapi.Anchor](ctx, c, "anchors:Get", batchID)
 }
 
+// AnchorRoot stores the Merkle root over many batches of wearable data of an
+// anchoring period. Anchoring the same root under the same id again returns
+// the anchor already recorded, so a retry after an unknown outcome is safe.
+func (c *Client) AnchorRoot(ctx context.Context, a ledgerapi.RootAnchor) (ledgerapi.RootAnchor, error) {
+	return submit[ledgerapi.RootAnchor](ctx, c, "anchors:AnchorRoot",
+		a.AnchorID, a.Root, strconv.Itoa(a.Size), strconv.Itoa(a.Readings), a.From, a.To)
+}
+
+// RootAnchorOf returns a root anchor.
+func (c *Client) RootAnchorOf(ctx context.Context, anchorID string) (ledgerapi.RootAnchor, error) {
+	return evaluate[ledgerapi.RootAnchor](ctx, c, "anchors:GetRoot", anchorID)
+}
+
 // AppendAccessEvents writes a batch of access events in one transaction.
 // Events already on the ledger with the same content count as duplicates, so
 // a retried batch is safe.

@@ -1,7 +1,7 @@
 // Package patientcli is the patient's command-line app: it keeps the
-// patient's key on their machine (0600), signs consent changes with it, and
-// talks to the consent service's HTTP/JSON gateway (and the records
-// service's, to erase) with the patient's token.
+// patient's key on their machine (0600), signs consent and device changes
+// with it, and talks to the consent service's HTTP/JSON gateway (and the
+// records service's, to erase) with the patient's token.
 //
 // The private key never leaves this process except into the key file, and
 // the token is never printed.
@@ -156,4 +156,12 @@ func printConsent(w io.Writer, c *consentv1.Consent) {
 func printRequest(w io.Writer, r *consentv1.AccessRequest) {
 	fmt.Fprintf(w, "%s\t%s\t%s (%s, %s)\t%s\t%s\t%s\n", r.GetRequestId(), r.GetState(), r.GetRequester(), r.GetRequesterRole(),
 		r.GetRequesterOrg(), strings.Join(r.GetCategories(), ","), strings.Join(r.GetPurposes(), ","), r.GetReason())
+}
+
+func printDevice(w io.Writer, d *consentv1.Device) {
+	when := "since " + d.GetRegisteredAt()
+	if d.GetRevokedAt() != "" {
+		when += " until " + d.GetRevokedAt()
+	}
+	fmt.Fprintf(w, "device\t%s\nstatus\t%s (%s)\npatient\t%s\npublic key\t%s\n", d.GetDeviceId(), d.GetStatus(), when, d.GetPatientId(), d.GetPublicKey())
 }

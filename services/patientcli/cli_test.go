@@ -3,6 +3,8 @@ package patientcli
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
@@ -52,6 +55,34 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/consents:revoke":
 		w.WriteHeader(http.StatusBadRequest)
 		w.Write([]byte(`{"code":9,"message":"stale or replayed nonce: nonce 3 must be greater than 5","details":[]}`))
+	case "/v1/devices:pair":
+		var req consentv1.PairDeviceRequest
+		protojson.Unmarshal(body, &req)
+		d, err := ledgerapi.Parse[ledgerapi.DeviceRegistration]([]byte(req.GetRegistration().GetPayload()))
+		if err != nil {
+			http.Error(w, `{"code":3,"message":"`+err.Error()+`"}`, http.StatusBadRequest)
+			return
+		}
+		out, _ := protojson.Marshal(&consentv1.PairDeviceResponse{Device: &consentv1.Device{
+			DeviceId: d.DeviceID, PatientId: d.PatientID, PublicKey: d.PublicKey, Status: "active", RegisteredAt: "2026-01-02T03:04:05Z"}})
+		w.Write(out)
+	case "/v1/devices:revoke":
+		var req consentv1.RevokeDeviceRequest
+		protojson.Unmarshal(body, &req)
+		d, err := ledgerapi.Parse[ledgerapi.DeviceRevocation]([]byte(req.GetRevocation().GetPayload()))
+		if err != nil {
+			http.Error(w, `{"code":3,"message":"`+err.Error()+`"}`, http.StatusBadRequest)
+			return
+		}
+		if d.DeviceID != "watch-1" {
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"code":7,"message":"forbidden: device ` + d.DeviceID + ` is not registered to patient ` + d.PatientID + `","details":[]}`))
+			return
+		}
+		out, _ := protojson.Marshal(&consentv1.RevokeDeviceResponse{Device: &consentv1.Device{
+			DeviceId: d.DeviceID, PatientId: d.PatientID, PublicKey: "cHVi", Status: "revoked",
+			RegisteredAt: "2026-01-02T03:04:05Z", RevokedAt: "2026-01-03T03:04:05Z"}})
+		w.Write(out)
 	case "/v1/access-requests":
 		out, _ := protojson.Marshal(&consentv1.ListAccessRequestsResponse{Requests: []*consentv1.AccessRequest{{
 			RequestId: "req-1", PatientId: "pat-1", Requester: "dr-bob", Categories: []string{"imaging"},
@@ -116,16 +147,28 @@ func TestUsage(t *testing.T) {
 		args []string
 		code int
 	}{
-		"no command":      {nil, 2},
-		"help":            {[]string{"--help"}, 0},
-		"unknown command": {[]string{"frobnicate"}, 2},
-		"command help":    {[]string{"grant", "--help"}, 0},
-		"unknown flag":    {[]string{"consents", "--nope"}, 2},
-		"missing arg":     {[]string{"revoke"}, 2},
-		"extra arg":       {[]string{"consents", "x"}, 2},
-		"bad grantee":     {[]string{"grant", "--to", "dr-a", "--categories", "labs", "--purposes", "treatment"}, 2},
-		"bad time":        {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "tomorrow"}, 2},
-		"both ends":       {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "2030-01-01T00:00:00Z", "--for", "1h"}, 2},
+		"no command":                         {nil, 2},
+		"help":                               {[]string{"--help"}, 0},
+		"unknown command":                    {[]string{"frobnicate"}, 2},
+		"command help":                       {[]string{"grant", "--help"}, 0},
+		"unknown flag":                       {[]string{"consents", "--nope"}, 2},
+		"missing arg":                        {[]string{"revoke"}, 2},
+		"extra arg":                          {[]string{"consents", "x"}, 2},
+		"bad grantee":                        {[]string{"grant", "--to", "dr-a", "--categories", "labs", "--purposes", "treatment"}, 2},
+		"bad time":                           {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "tomorrow"}, 2},
+		"device without a subcommand":        {[]string{"device"}, 2},
+		"device help":                        {[]string{"device", "--help"}, 0},
+		"device pair help":                   {[]string{"device", "pair", "--help"}, 0},
+		"unknown device subcommand":          {[]string{"device", "unpair", "watch-1"}, 2},
+		"pair without a key":                 {[]string{"device", "pair", "--id", "watch-1"}, 2},
+		"pair without an id":                 {[]string{"device", "pair", "--public-key", devicePublicKey}, 2},
+		"pair with a key that is not base64": {[]string{"device", "pair", "--id", "watch-1", "--public-key", "not base64!"}, 2},
+		"pair with a key of the wrong size":  {[]string{"device", "pair", "--id", "watch-1", "--public-key", "AAAA"}, 2},
+		"pair with a bad id":                 {[]string{"device", "pair", "--id", "watch 1", "--public-key", devicePublicKey}, 2},
+		"pair with an argument":              {[]string{"device", "pair", "watch-1", "--id", "watch-1", "--public-key", devicePublicKey}, 2},
+		"revoke without a device":            {[]string{"device", "revoke"}, 2},
+		"revoke with a pairing flag":         {[]string{"device", "revoke", "watch-1", "--public-key", devicePublicKey}, 2},
+		"both ends":                          {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "2030-01-01T00:00:00Z", "--for", "1h"}, 2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -295,6 +338,80 @@ func FuzzCutGrantee(f *testing.F) {
 		kind, id, ok := cutGrantee(s)
 		if ok && (id == "" || kind+":"+id != s) {
 			t.Fatalf("cutGrantee(%q) = %q, %q", s, kind, id)
+		}
+	})
+}
+
+// devicePublicKey is a wearable's Ed25519 public key, standard base64.
+var devicePublicKey = base64.StdEncoding.EncodeToString(make([]byte, ed25519.PublicKeySize))
+
+func TestDevicePairAndRevoke(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	k, err := patientkey.Load(f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// received decodes the request the gateway received on path into req.
+	received := func(t *testing.T, path string, req proto.Message) {
+		t.Helper()
+		if err := protojson.Unmarshal(f.gw.received[path], req); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+	}
+	// signedByPatient checks a signed payload against the patient's key.
+	signedByPatient := func(t *testing.T, sp *consentv1.SignedPayload) []byte {
+		t.Helper()
+		if err := ledgerapi.VerifySignature(k.PublicKey(), []byte(sp.GetPayload()), sp.GetSignature()); err != nil {
+			t.Fatalf("the signature does not verify with the patient's key: %v", err)
+		}
+		return []byte(sp.GetPayload())
+	}
+
+	code, out, errOut := f.run(t, "device", "pair", "--id", "watch-1", "--public-key", devicePublicKey)
+	if code != 0 {
+		t.Fatalf("device pair: exit %d: %s", code, errOut)
+	}
+	var pairReq consentv1.PairDeviceRequest
+	received(t, "/v1/devices:pair", &pairReq)
+	reg, err := ledgerapi.Parse[ledgerapi.DeviceRegistration](signedByPatient(t, pairReq.GetRegistration()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Op != ledgerapi.OpDeviceRegister || reg.PatientID != "pat-1" || reg.DeviceID != "watch-1" || reg.PublicKey != devicePublicKey || reg.Nonce == 0 {
+		t.Fatalf("pairing payload %+v", reg)
+	}
+	for _, want := range []string{"paired:", "device      watch-1", "active (since 2026-01-02T03:04:05Z)", "patient     pat-1", devicePublicKey} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut = f.run(t, "device", "revoke", "watch-1", "--json")
+	if code != 0 {
+		t.Fatalf("device revoke: exit %d: %s", code, errOut)
+	}
+	var revokeReq consentv1.RevokeDeviceRequest
+	received(t, "/v1/devices:revoke", &revokeReq)
+	rev, err := ledgerapi.Parse[ledgerapi.DeviceRevocation](signedByPatient(t, revokeReq.GetRevocation()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rev.Op != ledgerapi.OpDeviceRevoke || rev.PatientID != "pat-1" || rev.DeviceID != "watch-1" || rev.Nonce <= reg.Nonce {
+		t.Fatalf("revocation payload %+v after a pairing with nonce %d", rev, reg.Nonce)
+	}
+	var resp consentv1.RevokeDeviceResponse
+	if err := protojson.Unmarshal([]byte(out), &resp); err != nil {
+		t.Fatalf("--json output is not a RevokeDeviceResponse: %v\n%s", err, out)
+	}
+	if d := resp.GetDevice(); d.GetDeviceId() != "watch-1" || d.GetStatus() != "revoked" || d.GetRevokedAt() == "" {
+		t.Fatalf("--json device %v", d)
+	}
+
+	t.Run("the service's refusal is shown", func(t *testing.T) {
+		code, _, errOut := f.run(t, "device", "revoke", "ring-9")
+		if code != 1 || !strings.Contains(errOut, "device ring-9 is not registered to patient pat-1") {
+			t.Fatalf("exit %d, stderr %q; want 1 and the service's message", code, errOut)
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"strings"
 
 	"google.golang.org/protobuf/proto"
 
@@ -44,6 +45,11 @@ func (o *opts) app() *clikit.App {
 			{Name: "approve", Summary: "grant what an access request asked for", Args: "REQUEST_ID [--expires T | --for D]",
 				Help: "Grant exactly what an access request asked for, to the requester.", Flags: o.approve},
 			{Name: "deny", Summary: "refuse an access request", Args: "REQUEST_ID", Help: "Refuse an access request.", Flags: o.deny},
+			{Name: "device", Summary: "pair a wearable with you, or revoke one",
+				Args: "pair --id DEVICE_ID --public-key BASE64 | revoke DEVICE_ID",
+				Help: "Pair a wearable with you: its Ed25519 public key (standard base64, as the device shows it) is registered on the\n" +
+					"ledger as yours, so the readings it signs can be told to be yours. Revoke it when it is lost or replaced (readings\n" +
+					"received before stay valid). Both are signed with your key.", Flags: o.device},
 			{Name: "erase", Summary: "erase all your records for good (records service)", Args: "--confirm [--records-server URL] [--patient ID]",
 				Help: "Erase all your records from the records service for good: their key is destroyed and their stored versions deleted, and the ledger\n" +
 					"records that the erasure happened (the notarized hashes stay). It cannot be undone, so it needs --confirm.", Flags: o.erase},
@@ -337,6 +343,79 @@ func (o *opts) deny(*flag.FlagSet) func(context.Context, []string) error {
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "denied:\n"); printRequest(w, resp.GetRequest()) })
 	}
+}
+
+func (o *opts) device(fs *flag.FlagSet) func(context.Context, []string) error {
+	id := fs.String("id", "", "pair: the device's id (e.g. watch-7f3a)")
+	publicKey := fs.String("public-key", "", "pair: the device's Ed25519 public key, standard base64")
+	return func(ctx context.Context, args []string) error {
+		if len(args) == 0 {
+			return clikit.Usagef("want pair or revoke")
+		}
+		switch args[0] {
+		case "pair":
+			if err := clikit.NoArgs(args[1:]); err != nil {
+				return err
+			}
+			if *id == "" || *publicKey == "" {
+				return clikit.Usagef("pair needs --id and --public-key")
+			}
+			if err := ledgerapi.ValidateID("--id", *id); err != nil {
+				return clikit.Usagef("%v", err)
+			}
+			if err := ledgerapi.ValidatePublicKey("--public-key", *publicKey); err != nil {
+				return clikit.Usagef("%v", err)
+			}
+			return o.changeDevice(ctx, "/v1/devices:pair", "paired",
+				func(k *patientkey.Key) (ledger.Signed, error) { return k.RegisterDevice(*id, *publicKey) },
+				func(sp *consentv1.SignedPayload) proto.Message { return &consentv1.PairDeviceRequest{Registration: sp} },
+				&consentv1.PairDeviceResponse{})
+		case "revoke":
+			deviceID, err := clikit.OneArg(args[1:], "DEVICE_ID")
+			if err != nil {
+				return err
+			}
+			var pairOnly []string
+			fs.Visit(func(f *flag.Flag) {
+				if f.Name == "id" || f.Name == "public-key" {
+					pairOnly = append(pairOnly, "--"+f.Name)
+				}
+			})
+			if len(pairOnly) > 0 {
+				return clikit.Usagef("%s: only for pair (revoke takes the DEVICE_ID)", strings.Join(pairOnly, ", "))
+			}
+			return o.changeDevice(ctx, "/v1/devices:revoke", "revoked",
+				func(k *patientkey.Key) (ledger.Signed, error) { return k.RevokeDevice(deviceID) },
+				func(sp *consentv1.SignedPayload) proto.Message { return &consentv1.RevokeDeviceRequest{Revocation: sp} },
+				&consentv1.RevokeDeviceResponse{})
+		default:
+			return clikit.Usagef("unknown device command %q: want pair or revoke", args[0])
+		}
+	}
+}
+
+// deviceResponse is the answer to a pairing or a revocation.
+type deviceResponse interface {
+	proto.Message
+	GetDevice() *consentv1.Device
+}
+
+// changeDevice signs a device change with the patient's key, posts it to
+// path wrapped by request, and shows the device the service answers with.
+func (o *opts) changeDevice(ctx context.Context, path, done string, sign func(*patientkey.Key) (ledger.Signed, error),
+	request func(*consentv1.SignedPayload) proto.Message, resp deviceResponse) error {
+	g, err := o.gateway()
+	if err != nil {
+		return err
+	}
+	sp, err := o.signing(sign)
+	if err != nil {
+		return err
+	}
+	if err := g.Call(ctx, "POST", path, request(sp), resp); err != nil {
+		return err
+	}
+	return o.show(resp, func(w io.Writer) { fmt.Fprintf(w, "%s:\n", done); printDevice(w, resp.GetDevice()) })
 }
 
 func (o *opts) erase(fs *flag.FlagSet) func(context.Context, []string) error {

@@ -2,7 +2,8 @@ package records
 
 import (
 	"errors"
-	"strings"
+
+	"healthexchange/services/pep"
 )
 
 // Domain errors of the records service; the server edge maps them (and the
@@ -14,7 +15,7 @@ var (
 	ErrInvalid = errors.New("invalid request")
 	// ErrDenied: the consent service did not allow the access (see
 	// DeniedError for the reasons).
-	ErrDenied = errors.New("access denied")
+	ErrDenied = pep.ErrDenied
 	// ErrNotFound: no such record (or version) of this patient.
 	ErrNotFound = errors.New("not found")
 	// ErrTampered: a stored record does not match its notarization (or is
@@ -33,15 +34,5 @@ var (
 	ErrUnavailable = errors.New("unavailable")
 )
 
-// DeniedError is a denial with the policy's reasons and the id of the access
-// event that recorded it.
-type DeniedError struct {
-	Reasons []string
-	EventID string
-}
-
-func (e *DeniedError) Error() string {
-	return ErrDenied.Error() + ": " + strings.Join(e.Reasons, "; ")
-}
-
-func (e *DeniedError) Unwrap() error { return ErrDenied }
+// DeniedError is a denial with the policy's reasons (see pep).
+type DeniedError = pep.DeniedError

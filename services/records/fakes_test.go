@@ -1,7 +1,6 @@
 package records
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +18,7 @@ import (
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/auth"
 	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore"
+	"healthexchange/services/objectstore/objectstoretest"
 	"healthexchange/services/vault"
 )
 
@@ -214,83 +212,25 @@ func (d *fakeDecider) BatchAuthorize(_ context.Context, in *consentv1.BatchAutho
 	return out, nil
 }
 
-// memObjects is Objects in memory; failPut and down inject failures.
-type memObjects struct {
-	mu      sync.Mutex
-	objects map[string][]byte
-	down    bool
-	failPut func(key string) bool
-}
-
-func newMemObjects() *memObjects { return &memObjects{objects: map[string][]byte{}} }
-
-var errStoreDown = fmt.Errorf("dial tcp 127.0.0.1:27090: connection refused")
-
-func (m *memObjects) Put(_ context.Context, key string, data []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down || (m.failPut != nil && m.failPut(key)) {
-		return errStoreDown
-	}
-	m.objects[key] = bytes.Clone(data)
-	return nil
-}
-
-func (m *memObjects) Get(_ context.Context, key string, maxSize int64) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		return nil, errStoreDown
-	}
-	data, ok := m.objects[key]
-	if !ok {
-		return nil, fmt.Errorf("get %s: %w", key, objectstore.ErrNotFound)
-	}
-	if int64(len(data)) > maxSize {
-		return nil, fmt.Errorf("get %s: %w", key, errTooLarge)
-	}
-	return bytes.Clone(data), nil
-}
-
-func (m *memObjects) Delete(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		return errStoreDown
-	}
-	delete(m.objects, key)
-	return nil
-}
-
-func (m *memObjects) List(_ context.Context, prefix string) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.down {
-		return nil, errStoreDown
-	}
-	var keys []string
-	for k := range m.objects {
-		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	return keys, nil
-}
-
-// keys lists the stored keys, without idempotency entries if records is set.
-func (m *memObjects) keys(recordsOnly bool) []string {
-	all, _ := m.List(context.Background(), "")
-	if !recordsOnly {
-		return all
-	}
+// keys lists the stored keys, without idempotency entries if recordsOnly.
+func (f *fixture) keys(recordsOnly bool) []string {
 	var out []string
-	for _, k := range all {
-		if !isIdempotencyKey(k) {
+	for _, k := range f.objects.Keys("") {
+		if !recordsOnly || !isIdempotencyKey(k) {
 			out = append(out, k)
 		}
 	}
 	return out
+}
+
+// flip xors one byte of a stored object (at from the end when negative).
+func (f *fixture) flip(key string, at int, mask byte) {
+	data, _ := f.objects.Object(key)
+	if at < 0 {
+		at += len(data)
+	}
+	data[at] ^= mask
+	f.objects.Set(key, data)
 }
 
 // fixture is a Service over fakes and a real vault.
@@ -298,7 +238,7 @@ type fixture struct {
 	svc     *Service
 	ledger  *fakeLedger
 	decider *fakeDecider
-	objects *memObjects
+	objects *objectstoretest.Memory
 	vault   *vault.Vault
 }
 
@@ -318,7 +258,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { v.Close() })
 	f := &fixture{
-		ledger: newFakeLedger(), objects: newMemObjects(), vault: v,
+		ledger: newFakeLedger(), objects: objectstoretest.New(), vault: v,
 		decider: &fakeDecider{allow: func(string, *consentv1.Resource) bool { return true }},
 	}
 	f.svc = NewService(f.ledger, f.decider, f.objects, v, slog.New(slog.NewTextHandler(io.Discard, nil)))

@@ -22,7 +22,7 @@ func FuzzPut(f *testing.F) {
 		fx := newFixture(t)
 		r, err := fx.svc.Put(testContext(t), drWho, PutRequest{PatientID: "alice", Resource: raw, IdempotencyKey: "k"})
 		if err != nil {
-			if keys := fx.objects.keys(false); len(keys) != 0 || fx.ledger.records() != 0 {
+			if keys := fx.keys(false); len(keys) != 0 || fx.ledger.records() != 0 {
 				t.Fatalf("refused put (%v) left objects %q and %d records", err, keys, fx.ledger.records())
 			}
 			return

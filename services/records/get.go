@@ -9,6 +9,8 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/auth"
 	"healthexchange/services/fhir"
+	"healthexchange/services/objectstore"
+	"healthexchange/services/pep"
 	"healthexchange/services/vault"
 )
 
@@ -74,8 +76,8 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, req GetRequest) (Ge
 		}
 		v = versions[req.Version-1]
 	}
-	obligations, err := s.authorize(ctx, access{action: actionRead, purpose: req.Purpose, breakGlass: req.BreakGlass,
-		patientID: req.PatientID, category: v.Category, recordID: req.RecordID})
+	obligations, err := s.authorize(ctx, pep.Access{Action: actionRead, Purpose: req.Purpose, BreakGlass: req.BreakGlass,
+		PatientID: req.PatientID, Category: v.Category, RecordID: req.RecordID})
 	if err != nil {
 		return GetResult{}, err
 	}
@@ -102,13 +104,13 @@ func (s *Service) read(ctx context.Context, v ledgerapi.Notarization) ([]byte, e
 	defer span.End()
 	key := versionKey(v.PatientID, v.RecordID, v.Version, v.SHA256)
 	sealed, err := s.objects.Get(ctx, key, maxSealedSize)
-	if isNotFound(err) {
+	if errors.Is(err, objectstore.ErrNotFound) {
 		if erased, eerr := s.vault.Erased(ctx, v.PatientID); eerr == nil && erased {
 			return nil, fmt.Errorf("%w: record %s", ErrErased, v.RecordID)
 		}
 		return nil, fmt.Errorf("%w: the stored object of version %d is missing", ErrTampered, v.Version)
 	}
-	if errors.Is(err, errTooLarge) {
+	if errors.Is(err, objectstore.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: the stored object of version %d is larger than any sealed record", ErrTampered, v.Version)
 	}
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/auth"
+	"healthexchange/services/pep"
 )
 
 // Page sizes of ListRecords.
@@ -140,8 +141,8 @@ func (s *Service) History(ctx context.Context, _ auth.Principal, req HistoryRequ
 		return nil, err
 	}
 	latest := versions[len(versions)-1]
-	if _, err := s.authorize(ctx, access{action: actionRead, purpose: req.Purpose,
-		patientID: req.PatientID, category: latest.Category, recordID: req.RecordID}); err != nil {
+	if _, err := s.authorize(ctx, pep.Access{Action: actionRead, Purpose: req.Purpose,
+		PatientID: req.PatientID, Category: latest.Category, RecordID: req.RecordID}); err != nil {
 		return nil, err
 	}
 	return versions, nil

@@ -15,6 +15,8 @@ import (
 	"healthexchange/services/auth"
 	"healthexchange/services/fhir"
 	"healthexchange/services/ledger"
+	"healthexchange/services/objectstore"
+	"healthexchange/services/pep"
 )
 
 // PutRequest is one resource to store (see recordsv1.PutRecordRequest).
@@ -131,8 +133,8 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 				ErrInvalid, req.RecordID, latest.Category, res.Category)
 		}
 	}
-	if _, err := s.authorize(ctx, access{action: actionWrite, purpose: req.Purpose,
-		patientID: req.PatientID, category: res.Category, recordID: req.RecordID}); err != nil {
+	if _, err := s.authorize(ctx, pep.Access{Action: actionWrite, Purpose: req.Purpose,
+		PatientID: req.PatientID, Category: res.Category, RecordID: req.RecordID}); err != nil {
 		return PutResult{}, err
 	}
 
@@ -141,7 +143,7 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 		key = newEventID("put") // no retry can name it: a put of its own
 	}
 	entryKey := idempotencyKey(req.PatientID, p.Subject, key)
-	unlock, err := s.locks.lock(ctx, entryKey)
+	unlock, err := s.locks.Lock(ctx, entryKey)
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -275,7 +277,7 @@ const maxPlanSize = 4 << 10
 // loadPlan reads the plan under an idempotency entry.
 func (s *Service) loadPlan(ctx context.Context, entryKey string) (plan, bool, error) {
 	raw, err := s.objects.Get(ctx, entryKey, maxPlanSize)
-	if isNotFound(err) {
+	if errors.Is(err, objectstore.ErrNotFound) {
 		return plan{}, false, nil
 	}
 	if err != nil {

@@ -4,15 +4,12 @@ import (
 	"context"
 	"fmt"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	consentv1 "healthexchange/proto/consent/v1"
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/auth"
 	"healthexchange/services/ledger"
-	"healthexchange/services/mtls"
 	"healthexchange/services/objectstore"
 	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
@@ -35,28 +32,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	kek, err := vault.NewFileKEK(cfg.KEKFile)
-	if err != nil {
-		return err
-	}
-	keys, err := vault.OpenFileKeyStore(cfg.KeyDir)
-	if err != nil {
-		return err
-	}
-	v, err := vault.New(kek, keys)
+	v, err := vault.OpenFiles(cfg.KEKFile, cfg.KeyDir)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	mc, err := objectstore.New(cfg.Store)
+	bucket, err := objectstore.OpenBucket(ctx, cfg.Store, cfg.Bucket, cfg.StoreTimeout)
 	if err != nil {
-		return err
-	}
-	startCtx, cancel := context.WithTimeout(ctx, cfg.StoreTimeout)
-	err = objectstore.EnsureBucket(startCtx, mc, cfg.Bucket)
-	cancel()
-	if err != nil {
-		return fmt.Errorf("records: %w (is MinIO up? make minio-up)", err)
+		return fmt.Errorf("records: %w", err)
 	}
 	lc, err := ledger.Dial(cfg.Ledger)
 	if err != nil {
@@ -64,22 +47,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer lc.Close()
 
-	clientTLS, err := mtls.ClientConfig(cfg.TLS.CAFile, cfg.TLS.CertFile, cfg.TLS.KeyFile, "")
-	if err != nil {
-		return err
-	}
-	consentConn, err := grpc.NewClient(cfg.ConsentAddr,
-		grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)),
-		grpc.WithPerRPCCredentials(auth.ForwardBearer()),
-		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
-	)
+	consentConn, err := serving.DialAsCaller(cfg.TLS, cfg.ConsentAddr)
 	if err != nil {
 		return fmt.Errorf("records: consent service: %w", err)
 	}
 	defer consentConn.Close()
 
-	svc := NewService(lc, consentv1.NewDecisionServiceClient(consentConn),
-		NewMinIOObjects(mc, cfg.Bucket, cfg.StoreTimeout), v, cfg.Log)
+	svc := NewService(lc, consentv1.NewDecisionServiceClient(consentConn), bucket, v, cfg.Log)
 	svc.pendingAfter, svc.hooks = cfg.PendingAfter, cfg.hooks
 
 	grpcServer, healthServer, err := serving.NewGRPCServer(cfg.TLS, verifier,

@@ -3,7 +3,6 @@ package records
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -11,6 +10,8 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/keylock"
+	"healthexchange/services/objectstore"
 )
 
 var tracer = otel.Tracer("healthexchange/services/records")
@@ -45,7 +46,7 @@ type Sealer interface {
 type Service struct {
 	ledger  Ledger
 	decider Decider
-	objects Objects
+	objects objectstore.Objects
 	vault   Sealer
 	log     *slog.Logger
 	now     func() time.Time
@@ -53,7 +54,7 @@ type Service struct {
 	// sweeper removes what it left.
 	pendingAfter time.Duration
 
-	locks keyedLocks
+	locks keylock.Locks
 	// hooks let tests act at a chosen step; nil in production.
 	hooks *hooks
 }
@@ -68,47 +69,6 @@ type hooks struct {
 }
 
 // NewService wires the service from its parts.
-func NewService(l Ledger, d Decider, o Objects, v Sealer, log *slog.Logger) *Service {
+func NewService(l Ledger, d Decider, o objectstore.Objects, v Sealer, log *slog.Logger) *Service {
 	return &Service{ledger: l, decider: d, objects: o, vault: v, log: log, now: time.Now, pendingAfter: time.Hour}
-}
-
-// keyedLocks serialises work on one key (a record, an idempotency key)
-// within this process.
-type keyedLocks struct {
-	mu    sync.Mutex
-	locks map[string]*keyedLock
-}
-
-type keyedLock struct {
-	ch   chan struct{}
-	refs int
-}
-
-// lock waits for key, or for ctx to end.
-func (k *keyedLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyedLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyedLock{ch: make(chan struct{}, 1)}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	release := func() {
-		k.mu.Lock()
-		if l.refs--; l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
-	select {
-	case l.ch <- struct{}{}:
-		return func() { <-l.ch; release() }, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
 }

@@ -15,6 +15,7 @@ import (
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/fhir"
 	"healthexchange/services/ledger"
+	"healthexchange/services/pep"
 )
 
 func TestPutThenGet(t *testing.T) {
@@ -32,7 +33,7 @@ func TestPutThenGet(t *testing.T) {
 	if !bytes.Equal(got.Resource, canonical) || got.ResourceType != "Observation" || got.Record.SHA256 != sum {
 		t.Fatalf("get = %s (%s), want the canonical resource", got.Resource, got.ResourceType)
 	}
-	for _, key := range f.objects.keys(false) {
+	for _, key := range f.keys(false) {
 		data, _ := f.objects.Get(context.Background(), key, 1<<20)
 		if bytes.Contains(data, []byte("glucose-marker-7731")) || bytes.Contains(data, []byte("Observation")) {
 			t.Errorf("object %s holds plaintext", key)
@@ -69,7 +70,7 @@ func TestPutRefusals(t *testing.T) {
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Put = %v, want %v", err, tc.wantErr)
 			}
-			if keys := f.objects.keys(false); len(keys) != 0 || f.ledger.records() != 0 {
+			if keys := f.keys(false); len(keys) != 0 || f.ledger.records() != 0 {
 				t.Errorf("a refused put left objects %q and %d records", keys, f.ledger.records())
 			}
 		})
@@ -100,23 +101,23 @@ func TestPutIdempotent(t *testing.T) {
 
 func TestPutStorageFailsThenRetry(t *testing.T) {
 	f := newFixture(t)
-	f.objects.failPut = func(key string) bool { return !isIdempotencyKey(key) }
+	f.objects.FailPuts(func(key string) bool { return !isIdempotencyKey(key) })
 	req := PutRequest{PatientID: "alice", Resource: observation("alice", "x"), IdempotencyKey: "k"}
 	if _, err := f.svc.Put(testContext(t), drWho, req); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Put with storage down = %v, want ErrUnavailable", err)
 	}
-	if f.ledger.records() != 0 || len(f.objects.keys(true)) != 0 {
+	if f.ledger.records() != 0 || len(f.keys(true)) != 0 {
 		t.Fatal("a failed put stored something")
 	}
 	page, _ := f.svc.List(testContext(t), drWho, ListRequest{PatientID: "alice"})
 	if len(page.Records) != 0 {
 		t.Fatalf("list after a failed put = %+v", page.Records)
 	}
-	f.objects.failPut = nil
+	f.objects.FailPuts(nil)
 	r := f.put(t, drWho, req)
 	r2 := f.put(t, drWho, req)
-	if f.ledger.records() != 1 || r2.Record != r.Record || len(f.objects.keys(true)) != 1 {
-		t.Fatalf("after retries: %d records, %d objects; want exactly one", f.ledger.records(), len(f.objects.keys(true)))
+	if f.ledger.records() != 1 || r2.Record != r.Record || len(f.keys(true)) != 1 {
+		t.Fatalf("after retries: %d records, %d objects; want exactly one", f.ledger.records(), len(f.keys(true)))
 	}
 }
 
@@ -128,7 +129,7 @@ func TestPutNotarizeFailures(t *testing.T) {
 		if !errors.Is(err, ledgerapi.ErrNotFound) {
 			t.Fatalf("Put = %v", err)
 		}
-		if keys := f.objects.keys(false); len(keys) != 0 {
+		if keys := f.keys(false); len(keys) != 0 {
 			t.Fatalf("objects left after a refused notarization: %q", keys)
 		}
 	})
@@ -141,8 +142,8 @@ func TestPutNotarizeFailures(t *testing.T) {
 		}
 		f.ledger.down = false
 		r := f.put(t, drWho, req)
-		if r.Replayed || f.ledger.records() != 1 || len(f.objects.keys(true)) != 1 {
-			t.Fatalf("retry = %+v; %d records, %d objects", r, f.ledger.records(), len(f.objects.keys(true)))
+		if r.Replayed || f.ledger.records() != 1 || len(f.keys(true)) != 1 {
+			t.Fatalf("retry = %+v; %d records, %d objects", r, f.ledger.records(), len(f.keys(true)))
 		}
 	})
 	t.Run("unknown outcome, landed: retry replays", func(t *testing.T) {
@@ -212,8 +213,9 @@ func TestGetRefusals(t *testing.T) {
 	t.Run("consent service unreachable", func(t *testing.T) {
 		f.decider.err = status.Error(codes.Unavailable, "connection refused")
 		defer func() { f.decider.err = nil }()
-		if _, err := f.svc.Get(testContext(t), drWho, GetRequest{PatientID: "alice", RecordID: id}); !errors.Is(err, ErrUnavailable) {
-			t.Fatalf("Get = %v, want ErrUnavailable", err)
+		_, err := f.svc.Get(testContext(t), drWho, GetRequest{PatientID: "alice", RecordID: id})
+		if !errors.Is(err, pep.ErrUnavailable) || status.Code(toStatus(context.Background(), f.svc.log, err)) != codes.Unavailable {
+			t.Fatalf("Get = %v, want no decision (Unavailable)", err)
 		}
 	})
 	t.Run("another patient's record", func(t *testing.T) {
@@ -222,8 +224,8 @@ func TestGetRefusals(t *testing.T) {
 		}
 	})
 	t.Run("storage down", func(t *testing.T) {
-		f.objects.down = true
-		defer func() { f.objects.down = false }()
+		f.objects.SetDown(true)
+		defer f.objects.SetDown(false)
 		if _, err := f.svc.Get(testContext(t), drWho, GetRequest{PatientID: "alice", RecordID: id}); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("Get = %v, want ErrUnavailable", err)
 		}
@@ -235,12 +237,12 @@ func TestTamperDetected(t *testing.T) {
 		name   string
 		tamper func(f *fixture, key, otherKey string)
 	}{
-		{"byte flipped", func(f *fixture, key, _ string) { f.objects.objects[key][len(f.objects.objects[key])-1] ^= 1 }},
-		{"header flipped", func(f *fixture, key, _ string) { f.objects.objects[key][5] ^= 0x80 }},
-		{"truncated", func(f *fixture, key, _ string) { f.objects.objects[key] = f.objects.objects[key][:10] }},
-		{"deleted", func(f *fixture, key, _ string) { delete(f.objects.objects, key) }},
-		{"replaced by something huge", func(f *fixture, key, _ string) { f.objects.objects[key] = make([]byte, maxSealedSize+1) }},
-		{"replaced by another patient's object", func(f *fixture, key, other string) { f.objects.objects[key] = f.objects.objects[other] }},
+		{"byte flipped", func(f *fixture, key, _ string) { f.flip(key, -1, 1) }},
+		{"header flipped", func(f *fixture, key, _ string) { f.flip(key, 5, 0x80) }},
+		{"truncated", func(f *fixture, key, _ string) { data, _ := f.objects.Object(key); f.objects.Set(key, data[:10]) }},
+		{"deleted", func(f *fixture, key, _ string) { f.objects.Set(key, nil) }},
+		{"replaced by something huge", func(f *fixture, key, _ string) { f.objects.Set(key, make([]byte, maxSealedSize+1)) }},
+		{"replaced by another patient's object", func(f *fixture, key, other string) { data, _ := f.objects.Object(other); f.objects.Set(key, data) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
@@ -264,7 +266,7 @@ func TestTamperDetected(t *testing.T) {
 	t.Run("moved to another patient's key fails to open", func(t *testing.T) {
 		f := newFixture(t)
 		r := f.put(t, drWho, PutRequest{PatientID: "alice", Resource: observation("alice", "x")})
-		sealed := f.objects.objects[versionKey("alice", r.Record.RecordID, 1, r.Record.SHA256)]
+		sealed, _ := f.objects.Object(versionKey("alice", r.Record.RecordID, 1, r.Record.SHA256))
 		if _, err := f.vault.Open(testContext(t), "bob", versionKey("bob", r.Record.RecordID, 1, r.Record.SHA256), sealed); err == nil {
 			t.Fatal("alice's object opened as bob's")
 		}
@@ -410,7 +412,7 @@ func TestSweep(t *testing.T) {
 		t.Fatal("put with the ledger down succeeded")
 	}
 	f.ledger.down = false
-	if n := len(f.objects.keys(false)); n != 4 { // two plans, two objects
+	if n := len(f.keys(false)); n != 4 { // two plans, two objects
 		t.Fatalf("%d objects before the sweep, want 4", n)
 	}
 	if n, _ := f.svc.Sweep(testContext(t)); n != 0 {
@@ -420,7 +422,7 @@ func TestSweep(t *testing.T) {
 	if n, err := f.svc.Sweep(testContext(t)); n != 1 || err != nil {
 		t.Fatalf("Sweep = %d, %v; want the one unfinished put", n, err)
 	}
-	keys := f.objects.keys(false)
+	keys := f.keys(false)
 	if len(keys) != 2 {
 		t.Fatalf("after the sweep: %q, want the finished put's object and plan", keys)
 	}

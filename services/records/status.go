@@ -12,6 +12,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/ledger"
+	"healthexchange/services/pep"
 	"healthexchange/services/serving"
 	"healthexchange/services/vault"
 )
@@ -35,6 +36,8 @@ var statusCodes = []serving.StatusCode{
 	{Err: ledger.ErrConflict, Code: codes.Aborted},
 	{Err: ledger.ErrUnavailable, Code: codes.Unavailable},
 	{Err: ErrUnavailable, Code: codes.Unavailable},
+	{Err: pep.ErrInvalid, Code: codes.InvalidArgument},
+	{Err: pep.ErrUnavailable, Code: codes.Unavailable},
 }
 
 // Error reasons in the google.rpc.ErrorInfo detail of a status.

@@ -33,7 +33,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 // sweepOne removes one unfinished put, holding its key's lock so that a
 // retry of that put in this process waits.
 func (s *Service) sweepOne(ctx context.Context, key string) bool {
-	unlock, err := s.locks.lock(ctx, key)
+	unlock, err := s.locks.Lock(ctx, key)
 	if err != nil {
 		return false
 	}

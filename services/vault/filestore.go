@@ -225,3 +225,18 @@ func shred(f *os.File) {
 	}
 	f.Sync()
 }
+
+// OpenFiles is a vault whose KEK is the key file kekFile (NewFileKEK) and
+// whose data keys are kept in the folder keyDir (OpenFileKeyStore): the
+// development setup of every service.
+func OpenFiles(kekFile, keyDir string, opts ...Option) (*Vault, error) {
+	kek, err := NewFileKEK(kekFile)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := OpenFileKeyStore(keyDir)
+	if err != nil {
+		return nil, err
+	}
+	return New(kek, keys, opts...)
+}

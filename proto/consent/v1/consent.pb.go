@@ -1476,6 +1476,283 @@ func (x *DenyAccessRequestResponse) GetRequest() *AccessRequest {
 	return nil
 }
 
+// Device is a wearable paired with a patient, as the ledger holds it.
+type Device struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Device id, chosen when it is paired.
+	DeviceId string `protobuf:"bytes,1,opt,name=device_id,json=deviceId,proto3" json:"device_id,omitempty"`
+	// The patient it belongs to.
+	PatientId string `protobuf:"bytes,2,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// Standard base64 Ed25519 public key that verifies the device's readings.
+	PublicKey string `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// "active" or "revoked".
+	Status string `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	// RFC 3339 time of the pairing's transaction.
+	RegisteredAt string `protobuf:"bytes,5,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	// RFC 3339 time of the revocation's transaction, if revoked.
+	RevokedAt     string `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Device) Reset() {
+	*x = Device{}
+	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Device) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Device) ProtoMessage() {}
+
+func (x *Device) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Device.ProtoReflect.Descriptor instead.
+func (*Device) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *Device) GetDeviceId() string {
+	if x != nil {
+		return x.DeviceId
+	}
+	return ""
+}
+
+func (x *Device) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *Device) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *Device) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Device) GetRegisteredAt() string {
+	if x != nil {
+		return x.RegisteredAt
+	}
+	return ""
+}
+
+func (x *Device) GetRevokedAt() string {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return ""
+}
+
+// PairDeviceRequest carries a signed device registration.
+type PairDeviceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The DeviceRegistration payload (op "device.register"), signed by the
+	// patient.
+	Registration  *SignedPayload `protobuf:"bytes,1,opt,name=registration,proto3" json:"registration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PairDeviceRequest) Reset() {
+	*x = PairDeviceRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PairDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PairDeviceRequest) ProtoMessage() {}
+
+func (x *PairDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PairDeviceRequest.ProtoReflect.Descriptor instead.
+func (*PairDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *PairDeviceRequest) GetRegistration() *SignedPayload {
+	if x != nil {
+		return x.Registration
+	}
+	return nil
+}
+
+// PairDeviceResponse is the paired device.
+type PairDeviceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The device as committed.
+	Device        *Device `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PairDeviceResponse) Reset() {
+	*x = PairDeviceResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PairDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PairDeviceResponse) ProtoMessage() {}
+
+func (x *PairDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PairDeviceResponse.ProtoReflect.Descriptor instead.
+func (*PairDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *PairDeviceResponse) GetDevice() *Device {
+	if x != nil {
+		return x.Device
+	}
+	return nil
+}
+
+// RevokeDeviceRequest carries a signed device revocation.
+type RevokeDeviceRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The DeviceRevocation payload (op "device.revoke"), signed by the
+	// patient.
+	Revocation    *SignedPayload `protobuf:"bytes,1,opt,name=revocation,proto3" json:"revocation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDeviceRequest) Reset() {
+	*x = RevokeDeviceRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDeviceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDeviceRequest) ProtoMessage() {}
+
+func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
+func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *RevokeDeviceRequest) GetRevocation() *SignedPayload {
+	if x != nil {
+		return x.Revocation
+	}
+	return nil
+}
+
+// RevokeDeviceResponse is the revoked device.
+type RevokeDeviceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The device as committed.
+	Device        *Device `protobuf:"bytes,1,opt,name=device,proto3" json:"device,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDeviceResponse) Reset() {
+	*x = RevokeDeviceResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDeviceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDeviceResponse) ProtoMessage() {}
+
+func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
+func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RevokeDeviceResponse) GetDevice() *Device {
+	if x != nil {
+		return x.Device
+	}
+	return nil
+}
+
 // Resource is what a decision is about.
 type Resource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1491,7 +1768,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	mi := &file_consent_v1_consent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1503,7 +1780,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	mi := &file_consent_v1_consent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1516,7 +1793,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{23}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Resource) GetPatientId() string {
@@ -1558,7 +1835,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	mi := &file_consent_v1_consent_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1847,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	mi := &file_consent_v1_consent_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1583,7 +1860,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{24}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AuthorizeRequest) GetAction() string {
@@ -1636,7 +1913,7 @@ type Decision struct {
 
 func (x *Decision) Reset() {
 	*x = Decision{}
-	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	mi := &file_consent_v1_consent_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1925,7 @@ func (x *Decision) String() string {
 func (*Decision) ProtoMessage() {}
 
 func (x *Decision) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	mi := &file_consent_v1_consent_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1938,7 @@ func (x *Decision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decision.ProtoReflect.Descriptor instead.
 func (*Decision) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{25}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Decision) GetAllow() bool {
@@ -1717,7 +1994,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	mi := &file_consent_v1_consent_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +2006,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	mi := &file_consent_v1_consent_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +2019,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{26}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *AuthorizeResponse) GetDecision() *Decision {
@@ -1769,7 +2046,7 @@ type BatchAuthorizeRequest struct {
 
 func (x *BatchAuthorizeRequest) Reset() {
 	*x = BatchAuthorizeRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	mi := &file_consent_v1_consent_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +2058,7 @@ func (x *BatchAuthorizeRequest) String() string {
 func (*BatchAuthorizeRequest) ProtoMessage() {}
 
 func (x *BatchAuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	mi := &file_consent_v1_consent_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +2071,7 @@ func (x *BatchAuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*BatchAuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{27}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *BatchAuthorizeRequest) GetAction() string {
@@ -1836,7 +2113,7 @@ type BatchAuthorizeResponse struct {
 
 func (x *BatchAuthorizeResponse) Reset() {
 	*x = BatchAuthorizeResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[28]
+	mi := &file_consent_v1_consent_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1848,7 +2125,7 @@ func (x *BatchAuthorizeResponse) String() string {
 func (*BatchAuthorizeResponse) ProtoMessage() {}
 
 func (x *BatchAuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[28]
+	mi := &file_consent_v1_consent_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1861,7 +2138,7 @@ func (x *BatchAuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*BatchAuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{28}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BatchAuthorizeResponse) GetDecisions() []*Decision {
@@ -1998,7 +2275,27 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\"P\n" +
 	"\x19DenyAccessRequestResponse\x123\n" +
-	"\arequest\x18\x01 \x01(\v2\x19.consent.v1.AccessRequestR\arequest\"b\n" +
+	"\arequest\x18\x01 \x01(\v2\x19.consent.v1.AccessRequestR\arequest\"\xbf\x01\n" +
+	"\x06Device\x12\x1b\n" +
+	"\tdevice_id\x18\x01 \x01(\tR\bdeviceId\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x02 \x01(\tR\tpatientId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\tR\tpublicKey\x12\x16\n" +
+	"\x06status\x18\x04 \x01(\tR\x06status\x12#\n" +
+	"\rregistered_at\x18\x05 \x01(\tR\fregisteredAt\x12\x1d\n" +
+	"\n" +
+	"revoked_at\x18\x06 \x01(\tR\trevokedAt\"R\n" +
+	"\x11PairDeviceRequest\x12=\n" +
+	"\fregistration\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\fregistration\"@\n" +
+	"\x12PairDeviceResponse\x12*\n" +
+	"\x06device\x18\x01 \x01(\v2\x12.consent.v1.DeviceR\x06device\"P\n" +
+	"\x13RevokeDeviceRequest\x129\n" +
+	"\n" +
+	"revocation\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\n" +
+	"revocation\"B\n" +
+	"\x14RevokeDeviceResponse\x12*\n" +
+	"\x06device\x18\x01 \x01(\v2\x12.consent.v1.DeviceR\x06device\"b\n" +
 	"\bResource\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1a\n" +
@@ -2025,7 +2322,7 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\apurpose\x18\x03 \x01(\tR\apurpose\x12,\n" +
 	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\"L\n" +
 	"\x16BatchAuthorizeResponse\x122\n" +
-	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\xd5\x06\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\xf5\a\n" +
 	"\x0eConsentService\x12Z\n" +
 	"\x0fRegisterPatient\x12\".consent.v1.RegisterPatientRequest\x1a#.consent.v1.RegisterPatientResponse\x12Q\n" +
 	"\fGrantConsent\x12\x1f.consent.v1.GrantConsentRequest\x1a .consent.v1.GrantConsentResponse\x12T\n" +
@@ -2035,7 +2332,10 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x13CreateAccessRequest\x12&.consent.v1.CreateAccessRequestRequest\x1a'.consent.v1.CreateAccessRequestResponse\x12c\n" +
 	"\x12ListAccessRequests\x12%.consent.v1.ListAccessRequestsRequest\x1a&.consent.v1.ListAccessRequestsResponse\x12i\n" +
 	"\x14ApproveAccessRequest\x12'.consent.v1.ApproveAccessRequestRequest\x1a(.consent.v1.ApproveAccessRequestResponse\x12`\n" +
-	"\x11DenyAccessRequest\x12$.consent.v1.DenyAccessRequestRequest\x1a%.consent.v1.DenyAccessRequestResponse2\xb4\x01\n" +
+	"\x11DenyAccessRequest\x12$.consent.v1.DenyAccessRequestRequest\x1a%.consent.v1.DenyAccessRequestResponse\x12K\n" +
+	"\n" +
+	"PairDevice\x12\x1d.consent.v1.PairDeviceRequest\x1a\x1e.consent.v1.PairDeviceResponse\x12Q\n" +
+	"\fRevokeDevice\x12\x1f.consent.v1.RevokeDeviceRequest\x1a .consent.v1.RevokeDeviceResponse2\xb4\x01\n" +
 	"\x0fDecisionService\x12H\n" +
 	"\tAuthorize\x12\x1c.consent.v1.AuthorizeRequest\x1a\x1d.consent.v1.AuthorizeResponse\x12W\n" +
 	"\x0eBatchAuthorize\x12!.consent.v1.BatchAuthorizeRequest\x1a\".consent.v1.BatchAuthorizeResponseB+Z)healthexchange/proto/consent/v1;consentv1b\x06proto3"
@@ -2052,7 +2352,7 @@ func file_consent_v1_consent_proto_rawDescGZIP() []byte {
 	return file_consent_v1_consent_proto_rawDescData
 }
 
-var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_consent_v1_consent_proto_goTypes = []any{
 	(*SignedPayload)(nil),                // 0: consent.v1.SignedPayload
 	(*Grantee)(nil),                      // 1: consent.v1.Grantee
@@ -2077,12 +2377,17 @@ var file_consent_v1_consent_proto_goTypes = []any{
 	(*ApproveAccessRequestResponse)(nil), // 20: consent.v1.ApproveAccessRequestResponse
 	(*DenyAccessRequestRequest)(nil),     // 21: consent.v1.DenyAccessRequestRequest
 	(*DenyAccessRequestResponse)(nil),    // 22: consent.v1.DenyAccessRequestResponse
-	(*Resource)(nil),                     // 23: consent.v1.Resource
-	(*AuthorizeRequest)(nil),             // 24: consent.v1.AuthorizeRequest
-	(*Decision)(nil),                     // 25: consent.v1.Decision
-	(*AuthorizeResponse)(nil),            // 26: consent.v1.AuthorizeResponse
-	(*BatchAuthorizeRequest)(nil),        // 27: consent.v1.BatchAuthorizeRequest
-	(*BatchAuthorizeResponse)(nil),       // 28: consent.v1.BatchAuthorizeResponse
+	(*Device)(nil),                       // 23: consent.v1.Device
+	(*PairDeviceRequest)(nil),            // 24: consent.v1.PairDeviceRequest
+	(*PairDeviceResponse)(nil),           // 25: consent.v1.PairDeviceResponse
+	(*RevokeDeviceRequest)(nil),          // 26: consent.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),         // 27: consent.v1.RevokeDeviceResponse
+	(*Resource)(nil),                     // 28: consent.v1.Resource
+	(*AuthorizeRequest)(nil),             // 29: consent.v1.AuthorizeRequest
+	(*Decision)(nil),                     // 30: consent.v1.Decision
+	(*AuthorizeResponse)(nil),            // 31: consent.v1.AuthorizeResponse
+	(*BatchAuthorizeRequest)(nil),        // 32: consent.v1.BatchAuthorizeRequest
+	(*BatchAuthorizeResponse)(nil),       // 33: consent.v1.BatchAuthorizeResponse
 }
 var file_consent_v1_consent_proto_depIdxs = []int32{
 	1,  // 0: consent.v1.Consent.grantee:type_name -> consent.v1.Grantee
@@ -2099,38 +2404,46 @@ var file_consent_v1_consent_proto_depIdxs = []int32{
 	14, // 11: consent.v1.ApproveAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
 	2,  // 12: consent.v1.ApproveAccessRequestResponse.consent:type_name -> consent.v1.Consent
 	14, // 13: consent.v1.DenyAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
-	23, // 14: consent.v1.AuthorizeRequest.resource:type_name -> consent.v1.Resource
-	23, // 15: consent.v1.Decision.resource:type_name -> consent.v1.Resource
-	25, // 16: consent.v1.AuthorizeResponse.decision:type_name -> consent.v1.Decision
-	23, // 17: consent.v1.BatchAuthorizeRequest.resources:type_name -> consent.v1.Resource
-	25, // 18: consent.v1.BatchAuthorizeResponse.decisions:type_name -> consent.v1.Decision
-	4,  // 19: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
-	6,  // 20: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
-	8,  // 21: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
-	10, // 22: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
-	12, // 23: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
-	15, // 24: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
-	17, // 25: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
-	19, // 26: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
-	21, // 27: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
-	24, // 28: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
-	27, // 29: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
-	5,  // 30: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
-	7,  // 31: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
-	9,  // 32: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
-	11, // 33: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
-	13, // 34: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
-	16, // 35: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
-	18, // 36: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
-	20, // 37: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
-	22, // 38: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
-	26, // 39: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
-	28, // 40: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
-	30, // [30:41] is the sub-list for method output_type
-	19, // [19:30] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	0,  // 14: consent.v1.PairDeviceRequest.registration:type_name -> consent.v1.SignedPayload
+	23, // 15: consent.v1.PairDeviceResponse.device:type_name -> consent.v1.Device
+	0,  // 16: consent.v1.RevokeDeviceRequest.revocation:type_name -> consent.v1.SignedPayload
+	23, // 17: consent.v1.RevokeDeviceResponse.device:type_name -> consent.v1.Device
+	28, // 18: consent.v1.AuthorizeRequest.resource:type_name -> consent.v1.Resource
+	28, // 19: consent.v1.Decision.resource:type_name -> consent.v1.Resource
+	30, // 20: consent.v1.AuthorizeResponse.decision:type_name -> consent.v1.Decision
+	28, // 21: consent.v1.BatchAuthorizeRequest.resources:type_name -> consent.v1.Resource
+	30, // 22: consent.v1.BatchAuthorizeResponse.decisions:type_name -> consent.v1.Decision
+	4,  // 23: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
+	6,  // 24: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
+	8,  // 25: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
+	10, // 26: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
+	12, // 27: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
+	15, // 28: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
+	17, // 29: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
+	19, // 30: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
+	21, // 31: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
+	24, // 32: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
+	26, // 33: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
+	29, // 34: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
+	32, // 35: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
+	5,  // 36: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
+	7,  // 37: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
+	9,  // 38: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
+	11, // 39: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
+	13, // 40: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
+	16, // 41: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
+	18, // 42: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
+	20, // 43: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
+	22, // 44: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
+	25, // 45: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
+	27, // 46: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
+	31, // 47: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
+	33, // 48: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
+	36, // [36:49] is the sub-list for method output_type
+	23, // [23:36] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_consent_v1_consent_proto_init() }
@@ -2144,7 +2457,7 @@ func file_consent_v1_consent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consent_v1_consent_proto_rawDesc), len(file_consent_v1_consent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   29,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

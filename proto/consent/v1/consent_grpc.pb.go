@@ -28,6 +28,8 @@ const (
 	ConsentService_ListAccessRequests_FullMethodName   = "/consent.v1.ConsentService/ListAccessRequests"
 	ConsentService_ApproveAccessRequest_FullMethodName = "/consent.v1.ConsentService/ApproveAccessRequest"
 	ConsentService_DenyAccessRequest_FullMethodName    = "/consent.v1.ConsentService/DenyAccessRequest"
+	ConsentService_PairDevice_FullMethodName           = "/consent.v1.ConsentService/PairDevice"
+	ConsentService_RevokeDevice_FullMethodName         = "/consent.v1.ConsentService/RevokeDevice"
 )
 
 // ConsentServiceClient is the client API for ConsentService service.
@@ -62,6 +64,14 @@ type ConsentServiceClient interface {
 	ApproveAccessRequest(ctx context.Context, in *ApproveAccessRequestRequest, opts ...grpc.CallOption) (*ApproveAccessRequestResponse, error)
 	// DenyAccessRequest closes a request without granting anything.
 	DenyAccessRequest(ctx context.Context, in *DenyAccessRequestRequest, opts ...grpc.CallOption) (*DenyAccessRequestResponse, error)
+	// PairDevice registers a wearable's public key to the caller on the
+	// ledger, so the readings signed by that key can be told to be the
+	// patient's. The payload is signed by the patient's key.
+	PairDevice(ctx context.Context, in *PairDeviceRequest, opts ...grpc.CallOption) (*PairDeviceResponse, error)
+	// RevokeDevice unpairs one of the caller's wearables (lost or replaced);
+	// readings received before stay valid. The payload is signed by the
+	// patient's key.
+	RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*RevokeDeviceResponse, error)
 }
 
 type consentServiceClient struct {
@@ -162,6 +172,26 @@ func (c *consentServiceClient) DenyAccessRequest(ctx context.Context, in *DenyAc
 	return out, nil
 }
 
+func (c *consentServiceClient) PairDevice(ctx context.Context, in *PairDeviceRequest, opts ...grpc.CallOption) (*PairDeviceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PairDeviceResponse)
+	err := c.cc.Invoke(ctx, ConsentService_PairDevice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*RevokeDeviceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeDeviceResponse)
+	err := c.cc.Invoke(ctx, ConsentService_RevokeDevice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConsentServiceServer is the server API for ConsentService service.
 // All implementations must embed UnimplementedConsentServiceServer
 // for forward compatibility.
@@ -194,6 +224,14 @@ type ConsentServiceServer interface {
 	ApproveAccessRequest(context.Context, *ApproveAccessRequestRequest) (*ApproveAccessRequestResponse, error)
 	// DenyAccessRequest closes a request without granting anything.
 	DenyAccessRequest(context.Context, *DenyAccessRequestRequest) (*DenyAccessRequestResponse, error)
+	// PairDevice registers a wearable's public key to the caller on the
+	// ledger, so the readings signed by that key can be told to be the
+	// patient's. The payload is signed by the patient's key.
+	PairDevice(context.Context, *PairDeviceRequest) (*PairDeviceResponse, error)
+	// RevokeDevice unpairs one of the caller's wearables (lost or replaced);
+	// readings received before stay valid. The payload is signed by the
+	// patient's key.
+	RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error)
 	mustEmbedUnimplementedConsentServiceServer()
 }
 
@@ -230,6 +268,12 @@ func (UnimplementedConsentServiceServer) ApproveAccessRequest(context.Context, *
 }
 func (UnimplementedConsentServiceServer) DenyAccessRequest(context.Context, *DenyAccessRequestRequest) (*DenyAccessRequestResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DenyAccessRequest not implemented")
+}
+func (UnimplementedConsentServiceServer) PairDevice(context.Context, *PairDeviceRequest) (*PairDeviceResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method PairDevice not implemented")
+}
+func (UnimplementedConsentServiceServer) RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevokeDevice not implemented")
 }
 func (UnimplementedConsentServiceServer) mustEmbedUnimplementedConsentServiceServer() {}
 func (UnimplementedConsentServiceServer) testEmbeddedByValue()                        {}
@@ -414,6 +458,42 @@ func _ConsentService_DenyAccessRequest_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConsentService_PairDevice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PairDeviceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).PairDevice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_PairDevice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).PairDevice(ctx, req.(*PairDeviceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_RevokeDevice_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeDeviceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).RevokeDevice(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_RevokeDevice_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).RevokeDevice(ctx, req.(*RevokeDeviceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConsentService_ServiceDesc is the grpc.ServiceDesc for ConsentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -456,6 +536,14 @@ var ConsentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DenyAccessRequest",
 			Handler:    _ConsentService_DenyAccessRequest_Handler,
+		},
+		{
+			MethodName: "PairDevice",
+			Handler:    _ConsentService_PairDevice_Handler,
+		},
+		{
+			MethodName: "RevokeDevice",
+			Handler:    _ConsentService_RevokeDevice_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,4 +1,4 @@
-package records
+package objectstore
 
 import (
 	"bytes"
@@ -9,13 +9,11 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-
-	"healthexchange/services/objectstore"
 )
 
 // Objects is the object storage the service keeps sealed records in. Get of
-// a missing object fails with an error wrapping objectstore.ErrNotFound, of
-// one larger than maxSize with errTooLarge; every other failure means the
+// a missing object fails with an error wrapping ErrNotFound, of
+// one larger than maxSize with ErrTooLarge; every other failure means the
 // store could not be used.
 type Objects interface {
 	Put(ctx context.Context, key string, data []byte) error
@@ -25,23 +23,24 @@ type Objects interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 
-// minioObjects is Objects in one MinIO bucket. Every call is bounded by
-// timeout, so a store that stops answering fails the call instead of
+// Bucket is Objects in one bucket of a MinIO server. Every call is bounded
+// by a timeout, so a store that stops answering fails the call instead of
 // holding it.
-type minioObjects struct {
+type Bucket struct {
 	client  *minio.Client
 	bucket  string
 	timeout time.Duration
 }
 
-var _ Objects = (*minioObjects)(nil)
+var _ Objects = (*Bucket)(nil)
 
-// NewMinIOObjects returns Objects in bucket, which must exist.
-func NewMinIOObjects(client *minio.Client, bucket string, timeout time.Duration) Objects {
-	return &minioObjects{client: client, bucket: bucket, timeout: timeout}
+// NewBucket returns the bucket named bucket (which must exist) of client,
+// each call bounded by timeout.
+func NewBucket(client *minio.Client, bucket string, timeout time.Duration) *Bucket {
+	return &Bucket{client: client, bucket: bucket, timeout: timeout}
 }
 
-func (m *minioObjects) Put(ctx context.Context, key string, data []byte) error {
+func (m *Bucket) Put(ctx context.Context, key string, data []byte) error {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	_, err := m.client.PutObject(call, m.bucket, key, bytes.NewReader(data), int64(len(data)),
@@ -52,7 +51,7 @@ func (m *minioObjects) Put(ctx context.Context, key string, data []byte) error {
 	return nil
 }
 
-func (m *minioObjects) Get(ctx context.Context, key string, maxSize int64) ([]byte, error) {
+func (m *Bucket) Get(ctx context.Context, key string, maxSize int64) ([]byte, error) {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	obj, err := m.client.GetObject(call, m.bucket, key, minio.GetObjectOptions{})
@@ -65,12 +64,12 @@ func (m *minioObjects) Get(ctx context.Context, key string, maxSize int64) ([]by
 		return nil, m.fail(ctx, call, "get "+key, err)
 	}
 	if int64(len(data)) > maxSize {
-		return nil, fmt.Errorf("object store: get %s: %w: more than %d bytes", key, errTooLarge, maxSize)
+		return nil, fmt.Errorf("object store: get %s: %w: more than %d bytes", key, ErrTooLarge, maxSize)
 	}
 	return data, nil
 }
 
-func (m *minioObjects) Delete(ctx context.Context, key string) error {
+func (m *Bucket) Delete(ctx context.Context, key string) error {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	if err := m.client.RemoveObject(call, m.bucket, key, minio.RemoveObjectOptions{}); err != nil {
@@ -79,7 +78,7 @@ func (m *minioObjects) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-func (m *minioObjects) List(ctx context.Context, prefix string) ([]string, error) {
+func (m *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	var keys []string
@@ -99,15 +98,28 @@ func (m *minioObjects) List(ctx context.Context, prefix string) ([]string, error
 // the caller's context did not, the store is not answering: that is the
 // store's failure, not a deadline of the caller's, so context's error is
 // not wrapped (it would read as the caller's deadline).
-func (m *minioObjects) fail(caller, call context.Context, what string, err error) error {
+func (m *Bucket) fail(caller, call context.Context, what string, err error) error {
 	if caller.Err() == nil && call.Err() != nil {
 		return fmt.Errorf("object store: %s: no answer within %v", what, m.timeout)
 	}
-	return fmt.Errorf("object store: %s: %w", what, objectstore.Classify(err))
+	return fmt.Errorf("object store: %s: %w", what, Classify(err))
 }
 
-// errTooLarge: a stored object is larger than anything the service writes.
-var errTooLarge = errors.New("object too large")
+// ErrTooLarge: a stored object is larger than the caller's limit: larger
+// than anything the service writes.
+var ErrTooLarge = errors.New("objectstore: object too large")
 
-// isNotFound reports whether err is a missing object.
-func isNotFound(err error) bool { return errors.Is(err, objectstore.ErrNotFound) }
+// OpenBucket connects to the server cfg names and returns its bucket name,
+// made if missing (within timeout), each later call bounded by timeout.
+func OpenBucket(ctx context.Context, cfg Config, name string, timeout time.Duration) (*Bucket, error) {
+	client, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := EnsureBucket(ctx, client, name); err != nil {
+		return nil, fmt.Errorf("%w (is MinIO up? make minio-up)", err)
+	}
+	return NewBucket(client, name, timeout), nil
+}

@@ -1,0 +1,93 @@
+package ingest
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"google.golang.org/grpc"
+
+	consentv1 "healthexchange/proto/consent/v1"
+	ingestv1 "healthexchange/proto/ingest/v1"
+	"healthexchange/services/auth"
+	"healthexchange/services/ledger"
+	"healthexchange/services/objectstore"
+	"healthexchange/services/serving"
+	"healthexchange/services/telemetry"
+	"healthexchange/services/vault"
+	"healthexchange/wearables/mhealth"
+)
+
+// Run serves the ingest service until ctx ends, then stops cleanly: uploads
+// in flight finish, and what is stored is anchored once more (what is not
+// stays in the journal for the next start).
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	shutdownTracing, err := telemetry.Setup(ctx, cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(context.Background())
+	verifier, err := auth.NewVerifier(cfg.Auth)
+	if err != nil {
+		return err
+	}
+	v, err := vault.OpenFiles(cfg.KEKFile, cfg.KeyDir)
+	if err != nil {
+		return err
+	}
+	defer v.Close()
+	bucket, err := objectstore.OpenBucket(ctx, cfg.Store, cfg.Bucket, cfg.StoreTimeout)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	lc, err := ledger.Dial(cfg.Ledger)
+	if err != nil {
+		return err
+	}
+	defer lc.Close()
+	consentConn, err := serving.DialAsCaller(cfg.TLS, cfg.ConsentAddr)
+	if err != nil {
+		return fmt.Errorf("ingest: consent service: %w", err)
+	}
+	defer consentConn.Close()
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	svc, err := newService(lc, consentv1.NewDecisionServiceClient(consentConn), bucket, v, cfg.StateDir, cfg.Instance, cfg.Limits, cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	svc.hooks = cfg.hooks
+
+	grpcServer, healthServer, err := serving.NewGRPCServer(cfg.TLS, verifier,
+		// Devices have no bearer token: each batch is signed by a key the
+		// patient registered on the ledger.
+		[]string{ingestv1.IngestService_Upload_FullMethodName},
+		grpc.MaxRecvMsgSize(2*mhealth.MaxPayloadBytes),
+	)
+	if err != nil {
+		return err
+	}
+	ingestv1.RegisterIngestServiceServer(grpcServer, &api{svc: svc})
+	httpServer, err := serving.Gateway(ctx, serving.GatewayConfig{
+		Name: "ingest", TLS: cfg.TLS, GRPCAddr: cfg.GRPCAddr, OpenAPI: ingestv1.OpenAPI,
+		Register: []serving.RegisterFunc{ingestv1.RegisterIngestServiceHandlerFromEndpoint},
+	})
+	if err != nil {
+		return err
+	}
+	return serving.Serve(ctx, serving.Servers{
+		Name: "ingest", Log: cfg.Log,
+		GRPC: grpcServer, Health: healthServer, GRPCAddr: cfg.GRPCAddr,
+		HTTP: httpServer, HTTPAddr: cfg.HTTPAddr,
+		Listening: func() {
+			cfg.Log.Info("ingest service starting", "grpc", cfg.GRPCAddr, "http", cfg.HTTPAddr, "bucket", cfg.Bucket,
+				"pending_batches", svc.journal.Len(), "anchor_every", cfg.Limits.AnchorEvery.String())
+		},
+		Background: []func(context.Context){svc.anchorEvery},
+	})
+}

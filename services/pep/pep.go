@@ -1,0 +1,95 @@
+// Package pep is the enforcement-point side of access decisions: a service
+// (records, ingest) asks the consent service's DecisionService, forwarding
+// the caller's token, and turns the answer into errors its callers can act
+// on. It must never turn a failed or missing decision into an allow: an
+// unreachable consent service, or one that could not record the decision,
+// is a deny.
+package pep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	consentv1 "healthexchange/proto/consent/v1"
+)
+
+var (
+	// ErrDenied: the decision was a deny (see DeniedError for why).
+	ErrDenied = errors.New("access denied")
+	// ErrInvalid: the consent service found the question malformed.
+	ErrInvalid = errors.New("invalid request")
+	// ErrUnavailable: no decision could be had; nothing may be done.
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// DeniedError is a deny with the policy's reasons and the id of the access
+// event that recorded it.
+type DeniedError struct {
+	Reasons []string
+	EventID string
+}
+
+func (e *DeniedError) Error() string { return ErrDenied.Error() + ": " + strings.Join(e.Reasons, "; ") }
+
+func (e *DeniedError) Unwrap() error { return ErrDenied }
+
+// Authorizer is the part of consentv1.DecisionServiceClient that Authorize
+// needs.
+type Authorizer interface {
+	Authorize(ctx context.Context, in *consentv1.AuthorizeRequest, opts ...grpc.CallOption) (*consentv1.AuthorizeResponse, error)
+}
+
+// Access is one question: may the caller do action on this resource for
+// this purpose?
+type Access struct {
+	Action, Purpose, BreakGlass   string
+	PatientID, Category, RecordID string
+}
+
+// Authorize asks for one decision as the caller (ctx carries their token).
+// It returns the decision's obligations on allow, a *DeniedError on deny,
+// and an error wrapping ErrUnavailable when there is no decision.
+func Authorize(ctx context.Context, d Authorizer, a Access) ([]string, error) {
+	resp, err := d.Authorize(ctx, &consentv1.AuthorizeRequest{
+		Action:           a.Action,
+		Resource:         &consentv1.Resource{PatientId: a.PatientID, Category: a.Category, RecordId: a.RecordID},
+		Purpose:          a.Purpose,
+		BreakGlassReason: a.BreakGlass,
+	})
+	if err != nil {
+		return nil, FromStatus(err)
+	}
+	dec := resp.GetDecision()
+	if !dec.GetAllow() {
+		return nil, &DeniedError{Reasons: dec.GetReasons(), EventID: dec.GetEventId()}
+	}
+	return dec.GetObligations(), nil
+}
+
+// FromStatus is what a failed call to the consent service means to an
+// enforcement point: its refusals of the question or the caller keep their
+// meaning (invalid, denied); cancellation stays cancellation; anything else
+// is unavailability, and so a deny.
+func FromStatus(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	st := status.Convert(err)
+	switch st.Code() {
+	case codes.InvalidArgument:
+		return fmt.Errorf("%w: %s", ErrInvalid, st.Message())
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return &DeniedError{Reasons: []string{st.Message()}}
+	case codes.Canceled:
+		return context.Canceled
+	case codes.DeadlineExceeded:
+		return context.DeadlineExceeded
+	}
+	return fmt.Errorf("%w: consent service: %s: %s", ErrUnavailable, st.Code(), st.Message())
+}
