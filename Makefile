@@ -50,7 +50,11 @@ bench: ## benchmarks against the real network; each prints its baseline from the
 	  echo "-- vault: seal and open of a 10 KB object"; \
 	  go test -run "^$$" -bench . ./services/vault/; \
 	  echo "-- records: put and get of a 10 KB resource (baseline: plain MinIO put and get of the same bytes)"; \
-	  go test -run "^$$" -bench RecordPutGet -benchtime 50x -tags integration ./services/records/'
+	  go test -run "^$$" -bench RecordPutGet -benchtime 50x -tags integration ./services/records/; \
+	  echo "-- ingest: 16 devices streaming 3.2 M readings through the whole path (baseline: the same batches to MinIO, plain)"; \
+	  go test -run "^$$" -bench Ingest -benchtime 1x -tags integration ./services/ingest/; \
+	  echo "-- wearable batches: encode, decode, sign, verify (100 readings)"; \
+	  go test -run "^$$" -bench . ./wearables/mhealth/'
 
 FUZZTIME ?= 10s
 fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corpora only)

@@ -16,9 +16,9 @@ env_file="$HX_STATE/network.json"
 
 bin="$HX_CACHE/bin"
 mkdir -p "$bin"
-echo "[demo] building consentd, recordsd, patient, clinician, hxtoken, hxdemo into $bin"
-(cd "$root" && go build -o "$bin/" ./services/cmd/consentd ./services/cmd/recordsd ./services/cmd/patient \
-  ./services/cmd/clinician ./services/cmd/hxtoken ./services/cmd/hxdemo)
+echo "[demo] building consentd, recordsd, ingestd, patient, clinician, wearable, hxtoken, hxdemo into $bin"
+(cd "$root" && go build -o "$bin/" ./services/cmd/consentd ./services/cmd/recordsd ./services/cmd/ingestd \
+  ./services/cmd/patient ./services/cmd/clinician ./services/cmd/wearable ./services/cmd/hxtoken ./services/cmd/hxdemo)
 echo "[demo] MinIO (test-network/minio/minio.sh up: started unless it runs)"
 "$root/test-network/minio/minio.sh" up >/dev/null
 
@@ -33,6 +33,9 @@ log="$HX_STATE/logs/consentd.log"
 records_grpc="127.0.0.1:${HX_RECORDS_GRPC_PORT:-27111}"
 records_http="127.0.0.1:${HX_RECORDS_HTTP_PORT:-27112}"
 records_log="$HX_STATE/logs/recordsd.log"
+ingest_grpc="127.0.0.1:${HX_INGEST_GRPC_PORT:-27121}"
+ingest_http="127.0.0.1:${HX_INGEST_HTTP_PORT:-27122}"
+ingest_log="$HX_STATE/logs/ingestd.log"
 
 pids=()
 stop_services() {
@@ -60,6 +63,10 @@ echo "[demo] starting the records service (gRPC $records_grpc, HTTP $records_htt
 "$bin/recordsd" -env "$env_file" -grpc "$records_grpc" -http "$records_http" -consent "$grpc_addr" >"$records_log" 2>&1 &
 pids+=($!)
 wait_ready recordsd $! "$records_log" "records service starting"
+echo "[demo] starting the ingest service (gRPC $ingest_grpc, HTTP $ingest_http; log: $ingest_log)"
+"$bin/ingestd" -env "$env_file" -grpc "$ingest_grpc" -http "$ingest_http" -consent "$grpc_addr" >"$ingest_log" 2>&1 &
+pids+=($!)
+wait_ready ingestd $! "$ingest_log" "ingest service starting"
 
 run=$(date +%s%N | tail -c 8)
 pat="pat-$run"
@@ -72,7 +79,8 @@ pat_token="$(token -sub "$pat" -role patient)"
 dr_token="$(token -sub "$dr" -role clinician -org StMarysMSP)"
 house_token="$(token -sub "$house" -role clinician -org ProvidersMSP)"
 
-export HX_CONSENT_URL="https://$http_addr" HX_RECORDS_URL="https://$records_http" HX_TOKEN="$pat_token" HX_PATIENT_KEY="$key"
+export HX_CONSENT_URL="https://$http_addr" HX_RECORDS_URL="https://$records_http" HX_INGEST_URL="https://$ingest_http" \
+  HX_TOKEN="$pat_token" HX_PATIENT_KEY="$key"
 say() { printf '\n== %s\n' "$*"; }
 patient() {
   printf '$ patient %s\n' "$*"
@@ -110,8 +118,8 @@ out=$("$bin/patient" grant --ca "$ca" --json --to "user:$dr" --categories labs,c
 consent=$(jq -r .consent.consentId <<<"$out")
 jq -r '"$ patient grant --to user:'"$dr"' --categories labs,conditions --purposes treatment --for 720h\n  granted " + .consent.consentId + " until " + .consent.expiresAt' <<<"$out"
 
-say "3. The patient lets the Providers hospital file and read their lab results"
-patient grant --to org:ProvidersMSP --categories labs --purposes treatment --for 720h
+say "3. The patient lets the Providers hospital file and read their lab results and vitals"
+patient grant --to org:ProvidersMSP --categories labs,vitals --purposes treatment --for 720h
 
 say "4. Dr. House (Providers) uploads a lab result: validated, encrypted into MinIO, its hash notarized"
 records="$HX_STATE/demo-records"
@@ -144,15 +152,35 @@ if as_clinician "" verify "$records/altered-$run.json"; then
   exit 1
 fi
 
-say "7. Dr. Alice's system asks the consent service before every read"
+say "7. The patient pairs a wearable; it streams a minute of readings, signed, encrypted into MinIO, anchored"
+watch="watch-$run"
+watch_key="$HX_STATE/demo-devices/$watch.json"
+mkdir -p "$(dirname "$watch_key")"
+printf '$ wearable keygen --device %s --patient %s --out %s\n' "$watch" "$pat" "$watch_key"
+watch_pub=$("$bin/wearable" keygen --device "$watch" --patient "$pat" --out "$watch_key" --json | jq -r .publicKey)
+echo "  public key: $watch_pub"
+patient device pair --id "$watch" --public-key "$watch_pub"
+printf '$ wearable stream --device-key %s --load --backlog 2m --readings 90 --batch 30\n' "$watch_key"
+"$bin/wearable" stream --device-key "$watch_key" --server "$ingest_grpc" --load --backlog 2m --readings 90 --batch 30 | sed 's/^/  /'
+
+say "8. Dr. House reads the last minutes of vitals, then proves one reading against the ledger himself"
+as_clinician "$house_token" vitals --patient "$pat" --last 5m --kind heart-rate --limit 6
+# The batch is anchored within the ingest service's anchoring period (1 s).
+for _ in $(seq 1 50); do
+  HX_TOKEN="$house_token" "$bin/clinician" proof --ca "$ca" --patient "$pat" --device "$watch" --seq 1 --index 0 >/dev/null 2>&1 && break
+  sleep 0.2
+done
+as_clinician "$house_token" proof --patient "$pat" --device "$watch" --seq 1 --index 0
+
+say "9. Dr. Alice's system asks the consent service before every read"
 authorize labs treatment
 authorize imaging treatment
 authorize labs payment
 
-say "8. Emergency: break-glass with a reason (allowed, flagged, the patient is to be told)"
+say "10. Emergency: break-glass with a reason (allowed, flagged, the patient is to be told)"
 authorize imaging emergency "unresponsive on arrival, prior imaging needed"
 
-say "9. Dr. Alice asks for imaging; the patient approves the request"
+say "11. Dr. Alice asks for imaging; the patient approves the request"
 clinician /v1/access-requests "$(jq -nc --arg p "$pat" '{patientId:$p, categories:["imaging"], purposes:["treatment"], reason:"follow-up of the emergency visit"}')" |
   jq -r '"  request " + .request.requestId + " is " + .request.state'
 patient requests --state pending
@@ -160,7 +188,7 @@ request=$("$bin/patient" requests --ca "$ca" --json --state pending | jq -r '.re
 patient approve "$request" --for 168h
 authorize imaging treatment
 
-say "10. The patient revokes Dr. Alice's consent; her next fetch of the lab result is denied"
+say "12. The patient revokes Dr. Alice's consent; her next fetch of the lab result is denied"
 patient revoke "$consent"
 authorize labs treatment
 if as_clinician "$dr_token" get --patient "$pat" "$record"; then
@@ -168,10 +196,11 @@ if as_clinician "$dr_token" get --patient "$pat" "$record"; then
   exit 1
 fi
 
-say "11. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
-# The nine decisions above (the records service's put and get, six
-# asked directly, the denied fetch) reach the ledger in the next batch.
-want=9
+say "13. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
+# The decisions above reach the ledger in the next batch: the records
+# service's put and get, the vitals read, the proof (at least once), six asked
+# directly, and the denied fetch.
+want=11
 for _ in $(seq 1 150); do
   n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
   [ "$n" -ge "$want" ] && break
@@ -181,5 +210,5 @@ done
 patient access-log
 patient consents
 
-say "12. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
+say "14. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
 "$bin/hxdemo" -network "$env_file"

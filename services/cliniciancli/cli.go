@@ -1,10 +1,14 @@
 // Package cliniciancli is the clinician's command-line app: it stores FHIR
 // records, reads them back verified against the ledger, lists them and their
 // history, and checks a resource against the notary, all through the records
-// service's HTTP/JSON gateway with the clinician's token.
+// service's HTTP/JSON gateway with the clinician's token; and it reads a
+// patient's wearable vitals from the ingest service's gateway and checks a
+// reading's proof itself (device signature, batch contents, Merkle path to
+// the anchored root) rather than taking the service's word for it.
 //
-// The token is never printed, and a record's content is written only where
-// the user asked: stdout or a 0600 file.
+// The token is never printed, a record's content is written only where the
+// user asked (stdout or a 0600 file), and a proof is never reported verified
+// unless every check passed here.
 package cliniciancli
 
 import (
@@ -15,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -25,15 +30,19 @@ import (
 // DefaultServer is the records service's gateway on the development network.
 const DefaultServer = "https://127.0.0.1:27112"
 
+// DefaultIngestServer is the ingest service's gateway on the development
+// network.
+const DefaultIngestServer = "https://127.0.0.1:27122"
+
 // Run runs one command; the result is the process exit code (0 ok, 1 the
-// command failed or verify found no match, 2 usage). Standard input is read
-// only for a FILE of "-".
+// command failed, verify found no match or proof did not verify, 2 usage).
+// Standard input is read only for a FILE of "-".
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return run(ctx, args, os.Stdin, stdout, stderr)
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	o := &opts{in: stdin, out: stdout, errOut: stderr}
+	o := &opts{in: stdin, out: stdout, errOut: stderr, now: time.Now}
 	return o.app().Run(ctx, args, stderr)
 }
 
@@ -41,34 +50,50 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func (o *opts) app() *clikit.App {
 	return &clikit.App{
 		Name:    "clinician",
-		Summary: "the clinician's app for the health exchange's records.",
+		Summary: "the clinician's app for the health exchange's records and wearable vitals.",
 		Common:  o.common,
 		Commands: []clikit.Command{
 			{Name: "put", Summary: "store a FHIR resource as a new record or a new version",
 				Args: "--patient P [--record R] [--base-version N] [--idempotency-key K] [--purpose P] FILE",
 				Help: "Store the FHIR R4 JSON resource in FILE (- for standard input) as a new record of the patient, or with --record as a new\n" +
 					"version of it. Without --idempotency-key a random key is made and printed on stderr: retry with it and a put that did\n" +
-					"happen is answered again instead of stored twice.", Flags: o.put},
+					"happen is answered again instead of stored twice.", Flags: o.records(o.put)},
 			{Name: "get", Summary: "read a record, verified against the ledger",
 				Args: "--patient P [--version N] [--purpose P] [--break-glass REASON] [--out FILE] RECORD",
 				Help: "Read a record (its latest version by default). The service checks it against the hash notarized on the ledger before\n" +
 					"answering. The resource (canonical JSON, the exact bytes that were hashed) goes to --out (mode 0600) or stdout; with\n" +
-					"--json the whole answer does instead.", Flags: o.get},
+					"--json the whole answer does instead.", Flags: o.records(o.get)},
 			{Name: "list", Summary: "list a patient's records you may read",
 				Args: "--patient P [--page-size N] [--page-token T] [--all] [--purpose P]",
-				Help: "List the latest version of each of the patient's records you may read, and how many were withheld for lack of consent.", Flags: o.list},
+				Help: "List the latest version of each of the patient's records you may read, and how many were withheld for lack of consent.", Flags: o.records(o.list)},
 			{Name: "history", Summary: "list every version of a record", Args: "--patient P [--purpose P] RECORD",
-				Help: "List every notarized version of a record, oldest first, each with the hash it links to.", Flags: o.history},
+				Help: "List every notarized version of a record, oldest first, each with the hash it links to.", Flags: o.records(o.history)},
 			{Name: "verify", Summary: "check a resource or its hash against the ledger (no token needed)",
 				Args: "[--record R] FILE | [--record R] --sha256 H",
 				Help: "Check a resource (FILE, - for standard input, any formatting) or its SHA-256 against the ledger's notarizations. Needs no\n" +
-					"token (one is sent if given). Exit code 0 when it matches, 1 when it does not (or the check failed), 2 on usage errors.", Flags: o.verify},
+					"token (one is sent if given). Exit code 0 when it matches, 1 when it does not (or the check failed), 2 on usage errors.", Flags: o.records(o.verify)},
+			{Name: "vitals", Summary: "read a patient's wearable readings from the ingest service",
+				Args: "--patient P [--kind K] [--from T] [--to T] [--last D] [--limit N] [--purpose P] [--ingest-server URL]",
+				Help: "Read the patient's readings (category vitals), oldest first: of one --kind or all, from --from (inclusive) to\n" +
+					"--to (exclusive, default now), or over the --last D up to now (default --last 24h); at most 7 days. Prints TIME,\n" +
+					"KIND, VALUE (blood pressure as systolic/diastolic), UNIT and where the reading came from: DEVICE, SEQ (its batch)\n" +
+					"and INDEX (its place in the batch), which clinician proof takes.\n\n" +
+					"Kinds: " + kindNames + ".", Flags: o.vitals},
+			{Name: "proof", Summary: "fetch a reading's proof and verify it here",
+				Args: "--patient P --device D --seq N --index I [--purpose P] [--ingest-server URL]",
+				Help: "Fetch the proof of one reading (see vitals for DEVICE, SEQ and INDEX) and verify it here, without trusting the\n" +
+					"service: the device's Ed25519 signature over the batch, the reading at INDEX of the signed batch equal to the\n" +
+					"reading returned, and the RFC 9162 inclusion path from the batch's leaf to the root anchored on the ledger. The\n" +
+					"device key and the anchor are as the service read them from the ledger; the anchor's tx id lets anyone with\n" +
+					"ledger access confirm them.\n\n" +
+					"Exit codes: 0 VERIFIED, 1 NOT VERIFIED (the reason is printed) or the proof could not be fetched, 2 usage.", Flags: o.proof},
 		},
-		Footer: `Every command takes --help. Common flags: --server (or HX_RECORDS_URL),
---ca, --token (or HX_TOKEN), --json.
+		Footer: `Every command takes --help. Common flags: --ca, --token (or HX_TOKEN),
+--json. The records commands call --server (or HX_RECORDS_URL); vitals and
+proof call the ingest service, --ingest-server (or HX_INGEST_URL).
 
-Exit codes: 0 ok (verify: a match), 1 the command failed (verify: no match),
-2 usage.
+Exit codes: 0 ok (verify: a match; proof: verified), 1 the command failed
+(verify: no match; proof: not verified), 2 usage.
 `,
 	}
 }
@@ -83,10 +108,11 @@ type opts struct {
 	json              bool
 	in                io.Reader
 	out, errOut       io.Writer
+	// now is the clock of vitals --last.
+	now func() time.Time
 }
 
 func (o *opts) common(fs *flag.FlagSet) {
-	fs.StringVar(&o.server, "server", cmp.Or(os.Getenv("HX_RECORDS_URL"), DefaultServer), "the records service's HTTP/JSON gateway")
 	fs.StringVar(&o.ca, "ca", apiclient.DevCA(), "CA certificate that signed the service's TLS certificate")
 	// The token is read from HX_TOKEN when it is used (bearer), never shown
 	// as a default.
@@ -94,13 +120,26 @@ func (o *opts) common(fs *flag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print JSON instead of text")
 }
 
+// records adds --server, the records service's gateway, to the flags of a
+// command that calls it.
+func (o *opts) records(flags func(fs *flag.FlagSet) func(context.Context, []string) error) func(fs *flag.FlagSet) func(context.Context, []string) error {
+	return func(fs *flag.FlagSet) func(context.Context, []string) error {
+		fs.StringVar(&o.server, "server", cmp.Or(os.Getenv("HX_RECORDS_URL"), DefaultServer), "the records service's HTTP/JSON gateway")
+		return flags(fs)
+	}
+}
+
 // client is a client of the records gateway as the clinician: the call
 // needs a token.
-func (o *opts) client() (*apiclient.Client, error) {
+func (o *opts) client() (*apiclient.Client, error) { return o.clientOf(o.server) }
+
+// clientOf is a client of the gateway at server as the clinician: the call
+// needs a token.
+func (o *opts) clientOf(server string, options ...apiclient.Option) (*apiclient.Client, error) {
 	if o.bearer() == "" {
 		return nil, errors.New("no bearer token: pass --token or set HX_TOKEN")
 	}
-	return apiclient.New(o.server, o.ca, o.bearer())
+	return apiclient.New(server, o.ca, o.bearer(), options...)
 }
 
 // publicClient is a client for a public call: the token is sent only if

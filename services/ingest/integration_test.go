@@ -67,12 +67,16 @@ type harness struct {
 	client  ingestv1.IngestServiceClient
 }
 
-func start(t *testing.T) *harness {
+func start(t *testing.T) *harness { return startB(t) }
+
+// startB starts the harness for a test or a benchmark; extra flags for
+// ingestd come last, so they win.
+func startB(t testing.TB, extra ...string) *harness {
 	t.Helper()
 	h := &harness{consent: itest.NewConsentd(t, consentdBin), addr: itest.FreeAddr(t)}
-	h.ingest = itest.StartProcess(t, ingestdBin, []string{"-env", itest.Env(t).Path, "-minio", store.ConfigPath(),
+	h.ingest = itest.StartProcess(t, ingestdBin, append([]string{"-env", itest.Env(t).Path, "-minio", store.ConfigPath(),
 		"-state", t.TempDir(), "-grpc", h.addr, "-http", itest.FreeAddr(t), "-consent", h.consent.GRPCAddr,
-		"-instance", itest.Unique("ingest"), "-anchor-every", "300ms"}, "ingest service starting")
+		"-instance", itest.Unique("ingest"), "-anchor-every", "300ms"}, extra...), "ingest service starting")
 	cli := itest.Env(t).TLS("cli")
 	tlsCfg, err := mtls.ClientConfig(cli.CAFile, cli.CertFile, cli.KeyFile, "")
 	if err != nil {

@@ -339,3 +339,19 @@ func TestReadAccessAndRange(t *testing.T) {
 		t.Fatalf("GetProof with the consent service down = %v, want no decision", err)
 	}
 }
+
+func TestErasedPatientIsNotTampering(t *testing.T) {
+	f := newFixture(t)
+	d := f.pair("watch-1", "alice")
+	f.ingest(t, d.upload(t, 1, heartRates(f.now.Add(-time.Minute), 5, 70)))
+	if err := f.vault.Erase(testContext(t), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := f.svc.Read(testContext(t), ReadRequest{PatientID: "alice", From: f.now.Add(-time.Hour), To: f.now})
+	if !errors.Is(err, ErrNotFound) || errors.Is(err, ErrTampered) {
+		t.Fatalf("Read of an erased patient = %v, want not found (erased), not a tamper alarm", err)
+	}
+	if ack := f.ingest(t, d.upload(t, 2, heartRates(f.now.Add(-time.Minute), 5, 70))); ack.Status != Rejected || !strings.Contains(ack.Error, "erased") {
+		t.Fatalf("a batch of an erased patient = %+v", ack)
+	}
+}

@@ -197,6 +197,9 @@ func (s *Service) loadBatch(ctx context.Context, patientID, key string) (storedB
 		return storedBatch{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	raw, err := s.vault.Open(ctx, patientID, key, sealed)
+	if errors.Is(err, vault.ErrErased) {
+		return storedBatch{}, fmt.Errorf("%w: patient %s has been erased", ErrNotFound, patientID)
+	}
 	if err != nil {
 		return storedBatch{}, fmt.Errorf("%w: batch %s: %w", ErrTampered, key, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"healthexchange/services/devenv"
@@ -34,6 +35,7 @@ func main() {
 	flag.IntVar(&cfg.Limits.AnchorMax, "anchor-max", cfg.Limits.AnchorMax, "the most batches under one anchored root")
 	org := flag.String("org", "providers", "the organisation whose client identity the service uses on the ledger")
 	otlp := flag.String("otlp-endpoint", os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), "OTLP/gRPC collector host:port for traces (empty: traces not exported)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file (for make bench)")
 	flag.Parse()
 
 	log := telemetry.NewLogger(os.Stderr, slog.LevelInfo)
@@ -44,7 +46,21 @@ func main() {
 	cfg.Log = log
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := ingest.Run(ctx, cfg); err != nil {
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingestd: cpu profile:", err)
+			os.Exit(2)
+		}
+	}
+	err := ingest.Run(ctx, cfg)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		log.Error("ingestd stopped", "err", err)
 		os.Exit(1)
 	}
