@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -92,4 +93,20 @@ func FromStatus(err error) error {
 		return context.DeadlineExceeded
 	}
 	return fmt.Errorf("%w: consent service: %s: %s", ErrUnavailable, st.Code(), st.Message())
+}
+
+// ReasonDenied is the ErrorInfo reason of a denial.
+const ReasonDenied = "ACCESS_DENIED"
+
+// ErrorInfo is the google.rpc.ErrorInfo detail of a denial, in domain: the
+// policy's reasons (one per line) and the access event that recorded it; nil
+// for any other error.
+func ErrorInfo(domain string, err error) *errdetails.ErrorInfo {
+	var denied *DeniedError
+	if !errors.As(err, &denied) {
+		return nil
+	}
+	return &errdetails.ErrorInfo{Reason: ReasonDenied, Domain: domain, Metadata: map[string]string{
+		"reasons": strings.Join(denied.Reasons, "\n"), "access_event_id": denied.EventID,
+	}}
 }

@@ -30,6 +30,7 @@ import (
 	"healthexchange/services/ledger"
 	"healthexchange/services/mtls"
 	"healthexchange/services/objectstore"
+	"healthexchange/services/pep"
 	"healthexchange/services/telemetry"
 	"healthexchange/services/vault"
 )
@@ -289,7 +290,7 @@ func TestRecordsIntegration(t *testing.T) {
 	t.Run("denied without consent", func(t *testing.T) {
 		_, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId()}, as(strangerTok))
 		info := wantCode(t, err, codes.PermissionDenied)
-		if info == nil || info.GetReason() != reasonDenied || !strings.Contains(info.GetMetadata()["reasons"], "no consent") {
+		if info == nil || info.GetReason() != pep.ReasonDenied || !strings.Contains(info.GetMetadata()["reasons"], "no consent") {
 			t.Fatalf("denial detail = %v", info)
 		}
 	})

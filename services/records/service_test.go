@@ -439,7 +439,7 @@ func TestStatusMapping(t *testing.T) {
 		code   codes.Code
 		reason string
 	}{
-		{&DeniedError{Reasons: []string{"a", "b"}, EventID: "ev1"}, codes.PermissionDenied, reasonDenied},
+		{&DeniedError{Reasons: []string{"a", "b"}, EventID: "ev1"}, codes.PermissionDenied, pep.ReasonDenied},
 		{ErrInvalid, codes.InvalidArgument, ""},
 		{errors.Join(ErrTampered), codes.DataLoss, reasonTampered},
 		{ErrErased, codes.NotFound, reasonErased},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -43,7 +42,6 @@ var statusCodes = []serving.StatusCode{
 // Error reasons in the google.rpc.ErrorInfo detail of a status.
 const (
 	errorDomain        = "records.healthexchange"
-	reasonDenied       = "ACCESS_DENIED"
 	reasonTampered     = "TAMPER_DETECTED"
 	reasonErased       = "PATIENT_ERASED"
 	reasonIdempotency  = "IDEMPOTENCY_KEY_REUSED"
@@ -60,12 +58,10 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 
 // errorInfo is the machine-readable detail of the errors a client acts on.
 func errorInfo(err error) proto.Message {
-	var denied *DeniedError
+	if info := pep.ErrorInfo(errorDomain, err); info != nil {
+		return info
+	}
 	switch {
-	case errors.As(err, &denied):
-		return &errdetails.ErrorInfo{Reason: reasonDenied, Domain: errorDomain, Metadata: map[string]string{
-			"reasons": strings.Join(denied.Reasons, "\n"), "access_event_id": denied.EventID,
-		}}
 	case errors.Is(err, ErrTampered):
 		return &errdetails.ErrorInfo{Reason: reasonTampered, Domain: errorDomain}
 	case errors.Is(err, ErrErased), errors.Is(err, vault.ErrErased):
