@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"healthexchange/services/auth"
 	"healthexchange/services/ledger"
 )
 
@@ -103,4 +104,11 @@ func (e Env) TLS(service string) TLSFiles {
 		KeyFile:  filepath.Join(e.ServicesTLS.Dir, service+".key"),
 		CAFile:   e.ServicesTLS.CA,
 	}
+}
+
+// TrustIdP makes c accept the development identity provider's tokens: its
+// issuer and public key, and its audience.
+func (e Env) TrustIdP(c *auth.Config) {
+	c.Issuers = map[string][]string{e.DevIdP.Issuer: {e.DevIdP.PublicKey}}
+	c.Audience = e.DevIdP.Audience
 }

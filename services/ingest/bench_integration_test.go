@@ -13,12 +13,8 @@ import (
 	"time"
 
 	"github.com/minio/minio-go/v7"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
-	ingestv1 "healthexchange/proto/ingest/v1"
 	"healthexchange/services/itest"
-	"healthexchange/services/mtls"
 	"healthexchange/services/objectstore"
 	wdevice "healthexchange/wearables/device"
 	"healthexchange/wearables/mhealth"
@@ -49,29 +45,11 @@ func BenchmarkIngest(b *testing.B) {
 	ctx := itest.Context(b)
 	var devs []sim.Device
 	for range benchDevices {
-		p := itest.NewPatient(b, h.consent)
-		d, err := wdevice.Create(filepath.Join(b.TempDir(), "device.json"), itest.Unique("watch"), p.ID)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := h.consent.CLI(b, p.Token, p.Key, "device", "pair", "--id", d.ID(), "--public-key", d.PublicKey()); err != nil {
-			b.Fatal(err)
-		}
-		devs = append(devs, d)
+		devs = append(devs, h.pairKeyFile(b, itest.NewPatient(b, h.consent)))
 	}
-	cli := itest.Env(b).TLS("cli")
-	tlsCfg, err := mtls.ClientConfig(cli.CAFile, cli.CertFile, cli.KeyFile, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
 	cfg := sim.NewConfig()
 	cfg.Mode, cfg.BatchSize, cfg.Readings, cfg.Window, cfg.StopTimeout = sim.Load, benchBatch, benchReadings, 4, time.Minute
-	fleet, err := sim.NewFleet(ingestv1.NewIngestServiceClient(conn), devs, cfg)
+	fleet, err := sim.NewFleet(h.client, devs, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

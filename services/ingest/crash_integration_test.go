@@ -8,18 +8,14 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
-
 	ingestv1 "healthexchange/proto/ingest/v1"
 	"healthexchange/services/itest"
-	"healthexchange/services/mtls"
 	wdevice "healthexchange/wearables/device"
 	"healthexchange/wearables/sim"
 )
 
 // pairKeyFile makes a device key file for the patient and pairs it.
-func (h *harness) pairKeyFile(t *testing.T, p itest.Patient) *wdevice.Device {
+func (h *harness) pairKeyFile(t testing.TB, p itest.Patient) *wdevice.Device {
 	t.Helper()
 	d, err := wdevice.Create(filepath.Join(t.TempDir(), "device.json"), itest.Unique("watch"), p.ID)
 	if err != nil {
@@ -46,20 +42,10 @@ func TestKillIngestMidStream(t *testing.T) {
 		patients = append(patients, p)
 		devs = append(devs, h.pairKeyFile(t, p))
 	}
-	cli := itest.Env(t).TLS("cli")
-	tlsCfg, err := mtls.ClientConfig(cli.CAFile, cli.CertFile, cli.KeyFile, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	cfg := sim.NewConfig()
 	cfg.Mode, cfg.BatchSize, cfg.Readings, cfg.Window, cfg.Seed = sim.Load, batch, perDevice, 8, 7
 	cfg.BackoffInitial, cfg.BackoffMax, cfg.StopTimeout = 100*time.Millisecond, time.Second, 60*time.Second
-	fleet, err := sim.NewFleet(ingestv1.NewIngestServiceClient(conn), devs, cfg)
+	fleet, err := sim.NewFleet(h.client, devs, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

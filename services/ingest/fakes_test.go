@@ -19,6 +19,7 @@ import (
 	"healthexchange/services/ledger"
 	"healthexchange/services/objectstore/objectstoretest"
 	"healthexchange/services/vault"
+	"healthexchange/services/vault/vaulttest"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -130,19 +131,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	kekPath := filepath.Join(dir, "kek")
-	if err := vault.GenerateKEKFile(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := vault.NewFileKEK(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vault.New(kek, vault.NewMemoryKeyStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
+	v := vaulttest.New(t)
 	f := &fixture{ledger: newFakeLedger(), decider: &fakeDecider{allow: true}, objects: objectstoretest.New(), vault: v,
 		dir: dir, now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	f.restart(t)

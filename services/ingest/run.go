@@ -7,14 +7,11 @@ import (
 
 	"google.golang.org/grpc"
 
-	consentv1 "healthexchange/proto/consent/v1"
 	ingestv1 "healthexchange/proto/ingest/v1"
 	"healthexchange/services/auth"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore"
+	"healthexchange/services/backends"
 	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
-	"healthexchange/services/vault"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -34,34 +31,19 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	v, err := vault.OpenFiles(cfg.KEKFile, cfg.KeyDir)
+	b, err := backends.Open(ctx, "ingest", cfg.Settings)
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	bucket, err := objectstore.OpenBucket(ctx, cfg.Store, cfg.Bucket, cfg.StoreTimeout)
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
-	lc, err := ledger.Dial(cfg.Ledger)
-	if err != nil {
-		return err
-	}
-	defer lc.Close()
-	consentConn, err := serving.DialAsCaller(cfg.TLS, cfg.ConsentAddr)
-	if err != nil {
-		return fmt.Errorf("ingest: consent service: %w", err)
-	}
-	defer consentConn.Close()
+	defer b.Close()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
-	svc, err := newService(lc, consentv1.NewDecisionServiceClient(consentConn), bucket, v, cfg.StateDir, cfg.Instance, cfg.Limits, cfg.Log)
+	svc, err := newService(b.Ledger, b.Decisions, b.Bucket, b.Vault, cfg.StateDir, cfg.Instance, cfg.Limits, cfg.Log)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
-	svc.hooks = cfg.hooks
 
 	grpcServer, healthServer, err := serving.NewGRPCServer(cfg.TLS, verifier,
 		// Devices have no bearer token: each batch is signed by a key the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
@@ -20,6 +19,7 @@ import (
 	"healthexchange/services/ledger"
 	"healthexchange/services/objectstore/objectstoretest"
 	"healthexchange/services/vault"
+	"healthexchange/services/vault/vaulttest"
 )
 
 // fakeLedger keeps notarizations, access events and erasures in memory,
@@ -244,19 +244,7 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	kekPath := filepath.Join(t.TempDir(), "kek")
-	if err := vault.GenerateKEKFile(kekPath); err != nil {
-		t.Fatal(err)
-	}
-	kek, err := vault.NewFileKEK(kekPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vault.New(kek, vault.NewMemoryKeyStore())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { v.Close() })
+	v := vaulttest.New(t)
 	f := &fixture{
 		ledger: newFakeLedger(), objects: objectstoretest.New(), vault: v,
 		decider: &fakeDecider{allow: func(string, *consentv1.Resource) bool { return true }},

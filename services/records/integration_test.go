@@ -82,19 +82,11 @@ func startRecords(t testing.TB) *harness {
 	h := &harness{consent: itest.NewConsentd(t, consentdBin), hooks: &hooks{}, logs: &itest.LogBuffer{}}
 	cfg := NewConfig()
 	cfg.GRPCAddr, cfg.HTTPAddr, cfg.ConsentAddr = itest.FreeAddr(t), itest.FreeAddr(t), h.consent.GRPCAddr
-	tls := env.TLS("records")
-	cfg.TLS = TLSFiles{CertFile: tls.CertFile, KeyFile: tls.KeyFile, CAFile: tls.CAFile}
-	var err error
-	if cfg.Ledger, err = env.Ledger("providers"); err != nil {
+	if err := cfg.FromDevEnv(env, "records", "providers", store.ConfigPath()); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Store, err = objectstore.ConfigFromFile(store.ConfigPath()); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Auth.Issuers = map[string][]string{env.DevIdP.Issuer: {env.DevIdP.PublicKey}}
-	cfg.Auth.Audience = env.DevIdP.Audience
+	env.TrustIdP(&cfg.Auth)
 	cfg.Tracing = telemetry.NewConfig("records-test", "")
-	cfg.KEKFile, cfg.KeyDir = env.Vault.KEK, env.Vault.Keys
 	cfg.StoreTimeout = 5 * time.Second
 	cfg.Log = slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs, testWriter{t}), nil))
 	cfg.hooks = h.hooks
@@ -497,15 +489,7 @@ func TestRecordsIntegration(t *testing.T) {
 // mustVault opens the service's vault (the shared development key store).
 func mustVault(t *testing.T, cfg Config) *vault.Vault {
 	t.Helper()
-	kek, err := vault.NewFileKEK(cfg.KEKFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := vault.OpenFileKeyStore(cfg.KeyDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := vault.New(kek, keys)
+	v, err := vault.OpenFiles(cfg.KEKFile, cfg.KeyDir)
 	if err != nil {
 		t.Fatal(err)
 	}

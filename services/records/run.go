@@ -2,18 +2,14 @@ package records
 
 import (
 	"context"
-	"fmt"
 
 	"google.golang.org/grpc"
 
-	consentv1 "healthexchange/proto/consent/v1"
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/auth"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore"
+	"healthexchange/services/backends"
 	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
-	"healthexchange/services/vault"
 )
 
 // Run serves the records service until ctx ends, then stops cleanly: no new
@@ -32,28 +28,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	v, err := vault.OpenFiles(cfg.KEKFile, cfg.KeyDir)
+	b, err := backends.Open(ctx, "records", cfg.Settings)
 	if err != nil {
 		return err
 	}
-	defer v.Close()
-	bucket, err := objectstore.OpenBucket(ctx, cfg.Store, cfg.Bucket, cfg.StoreTimeout)
-	if err != nil {
-		return fmt.Errorf("records: %w", err)
-	}
-	lc, err := ledger.Dial(cfg.Ledger)
-	if err != nil {
-		return err
-	}
-	defer lc.Close()
+	defer b.Close()
 
-	consentConn, err := serving.DialAsCaller(cfg.TLS, cfg.ConsentAddr)
-	if err != nil {
-		return fmt.Errorf("records: consent service: %w", err)
-	}
-	defer consentConn.Close()
-
-	svc := NewService(lc, consentv1.NewDecisionServiceClient(consentConn), bucket, v, cfg.Log)
+	svc := NewService(b.Ledger, b.Decisions, b.Bucket, b.Vault, cfg.Log)
 	svc.pendingAfter, svc.hooks = cfg.PendingAfter, cfg.hooks
 
 	grpcServer, healthServer, err := serving.NewGRPCServer(cfg.TLS, verifier,

@@ -56,8 +56,7 @@ func configure(cfg *consent.Config, envPath, org, otlp string, traceStdout bool)
 		return err
 	}
 	cfg.TLS = serving.TLSFiles(env.TLS("consent"))
-	cfg.Auth.Issuers = map[string][]string{env.DevIdP.Issuer: {env.DevIdP.PublicKey}}
-	cfg.Auth.Audience = env.DevIdP.Audience
+	env.TrustIdP(&cfg.Auth)
 	cfg.Tracing = telemetry.NewConfig("consent", otlp)
 	if traceStdout {
 		cfg.Tracing.Exporter, cfg.Tracing.Stdout = telemetry.ExporterStdout, os.Stdout

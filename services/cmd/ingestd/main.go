@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -17,7 +16,6 @@ import (
 	"healthexchange/services/devenv"
 	"healthexchange/services/ingest"
 	"healthexchange/services/objectstore"
-	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
 )
 
@@ -71,22 +69,13 @@ func configure(cfg *ingest.Config, envPath, minioPath, org, otlp string) error {
 	if err != nil {
 		return err
 	}
-	if env.Vault.KEK == "" || env.Vault.Keys == "" {
-		return errors.New(envPath + " has no vault section; run make network-down network-up")
+	if err := cfg.FromDevEnv(env, "ingest", org, minioPath); err != nil {
+		return err
 	}
-	cfg.KEKFile, cfg.KeyDir = env.Vault.KEK, env.Vault.Keys
 	if cfg.StateDir == "" {
 		cfg.StateDir = filepath.Join(filepath.Dir(envPath), "ingest")
 	}
-	if cfg.Ledger, err = env.Ledger(org); err != nil {
-		return err
-	}
-	if cfg.Store, err = objectstore.ConfigFromFile(minioPath); err != nil {
-		return err
-	}
-	cfg.TLS = serving.TLSFiles(env.TLS("ingest"))
-	cfg.Auth.Issuers = map[string][]string{env.DevIdP.Issuer: {env.DevIdP.PublicKey}}
-	cfg.Auth.Audience = env.DevIdP.Audience
+	env.TrustIdP(&cfg.Auth)
 	cfg.Tracing = telemetry.NewConfig("ingest", otlp)
 	return nil
 }

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -16,7 +15,6 @@ import (
 	"healthexchange/services/devenv"
 	"healthexchange/services/objectstore"
 	"healthexchange/services/records"
-	"healthexchange/services/serving"
 	"healthexchange/services/telemetry"
 )
 
@@ -54,19 +52,10 @@ func configure(cfg *records.Config, envPath, minioPath, org, otlp string, traceS
 	if err != nil {
 		return err
 	}
-	if env.Vault.KEK == "" || env.Vault.Keys == "" {
-		return errors.New(envPath + " has no vault section; run make network-down network-up")
-	}
-	cfg.KEKFile, cfg.KeyDir = env.Vault.KEK, env.Vault.Keys
-	if cfg.Ledger, err = env.Ledger(org); err != nil {
+	if err := cfg.FromDevEnv(env, "records", org, minioPath); err != nil {
 		return err
 	}
-	if cfg.Store, err = objectstore.ConfigFromFile(minioPath); err != nil {
-		return err
-	}
-	cfg.TLS = serving.TLSFiles(env.TLS("records"))
-	cfg.Auth.Issuers = map[string][]string{env.DevIdP.Issuer: {env.DevIdP.PublicKey}}
-	cfg.Auth.Audience = env.DevIdP.Audience
+	env.TrustIdP(&cfg.Auth)
 	cfg.Tracing = telemetry.NewConfig("records", otlp)
 	if traceStdout {
 		cfg.Tracing.Exporter, cfg.Tracing.Stdout = telemetry.ExporterStdout, os.Stdout
