@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-gateway/pkg/hash"
@@ -107,12 +108,31 @@ func (c *Client) Close() error {
 func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (out T, err error) {
 	ctx, span := tracer.Start(ctx, "ledger submit "+fn, trace.WithSpanKind(trace.SpanKindClient))
 	defer func() { endSpan(span, err) }()
-	raw, err := c.network.GetContract(c.cfg.Chaincode).SubmitWithContext(ctx, fn, client.WithArguments(args...))
-	if err != nil {
-		return out, classify(ctx, fn, err)
+	contract := c.network.GetContract(c.cfg.Chaincode)
+	for wait := behindPeerWait; ; wait *= 2 {
+		raw, err := contract.SubmitWithContext(ctx, fn, client.WithArguments(args...))
+		if err == nil {
+			return out, decode(fn, raw, &out)
+		}
+		err = classify(ctx, fn, err)
+		if !behindPeer(err, c.cfg.Org.MSPID) || wait > behindPeerMaxWait {
+			return out, err
+		}
+		span.AddEvent("another organisation's peer is behind; retrying")
+		select {
+		case <-ctx.Done():
+			return out, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
-	return out, decode(fn, raw, &out)
 }
+
+// A peer that is behind catches up within a block's delivery; the retries
+// wait 25, 50, ... 1600 ms (3.2 s in all) before the refusal is reported.
+const (
+	behindPeerWait    = 25 * time.Millisecond
+	behindPeerMaxWait = 1600 * time.Millisecond
+)
 
 // evaluate runs fn on the organisation's peer without ordering it.
 func evaluate[T any](ctx context.Context, c *Client, fn string, args ...string) (out T, err error) {

@@ -35,6 +35,8 @@ type Error struct {
 	Reason   error
 	Message  string
 	TxID     string
+	// RejectedBy is the organisation whose peer refused, for ErrRejected.
+	RejectedBy string
 }
 
 func (e *Error) Error() string {
@@ -85,10 +87,22 @@ func classify(ctx context.Context, fn string, err error) error {
 	for _, d := range st.Details() {
 		if detail, ok := d.(*gateway.ErrorDetail); ok && strings.HasPrefix(detail.GetMessage(), chaincodePrefix) {
 			msg := strings.TrimPrefix(detail.GetMessage(), chaincodePrefix)
-			return &Error{Function: fn, Kind: ErrRejected, Reason: refusalReason(msg), Message: msg, TxID: txID}
+			return &Error{Function: fn, Kind: ErrRejected, Reason: refusalReason(msg), Message: msg, TxID: txID,
+				RejectedBy: detail.GetMspId()}
 		}
 	}
 	// The peer, orderer or chaincode did not answer, or refused without a
 	// chaincode message: callers must treat this as "unknown", and fail closed.
 	return &Error{Function: fn, Kind: ErrUnavailable, Message: st.Message(), TxID: txID}
+}
+
+// behindPeer reports a refusal that came from another organisation's peer
+// although this organisation's own peer endorsed the same proposal: the
+// gateway always endorses on its local organisation first, and the chaincode
+// is deterministic, so the two can only disagree when the other peer has not
+// yet committed a block this client's peer has (a write just committed, then
+// a call that reads it). Such a refusal is retried, not reported.
+func behindPeer(err error, ownMSP string) bool {
+	var le *Error
+	return errors.As(err, &le) && le.Kind == ErrRejected && le.RejectedBy != "" && le.RejectedBy != ownMSP
 }

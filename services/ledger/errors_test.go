@@ -77,3 +77,27 @@ func TestClassify(t *testing.T) {
 		}
 	})
 }
+
+func TestBehindPeer(t *testing.T) {
+	live := context.Background()
+	refusedBy := func(msp string) error {
+		return classify(live, "anchors:Anchor", statusErr(t, codes.Aborted, "failed to endorse transaction",
+			&gateway.ErrorDetail{Address: "127.0.0.1:27061", MspId: msp, Message: "chaincode response 500, not found: device watch-1"}))
+	}
+	tests := map[string]struct {
+		err  error
+		want bool
+	}{
+		"another organisation's peer refused what ours endorsed": {refusedBy("ResearchMSP"), true},
+		"our own peer refused: a real refusal":                   {refusedBy("ProvidersMSP"), false},
+		"unavailable is not a refusal":                           {classify(live, "anchors:Anchor", statusErr(t, codes.Unavailable, "connection refused")), false},
+		"invalidated at commit":                                  {classify(live, "anchors:Anchor", &client.CommitError{TransactionID: "tx1", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}), false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := behindPeer(tc.err, "ProvidersMSP"); got != tc.want {
+				t.Fatalf("behindPeer(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
