@@ -17,11 +17,17 @@ import (
 // {"allow": bool, "reasons": [string], "obligations": [string], "consent_id": string}.
 const DecisionQuery = "data.health.access.decision"
 
+// DatasetDecisionQuery is the query whose result is a researcher's access to
+// an anonymized dataset (create, or read: status, list, download):
+// {"allow": bool, "reasons": [string]}.
+const DatasetDecisionQuery = "data.health.research.decision"
+
 // files are the policy modules. Every policy is listed here and no test is:
 // go:embed cannot exclude the _test.rego files beside them, and a test checks
 // that no policy on disk is missing from this list.
 //
 //go:embed access/authz.rego
+//go:embed research/dataset.rego
 var files embed.FS
 
 // Modules returns the embedded policy modules, keyed by their path under

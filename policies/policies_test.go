@@ -155,23 +155,28 @@ func TestModules(t *testing.T) {
 	}
 }
 
-// TestDecisionQueryIsDefined checks that the query names a rule of the
+// TestDecisionQueryIsDefined checks that each query names a rule of the
 // policies, with a default (so the decision is always defined).
 func TestDecisionQueryIsDefined(t *testing.T) {
 	modules, err := policies.Modules()
 	if err != nil {
 		t.Fatal(err)
 	}
+	defaults := map[string]bool{}
 	for name, src := range modules {
 		m, err := parseV1(name, []byte(src))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, r := range m.Rules {
-			if r.Default && m.Package.Path.String()+"."+r.Head.Ref().String() == policies.DecisionQuery {
-				return
+			if r.Default {
+				defaults[m.Package.Path.String()+"."+r.Head.Ref().String()] = true
 			}
 		}
 	}
-	t.Fatalf("no module has a default rule for %s", policies.DecisionQuery)
+	for _, query := range []string{policies.DecisionQuery, policies.DatasetDecisionQuery} {
+		if !defaults[query] {
+			t.Errorf("no module has a default rule for %s", query)
+		}
+	}
 }

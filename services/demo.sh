@@ -16,9 +16,9 @@ env_file="$HX_STATE/network.json"
 
 bin="$HX_CACHE/bin"
 mkdir -p "$bin"
-echo "[demo] building consentd, recordsd, ingestd, patient, clinician, wearable, hxtoken, hxdemo into $bin"
-(cd "$root" && go build -o "$bin/" ./services/cmd/consentd ./services/cmd/recordsd ./services/cmd/ingestd \
-  ./services/cmd/patient ./services/cmd/clinician ./services/cmd/wearable ./services/cmd/hxtoken ./services/cmd/hxdemo)
+echo "[demo] building consentd, recordsd, ingestd, researchd, patient, clinician, wearable, researcher, hxtoken, hxdemo into $bin"
+(cd "$root" && go build -o "$bin/" ./services/cmd/consentd ./services/cmd/recordsd ./services/cmd/ingestd ./services/cmd/researchd \
+  ./services/cmd/patient ./services/cmd/clinician ./services/cmd/wearable ./services/cmd/researcher ./services/cmd/hxtoken ./services/cmd/hxdemo)
 echo "[demo] MinIO (test-network/minio/minio.sh up: started unless it runs)"
 "$root/test-network/minio/minio.sh" up >/dev/null
 
@@ -36,6 +36,9 @@ records_log="$HX_STATE/logs/recordsd.log"
 ingest_grpc="127.0.0.1:${HX_INGEST_GRPC_PORT:-27121}"
 ingest_http="127.0.0.1:${HX_INGEST_HTTP_PORT:-27122}"
 ingest_log="$HX_STATE/logs/ingestd.log"
+research_grpc="127.0.0.1:${HX_RESEARCH_GRPC_PORT:-27131}"
+research_http="127.0.0.1:${HX_RESEARCH_HTTP_PORT:-27132}"
+research_log="$HX_STATE/logs/researchd.log"
 
 pids=()
 stop_services() {
@@ -67,6 +70,10 @@ echo "[demo] starting the ingest service (gRPC $ingest_grpc, HTTP $ingest_http; 
 "$bin/ingestd" -env "$env_file" -grpc "$ingest_grpc" -http "$ingest_http" -consent "$grpc_addr" >"$ingest_log" 2>&1 &
 pids+=($!)
 wait_ready ingestd $! "$ingest_log" "ingest service starting"
+echo "[demo] starting the research service (gRPC $research_grpc, HTTP $research_http; log: $research_log)"
+"$bin/researchd" -env "$env_file" -grpc "$research_grpc" -http "$research_http" >"$research_log" 2>&1 &
+pids+=($!)
+wait_ready researchd $! "$research_log" "research service starting"
 
 run=$(date +%s%N | tail -c 8)
 pat="pat-$run"
@@ -80,6 +87,7 @@ dr_token="$(token -sub "$dr" -role clinician -org StMarysMSP)"
 house_token="$(token -sub "$house" -role clinician -org ProvidersMSP)"
 
 export HX_CONSENT_URL="https://$http_addr" HX_RECORDS_URL="https://$records_http" HX_INGEST_URL="https://$ingest_http" \
+  HX_RESEARCH_URL="https://$research_http" \
   HX_TOKEN="$pat_token" HX_PATIENT_KEY="$key"
 say() { printf '\n== %s\n' "$*"; }
 patient() {
@@ -212,3 +220,69 @@ patient consents
 
 say "14. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
 "$bin/hxdemo" -network "$env_file"
+
+say "15. Five more patients: Dr. House files their demographics and an HbA1c; four consent to research, one does not"
+study="study-diabetes-$run"
+# volunteer N BIRTH SEX ZIP HBA1C RESEARCH-GRANTEE ("" for none)
+volunteer() {
+  local id="vol$1-$run" vkey="$HX_STATE/demo-keys/vol$1-$run.json" vtok
+  vtok="$(token -sub "$id" -role patient)"
+  HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" keygen --ca "$ca" --id "$id" >/dev/null
+  HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" register --ca "$ca" >/dev/null
+  HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" grant --ca "$ca" --to org:ProvidersMSP \
+    --categories demographics,labs --purposes treatment --for 720h >/dev/null
+  if [ -n "$6" ]; then
+    HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" grant --ca "$ca" --json --to "$6" \
+      --categories demographics,labs --purposes research --for 720h | jq -r .consent.consentId >"$records/vol$1.consent"
+  fi
+  cat >"$records/vol$1-patient.json" <<JSON
+{"resourceType": "Patient", "id": "$id", "name": [{"family": "Volunteer$1", "given": ["Demo"]}], "telecom": [{"system": "phone", "value": "555-010-000$1"}],
+ "gender": "$3", "birthDate": "$2", "address": [{"line": ["$1 Main Street"], "city": "Boston", "postalCode": "$4"}]}
+JSON
+  cat >"$records/vol$1-lab.json" <<JSON
+{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/$id"},
+ "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]}, "effectiveDateTime": "2026-0$1-15T09:00:00Z",
+ "valueQuantity": {"value": $5, "unit": "%"}, "note": [{"text": "Patient Volunteer$1 reports feeling well"}]}
+JSON
+  HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --patient "$id" --idempotency-key "demo-$id-1" "$records/vol$1-patient.json" >/dev/null
+  HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --patient "$id" --idempotency-key "demo-$id-2" "$records/vol$1-lab.json" >/dev/null
+  printf '  %s: born %s, %s, ZIP %s, HbA1c %s%%; research consent: %s\n' "$id" "$2" "$3" "$4" "$5" "${6:-none}"
+}
+volunteer 1 1958-03-02 female 02139 6.1 org:ResearchMSP
+volunteer 2 1961-07-19 female 02141 5.7 "study:$study"
+volunteer 3 1935-01-30 male 02138 7.2 org:ResearchMSP
+volunteer 4 1933-11-11 male 02139 6.8 "study:$study"
+volunteer 5 1970-05-05 female 02140 5.4 ""
+
+say "16. A researcher of $study exports labs with age band, sex and ZIP3, k=2"
+res_token="$(token -sub "res-carol-$run" -role researcher -org ResearchMSP -study "$study")"
+as_researcher() {
+  printf '$ researcher %s\n' "$*"
+  HX_TOKEN="$res_token" "$bin/researcher" "$@" --ca "$ca" 2>&1 | sed 's/^/  /'
+  return "${PIPESTATUS[0]}"
+}
+export_labs() {
+  HX_TOKEN="$res_token" "$bin/researcher" create --ca "$ca" --json --study "$study" --categories labs \
+    --fields age_band,sex,zip3,code,value,unit,date --from 2026-01-01T00:00:00Z --to 2026-12-31T00:00:00Z --k 2 |
+    jq -r .dataset.datasetId
+}
+ds1=$(export_labs)
+as_researcher wait "$ds1"
+as_researcher download "$ds1" --file csv --out "$records/$ds1.csv"
+sed 's/^/  | /' "$records/$ds1.csv"
+if grep -Eq "Volunteer|555-010|Main Street|vol[0-9]-$run|1958|1933" "$records/$ds1.csv"; then
+  echo "demo: the dataset holds a direct identifier" >&2
+  exit 1
+fi
+echo "  no name, phone, street, patient id or birth date in the file; the clinician's note is not there either"
+
+say "17. Volunteer 1 revokes their research consent; the released file stays as it was, the next export leaves them out"
+HX_TOKEN="$(token -sub "vol1-$run" -role patient)" HX_PATIENT_KEY="$HX_STATE/demo-keys/vol1-$run.json" \
+  "$bin/patient" revoke --ca "$ca" "$(cat "$records/vol1.consent")" | sed 's/^/  /'
+ds2=$(export_labs)
+as_researcher wait "$ds2"
+cohort1=$(HX_TOKEN="$res_token" "$bin/researcher" status --ca "$ca" --json "$ds1" | jq .manifest.cohortSize)
+cohort2=$(HX_TOKEN="$res_token" "$bin/researcher" status --ca "$ca" --json "$ds2" | jq .manifest.cohortSize)
+echo "  cohort before the revoke: $cohort1 patients; after: $cohort2"
+[ "$cohort2" -eq $((cohort1 - 1)) ] || { echo "demo: the revoke did not exclude the patient" >&2; exit 1; }
+as_researcher list

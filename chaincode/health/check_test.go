@@ -23,6 +23,7 @@ func TestConsentsCheck(t *testing.T) {
 		grantTo("d-revoked", "user", "dr-x", labs, treatment),
 		window,
 		grantTo("f-again", "user", "dr-who", labs, treatment),
+		grantTo("g-study", "study", "study-1", labs, []string{"research"}),
 	} {
 		f.mustGrant(t, alice, g)
 	}
@@ -44,6 +45,9 @@ func TestConsentsCheck(t *testing.T) {
 		{"org grantee matches subjectOrg", args{"alice", "nurse-1", "ProvidersMSP", "imaging", "payment", "", ""}, "", true, "b-org", "b-org"},
 		{"org grantee needs subjectOrg", args{"alice", "nurse-1", "", "imaging", "payment", "", ""}, "", false, "", "no consent"},
 		{"org grantee of another org", args{"alice", "nurse-1", "ResearchMSP", "imaging", "payment", "", ""}, "", false, "", "no consent"},
+		{"study grantee is not a user", args{"alice", "study-1", "", "labs", "research", "", ""}, "", false, "", "no consent"},
+		{"study grantee is not an org", args{"alice", "researcher-1", "study-1", "labs", "research", "", ""}, "", false, "", "no consent"},
+		{"study grantee is not its researchers", args{"alice", "researcher-1", "ResearchMSP", "labs", "research", "", ""}, "", false, "", "no consent"},
 		{"patient without consents", args{"bob", "dr-who", "ProvidersMSP", "labs", "treatment", "", ""}, "", false, "", "no consent"},
 		{"revoked", args{"alice", "dr-x", "", "labs", "treatment", "", ""}, "", false, "d-revoked", "revoked"},
 		{"not yet valid", args{"alice", "dr-y", "", "labs", "treatment", "", "2030-05-31T23:59:59.999Z"}, "", false, "e-window", "not yet valid"},

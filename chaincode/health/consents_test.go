@@ -257,6 +257,8 @@ func TestConsentsLists(t *testing.T) {
 		f.mustGrant(t, alice, grantTo(id, kind, grantee, labs, treatment))
 	}
 	f.mustGrant(t, bob, grantTo("c0", ledgerapi.GranteeUser, "dr-who", labs, treatment))
+	f.mustGrant(t, bob, grantTo("c6", ledgerapi.GranteeStudy, "study-1", labs, []string{"research"}))
+	f.mustGrant(t, bob, grantTo("c7", ledgerapi.GranteeStudy, "study-2", labs, []string{"research"}))
 
 	byPatient := func(patientID string) func(ctx ctxT, size int, bookmark string) (*ledgerapi.ConsentPage, error) {
 		return func(ctx ctxT, size int, bookmark string) (*ledgerapi.ConsentPage, error) {
@@ -279,6 +281,8 @@ func TestConsentsLists(t *testing.T) {
 		{"patient without consents", byPatient("carol"), 10, [][]string{{}}},
 		{"user grantee across patients", byGrantee("user", "dr-who"), 3, [][]string{{"c0", "c1", "c3"}, {"c5"}}},
 		{"org grantee", byGrantee("org", "ProvidersMSP"), 100, [][]string{{"c2", "c4"}}},
+		{"study grantee", byGrantee("study", "study-1"), 100, [][]string{{"c6"}}},
+		{"study grantee is not an org", byGrantee("org", "study-1"), 100, [][]string{{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got [][]string

@@ -19,8 +19,9 @@ type Datasets struct {
 func (*Datasets) GetEvaluateTransactions() []string { return []string{"Get"} }
 
 // Record records a dataset release (a DatasetReleaseRequest as JSON). Every
-// consent it cites must be in force now and allow research, and cohortSize
-// must be the number of distinct patients those consents belong to.
+// consent it cites must be in force now, allow research, and be given to
+// ResearchMSP or to the release's study; cohortSize must be the number of
+// distinct patients those consents belong to.
 func (*Datasets) Record(ctx contractapi.TransactionContextInterface, releaseJSON string) (*ledgerapi.DatasetRelease, error) {
 	if err := authorize(ctx, researchOnly); err != nil {
 		return nil, err
@@ -52,6 +53,9 @@ func (*Datasets) Record(ctx contractapi.TransactionContextInterface, releaseJSON
 		if !slices.Contains(consent.Purposes, ledgerapi.PurposeResearch) {
 			return nil, fmt.Errorf("%w: consent %s does not allow purpose %s", ledgerapi.ErrForbidden, id, ledgerapi.PurposeResearch)
 		}
+		if !forRelease(consent.Grantee, req.StudyID) {
+			return nil, fmt.Errorf("%w: consent %s is not given to %s or to study %s", ledgerapi.ErrForbidden, id, ledgerapi.ResearchMSP, req.StudyID)
+		}
 		patients[consent.PatientID] = true
 	}
 	if req.CohortSize != len(patients) {
@@ -63,6 +67,13 @@ func (*Datasets) Record(ctx contractapi.TransactionContextInterface, releaseJSON
 		Timestamp:             ledgerapi.FormatTime(now),
 		TxID:                  ctx.GetStub().GetTxID(),
 	})
+}
+
+// forRelease reports whether a consent's grantee lets a release for the study
+// cite it: research in general (ResearchMSP) or that study.
+func forRelease(g ledgerapi.Grantee, studyID string) bool {
+	return g == ledgerapi.Grantee{Kind: ledgerapi.GranteeOrg, ID: ledgerapi.ResearchMSP} ||
+		g == ledgerapi.Grantee{Kind: ledgerapi.GranteeStudy, ID: studyID}
 }
 
 // Get returns a dataset release.

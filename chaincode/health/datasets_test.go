@@ -19,9 +19,11 @@ func TestDatasetsRecord(t *testing.T) {
 	future := grantTo("r-future", "org", "ResearchMSP", labs, forResearch)
 	future.NotBefore = "2031-01-01T00:00:00Z"
 	f.mustGrant(t, alice, grantTo("r-alice", "org", "ResearchMSP", labs, forResearch))
-	f.mustGrant(t, alice, grantTo("r-alice-2", "user", "researcher-1", []string{"vitals"}, []string{"treatment", "research"}))
+	f.mustGrant(t, alice, grantTo("r-alice-2", "study", "study-1", []string{"vitals"}, forResearch))
+	f.mustGrant(t, alice, grantTo("r-alice-user", "user", "researcher-1", []string{"vitals"}, []string{"treatment", "research"}))
 	f.mustGrant(t, bob, grantTo("r-bob", "org", "ResearchMSP", labs, forResearch))
 	f.mustGrant(t, bob, grantTo("t-bob", "user", "dr-who", labs, treatment))
+	f.mustGrant(t, bob, grantTo("r-bob-providers", "org", "ProvidersMSP", labs, forResearch))
 	f.mustGrant(t, carol, grantTo("r-carol", "org", "ResearchMSP", labs, forResearch))
 	f.mustGrant(t, carol, expiring)
 	f.mustGrant(t, carol, future)
@@ -56,8 +58,20 @@ func TestDatasetsRecord(t *testing.T) {
 		{"k below 2", release(func(r *ledgerapi.DatasetReleaseRequest) { r.K = 1 }), "", ledgerapi.ErrInvalid, "k must be"},
 		{"repeated consent", release(func(r *ledgerapi.DatasetReleaseRequest) { r.ConsentIDs = []string{"r-alice", "r-alice"} }), "", ledgerapi.ErrInvalid, "consentIds[1]"},
 		{"bad hash", release(func(r *ledgerapi.DatasetReleaseRequest) { r.SHA256 = "00" }), "", ledgerapi.ErrInvalid, "sha256"},
-		{"records", release(nil), "", nil, "fdf1ed89d3c1fb63bee67a8ad623a8727974beb024de54045bca1e2a2da07d18"},
+		{"study consent for another study", release(func(r *ledgerapi.DatasetReleaseRequest) { r.StudyID = "study-2" }), "", ledgerapi.ErrForbidden,
+			"consent r-alice-2 is not given to ResearchMSP or to study study-2"},
+		{"research consent to a user", release(func(r *ledgerapi.DatasetReleaseRequest) { r.ConsentIDs = []string{"r-bob", "r-alice-user"} }), "",
+			ledgerapi.ErrForbidden, "consent r-alice-user is not given to ResearchMSP or to study study-1"},
+		{"research consent to another org", release(func(r *ledgerapi.DatasetReleaseRequest) { r.ConsentIDs = []string{"r-alice", "r-bob-providers"} }), "",
+			ledgerapi.ErrForbidden, "consent r-bob-providers is not given to ResearchMSP or to study study-1"},
+		{"records, with a consent to ResearchMSP and one to the study", release(nil), "", nil, "fdf1ed89d3c1fb63bee67a8ad623a8727974beb024de54045bca1e2a2da07d18"},
 		{"dataset id taken", release(nil), "", ledgerapi.ErrExists, "ds1"},
+		{"consent to the study only", release(func(r *ledgerapi.DatasetReleaseRequest) {
+			r.DatasetID, r.ConsentIDs, r.CohortSize = "ds4", []string{"r-alice-2"}, 1
+		}), "", nil, "8f30c9d5de7c3a4d6d3d0f23653e5f3c45be9eac117931d8a6d428dadfb0b114"},
+		{"consents to ResearchMSP only", release(func(r *ledgerapi.DatasetReleaseRequest) {
+			r.DatasetID, r.ConsentIDs = "ds5", []string{"r-alice", "r-bob"}
+		}), "", nil, "e1fec9923cfd5d865aad4e7681fb8edb74c8b30b8d7e4b485b205268b0cde7fd"},
 		{"consent in force until its expiry", release(func(r *ledgerapi.DatasetReleaseRequest) {
 			r.DatasetID, r.ConsentIDs, r.CohortSize = "ds2", []string{"r-expiring", "r-alice"}, 2
 		}), "2030-01-02T23:59:59Z", nil, "0a89cf6c146f1a36b1cbc1ea18e3ffaa1e4e55e72082e4f5283b9aaffaef0594"},

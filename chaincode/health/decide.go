@@ -55,7 +55,8 @@ type request struct {
 }
 
 // grantedTo reports whether a consent is given to the request's subject: to
-// the user, or to the user's organisation.
+// the user, or to the user's organisation. A consent to a study never matches
+// a subject: only a dataset release for the study can cite it.
 func (r request) grantedTo(c *ledgerapi.Consent) bool {
 	g := c.Grantee
 	return g.Kind == ledgerapi.GranteeUser && g.ID == r.subjectID ||

@@ -99,6 +99,13 @@ func TestParseConsentGrant(t *testing.T) {
 		{"expiry only", func(g *ConsentGrant) { g.NotBefore = "" }, ""},
 		{"every category and purpose", func(g *ConsentGrant) { g.Categories, g.Purposes = Categories, Purposes }, ""},
 		{"org grantee", func(g *ConsentGrant) { g.Grantee = Grantee{Kind: GranteeOrg, ID: "ProvidersMSP"} }, ""},
+		{"study grantee for research", func(g *ConsentGrant) {
+			g.Grantee, g.Purposes = Grantee{Kind: GranteeStudy, ID: "study-1"}, []string{"research"}
+		}, ""},
+		{"study grantee for treatment", func(g *ConsentGrant) { g.Grantee = Grantee{Kind: GranteeStudy, ID: "study-1"} }, "purposes must be exactly [research]"},
+		{"study grantee for research and more", func(g *ConsentGrant) {
+			g.Grantee, g.Purposes = Grantee{Kind: GranteeStudy, ID: "study-1"}, []string{"research", "treatment"}
+		}, "purposes must be exactly [research]"},
 		{"wrong op", func(g *ConsentGrant) { g.Op = OpConsentRevoke }, "op"},
 		{"bad patient id", func(g *ConsentGrant) { g.PatientID = "al ice" }, "patientId"},
 		{"bad consent id", func(g *ConsentGrant) { g.ConsentID = "" }, "consentId"},

@@ -3,6 +3,7 @@ package ledgerapi
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Operations a patient signs. Each payload names its operation in Op, so a
@@ -57,7 +58,7 @@ func (p PatientRegistration) Validate() error {
 }
 
 // ConsentGrant gives a grantee access to categories of records for purposes.
-// RecordIDs empty means every record of the categories; NotBefore "" means
+// A grant to a study must allow exactly the purpose research. RecordIDs empty means every record of the categories; NotBefore "" means
 // from the grant; ExpiresAt "" means no expiry.
 type ConsentGrant struct {
 	Header
@@ -88,6 +89,9 @@ func (g ConsentGrant) Validate() error {
 	)
 	if err == nil && g.NotBefore != "" && g.ExpiresAt != "" && !expiresAt.After(notBefore) {
 		err = fmt.Errorf("%w: expiresAt must be after notBefore", ErrInvalid)
+	}
+	if err == nil && g.Grantee.Kind == GranteeStudy && !slices.Equal(g.Purposes, []string{PurposeResearch}) {
+		err = fmt.Errorf("%w: purposes must be exactly [%s] when grantee.kind is %s", ErrInvalid, PurposeResearch, GranteeStudy)
 	}
 	return err
 }

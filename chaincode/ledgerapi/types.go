@@ -13,7 +13,8 @@ type Patient struct {
 	RegisteredAt string `json:"registeredAt"`
 }
 
-// Grantee is who a consent is given to: a user, or every member of an org.
+// Grantee is who a consent is given to: a user, every member of an org, or a
+// research study. Kind is one of GranteeUser, GranteeOrg, GranteeStudy.
 type Grantee struct {
 	Kind string `json:"kind"`
 	ID   string `json:"id"`

@@ -25,10 +25,13 @@ var Purposes = []string{
 // PurposeResearch is the purpose a consent must allow for a dataset release.
 const PurposeResearch = "research"
 
-// Grantee kinds: a single user, or every member of an organisation.
+// Grantee kinds: a single user, every member of an organisation, or one
+// research study (the grantee id is the study id). A study consent allows
+// research only, and only a dataset release for that study can cite it.
 const (
-	GranteeUser = "user"
-	GranteeOrg  = "org"
+	GranteeUser  = "user"
+	GranteeOrg   = "org"
+	GranteeStudy = "study"
 )
 
 // Status of a consent or a device.
@@ -50,7 +53,9 @@ func ValidateCategory(field, v string) error { return oneOf(field, v, Categories
 func ValidatePurpose(field, v string) error { return oneOf(field, v, Purposes...) }
 
 // ValidateGranteeKind checks that v is a grantee kind.
-func ValidateGranteeKind(field, v string) error { return oneOf(field, v, GranteeUser, GranteeOrg) }
+func ValidateGranteeKind(field, v string) error {
+	return oneOf(field, v, GranteeUser, GranteeOrg, GranteeStudy)
+}
 
 func oneOf(field, v string, allowed ...string) error {
 	if !slices.Contains(allowed, v) {

@@ -157,6 +157,8 @@ func TestViewMatching(t *testing.T) {
 		// Malformed grantees (no id) match nobody.
 		activeConsent("c-8", "pat-1", ledgerapi.GranteeOrg, "", labs, treatment),
 		activeConsent("c-9", "pat-1", ledgerapi.GranteeUser, "", labs, treatment),
+		// A consent to a study is for dataset releases, never for a subject.
+		activeConsent("c-10", "pat-1", ledgerapi.GranteeStudy, "study-1", labs, []string{"research"}),
 	)})
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +175,7 @@ func TestViewMatching(t *testing.T) {
 		{"the other patient's own consents", "pat-2", "dr-alice", "ProvidersMSP", []string{"c-4", "c-5"}},
 		{"unknown patient", "pat-9", "dr-alice", "ProvidersMSP", []string{}},
 		{"empty subject matches no user consent", "pat-1", "", "ResearchMSP", []string{"c-6"}},
+		{"study grantee matches no user or org", "pat-1", "study-1", "study-1", []string{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -108,7 +108,7 @@ func (s *Service) Read(ctx context.Context, req ReadRequest) (out []StoredReadin
 			return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		for _, key := range keys {
-			sb, err := s.loadBatch(ctx, req.PatientID, key)
+			sb, err := s.archive.load(ctx, req.PatientID, key)
 			if err != nil {
 				return nil, false, err
 			}
@@ -186,7 +186,7 @@ func (s *Service) GetProof(ctx context.Context, req ProofRequest) (Proof, error)
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return Proof{}, fmt.Errorf("%w: proof of batch %d of device %s: %w", ErrTampered, req.Seq, req.DeviceID, err)
 	}
-	sb, err := s.loadBatch(ctx, req.PatientID, p.BatchKey)
+	sb, err := s.archive.load(ctx, req.PatientID, p.BatchKey)
 	if err != nil {
 		return Proof{}, err
 	}

@@ -52,6 +52,7 @@ type Service struct {
 	ledger  Ledger
 	decider pep.Authorizer
 	objects objectstore.Objects
+	archive *Archive
 	vault   Sealer
 	journal *durable.Journal[stored]
 	log     *slog.Logger
@@ -99,7 +100,7 @@ func newService(l Ledger, d pep.Authorizer, o objectstore.Objects, v Sealer, sta
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{ledger: l, decider: d, objects: o, vault: v, journal: j, log: log, now: time.Now, limits: limits,
+	s := &Service{ledger: l, decider: d, objects: o, vault: v, archive: NewArchive(o, v), journal: j, log: log, now: time.Now, limits: limits,
 		seen: map[string]uint64{}, hwmPath: stateDir + "/sequence-numbers.json", instance: instance}
 	raw, err := os.ReadFile(s.hwmPath)
 	switch {

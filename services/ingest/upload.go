@@ -6,13 +6,11 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/objectstore"
 	"healthexchange/services/vault"
 	"healthexchange/wearables/mhealth"
 )
@@ -140,19 +138,10 @@ func (s *Service) Ingest(ctx context.Context, u Upload) (Ack, error) {
 		ack.Status, ack.Error = Rejected, "every reading of the batch was rejected"
 		return ack, nil
 	}
-	raw, err := json.Marshal(storedBatch{Payload: u.Payload, Signature: u.Signature, Rejected: rejected, Received: now.UTC()})
-	if err != nil {
-		return Ack{}, err
-	}
-	sealed, err := s.vault.Seal(ctx, b.PatientID, key, raw)
-	if errors.Is(err, vault.ErrErased) {
+	if err := s.archive.store(ctx, b.PatientID, key, storedBatch{Payload: u.Payload, Signature: u.Signature, Rejected: rejected, Received: now.UTC()}); errors.Is(err, vault.ErrErased) {
 		return reject(b.Seq, "patient %s has been erased: nothing of theirs is stored", b.PatientID)
-	}
-	if err != nil {
+	} else if err != nil {
 		return Ack{}, err
-	}
-	if err := s.objects.Put(ctx, key, sealed); err != nil {
-		return Ack{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if s.hooks != nil && s.hooks.afterObjectPut != nil {
 		s.hooks.afterObjectPut()
@@ -169,7 +158,7 @@ func (s *Service) Ingest(ctx context.Context, u Upload) (Ack, error) {
 // same batch again (its acknowledgement was lost) is a duplicate; anything
 // else under a used number is a replay, refused.
 func (s *Service) resent(ctx context.Context, b mhealth.Batch, key string, sum [32]byte) (Ack, error) {
-	sb, err := s.loadBatch(ctx, b.PatientID, key)
+	sb, err := s.archive.load(ctx, b.PatientID, key)
 	if errors.Is(err, ErrNotFound) {
 		return Ack{DeviceID: b.DeviceID, Seq: b.Seq, Status: Rejected,
 			Error: fmt.Sprintf("sequence number %d of device %s is used (the last stored is %d): replay refused", b.Seq, b.DeviceID, s.lastSeq(b.DeviceID))}, nil
@@ -182,32 +171,6 @@ func (s *Service) resent(ctx context.Context, b mhealth.Batch, key string, sum [
 			Error: fmt.Sprintf("sequence number %d of device %s was stored with other content: replay refused", b.Seq, b.DeviceID)}, nil
 	}
 	return Ack{DeviceID: b.DeviceID, Seq: b.Seq, Status: Duplicate, Rejected: sb.Rejected, SHA256: hex.EncodeToString(sum[:])}, nil
-}
-
-// loadBatch reads and opens a stored batch: ErrNotFound if there is none,
-// ErrTampered if it does not open.
-func (s *Service) loadBatch(ctx context.Context, patientID, key string) (storedBatch, error) {
-	sealed, err := s.objects.Get(ctx, key, maxStoredSize)
-	switch {
-	case errors.Is(err, objectstore.ErrNotFound):
-		return storedBatch{}, fmt.Errorf("%w: batch %s", ErrNotFound, key)
-	case errors.Is(err, objectstore.ErrTooLarge):
-		return storedBatch{}, fmt.Errorf("%w: batch %s is larger than any stored batch", ErrTampered, key)
-	case err != nil:
-		return storedBatch{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	raw, err := s.vault.Open(ctx, patientID, key, sealed)
-	if errors.Is(err, vault.ErrErased) {
-		return storedBatch{}, fmt.Errorf("%w: patient %s has been erased", ErrNotFound, patientID)
-	}
-	if err != nil {
-		return storedBatch{}, fmt.Errorf("%w: batch %s: %w", ErrTampered, key, err)
-	}
-	var sb storedBatch
-	if err := json.Unmarshal(raw, &sb); err != nil {
-		return storedBatch{}, fmt.Errorf("%w: batch %s: %w", ErrTampered, key, err)
-	}
-	return sb, nil
 }
 
 // readingTime is when a reading was taken: its instant, or its interval's

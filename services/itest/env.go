@@ -66,12 +66,19 @@ func Unique(prefix string) string {
 // Token issues a development token, valid for an hour.
 func Token(t testing.TB, sub string, role auth.Role, org string) string {
 	t.Helper()
+	return StudyToken(t, sub, role, org, "")
+}
+
+// StudyToken issues a development token with a study id (researchers need
+// one), valid for an hour.
+func StudyToken(t testing.TB, sub string, role auth.Role, org, study string) string {
+	t.Helper()
 	e := Env(t)
 	iss, err := devissuer.Load(e.DevIdP.Issuer, e.DevIdP.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := iss.Issue(devissuer.Claims{Subject: sub, Audience: e.DevIdP.Audience, Role: role, Org: org}, time.Hour)
+	tok, err := iss.Issue(devissuer.Claims{Subject: sub, Audience: e.DevIdP.Audience, Role: role, Org: org, StudyID: study}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func (c *Client) ConsentsByPatient(ctx context.Context, patientID string, pageSi
 	return evaluate[ledgerapi.ConsentPage](ctx, c, "consents:ListByPatient", patientID, strconv.Itoa(pageSize), bookmark)
 }
 
-// ConsentsByGrantee lists the consents naming a grantee ("user" or "org").
+// ConsentsByGrantee lists the consents naming a grantee ("user", "org" or "study").
 func (c *Client) ConsentsByGrantee(ctx context.Context, kind, id string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error) {
 	return evaluate[ledgerapi.ConsentPage](ctx, c, "consents:ListByGrantee", kind, id, strconv.Itoa(pageSize), bookmark)
 }

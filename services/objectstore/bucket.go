@@ -123,3 +123,14 @@ func OpenBucket(ctx context.Context, cfg Config, name string, timeout time.Durat
 	}
 	return NewBucket(client, name, timeout), nil
 }
+
+// PresignGet returns a URL that fetches key without credentials until expiry
+// (at most 7 days). Anyone holding the URL can fetch the object: hand it only
+// to a caller allowed to read it, and keep expiry short.
+func (m *Bucket) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	u, err := m.client.PresignedGetObject(ctx, m.bucket, key, expiry, nil)
+	if err != nil {
+		return "", m.fail(ctx, ctx, "presign "+key, err)
+	}
+	return u.String(), nil
+}

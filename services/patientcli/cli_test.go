@@ -242,6 +242,18 @@ func TestGrantIsSignedWithTheKey(t *testing.T) {
 			t.Fatalf("nonce %d after %d", g2.Nonce, g.Nonce)
 		}
 	})
+
+	t.Run("a consent to one study", func(t *testing.T) {
+		if code, _, errOut := f.run(t, "grant", "--to", "study:study-1", "--categories", "labs", "--purposes", "research"); code != 0 {
+			t.Fatalf("grant: exit %d: %s", code, errOut)
+		}
+		var req consentv1.GrantConsentRequest
+		protojson.Unmarshal(f.gw.received["/v1/consents:grant"], &req)
+		g, err := ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(req.GetGrant().GetPayload()))
+		if err != nil || g.Grantee != (ledgerapi.Grantee{Kind: ledgerapi.GranteeStudy, ID: "study-1"}) {
+			t.Fatalf("grant payload %+v, %v", g, err)
+		}
+	})
 }
 
 func TestServerErrorIsShown(t *testing.T) {
@@ -328,10 +340,36 @@ func TestErase(t *testing.T) {
 	}
 }
 
+func TestCutGrantee(t *testing.T) {
+	type grantee struct {
+		kind, id string
+		ok       bool
+	}
+	for name, tc := range map[string]struct {
+		in   string
+		want grantee
+	}{
+		"user":                   {"user:dr-a", grantee{"user", "dr-a", true}},
+		"org":                    {"org:ResearchMSP", grantee{"org", "ResearchMSP", true}},
+		"study":                  {"study:study-1", grantee{"study", "study-1", true}},
+		"study without id":       {"study:", grantee{}},
+		"unknown kind":           {"team:a", grantee{}},
+		"no kind":                {"study-1", grantee{}},
+		"kind is case-sensitive": {"Study:study-1", grantee{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			kind, id, ok := cutGrantee(tc.in)
+			if got := (grantee{kind, id, ok}); got != tc.want {
+				t.Fatalf("cutGrantee(%q) = %+v, want %+v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 // FuzzCutGrantee: the grantee flag parser never panics and only accepts
-// user:/org: with a non-empty id.
+// user:/org:/study: with a non-empty id.
 func FuzzCutGrantee(f *testing.F) {
-	for _, s := range []string{"user:dr-a", "org:ResearchMSP", "user:", "x", ""} {
+	for _, s := range []string{"user:dr-a", "org:ResearchMSP", "study:study-1", "user:", "study:", "x", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {

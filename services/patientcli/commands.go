@@ -33,8 +33,9 @@ func (o *opts) app() *clikit.App {
 			{Name: "register", Summary: "register the key on the ledger (signed by the key itself)",
 				Help: "Register your key on the ledger. The registration is signed by the key itself.", Flags: o.register},
 			{Name: "grant", Summary: "give someone access to categories of your records",
-				Args: "--to user:ID|org:MSP --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
-				Help: "Give someone access to categories of your records for purposes. The consent is signed with your key.", Flags: o.grant},
+				Args: "--to user:ID|org:MSP|study:ID --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
+				Help: "Give someone access to categories of your records for purposes. The consent is signed with your key. " +
+					"A consent to study:ID lets only that research study use the records, and must have --purposes research.", Flags: o.grant},
 			{Name: "revoke", Summary: "take a consent back", Args: "CONSENT_ID",
 				Help: "Take a consent back. Every decision after the service has seen it is a deny.", Flags: o.revoke},
 			{Name: "consents", Summary: "list your consents", Help: "List your consents.", Flags: o.listConsents},
@@ -110,7 +111,7 @@ func (o *opts) register(*flag.FlagSet) func(context.Context, []string) error {
 }
 
 func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
-	to := fs.String("to", "", "grantee: user:ID or org:MSP_ID")
+	to := fs.String("to", "", "grantee: user:ID, org:MSP_ID or study:STUDY_ID")
 	categories := fs.String("categories", "", "comma-separated: "+fmt.Sprint(ledgerapi.Categories))
 	purposes := fs.String("purposes", "", "comma-separated: "+fmt.Sprint(ledgerapi.Purposes))
 	records := fs.String("records", "", "comma-separated record ids (default: every record of the categories)")
@@ -124,7 +125,7 @@ func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		kind, who, ok := cutGrantee(*to)
 		if !ok {
-			return clikit.Usagef("--to must be user:ID or org:MSP_ID")
+			return clikit.Usagef("--to must be user:ID, org:MSP_ID or study:STUDY_ID")
 		}
 		nb, exp, err := validity(*notBefore, *expires, *lasting)
 		if err != nil {
@@ -151,8 +152,10 @@ func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 	}
 }
 
+// cutGrantee splits a --to value, KIND:ID, into a grantee kind and a
+// non-empty id.
 func cutGrantee(s string) (kind, id string, ok bool) {
-	for _, k := range []string{ledgerapi.GranteeUser, ledgerapi.GranteeOrg} {
+	for _, k := range []string{ledgerapi.GranteeUser, ledgerapi.GranteeOrg, ledgerapi.GranteeStudy} {
 		if len(s) > len(k)+1 && s[:len(k)+1] == k+":" {
 			return k, s[len(k)+1:], true
 		}

@@ -9,7 +9,6 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/auth"
 	"healthexchange/services/fhir"
-	"healthexchange/services/objectstore"
 	"healthexchange/services/pep"
 	"healthexchange/services/vault"
 )
@@ -97,42 +96,9 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, req GetRequest) (Ge
 	return GetResult{Record: v, Resource: plaintext, ResourceType: res.Type, Obligations: obligations}, nil
 }
 
-// read fetches, opens and checks one version. The error wraps ErrTampered
-// when storage does not hold exactly what was notarized.
+// read fetches, opens and checks one version (see Archive.Read).
 func (s *Service) read(ctx context.Context, v ledgerapi.Notarization) ([]byte, error) {
-	ctx, span := tracer.Start(ctx, "read-verify")
-	defer span.End()
-	key := versionKey(v.PatientID, v.RecordID, v.Version, v.SHA256)
-	sealed, err := s.objects.Get(ctx, key, maxSealedSize)
-	if errors.Is(err, objectstore.ErrNotFound) {
-		if erased, eerr := s.vault.Erased(ctx, v.PatientID); eerr == nil && erased {
-			return nil, fmt.Errorf("%w: record %s", ErrErased, v.RecordID)
-		}
-		return nil, fmt.Errorf("%w: the stored object of version %d is missing", ErrTampered, v.Version)
-	}
-	if errors.Is(err, objectstore.ErrTooLarge) {
-		return nil, fmt.Errorf("%w: the stored object of version %d is larger than any sealed record", ErrTampered, v.Version)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	plaintext, err := s.vault.Open(ctx, v.PatientID, key, sealed)
-	switch {
-	case errors.Is(err, vault.ErrErased):
-		return nil, fmt.Errorf("%w: record %s", ErrErased, v.RecordID)
-	case errors.Is(err, vault.ErrTampered):
-		return nil, fmt.Errorf("%w: the stored object of version %d does not decrypt: %w", ErrTampered, v.Version, err)
-	case err != nil:
-		return nil, err
-	}
-	_, sum, err := fhir.Hash(plaintext)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the stored object of version %d is not JSON: %w", ErrTampered, v.Version, err)
-	}
-	if sum != v.SHA256 {
-		return nil, fmt.Errorf("%w: the stored object of version %d hashes to %s, the ledger notarized %s", ErrTampered, v.Version, sum, v.SHA256)
-	}
-	return plaintext, nil
+	return NewArchive(s.objects, s.vault).Read(ctx, v)
 }
 
 // history returns a record's versions if it is the patient's; a record of

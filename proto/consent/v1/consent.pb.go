@@ -79,9 +79,9 @@ func (x *SignedPayload) GetSignature() string {
 // Grantee is who a consent is given to.
 type Grantee struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// "user" or "org".
+	// "user", "org" or "study".
 	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	// A user id, or an organisation's MSP id.
+	// A user id, an organisation's MSP id, or a research study's id.
 	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
