@@ -53,6 +53,8 @@ bench: ## benchmarks against the real network; each prints its baseline from the
 	  go test -run "^$$" -bench RecordPutGet -benchtime 50x -tags integration ./services/records/; \
 	  echo "-- ingest: 16 devices streaming 3.2 M readings through the whole path (baseline: the same batches to MinIO, plain)"; \
 	  go test -run "^$$" -bench Ingest -benchtime 1x -tags integration ./services/ingest/; \
+	  echo "-- research: datasets over 10^6 readings of 1000 patients, raw rows 10^5 -> 10^6 and daily summaries (baseline: reading the same batches)"; \
+	  go test -run "^$$" -bench Dataset -benchtime 1x -timeout 20m -tags integration ./services/research/; \
 	  echo "-- wearable batches: encode, decode, sign, verify (100 readings)"; \
 	  go test -run "^$$" -bench . ./wearables/mhealth/'
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
@@ -78,23 +79,25 @@ func build(ctx context.Context, src Sources, spec Spec, cohort Cohort, progress 
 		subjects []anonymize.Row // one per patient with data: patient id and raw quasi-identifiers
 		payload  = map[string][]anonymize.Row{}
 	)
+	results, stop := readAll(ctx, src, spec, pz, cohort.Members)
+	defer stop() // before pz.Forget: no reader may use the key after it
 	for i, m := range cohort.Members {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		r := <-results[i]
+		if r.err != nil {
+			return nil, r.err
 		}
-		subject, rows, reason, err := patientData(ctx, src, spec, pz, m.PatientID, b.excluded)
-		if err != nil {
-			return nil, err
+		for k, n := range r.excluded {
+			b.excluded[k] += n
 		}
 		switch {
-		case reason != "":
-			b.excluded[reason]++
-		case len(rows) == 0:
+		case r.reason != "":
+			b.excluded[r.reason]++
+		case len(r.rows) == 0:
 			b.excluded[exclNoData]++
 		default:
-			subjects = append(subjects, subject)
-			payload[pz.Pseudonym(m.PatientID)] = rows
-			b.rowsIn += int64(len(rows))
+			subjects = append(subjects, r.subject)
+			payload[pz.Pseudonym(m.PatientID)] = r.rows
+			b.rowsIn += int64(len(r.rows))
 		}
 		progress("reading", i+1, len(cohort.Members), b.rowsIn)
 	}
@@ -125,6 +128,62 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// readers is how many patients are read at once: reading is mostly waiting
+// for the object store.
+const readers = 8
+
+// patientResult is one member's data, or why they are left out.
+type patientResult struct {
+	subject  anonymize.Row
+	rows     []anonymize.Row
+	reason   string
+	excluded map[string]int
+	err      error
+}
+
+// readAll reads the members' data with a few readers at once; result i is
+// member i's, on its own channel, so they are used in cohort order. The
+// readers stop when ctx ends or a read fails; stop cancels them and returns
+// once every reader has returned.
+func readAll(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseudonymizer, members []Member) (results []chan patientResult, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	results = make([]chan patientResult, len(members))
+	for i := range results {
+		results[i] = make(chan patientResult, 1)
+	}
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range members {
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				for ; i < len(members); i++ {
+					results[i] <- patientResult{err: ctx.Err()}
+				}
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range min(readers, len(members)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				r := patientResult{excluded: map[string]int{}}
+				r.subject, r.rows, r.reason, r.err = patientData(ctx, src, spec, pz, members[i].PatientID, r.excluded)
+				if r.err != nil {
+					cancel()
+				}
+				results[i] <- r
+			}
+		}()
+	}
+	go func() { wg.Wait(); cancel() }()
+	return results, func() { cancel(); wg.Wait() }
 }
 
 // enforce runs k-anonymity over one row per patient (quasi-identifiers are
@@ -254,10 +313,17 @@ func patientData(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 
 // demographics reads the patient's most recent Patient resource.
 func demographics(ctx context.Context, src Sources, versions []ledgerapi.Notarization) (Demographics, string, error) {
-	var latest *ledgerapi.Notarization
+	var (
+		latest *ledgerapi.Notarization
+		when   time.Time
+	)
 	for i, v := range versions {
-		if v.Category == "demographics" && (latest == nil || v.Timestamp > latest.Timestamp) {
-			latest = &versions[i]
+		if v.Category != "demographics" {
+			continue
+		}
+		t, _ := time.Parse(time.RFC3339Nano, v.Timestamp) // the ledger's own timestamps; zero if not
+		if latest == nil || t.After(when) {
+			latest, when = &versions[i], t
 		}
 	}
 	if latest == nil {

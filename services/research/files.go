@@ -50,28 +50,21 @@ func encode(b *built) (encoded, error) {
 	}
 	record := make([]string, len(names))
 	var rows int64
+	var line []byte
 	for _, p := range b.patients {
 		for _, r := range p.rows {
-			obj := make(map[string]string, len(names))
 			for i, n := range names {
 				v, ok := p.qi[n]
 				if !ok {
-					v, ok = r[n]
+					v = r[n]
 				}
 				record[i] = v
-				if ok && v != "" {
-					obj[n] = v
-				}
 			}
 			if err := cw.Write(record); err != nil {
 				return encoded{}, err
 			}
-			line, err := json.Marshal(obj)
-			if err != nil {
-				return encoded{}, err
-			}
+			line = appendNDJSON(line[:0], names, record)
 			nw.Write(line)
-			nw.WriteByte('\n')
 			rows++
 		}
 	}
@@ -93,24 +86,66 @@ func checkFiles(e encoded, columns []anonymize.Column, qis []string, k int) erro
 	if err != nil {
 		return fmt.Errorf("reading the CSV back: %w", err)
 	}
-	nd, err := ReadNDJSON(bytes.NewReader(e.ndjson))
-	if err != nil {
-		return fmt.Errorf("reading the NDJSON back: %w", err)
+	if int64(len(rows)) != e.rows {
+		return fmt.Errorf("the CSV holds %d rows, %d were written", len(rows), e.rows)
 	}
-	if int64(len(rows)) != e.rows || len(nd) != len(rows) {
-		return fmt.Errorf("the files hold %d (CSV) and %d (NDJSON) rows, %d were written", len(rows), len(nd), e.rows)
+	// The NDJSON must hold the same rows: encoded again from the CSV's, it
+	// is byte for byte the same.
+	var nd bytes.Buffer
+	record := make([]string, len(columns))
+	var line []byte
+	for _, r := range rows {
+		for i, c := range columns {
+			record[i] = r[c.Name]
+		}
+		line = appendNDJSON(line[:0], names(columns), record)
+		nd.Write(line)
 	}
-	for i := range rows {
-		if len(rows[i]) != len(nd[i]) {
-			return fmt.Errorf("row %d differs between the CSV and the NDJSON", i)
-		}
-		for c, v := range rows[i] {
-			if nd[i][c] != v {
-				return fmt.Errorf("row %d column %q differs between the CSV and the NDJSON", i, c)
-			}
-		}
+	if !bytes.Equal(nd.Bytes(), e.ndjson) {
+		return errors.New("the NDJSON does not hold the same rows as the CSV")
 	}
 	return anonymize.Verify(rows, anonymize.Schema{Columns: columns}, qis, k)
+}
+
+func names(columns []anonymize.Column) []string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// appendNDJSON appends one NDJSON line: an object of the columns whose value
+// is not empty, in column order, values as JSON strings.
+func appendNDJSON(buf []byte, names, values []string) []byte {
+	buf = append(buf, '{')
+	first := true
+	for i, v := range values {
+		if v == "" {
+			continue
+		}
+		if !first {
+			buf = append(buf, ',')
+		}
+		first = false
+		buf = appendJSONString(buf, names[i])
+		buf = append(buf, ':')
+		buf = appendJSONString(buf, v)
+	}
+	return append(buf, '}', '\n')
+}
+
+// appendJSONString appends s as a JSON string.
+func appendJSONString(buf []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(buf, q...)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
 }
 
 // ReadCSV reads a dataset's CSV into rows; an empty cell is an absent value.

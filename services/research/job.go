@@ -47,7 +47,9 @@ func (s *Service) recover(ctx context.Context) error {
 		}
 		d, err := s.load(ctx, k[:len(k)-len("/status.json")])
 		if err != nil {
-			return err
+			// One unreadable status does not hold up the others.
+			s.log.ErrorContext(ctx, "recovering dataset jobs: a status is unreadable", "key", k, "err", err)
+			continue
 		}
 		switch d.GetState() {
 		case researchv1.DatasetState_DATASET_STATE_QUEUED, researchv1.DatasetState_DATASET_STATE_RUNNING:
@@ -72,11 +74,18 @@ func (s *Service) runJob(ctx context.Context, id string) {
 		s.log.ErrorContext(ctx, "dataset job: status unreadable", "dataset", id, "err", err)
 		return
 	}
-	if d.GetState() == researchv1.DatasetState_DATASET_STATE_RUNNING {
+	switch d.GetState() {
+	case researchv1.DatasetState_DATASET_STATE_QUEUED:
+	case researchv1.DatasetState_DATASET_STATE_RUNNING:
 		// Interrupted: did its release land before the stop?
 		if done, err := s.finishFromLedger(ctx, d); err != nil || done {
 			return
 		}
+	default:
+		// Already released or failed: queued twice (by Create and by the
+		// recovery of a start that saw it QUEUED). Running it again would
+		// be refused by the ledger and delete the released files.
+		return
 	}
 	spec, err := specFromProto(d.GetSpec())
 	if err == nil {
@@ -301,10 +310,12 @@ func transformation(c anonymize.Column) string {
 	return "as recorded"
 }
 
-// specProto is a validated spec as the API and the status hold it.
+// specProto is a validated spec as the API and the status hold it. Times
+// keep their fractions of a second, so the job reads back the window that
+// was validated.
 func specProto(s Spec) *researchv1.DatasetSpec {
 	p := &researchv1.DatasetSpec{StudyId: s.StudyID, Categories: s.Categories, Fields: s.Fields,
-		From: s.From.UTC().Format(time.RFC3339), To: s.To.UTC().Format(time.RFC3339), K: int32(s.K),
+		From: s.From.UTC().Format(time.RFC3339Nano), To: s.To.UTC().Format(time.RFC3339Nano), K: int32(s.K),
 		MaxSuppression: s.MaxSuppression,
 		Readings: map[ReadingsMode]researchv1.ReadingsMode{DailySummary: researchv1.ReadingsMode_READINGS_MODE_DAILY,
 			WindowSummary: researchv1.ReadingsMode_READINGS_MODE_WINDOW, RawReadings: researchv1.ReadingsMode_READINGS_MODE_RAW}[s.Readings],

@@ -179,7 +179,13 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id string) (*resear
 	}
 	if err := s.authorize(ctx, p, "read", d.GetSpec().GetStudyId(), d.GetResearcher(), nil, 0); err != nil {
 		if errors.Is(err, ErrDenied) && d.GetResearcher() != p.Subject {
-			return nil, fmt.Errorf("%w: dataset %s", ErrNotFound, id) // another researcher's dataset is not disclosed
+			// Another researcher's dataset is not disclosed: the caller is
+			// answered as for an unknown id, denied when they may read no
+			// dataset at all (their role, org or study), else not found.
+			if aerr := s.authorize(ctx, p, "read", p.StudyID, p.Subject, nil, 0); aerr != nil {
+				return nil, aerr
+			}
+			return nil, fmt.Errorf("%w: dataset %s", ErrNotFound, id)
 		}
 		return nil, err
 	}

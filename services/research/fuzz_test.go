@@ -1,0 +1,141 @@
+package research
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+
+	researchv1 "healthexchange/proto/research/v1"
+	"healthexchange/services/anonymize"
+)
+
+var resourceSeeds = []string{
+	`{"resourceType":"Observation","code":{"coding":[{"system":"http://loinc.org","code":"2345-7"}]},"valueQuantity":{"value":5.4,"unit":"mmol/L"},"effectiveDateTime":"2025-01-15T08:30:00Z"}`,
+	`{"resourceType":"Condition","code":{"coding":[{"code":"44054006"}]},"onsetDateTime":"2019-03-02"}`,
+	`{"resourceType":"MedicationRequest","medicationCodeableConcept":{"coding":[{"code":"a\"b"}]},"authoredOn":"2024-02-03"}`,
+	`{"resourceType":"Observation","code":{"coding":[{"code":"x"}]},"valueQuantity":{"value":1e999},"effectivePeriod":{"start":"2024-12-31"}}`,
+	`{"resourceType":"Patient","birthDate":"1961-07-04","gender":"male","address":[{"postalCode":"02139-4307"}]}`,
+	`{"resourceType":"Patient","birthDate":"1961","gender":"female","address":[]}`,
+	`{"resourceType":"Patient","birthDate":"1961-07-04","gender":"unknown","address":[{"postalCode":"036"}]}`,
+	`{}`, `null`, `[`, `{"code":{"coding":null}}`,
+}
+
+func FuzzFactOf(f *testing.F) {
+	for _, s := range resourceSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		fact, err := factOf("labs", []byte(raw))
+		if err != nil {
+			return
+		}
+		if fact.Code == "" || len(fact.Code) > maxCodeLen || strings.ContainsAny(fact.Code, "\n\r\"") {
+			t.Errorf("factOf(%q) code %q", raw, fact.Code)
+		}
+		if fact.Date.IsZero() || fact.Category != "labs" {
+			t.Errorf("factOf(%q) = %+v", raw, fact)
+		}
+		if fact.Value != "" {
+			if v, err := strconv.ParseFloat(fact.Value, 64); err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+				t.Errorf("factOf(%q) value %q is not a finite number", raw, fact.Value)
+			}
+		}
+		if len(fact.Unit) > 40 {
+			t.Errorf("factOf(%q) unit %q", raw, fact.Unit)
+		}
+	})
+}
+
+func FuzzDemographicsOf(f *testing.F) {
+	for _, s := range resourceSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		d, err := demographicsOf([]byte(raw))
+		if err != nil {
+			return
+		}
+		if _, err := anonymize.ParseDate(d.BirthDate); err != nil {
+			t.Errorf("demographicsOf(%q) birth date %q", raw, d.BirthDate)
+		}
+		if _, err := anonymize.ZIP3(d.ZIP); err != nil {
+			t.Errorf("demographicsOf(%q) ZIP %q", raw, d.ZIP)
+		}
+		switch d.Sex {
+		case "male", "female", "other", "unknown":
+		default:
+			t.Errorf("demographicsOf(%q) sex %q", raw, d.Sex)
+		}
+	})
+}
+
+func FuzzReadCSV(f *testing.F) {
+	for _, s := range []string{
+		"pseudonym,code,value\nab,\"x,y\",\ncd,z,1\n",
+		"a,b\n1,2,3\n", "a\n\"x\n", "", "\n\n", "a,a\n1,2\n", "\"a\"\"\",b\r\n1,\r\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		rows, err := ReadCSV(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for i, r := range rows {
+			for c, v := range r {
+				if v == "" {
+					t.Errorf("row %d column %q: an empty cell read as a value", i, c)
+				}
+			}
+		}
+	})
+}
+
+func FuzzSpecFromProto(f *testing.F) {
+	f.Add("study-1", "labs,vitals", "heart-rate", "", "2024-06-01T00:00:00Z", "2025-06-01T00:00:00Z", int32(3), int32(0), int32(0), 0.0)
+	f.Add("study-1", "labs", "", "code,age_band", "2024-06-01T00:00:00Z", "2024-06-01T00:00:00Z", int32(2), int32(3), int32(2), 0.5)
+	f.Add("s", "vitals", "step-count", "zip3", "2025-06-01T00:00:00+14:00", "2025-06-01T00:00:00-12:00", int32(1000), int32(1), int32(1), math.NaN())
+	f.Add("", "", "", "", "", "", int32(-1), int32(9), int32(-3), -0.0)
+	f.Add("study-1", "labs", "", "", "2024-06-01T00:00:00.1Z", "2024-06-01T00:00:00.9Z", int32(2), int32(0), int32(0), 0.0)
+	f.Fuzz(func(t *testing.T, study, categories, kinds, fields, from, to string, k, readings, dates int32, suppression float64) {
+		split := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, ",")
+		}
+		p := &researchv1.DatasetSpec{StudyId: study, Categories: split(categories), ReadingKinds: split(kinds), Fields: split(fields),
+			From: from, To: to, K: k, Readings: researchv1.ReadingsMode(readings), Dates: researchv1.DateRule(dates), MaxSuppression: suppression}
+		s, err := specFromProto(p)
+		if err != nil {
+			return
+		}
+		if err := s.validate(); err != nil {
+			return
+		}
+		if s.K < 2 || s.K > MaxK {
+			t.Errorf("a valid spec has k %d", s.K)
+		}
+		if !s.From.Before(s.To) || s.To.Sub(s.From) > MaxWindow {
+			t.Errorf("a valid spec has the window %v to %v", s.From, s.To)
+		}
+		if !(s.MaxSuppression > 0 && s.MaxSuppression <= MaxSuppressionCap) {
+			t.Errorf("a valid spec has max_suppression %v", s.MaxSuppression)
+		}
+		if s.Readings != WindowSummary && s.Dates != ShiftedDays {
+			t.Errorf("a valid spec releases readings %s with dates %s", s.Readings, s.Dates)
+		}
+		if len(s.Fields) == 0 || len(s.Categories) == 0 {
+			t.Errorf("a valid spec has fields %v, categories %v", s.Fields, s.Categories)
+		}
+		// What Create stores reads back as the same spec.
+		back, err := specFromProto(specProto(s))
+		if err != nil {
+			t.Fatalf("specFromProto(specProto(valid)) = %v", err)
+		}
+		if err := back.validate(); err != nil {
+			t.Errorf("a stored valid spec no longer validates: %v", err)
+		}
+	})
+}
