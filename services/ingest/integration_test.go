@@ -15,7 +15,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -23,7 +22,6 @@ import (
 	"healthexchange/services/auth"
 	"healthexchange/services/itest"
 	"healthexchange/services/merkle"
-	"healthexchange/services/mtls"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -77,17 +75,7 @@ func startB(t testing.TB, extra ...string) *harness {
 	h.ingest = itest.StartProcess(t, ingestdBin, append([]string{"-env", itest.Env(t).Path, "-minio", store.ConfigPath(),
 		"-state", t.TempDir(), "-grpc", h.addr, "-http", itest.FreeAddr(t), "-consent", h.consent.GRPCAddr,
 		"-instance", itest.Unique("ingest"), "-anchor-every", "300ms"}, extra...), "ingest service starting")
-	cli := itest.Env(t).TLS("cli")
-	tlsCfg, err := mtls.ClientConfig(cli.CAFile, cli.CertFile, cli.KeyFile, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(h.addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	h.client = ingestv1.NewIngestServiceClient(conn)
+	h.client = ingestv1.NewIngestServiceClient(itest.Dial(t, h.addr, "cli"))
 	return h
 }
 

@@ -54,17 +54,25 @@ func (c *Consentd) Flags(extra ...string) []string {
 // mutual TLS with its own certificate, and the user's token per call.
 func (c *Consentd) Decisions(t testing.TB) consentv1.DecisionServiceClient {
 	t.Helper()
-	files := Env(t).TLS("records")
+	return consentv1.NewDecisionServiceClient(Dial(t, c.GRPCAddr, "records"))
+}
+
+// Dial connects to a service's gRPC address with mutual TLS, as the named
+// holder of a development certificate ("cli" for a user's app, or a
+// service's name); the connection closes when the test ends.
+func Dial(t testing.TB, addr, as string) *grpc.ClientConn {
+	t.Helper()
+	files := Env(t).TLS(as)
 	tlsCfg, err := mtls.ClientConfig(files.CAFile, files.CertFile, files.KeyFile, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.NewClient(c.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return consentv1.NewDecisionServiceClient(conn)
+	return conn
 }
 
 // CLI runs the patient CLI against this service, with --json, and returns

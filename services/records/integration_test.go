@@ -19,7 +19,6 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"healthexchange/chaincode/ledgerapi"
@@ -28,7 +27,6 @@ import (
 	"healthexchange/services/fhir"
 	"healthexchange/services/itest"
 	"healthexchange/services/ledger"
-	"healthexchange/services/mtls"
 	"healthexchange/services/objectstore"
 	"healthexchange/services/pep"
 	"healthexchange/services/telemetry"
@@ -103,17 +101,8 @@ func startRecords(t testing.TB) *harness {
 	})
 	waitListening(t, cfg.GRPCAddr, done)
 
-	cli := env.TLS("cli")
-	clientTLS, err := mtls.ClientConfig(cli.CAFile, cli.CertFile, cli.KeyFile, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	h.grpc = recordsv1.NewRecordServiceClient(conn)
+	h.grpc = recordsv1.NewRecordServiceClient(itest.Dial(t, cfg.GRPCAddr, "cli"))
+	var err error
 	if h.ledger, err = ledger.Dial(cfg.Ledger); err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -31,7 +29,6 @@ import (
 	"healthexchange/services/ingest"
 	"healthexchange/services/itest"
 	"healthexchange/services/ledger"
-	"healthexchange/services/mtls"
 	"healthexchange/services/objectstore"
 	"healthexchange/services/patientkey"
 	"healthexchange/services/records"
@@ -115,17 +112,7 @@ func newWorld(t *testing.T) *world {
 	addr := itest.FreeAddr(t)
 	itest.StartProcess(t, researchdBin, []string{"-env", env.Path, "-minio", store.ConfigPath(),
 		"-grpc", addr, "-http", itest.FreeAddr(t)}, "research service starting")
-	cli := env.TLS("cli")
-	tlsCfg, err := mtls.ClientConfig(cli.CAFile, cli.CertFile, cli.KeyFile, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	w.client = researchv1.NewResearchServiceClient(conn)
+	w.client = researchv1.NewResearchServiceClient(itest.Dial(t, addr, "cli"))
 	return w
 }
 
