@@ -130,7 +130,7 @@ func (a *Archive) batchReadings(ctx context.Context, patientID, key string, from
 		skip[r.Index] = true
 	}
 	for i, r := range b.Readings {
-		t := readingTime(r)
+		t := r.TimeFrame.Begin()
 		if skip[i] || t.Before(from) || !t.Before(to) {
 			continue
 		}

@@ -108,28 +108,18 @@ func (s *Service) Read(ctx context.Context, req ReadRequest) (out []StoredReadin
 			return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		for _, key := range keys {
-			sb, err := s.archive.load(ctx, req.PatientID, key)
+			err := s.archive.batchReadings(ctx, req.PatientID, key, req.From, req.To, func(r StoredReading) error {
+				if kind == 0 || r.Kind == kind {
+					out = append(out, r)
+				}
+				return nil
+			})
 			if err != nil {
 				return nil, false, err
 			}
-			b, err := mhealth.Decode(sb.Payload)
-			if err != nil {
-				return nil, false, fmt.Errorf("%w: batch %s: %w", ErrTampered, key, err)
-			}
-			skip := map[int]bool{}
-			for _, r := range sb.Rejected {
-				skip[r.Index] = true
-			}
-			for i, r := range b.Readings {
-				t := readingTime(r)
-				if skip[i] || (kind != 0 && r.Kind != kind) || t.Before(req.From) || !t.Before(req.To) {
-					continue
-				}
-				out = append(out, StoredReading{Reading: r, DeviceID: b.DeviceID, Seq: b.Seq, Index: i})
-			}
 		}
 	}
-	slices.SortStableFunc(out, func(a, b StoredReading) int { return readingTime(a.Reading).Compare(readingTime(b.Reading)) })
+	slices.SortStableFunc(out, func(a, b StoredReading) int { return a.Reading.TimeFrame.Begin().Compare(b.Reading.TimeFrame.Begin()) })
 	if len(out) > req.Limit {
 		out, truncated = out[:req.Limit], true
 	}

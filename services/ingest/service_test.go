@@ -314,7 +314,7 @@ func TestReadAccessAndRange(t *testing.T) {
 				t.Fatalf("Read = %d, %v; want %d", len(got), err, tc.want)
 			}
 			for i := 1; i < len(got); i++ {
-				if readingTime(got[i].Reading).Before(readingTime(got[i-1].Reading)) {
+				if got[i].Reading.TimeFrame.Begin().Before(got[i-1].Reading.TimeFrame.Begin()) {
 					t.Fatal("not oldest first")
 				}
 			}

@@ -173,19 +173,10 @@ func (s *Service) resent(ctx context.Context, b mhealth.Batch, key string, sum [
 	return Ack{DeviceID: b.DeviceID, Seq: b.Seq, Status: Duplicate, Rejected: sb.Rejected, SHA256: hex.EncodeToString(sum[:])}, nil
 }
 
-// readingTime is when a reading was taken: its instant, or its interval's
-// start.
-func readingTime(r mhealth.Reading) time.Time {
-	if r.TimeFrame.IsInterval() {
-		return r.TimeFrame.Start
-	}
-	return r.TimeFrame.At
-}
-
 // timeRange is the earliest and latest reading time of a batch.
 func timeRange(rs []mhealth.Reading) (earliest, latest time.Time) {
 	for i, r := range rs {
-		t := readingTime(r)
+		t := r.TimeFrame.Begin()
 		if i == 0 || t.Before(earliest) {
 			earliest = t
 		}

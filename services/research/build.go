@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,13 +34,14 @@ type Sources interface {
 // Exclusion reasons, counted in the manifest. Patients are counted once,
 // by the first reason; records by each record left out.
 const (
-	exclNoDemographics  = "patients: no usable demographics record"
-	exclErased          = "patients: erased"
-	exclNoData          = "patients: no data in the window"
-	exclPartialConsent  = "patients: research consent does not cover every category"
-	exclRecordTampered  = "records: failed verification against the ledger"
-	exclRecordUnusable  = "records: no code or clinical date"
-	exclReadingTampered = "patients: a batch of readings failed verification"
+	exclNoDemographics       = "patients: no usable demographics record"
+	exclDemographicsTampered = "patients: demographics record failed verification against the ledger"
+	exclErased               = "patients: erased"
+	exclNoData               = "patients: no data in the window"
+	exclPartialConsent       = "patients: research consent does not cover every category"
+	exclRecordTampered       = "records: failed verification against the ledger"
+	exclRecordUnusable       = "records: no code or clinical date"
+	exclReadingTampered      = "patients: a batch of readings failed verification"
 )
 
 // Progress reports how far a build has got.
@@ -111,23 +113,13 @@ func build(ctx context.Context, src Sources, spec Spec, cohort Cohort, progress 
 		return nil, err
 	}
 	b.report = report
-	slices.SortFunc(released, func(x, y anonymize.Row) int { return compareStrings(x[ColPseudonym], y[ColPseudonym]) })
+	slices.SortFunc(released, func(x, y anonymize.Row) int { return strings.Compare(x[ColPseudonym], y[ColPseudonym]) })
 	for _, q := range released {
 		b.patients = append(b.patients, patientRows{qi: q, rows: payload[q[ColPseudonym]]})
 	}
 	log.InfoContext(ctx, "dataset built", "cohort", len(cohort.Members), "patients_with_data", len(subjects),
 		"patients_released", len(released), "rows_in", b.rowsIn)
 	return b, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // readers is how many patients are read at once: reading is mostly waiting
@@ -199,10 +191,6 @@ func enforce(subjects []anonymize.Row, qis []string, spec Spec) ([]anonymize.Row
 		}
 		r.KAchieved, r.Groups, r.RowsOut = len(subjects), 1, len(subjects)
 		return subjects, r, nil
-	}
-	if len(subjects) < spec.K {
-		return nil, anonymize.Report{K: spec.K, RowsIn: len(subjects), Suppressed: len(subjects)},
-			fmt.Errorf("%w: %d patients with data, k = %d", anonymize.ErrCohortTooSmall, len(subjects), spec.K)
 	}
 	schema := subjectSchema(qis)
 	return anonymize.Enforce(subjects, qis, spec.K, anonymize.Hierarchies(schema),
@@ -334,7 +322,7 @@ func demographics(ctx context.Context, src Sources, versions []ledgerapi.Notariz
 	case errors.Is(err, records.ErrErased):
 		return Demographics{}, exclErased, nil
 	case errors.Is(err, records.ErrTampered):
-		return Demographics{}, exclNoDemographics, nil
+		return Demographics{}, exclDemographicsTampered, nil
 	case err != nil:
 		return Demographics{}, "", fmt.Errorf("%w: a demographics record: %w", ErrUnavailable, err)
 	}
@@ -375,22 +363,23 @@ func readingRows(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 	var (
 		rows []anonymize.Row
 		raw  []anonymize.Reading
+		// The patient's date offset, drawn once: every reading of theirs
+		// moves by the same whole days (anonymize.ShiftDate, in UTC).
+		epoch = time.Unix(0, 0).UTC()
+		shift = pz.ShiftDate(patientID, epoch).Sub(epoch)
 	)
 	err := src.Readings(ctx, patientID, spec.From, spec.To, func(sr ingest.StoredReading) error {
 		if !spec.kindWanted(sr.Kind) {
 			return nil
 		}
-		t := sr.TimeFrame.At
-		if sr.TimeFrame.IsInterval() {
-			t = sr.TimeFrame.Start
-		}
+		t := sr.TimeFrame.Begin()
 		for _, v := range readingValues(sr.Reading) {
 			if spec.Readings == RawReadings {
 				r := anonymize.Row{ColPseudonym: pseudonym, ColSource: "reading", ColCategory: "vitals"}
 				set(r, spec, ColCode, v.code)
 				set(r, spec, ColValue, strconv.FormatFloat(v.value, 'g', -1, 64))
 				set(r, spec, ColUnit, sr.Unit)
-				shifted := pz.ShiftDate(patientID, t).UTC()
+				shifted := t.UTC().Add(shift)
 				set(r, spec, ColDate, shifted.Format(time.DateOnly))
 				set(r, spec, ColTimeOfDay, shifted.Format(time.TimeOnly))
 				rows = append(rows, r)
@@ -422,14 +411,10 @@ func readingRows(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 	if err != nil {
 		return nil, "", err
 	}
-	units := map[string]string{}
-	for _, k := range mhealth.Kinds() {
-		units[k.String()] = k.Unit()
-	}
 	for _, s := range sums {
 		r := anonymize.Row{ColPseudonym: s.Pseudonym, ColSource: "reading-summary", ColCategory: "vitals"}
 		set(r, spec, ColCode, s.Kind)
-		set(r, spec, ColUnit, units[baseKind(s.Kind)])
+		set(r, spec, ColUnit, kindUnits[baseKind(s.Kind)])
 		set(r, spec, ColDate, s.Day)
 		set(r, spec, ColCount, strconv.Itoa(s.Count))
 		set(r, spec, ColMin, strconv.FormatFloat(s.Min, 'g', 6, 64))
@@ -454,10 +439,21 @@ func readingValues(r mhealth.Reading) []readingValue {
 	return []readingValue{{r.Kind.String(), r.Value}}
 }
 
+// kindUnits is the unit of each reading kind, by name.
+var kindUnits = func() map[string]string {
+	units := map[string]string{}
+	for _, k := range mhealth.Kinds() {
+		units[k.String()] = k.Unit()
+	}
+	return units
+}()
+
+// baseKind is the kind a summary's code names (blood-pressure for its
+// systolic and diastolic parts).
 func baseKind(code string) string {
 	for _, suffix := range []string{"-systolic", "-diastolic"} {
-		if len(code) > len(suffix) && code[len(code)-len(suffix):] == suffix {
-			return code[:len(code)-len(suffix)]
+		if base, ok := strings.CutSuffix(code, suffix); ok {
+			return base
 		}
 	}
 	return code

@@ -1,6 +1,7 @@
 package research
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -74,7 +75,7 @@ const maxCodeLen = 200
 
 func parseResource(raw []byte) (fhirResource, error) {
 	var r fhirResource
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&r); err != nil {
 		return fhirResource{}, fmt.Errorf("not a FHIR resource: %w", err)

@@ -362,6 +362,9 @@ func newWorld(t *testing.T) *world {
 	w.svc = newService(w.ledger, &storeSources{ledger: w.ledger, records: w.records, readings: w.readings},
 		w.store, realPolicy(t), slog.New(slog.DiscardHandler))
 	w.svc.now = func() time.Time { return w.now }
+	// Record retries without waiting; a release left unknown is settled
+	// only when a test runs its job again.
+	w.svc.retryWait, w.svc.settleAfter = time.Millisecond, time.Hour
 	return w
 }
 

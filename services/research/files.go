@@ -1,7 +1,6 @@
 package research
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -40,11 +39,7 @@ type encoded struct {
 func encode(b *built) (encoded, error) {
 	var csvBuf, ndBuf bytes.Buffer
 	cw := csv.NewWriter(&csvBuf)
-	nw := bufio.NewWriter(&ndBuf)
-	names := make([]string, len(b.columns))
-	for i, c := range b.columns {
-		names[i] = c.Name
-	}
+	names := names(b.columns)
 	if err := cw.Write(names); err != nil {
 		return encoded{}, err
 	}
@@ -64,12 +59,12 @@ func encode(b *built) (encoded, error) {
 				return encoded{}, err
 			}
 			line = appendNDJSON(line[:0], names, record)
-			nw.Write(line)
+			ndBuf.Write(line)
 			rows++
 		}
 	}
 	cw.Flush()
-	if err := errors.Join(cw.Error(), nw.Flush()); err != nil {
+	if err := cw.Error(); err != nil {
 		return encoded{}, err
 	}
 	return encoded{csv: csvBuf.Bytes(), ndjson: ndBuf.Bytes(), rows: rows}, nil
@@ -92,13 +87,14 @@ func checkFiles(e encoded, columns []anonymize.Column, qis []string, k int) erro
 	// The NDJSON must hold the same rows: encoded again from the CSV's, it
 	// is byte for byte the same.
 	var nd bytes.Buffer
+	names := names(columns)
 	record := make([]string, len(columns))
 	var line []byte
 	for _, r := range rows {
 		for i, c := range columns {
 			record[i] = r[c.Name]
 		}
-		line = appendNDJSON(line[:0], names(columns), record)
+		line = appendNDJSON(line[:0], names, record)
 		nd.Write(line)
 	}
 	if !bytes.Equal(nd.Bytes(), e.ndjson) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -42,10 +43,11 @@ func (s *Service) recover(ctx context.Context) error {
 		return err
 	}
 	for _, k := range keys {
-		if len(k) < len("/status.json") || k[len(k)-len("/status.json"):] != "/status.json" {
+		id, ok := strings.CutSuffix(k, "/status.json")
+		if !ok {
 			continue
 		}
-		d, err := s.load(ctx, k[:len(k)-len("/status.json")])
+		d, err := s.load(ctx, id)
 		if err != nil {
 			// One unreadable status does not hold up the others.
 			s.log.ErrorContext(ctx, "recovering dataset jobs: a status is unreadable", "key", k, "err", err)
@@ -54,9 +56,7 @@ func (s *Service) recover(ctx context.Context) error {
 		switch d.GetState() {
 		case researchv1.DatasetState_DATASET_STATE_QUEUED, researchv1.DatasetState_DATASET_STATE_RUNNING:
 			s.log.InfoContext(ctx, "dataset job recovered", "dataset", d.GetDatasetId(), "state", stateName(d.GetState()))
-			select {
-			case s.queue <- d.GetDatasetId():
-			default:
+			if !s.enqueue(d.GetDatasetId()) {
 				return errors.New("the queue is full; the rest waits for the next start")
 			}
 		}
@@ -101,7 +101,7 @@ func (s *Service) runJob(ctx context.Context, id string) {
 		s.log.ErrorContext(ctx, "dataset job: cannot save status", "dataset", id, "err", err)
 		return
 	}
-	if err := s.release(ctx, d, spec); err != nil {
+	if err := s.release(ctx, d, spec); err != nil && !errors.Is(err, errOutcomeUnknown) {
 		s.fail(ctx, d, err)
 	}
 }
@@ -153,22 +153,23 @@ func (s *Service) release(ctx context.Context, d *researchv1.Dataset, spec Spec)
 	}
 
 	progress("recording", len(cohort.Members), len(cohort.Members), files.rows)
-	rel, err := s.ledger.RecordDatasetRelease(ctx, ledgerapi.DatasetReleaseRequest{
+	rel, err := s.recordRelease(ctx, ledgerapi.DatasetReleaseRequest{
 		DatasetID: id, SHA256: releaseSum, StudyID: spec.StudyID, Researcher: d.GetResearcher(),
 		CohortSize: len(cohort.Members), K: spec.K, ConsentIDs: cohort.ConsentIDs(),
 	})
-	if err != nil && !errors.Is(err, ledger.ErrRejected) {
-		// Unknown outcome: look before deciding.
-		if got, gerr := s.ledger.DatasetRelease(ctx, id); gerr == nil && got.SHA256 == releaseSum {
-			rel, err = got, nil
+	if errors.Is(err, errOutcomeUnknown) {
+		// The release may be on the ledger: keep the files, stay RUNNING,
+		// and settle it later (runJob of a RUNNING job asks the ledger).
+		d.Progress.Stage = "recording: the ledger did not answer; retried later"
+		if serr := s.save(ctx, d); serr != nil {
+			s.log.WarnContext(ctx, "dataset job: status not saved", "dataset", id, "err", serr)
 		}
+		time.AfterFunc(s.settleAfter, func() { s.enqueue(id) })
+		return err
 	}
 	if err != nil {
 		s.deleteFiles(ctx, id)
-		if errors.Is(err, ledger.ErrRejected) {
-			return fmt.Errorf("the ledger refused the release (a consent may have been revoked while the dataset was built; create it again): %w", err)
-		}
-		return fmt.Errorf("%w: recording the release: %w", ErrUnavailable, err)
+		return fmt.Errorf("the ledger refused the release (a consent may have been revoked while the dataset was built; create it again): %w", err)
 	}
 	d.State = researchv1.DatasetState_DATASET_STATE_RELEASED
 	d.Progress = &researchv1.Progress{Stage: "done", PatientsDone: int32(len(cohort.Members)), PatientsTotal: int32(len(cohort.Members)), Rows: files.rows}
@@ -182,6 +183,49 @@ func (s *Service) release(ctx context.Context, d *researchv1.Dataset, spec Spec)
 	s.log.InfoContext(ctx, "dataset released", "dataset", id, "study", spec.StudyID, "researcher", d.GetResearcher(),
 		"cohort", len(cohort.Members), "rows", files.rows, "k_achieved", m.GetKAchieved(), "sha256", releaseSum, "tx", rel.TxID)
 	return nil
+}
+
+// errOutcomeUnknown: the ledger did not say whether a release was recorded.
+var errOutcomeUnknown = errors.New("the ledger did not say whether the release was recorded")
+
+// recordAttempts bounds how often recordRelease asks before it gives up.
+const recordAttempts = 4
+
+// recordRelease records a release and returns it as the ledger holds it.
+// Only a refusal by the chaincode is an error that proves nothing was
+// recorded; when the outcome is unknown it asks the ledger, submits again
+// while the release is not there (the chaincode refuses a second release
+// of the same id, so a resubmit never records twice), and after
+// recordAttempts rounds returns errOutcomeUnknown.
+func (s *Service) recordRelease(ctx context.Context, req ledgerapi.DatasetReleaseRequest) (ledgerapi.DatasetRelease, error) {
+	wait := s.retryWait
+	var err error
+	for attempt := 1; ; attempt++ {
+		var rel ledgerapi.DatasetRelease
+		rel, err = s.ledger.RecordDatasetRelease(ctx, req)
+		if err == nil {
+			return rel, nil
+		}
+		if errors.Is(err, ledger.ErrRejected) && !errors.Is(err, ledgerapi.ErrExists) {
+			return rel, err
+		}
+		got, lerr := s.ledger.DatasetRelease(ctx, req.DatasetID)
+		switch {
+		case lerr == nil && got.SHA256 == req.SHA256:
+			return got, nil
+		case lerr == nil:
+			return got, fmt.Errorf("%w: the ledger holds another release under dataset id %s", ledger.ErrRejected, req.DatasetID)
+		}
+		if attempt == recordAttempts {
+			return ledgerapi.DatasetRelease{}, fmt.Errorf("%w: %w", errOutcomeUnknown, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ledgerapi.DatasetRelease{}, fmt.Errorf("%w: %w", errOutcomeUnknown, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 // finishFromLedger completes an interrupted job whose release is on the

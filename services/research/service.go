@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -58,17 +57,28 @@ const (
 
 // Service is the research service's logic, behind the gRPC API.
 type Service struct {
-	ledger   Ledger
-	sources  Sources
-	store    Store
-	decider  Decider
-	log      *slog.Logger
-	now      func() time.Time
-	version  string
-	queue    chan string
-	mu       sync.Mutex // serializes status writes of one job with reads of it
-	wg       sync.WaitGroup
-	jobsDone chan struct{}
+	ledger  Ledger
+	sources Sources
+	store   Store
+	decider Decider
+	log     *slog.Logger
+	now     func() time.Time
+	version string
+	queue   chan string
+	// retryWait is the first wait between attempts to record a release;
+	// settleAfter is when a release whose outcome stayed unknown is
+	// settled with the ledger again.
+	retryWait, settleAfter time.Duration
+}
+
+// enqueue queues a job without waiting; false when the queue is full.
+func (s *Service) enqueue(id string) bool {
+	select {
+	case s.queue <- id:
+		return true
+	default:
+		return false
+	}
 }
 
 // SoftwareVersion is written into every manifest.
@@ -76,7 +86,7 @@ const SoftwareVersion = "healthexchange-research/1"
 
 func newService(l Ledger, src Sources, store Store, d Decider, log *slog.Logger) *Service {
 	return &Service{ledger: l, sources: src, store: store, decider: d, log: log, now: time.Now,
-		version: SoftwareVersion, queue: make(chan string, 1024)}
+		version: SoftwareVersion, queue: make(chan string, 1024), retryWait: time.Second, settleAfter: 30 * time.Second}
 }
 
 var tracer = otel.Tracer("healthexchange/services/research")
@@ -123,17 +133,18 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, spec Spec, reque
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	// The list marker first: a marker without a status is skipped by List,
+	// a status without a marker would be a dataset its researcher cannot
+	// list.
+	if err := s.store.Put(ctx, markerPrefix(p.Subject)+id, nil); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
 	d := &researchv1.Dataset{DatasetId: id, Researcher: p.Subject, Spec: want, State: researchv1.DatasetState_DATASET_STATE_QUEUED,
 		Progress: &researchv1.Progress{Stage: "queued"}, CreatedAt: ledgerapi.FormatTime(s.now())}
 	if err := s.save(ctx, d); err != nil {
 		return nil, err
 	}
-	if err := s.store.Put(ctx, markerPrefix(p.Subject)+id, nil); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	select {
-	case s.queue <- id:
-	default:
+	if !s.enqueue(id) {
 		// The queue is full: the job stays QUEUED and is picked up by the
 		// next start's recovery; say so rather than pretend.
 		return nil, fmt.Errorf("%w: too many datasets queued; %s is saved and will be built after a restart", ErrUnavailable, id)

@@ -85,16 +85,6 @@ func TestFailedJobLeavesNoFiles(t *testing.T) {
 			},
 			"the ledger refused the release",
 		},
-		"the ledger unavailable, the release not landed": {
-			func(w *world) { w.ledger.recordErr = errLedgerUnavailable },
-			"unavailable: recording the release",
-		},
-		"the ledger unavailable and cannot be asked": {
-			func(w *world) {
-				w.ledger.recordErr, w.ledger.recordLand, w.ledger.lookupErr = errLedgerUnavailable, false, errLedgerUnavailable
-			},
-			"unavailable: recording the release",
-		},
 		"a file not stored": {
 			func(w *world) {
 				w.store.FailPuts(func(key string) bool { return strings.HasSuffix(key, "/dataset.ndjson") })
@@ -131,6 +121,48 @@ func TestFailedJobLeavesNoFiles(t *testing.T) {
 			}
 			if d.GetFinishedAt() == "" {
 				t.Error("no finished_at")
+			}
+		})
+	}
+}
+
+// TestUnknownOutcomeKeepsTheFiles: when the ledger cannot say whether the
+// release was recorded, the files are not deleted (the release may be on
+// the ledger), nothing is marked failed, and running the job again once the
+// ledger answers settles it: built anew when nothing was recorded.
+func TestUnknownOutcomeKeepsTheFiles(t *testing.T) {
+	tests := map[string]func(*world){
+		"the ledger unavailable, the release not landed": func(w *world) { w.ledger.recordErr = errLedgerUnavailable },
+		"the ledger unavailable and cannot be asked": func(w *world) {
+			w.ledger.recordErr, w.ledger.recordLand, w.ledger.lookupErr = errLedgerUnavailable, false, errLedgerUnavailable
+		},
+	}
+	for name, setup := range tests {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			w.cohort(4)
+			setup(w)
+			d := w.build(labsSpec())
+			id := d.GetDatasetId()
+			if d.GetState() != researchv1.DatasetState_DATASET_STATE_RUNNING || d.GetError() != "" ||
+				!strings.Contains(d.GetProgress().GetStage(), "the ledger did not answer") {
+				t.Fatalf("dataset is %v (%q, stage %q), want running, waiting for the ledger", d.GetState(), d.GetError(), d.GetProgress().GetStage())
+			}
+			if got := w.files(id); len(got) != 4 {
+				t.Fatalf("files %v, want status and the three files kept", got)
+			}
+			if _, ok := w.ledger.release(id); ok {
+				t.Fatal("a release is on the ledger")
+			}
+			w.ledger.recordErr, w.ledger.lookupErr = nil, nil
+			w.svc.runJob(w.ctx, id)
+			got, err := w.svc.load(w.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rel, ok := w.ledger.release(id)
+			if got.GetState() != researchv1.DatasetState_DATASET_STATE_RELEASED || !ok || rel.SHA256 != got.GetReleaseSha256() {
+				t.Fatalf("after the ledger answers: %v, ledger %+v", got.GetState(), rel)
 			}
 		})
 	}

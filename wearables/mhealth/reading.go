@@ -53,6 +53,14 @@ func Interval(start, end time.Time) TimeFrame { return TimeFrame{Start: start, E
 // IsInterval reports whether f is an interval rather than an instant.
 func (f TimeFrame) IsInterval() bool { return !f.Start.IsZero() || !f.End.IsZero() }
 
+// Begin is when the time frame starts: its instant, or its interval's start.
+func (f TimeFrame) Begin() time.Time {
+	if f.IsInterval() {
+		return f.Start
+	}
+	return f.At
+}
+
 // NewHeartRate returns a heart-rate reading of bpm beats/min at at.
 func NewHeartRate(bpm float64, at time.Time) Reading {
 	return Reading{Kind: HeartRate, Value: bpm, Unit: UnitBeatsPerMinute, TimeFrame: Instant(at)}
