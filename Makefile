@@ -3,52 +3,67 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 NETWORK := test-network/network.sh
+HXDEV := go run ./services/cmd/hxdev
 GO_PACKAGES := ./...
 INTEGRATION_PACKAGES := ./services/...
 
-.PHONY: help demo test test-unit test-chaincode test-integration bench fuzz lint \
+.PHONY: help up status down demo test test-unit test-chaincode test-integration test-slow bench fuzz lint \
         network-up network-down network-status clean \
         generate verify-generate proto-lint breaking
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-demo: ## bring the network up and run the story end to end (the network stays up)
-	@echo "== make demo: network"
-	@$(NETWORK) up
-	@echo "== make demo: the story"
-	@services/demo.sh
-	@echo "== the network is still running: 'make network-status', 'make network-down'"
+up: ## start the network, MinIO and the four services and leave them running; print what runs where
+	@echo "== make up: the network, MinIO, the services"
+	@$(HXDEV) up
 
-test: lint test-unit test-chaincode test-integration ## every test: lint, unit, chaincode, integration on the real network
+status: ## what runs where: the network, MinIO, each service and its health
+	@$(HXDEV) status
+
+down: ## stop the services, MinIO and the network, and remove the network's state
+	@echo "== make down"
+	@$(HXDEV) down
+
+demo: up ## make up, then run the story end to end (everything stays up: make status, make down)
+	@echo "== make demo: the story"
+	@services/dev/demo.sh
+	@echo "== the exchange is still running: 'make status', 'make down'"
+
+test: lint test-unit test-chaincode test-integration ## every test: lint, unit (race detector), chaincode, integration on the real network
 	@echo "== make test: all passed"
 
-test-unit: ## unit tests of the root module
-	@echo "== unit tests (root module)"
+test-unit: ## unit tests of the root module, with the race detector (slow property tests: make test-slow)
+	@echo "== unit tests (root module, -race -short)"
+	go test -count=1 -race -short $(GO_PACKAGES)
+
+test-slow: ## the unit tests in full: the slow property tests too (make fuzz runs them as well)
+	@echo "== unit tests in full (root module)"
 	go test -count=1 $(GO_PACKAGES)
 
-test-chaincode: ## unit and fuzz-seed tests of the chaincode module
-	@echo "== chaincode tests"
-	cd chaincode && go test -count=1 ./...
+test-chaincode: ## unit and fuzz-seed tests of the chaincode module, with the race detector
+	@echo "== chaincode tests (-race)"
+	cd chaincode && go test -count=1 -race ./...
 
-test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running)
+test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running), then the demo
 	@echo "== integration tests (real Fabric network)"
-	@$(NETWORK) with bash -c 'go test -count=1 -tags integration -timeout 20m $(INTEGRATION_PACKAGES) && \
-	  echo "== the demo script (make demo) against the same network" && services/demo.sh >/dev/null && echo "demo: ok"'
+	@$(NETWORK) with bash -c 'go test -count=1 -short -tags integration -timeout 20m $(INTEGRATION_PACKAGES) && \
+	  echo "== the demo (make demo) against the same network, the services started for it" && \
+	  $(HXDEV) with services/dev/demo.sh >/dev/null && echo "demo: ok"'
 
 bench: ## benchmarks against the real network; each prints its baseline from the same run
 	@echo "== benchmarks (real Fabric network)"
 	@$(NETWORK) with bash -c 'set -e; \
 	  echo "-- consent grant commit latency (baseline: a read of the same consent)"; \
-	  go test -run "^$$" -bench . -benchtime 100x -tags integration ./services/ledger/; \
+	  go test -run "^$$" -bench . -benchtime 100x -tags integration ./services/platform/ledger/; \
 	  echo "-- authorize through the consent service (baseline: bare prepared OPA, same policy)"; \
 	  go test -run "^$$" -bench Authorize -benchtime 2000x -tags integration ./services/consent/; \
 	  echo "-- revocation committed -> first deny"; \
 	  go test -run "^$$" -bench CommitToDeny -benchtime 20x -tags integration ./services/consent/; \
 	  echo "-- policy engine (baseline: bare prepared OPA)"; \
-	  go test -run "^$$" -bench . -benchtime 2000x ./services/policy/; \
+	  go test -run "^$$" -bench . -benchtime 2000x ./services/domain/policy/; \
 	  echo "-- vault: seal and open of a 10 KB object"; \
-	  go test -run "^$$" -bench . ./services/vault/; \
+	  go test -run "^$$" -bench . ./services/platform/vault/; \
 	  echo "-- records: put and get of a 10 KB resource (baseline: plain MinIO put and get of the same bytes)"; \
 	  go test -run "^$$" -bench RecordPutGet -benchtime 50x -tags integration ./services/records/; \
 	  echo "-- ingest: 16 devices streaming 3.2 M readings through the whole path (baseline: the same batches to MinIO, plain)"; \
@@ -59,7 +74,7 @@ bench: ## benchmarks against the real network; each prints its baseline from the
 	  go test -run "^$$" -bench . ./wearables/mhealth/'
 
 FUZZTIME ?= 10s
-fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corpora only)
+fuzz: test-slow ## the slow unit tests, then every fuzz target for FUZZTIME each (make test runs their seed corpora only)
 	@echo "== fuzz ($(FUZZTIME) per target)"
 	@set -e; for mod in . chaincode; do \
 	  (cd $$mod && for pkg in $$(go list ./...); do \
@@ -69,11 +84,17 @@ fuzz: ## run every fuzz target for FUZZTIME each (make test runs their seed corp
 	  done); \
 	done
 
-lint: verify-generate proto-lint ## generated code current, buf lint, gofmt and go vet (both modules)
+# staticcheck is pinned in services/dev/tools/go.mod and built on first use
+# into .cache/lint-<pin>/bin.
+LINT_TOOLS := services/dev/tools/ensure.sh
+
+lint: verify-generate proto-lint ## generated code current, buf lint, gofmt, go vet and staticcheck (both modules)
 	@echo "== lint"
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	go vet -tags integration $(GO_PACKAGES)
 	cd chaincode && go vet ./...
+	@bin="$$($(LINT_TOOLS))" && echo "staticcheck (root module, chaincode)" && \
+	  "$$bin/staticcheck" -tags integration $(GO_PACKAGES) && (cd chaincode && "$$bin/staticcheck" ./...)
 
 # The protobuf toolchain (buf and the protoc plugins) is pinned in
 # proto/tools/go.mod and built on first use into .cache/prototools-<pin>/bin.
@@ -95,7 +116,7 @@ breaking: ## buf breaking of proto/ against the .proto files committed on branch
 	@echo "== breaking: buf breaking proto/ against main"
 	@$(PROTO) breaking
 
-network-up: ## start the Fabric test network (idempotent)
+network-up: ## start the Fabric test network alone (idempotent; make up starts everything)
 	@$(NETWORK) up
 
 network-down: ## stop the Fabric test network and remove its state
@@ -119,5 +140,5 @@ minio-down: ## stop the MinIO server and remove its data and credentials
 minio-status: ## whether MinIO runs and answers (fails only if it runs but does not answer)
 	@$(MINIO) status; rc=$$?; [ $$rc -eq 3 ] || exit $$rc
 
-clean: network-down ## stop the network and remove every cached build (Fabric binaries included)
+clean: down ## stop everything and remove every cached build (Fabric binaries included)
 	rm -rf .cache

@@ -1,7 +1,7 @@
 // Package policies holds the health exchange's access policies, written in
 // Rego (v1) and embedded into the binaries, with the query that asks them for
 // a decision. It only provides the policy text: evaluating it is the job of
-// services/policy, which must deny whenever the policies cannot answer.
+// services/domain/policy, which must deny whenever the policies cannot answer.
 package policies
 
 import (
@@ -23,8 +23,8 @@ const DecisionQuery = "data.health.access.decision"
 const DatasetDecisionQuery = "data.health.research.decision"
 
 // files are the policy modules. Every policy is listed here and no test is:
-// go:embed cannot exclude the _test.rego files beside them, and a test checks
-// that no policy on disk is missing from this list.
+// the embed directive cannot exclude the _test.rego files beside them, and a
+// test checks that no policy on disk is missing from this list.
 //
 //go:embed access/authz.rego
 //go:embed research/dataset.rego

@@ -61,7 +61,8 @@ func TestRego(t *testing.T) {
 		SetStore(inmem.New()).
 		CapturePrintOutput(true).
 		SetTimeout(30*time.Second).
-		Run(ctx, modules)
+		SetModules(modules).
+		RunTests(ctx, nil)
 	if err != nil {
 		t.Fatalf("running the Rego tests: %v", err)
 	}

@@ -1,5 +1,9 @@
-# Shell helpers shared by network.sh and minio/minio.sh. Source it after
-# setting hx_name (the prefix of every line these helpers print).
+# Shell helpers shared by network.sh and minio/minio.sh, and the ports of
+# the development network. Source it after setting hx_name (the prefix of
+# every line these helpers print).
+
+# shellcheck source=ports.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 log() { printf '[%s] %s\n' "$hx_name" "$*"; }
 

@@ -12,8 +12,8 @@
 #   network.sh with CMD  run CMD with the network up; if this call started the
 #                        network, take it down again afterwards
 #
-# Ports and folders can be overridden by environment (see the HX_ variables
-# below). Everything listens on 127.0.0.1 only.
+# Ports (ports.sh) and folders can be overridden by environment (see the HX_
+# variables). Everything listens on 127.0.0.1 only.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,17 +21,6 @@ root="$(cd "$here/.." && pwd)"
 
 : "${HX_CACHE:=$root/.cache}"
 : "${HX_STATE:=$HX_CACHE/network}"
-: "${HX_ORDERER_PORT:=27050}"
-: "${HX_ORDERER_ADMIN_PORT:=27053}"
-: "${HX_ORDERER_OPS_PORT:=27443}"
-: "${HX_PROVIDERS_PEER_PORT:=27051}"
-: "${HX_PROVIDERS_CHAINCODE_PORT:=27052}"
-: "${HX_PROVIDERS_OPS_PORT:=27444}"
-: "${HX_PROVIDERS_CCAAS_PORT:=27071}"
-: "${HX_RESEARCH_PEER_PORT:=27061}"
-: "${HX_RESEARCH_CHAINCODE_PORT:=27062}"
-: "${HX_RESEARCH_OPS_PORT:=27445}"
-: "${HX_RESEARCH_CCAAS_PORT:=27072}"
 : "${HX_UP_TIMEOUT:=120}"
 : "${HX_CHAINCODE_SRC:=$root/chaincode}"
 
@@ -404,10 +393,19 @@ write_client_config() {
   done
   printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
     --arg tls "$HX_STATE/services-tls" --arg idp "$HX_STATE/idp" --arg vault "$HX_STATE/vault" \
+    --arg consent_grpc "127.0.0.1:$HX_CONSENT_GRPC_PORT" --arg consent_http "127.0.0.1:$HX_CONSENT_HTTP_PORT" \
+    --arg records_grpc "127.0.0.1:$HX_RECORDS_GRPC_PORT" --arg records_http "127.0.0.1:$HX_RECORDS_HTTP_PORT" \
+    --arg ingest_grpc "127.0.0.1:$HX_INGEST_GRPC_PORT" --arg ingest_http "127.0.0.1:$HX_INGEST_HTTP_PORT" \
+    --arg research_grpc "127.0.0.1:$HX_RESEARCH_GRPC_PORT" --arg research_http "127.0.0.1:$HX_RESEARCH_HTTP_PORT" \
     '{channel:$channel, chaincode:$chaincode, orgs:.,
       servicesTls:{dir:$tls, ca:($tls + "/ca.crt")},
       devIdp:{issuer:"hx-dev-idp", audience:"health-exchange", key:($idp + "/issuer.key"), publicKey:($idp + "/issuer.pub")},
-      vault:{kek:($vault + "/kek"), keys:($vault + "/keys")}}' >"$f"
+      vault:{kek:($vault + "/kek"), keys:($vault + "/keys")},
+      services:{
+        consent:{grpc:$consent_grpc, http:$consent_http, org:"providers"},
+        records:{grpc:$records_grpc, http:$records_http, org:"providers"},
+        ingest:{grpc:$ingest_grpc, http:$ingest_http, org:"providers"},
+        research:{grpc:$research_grpc, http:$research_http, org:"research"}}}' >"$f"
   log "client configuration: $f"
 }
 

@@ -14,11 +14,11 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/policies"
-	"healthexchange/services/auth"
-	"healthexchange/services/itest"
-	"healthexchange/services/ledger"
-	"healthexchange/services/patientkey"
-	"healthexchange/services/policy"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/domain/patientkey"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
 )
 
 const benchWorkers = 8

@@ -1,9 +1,8 @@
 package consent
 
 import (
-	consentv1 "healthexchange/proto/consent/v1"
-
 	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
 )
 
 func consentToProto(c ledgerapi.Consent) *consentv1.Consent {
@@ -64,4 +63,13 @@ func deviceToProto(d ledgerapi.Device) *consentv1.Device {
 		RegisteredAt: d.RegisteredAt,
 		RevokedAt:    d.RevokedAt,
 	}
+}
+
+// convertAll converts every item.
+func convertAll[T, M any](items []T, convert func(T) M) []M {
+	out := make([]M, len(items))
+	for i, item := range items {
+		out[i] = convert(item)
+	}
+	return out
 }

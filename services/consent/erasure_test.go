@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/auth"
-	"healthexchange/services/ledger"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
 )
 
 func erasedEvent(t *testing.T, patientID string) ledger.Event {

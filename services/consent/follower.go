@@ -9,8 +9,8 @@ import (
 	"os"
 	"time"
 
-	"healthexchange/services/durable"
-	"healthexchange/services/ledger"
+	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/ledger"
 )
 
 // blockSource is the part of the ledger client the follower needs.

@@ -14,7 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/ledger"
+	"healthexchange/services/platform/ledger"
 )
 
 type heightAnswer struct {

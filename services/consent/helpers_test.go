@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/auth"
-	"healthexchange/services/durable"
-	"healthexchange/services/ledger"
-	"healthexchange/services/policy"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/ledger"
 )
 
 // testNow is the clock of every test service: decisions and requests are

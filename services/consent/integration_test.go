@@ -22,10 +22,10 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/auth/devissuer"
-	"healthexchange/services/itest"
-	"healthexchange/services/ledger"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/auth/devissuer"
+	"healthexchange/services/platform/ledger"
 )
 
 func read(patientID, category, purpose string) *consentv1.AuthorizeRequest {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"healthexchange/services/itest"
+	"healthexchange/services/dev/itest"
 )
 
 // These tests run the real consentd binary against the real test network

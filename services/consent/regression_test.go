@@ -10,8 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/auth"
-	"healthexchange/services/policy"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/auth"
 )
 
 // requests.go sorts by CreatedAt as a string, but CreatedAt is RFC 3339 with

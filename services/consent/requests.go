@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/durable"
+	"healthexchange/services/platform/durable"
 )
 
 // Access request states.

@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/durable"
-	"healthexchange/services/ledger"
-	"healthexchange/services/policy"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/ledger"
 )
 
 // ledgerAPI is the part of the ledger client the service uses.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/durable"
+	"healthexchange/services/platform/durable"
 )
 
 // eventSink is the part of the ledger client the shipper needs.

@@ -9,7 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/durable"
+	"healthexchange/services/platform/durable"
 )
 
 // accessEvents are n distinct access events.

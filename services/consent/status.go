@@ -7,8 +7,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/ledger"
-	"healthexchange/services/serving"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/serving"
 )
 
 // statusCodes maps domain errors (this service's and the chaincode's, as the

@@ -11,8 +11,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/durable"
-	"healthexchange/services/ledger"
+	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/ledger"
 )
 
 func rejected(reason error) error {

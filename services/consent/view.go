@@ -9,7 +9,7 @@ import (
 	"sync"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/ledger"
+	"healthexchange/services/platform/ledger"
 )
 
 // Events the view applies (chaincode/SPEC.md).

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/ledger"
+	"healthexchange/services/platform/ledger"
 )
 
 func ids(cs []ledgerapi.Consent) []string {

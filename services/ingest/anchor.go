@@ -9,8 +9,9 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/durable"
-	"healthexchange/services/merkle"
+	"healthexchange/services/domain/merkle"
+	"healthexchange/services/platform/durable"
+	"healthexchange/services/store/readingstore"
 )
 
 // pointer is a batch's place under an anchor: what a proof is made from.
@@ -134,7 +135,7 @@ func (s *Service) writePointer(ctx context.Context, anchorID, root string, tree 
 	if err != nil {
 		return err
 	}
-	return s.objects.Put(ctx, proofKey(e.PatientID, e.DeviceID, e.Seq), raw)
+	return s.objects.Put(ctx, readingstore.ProofKey(e.PatientID, e.DeviceID, e.Seq), raw)
 }
 
 // anchorEvery runs AnchorOnce every period until ctx ends, and once more

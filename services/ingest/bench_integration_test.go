@@ -14,8 +14,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 
-	"healthexchange/services/itest"
-	"healthexchange/services/objectstore"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/platform/objectstore"
 	wdevice "healthexchange/wearables/device"
 	"healthexchange/wearables/mhealth"
 	"healthexchange/wearables/sim"

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	ingestv1 "healthexchange/proto/ingest/v1"
-	"healthexchange/services/itest"
+	"healthexchange/services/dev/itest"
 	wdevice "healthexchange/wearables/device"
 	"healthexchange/wearables/sim"
 )

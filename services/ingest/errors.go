@@ -3,7 +3,8 @@ package ingest
 import (
 	"errors"
 
-	"healthexchange/services/pep"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/readingstore"
 )
 
 // Domain errors of the ingest service; status.go maps them to gRPC codes.
@@ -13,15 +14,15 @@ var (
 	// ErrDenied: the consent service did not allow the access.
 	ErrDenied = pep.ErrDenied
 	// ErrNotFound: no such batch or reading of this patient.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = readingstore.ErrNotFound
 	// ErrNotAnchored: the batch is stored but its anchor is not on the
 	// ledger yet.
 	ErrNotAnchored = errors.New("not anchored yet")
 	// ErrTampered: stored data does not match what was signed or anchored.
-	ErrTampered = errors.New("stored batch failed its integrity check")
+	ErrTampered = readingstore.ErrTampered
 	// ErrUnavailable: object storage, the ledger or the consent service could
 	// not be reached.
-	ErrUnavailable = errors.New("unavailable")
+	ErrUnavailable = readingstore.ErrUnavailable
 )
 
 // DeniedError is a denial with the policy's reasons (see pep).

@@ -16,10 +16,10 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore/objectstoretest"
-	"healthexchange/services/vault"
-	"healthexchange/services/vault/vaulttest"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore/objectstoretest"
+	"healthexchange/services/platform/vault"
+	"healthexchange/services/platform/vault/vaulttest"
 	"healthexchange/wearables/mhealth"
 )
 

@@ -19,9 +19,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ingestv1 "healthexchange/proto/ingest/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/itest"
-	"healthexchange/services/merkle"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/domain/merkle"
+	"healthexchange/services/platform/auth"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -72,9 +72,9 @@ func start(t *testing.T) *harness { return startB(t) }
 func startB(t testing.TB, extra ...string) *harness {
 	t.Helper()
 	h := &harness{consent: itest.NewConsentd(t, consentdBin), addr: itest.FreeAddr(t)}
-	h.ingest = itest.StartProcess(t, ingestdBin, append([]string{"-env", itest.Env(t).Path, "-minio", store.ConfigPath(),
+	h.ingest = itest.StartDaemon(t, ingestdBin, append([]string{"-env", itest.Env(t).Path, "-store-config", store.ConfigPath(),
 		"-state", t.TempDir(), "-grpc", h.addr, "-http", itest.FreeAddr(t), "-consent", h.consent.GRPCAddr,
-		"-instance", itest.Unique("ingest"), "-anchor-every", "300ms"}, extra...), "ingest service starting")
+		"-instance", itest.Unique("ingest"), "-anchor-every", "300ms"}, extra...), h.addr)
 	h.client = ingestv1.NewIngestServiceClient(itest.Dial(t, h.addr, "cli"))
 	return h
 }

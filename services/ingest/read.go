@@ -13,9 +13,10 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/merkle"
-	"healthexchange/services/objectstore"
-	"healthexchange/services/pep"
+	"healthexchange/services/domain/merkle"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/readingstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -48,12 +49,7 @@ type ReadRequest struct {
 }
 
 // StoredReading is a reading and where it is in its batch.
-type StoredReading struct {
-	mhealth.Reading
-	DeviceID string
-	Seq      uint64
-	Index    int
-}
+type StoredReading = readingstore.StoredReading
 
 func (r *ReadRequest) validate() (kind mhealth.Kind, err error) {
 	var errs []error
@@ -101,14 +97,14 @@ func (s *Service) Read(ctx context.Context, req ReadRequest) (out []StoredReadin
 	if err := s.authorize(ctx, req.PatientID, req.Purpose); err != nil {
 		return nil, false, err
 	}
-	first := req.From.UTC().Truncate(time.Hour).Add(-maxBatchSpan)
+	first := req.From.UTC().Truncate(time.Hour).Add(-readingstore.MaxBatchSpan)
 	for hour := first; hour.Before(req.To); hour = hour.Add(time.Hour) {
-		keys, err := s.objects.List(ctx, hourPrefix(req.PatientID, hour))
+		keys, err := s.objects.List(ctx, readingstore.HourPrefix(req.PatientID, hour))
 		if err != nil {
 			return nil, false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 		for _, key := range keys {
-			err := s.archive.batchReadings(ctx, req.PatientID, key, req.From, req.To, func(r StoredReading) error {
+			err := s.archive.BatchReadings(ctx, req.PatientID, key, req.From, req.To, func(r StoredReading) error {
 				if kind == 0 || r.Kind == kind {
 					out = append(out, r)
 				}
@@ -165,7 +161,7 @@ func (s *Service) GetProof(ctx context.Context, req ProofRequest) (Proof, error)
 	if err := s.authorize(ctx, req.PatientID, req.Purpose); err != nil {
 		return Proof{}, err
 	}
-	raw, err := s.objects.Get(ctx, proofKey(req.PatientID, req.DeviceID, req.Seq), 1<<20)
+	raw, err := s.objects.Get(ctx, readingstore.ProofKey(req.PatientID, req.DeviceID, req.Seq), 1<<20)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return Proof{}, fmt.Errorf("%w: batch %d of device %s (or no such batch)", ErrNotAnchored, req.Seq, req.DeviceID)
 	}
@@ -176,7 +172,7 @@ func (s *Service) GetProof(ctx context.Context, req ProofRequest) (Proof, error)
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return Proof{}, fmt.Errorf("%w: proof of batch %d of device %s: %w", ErrTampered, req.Seq, req.DeviceID, err)
 	}
-	sb, err := s.archive.load(ctx, req.PatientID, p.BatchKey)
+	sb, err := s.archive.Load(ctx, req.PatientID, p.BatchKey)
 	if err != nil {
 		return Proof{}, err
 	}

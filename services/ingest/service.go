@@ -13,10 +13,11 @@ import (
 	"go.opentelemetry.io/otel"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/durable"
-	"healthexchange/services/keylock"
-	"healthexchange/services/objectstore"
-	"healthexchange/services/pep"
+	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/keylock"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/readingstore"
 )
 
 var tracer = otel.Tracer("healthexchange/services/ingest")
@@ -29,10 +30,7 @@ type Ledger interface {
 }
 
 // Sealer encrypts and decrypts patients' objects (*vault.Vault).
-type Sealer interface {
-	Seal(ctx context.Context, patientID, objectKey string, plaintext []byte) ([]byte, error)
-	Open(ctx context.Context, patientID, objectKey string, sealed []byte) ([]byte, error)
-}
+type Sealer = readingstore.Sealer
 
 // stored is the journal's record of one durably stored batch, waiting to be
 // anchored.
@@ -52,7 +50,7 @@ type Service struct {
 	ledger  Ledger
 	decider pep.Authorizer
 	objects objectstore.Objects
-	archive *Archive
+	archive *readingstore.Archive
 	vault   Sealer
 	journal *durable.Journal[stored]
 	log     *slog.Logger
@@ -100,7 +98,7 @@ func newService(l Ledger, d pep.Authorizer, o objectstore.Objects, v Sealer, sta
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{ledger: l, decider: d, objects: o, vault: v, archive: NewArchive(o, v), journal: j, log: log, now: time.Now, limits: limits,
+	s := &Service{ledger: l, decider: d, objects: o, vault: v, archive: readingstore.NewArchive(o, v), journal: j, log: log, now: time.Now, limits: limits,
 		seen: map[string]uint64{}, hwmPath: stateDir + "/sequence-numbers.json", instance: instance}
 	raw, err := os.ReadFile(s.hwmPath)
 	switch {

@@ -13,8 +13,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"healthexchange/services/merkle"
-	"healthexchange/services/pep"
+	"healthexchange/services/domain/merkle"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/readingstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -264,7 +265,7 @@ func TestProofTampering(t *testing.T) {
 	}
 	req := ProofRequest{PatientID: "alice", DeviceID: d.id, Seq: 2, Index: 0}
 	t.Run("path altered", func(t *testing.T) {
-		key := proofKey("alice", d.id, 2)
+		key := readingstore.ProofKey("alice", d.id, 2)
 		orig, _ := f.objects.Object(key)
 		defer f.objects.Set(key, orig)
 		f.objects.Set(key, []byte(strings.Replace(string(orig), `"path":["`, `"path":["0`, 1)[:len(orig)]))

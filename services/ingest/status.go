@@ -10,9 +10,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/ledger"
-	"healthexchange/services/pep"
-	"healthexchange/services/serving"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/platform/serving"
 )
 
 // statusCodes maps domain errors to gRPC codes; the first match wins.

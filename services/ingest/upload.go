@@ -8,10 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/vault"
+	"healthexchange/services/platform/vault"
+	"healthexchange/services/store/readingstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -32,10 +32,7 @@ type Upload struct {
 }
 
 // Rejection is a reading of a batch that is not kept.
-type Rejection struct {
-	Index int    `json:"index"`
-	Error string `json:"error"`
-}
+type Rejection = readingstore.Rejection
 
 // Ack answers one upload.
 type Ack struct {
@@ -46,19 +43,6 @@ type Ack struct {
 	Rejected []Rejection
 	SHA256   string
 }
-
-// storedBatch is what a batch's object holds, sealed: the batch exactly as
-// signed, and which of its readings are not kept.
-type storedBatch struct {
-	Payload   []byte      `json:"payload"`
-	Signature []byte      `json:"signature"`
-	Rejected  []Rejection `json:"rejected,omitempty"`
-	Received  time.Time   `json:"received"`
-}
-
-// maxStoredSize bounds what is read back: the largest batch, base64 in
-// JSON, with room for rejections, sealed.
-const maxStoredSize = int64(2*mhealth.MaxPayloadBytes + 1<<20)
 
 // Ingest checks and stores one batch. A definite outcome (accepted,
 // duplicate, rejected) is the Ack; an error means the outcome is not known
@@ -110,12 +94,12 @@ func (s *Service) Ingest(ctx context.Context, u Upload) (Ack, error) {
 	case b.PatientID != dev.PatientID:
 		return reject(b.Seq, "device %s is registered to another patient than %s", u.DeviceID, b.PatientID)
 	}
-	earliest, latest := timeRange(b.Readings)
-	if latest.Sub(earliest) > maxBatchSpan {
-		return reject(b.Seq, "a batch's readings must lie within %v; these span %v", maxBatchSpan, latest.Sub(earliest))
+	earliest, latest := readingstore.TimeRange(b.Readings)
+	if latest.Sub(earliest) > readingstore.MaxBatchSpan {
+		return reject(b.Seq, "a batch's readings must lie within %v; these span %v", readingstore.MaxBatchSpan, latest.Sub(earliest))
 	}
 	sum := sha256.Sum256(u.Payload)
-	key := batchKey(b.PatientID, earliest, b.DeviceID, b.Seq)
+	key := readingstore.BatchKey(b.PatientID, earliest, b.DeviceID, b.Seq)
 
 	unlock, err := s.devices.Lock(ctx, b.DeviceID)
 	if err != nil {
@@ -138,7 +122,7 @@ func (s *Service) Ingest(ctx context.Context, u Upload) (Ack, error) {
 		ack.Status, ack.Error = Rejected, "every reading of the batch was rejected"
 		return ack, nil
 	}
-	if err := s.archive.store(ctx, b.PatientID, key, storedBatch{Payload: u.Payload, Signature: u.Signature, Rejected: rejected, Received: now.UTC()}); errors.Is(err, vault.ErrErased) {
+	if err := s.archive.Store(ctx, b.PatientID, key, readingstore.Batch{Payload: u.Payload, Signature: u.Signature, Rejected: rejected, Received: now.UTC()}); errors.Is(err, vault.ErrErased) {
 		return reject(b.Seq, "patient %s has been erased: nothing of theirs is stored", b.PatientID)
 	} else if err != nil {
 		return Ack{}, err
@@ -158,7 +142,7 @@ func (s *Service) Ingest(ctx context.Context, u Upload) (Ack, error) {
 // same batch again (its acknowledgement was lost) is a duplicate; anything
 // else under a used number is a replay, refused.
 func (s *Service) resent(ctx context.Context, b mhealth.Batch, key string, sum [32]byte) (Ack, error) {
-	sb, err := s.archive.load(ctx, b.PatientID, key)
+	sb, err := s.archive.Load(ctx, b.PatientID, key)
 	if errors.Is(err, ErrNotFound) {
 		return Ack{DeviceID: b.DeviceID, Seq: b.Seq, Status: Rejected,
 			Error: fmt.Sprintf("sequence number %d of device %s is used (the last stored is %d): replay refused", b.Seq, b.DeviceID, s.lastSeq(b.DeviceID))}, nil
@@ -171,18 +155,4 @@ func (s *Service) resent(ctx context.Context, b mhealth.Batch, key string, sum [
 			Error: fmt.Sprintf("sequence number %d of device %s was stored with other content: replay refused", b.Seq, b.DeviceID)}, nil
 	}
 	return Ack{DeviceID: b.DeviceID, Seq: b.Seq, Status: Duplicate, Rejected: sb.Rejected, SHA256: hex.EncodeToString(sum[:])}, nil
-}
-
-// timeRange is the earliest and latest reading time of a batch.
-func timeRange(rs []mhealth.Reading) (earliest, latest time.Time) {
-	for i, r := range rs {
-		t := r.TimeFrame.Begin()
-		if i == 0 || t.Before(earliest) {
-			earliest = t
-		}
-		if i == 0 || t.After(latest) {
-			latest = t
-		}
-	}
-	return earliest, latest
 }

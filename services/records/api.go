@@ -7,7 +7,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	recordsv1 "healthexchange/proto/records/v1"
-	"healthexchange/services/auth"
+	"healthexchange/services/platform/auth"
 )
 
 // api serves records.v1.RecordService: it converts messages and errors, and

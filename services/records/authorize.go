@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/pep"
+	"healthexchange/services/platform/pep"
 )
 
 // Actions the consent service decides.

@@ -13,8 +13,8 @@ import (
 	"github.com/minio/minio-go/v7"
 
 	recordsv1 "healthexchange/proto/records/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/itest"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/platform/auth"
 )
 
 // tenKBResource is a lab Observation of about 10 KB (a long narrative note).

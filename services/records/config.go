@@ -2,29 +2,14 @@ package records
 
 import (
 	"errors"
-	"log/slog"
 	"time"
-
-	"healthexchange/services/auth"
-	"healthexchange/services/backends"
-	"healthexchange/services/serving"
-	"healthexchange/services/telemetry"
 )
 
-// Config is everything the records service needs.
+// Config is what the records service needs beyond what every daemon has
+// (services/platform/daemon).
 type Config struct {
-	// GRPCAddr serves gRPC, with mutual TLS.
-	GRPCAddr string
-	// HTTPAddr serves the HTTP/JSON gateway (TLS, no client certificate)
-	// and the OpenAPI document at /openapi.json.
-	HTTPAddr string
-	// Settings are the ledger, the bucket of the records, the vault and
-	// the consent service (with this service's TLS files).
-	backends.Settings
-	Auth    auth.Config
-	Tracing telemetry.Config
-	Log     *slog.Logger
-
+	// Bucket holds the records (made if missing).
+	Bucket string
 	// SweepEvery is how often unfinished puts older than PendingAfter are
 	// removed.
 	SweepEvery   time.Duration
@@ -34,42 +19,19 @@ type Config struct {
 	hooks *hooks
 }
 
-// Default addresses and bucket of the records service.
-const (
-	DefaultGRPCAddr = "127.0.0.1:27111"
-	DefaultHTTPAddr = "127.0.0.1:27112"
-	DefaultBucket   = "records"
-)
-
-// NewConfig returns the defaults; the caller fills in TLS, ledger, auth,
-// store and keys.
+// NewConfig returns the defaults.
 func NewConfig() Config {
-	return Config{
-		GRPCAddr:     DefaultGRPCAddr,
-		HTTPAddr:     DefaultHTTPAddr,
-		Settings:     backends.NewSettings(DefaultBucket),
-		Auth:         auth.NewConfig(),
-		Tracing:      telemetry.NewConfig("records", ""),
-		Log:          slog.Default(),
-		SweepEvery:   10 * time.Minute,
-		PendingAfter: time.Hour,
-	}
+	return Config{Bucket: "records", SweepEvery: 10 * time.Minute, PendingAfter: time.Hour}
 }
 
 // Validate reports every missing or impossible setting at once.
 func (c Config) Validate() error {
-	errs := []error{
-		serving.CheckLoopback("records",
-			serving.NamedAddr{Name: "grpc address", Addr: c.GRPCAddr},
-			serving.NamedAddr{Name: "http address", Addr: c.HTTPAddr}),
-		c.Settings.Validate("records"),
+	var errs []error
+	if c.Bucket == "" {
+		errs = append(errs, errors.New("records config: the bucket is empty"))
 	}
 	if c.SweepEvery <= 0 || c.PendingAfter <= 0 {
 		errs = append(errs, errors.New("records config: every interval must be positive"))
 	}
-	if c.Log == nil {
-		errs = append(errs, errors.New("records config: no logger"))
-	}
-	errs = append(errs, c.Auth.Validate(), c.Tracing.Validate())
 	return errors.Join(errs...)
 }

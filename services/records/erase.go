@@ -5,7 +5,8 @@ import (
 	"fmt"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/auth"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/store/recordstore"
 )
 
 // Erase crypto-shreds a patient's records, at the patient's own request:
@@ -44,7 +45,7 @@ func (s *Service) Erase(ctx context.Context, p auth.Principal, patientID string)
 	if err := s.vault.Erase(ctx, patientID); err != nil {
 		return ledgerapi.Erasure{}, err
 	}
-	keys, err := s.objects.List(ctx, patientPrefix(patientID))
+	keys, err := s.objects.List(ctx, recordstore.PatientPrefix(patientID))
 	if err != nil {
 		return ledgerapi.Erasure{}, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}

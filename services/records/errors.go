@@ -3,7 +3,8 @@ package records
 import (
 	"errors"
 
-	"healthexchange/services/pep"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/recordstore"
 )
 
 // Domain errors of the records service; the server edge maps them (and the
@@ -20,9 +21,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrTampered: a stored record does not match its notarization (or is
 	// missing); it is not served, and a tamper alarm is raised.
-	ErrTampered = errors.New("record failed its integrity check")
+	ErrTampered = recordstore.ErrTampered
 	// ErrErased: the patient's records have been erased.
-	ErrErased = errors.New("the patient's records have been erased")
+	ErrErased = recordstore.ErrErased
 	// ErrIdempotencyKey: the idempotency key was used before for another
 	// request.
 	ErrIdempotencyKey = errors.New("idempotency key already used for another request")
@@ -31,7 +32,7 @@ var (
 	ErrStale = errors.New("the record has a newer version")
 	// ErrUnavailable: object storage or the consent service could not be
 	// reached; nothing was served, and a put can be retried.
-	ErrUnavailable = errors.New("unavailable")
+	ErrUnavailable = recordstore.ErrUnavailable
 )
 
 // DeniedError is a denial with the policy's reasons (see pep).

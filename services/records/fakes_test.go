@@ -15,11 +15,12 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore/objectstoretest"
-	"healthexchange/services/vault"
-	"healthexchange/services/vault/vaulttest"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore/objectstoretest"
+	"healthexchange/services/platform/vault"
+	"healthexchange/services/platform/vault/vaulttest"
+	"healthexchange/services/store/recordstore"
 )
 
 // fakeLedger keeps notarizations, access events and erasures in memory,
@@ -161,12 +162,6 @@ func (l *fakeLedger) RecordErasure(_ context.Context, e ledgerapi.Erasure) (ledg
 	return e, nil
 }
 
-func (l *fakeLedger) count(recordID string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.versions[recordID])
-}
-
 func (l *fakeLedger) records() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -216,7 +211,7 @@ func (d *fakeDecider) BatchAuthorize(_ context.Context, in *consentv1.BatchAutho
 func (f *fixture) keys(recordsOnly bool) []string {
 	var out []string
 	for _, k := range f.objects.Keys("") {
-		if !recordsOnly || !isIdempotencyKey(k) {
+		if !recordsOnly || !recordstore.IsIdempotencyKey(k) {
 			out = append(out, k)
 		}
 	}

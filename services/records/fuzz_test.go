@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"testing"
 
-	"healthexchange/services/fhir"
+	"healthexchange/services/domain/fhir"
 )
 
 // FuzzPut feeds arbitrary bytes to Put as a resource of patient alice: it

@@ -7,17 +7,14 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/auth"
-	"healthexchange/services/fhir"
-	"healthexchange/services/pep"
-	"healthexchange/services/vault"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/recordstore"
 )
 
 // defaultPurpose is the purpose of use when a request names none.
 const defaultPurpose = "treatment"
-
-// maxSealedSize bounds what is read back: the largest resource, sealed.
-const maxSealedSize = int64(fhir.MaxResourceBytes + vault.HeaderSize + vault.TagSize)
 
 // GetRequest names a record version to read (see recordsv1.GetRecordRequest).
 type GetRequest struct {
@@ -98,7 +95,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, req GetRequest) (Ge
 
 // read fetches, opens and checks one version (see Archive.Read).
 func (s *Service) read(ctx context.Context, v ledgerapi.Notarization) ([]byte, error) {
-	return NewArchive(s.objects, s.vault).Read(ctx, v)
+	return recordstore.NewArchive(s.objects, s.vault).Read(ctx, v)
 }
 
 // history returns a record's versions if it is the patient's; a record of

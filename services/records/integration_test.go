@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -23,14 +22,15 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	recordsv1 "healthexchange/proto/records/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/fhir"
-	"healthexchange/services/itest"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore"
-	"healthexchange/services/pep"
-	"healthexchange/services/telemetry"
-	"healthexchange/services/vault"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/daemon"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/platform/vault"
+	"healthexchange/services/store/recordstore"
 )
 
 // These tests run the records service (in this process, so a test can act
@@ -70,69 +70,36 @@ type harness struct {
 	ledger  *ledger.Client
 	minio   *minio.Client
 	cfg     Config
+	daemon  daemon.Config
 	hooks   *hooks
 	logs    *itest.LogBuffer
 }
 
 func startRecords(t testing.TB) *harness {
 	t.Helper()
-	env := itest.Env(t)
 	h := &harness{consent: itest.NewConsentd(t, consentdBin), hooks: &hooks{}, logs: &itest.LogBuffer{}}
-	cfg := NewConfig()
-	cfg.GRPCAddr, cfg.HTTPAddr, cfg.ConsentAddr = itest.FreeAddr(t), itest.FreeAddr(t), h.consent.GRPCAddr
-	if err := cfg.FromDevEnv(env, "records", "providers", store.ConfigPath()); err != nil {
+	s := itest.DaemonSettings(t, "records")
+	s.ConsentAddr, s.StoreConfig = h.consent.GRPCAddr, store.ConfigPath()
+	d, err := s.Load("records")
+	if err != nil {
 		t.Fatal(err)
 	}
-	env.TrustIdP(&cfg.Auth)
-	cfg.Tracing = telemetry.NewConfig("records-test", "")
-	cfg.StoreTimeout = 5 * time.Second
-	cfg.Log = slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs, testWriter{t}), nil))
+	d.Backends.StoreTimeout = 5 * time.Second
+	d.Log = slog.New(slog.NewJSONHandler(io.MultiWriter(h.logs, testWriter{t}), nil))
+	cfg := NewConfig()
 	cfg.hooks = h.hooks
-	h.cfg = cfg
+	h.cfg, h.daemon = cfg, d
+	itest.RunDaemon(t, d, func(ctx context.Context, p *daemon.Platform) (*daemon.Service, error) { return New(ctx, cfg, p) })
 
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("records service: %v", err)
-		}
-	})
-	waitListening(t, cfg.GRPCAddr, done)
-
-	h.grpc = recordsv1.NewRecordServiceClient(itest.Dial(t, cfg.GRPCAddr, "cli"))
-	var err error
-	if h.ledger, err = ledger.Dial(cfg.Ledger); err != nil {
+	h.grpc = recordsv1.NewRecordServiceClient(itest.Dial(t, d.GRPCAddr, "cli"))
+	if h.ledger, err = ledger.Dial(d.Backends.Ledger); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.ledger.Close() })
-	if h.minio, err = objectstore.New(cfg.Store); err != nil {
+	if h.minio, err = objectstore.New(d.Backends.Store); err != nil {
 		t.Fatal(err)
 	}
 	return h
-}
-
-// waitListening polls until addr accepts connections, or the service ends.
-func waitListening(t testing.TB, addr string, done <-chan error) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("records service stopped while starting: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("records service not listening on %s within a minute", addr)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 type testWriter struct{ t testing.TB }
@@ -228,7 +195,7 @@ func TestRecordsIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := put.GetRecord()
-	key := versionKey(p.ID, rec.GetRecordId(), 1, sum)
+	key := recordstore.VersionKey(p.ID, rec.GetRecordId(), 1, sum)
 
 	t.Run("put is notarized", func(t *testing.T) {
 		if rec.GetVersion() != 1 || rec.GetSha256() != sum || rec.GetCategory() != "labs" || rec.GetAuthor() != writer || rec.GetTxId() == "" {
@@ -374,7 +341,7 @@ func TestRecordsIntegration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		otherKey := versionKey(other.ID, own.GetRecord().GetRecordId(), 1, own.GetRecord().GetSha256())
+		otherKey := recordstore.VersionKey(other.ID, own.GetRecord().GetRecordId(), 1, own.GetRecord().GetSha256())
 		h.writeObject(ctx, t, otherKey, h.readObject(ctx, t, key)) // alice's sealed bytes under bob's record
 		_, err = h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: other.ID, RecordId: own.GetRecord().GetRecordId()}, as(other.Token))
 		wantCode(t, err, codes.DataLoss)
@@ -411,7 +378,7 @@ func TestRecordsIntegration(t *testing.T) {
 		if err := store.Start(); err != nil {
 			t.Fatal(err)
 		}
-		if keys := h.objectKeys(ctx, t, q.ID+"/"); len(keys) != 1 || !isIdempotencyKey(keys[0]) {
+		if keys := h.objectKeys(ctx, t, q.ID+"/"); len(keys) != 1 || !recordstore.IsIdempotencyKey(keys[0]) {
 			t.Fatalf("objects after the failed put: %q, want only its plan", keys)
 		}
 		first, err := h.grpc.PutRecord(ctx, req, as(q.Token))
@@ -428,7 +395,7 @@ func TestRecordsIntegration(t *testing.T) {
 		}
 		var versions []string
 		for _, k := range h.objectKeys(ctx, t, q.ID+"/") {
-			if !isIdempotencyKey(k) {
+			if !recordstore.IsIdempotencyKey(k) {
 				versions = append(versions, k)
 			}
 		}
@@ -442,7 +409,7 @@ func TestRecordsIntegration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ownKey := versionKey(e.ID, own.GetRecord().GetRecordId(), 1, own.GetRecord().GetSha256())
+		ownKey := recordstore.VersionKey(e.ID, own.GetRecord().GetRecordId(), 1, own.GetRecord().GetSha256())
 		sealedCopy := h.readObject(ctx, t, ownKey) // as a backup or a thief would keep it
 		_, err = h.grpc.ErasePatientRecords(ctx, &recordsv1.ErasePatientRecordsRequest{PatientId: e.ID}, as(writerTok))
 		wantCode(t, err, codes.PermissionDenied)
@@ -462,7 +429,7 @@ func TestRecordsIntegration(t *testing.T) {
 			t.Fatalf("get after erasure = %v, want not found (erased) or denied (erased)", err)
 		}
 		// Even a copy of the sealed bytes kept elsewhere no longer opens.
-		if _, err := mustVault(t, h.cfg).Open(ctx, e.ID, ownKey, sealedCopy); !errors.Is(err, vault.ErrErased) {
+		if _, err := mustVault(t, h.daemon).Open(ctx, e.ID, ownKey, sealedCopy); !errors.Is(err, vault.ErrErased) {
 			t.Fatalf("opening a copy after erasure: %v, want vault.ErrErased", err)
 		}
 	})
@@ -476,9 +443,9 @@ func TestRecordsIntegration(t *testing.T) {
 }
 
 // mustVault opens the service's vault (the shared development key store).
-func mustVault(t *testing.T, cfg Config) *vault.Vault {
+func mustVault(t *testing.T, cfg daemon.Config) *vault.Vault {
 	t.Helper()
-	v, err := vault.OpenFiles(cfg.KEKFile, cfg.KeyDir)
+	v, err := vault.OpenFiles(cfg.Backends.KEKFile, cfg.Backends.KeyDir)
 	if err != nil {
 		t.Fatal(err)
 	}

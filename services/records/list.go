@@ -7,8 +7,8 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/pep"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/pep"
 )
 
 // Page sizes of ListRecords.

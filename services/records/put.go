@@ -12,11 +12,12 @@ import (
 	"unicode"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/auth"
-	"healthexchange/services/fhir"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore"
-	"healthexchange/services/pep"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/recordstore"
 )
 
 // PutRequest is one resource to store (see recordsv1.PutRecordRequest).
@@ -56,7 +57,9 @@ type plan struct {
 	Entry string `json:"entry"`
 }
 
-func (p plan) objectKey() string { return versionKey(p.PatientID, p.RecordID, p.Version, p.SHA256) }
+func (p plan) objectKey() string {
+	return recordstore.VersionKey(p.PatientID, p.RecordID, p.Version, p.SHA256)
+}
 
 func (p plan) notarization() ledgerapi.Notarization {
 	return ledgerapi.Notarization{
@@ -142,7 +145,7 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	if key == "" {
 		key = newEventID("put") // no retry can name it: a put of its own
 	}
-	entryKey := idempotencyKey(req.PatientID, p.Subject, key)
+	entryKey := recordstore.IdempotencyKey(req.PatientID, p.Subject, key)
 	unlock, err := s.locks.Lock(ctx, entryKey)
 	if err != nil {
 		return PutResult{}, err

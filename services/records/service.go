@@ -10,8 +10,9 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/keylock"
-	"healthexchange/services/objectstore"
+	"healthexchange/services/platform/keylock"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/store/recordstore"
 )
 
 var tracer = otel.Tracer("healthexchange/services/records")
@@ -34,12 +35,11 @@ type Decider interface {
 	BatchAuthorize(ctx context.Context, in *consentv1.BatchAuthorizeRequest, opts ...grpc.CallOption) (*consentv1.BatchAuthorizeResponse, error)
 }
 
-// Sealer encrypts and decrypts patients' objects (*vault.Vault).
+// Sealer encrypts and decrypts patients' objects, and erases a patient's
+// key (*vault.Vault).
 type Sealer interface {
-	Seal(ctx context.Context, patientID, objectKey string, plaintext []byte) ([]byte, error)
-	Open(ctx context.Context, patientID, objectKey string, sealed []byte) ([]byte, error)
+	recordstore.Sealer
 	Erase(ctx context.Context, patientID string) error
-	Erased(ctx context.Context, patientID string) (bool, error)
 }
 
 // Service is the records service's logic, behind the gRPC API.

@@ -13,9 +13,10 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
-	"healthexchange/services/fhir"
-	"healthexchange/services/ledger"
-	"healthexchange/services/pep"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/store/recordstore"
 )
 
 func TestPutThenGet(t *testing.T) {
@@ -101,7 +102,7 @@ func TestPutIdempotent(t *testing.T) {
 
 func TestPutStorageFailsThenRetry(t *testing.T) {
 	f := newFixture(t)
-	f.objects.FailPuts(func(key string) bool { return !isIdempotencyKey(key) })
+	f.objects.FailPuts(func(key string) bool { return !recordstore.IsIdempotencyKey(key) })
 	req := PutRequest{PatientID: "alice", Resource: observation("alice", "x"), IdempotencyKey: "k"}
 	if _, err := f.svc.Put(testContext(t), drWho, req); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("Put with storage down = %v, want ErrUnavailable", err)
@@ -241,15 +242,15 @@ func TestTamperDetected(t *testing.T) {
 		{"header flipped", func(f *fixture, key, _ string) { f.flip(key, 5, 0x80) }},
 		{"truncated", func(f *fixture, key, _ string) { data, _ := f.objects.Object(key); f.objects.Set(key, data[:10]) }},
 		{"deleted", func(f *fixture, key, _ string) { f.objects.Set(key, nil) }},
-		{"replaced by something huge", func(f *fixture, key, _ string) { f.objects.Set(key, make([]byte, maxSealedSize+1)) }},
+		{"replaced by something huge", func(f *fixture, key, _ string) { f.objects.Set(key, make([]byte, recordstore.MaxSealedSize+1)) }},
 		{"replaced by another patient's object", func(f *fixture, key, other string) { data, _ := f.objects.Object(other); f.objects.Set(key, data) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			r := f.put(t, drWho, PutRequest{PatientID: "alice", Resource: observation("alice", "x")})
 			b := f.put(t, drWho, PutRequest{PatientID: "bob", Resource: observation("bob", "x")})
-			key := versionKey("alice", r.Record.RecordID, 1, r.Record.SHA256)
-			tc.tamper(f, key, versionKey("bob", b.Record.RecordID, 1, b.Record.SHA256))
+			key := recordstore.VersionKey("alice", r.Record.RecordID, 1, r.Record.SHA256)
+			tc.tamper(f, key, recordstore.VersionKey("bob", b.Record.RecordID, 1, b.Record.SHA256))
 			got, err := f.svc.Get(testContext(t), drWho, GetRequest{PatientID: "alice", RecordID: r.Record.RecordID})
 			if !errors.Is(err, ErrTampered) || got.Resource != nil {
 				t.Fatalf("Get = %v (%d bytes), want ErrTampered and nothing served", err, len(got.Resource))
@@ -266,8 +267,8 @@ func TestTamperDetected(t *testing.T) {
 	t.Run("moved to another patient's key fails to open", func(t *testing.T) {
 		f := newFixture(t)
 		r := f.put(t, drWho, PutRequest{PatientID: "alice", Resource: observation("alice", "x")})
-		sealed, _ := f.objects.Object(versionKey("alice", r.Record.RecordID, 1, r.Record.SHA256))
-		if _, err := f.vault.Open(testContext(t), "bob", versionKey("bob", r.Record.RecordID, 1, r.Record.SHA256), sealed); err == nil {
+		sealed, _ := f.objects.Object(recordstore.VersionKey("alice", r.Record.RecordID, 1, r.Record.SHA256))
+		if _, err := f.vault.Open(testContext(t), "bob", recordstore.VersionKey("bob", r.Record.RecordID, 1, r.Record.SHA256), sealed); err == nil {
 			t.Fatal("alice's object opened as bob's")
 		}
 	})

@@ -10,10 +10,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/ledger"
-	"healthexchange/services/pep"
-	"healthexchange/services/serving"
-	"healthexchange/services/vault"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/pep"
+	"healthexchange/services/platform/serving"
+	"healthexchange/services/platform/vault"
 )
 
 // statusCodes maps domain errors (this service's, the ledger's, the vault's)

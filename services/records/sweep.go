@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"time"
+
+	"healthexchange/services/store/recordstore"
 )
 
 // Sweep removes what puts that never finished left behind: for every plan
@@ -20,7 +22,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	}
 	removed := 0
 	for _, key := range keys {
-		if !isIdempotencyKey(key) {
+		if !recordstore.IsIdempotencyKey(key) {
 			continue
 		}
 		if s.sweepOne(ctx, key) {
@@ -42,7 +44,7 @@ func (s *Service) sweepOne(ctx context.Context, key string) bool {
 	if err != nil || !found {
 		return false // unreadable now: next sweep
 	}
-	if s.now().Sub(pl.Created) < s.pendingAfter || !strings.HasPrefix(key, patientPrefix(pl.PatientID)) {
+	if s.now().Sub(pl.Created) < s.pendingAfter || !strings.HasPrefix(key, recordstore.PatientPrefix(pl.PatientID)) {
 		return false
 	}
 	if _, done, err := s.notarized(ctx, pl); err != nil || done {

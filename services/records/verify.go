@@ -7,7 +7,7 @@ import (
 	"regexp"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/fhir"
+	"healthexchange/services/domain/fhir"
 )
 
 // VerifyRequest is a resource, or its hash, to check against the notary.

@@ -10,7 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/auth"
+	"healthexchange/services/platform/auth"
 	"healthexchange/wearables/mhealth"
 )
 

@@ -15,12 +15,12 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/fhir"
-	"healthexchange/services/ingest"
-	"healthexchange/services/itest"
-	"healthexchange/services/objectstore"
-	"healthexchange/services/records"
-	"healthexchange/services/vault/vaulttest"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/vault/vaulttest"
+	"healthexchange/services/store/readingstore"
+	"healthexchange/services/store/recordstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -70,7 +70,7 @@ func BenchmarkDataset(b *testing.B) {
 		return bk
 	}
 	src := &benchSources{
-		storeSources: &storeSources{records: records.NewArchive(bucket("records"), v), readings: ingest.NewArchive(bucket("wearables"), v)},
+		storeSources: &storeSources{records: recordstore.NewArchive(bucket("records"), v), readings: readingstore.NewArchive(bucket("wearables"), v)},
 		latest:       map[string][]ledgerapi.Notarization{},
 	}
 	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
@@ -94,7 +94,7 @@ func BenchmarkDataset(b *testing.B) {
 					go func() {
 						defer wg.Done()
 						for id := range next {
-							if err := src.Readings(ctx, id, start, start.Add(window), func(ingest.StoredReading) error { n.Add(1); return nil }); err != nil {
+							if err := src.Readings(ctx, id, start, start.Add(window), func(readingstore.StoredReading) error { n.Add(1); return nil }); err != nil {
 								b.Error(err)
 							}
 						}

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/anonymize"
-	"healthexchange/services/ingest"
-	"healthexchange/services/records"
+	"healthexchange/services/domain/anonymize"
+	"healthexchange/services/store/readingstore"
+	"healthexchange/services/store/recordstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -25,10 +25,10 @@ type Sources interface {
 	// Latest returns the latest version of each of the patient's records.
 	Latest(ctx context.Context, patientID string) ([]ledgerapi.Notarization, error)
 	// Read returns a version's canonical resource, checked against its
-	// notarized hash (records.ErrTampered, records.ErrErased otherwise).
+	// notarized hash (recordstore.ErrTampered, recordstore.ErrErased otherwise).
 	Read(ctx context.Context, n ledgerapi.Notarization) ([]byte, error)
 	// Readings calls fn with the patient's accepted readings in [from, to).
-	Readings(ctx context.Context, patientID string, from, to time.Time, fn func(ingest.StoredReading) error) error
+	Readings(ctx context.Context, patientID string, from, to time.Time, fn func(readingstore.StoredReading) error) error
 }
 
 // Exclusion reasons, counted in the manifest. Patients are counted once,
@@ -271,9 +271,9 @@ func patientData(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 		}
 		raw, err := src.Read(ctx, v)
 		switch {
-		case errors.Is(err, records.ErrErased):
+		case errors.Is(err, recordstore.ErrErased):
 			return nil, nil, exclErased, nil
-		case errors.Is(err, records.ErrTampered):
+		case errors.Is(err, recordstore.ErrTampered):
 			excluded[exclRecordTampered]++
 			continue
 		case err != nil:
@@ -319,9 +319,9 @@ func demographics(ctx context.Context, src Sources, versions []ledgerapi.Notariz
 	}
 	raw, err := src.Read(ctx, *latest)
 	switch {
-	case errors.Is(err, records.ErrErased):
+	case errors.Is(err, recordstore.ErrErased):
 		return Demographics{}, exclErased, nil
-	case errors.Is(err, records.ErrTampered):
+	case errors.Is(err, recordstore.ErrTampered):
 		return Demographics{}, exclDemographicsTampered, nil
 	case err != nil:
 		return Demographics{}, "", fmt.Errorf("%w: a demographics record: %w", ErrUnavailable, err)
@@ -368,7 +368,7 @@ func readingRows(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 		epoch = time.Unix(0, 0).UTC()
 		shift = pz.ShiftDate(patientID, epoch).Sub(epoch)
 	)
-	err := src.Readings(ctx, patientID, spec.From, spec.To, func(sr ingest.StoredReading) error {
+	err := src.Readings(ctx, patientID, spec.From, spec.To, func(sr readingstore.StoredReading) error {
 		if !spec.kindWanted(sr.Kind) {
 			return nil
 		}
@@ -390,9 +390,9 @@ func readingRows(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 		return nil
 	})
 	switch {
-	case errors.Is(err, ingest.ErrNotFound):
+	case errors.Is(err, readingstore.ErrNotFound):
 		return nil, exclErased, nil
-	case errors.Is(err, ingest.ErrTampered):
+	case errors.Is(err, readingstore.ErrTampered):
 		// A batch that fails its check is never used, and neither is the
 		// rest of the patient's data: a release must not depend on which
 		// of their readings an attacker chose to break.

@@ -15,8 +15,8 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/anonymize"
-	"healthexchange/services/ingest"
+	"healthexchange/services/domain/anonymize"
+	"healthexchange/services/store/readingstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -493,7 +493,7 @@ func (s *stallingSources) Read(context.Context, ledgerapi.Notarization) ([]byte,
 	return nil, errors.New("no records")
 }
 
-func (s *stallingSources) Readings(context.Context, string, time.Time, time.Time, func(ingest.StoredReading) error) error {
+func (s *stallingSources) Readings(context.Context, string, time.Time, time.Time, func(readingstore.StoredReading) error) error {
 	return nil
 }
 

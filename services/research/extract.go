@@ -3,12 +3,13 @@ package research
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"healthexchange/services/anonymize"
+	"healthexchange/services/domain/anonymize"
 )
 
 // Demographics are the quasi-identifiers of a patient, from the FHIR Patient
@@ -104,7 +105,7 @@ func demographicsOf(raw []byte) (Demographics, error) {
 	switch d.Sex {
 	case "male", "female", "other", "unknown":
 	default:
-		return Demographics{}, fmt.Errorf("Patient.gender is not male, female, other or unknown")
+		return Demographics{}, errors.New("the Patient's gender is not male, female, other or unknown")
 	}
 	if _, err := anonymize.ZIP3(d.ZIP); err != nil {
 		return Demographics{}, fmt.Errorf("Patient.address[0].postalCode: %w", err)

@@ -17,14 +17,14 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/fhir"
-	"healthexchange/services/ingest"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore/objectstoretest"
-	"healthexchange/services/policy"
-	"healthexchange/services/records"
-	"healthexchange/services/vault/vaulttest"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore/objectstoretest"
+	"healthexchange/services/platform/vault/vaulttest"
+	"healthexchange/services/store/readingstore"
+	"healthexchange/services/store/recordstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -342,8 +342,8 @@ type world struct {
 	ledger    *fakeLedger
 	recordsOS *objectstoretest.Memory
 	readingOS *objectstoretest.Memory
-	records   *records.Archive
-	readings  *ingest.Archive
+	records   *recordstore.Archive
+	readings  *readingstore.Archive
 	store     fakeStore
 	svc       *Service
 	seq       uint64
@@ -358,7 +358,7 @@ func newWorld(t *testing.T) *world {
 		recordsOS: objectstoretest.New(), readingOS: objectstoretest.New(), store: fakeStore{objectstoretest.New()}}
 	w.ledger = newFakeLedger(func() time.Time { return w.now })
 	v := vaulttest.New(t)
-	w.records, w.readings = records.NewArchive(w.recordsOS, v), ingest.NewArchive(w.readingOS, v)
+	w.records, w.readings = recordstore.NewArchive(w.recordsOS, v), readingstore.NewArchive(w.readingOS, v)
 	w.svc = newService(w.ledger, &storeSources{ledger: w.ledger, records: w.records, readings: w.readings},
 		w.store, realPolicy(t), slog.New(slog.DiscardHandler))
 	w.svc.now = func() time.Time { return w.now }

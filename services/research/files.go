@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"io"
 
-	"healthexchange/services/anonymize"
+	"healthexchange/services/domain/anonymize"
 )
 
 // File names of a released dataset.

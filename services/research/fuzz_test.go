@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/anonymize"
+	"healthexchange/services/domain/anonymize"
 )
 
 var resourceSeeds = []string{
@@ -96,7 +96,7 @@ func FuzzSpecFromProto(f *testing.F) {
 	f.Add("study-1", "labs,vitals", "heart-rate", "", "2024-06-01T00:00:00Z", "2025-06-01T00:00:00Z", int32(3), int32(0), int32(0), 0.0)
 	f.Add("study-1", "labs", "", "code,age_band", "2024-06-01T00:00:00Z", "2024-06-01T00:00:00Z", int32(2), int32(3), int32(2), 0.5)
 	f.Add("s", "vitals", "step-count", "zip3", "2025-06-01T00:00:00+14:00", "2025-06-01T00:00:00-12:00", int32(1000), int32(1), int32(1), math.NaN())
-	f.Add("", "", "", "", "", "", int32(-1), int32(9), int32(-3), -0.0)
+	f.Add("", "", "", "", "", "", int32(-1), int32(9), int32(-3), math.Copysign(0, -1))
 	f.Add("study-1", "labs", "", "", "2024-06-01T00:00:00.1Z", "2024-06-01T00:00:00.9Z", int32(2), int32(0), int32(0), 0.0)
 	f.Fuzz(func(t *testing.T, study, categories, kinds, fields, from, to string, k, readings, dates int32, suppression float64) {
 		split := func(s string) []string {

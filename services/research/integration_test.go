@@ -24,16 +24,16 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/fhir"
-	"healthexchange/services/ingest"
-	"healthexchange/services/itest"
-	"healthexchange/services/ledger"
-	"healthexchange/services/objectstore"
-	"healthexchange/services/patientkey"
-	"healthexchange/services/records"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/domain/patientkey"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/vault"
 	"healthexchange/services/research"
-	"healthexchange/services/vault"
+	"healthexchange/services/store/readingstore"
+	"healthexchange/services/store/recordstore"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -70,8 +70,8 @@ func run(m *testing.M) int {
 // and wearables buckets, and a running researchd with a client.
 type world struct {
 	providers, research *ledger.Client
-	records             *records.Archive
-	readings            *ingest.Archive
+	records             *recordstore.Archive
+	readings            *readingstore.Archive
 	datasets            *objectstore.Bucket
 	client              researchv1.ResearchServiceClient
 }
@@ -107,11 +107,11 @@ func newWorld(t *testing.T) *world {
 		}
 		return b
 	}
-	w.records, w.readings, w.datasets = records.NewArchive(bucket("records"), v), ingest.NewArchive(bucket("wearables"), v), bucket("datasets")
+	w.records, w.readings, w.datasets = recordstore.NewArchive(bucket("records"), v), readingstore.NewArchive(bucket("wearables"), v), bucket("datasets")
 
 	addr := itest.FreeAddr(t)
-	itest.StartProcess(t, researchdBin, []string{"-env", env.Path, "-minio", store.ConfigPath(),
-		"-grpc", addr, "-http", itest.FreeAddr(t)}, "research service starting")
+	itest.StartDaemon(t, researchdBin, []string{"-env", env.Path, "-store-config", store.ConfigPath(),
+		"-grpc", addr, "-http", itest.FreeAddr(t), "-state", t.TempDir()}, addr)
 	w.client = researchv1.NewResearchServiceClient(itest.Dial(t, addr, "cli"))
 	return w
 }

@@ -13,8 +13,8 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/anonymize"
-	"healthexchange/services/ledger"
+	"healthexchange/services/domain/anonymize"
+	"healthexchange/services/platform/ledger"
 )
 
 // work builds the queued datasets one at a time until ctx ends (datasets

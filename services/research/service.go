@@ -18,9 +18,9 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/auth"
-	"healthexchange/services/objectstore"
-	"healthexchange/services/policy"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/objectstore"
 )
 
 // Decider is the policy decision point for datasets (*policy.DatasetEngine).

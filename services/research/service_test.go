@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	researchv1 "healthexchange/proto/research/v1"
-	"healthexchange/services/auth"
+	"healthexchange/services/platform/auth"
 )
 
 func TestReleaseIsRecordedWithTheFilesHashes(t *testing.T) {

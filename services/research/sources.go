@@ -5,16 +5,16 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
-	"healthexchange/services/ingest"
-	"healthexchange/services/records"
+	"healthexchange/services/store/readingstore"
+	"healthexchange/services/store/recordstore"
 )
 
 // storeSources read the ledger's notarizations and the records and
 // wearables buckets, as the records and ingest services laid them out.
 type storeSources struct {
 	ledger   Ledger
-	records  *records.Archive
-	readings *ingest.Archive
+	records  *recordstore.Archive
+	readings *readingstore.Archive
 }
 
 var _ Sources = (*storeSources)(nil)
@@ -41,6 +41,6 @@ func (s *storeSources) Read(ctx context.Context, n ledgerapi.Notarization) ([]by
 	return s.records.Read(ctx, n)
 }
 
-func (s *storeSources) Readings(ctx context.Context, patientID string, from, to time.Time, fn func(ingest.StoredReading) error) error {
+func (s *storeSources) Readings(ctx context.Context, patientID string, from, to time.Time, fn func(readingstore.StoredReading) error) error {
 	return s.readings.Readings(ctx, patientID, from, to, fn)
 }

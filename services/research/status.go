@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 
-	"healthexchange/services/serving"
+	"healthexchange/services/platform/serving"
 )
 
 // statusCodes maps domain errors to gRPC codes; the first match wins.

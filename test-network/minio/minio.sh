@@ -20,7 +20,7 @@
 # Clients find the server through $HX_STATE/minio/minio.json (endpoint, TLS,
 # the credentials file); the credentials file is mode 0600 and lives only in
 # the ignored state folder. Ports and folders can be overridden by
-# environment (the HX_ variables below). Everything listens on 127.0.0.1 only.
+# environment (the HX_ variables below; ports in ../ports.sh). Everything listens on 127.0.0.1 only.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,8 +28,6 @@ root="$(cd "$here/../.." && pwd)"
 
 : "${HX_CACHE:=$root/.cache}"
 : "${HX_STATE:=$HX_CACHE/network}"
-: "${HX_MINIO_PORT:=27090}"
-: "${HX_MINIO_CONSOLE_PORT:=27091}"
 : "${HX_UP_TIMEOUT:=120}"
 
 dir="$HX_STATE/minio"
@@ -41,11 +39,11 @@ logfile="$logs/minio.log"
 # Not in $HX_STATE/pids: network.sh up takes an existing pids folder for a
 # half-started network and tears it down, which would stop this server too.
 pidfile="$dir/minio.pid"
-health="http://127.0.0.1:$HX_MINIO_PORT/minio/health/live"
 
 hx_name=minio
 # shellcheck source=../lib.sh
 . "$here/../lib.sh"
+health="http://127.0.0.1:$HX_MINIO_PORT/minio/health/live"
 
 # ------------------------------------------------------------------ binary ---
 

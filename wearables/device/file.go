@@ -12,7 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"healthexchange/services/durable"
+	"healthexchange/services/platform/durable"
 )
 
 // keyFile is how a device key is kept: written once, never rewritten.

@@ -23,8 +23,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	ingestv1 "healthexchange/proto/ingest/v1"
-	"healthexchange/services/mtls"
-	"healthexchange/services/mtls/mtlstest"
+	"healthexchange/services/platform/mtls"
+	"healthexchange/services/platform/mtls/mtlstest"
 	"healthexchange/wearables/device"
 	"healthexchange/wearables/mhealth"
 )
@@ -214,16 +214,6 @@ func (f *fakeIngest) readings(dev string) []mhealth.Reading {
 		out = append(out, f.stored[dev][seq].batch.Readings...)
 	}
 	return out
-}
-
-func (f *fakeIngest) storedCount() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, m := range f.stored {
-		n += len(m)
-	}
-	return n
 }
 
 func (f *fakeIngest) receivedCount() int {

@@ -14,9 +14,6 @@ import (
 	"healthexchange/wearables/device"
 )
 
-// DefaultServer is the ingest service's gRPC address in development.
-const DefaultServer = "127.0.0.1:27121"
-
 // RunConfig is a simulator run: the streaming Config, the service, and the
 // key files of the devices (see wearables/device).
 type RunConfig struct {
@@ -29,9 +26,10 @@ type RunConfig struct {
 	DeviceKeys []string
 }
 
-// NewRunConfig returns NewConfig's defaults and DefaultServer.
+// NewRunConfig returns NewConfig's defaults; the caller sets the server,
+// TLS and device keys.
 func NewRunConfig() RunConfig {
-	return RunConfig{Config: NewConfig(), Server: DefaultServer}
+	return RunConfig{Config: NewConfig()}
 }
 
 // Validate reports the first invalid field, wrapping ErrConfig.

@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/signal"
 
-	"healthexchange/services/cliniciancli"
+	"healthexchange/services/apps/cliniciancli"
 )
 
 func main() {

@@ -9,8 +9,8 @@ import (
 	"os/signal"
 	"time"
 
-	"healthexchange/services/demo"
-	"healthexchange/services/devenv"
+	"healthexchange/services/dev/demo"
+	"healthexchange/services/dev/devenv"
 )
 
 func main() {

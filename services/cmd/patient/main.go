@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/signal"
 
-	"healthexchange/services/patientcli"
+	"healthexchange/services/apps/patientcli"
 )
 
 func main() {

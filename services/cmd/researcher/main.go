@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/signal"
 
-	"healthexchange/services/researchercli"
+	"healthexchange/services/apps/researchercli"
 )
 
 func main() {

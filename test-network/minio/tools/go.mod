@@ -2,7 +2,10 @@
 // for development and the integration tests. It is its own module so MinIO's
 // dependency graph never leaks into the project's. The replace is MinIO's
 // own (its go.mod carries it); go install @version would refuse it, so the
-// server is built from here with go build.
+// server is built from here with go build. reflect2 and json-iterator are
+// raised from MinIO's v1.0.1 and v1.1.11: those crash (SIGSEGV iterating a
+// map) under Go 1.18 and later, which killed a long-running server within
+// minutes when its data scanner first ran.
 module healthexchange/test-network/minio/tools
 
 go 1.26
@@ -66,7 +69,7 @@ require (
 	github.com/jcmturner/gokrb5/v8 v8.4.2 // indirect
 	github.com/jcmturner/rpc/v2 v2.0.3 // indirect
 	github.com/josharian/intern v1.0.0 // indirect
-	github.com/json-iterator/go v1.1.11 // indirect
+	github.com/json-iterator/go v1.1.12 // indirect
 	github.com/jstemmer/go-junit-report v0.9.1 // indirect
 	github.com/klauspost/compress v1.12.2 // indirect
 	github.com/klauspost/cpuid v1.3.1 // indirect
@@ -98,7 +101,7 @@ require (
 	github.com/minio/sio v0.3.0 // indirect
 	github.com/mitchellh/go-homedir v1.1.0 // indirect
 	github.com/modern-go/concurrent v0.0.0-20180306012644-bacd9c7ef1dd // indirect
-	github.com/modern-go/reflect2 v1.0.1 // indirect
+	github.com/modern-go/reflect2 v1.0.2 // indirect
 	github.com/montanaflynn/stats v0.5.0 // indirect
 	github.com/nats-io/jwt v1.1.0 // indirect
 	github.com/nats-io/nats.go v1.10.0 // indirect

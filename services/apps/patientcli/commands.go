@@ -1,0 +1,501 @@
+package patientcli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/apps/internal/apiclient"
+	"healthexchange/services/apps/internal/clikit"
+	"healthexchange/services/dev/devenv"
+	"healthexchange/services/domain/patientkey"
+	"healthexchange/services/platform/ledger"
+)
+
+// app is the patient app, its commands working with o.
+func (o *opts) app() *clikit.App {
+	return &clikit.App{
+		Name:    "patient",
+		Summary: "the patient's app for the health exchange.",
+		Common:  o.common,
+		Commands: []clikit.Command{
+			{Name: "keygen", Summary: "make a new key for a patient id and save it (0600)", Args: "--id PATIENT_ID",
+				Help: "Make a new Ed25519 key for a patient id and save it to --key (mode 0600). Refuses to overwrite a key.", Flags: o.keygen},
+			{Name: "register", Summary: "register the key on the ledger (signed by the key itself)",
+				Help: "Register your key on the ledger. The registration is signed by the key itself.", Flags: o.register},
+			{Name: "grant", Summary: "give someone access to categories of your records",
+				Args: "--to user:ID|org:MSP|study:ID --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
+				Help: "Give someone access to categories of your records for purposes. The consent is signed with your key. " +
+					"A consent to study:ID lets only that research study use the records, and must have --purposes research.", Flags: o.grant},
+			{Name: "revoke", Summary: "take a consent back", Args: "CONSENT_ID",
+				Help: "Take a consent back. Every decision after the service has seen it is a deny.", Flags: o.revoke},
+			{Name: "consents", Summary: "list your consents", Help: "List your consents.", Flags: o.listConsents},
+			{Name: "access-log", Summary: "see who accessed your data, allowed or denied",
+				Help: "See who accessed your data, allowed or denied, and break-glass accesses.", Flags: o.accessLog},
+			{Name: "requests", Summary: "list access requests addressed to you", Args: "[--state pending|approved|denied]",
+				Help: "List access requests addressed to you.", Flags: o.requests},
+			{Name: "approve", Summary: "grant what an access request asked for", Args: "REQUEST_ID [--expires T | --for D]",
+				Help: "Grant exactly what an access request asked for, to the requester.", Flags: o.approve},
+			{Name: "deny", Summary: "refuse an access request", Args: "REQUEST_ID", Help: "Refuse an access request.", Flags: o.deny},
+			{Name: "device", Summary: "pair a wearable with you, or revoke one",
+				Args: "pair --id DEVICE_ID --public-key BASE64 | revoke DEVICE_ID",
+				Help: "Pair a wearable with you: its Ed25519 public key (standard base64, as the device shows it) is registered on the\n" +
+					"ledger as yours, so the readings it signs can be told to be yours. Revoke it when it is lost or replaced (readings\n" +
+					"received before stay valid). Both are signed with your key.", Flags: o.device},
+			{Name: "erase", Summary: "erase all your records for good (records service)", Args: "--confirm [--records-server URL] [--patient ID]",
+				Help: "Erase all your records from the records service for good: their key is destroyed and their stored versions deleted, and the ledger\n" +
+					"records that the erasure happened (the notarized hashes stay). It cannot be undone, so it needs --confirm.", Flags: o.erase},
+		},
+		Footer: `Every command takes --help. Common flags: --server, --ca, --token (or
+HX_TOKEN), --key (or HX_PATIENT_KEY), --json.
+`,
+	}
+}
+
+func (o *opts) keygen(fs *flag.FlagSet) func(context.Context, []string) error {
+	id := fs.String("id", "", "your patient id (pseudonymous, e.g. pat-7f3a)")
+	return func(_ context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		if *id == "" {
+			return clikit.Usagef("--id is required")
+		}
+		if _, err := os.Stat(o.keyPath); err == nil {
+			return fmt.Errorf("%s exists; refusing to overwrite a key (use --key for another file)", o.keyPath)
+		}
+		k, err := patientkey.Generate(*id)
+		if err != nil {
+			return err
+		}
+		if err := k.Save(o.keyPath); err != nil {
+			return err
+		}
+		out := map[string]string{"patientId": k.PatientID(), "publicKey": k.PublicKey(), "keyFile": o.keyPath}
+		return o.show(out, func(w io.Writer) {
+			fmt.Fprintf(w, "key for %s saved to %s (0600)\npublic key: %s\n", k.PatientID(), o.keyPath, k.PublicKey())
+		})
+	}
+}
+
+func (o *opts) register(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Register() })
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.RegisterPatientResponse{}
+		if err := g.Call(ctx, "POST", "/v1/patients:register", &consentv1.RegisterPatientRequest{Registration: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintf(w, "registered %s at %s\n", resp.GetPatientId(), resp.GetRegisteredAt())
+		})
+	}
+}
+
+func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
+	to := fs.String("to", "", "grantee: user:ID, org:MSP_ID or study:STUDY_ID")
+	categories := fs.String("categories", "", "comma-separated: "+fmt.Sprint(ledgerapi.Categories))
+	purposes := fs.String("purposes", "", "comma-separated: "+fmt.Sprint(ledgerapi.Purposes))
+	records := fs.String("records", "", "comma-separated record ids (default: every record of the categories)")
+	notBefore := fs.String("not-before", "", "RFC 3339 start (default: now)")
+	expires := fs.String("expires", "", "RFC 3339 end (default: none)")
+	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
+	id := fs.String("id", "", "consent id (default: a random one)")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		kind, who, ok := cutGrantee(*to)
+		if !ok {
+			return clikit.Usagef("--to must be user:ID, org:MSP_ID or study:STUDY_ID")
+		}
+		nb, exp, err := validity(*notBefore, *expires, *lasting)
+		if err != nil {
+			return err
+		}
+		consentID := *id
+		if consentID == "" {
+			consentID = newConsentID()
+		}
+		c := ledgerapi.ConsentGrant{
+			ConsentID: consentID, Grantee: ledgerapi.Grantee{Kind: kind, ID: who},
+			Categories: splitList(*categories), Purposes: splitList(*purposes), RecordIDs: splitList(*records),
+			NotBefore: nb, ExpiresAt: exp,
+		}
+		if err := checkGrant(c); err != nil {
+			return err
+		}
+		g, sp, err := o.signedGrant(c)
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.GrantConsentResponse{}
+		if err := g.Call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, resp.GetConsent()) })
+	}
+}
+
+// cutGrantee splits a --to value, KIND:ID, into a grantee kind and a
+// non-empty id.
+func cutGrantee(s string) (kind, id string, ok bool) {
+	for _, k := range []string{ledgerapi.GranteeUser, ledgerapi.GranteeOrg, ledgerapi.GranteeStudy} {
+		if len(s) > len(k)+1 && s[:len(k)+1] == k+":" {
+			return k, s[len(k)+1:], true
+		}
+	}
+	return "", "", false
+}
+
+// checkGrant refuses a grant the ledger would refuse for its own values
+// (an unknown category or purpose, a malformed id or time), before any key
+// file is read or any service is called. The header is the key's to fill
+// when it signs, so it is checked with a stand-in.
+func checkGrant(c ledgerapi.ConsentGrant) error {
+	for _, v := range c.Categories {
+		if ledgerapi.ValidateCategory("", v) != nil {
+			return clikit.Usagef("unknown category %q in --categories (categories: %s)", v, strings.Join(ledgerapi.Categories, ", "))
+		}
+	}
+	for _, v := range c.Purposes {
+		if ledgerapi.ValidatePurpose("", v) != nil {
+			return clikit.Usagef("unknown purpose %q in --purposes (purposes: %s)", v, strings.Join(ledgerapi.Purposes, ", "))
+		}
+	}
+	c.Header = ledgerapi.Header{Op: ledgerapi.OpConsentGrant, PatientID: "stand-in"}
+	if err := c.Validate(); err != nil {
+		return clikit.Usagef("%v", err)
+	}
+	return nil
+}
+
+// signedGrant connects to the gateway and signs a grant with the patient's
+// key.
+func (o *opts) signedGrant(c ledgerapi.ConsentGrant) (*apiclient.Client, *consentv1.SignedPayload, error) {
+	g, err := o.gateway()
+	if err != nil {
+		return nil, nil, err
+	}
+	sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) })
+	return g, sp, err
+}
+
+func (o *opts) revoke(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		consentID, err := clikit.OneArg(args, "CONSENT_ID")
+		if err != nil {
+			return err
+		}
+		if err := ledgerapi.ValidateID("CONSENT_ID", consentID); err != nil {
+			return clikit.Usagef("%v", err)
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) })
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.RevokeConsentResponse{}
+		if err := g.Call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "revoked:\n"); printConsent(w, resp.GetConsent()) })
+	}
+}
+
+func (o *opts) listConsents(fs *flag.FlagSet) func(context.Context, []string) error {
+	size := fs.Int("page-size", 50, "consents per page (1-100)")
+	page := fs.String("page-token", "", "from a previous listing")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		resp := &consentv1.ListConsentsResponse{}
+		if err := o.getPage(ctx, "/v1/consents", *size, *page, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintln(w, "CONSENT\tSTATUS\tGRANTEE\tCATEGORIES\tPURPOSES\tRECORDS\tVALID")
+			for _, c := range resp.GetConsents() {
+				printConsent(w, c)
+			}
+			if resp.GetNextPageToken() != "" {
+				fmt.Fprintf(w, "more: --page-token %s\n", resp.GetNextPageToken())
+			}
+		})
+	}
+}
+
+func (o *opts) accessLog(fs *flag.FlagSet) func(context.Context, []string) error {
+	size := fs.Int("page-size", 50, "events per page (1-100)")
+	page := fs.String("page-token", "", "from a previous listing")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		resp := &consentv1.GetAccessLogResponse{}
+		if err := o.getPage(ctx, "/v1/access-log", *size, *page, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintln(w, "TIME\tWHO\tACTION\tRESOURCE\tPURPOSE\tDECISION\tREASON")
+			for _, e := range resp.GetEvents() {
+				decision := e.GetDecision()
+				if e.GetBreakGlass() {
+					decision += " (BREAK-GLASS)"
+				}
+				fmt.Fprintf(w, "%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", e.GetTime(), e.GetActor(), e.GetActorOrg(), e.GetAction(),
+					e.GetResource(), e.GetPurpose(), decision, e.GetReason())
+			}
+			if resp.GetNextPageToken() != "" {
+				fmt.Fprintf(w, "more: --page-token %s\n", resp.GetNextPageToken())
+			}
+		})
+	}
+}
+
+// getPage reads one page of a listing into resp.
+func (o *opts) getPage(ctx context.Context, path string, size int, token string, resp proto.Message) error {
+	g, err := o.gateway()
+	if err != nil {
+		return err
+	}
+	return g.GetPage(ctx, path, nil, size, token, resp)
+}
+
+func (o *opts) requests(fs *flag.FlagSet) func(context.Context, []string) error {
+	state := fs.String("state", "", "pending, approved or denied (default: all)")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		resp, err := o.listRequests(ctx, *state)
+		if err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintln(w, "REQUEST\tSTATE\tFROM\tCATEGORIES\tPURPOSES\tREASON")
+			for _, r := range resp.GetRequests() {
+				printRequest(w, r)
+			}
+		})
+	}
+}
+
+func (o *opts) listRequests(ctx context.Context, state string) (*consentv1.ListAccessRequestsResponse, error) {
+	g, err := o.gateway()
+	if err != nil {
+		return nil, err
+	}
+	resp := &consentv1.ListAccessRequestsResponse{}
+	return resp, g.Call(ctx, "GET", "/v1/access-requests?"+url.Values{"state": {state}}.Encode(), nil, resp)
+}
+
+func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
+	expires := fs.String("expires", "", "RFC 3339 end of the consent (default: none)")
+	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
+	return func(ctx context.Context, args []string) error {
+		id, err := clikit.OneArg(args, "REQUEST_ID")
+		if err != nil {
+			return err
+		}
+		if err := ledgerapi.ValidateID("REQUEST_ID", id); err != nil {
+			return clikit.Usagef("%v", err)
+		}
+		_, exp, err := validity("", *expires, *lasting)
+		if err != nil {
+			return err
+		}
+		pending, err := o.listRequests(ctx, "pending")
+		if err != nil {
+			return err
+		}
+		var req *consentv1.AccessRequest
+		for _, r := range pending.GetRequests() {
+			if r.GetRequestId() == id {
+				req = r
+			}
+		}
+		if req == nil {
+			return fmt.Errorf("no pending access request %s", id)
+		}
+		c := ledgerapi.ConsentGrant{
+			ConsentID: newConsentID(), Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: req.GetRequester()},
+			Categories: req.GetCategories(), Purposes: req.GetPurposes(), ExpiresAt: exp,
+		}
+		g, sp, err := o.signedGrant(c)
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.ApproveAccessRequestResponse{}
+		path := "/v1/access-requests/" + url.PathEscape(id) + ":approve"
+		if err := g.Call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprint(w, "approved:\n")
+			printRequest(w, resp.GetRequest())
+			printConsent(w, resp.GetConsent())
+		})
+	}
+}
+
+func (o *opts) deny(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		id, err := clikit.OneArg(args, "REQUEST_ID")
+		if err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		resp := &consentv1.DenyAccessRequestResponse{}
+		if err := g.Call(ctx, "POST", "/v1/access-requests/"+url.PathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "denied:\n"); printRequest(w, resp.GetRequest()) })
+	}
+}
+
+func (o *opts) device(fs *flag.FlagSet) func(context.Context, []string) error {
+	id := fs.String("id", "", "pair: the device's id (e.g. watch-7f3a)")
+	publicKey := fs.String("public-key", "", "pair: the device's Ed25519 public key, standard base64")
+	return func(ctx context.Context, args []string) error {
+		if len(args) == 0 {
+			return clikit.Usagef("want pair or revoke")
+		}
+		switch args[0] {
+		case "pair":
+			if err := clikit.NoArgs(args[1:]); err != nil {
+				return err
+			}
+			if *id == "" || *publicKey == "" {
+				return clikit.Usagef("pair needs --id and --public-key")
+			}
+			if err := ledgerapi.ValidateID("--id", *id); err != nil {
+				return clikit.Usagef("%v", err)
+			}
+			if err := ledgerapi.ValidatePublicKey("--public-key", *publicKey); err != nil {
+				return clikit.Usagef("%v", err)
+			}
+			return o.changeDevice(ctx, "/v1/devices:pair", "paired",
+				func(k *patientkey.Key) (ledger.Signed, error) { return k.RegisterDevice(*id, *publicKey) },
+				func(sp *consentv1.SignedPayload) proto.Message { return &consentv1.PairDeviceRequest{Registration: sp} },
+				&consentv1.PairDeviceResponse{})
+		case "revoke":
+			deviceID, err := clikit.OneArg(args[1:], "DEVICE_ID")
+			if err != nil {
+				return err
+			}
+			if err := ledgerapi.ValidateID("DEVICE_ID", deviceID); err != nil {
+				return clikit.Usagef("%v", err)
+			}
+			var pairOnly []string
+			fs.Visit(func(f *flag.Flag) {
+				if f.Name == "id" || f.Name == "public-key" {
+					pairOnly = append(pairOnly, "--"+f.Name)
+				}
+			})
+			if len(pairOnly) > 0 {
+				return clikit.Usagef("%s: only for pair (revoke takes the DEVICE_ID)", strings.Join(pairOnly, ", "))
+			}
+			return o.changeDevice(ctx, "/v1/devices:revoke", "revoked",
+				func(k *patientkey.Key) (ledger.Signed, error) { return k.RevokeDevice(deviceID) },
+				func(sp *consentv1.SignedPayload) proto.Message { return &consentv1.RevokeDeviceRequest{Revocation: sp} },
+				&consentv1.RevokeDeviceResponse{})
+		default:
+			return clikit.Usagef("unknown device command %q: want pair or revoke", args[0])
+		}
+	}
+}
+
+// deviceResponse is the answer to a pairing or a revocation.
+type deviceResponse interface {
+	proto.Message
+	GetDevice() *consentv1.Device
+}
+
+// changeDevice signs a device change with the patient's key, posts it to
+// path wrapped by request, and shows the device the service answers with.
+func (o *opts) changeDevice(ctx context.Context, path, done string, sign func(*patientkey.Key) (ledger.Signed, error),
+	request func(*consentv1.SignedPayload) proto.Message, resp deviceResponse) error {
+	g, err := o.gateway()
+	if err != nil {
+		return err
+	}
+	sp, err := o.signing(sign)
+	if err != nil {
+		return err
+	}
+	if err := g.Call(ctx, "POST", path, request(sp), resp); err != nil {
+		return err
+	}
+	return o.show(resp, func(w io.Writer) { fmt.Fprintf(w, "%s:\n", done); printDevice(w, resp.GetDevice()) })
+}
+
+func (o *opts) erase(fs *flag.FlagSet) func(context.Context, []string) error {
+	confirm := fs.Bool("confirm", false, "yes, erase all my records; this cannot be undone")
+	server := fs.String("records-server", devenv.ServerURL("records"), "the records service's HTTP/JSON gateway ($HX_RECORDS_URL, else the development network's)")
+	patient := fs.String("patient", "", "your patient id (default: your key's)")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		if !*confirm {
+			return clikit.Usagef("erasing destroys your records' key and deletes every stored version; it cannot be undone. Run again with --confirm")
+		}
+		id := *patient
+		if id != "" {
+			if err := ledgerapi.ValidateID("--patient", id); err != nil {
+				return clikit.Usagef("%v", err)
+			}
+		} else {
+			k, err := o.loadKey()
+			if err != nil {
+				return fmt.Errorf("your patient id (from your key, or pass --patient): %w", err)
+			}
+			id = k.PatientID()
+		}
+		g, err := o.client("records", *server, "--records-server")
+		if err != nil {
+			return err
+		}
+		resp := &recordsv1.ErasePatientRecordsResponse{}
+		path := "/v1/patients/" + url.PathEscape(id) + "/records:erase"
+		if err := g.Call(ctx, "POST", path, &recordsv1.ErasePatientRecordsRequest{PatientId: id}, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			key := resp.GetKeyId()
+			if key == "" {
+				key = "(none)"
+			}
+			fmt.Fprintf(w, "erased the records of %s at %s\n", resp.GetPatientId(), resp.GetErasedAt())
+			fmt.Fprintf(w, "record versions deleted\t%d\n", resp.GetObjectsDeleted())
+			fmt.Fprintf(w, "data key destroyed\t%s\n", key)
+			fmt.Fprintf(w, "erasure\t%s (tx %s)\n", resp.GetErasureId(), resp.GetTxId())
+		})
+	}
+}

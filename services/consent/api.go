@@ -1,0 +1,124 @@
+package consent
+
+import (
+	"context"
+	"fmt"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
+)
+
+// patientAPI serves consent.v1.ConsentService: messages in and out, the
+// verified caller, and errors to statuses; the work is the service's
+// (patients.go).
+type patientAPI struct {
+	consentv1.UnimplementedConsentServiceServer
+	*service
+}
+
+// caller is the verified principal of the call.
+func caller(ctx context.Context) (auth.Principal, error) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return auth.Principal{}, fmt.Errorf("%w: no verified caller", ErrPermission)
+	}
+	return p, nil
+}
+
+// signed is a signed payload message as the ledger client takes it.
+func signed(sp *consentv1.SignedPayload) ledger.Signed {
+	return ledger.Signed{Payload: sp.GetPayload(), Signature: sp.GetSignature()}
+}
+
+// serve runs f for the verified caller and maps its error to a status.
+func serve[T any](ctx context.Context, a *patientAPI, f func(p auth.Principal) (T, error)) (T, error) {
+	var zero T
+	p, err := caller(ctx)
+	if err != nil {
+		return zero, toStatus(ctx, a.log, err)
+	}
+	resp, err := f(p)
+	if err != nil {
+		return zero, toStatus(ctx, a.log, err)
+	}
+	return resp, nil
+}
+
+func (a *patientAPI) RegisterPatient(ctx context.Context, req *consentv1.RegisterPatientRequest) (*consentv1.RegisterPatientResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.RegisterPatientResponse, error) {
+		patient, err := a.registerPatient(ctx, p, signed(req.GetRegistration()))
+		return &consentv1.RegisterPatientResponse{PatientId: patient.PatientID, PublicKey: patient.PublicKey, RegisteredAt: patient.RegisteredAt}, err
+	})
+}
+
+func (a *patientAPI) GrantConsent(ctx context.Context, req *consentv1.GrantConsentRequest) (*consentv1.GrantConsentResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.GrantConsentResponse, error) {
+		c, err := a.grant(ctx, p, signed(req.GetGrant()), nil)
+		return &consentv1.GrantConsentResponse{Consent: consentToProto(c)}, err
+	})
+}
+
+func (a *patientAPI) RevokeConsent(ctx context.Context, req *consentv1.RevokeConsentRequest) (*consentv1.RevokeConsentResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.RevokeConsentResponse, error) {
+		c, err := a.revoke(ctx, p, signed(req.GetRevocation()))
+		return &consentv1.RevokeConsentResponse{Consent: consentToProto(c)}, err
+	})
+}
+
+func (a *patientAPI) PairDevice(ctx context.Context, req *consentv1.PairDeviceRequest) (*consentv1.PairDeviceResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.PairDeviceResponse, error) {
+		d, err := changeDevice[ledgerapi.DeviceRegistration](ctx, a.service, p, signed(req.GetRegistration()), ledgerapi.OpDeviceRegister, a.ledger.RegisterDevice)
+		return &consentv1.PairDeviceResponse{Device: deviceToProto(d)}, err
+	})
+}
+
+func (a *patientAPI) RevokeDevice(ctx context.Context, req *consentv1.RevokeDeviceRequest) (*consentv1.RevokeDeviceResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.RevokeDeviceResponse, error) {
+		d, err := changeDevice[ledgerapi.DeviceRevocation](ctx, a.service, p, signed(req.GetRevocation()), ledgerapi.OpDeviceRevoke, a.ledger.RevokeDevice)
+		return &consentv1.RevokeDeviceResponse{Device: deviceToProto(d)}, err
+	})
+}
+
+func (a *patientAPI) ListConsents(ctx context.Context, req *consentv1.ListConsentsRequest) (*consentv1.ListConsentsResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.ListConsentsResponse, error) {
+		items, next, err := a.consents(ctx, p, req.GetPageSize(), req.GetPageToken())
+		return &consentv1.ListConsentsResponse{Consents: convertAll(items, consentToProto), NextPageToken: next}, err
+	})
+}
+
+func (a *patientAPI) GetAccessLog(ctx context.Context, req *consentv1.GetAccessLogRequest) (*consentv1.GetAccessLogResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.GetAccessLogResponse, error) {
+		items, next, err := a.accessLog(ctx, p, req.GetPageSize(), req.GetPageToken())
+		return &consentv1.GetAccessLogResponse{Events: convertAll(items, eventToProto), NextPageToken: next}, err
+	})
+}
+
+func (a *patientAPI) CreateAccessRequest(ctx context.Context, req *consentv1.CreateAccessRequestRequest) (*consentv1.CreateAccessRequestResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.CreateAccessRequestResponse, error) {
+		r, err := a.createRequest(p, req.GetPatientId(), req.GetCategories(), req.GetPurposes(), req.GetReason())
+		return &consentv1.CreateAccessRequestResponse{Request: requestToProto(r)}, err
+	})
+}
+
+func (a *patientAPI) ListAccessRequests(ctx context.Context, req *consentv1.ListAccessRequestsRequest) (*consentv1.ListAccessRequestsResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.ListAccessRequestsResponse, error) {
+		rs, err := a.listRequests(p, req.GetState())
+		return &consentv1.ListAccessRequestsResponse{Requests: convertAll(rs, requestToProto)}, err
+	})
+}
+
+func (a *patientAPI) ApproveAccessRequest(ctx context.Context, req *consentv1.ApproveAccessRequestRequest) (*consentv1.ApproveAccessRequestResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.ApproveAccessRequestResponse, error) {
+		r, c, err := a.approveRequest(ctx, p, req.GetRequestId(), signed(req.GetGrant()))
+		return &consentv1.ApproveAccessRequestResponse{Request: requestToProto(r), Consent: consentToProto(c)}, err
+	})
+}
+
+func (a *patientAPI) DenyAccessRequest(ctx context.Context, req *consentv1.DenyAccessRequestRequest) (*consentv1.DenyAccessRequestResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.DenyAccessRequestResponse, error) {
+		r, err := a.denyRequest(p, req.GetRequestId())
+		return &consentv1.DenyAccessRequestResponse{Request: requestToProto(r)}, err
+	})
+}

@@ -1,0 +1,100 @@
+package consent
+
+import (
+	"context"
+	"path/filepath"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/daemon"
+	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/serving"
+)
+
+// New builds the consent service on the daemon skeleton: the policy
+// engine, the ledger from p, the decision view (restored from its snapshot
+// in p's state folder), the access-event journal and the access requests;
+// the patient API and the decision point on gRPC and HTTP/JSON; following
+// the ledger and shipping access events in the background. Its health check
+// says SERVING only while the view follows the ledger. At the stop, access
+// events are flushed (or stay in the journal for the next start) and the
+// view's snapshot is saved.
+func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	stateDir, err := p.StateDir()
+	if err != nil {
+		return nil, err
+	}
+	engine, err := policy.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lc, err := p.Ledger()
+	if err != nil {
+		return nil, err
+	}
+	view := NewView()
+	snapshot := filepath.Join(stateDir, "view.json")
+	if err := loadSnapshot(snapshot, view); err != nil {
+		return nil, err
+	}
+	journal, err := durable.OpenJournal[ledgerapi.AccessEvent](filepath.Join(stateDir, "access-events"))
+	if err != nil {
+		return nil, err
+	}
+	requests, err := openRequests(filepath.Join(stateDir, "access-requests.json"))
+	if err != nil {
+		journal.Close()
+		return nil, err
+	}
+	log := p.Log()
+	svc := &service{
+		ledger: lc, view: view, policy: engine, journal: journal, requests: requests,
+		now: time.Now, log: log, awaitView: cfg.AwaitView,
+		shipper: &shipper{journal: journal, sink: lc, every: cfg.FlushEvery, batch: cfg.EventBatch, kick: make(chan struct{}, 1), log: log},
+	}
+	f := &follower{src: lc, view: view, snapshotPath: snapshot, retry: cfg.Retry, saveEvery: cfg.SaveViewEvery, log: log}
+	return &daemon.Service{
+		Register: func(s grpc.ServiceRegistrar) {
+			consentv1.RegisterConsentServiceServer(s, &patientAPI{service: svc})
+			consentv1.RegisterDecisionServiceServer(s, &decisionAPI{service: svc})
+		},
+		Gateway: []serving.RegisterFunc{
+			consentv1.RegisterConsentServiceHandlerFromEndpoint,
+			consentv1.RegisterDecisionServiceHandlerFromEndpoint,
+		},
+		OpenAPI:    consentv1.OpenAPI,
+		Background: []func(context.Context){f.run, svc.shipper.run, readiness(view, p.SetServing)},
+		Close:      journal.Close,
+		Started:    []any{"view_next_block", view.Checkpoint().Next, "pending_access_events", journal.Len()},
+		NotReady:   true,
+	}, nil
+}
+
+// readiness reports the view's liveness to the health service every 100 ms
+// until ctx ends: SERVING while it follows the ledger and has caught up.
+func readiness(view *View, set func(bool)) func(context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		last, first := false, true
+		for {
+			live, _ := view.Live()
+			if live != last || first {
+				set(live)
+				last, first = live, false
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}
+}

@@ -1,0 +1,275 @@
+package consent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
+)
+
+// What the consent service does for patients (and for staff asking them
+// for access): relay the patient's signed changes to the ledger, list
+// what the ledger holds of the patient, and keep access requests. The
+// proto edge is api.go.
+
+// requireRole refuses a principal whose role is not one of roles.
+func requireRole(p auth.Principal, roles ...auth.Role) error {
+	if !slices.Contains(roles, p.Role) {
+		return fmt.Errorf("%w: role %s may not make this call", ErrPermission, p.Role)
+	}
+	return nil
+}
+
+// signedBy parses a patient-signed payload of type T, checks that it speaks
+// for the calling patient, and checks its signature, for a clear error before
+// anything is submitted (the chaincode checks again, and is what counts).
+// The key is the patient's on the ledger, or keyOf's when given (a
+// registration is signed by the key it registers).
+func signedBy[T any, P ledgerapi.Input[T]](ctx context.Context, s *service, p auth.Principal, sp ledger.Signed, keyOf func(T) string) (T, error) {
+	var zero T
+	if sp.Payload == "" || sp.Signature == "" {
+		return zero, fmt.Errorf("%w: a signed payload (payload and signature) is required", ErrInvalid)
+	}
+	v, err := ledgerapi.Parse[T, P]([]byte(sp.Payload))
+	if err != nil {
+		return zero, err
+	}
+	header, ok := any(v).(interface{ Signer() (string, uint64) })
+	if !ok {
+		return zero, fmt.Errorf("%w: not a patient-signed payload", ErrInvalid)
+	}
+	if patientID, _ := header.Signer(); patientID != p.Subject {
+		return zero, fmt.Errorf("%w: the payload speaks for patient %s, the caller is %s", ErrPermission, patientID, p.Subject)
+	}
+	var publicKey string
+	if keyOf != nil {
+		publicKey = keyOf(v)
+	} else {
+		patient, err := s.ledger.Patient(ctx, p.Subject)
+		if err != nil {
+			return zero, err
+		}
+		publicKey = patient.PublicKey
+	}
+	if err := ledgerapi.VerifySignature(publicKey, []byte(sp.Payload), sp.Signature); err != nil {
+		return zero, err
+	}
+	return v, nil
+}
+
+// checkOp refuses a signed payload made for another operation than op, with
+// an error that says so: the strict parse in signedBy would otherwise stop at
+// the first field the other operation has and this one lacks. An empty or
+// malformed payload is left to signedBy to report.
+func checkOp(sp ledger.Signed, op string) error {
+	var h struct {
+		Op string `json:"op"`
+	}
+	if len(sp.Payload) > ledgerapi.MaxPayloadBytes || json.Unmarshal([]byte(sp.Payload), &h) != nil {
+		return nil
+	}
+	if h.Op != op {
+		return fmt.Errorf("%w: the payload is for op %q, this call takes op %q", ErrInvalid, h.Op, op)
+	}
+	return nil
+}
+
+// registerPatient registers the calling patient's key, signed by that key.
+func (s *service) registerPatient(ctx context.Context, p auth.Principal, sp ledger.Signed) (ledgerapi.Patient, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	reg, err := signedBy(ctx, s, p, sp, func(r ledgerapi.PatientRegistration) string { return r.PublicKey })
+	if err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	patient, err := s.ledger.RegisterPatient(ctx, sp)
+	if err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	s.log.InfoContext(ctx, "patient registered", "patient", reg.PatientID)
+	return patient, nil
+}
+
+// grant submits a patient-signed grant; check, if set, vets it first. It
+// returns once the decision view has applied it (or the wait is over).
+func (s *service) grant(ctx context.Context, p auth.Principal, sp ledger.Signed, check func(ledgerapi.ConsentGrant) error) (ledgerapi.Consent, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Consent{}, err
+	}
+	g, err := signedBy[ledgerapi.ConsentGrant](ctx, s, p, sp, nil)
+	if err != nil {
+		return ledgerapi.Consent{}, err
+	}
+	if check != nil {
+		if err := check(g); err != nil {
+			return ledgerapi.Consent{}, err
+		}
+	}
+	c, err := s.ledger.GrantConsent(ctx, sp)
+	if err != nil {
+		return ledgerapi.Consent{}, err
+	}
+	s.awaitApplied(ctx, c, c.GrantTxID)
+	return c, nil
+}
+
+// revoke submits a patient-signed revocation.
+func (s *service) revoke(ctx context.Context, p auth.Principal, sp ledger.Signed) (ledgerapi.Consent, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Consent{}, err
+	}
+	if _, err := signedBy[ledgerapi.ConsentRevocation](ctx, s, p, sp, nil); err != nil {
+		return ledgerapi.Consent{}, err
+	}
+	c, err := s.ledger.RevokeConsent(ctx, sp)
+	if err != nil {
+		return ledgerapi.Consent{}, err
+	}
+	s.awaitApplied(ctx, c, c.RevokeTxID)
+	return c, nil
+}
+
+// changeDevice relays a patient-signed pairing or unpairing of a wearable, a
+// payload of type T for operation op, to the ledger with submit. The caller
+// must be the patient the payload speaks for; the chaincode checks the
+// signature and the nonce again, and that a revoked device is the patient's.
+func changeDevice[T any, P ledgerapi.Input[T]](ctx context.Context, s *service, p auth.Principal, sp ledger.Signed, op string,
+	submit func(context.Context, ledger.Signed) (ledgerapi.Device, error)) (ledgerapi.Device, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Device{}, err
+	}
+	if err := checkOp(sp, op); err != nil {
+		return ledgerapi.Device{}, err
+	}
+	if _, err := signedBy[T, P](ctx, s, p, sp, nil); err != nil {
+		return ledgerapi.Device{}, err
+	}
+	d, err := submit(ctx, sp)
+	if err != nil {
+		return ledgerapi.Device{}, err
+	}
+	s.log.InfoContext(ctx, "device change relayed", "op", op, "patient", d.PatientID, "device", d.DeviceID, "status", d.Status)
+	return d, nil
+}
+
+// awaitApplied waits (bounded) until the decision view has applied a
+// committed change, so the caller's next decision already reflects it. A
+// timeout is logged, not returned: the change is committed either way.
+func (s *service) awaitApplied(ctx context.Context, c ledgerapi.Consent, txID string) {
+	wctx, cancel := context.WithTimeout(ctx, s.awaitView)
+	defer cancel()
+	if err := s.view.Await(wctx, c.PatientID, c.ConsentID, txID); err != nil {
+		s.log.WarnContext(ctx, "consent change committed but not yet in the decision view", "consent", c.ConsentID, "tx", txID, "err", err)
+	}
+}
+
+// pageSize turns the API's page size (0 = default) into the ledger's.
+func pageSize(n int32) (int, error) {
+	switch {
+	case n == 0:
+		return 50, nil
+	case n < 0 || n > 100:
+		return 0, fmt.Errorf("%w: page_size must be between 1 and 100", ErrInvalid)
+	}
+	return int(n), nil
+}
+
+// consents is one page of the calling patient's consents.
+func (s *service) consents(ctx context.Context, p auth.Principal, size int32, token string) ([]ledgerapi.Consent, string, error) {
+	return callersPage(p, size, func(patientID string, n int) ([]ledgerapi.Consent, string, error) {
+		page, err := s.ledger.ConsentsByPatient(ctx, patientID, n, token)
+		return page.Items, page.Bookmark, err
+	})
+}
+
+// accessLog is one page of the calling patient's access events.
+func (s *service) accessLog(ctx context.Context, p auth.Principal, size int32, token string) ([]ledgerapi.AccessEvent, string, error) {
+	return callersPage(p, size, func(patientID string, n int) ([]ledgerapi.AccessEvent, string, error) {
+		page, err := s.ledger.AccessEvents(ctx, patientID, n, token)
+		return page.Items, page.Bookmark, err
+	})
+}
+
+// callersPage reads one page of the calling patient's entries on the
+// ledger with fetch.
+func callersPage[T any](p auth.Principal, size int32, fetch func(patientID string, n int) ([]T, string, error)) ([]T, string, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return nil, "", err
+	}
+	n, err := pageSize(size)
+	if err != nil {
+		return nil, "", err
+	}
+	return fetch(p.Subject, n)
+}
+
+// createRequest files a staff member's request for access to a patient's
+// data, for the patient to answer.
+func (s *service) createRequest(p auth.Principal, patientID string, categories, purposes []string, reason string) (accessRequest, error) {
+	if err := requireRole(p, auth.RoleClinician, auth.RolePharmacist, auth.RoleInsurer); err != nil {
+		return accessRequest{}, err
+	}
+	return s.requests.create(accessRequest{
+		PatientID: patientID, Requester: p.Subject, RequesterOrg: p.Org, RequesterRole: string(p.Role),
+		Categories: categories, Purposes: purposes, Reason: reason,
+	}, s.now())
+}
+
+// listRequests are the calling patient's access requests in a state ("" for
+// all).
+func (s *service) listRequests(p auth.Principal, state string) ([]accessRequest, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return nil, err
+	}
+	if state != "" && state != requestPending && state != requestApproved && state != requestDenied {
+		return nil, fmt.Errorf("%w: state must be pending, approved, denied or empty", ErrInvalid)
+	}
+	return s.requests.list(p.Subject, state), nil
+}
+
+// approveRequest grants what a pending request asked for: the patient's
+// signed grant must give exactly that, to whom asked.
+func (s *service) approveRequest(ctx context.Context, p auth.Principal, requestID string, sp ledger.Signed) (accessRequest, ledgerapi.Consent, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return accessRequest{}, ledgerapi.Consent{}, err
+	}
+	r, err := s.requests.pending(requestID, p.Subject)
+	if err != nil {
+		return accessRequest{}, ledgerapi.Consent{}, err
+	}
+	c, err := s.grant(ctx, p, sp, func(g ledgerapi.ConsentGrant) error {
+		if g.Grantee.Kind != ledgerapi.GranteeUser || g.Grantee.ID != r.Requester ||
+			!sameSet(g.Categories, r.Categories) || !sameSet(g.Purposes, r.Purposes) {
+			return fmt.Errorf("%w: the grant must be to user %s for categories %v and purposes %v", ErrInvalid, r.Requester, r.Categories, r.Purposes)
+		}
+		return nil
+	})
+	if err != nil {
+		return accessRequest{}, ledgerapi.Consent{}, err
+	}
+	answered, err := s.requests.answer(r.RequestID, p.Subject, requestApproved, c.ConsentID, s.now())
+	if err != nil {
+		return accessRequest{}, ledgerapi.Consent{}, err
+	}
+	return answered, c, nil
+}
+
+// denyRequest refuses a pending request.
+func (s *service) denyRequest(p auth.Principal, requestID string) (accessRequest, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return accessRequest{}, err
+	}
+	return s.requests.answer(requestID, p.Subject, requestDenied, "", s.now())
+}
+
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# The demo's story, as people would do it: the patient with the `patient`
+# CLI, clinicians with the `clinician` CLI (records) and their systems asking
+# the consent service through its HTTP/JSON gateway. Then the ledger-level
+# story (hxdemo). Needs the exchange up (make up: the network, MinIO and the
+# four services); make demo does that first. The services stay running.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+: "${HX_CACHE:=$root/.cache}"
+bin="$HX_CACHE/bin"
+[ -x "$bin/hxdev" ] || { echo "demo: $bin/hxdev is missing; run make up" >&2; exit 1; }
+# Where everything runs (the services' URLs, the CA, the state folder).
+eval "$("$bin/hxdev" env)"
+export HX_STATE
+ca="$HX_CA"
+http_addr="${HX_CONSENT_URL#https://}"
+
+run=$(date +%s%N | tail -c 8)
+pat="pat-$run"
+dr="dr-alice-$run"
+house="dr-house-$run"
+key="$HX_STATE/demo-keys/$pat.json"
+token() { "$bin/hxtoken" issue "$@"; }
+pat_token="$(token -sub "$pat" -role patient)"
+# Dr. Alice works at St Mary's; Dr. House at the Providers hospital.
+dr_token="$(token -sub "$dr" -role clinician -org StMarysMSP)"
+house_token="$(token -sub "$house" -role clinician -org ProvidersMSP)"
+
+export HX_TOKEN="$pat_token" HX_PATIENT_KEY="$key"
+say() { printf '\n== %s\n' "$*"; }
+patient() {
+  printf '$ patient %s\n' "$*"
+  "$bin/patient" "$@" --ca "$ca" | sed 's/^/  /'
+}
+# as_clinician TOKEN ARGS...: the clinician CLI, echoed, its output indented.
+as_clinician() {
+  local tok="$1"
+  shift
+  printf '$ clinician %s\n' "$*"
+  HX_TOKEN="$tok" "$bin/clinician" "$@" --ca "$ca" 2>&1 | sed 's/^/  /'
+  return "${PIPESTATUS[0]}"
+}
+# clinician ask a question of the decision service as the records service would.
+clinician() { # path json
+  curl -fsS --cacert "$ca" -H "Authorization: Bearer $dr_token" -H 'Content-Type: application/json' \
+    -X POST "https://$http_addr$1" -d "$2"
+}
+authorize() { # category purpose [break-glass reason]
+  local body
+  body=$(jq -nc --arg p "$pat" --arg c "$1" --arg u "$2" --arg bg "${3:-}" \
+    '{action:"read", resource:{patientId:$p, category:$c}, purpose:$u, breakGlassReason:$bg}')
+  printf '$ %s asks: read %s for %s%s\n' "$dr" "$1" "$2" "${3:+ (break-glass: $3)}"
+  clinician /v1/authorize "$body" |
+    jq -r '.decision | "  " + (if .allow then "ALLOW" else "DENY" end) + ": " + (.reasons | join("; ")) +
+      (if (.obligations | length) > 0 then "  [obligations: " + (.obligations | join(", ")) + "]" else "" end)'
+}
+
+say "1. The patient makes a key on their own machine and registers it"
+patient keygen --id "$pat"
+patient register
+
+say "2. The patient grants Dr. Alice labs and conditions, for treatment, for 30 days"
+out=$("$bin/patient" grant --ca "$ca" --json --to "user:$dr" --categories labs,conditions --purposes treatment --for 720h)
+consent=$(jq -r .consent.consentId <<<"$out")
+jq -r '"$ patient grant --to user:'"$dr"' --categories labs,conditions --purposes treatment --for 720h\n  granted " + .consent.consentId + " until " + .consent.expiresAt' <<<"$out"
+
+say "3. The patient lets the Providers hospital file and read their lab results and vitals"
+patient grant --to org:ProvidersMSP --categories labs,vitals --purposes treatment --for 720h
+
+say "4. Dr. House (Providers) uploads a lab result: validated, encrypted into MinIO, its hash notarized"
+records="$HX_STATE/demo-records"
+mkdir -p "$records"
+lab="$records/hba1c-$run.json"
+cat >"$lab" <<JSON
+{
+  "resourceType": "Observation",
+  "status": "final",
+  "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+  "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c"}]},
+  "subject": {"reference": "Patient/$pat"},
+  "effectiveDateTime": "2026-11-20T08:30:00Z",
+  "valueQuantity": {"value": 6.1, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+}
+JSON
+out=$(HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --json --patient "$pat" --idempotency-key "demo-$run" "$lab")
+record=$(jq -r .record.recordId <<<"$out")
+jq -r '"$ clinician put --patient '"$pat"' '"$lab"'\n  stored " + .record.recordId + " version " + (.record.version|tostring) + ", sha256 " + .record.sha256 + ", notarized in tx " + .record.txId' <<<"$out"
+
+say "5. Dr. Alice (St Mary's, consent to her alone) fetches it; the service checks it against the ledger"
+as_clinician "$dr_token" get --patient "$pat" --out "$records/fetched-$run.json" "$record"
+echo "  fetched: $(head -c 120 "$records/fetched-$run.json")..."
+
+say "6. Anyone can check a copy against the notary, without a token: the original matches, an altered copy does not"
+as_clinician "" verify "$lab"
+sed 's/"value": 6.1/"value": 5.1/' "$lab" >"$records/altered-$run.json"
+if as_clinician "" verify "$records/altered-$run.json"; then
+  echo "demo: an altered copy verified" >&2
+  exit 1
+fi
+
+say "7. The patient pairs a wearable; it streams a minute of readings, signed, encrypted into MinIO, anchored"
+watch="watch-$run"
+watch_key="$HX_STATE/demo-devices/$watch.json"
+mkdir -p "$(dirname "$watch_key")"
+printf '$ wearable keygen --device %s --patient %s --out %s\n' "$watch" "$pat" "$watch_key"
+watch_pub=$("$bin/wearable" keygen --device "$watch" --patient "$pat" --out "$watch_key" --json | jq -r .publicKey)
+echo "  public key: $watch_pub"
+patient device pair --id "$watch" --public-key "$watch_pub"
+printf '$ wearable stream --device-key %s --load --backlog 2m --readings 90 --batch 30\n' "$watch_key"
+"$bin/wearable" stream --device-key "$watch_key" --load --backlog 2m --readings 90 --batch 30 | sed 's/^/  /'
+
+say "8. Dr. House reads the last minutes of vitals, then proves one reading against the ledger himself"
+as_clinician "$house_token" vitals --patient "$pat" --last 5m --kind heart-rate --limit 6
+# The batch is anchored within the ingest service's anchoring period (1 s).
+for _ in $(seq 1 50); do
+  HX_TOKEN="$house_token" "$bin/clinician" proof --ca "$ca" --patient "$pat" --device "$watch" --seq 1 --index 0 >/dev/null 2>&1 && break
+  sleep 0.2
+done
+as_clinician "$house_token" proof --patient "$pat" --device "$watch" --seq 1 --index 0
+
+say "9. Dr. Alice's system asks the consent service before every read"
+authorize labs treatment
+authorize imaging treatment
+authorize labs payment
+
+say "10. Emergency: break-glass with a reason (allowed, flagged, the patient is to be told)"
+authorize imaging emergency "unresponsive on arrival, prior imaging needed"
+
+say "11. Dr. Alice asks for imaging; the patient approves the request"
+clinician /v1/access-requests "$(jq -nc --arg p "$pat" '{patientId:$p, categories:["imaging"], purposes:["treatment"], reason:"follow-up of the emergency visit"}')" |
+  jq -r '"  request " + .request.requestId + " is " + .request.state'
+patient requests --state pending
+request=$("$bin/patient" requests --ca "$ca" --json --state pending | jq -r '.requests[0].requestId')
+patient approve "$request" --for 168h
+authorize imaging treatment
+
+say "12. The patient revokes Dr. Alice's consent; her next fetch of the lab result is denied"
+patient revoke "$consent"
+authorize labs treatment
+if as_clinician "$dr_token" get --patient "$pat" "$record"; then
+  echo "demo: the fetch after the revoke was allowed" >&2
+  exit 1
+fi
+
+say "13. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
+# The decisions above reach the ledger in the next batch: the records
+# service's put and get, the vitals read, the proof (at least once), six asked
+# directly, and the denied fetch.
+want=11
+for _ in $(seq 1 150); do
+  n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
+  [ "$n" -ge "$want" ] && break
+  sleep 0.2
+done
+[ "$n" -ge "$want" ] || { echo "demo: only $n of $want access events reached the ledger within 30 s" >&2; exit 1; }
+patient access-log
+patient consents
+
+say "14. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
+"$bin/hxdemo"
+
+say "15. Five more patients: Dr. House files their demographics and an HbA1c; four consent to research, one does not"
+study="study-diabetes-$run"
+# volunteer N BIRTH SEX ZIP HBA1C RESEARCH-GRANTEE ("" for none)
+volunteer() {
+  local id="vol$1-$run" vkey="$HX_STATE/demo-keys/vol$1-$run.json" vtok
+  vtok="$(token -sub "$id" -role patient)"
+  HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" keygen --ca "$ca" --id "$id" >/dev/null
+  HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" register --ca "$ca" >/dev/null
+  HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" grant --ca "$ca" --to org:ProvidersMSP \
+    --categories demographics,labs --purposes treatment --for 720h >/dev/null
+  if [ -n "$6" ]; then
+    HX_TOKEN="$vtok" HX_PATIENT_KEY="$vkey" "$bin/patient" grant --ca "$ca" --json --to "$6" \
+      --categories demographics,labs --purposes research --for 720h | jq -r .consent.consentId >"$records/vol$1.consent"
+  fi
+  cat >"$records/vol$1-patient.json" <<JSON
+{"resourceType": "Patient", "id": "$id", "name": [{"family": "Volunteer$1", "given": ["Demo"]}], "telecom": [{"system": "phone", "value": "555-010-000$1"}],
+ "gender": "$3", "birthDate": "$2", "address": [{"line": ["$1 Main Street"], "city": "Boston", "postalCode": "$4"}]}
+JSON
+  cat >"$records/vol$1-lab.json" <<JSON
+{"resourceType": "Observation", "status": "final", "subject": {"reference": "Patient/$id"},
+ "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]}, "effectiveDateTime": "2026-0$1-15T09:00:00Z",
+ "valueQuantity": {"value": $5, "unit": "%"}, "note": [{"text": "Patient Volunteer$1 reports feeling well"}]}
+JSON
+  HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --patient "$id" --idempotency-key "demo-$id-1" "$records/vol$1-patient.json" >/dev/null
+  HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --patient "$id" --idempotency-key "demo-$id-2" "$records/vol$1-lab.json" >/dev/null
+  printf '  %s: born %s, %s, ZIP %s, HbA1c %s%%; research consent: %s\n' "$id" "$2" "$3" "$4" "$5" "${6:-none}"
+}
+volunteer 1 1958-03-02 female 02139 6.1 org:ResearchMSP
+volunteer 2 1961-07-19 female 02141 5.7 "study:$study"
+volunteer 3 1935-01-30 male 02138 7.2 org:ResearchMSP
+volunteer 4 1933-11-11 male 02139 6.8 "study:$study"
+volunteer 5 1970-05-05 female 02140 5.4 ""
+
+say "16. A researcher of $study exports labs with age band, sex and ZIP3, k=2"
+res_token="$(token -sub "res-carol-$run" -role researcher -org ResearchMSP -study "$study")"
+as_researcher() {
+  printf '$ researcher %s\n' "$*"
+  HX_TOKEN="$res_token" "$bin/researcher" "$@" --ca "$ca" 2>&1 | sed 's/^/  /'
+  return "${PIPESTATUS[0]}"
+}
+export_labs() {
+  HX_TOKEN="$res_token" "$bin/researcher" create --ca "$ca" --json --study "$study" --categories labs \
+    --fields age_band,sex,zip3,code,value,unit,date --from 2026-01-01T00:00:00Z --to 2026-12-31T00:00:00Z --k 2 |
+    jq -r .dataset.datasetId
+}
+ds1=$(export_labs)
+as_researcher wait "$ds1"
+as_researcher download "$ds1" --file csv --out "$records/$ds1.csv"
+sed 's/^/  | /' "$records/$ds1.csv"
+if grep -Eq "Volunteer|555-010|Main Street|vol[0-9]-$run|1958|1933" "$records/$ds1.csv"; then
+  echo "demo: the dataset holds a direct identifier" >&2
+  exit 1
+fi
+echo "  no name, phone, street, patient id or birth date in the file; the clinician's note is not there either"
+
+say "17. Volunteer 1 revokes their research consent; the released file stays as it was, the next export leaves them out"
+HX_TOKEN="$(token -sub "vol1-$run" -role patient)" HX_PATIENT_KEY="$HX_STATE/demo-keys/vol1-$run.json" \
+  "$bin/patient" revoke --ca "$ca" "$(cat "$records/vol1.consent")" | sed 's/^/  /'
+ds2=$(export_labs)
+as_researcher wait "$ds2"
+cohort1=$(HX_TOKEN="$res_token" "$bin/researcher" status --ca "$ca" --json "$ds1" | jq .manifest.cohortSize)
+cohort2=$(HX_TOKEN="$res_token" "$bin/researcher" status --ca "$ca" --json "$ds2" | jq .manifest.cohortSize)
+echo "  cohort before the revoke: $cohort1 patients; after: $cohort2"
+[ "$cohort2" -eq $((cohort1 - 1)) ] || { echo "demo: the revoke did not exclude the patient" >&2; exit 1; }
+as_researcher list

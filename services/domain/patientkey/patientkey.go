@@ -1,0 +1,101 @@
+// Package patientkey is the patient app's side of consent: the patient's
+// Ed25519 key and the signed payloads it makes for the chaincode (register,
+// grant, revoke, pair and unpair a device), each with the next nonce.
+//
+// The private key never leaves the patient's side: nothing here sends it
+// anywhere, and a service relaying the payloads cannot forge one.
+package patientkey
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"sync"
+
+	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/platform/ledger"
+)
+
+// Key is one patient's signing key and the last nonce it signed with.
+type Key struct {
+	patientID string
+	private   ed25519.PrivateKey
+
+	mu    sync.Mutex
+	nonce uint64
+}
+
+// Generate makes a new key for patientID.
+func Generate(patientID string) (*Key, error) {
+	if err := ledgerapi.ValidateID("patientId", patientID); err != nil {
+		return nil, err
+	}
+	_, private, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("patientkey: %w", err)
+	}
+	return &Key{patientID: patientID, private: private}, nil
+}
+
+// PatientID is the patient this key signs for.
+func (k *Key) PatientID() string { return k.patientID }
+
+// PublicKey is the base64 Ed25519 public key, as the ledger stores it.
+func (k *Key) PublicKey() string {
+	return base64.StdEncoding.EncodeToString(k.private.Public().(ed25519.PublicKey))
+}
+
+// SetNonce records the last nonce the ledger accepted from this patient (see
+// ledgerapi.Patient.Nonce), so the next payload carries a greater one.
+func (k *Key) SetNonce(n uint64) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.nonce = max(k.nonce, n)
+}
+
+func (k *Key) next(op string) ledgerapi.Header {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.nonce++
+	return ledgerapi.Header{Op: op, Nonce: k.nonce, PatientID: k.patientID}
+}
+
+func (k *Key) sign(payload any) (ledger.Signed, error) {
+	body, sig, err := ledgerapi.Sign(k.private, payload)
+	if err != nil {
+		return ledger.Signed{}, fmt.Errorf("patientkey: %w", err)
+	}
+	return ledger.Signed{Payload: body, Signature: sig}, nil
+}
+
+// Register signs the patient's registration (nonce 0, proof of possession).
+func (k *Key) Register() (ledger.Signed, error) {
+	return k.sign(ledgerapi.PatientRegistration{
+		Header:    ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: k.patientID},
+		PublicKey: k.PublicKey(),
+	})
+}
+
+// Grant signs a consent; its header (op, nonce, patient) is filled in here.
+func (k *Key) Grant(g ledgerapi.ConsentGrant) (ledger.Signed, error) {
+	g.Header = k.next(ledgerapi.OpConsentGrant)
+	return k.sign(g)
+}
+
+// Revoke signs the revocation of one of the patient's consents.
+func (k *Key) Revoke(consentID string) (ledger.Signed, error) {
+	return k.sign(ledgerapi.ConsentRevocation{Header: k.next(ledgerapi.OpConsentRevoke), ConsentID: consentID})
+}
+
+// RegisterDevice signs the pairing of a wearable's public key (base64 Ed25519).
+func (k *Key) RegisterDevice(deviceID, publicKey string) (ledger.Signed, error) {
+	return k.sign(ledgerapi.DeviceRegistration{
+		Header: k.next(ledgerapi.OpDeviceRegister), DeviceID: deviceID, PublicKey: publicKey,
+	})
+}
+
+// RevokeDevice signs the unpairing of a wearable.
+func (k *Key) RevokeDevice(deviceID string) (ledger.Signed, error) {
+	return k.sign(ledgerapi.DeviceRevocation{Header: k.next(ledgerapi.OpDeviceRevoke), DeviceID: deviceID})
+}

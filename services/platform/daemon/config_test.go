@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/serving"
+)
+
+// validConfig is a Config that Validate accepts.
+func validConfig() Config {
+	c := NewConfig("consent")
+	c.GRPCAddr, c.HTTPAddr = "127.0.0.1:27101", "127.0.0.1:27102"
+	c.TLS = serving.TLSFiles{CertFile: "consent.crt", KeyFile: "consent.key", CAFile: "ca.crt"}
+	c.Backends.Ledger.Org = ledger.Org{Name: "providers", MSPID: "ProvidersMSP", PeerEndpoint: "127.0.0.1:7051",
+		PeerHostName: "peer0.providers", TLSRootCert: "tlsca.pem", UserCert: "user.pem", UserKey: "user.key"}
+	c.Auth.Audience = "consent"
+	c.Auth.Issuers = map[string][]string{"https://idp.providers.example": {"idp.pem"}}
+	return c
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(c *Config)
+		// wantErr are substrings the error must contain; none: valid.
+		wantErr []string
+	}{
+		{"the required settings", func(c *Config) {}, nil},
+		{"IPv6 loopback", func(c *Config) { c.GRPCAddr, c.HTTPAddr = "[::1]:27101", "[::1]:27102" }, nil},
+		{"another loopback address", func(c *Config) { c.GRPCAddr = "127.0.0.2:27101" }, nil},
+		{"no addresses", func(c *Config) { c.GRPCAddr, c.HTTPAddr = "", "" }, []string{"grpc and http addresses are both required"}},
+		{"grpc on every interface", func(c *Config) { c.GRPCAddr = "0.0.0.0:27101" }, []string{"grpc address", "loopback"}},
+		{"http on a public address", func(c *Config) { c.HTTPAddr = "192.0.2.10:27102" }, []string{"http address", "loopback"}},
+		{"a host name, even localhost", func(c *Config) { c.HTTPAddr = "localhost:27102" }, []string{"http address", "loopback"}},
+		{"address without host", func(c *Config) { c.GRPCAddr = ":27101" }, []string{"grpc address", "loopback"}},
+		{"address without port", func(c *Config) { c.HTTPAddr = "127.0.0.1" }, []string{"http address", "missing port"}},
+		{"consent service elsewhere", func(c *Config) { c.Backends.ConsentAddr = "10.0.0.1:27101" }, []string{"consent address", "loopback"}},
+		{"every interface allowed off loopback", func(c *Config) {
+			c.LoopbackOnly, c.GRPCAddr, c.Backends.ConsentAddr = false, "0.0.0.0:27101", "consent.example:443"
+		}, nil},
+		{"pprof never off loopback", func(c *Config) { c.LoopbackOnly, c.PprofAddr = false, "0.0.0.0:6060" }, []string{"pprof address", "loopback"}},
+		{"no certificate", func(c *Config) { c.TLS.CertFile = "" }, []string{"TLS certificate, key and CA", "-tls-cert"}},
+		{"no CA", func(c *Config) { c.TLS.CAFile = "" }, []string{"TLS certificate, key and CA"}},
+		{"no logger", func(c *Config) { c.Log = nil }, []string{"no logger"}},
+		{"no storage timeout", func(c *Config) { c.Backends.StoreTimeout = 0 }, []string{"storage timeout"}},
+		{"auth config checked", func(c *Config) { c.Auth.Audience = "" }, []string{"consent config: auth config"}},
+		{"tracing config checked", func(c *Config) { c.Tracing.Exporter = "zipkin" }, []string{"telemetry"}},
+		{"limits checked", func(c *Config) { c.Limits.MaxBody = 0 }, []string{"limits"}},
+		{"no name", func(c *Config) { c.Name = "" }, []string{"the service has no name"}},
+		{"every problem at once", func(c *Config) {
+			c.GRPCAddr, c.TLS.CAFile, c.Log = "10.0.0.1:27101", "", nil
+		}, []string{"grpc address", "TLS certificate", "no logger"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := validConfig()
+			tt.change(&c)
+			err := c.Validate()
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("Validate = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("Validate = nil, want an error mentioning %q", tt.wantErr)
+			}
+			for _, want := range tt.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Validate = %q, want it to mention %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestSettingsLoad(t *testing.T) {
+	dir := t.TempDir()
+	network := filepath.Join(dir, "network.json")
+	writeFile(t, network, `{"channel":"health","chaincode":"health","orgs":[{"name":"providers","mspId":"ProvidersMSP",
+		"peerEndpoint":"127.0.0.1:27051","peerHostName":"peer0","tlsRootCert":"ca.pem","userCert":"u.pem","userKey":"u.key"}]}`)
+	store := filepath.Join(dir, "minio.json")
+	writeFile(t, store, `{"endpoint":"127.0.0.1:27090","accessKey":"a","secretKey":"s"}`)
+
+	t.Run("every file read", func(t *testing.T) {
+		s := Settings{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", Issuers: []string{"iss-a=a.pem", "iss-a=a2.pem", "iss-b=b.pem"},
+			Audience: "records", LedgerConnection: network, LedgerOrg: "providers", StoreConfig: store, ConsentAddr: "127.0.0.1:3"}
+		c, err := s.Load("records")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Name != "records" || c.Backends.Ledger.Org.MSPID != "ProvidersMSP" || c.Backends.Store.Endpoint != "127.0.0.1:27090" ||
+			c.Backends.ConsentAddr != "127.0.0.1:3" || c.Auth.Audience != "records" {
+			t.Errorf("Load = %+v", c)
+		}
+		if got := c.Auth.Issuers; len(got) != 2 || len(got["iss-a"]) != 2 || got["iss-b"][0] != "b.pem" {
+			t.Errorf("issuers = %v", got)
+		}
+	})
+	for name, tc := range map[string]struct {
+		s    Settings
+		want []string
+	}{
+		"a malformed issuer":         {Settings{Issuers: []string{"no-equals-sign"}}, []string{`issuer "no-equals-sign" is not ISSUER=PEMFILE`}},
+		"an organisation not there":  {Settings{LedgerConnection: network, LedgerOrg: "insurer"}, []string{`no organisation "insurer"`}},
+		"a missing ledger file":      {Settings{LedgerConnection: filepath.Join(dir, "none.json")}, []string{"none.json"}},
+		"a missing store file":       {Settings{StoreConfig: filepath.Join(dir, "none.json")}, []string{"objectstore config"}},
+		"an unknown log level":       {Settings{LogLevel: "loud"}, []string{`log level "loud"`}},
+		"every problem reported too": {Settings{LogLevel: "loud", Issuers: []string{"x"}}, []string{"log level", "ISSUER=PEMFILE"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := tc.s.Load("records")
+			if err == nil {
+				t.Fatalf("Load = nil, want an error about %q", tc.want)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("Load = %q, want it to mention %q", err, want)
+				}
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,164 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/serving"
+	"healthexchange/services/platform/vault"
+)
+
+// Platform is what a service is built with: its logger and state folder,
+// and its backends, each opened on the first call that asks for it and
+// closed by the skeleton when the daemon stops (or when start-up fails).
+// Its methods are for building, from one goroutine; SetServing may be
+// called from any.
+type Platform struct {
+	name     string
+	log      *slog.Logger
+	stateDir string
+	tls      serving.TLSFiles
+	cfg      Backends
+	health   *health.Server
+
+	mu      sync.Mutex
+	ledger  *ledger.Client
+	vault   *vault.Vault
+	buckets map[string]*objectstore.Bucket
+	conn    *grpc.ClientConn
+}
+
+func newPlatform(c Config) *Platform {
+	return &Platform{name: c.Name, log: c.Log, stateDir: c.StateDir, tls: c.TLS, cfg: c.Backends,
+		health: health.NewServer(), buckets: map[string]*objectstore.Bucket{}}
+}
+
+// Name is the service's name.
+func (p *Platform) Name() string { return p.name }
+
+// Log is the service's logger.
+func (p *Platform) Log() *slog.Logger { return p.log }
+
+// StateDir is the service's state folder (made 0700 before the build), or
+// an error if the configuration has none.
+func (p *Platform) StateDir() (string, error) {
+	if p.stateDir == "" {
+		return "", fmt.Errorf("%s config: the state folder is required (-state)", p.name)
+	}
+	return p.stateDir, nil
+}
+
+// Ledger is the ledger client, as the configured organisation.
+func (p *Platform) Ledger() (*ledger.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ledger != nil {
+		return p.ledger, nil
+	}
+	if err := p.cfg.Ledger.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w (-ledger-connection, -ledger-org)", p.name, err)
+	}
+	l, err := ledger.Dial(p.cfg.Ledger)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	p.ledger = l
+	return l, nil
+}
+
+// Vault is the vault of patients' data keys.
+func (p *Platform) Vault() (*vault.Vault, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.vault != nil {
+		return p.vault, nil
+	}
+	if p.cfg.KEKFile == "" || p.cfg.KeyDir == "" {
+		return nil, fmt.Errorf("%s config: the KEK file and the key folder are both required (-kek-file, -key-dir)", p.name)
+	}
+	v, err := vault.OpenFiles(p.cfg.KEKFile, p.cfg.KeyDir)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	p.vault = v
+	return v, nil
+}
+
+// Bucket is the named bucket of the object storage, made if missing.
+func (p *Platform) Bucket(ctx context.Context, name string) (*objectstore.Bucket, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if b, ok := p.buckets[name]; ok {
+		return b, nil
+	}
+	if name == "" {
+		return nil, fmt.Errorf("%s config: a bucket name is empty", p.name)
+	}
+	if p.cfg.Store.Endpoint == "" {
+		return nil, fmt.Errorf("%s config: no object storage is configured (-store-config names its description)", p.name)
+	}
+	if err := p.cfg.Store.Validate(); err != nil {
+		return nil, fmt.Errorf("%s config: object storage: %w (-store-config)", p.name, err)
+	}
+	b, err := objectstore.OpenBucket(ctx, p.cfg.Store, name, p.cfg.StoreTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.name, err)
+	}
+	p.buckets[name] = b
+	return b, nil
+}
+
+// Decisions is a client of the consent service's decision point, reached
+// with this service's certificate.
+func (p *Platform) Decisions() (consentv1.DecisionServiceClient, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.conn == nil {
+		if p.cfg.ConsentAddr == "" {
+			return nil, fmt.Errorf("%s config: the consent service's address is required (-consent)", p.name)
+		}
+		conn, err := serving.DialAsCaller(p.tls, p.cfg.ConsentAddr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: consent service: %w", p.name, err)
+		}
+		p.conn = conn
+	}
+	return consentv1.NewDecisionServiceClient(p.conn), nil
+}
+
+// SetServing says whether the service is ready: what its gRPC health check
+// answers (SERVING or NOT_SERVING) for the whole server and each service.
+func (p *Platform) SetServing(ready bool) {
+	status := healthpb.HealthCheckResponse_NOT_SERVING
+	if ready {
+		status = healthpb.HealthCheckResponse_SERVING
+	}
+	p.health.SetServingStatus("", status)
+}
+
+// close closes whatever was opened.
+func (p *Platform) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	if p.conn != nil {
+		errs = append(errs, p.conn.Close())
+	}
+	if p.ledger != nil {
+		errs = append(errs, p.ledger.Close())
+	}
+	if p.vault != nil {
+		errs = append(errs, p.vault.Close())
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,61 @@
+package records
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+
+	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/platform/daemon"
+	"healthexchange/services/platform/serving"
+)
+
+// New builds the records service on the daemon skeleton: the ledger, the
+// records bucket, the vault and the consent service's decision point from
+// p, the API on gRPC and HTTP/JSON (verification public), and the sweeper of
+// unfinished puts in the background.
+func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	l, err := p.Ledger()
+	if err != nil {
+		return nil, err
+	}
+	bucket, err := p.Bucket(ctx, cfg.Bucket)
+	if err != nil {
+		return nil, err
+	}
+	v, err := p.Vault()
+	if err != nil {
+		return nil, err
+	}
+	decisions, err := p.Decisions()
+	if err != nil {
+		return nil, err
+	}
+	svc := NewService(l, decisions, bucket, v, p.Log())
+	svc.pendingAfter, svc.hooks = cfg.PendingAfter, cfg.hooks
+	return &daemon.Service{
+		Register: func(s grpc.ServiceRegistrar) { recordsv1.RegisterRecordServiceServer(s, &api{svc: svc}) },
+		Gateway:  []serving.RegisterFunc{recordsv1.RegisterRecordServiceHandlerFromEndpoint},
+		OpenAPI:  recordsv1.OpenAPI,
+		Public:   []string{recordsv1.RecordService_VerifyRecord_FullMethodName},
+		Limits:   limits(),
+		Background: []func(context.Context){
+			func(ctx context.Context) { svc.sweepEvery(ctx, cfg.SweepEvery) },
+		},
+		Started: []any{"bucket", cfg.Bucket},
+	}, nil
+}
+
+// limits fit the largest resource: 1 MiB, about 1.4 MB in base64 in the
+// gateway's JSON; nothing larger is read, nor sent on to the gRPC server.
+func limits() *serving.Limits {
+	l := serving.DefaultLimits()
+	l.MaxRecvMsg = 2 * fhir.MaxResourceBytes
+	l.MaxGatewaySend = 2 * fhir.MaxResourceBytes
+	l.MaxBody = 3 * fhir.MaxResourceBytes
+	return &l
+}

@@ -1,0 +1,24 @@
+package records
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
+// newRecordID returns a new random record id ("rec-" and 24 hex digits).
+func newRecordID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "rec-" + hex.EncodeToString(b[:])
+}
+
+// newEventID returns a new random access-event id.
+func newEventID(prefix string) string {
+	var b [12]byte
+	rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// erasureID is the ledger id of a patient's erasure: one per patient, the
+// same on every retry.
+func erasureID(patientID string) string { return "erasure-" + patientID }
