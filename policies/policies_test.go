@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 
+	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/policies"
 )
 
@@ -179,5 +181,26 @@ func TestDecisionQueryIsDefined(t *testing.T) {
 		if !defaults[query] {
 			t.Errorf("no module has a default rule for %s", query)
 		}
+	}
+}
+
+// TestReasonCodesAreTheLedgers: every code a policy gives is one the access
+// log accepts, so a decision's codes reach the ledger as they are.
+func TestReasonCodesAreTheLedgers(t *testing.T) {
+	code := regexp.MustCompile(`(?:"codes?": \[?|codes := \[)"([a-z-]+)"`)
+	found := 0
+	for name, src := range regoFiles(t) {
+		if strings.HasSuffix(name, "_test.rego") {
+			continue
+		}
+		for _, m := range code.FindAllStringSubmatch(string(src), -1) {
+			if err := ledgerapi.ValidateReasonCode("code", m[1]); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			found++
+		}
+	}
+	if found < 20 {
+		t.Fatalf("found %d codes in the policies: the pattern misses them", found)
 	}
 }

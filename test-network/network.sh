@@ -2,7 +2,14 @@
 # A Docker-free Hyperledger Fabric network on loopback for the health exchange:
 # one Raft orderer (OrdererMSP), one peer for Providers, one for Research, the
 # channel "health", and the chaincode "health" running as two chaincode servers
-# (one per organisation) behind the project's own external builder.
+# (one per peer organisation) behind the project's own external builder.
+#
+# Every institution of the consortium is its own organisation on the channel:
+# ProvidersMSP and ResearchMSP with a peer each, and StMarysMSP (a second
+# hospital), PharmacyMSP and InsurerMSP without peers. The peerless ones are
+# channel members whose clients submit and evaluate through the Providers
+# peer's gateway; they neither endorse nor approve chaincode definitions, so
+# writes still need AND(Providers, Research) (see README).
 #
 #   network.sh up        build what is missing, start everything, wait until
 #                        the chaincode answers on both peers (idempotent)
@@ -161,6 +168,10 @@ orderer_env() {
   export ORDERER_METRICS_PROVIDER=disabled
 }
 
+# The organisations whose clients network.json describes: the two with a peer
+# and the three without (their clients use the Providers peer).
+client_orgs=(providers research stmarys pharmacy insurer)
+
 # org_vars ORG: the variables that differ between the two peer organisations.
 org_vars() {
   case "$1" in
@@ -179,6 +190,23 @@ org_vars() {
   org_dir="$crypto/peerOrganizations/$org_domain"
   peer_tls="$org_dir/peers/peer0.$org_domain/tls"
   peer_ca="$org_dir/tlsca/tlsca.$org_domain-cert.pem"
+}
+
+# client_vars ORG: an organisation as its clients see it: its domain, MSP id
+# and crypto folder, and the peer organisation whose peer they talk to (their
+# own, or Providers' for the organisations without a peer).
+client_vars() {
+  case "$1" in
+  providers | research)
+    org_vars "$1"
+    client_domain=$org_domain client_msp=$msp client_peer=$1
+    ;;
+  stmarys) client_domain=stmarys.hx.local client_msp=StMarysMSP client_peer=providers ;;
+  pharmacy) client_domain=pharmacy.hx.local client_msp=PharmacyMSP client_peer=providers ;;
+  insurer) client_domain=insurer.hx.local client_msp=InsurerMSP client_peer=providers ;;
+  *) fail "unknown organisation $1" ;;
+  esac
+  client_dir="$crypto/peerOrganizations/$client_domain"
 }
 
 peer_env() { # org: environment of the peer node itself
@@ -381,14 +409,18 @@ peers_know_each_other() {
 
 write_client_config() {
   local f="$HX_STATE/network.json" org entries=()
-  for org in providers research; do
-    org_vars "$org"
-    entries+=("$(jq -n --arg name "$org" --arg msp "$msp" \
+  # One entry per organisation: its own client identity (User1), and the peer
+  # it talks to (peerMspId says whose: the organisations without a peer go
+  # through the Providers peer's gateway).
+  for org in "${client_orgs[@]}"; do
+    client_vars "$org"
+    org_vars "$client_peer"
+    entries+=("$(jq -n --arg name "$org" --arg msp "$client_msp" --arg peermsp "$msp" \
       --arg endpoint "127.0.0.1:$peer_port" --arg host "peer0.$org_domain" \
       --arg tlsca "$peer_ca" \
-      --arg cert "$org_dir/users/User1@$org_domain/msp/signcerts/User1@$org_domain-cert.pem" \
-      --arg key "$org_dir/users/User1@$org_domain/msp/keystore/priv_sk" \
-      '{name:$name, mspId:$msp, peerEndpoint:$endpoint, peerHostName:$host,
+      --arg cert "$client_dir/users/User1@$client_domain/msp/signcerts/User1@$client_domain-cert.pem" \
+      --arg key "$client_dir/users/User1@$client_domain/msp/keystore/priv_sk" \
+      '{name:$name, mspId:$msp, peerMspId:$peermsp, peerEndpoint:$endpoint, peerHostName:$host,
         tlsRootCert:$tlsca, userCert:$cert, userKey:$key}')")
   done
   printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
@@ -402,10 +434,10 @@ write_client_config() {
       devIdp:{issuer:"hx-dev-idp", audience:"health-exchange", key:($idp + "/issuer.key"), publicKey:($idp + "/issuer.pub")},
       vault:{kek:($vault + "/kek"), keys:($vault + "/keys")},
       services:{
-        consent:{grpc:$consent_grpc, http:$consent_http, org:"providers"},
-        records:{grpc:$records_grpc, http:$records_http, org:"providers"},
-        ingest:{grpc:$ingest_grpc, http:$ingest_http, org:"providers"},
-        research:{grpc:$research_grpc, http:$research_http, org:"research"}}}' >"$f"
+        consent:{grpc:$consent_grpc, http:$consent_http, orgs:["providers","stmarys","pharmacy","insurer","research"]},
+        records:{grpc:$records_grpc, http:$records_http, orgs:["providers","stmarys"]},
+        ingest:{grpc:$ingest_grpc, http:$ingest_http, orgs:["providers"]},
+        research:{grpc:$research_grpc, http:$research_http, orgs:["research"]}}}' >"$f"
   log "client configuration: $f"
 }
 

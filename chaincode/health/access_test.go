@@ -15,26 +15,31 @@ import (
 // anything else, the others get as far as input validation.
 func TestAccessColumn(t *testing.T) {
 	p := []string{"ProvidersMSP"}
-	pr := []string{"ProvidersMSP", "ResearchMSP"}
+	pr := ledgerapi.MemberMSPs()
 	r := []string{"ResearchMSP"}
 	functions := []struct {
 		name    string
 		allowed []string
 		call    func(ctx ctxT) error
 	}{
-		{"patients:Register", p, func(ctx ctxT) error { _, err := new(Patients).Register(ctx, "", ""); return err }},
+		{"patients:Register", pr, func(ctx ctxT) error { _, err := new(Patients).Register(ctx, "", ""); return err }},
 		{"patients:Get", pr, func(ctx ctxT) error { _, err := new(Patients).Get(ctx, ""); return err }},
-		{"consents:Grant", p, func(ctx ctxT) error { _, err := new(Consents).Grant(ctx, "", ""); return err }},
-		{"consents:Revoke", p, func(ctx ctxT) error { _, err := new(Consents).Revoke(ctx, "", ""); return err }},
+		{"patients:History", pr, func(ctx ctxT) error { _, err := new(Patients).History(ctx, ""); return err }},
+		{"patients:RotateKey", pr, func(ctx ctxT) error { _, err := new(Patients).RotateKey(ctx, "", "", ""); return err }},
+		{"patients:RequestRecovery", pr, func(ctx ctxT) error { _, err := new(Patients).RequestRecovery(ctx, "", "", ""); return err }},
+		{"patients:CancelRecovery", pr, func(ctx ctxT) error { _, err := new(Patients).CancelRecovery(ctx, "", ""); return err }},
+		{"patients:CompleteRecovery", pr, func(ctx ctxT) error { _, err := new(Patients).CompleteRecovery(ctx, ""); return err }},
+		{"consents:Grant", pr, func(ctx ctxT) error { _, err := new(Consents).Grant(ctx, "", ""); return err }},
+		{"consents:Revoke", pr, func(ctx ctxT) error { _, err := new(Consents).Revoke(ctx, "", ""); return err }},
 		{"consents:Get", pr, func(ctx ctxT) error { _, err := new(Consents).Get(ctx, ""); return err }},
 		{"consents:ListByPatient", pr, func(ctx ctxT) error { _, err := new(Consents).ListByPatient(ctx, "", 0, ""); return err }},
 		{"consents:ListByGrantee", pr, func(ctx ctxT) error { _, err := new(Consents).ListByGrantee(ctx, "", "", 0, ""); return err }},
 		{"consents:History", pr, func(ctx ctxT) error { _, err := new(Consents).History(ctx, ""); return err }},
 		{"consents:Check", pr, func(ctx ctxT) error { _, err := new(Consents).Check(ctx, "", "", "", "", "", "", ""); return err }},
-		{"devices:Register", p, func(ctx ctxT) error { _, err := new(Devices).Register(ctx, "", ""); return err }},
-		{"devices:Revoke", p, func(ctx ctxT) error { _, err := new(Devices).Revoke(ctx, "", ""); return err }},
+		{"devices:Register", pr, func(ctx ctxT) error { _, err := new(Devices).Register(ctx, "", ""); return err }},
+		{"devices:Revoke", pr, func(ctx ctxT) error { _, err := new(Devices).Revoke(ctx, "", ""); return err }},
 		{"devices:Get", pr, func(ctx ctxT) error { _, err := new(Devices).Get(ctx, ""); return err }},
-		{"notary:Notarize", p, func(ctx ctxT) error { _, err := new(Notary).Notarize(ctx, "", "", "", "", "", 0, ""); return err }},
+		{"notary:Notarize", pr, func(ctx ctxT) error { _, err := new(Notary).Notarize(ctx, "", "", "", "", 0, ""); return err }},
 		{"notary:Verify", pr, func(ctx ctxT) error { _, err := new(Notary).Verify(ctx, "", ""); return err }},
 		{"notary:History", pr, func(ctx ctxT) error { _, err := new(Notary).History(ctx, ""); return err }},
 		{"notary:ListByPatient", pr, func(ctx ctxT) error { _, err := new(Notary).ListByPatient(ctx, "", 0, ""); return err }},
@@ -47,11 +52,12 @@ func TestAccessColumn(t *testing.T) {
 		{"accesslog:ListByPatient", pr, func(ctx ctxT) error { _, err := new(AccessLog).ListByPatient(ctx, "", 0, ""); return err }},
 		{"datasets:Record", r, func(ctx ctxT) error { _, err := new(Datasets).Record(ctx, ""); return err }},
 		{"datasets:Get", pr, func(ctx ctxT) error { _, err := new(Datasets).Get(ctx, ""); return err }},
-		{"erasures:Record", p, func(ctx ctxT) error { _, err := new(Erasures).Record(ctx, "", "", 0, ""); return err }},
+		{"erasures:Request", pr, func(ctx ctxT) error { _, err := new(Erasures).Request(ctx, "", ""); return err }},
+		{"erasures:Complete", pr, func(ctx ctxT) error { _, err := new(Erasures).Complete(ctx, "", "", ""); return err }},
 		{"erasures:Get", pr, func(ctx ctxT) error { _, err := new(Erasures).Get(ctx, ""); return err }},
 	}
 	for _, fn := range functions {
-		for _, caller := range []fakeIdentity{providers, research, outsider} {
+		for _, caller := range []fakeIdentity{providers, stmarys, pharmacy, insurer, research, outsider} {
 			t.Run(fn.name+"/"+caller.mspID, func(t *testing.T) {
 				_, err := run(newFixture(), caller, func(ctx ctxT) (any, error) { return nil, fn.call(ctx) })
 				want := ledgerapi.ErrForbidden
@@ -77,7 +83,8 @@ func TestAuthorizeFailsClosed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := run(newFixture(), tc.id, func(ctx ctxT) (any, error) {
-				return nil, authorize(ctx, members)
+				_, err := authorize(ctx, members)
+				return nil, err
 			})
 			wantErr(t, err, ledgerapi.ErrForbidden)
 		})

@@ -2,6 +2,7 @@ package health
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -18,19 +19,35 @@ type AccessLog struct {
 func (*AccessLog) GetEvaluateTransactions() []string { return []string{"ListByPatient"} }
 
 // Append records a batch of access events (a JSON array of AccessEvent). An
-// event already recorded with the same content is skipped and counted as a
+// organisation writes the accesses of its own people only: an event's
+// actorOrg must be the submitting organisation, except a patient's own
+// access (no actorOrg), which any member may record. The patient must be
+// registered. Every event records who wrote it (recordedBy). An event
+// already recorded with the same content is skipped and counted as a
 // duplicate, so a retried append is harmless; one recorded with different
 // content fails the whole batch.
 func (*AccessLog) Append(ctx contractapi.TransactionContextInterface, eventsJSON string) (*ledgerapi.AppendResult, error) {
-	if err := authorize(ctx, members); err != nil {
+	mspID, err := authorize(ctx, members)
+	if err != nil {
 		return nil, err
 	}
 	events, err := ledgerapi.Parse[ledgerapi.AccessEvents]([]byte(eventsJSON))
 	if err != nil {
 		return nil, err
 	}
+	registered := map[string]bool{}
 	result := &ledgerapi.AppendResult{}
-	for _, e := range events {
+	for i, e := range events {
+		if e.ActorRole != ledgerapi.RolePatient && e.ActorOrg != mspID {
+			return nil, fmt.Errorf("%w: events[%d] is an access by organisation %s; %s may record only its own people's accesses",
+				ledgerapi.ErrForbidden, i, e.ActorOrg, mspID)
+		}
+		if !registered[e.PatientID] {
+			if _, err := load[ledgerapi.Patient](ctx, patientType, e.PatientID); err != nil {
+				return nil, fmt.Errorf("%w (events[%d])", err, i)
+			}
+			registered[e.PatientID] = true
+		}
 		at, err := ledgerapi.ParseTime("time", e.Time)
 		if err != nil {
 			return nil, err
@@ -45,9 +62,10 @@ func (*AccessLog) Append(ctx contractapi.TransactionContextInterface, eventsJSON
 		if err != nil {
 			return nil, err
 		}
+		e.RecordedBy = mspID
 		if found {
-			recorded.TxID = "" // compare only what the client sent
-			if recorded != e {
+			recorded.TxID = "" // compare only what the client sent, and who wrote it
+			if !sameEvent(recorded, e) {
 				return nil, fmt.Errorf("%w: event %s is already recorded with different content", ledgerapi.ErrConflict, e.EventID)
 			}
 			result.Duplicates++
@@ -68,7 +86,7 @@ func (*AccessLog) Append(ctx contractapi.TransactionContextInterface, eventsJSON
 // ListByPatient returns one page of a patient's access events, in (time,
 // eventId) order.
 func (*AccessLog) ListByPatient(ctx contractapi.TransactionContextInterface, patientID string, pageSize int, bookmark string) (*ledgerapi.AccessEventPage, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("patientId", patientID); err != nil {
@@ -79,4 +97,9 @@ func (*AccessLog) ListByPatient(ctx contractapi.TransactionContextInterface, pat
 		return nil, err
 	}
 	return &ledgerapi.AccessEventPage{Items: items, Bookmark: next, Count: len(items)}, nil
+}
+
+// sameEvent reports whether two events record the same access.
+func sameEvent(a, b ledgerapi.AccessEvent) bool {
+	return reflect.DeepEqual(a, b)
 }

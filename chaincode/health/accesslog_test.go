@@ -9,27 +9,35 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 )
 
-// accessEvent is an allowed read of one of the patient's records at a time.
+// accessEvent is an allowed read of one of the patient's records at a time,
+// by a researcher of ResearchMSP (the organisation appendEvents submits as).
 func accessEvent(id, patientID, at string) ledgerapi.AccessEvent {
-	return ledgerapi.AccessEvent{EventID: id, Actor: "dr-who", PatientID: patientID, Action: "read",
-		Resource: "record:r1", Decision: "allow", Time: at}
+	return ledgerapi.AccessEvent{EventID: id, Actor: "dr-who", ActorRole: ledgerapi.RoleResearcher, ActorOrg: "ResearchMSP",
+		PatientID: patientID, Action: "read", Resource: "record/r1", Decision: "allow", ReasonCodes: []string{"consent"}, Time: at}
 }
 
-// appendEvents submits events as one batch.
+// appendEvents submits events as one batch, as ResearchMSP.
 func (f *fixture) appendEvents(t *testing.T, events ...ledgerapi.AccessEvent) (*ledgerapi.AppendResult, error) {
+	t.Helper()
+	return f.appendAs(t, research, events...)
+}
+
+// appendAs submits events as one batch, as the caller.
+func (f *fixture) appendAs(t *testing.T, caller fakeIdentity, events ...ledgerapi.AccessEvent) (*ledgerapi.AppendResult, error) {
 	t.Helper()
 	data, err := json.Marshal(events)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return run(f, research, func(ctx ctxT) (*ledgerapi.AppendResult, error) { return new(AccessLog).Append(ctx, string(data)) })
+	return run(f, caller, func(ctx ctxT) (*ledgerapi.AppendResult, error) { return new(AccessLog).Append(ctx, string(data)) })
 }
 
 func TestAccessLogAppend(t *testing.T) {
 	f := newFixture()
+	f.register(t, newPatient("alice"), newPatient("bob"))
 	e1 := accessEvent("e1", "alice", "2030-01-01T10:00:00+02:00")
 	e2 := accessEvent("e2", "alice", "2030-01-01T09:00:00Z")
-	e2.ActorOrg, e2.Purpose, e2.Decision, e2.BreakGlass, e2.Reason = "ProvidersMSP", "emergency", "deny", true, "no consent"
+	e2.Purpose, e2.Decision, e2.BreakGlass, e2.BreakGlassRef, e2.ReasonCodes = "emergency", "deny", true, hashOf("reason"), []string{"no-consent", "role-purpose"}
 	changed := e1
 	changed.Decision = "deny"
 	withTxID := accessEvent("e4", "alice", "2030-01-01T09:00:00Z")
@@ -54,7 +62,7 @@ func TestAccessLogAppend(t *testing.T) {
 		{"id repeated in the batch", []ledgerapi.AccessEvent{accessEvent("e6", "alice", "2030-01-01T09:00:00Z"), accessEvent("e6", "alice", "2030-01-01T09:00:00Z")}, 0, 0, ledgerapi.ErrInvalid},
 		{"txId set by the client", []ledgerapi.AccessEvent{withTxID}, 0, 0, ledgerapi.ErrInvalid},
 		{"unknown purpose", []ledgerapi.AccessEvent{badPurpose}, 0, 0, ledgerapi.ErrInvalid},
-		{"bad decision", []ledgerapi.AccessEvent{{EventID: "e7", Actor: "a", PatientID: "alice", Action: "read", Resource: "r", Decision: "maybe", Time: "2030-01-01T09:00:00Z"}}, 0, 0, ledgerapi.ErrInvalid},
+		{"bad decision", []ledgerapi.AccessEvent{{EventID: "e7", Actor: "a", ActorRole: "patient", PatientID: "alice", Action: "read", Resource: "record/r", Decision: "maybe", ReasonCodes: []string{"consent"}, Time: "2030-01-01T09:00:00Z"}}, 0, 0, ledgerapi.ErrInvalid},
 		{"empty batch", []ledgerapi.AccessEvent{}, 0, 0, ledgerapi.ErrInvalid},
 		{"batch over 500", many, 0, 0, ledgerapi.ErrInvalid},
 	} {
@@ -74,8 +82,8 @@ func TestAccessLogAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	stored1, stored2 := e1, e2
-	stored1.Time, stored1.TxID = "2030-01-01T08:00:00Z", "tx001"
-	stored2.TxID = "tx001"
+	stored1.Time, stored1.TxID, stored1.RecordedBy = "2030-01-01T08:00:00Z", "tx003", "ResearchMSP"
+	stored2.TxID, stored2.RecordedBy = "tx003", "ResearchMSP"
 	if want := []ledgerapi.AccessEvent{stored1, stored2}; !reflect.DeepEqual(page.Items, want) {
 		t.Fatalf("alice's log = %+v, want %+v (refused batches must write nothing)", page.Items, want)
 	}
@@ -83,6 +91,7 @@ func TestAccessLogAppend(t *testing.T) {
 
 func TestAccessLogListByPatient(t *testing.T) {
 	f := newFixture()
+	f.register(t, newPatient("alice"), newPatient("bob"))
 	if _, err := f.appendEvents(t,
 		accessEvent("x1", "alice", "2030-01-01T09:00:05Z"),
 		accessEvent("x2", "alice", "2030-01-01T09:00:05.5Z"),
@@ -104,7 +113,7 @@ func TestAccessLogListByPatient(t *testing.T) {
 		}
 		var ids []string
 		for _, e := range page.Items {
-			if e.TxID != "tx001" || e.PatientID != "alice" {
+			if e.TxID != "tx003" || e.PatientID != "alice" {
 				t.Fatalf("event %+v", e)
 			}
 			ids = append(ids, e.EventID)
@@ -149,5 +158,50 @@ func TestAccessLogListByPatient(t *testing.T) {
 			})
 			wantErr(t, err, ledgerapi.ErrInvalid)
 		})
+	}
+}
+
+// TestAccessLogWhoMayWrite: an organisation records only its own people's
+// accesses (and a patient's own, which any member may), about registered
+// patients; every event says who recorded it.
+func TestAccessLogWhoMayWrite(t *testing.T) {
+	f := newFixture()
+	f.register(t, newPatient("alice"))
+	stMarysClinician := accessEvent("s1", "alice", "2030-01-01T09:00:00Z")
+	stMarysClinician.ActorRole, stMarysClinician.ActorOrg = ledgerapi.RoleClinician, "StMarysMSP"
+	patientOwn := accessEvent("p1", "alice", "2030-01-01T09:00:00Z")
+	patientOwn.Actor, patientOwn.ActorRole, patientOwn.ActorOrg = "alice", ledgerapi.RolePatient, ""
+	unregistered := stMarysClinician
+	unregistered.EventID, unregistered.PatientID = "s2", "carol"
+	for _, tc := range []struct {
+		name   string
+		caller fakeIdentity
+		events []ledgerapi.AccessEvent
+		want   error
+	}{
+		{"Providers claims a St Mary's clinician", providers, []ledgerapi.AccessEvent{stMarysClinician}, ledgerapi.ErrForbidden},
+		{"Research claims a St Mary's clinician", research, []ledgerapi.AccessEvent{stMarysClinician}, ledgerapi.ErrForbidden},
+		{"one forged event fails the batch", stmarys, []ledgerapi.AccessEvent{stMarysClinician, accessEvent("r9", "alice", "2030-01-01T09:00:00Z")}, ledgerapi.ErrForbidden},
+		{"an unregistered patient", stmarys, []ledgerapi.AccessEvent{unregistered}, ledgerapi.ErrNotFound},
+		{"St Mary's records its own", stmarys, []ledgerapi.AccessEvent{stMarysClinician}, nil},
+		{"any member records a patient's own access", pharmacy, []ledgerapi.AccessEvent{patientOwn}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.appendAs(t, tc.caller, tc.events...)
+			wantErr(t, err, tc.want)
+		})
+	}
+	page, err := run(f, providers, func(ctx ctxT) (*ledgerapi.AccessEventPage, error) {
+		return new(AccessLog).ListByPatient(ctx, "alice", 100, "")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordedBy := map[string]string{}
+	for _, e := range page.Items {
+		recordedBy[e.EventID] = e.RecordedBy
+	}
+	if want := map[string]string{"s1": "StMarysMSP", "p1": "PharmacyMSP"}; !reflect.DeepEqual(recordedBy, want) {
+		t.Fatalf("recorded = %v, want %v (refused batches write nothing)", recordedBy, want)
 	}
 }

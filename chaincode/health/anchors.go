@@ -24,7 +24,7 @@ func (*Anchors) GetEvaluateTransactions() []string { return []string{"Get", "Get
 // patient took between from and to. The device may have been revoked since:
 // readings received before the revocation remain valid.
 func (*Anchors) Anchor(ctx contractapi.TransactionContextInterface, batchID, patientID, deviceID, root string, count int, from, to string) (*ledgerapi.Anchor, error) {
-	if err := authorize(ctx, providersOnly); err != nil {
+	if _, err := authorize(ctx, providersOnly); err != nil {
 		return nil, err
 	}
 	start, startErr := ledgerapi.ParseTime("from", from)
@@ -74,7 +74,7 @@ func (*Anchors) Anchor(ctx contractapi.TransactionContextInterface, batchID, pat
 
 // Get returns an anchor.
 func (*Anchors) Get(ctx contractapi.TransactionContextInterface, batchID string) (*ledgerapi.Anchor, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("batchId", batchID); err != nil {
@@ -90,7 +90,7 @@ func (*Anchors) Get(ctx contractapi.TransactionContextInterface, batchID string)
 // returns the one recorded, writing nothing, so a retry after an unknown
 // outcome is safe; the same anchorId with other content conflicts.
 func (*Anchors) AnchorRoot(ctx contractapi.TransactionContextInterface, anchorID, root string, size, readings int, from, to string) (*ledgerapi.RootAnchor, error) {
-	if err := authorize(ctx, providersOnly); err != nil {
+	if _, err := authorize(ctx, providersOnly); err != nil {
 		return nil, err
 	}
 	start, startErr := ledgerapi.ParseTime("from", from)
@@ -146,7 +146,7 @@ func (*Anchors) AnchorRoot(ctx contractapi.TransactionContextInterface, anchorID
 
 // GetRoot returns a root anchor.
 func (*Anchors) GetRoot(ctx contractapi.TransactionContextInterface, anchorID string) (*ledgerapi.RootAnchor, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("anchorId", anchorID); err != nil {

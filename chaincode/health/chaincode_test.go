@@ -36,7 +36,7 @@ func TestInvoke(t *testing.T) {
 	}
 	f := newFixture()
 	creators := map[string][]byte{}
-	for _, id := range []string{"ProvidersMSP", "ResearchMSP", "OtherMSP"} {
+	for _, id := range []string{"ProvidersMSP", "StMarysMSP", "ResearchMSP", "OtherMSP"} {
 		creators[id] = creator(t, id)
 	}
 
@@ -49,12 +49,23 @@ func TestInvoke(t *testing.T) {
 	}
 	care := grant(grantTo("c1", "user", "dr-who", labs, treatment))
 	study := grant(grantTo("c2", "org", "ResearchMSP", labs, []string{"research"}))
+	filing := grant(grantTo("c0", "org", "ProvidersMSP", labs, treatment))
 	devReg, devRegSig := sign(t, alice.key, ledgerapi.DeviceRegistration{Header: alice.next(ledgerapi.OpDeviceRegister), DeviceID: "watch-1", PublicKey: dev.publicKey()})
 	devRev, devRevSig := sign(t, alice.key, ledgerapi.DeviceRevocation{Header: alice.next(ledgerapi.OpDeviceRevoke), DeviceID: "watch-1"})
 	revoke, revokeSig := sign(t, alice.key, ledgerapi.ConsentRevocation{Header: alice.next(ledgerapi.OpConsentRevoke), ConsentID: "c1"})
-	afterErasure := grant(grantTo("c3", "user", "dr-who", labs, treatment))
+	newKey := newPatient("alice-2")
+	rotation := ledgerapi.KeyRotation{Header: alice.next(ledgerapi.OpKeyRotate), NewPublicKey: newKey.publicKey()}
+	rotate, rotateSig := sign(t, alice.key, rotation)
+	_, rotateNewSig := sign(t, newKey.key, rotation)
+	erase, eraseSig := sign(t, newKey.key, ledgerapi.PatientErasure{Header: alice.next(ledgerapi.OpPatientErase), ErasureID: "er-1"})
+	counts := `{"recordObjects":2,"wearableObjects":0}`
+	late := grantTo("c3", "user", "dr-who", labs, treatment)
+	late.Header = alice.next(ledgerapi.OpConsentGrant)
+	latePayload, lateSig := sign(t, newKey.key, late)
+	afterErasure := [2]string{latePayload, lateSig}
 	sha1, sha2 := hashOf("v1"), hashOf("v2")
-	events := `[{"eventId":"e1","actor":"dr-who","patientId":"alice","action":"read","resource":"record:r1","decision":"allow","time":"2030-01-01T00:00:00Z"}]`
+	events := `[{"eventId":"e1","actor":"dr-who","actorRole":"researcher","actorOrg":"ResearchMSP","patientId":"alice","action":"read",` +
+		`"resource":"record/r1","decision":"allow","reasonCodes":["consent"],"time":"2030-01-01T00:00:00Z"}]`
 	release := `{"datasetId":"ds1","sha256":"` + sha1 + `","studyId":"s1","researcher":"res-1","cohortSize":1,"k":2,"consentIds":["c2"]}`
 
 	const p, r = "ProvidersMSP", "ResearchMSP"
@@ -69,8 +80,9 @@ func TestInvoke(t *testing.T) {
 		{r, "patients:Get", []string{"alice"}, &ledgerapi.Patient{}, `"patientId":"alice"`},
 		{p, "consents:Grant", care[:], &ledgerapi.Consent{}, `"recordIds":[]`},
 		{p, "consents:Grant", study[:], &ledgerapi.Consent{}, `"status":"active"`},
+		{"StMarysMSP", "consents:Grant", filing[:], &ledgerapi.Consent{}, `"grantee":{"kind":"org","id":"ProvidersMSP"}`},
 		{r, "consents:Get", []string{"c1"}, &ledgerapi.Consent{}, `"grantee":{"kind":"user","id":"dr-who"}`},
-		{r, "consents:ListByPatient", []string{"alice", "10", ""}, &ledgerapi.ConsentPage{}, `"count":2`},
+		{r, "consents:ListByPatient", []string{"alice", "10", ""}, &ledgerapi.ConsentPage{}, `"count":3`},
 		{r, "consents:ListByPatient", []string{"alice", "1", ""}, &ledgerapi.ConsentPage{}, `"bookmark":"`},
 		{p, "consents:ListByGrantee", []string{"org", "ResearchMSP", "5", ""}, &ledgerapi.ConsentPage{}, `"consentId":"c2"`},
 		{p, "consents:ListByGrantee", []string{"user", "nobody", "5", ""}, &ledgerapi.ConsentPage{}, `{"items":[],"count":0}`},
@@ -84,8 +96,8 @@ func TestInvoke(t *testing.T) {
 		{p, "anchors:AnchorRoot", []string{"period-1", sha2, "2", "7", "2030-01-01T00:00:00Z", "2030-01-01T01:00:00Z"}, &ledgerapi.RootAnchor{}, `"anchorId":"period-1"`},
 		{r, "anchors:GetRoot", []string{"period-1"}, &ledgerapi.RootAnchor{}, `"root":"` + sha2},
 		{p, "devices:Revoke", []string{devRev, devRevSig}, &ledgerapi.Device{}, `"status":"revoked"`},
-		{p, "notary:Notarize", []string{"r1", "alice", sha1, "labs", "dr-who", "1", ""}, &ledgerapi.Notarization{}, `"version":1`},
-		{p, "notary:Notarize", []string{"r1", "alice", sha2, "labs", "dr-who", "2", sha1}, &ledgerapi.Notarization{}, `"previousSha256":"` + sha1},
+		{p, "notary:Notarize", []string{"r1", "alice", sha1, "labs", "1", ""}, &ledgerapi.Notarization{}, `"org":"ProvidersMSP","author":"user@ProvidersMSP"`},
+		{p, "notary:Notarize", []string{"r1", "alice", sha2, "labs", "2", sha1}, &ledgerapi.Notarization{}, `"previousSha256":"` + sha1},
 		{r, "notary:Verify", []string{"r1", sha1}, &ledgerapi.VerifyResult{}, `"match":true`},
 		{r, "notary:History", []string{"r1"}, &[]ledgerapi.Notarization{}, `"version":2`},
 		{r, "notary:ListByPatient", []string{"alice", "10", ""}, &ledgerapi.NotarizationPage{}, `"version":2`},
@@ -99,19 +111,24 @@ func TestInvoke(t *testing.T) {
 		{p, "datasets:Get", []string{"ds1"}, &ledgerapi.DatasetRelease{}, `"k":2`},
 		{p, "consents:Revoke", []string{revoke, revokeSig}, &ledgerapi.Consent{}, `"revokeTxId":"`},
 		{r, "consents:History", []string{"c1"}, &[]ledgerapi.ConsentVersion{}, `"isDelete":false`},
+		{"StMarysMSP", "patients:RotateKey", []string{rotate, rotateSig, rotateNewSig}, &ledgerapi.Patient{}, `"keyVersion":2`},
+		{r, "patients:History", []string{"alice"}, &[]ledgerapi.PatientVersion{}, `"keyVersion":1`},
 		// Erasure last: afterwards alice's consents allow nothing.
-		{p, "erasures:Record", []string{"alice", "er-1", "0", ""}, &ledgerapi.Erasure{}, `"objectsDeleted":0,"txId":"`},
-		{p, "erasures:Record", []string{"alice", "er-1", "0", ""}, &ledgerapi.Erasure{}, `"erasureId":"er-1"`},
-		{r, "erasures:Get", []string{"alice"}, &ledgerapi.Erasure{}, `"patientId":"alice"`},
+		{p, "erasures:Request", []string{erase, eraseSig}, &ledgerapi.Erasure{}, `"status":"requested","requestedBy":"ProvidersMSP"`},
+		{p, "erasures:Request", []string{erase, eraseSig}, &ledgerapi.Erasure{}, `"erasureId":"er-1"`},
+		{p, "erasures:Complete", []string{"alice", "er-1", counts}, &ledgerapi.Erasure{}, `"counts":{"recordObjects":2,"wearableObjects":0}`},
+		{r, "erasures:Get", []string{"alice"}, &ledgerapi.Erasure{}, `"status":"completed"`},
 		{r, "consents:Check", []string{"alice", "dr-who", "", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `{"allowed":false,"reason":"patient alice has been erased"}`},
 		{r, "org.hyperledger.fabric:GetMetadata", nil, nil, ""},
 		// Refusals travel back as error messages.
 		{"OtherMSP", "patients:Get", []string{"alice"}, nil, "forbidden"},
-		{r, "consents:Grant", care[:], nil, "forbidden"},
+		{"OtherMSP", "consents:Grant", care[:], nil, "forbidden"},
 		{p, "datasets:Record", []string{release}, nil, "forbidden"},
-		{r, "erasures:Record", []string{"alice", "er-1", "0", ""}, nil, "forbidden"},
-		{p, "erasures:Record", []string{"alice", "er-2", "0", ""}, nil, "already registered"},
-		{p, "erasures:Record", []string{"alice", "er-1", "-1", ""}, nil, "objectsDeleted"},
+		{r, "erasures:Complete", []string{"alice", "er-1", counts}, nil, "forbidden"},
+		{p, "erasures:Complete", []string{"alice", "er-1", `{"recordObjects":-1,"wearableObjects":0}`}, nil, "counts must not be negative"},
+		{p, "erasures:Complete", []string{"alice", "er-1", `{"recordObjects":2,"wearableObjects":0,"RecordObjects":9}`}, nil, "field names are exact"},
+		{p, "erasures:Complete", []string{"alice", "er-1", `{"recordObjects":2,"recordObjects":9,"wearableObjects":0}`}, nil, "given twice"},
+		{p, "notary:Notarize", []string{"r2", "alice", sha1, "labs", "dr-who", "1", ""}, nil, "dr-who"},
 		{r, "anchors:AnchorRoot", []string{"period-2", sha2, "2", "7", "2030-01-01T00:00:00Z", "2030-01-01T01:00:00Z"}, nil, "forbidden"},
 		{p, "anchors:AnchorRoot", []string{"period-1", sha1, "2", "7", "2030-01-01T00:00:00Z", "2030-01-01T01:00:00Z"}, nil, "conflicts with the ledger"},
 		{p, "anchors:AnchorRoot", []string{"period-2", sha2, "two", "7", "2030-01-01T00:00:00Z", "2030-01-01T01:00:00Z"}, nil, "two"},

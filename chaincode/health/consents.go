@@ -1,10 +1,8 @@
 package health
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -31,10 +29,10 @@ func (*Consents) GetEvaluateTransactions() []string {
 
 // Grant stores a consent. The payload is a ConsentGrant signed by the patient.
 func (*Consents) Grant(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Consent, error) {
-	if err := authorize(ctx, providersOnly); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
-	g, err := acceptSigned[ledgerapi.ConsentGrant](ctx, payload, signature)
+	g, _, err := acceptSigned[ledgerapi.ConsentGrant](ctx, payload, signature)
 	if err != nil {
 		return nil, err
 	}
@@ -92,10 +90,10 @@ func (*Consents) Grant(ctx contractapi.TransactionContextInterface, payload, sig
 // Revoke withdraws a consent. The payload is a ConsentRevocation signed by the
 // patient who gave the consent.
 func (*Consents) Revoke(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Consent, error) {
-	if err := authorize(ctx, providersOnly); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
-	r, err := acceptSigned[ledgerapi.ConsentRevocation](ctx, payload, signature)
+	r, _, err := acceptSigned[ledgerapi.ConsentRevocation](ctx, payload, signature)
 	if err != nil {
 		return nil, err
 	}
@@ -121,19 +119,15 @@ func (*Consents) Revoke(ctx contractapi.TransactionContextInterface, payload, si
 
 // storeConsent writes a consent and emits the event that announces the change.
 func storeConsent(ctx contractapi.TransactionContextInterface, event string, c *ledgerapi.Consent) (*ledgerapi.Consent, error) {
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("encode consent: %w", err)
-	}
-	if err := ctx.GetStub().SetEvent(event, payload); err != nil {
-		return nil, fmt.Errorf("emit %s: %w", event, err)
+	if err := emit(ctx, event, c); err != nil {
+		return nil, err
 	}
 	return store(ctx, consentType, c.ConsentID, c)
 }
 
 // Get returns a consent.
 func (*Consents) Get(ctx contractapi.TransactionContextInterface, consentID string) (*ledgerapi.Consent, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("consentId", consentID); err != nil {
@@ -144,7 +138,7 @@ func (*Consents) Get(ctx contractapi.TransactionContextInterface, consentID stri
 
 // ListByPatient returns one page of a patient's consents, in consent-id order.
 func (*Consents) ListByPatient(ctx contractapi.TransactionContextInterface, patientID string, pageSize int, bookmark string) (*ledgerapi.ConsentPage, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("patientId", patientID); err != nil {
@@ -156,7 +150,7 @@ func (*Consents) ListByPatient(ctx contractapi.TransactionContextInterface, pati
 // ListByGrantee returns one page of the consents given to a grantee, in
 // consent-id order.
 func (*Consents) ListByGrantee(ctx contractapi.TransactionContextInterface, granteeKind, granteeID string, pageSize int, bookmark string) (*ledgerapi.ConsentPage, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := errors.Join(
@@ -176,49 +170,30 @@ func consentPage(ctx contractapi.TransactionContextInterface, attrs []string, in
 	return &ledgerapi.ConsentPage{Items: items, Bookmark: next, Count: len(items)}, nil
 }
 
-// History returns every version of a consent, newest first (the peer's order).
+// History returns every version of a consent, oldest first.
 func (*Consents) History(ctx contractapi.TransactionContextInterface, consentID string) ([]ledgerapi.ConsentVersion, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("consentId", consentID); err != nil {
 		return nil, err
 	}
-	k, err := key(ctx, consentType, consentID)
-	if err != nil {
-		return nil, err
-	}
-	it, err := ctx.GetStub().GetHistoryForKey(k)
-	if err != nil {
-		return nil, fmt.Errorf("read the history: %w", err)
-	}
-	defer it.Close()
-	var versions []ledgerapi.ConsentVersion
-	for it.HasNext() {
-		m, err := it.Next()
-		if err != nil {
-			return nil, fmt.Errorf("read the history: %w", err)
+	return history(ctx, consentType, consentID, func(txID, ts string, isDelete bool, value []byte) (ledgerapi.ConsentVersion, error) {
+		v := ledgerapi.ConsentVersion{TxID: txID, Timestamp: ts, IsDelete: isDelete}
+		if isDelete {
+			return v, nil
 		}
-		v := ledgerapi.ConsentVersion{TxID: m.TxId, Timestamp: ledgerapi.FormatTime(m.Timestamp.AsTime()), IsDelete: m.IsDelete}
-		if !m.IsDelete {
-			if v.Consent, err = decode[*ledgerapi.Consent](m.Value); err != nil {
-				return nil, err
-			}
-		}
-		versions = append(versions, v)
-	}
-	if len(versions) == 0 {
-		return nil, fmt.Errorf("%w: %s %s", ledgerapi.ErrNotFound, consentType, consentID)
-	}
-	slices.Reverse(versions) // the peer answers newest first; callers read a story oldest first
-	return versions, nil
+		var err error
+		v.Consent, err = decode[*ledgerapi.Consent](value)
+		return v, err
+	})
 }
 
 // Check decides whether a subject (a user, or any user of subjectOrg) may use
 // a patient's record of a category for a purpose at a time ("" for now).
 // Nothing is allowed once the patient's data has been erased.
 func (*Consents) Check(ctx contractapi.TransactionContextInterface, patientID, subjectID, subjectOrg, category, purpose, recordID, at string) (*ledgerapi.Decision, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	when, err := ledgerapi.ParseOptionalTime("at", at)

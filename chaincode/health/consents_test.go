@@ -1,6 +1,8 @@
 package health
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -57,6 +59,7 @@ func TestConsentsGrant(t *testing.T) {
 			f := newFixture()
 			alice := newPatient("alice")
 			f.register(t, alice)
+			registered := len(f.stub.events)
 			g := grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment)
 			g.Header = alice.next(ledgerapi.OpConsentGrant)
 			if tc.edit != nil {
@@ -75,7 +78,7 @@ func TestConsentsGrant(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.msg) {
 					t.Fatalf("error %q does not mention %q", err, tc.msg)
 				}
-				if len(f.stub.events) != 0 {
+				if len(f.stub.events) != registered {
 					t.Fatal("a refused grant emitted an event")
 				}
 				return
@@ -361,6 +364,39 @@ func TestConsentsHistory(t *testing.T) {
 			wantErr(t, err, tc.err)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Fatalf("history = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestGrantHasOneMeaning: a signed grant whose bytes could be read two ways
+// (a key in another case, a key given twice) is refused, and nothing is
+// stored: what the patient was shown is what the ledger acts on.
+func TestGrantHasOneMeaning(t *testing.T) {
+	f := newFixture()
+	alice := newPatient("alice")
+	f.register(t, alice)
+	base := `{"op":"consent.grant","nonce":%d,"patientId":"alice","consentId":"c1","grantee":{"kind":"user","id":"dr-who"},` +
+		`"categories":["labs"],"purposes":["treatment"],"recordIds":[],"notBefore":"","expiresAt":""%s}`
+	for i, tc := range []struct {
+		name, extra, replaceFrom, replaceTo string
+	}{
+		{name: "grantee given twice", extra: `,"grantee":{"kind":"org","id":"EvilClinicMSP"}`},
+		{name: "a category key in capitals", replaceFrom: `"categories"`, replaceTo: `"Categories"`},
+		{name: "a nested key in another case", replaceFrom: `"kind":"user"`, replaceTo: `"Kind":"user"`},
+		{name: "a case-changed twin after the key", extra: `,"Purposes":["research"]`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			payload := fmt.Sprintf(base, i+1, tc.extra)
+			if tc.replaceFrom != "" {
+				payload = strings.Replace(payload, tc.replaceFrom, tc.replaceTo, 1)
+			}
+			_, err := run(f, providers, func(ctx ctxT) (*ledgerapi.Consent, error) {
+				return new(Consents).Grant(ctx, payload, signRaw(alice, payload))
+			})
+			wantErr(t, err, ledgerapi.ErrInvalid)
+			if _, err := run(f, research, func(ctx ctxT) (*ledgerapi.Consent, error) { return new(Consents).Get(ctx, "c1") }); !errors.Is(err, ledgerapi.ErrNotFound) {
+				t.Fatalf("a refused grant left a consent: %v", err)
 			}
 		})
 	}

@@ -23,7 +23,7 @@ func (*Datasets) GetEvaluateTransactions() []string { return []string{"Get"} }
 // ResearchMSP or to the release's study; cohortSize must be the number of
 // distinct patients those consents belong to.
 func (*Datasets) Record(ctx contractapi.TransactionContextInterface, releaseJSON string) (*ledgerapi.DatasetRelease, error) {
-	if err := authorize(ctx, researchOnly); err != nil {
+	if _, err := authorize(ctx, researchOnly); err != nil {
 		return nil, err
 	}
 	req, err := ledgerapi.Parse[ledgerapi.DatasetReleaseRequest]([]byte(releaseJSON))
@@ -78,7 +78,7 @@ func forRelease(g ledgerapi.Grantee, studyID string) bool {
 
 // Get returns a dataset release.
 func (*Datasets) Get(ctx contractapi.TransactionContextInterface, datasetID string) (*ledgerapi.DatasetRelease, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("datasetId", datasetID); err != nil {

@@ -19,10 +19,10 @@ func (*Devices) GetEvaluateTransactions() []string { return []string{"Get"} }
 // Register registers a device key to a patient. The payload is a
 // DeviceRegistration signed by the patient.
 func (*Devices) Register(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Device, error) {
-	if err := authorize(ctx, providersOnly); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
-	reg, err := acceptSigned[ledgerapi.DeviceRegistration](ctx, payload, signature)
+	reg, _, err := acceptSigned[ledgerapi.DeviceRegistration](ctx, payload, signature)
 	if err != nil {
 		return nil, err
 	}
@@ -45,10 +45,10 @@ func (*Devices) Register(ctx contractapi.TransactionContextInterface, payload, s
 // Revoke withdraws a device. The payload is a DeviceRevocation signed by the
 // patient the device is registered to.
 func (*Devices) Revoke(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Device, error) {
-	if err := authorize(ctx, providersOnly); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
-	r, err := acceptSigned[ledgerapi.DeviceRevocation](ctx, payload, signature)
+	r, _, err := acceptSigned[ledgerapi.DeviceRevocation](ctx, payload, signature)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (*Devices) Revoke(ctx contractapi.TransactionContextInterface, payload, sig
 
 // Get returns a device.
 func (*Devices) Get(ctx contractapi.TransactionContextInterface, deviceID string) (*ledgerapi.Device, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("deviceId", deviceID); err != nil {

@@ -2,80 +2,125 @@ package health
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
 	"healthexchange/chaincode/ledgerapi"
 )
 
-// recordErasure has a caller record the erasure of a patient's data.
-func (f *fixture) recordErasure(caller fakeIdentity, patientID, erasureID string, objects int, keyID string) (*ledgerapi.Erasure, error) {
+// requestErasure has p sign an erasure request with its next nonce and a
+// caller relay it.
+func (f *fixture) requestErasure(t *testing.T, caller fakeIdentity, p *testPatient, erasureID string) (*ledgerapi.Erasure, string, string, error) {
+	t.Helper()
+	payload, sig := sign(t, p.key, ledgerapi.PatientErasure{Header: p.next(ledgerapi.OpPatientErase), ErasureID: erasureID})
+	e, err := f.relayErasure(caller, payload, sig)
+	return e, payload, sig, err
+}
+
+func (f *fixture) relayErasure(caller fakeIdentity, payload, sig string) (*ledgerapi.Erasure, error) {
+	return run(f, caller, func(ctx ctxT) (*ledgerapi.Erasure, error) { return new(Erasures).Request(ctx, payload, sig) })
+}
+
+func (f *fixture) completeErasure(caller fakeIdentity, patientID, erasureID string, counts ledgerapi.ErasureCounts) (*ledgerapi.Erasure, error) {
+	data, _ := json.Marshal(counts)
 	return run(f, caller, func(ctx ctxT) (*ledgerapi.Erasure, error) {
-		return new(Erasures).Record(ctx, patientID, erasureID, objects, keyID)
+		return new(Erasures).Complete(ctx, patientID, erasureID, string(data))
 	})
 }
 
-func TestErasuresRecord(t *testing.T) {
+// TestErasureOnlyByThePatient: an erasure needs the patient's own signed
+// request with a fresh nonce; nobody else's, no replay, no other patient's.
+func TestErasureOnlyByThePatient(t *testing.T) {
 	f := newFixture()
-	f.register(t, newPatient("alice"), newPatient("bob"), newPatient("carol"))
-	type args struct {
-		patient, erasure string
-		objects          int
-		key              string
+	alice, bob := newPatient("alice"), newPatient("bob")
+	f.register(t, alice, bob)
+	eve := newPatient("alice") // same id, her own key: not alice's
+	eve.key = newPatient("eve").key
+
+	forged, forgedSig := sign(t, eve.key, ledgerapi.PatientErasure{Header: ledgerapi.Header{Op: ledgerapi.OpPatientErase, Nonce: 1, PatientID: "alice"}, ErasureID: "er-eve"})
+	_, err := f.relayErasure(providers, forged, forgedSig)
+	wantErr(t, err, ledgerapi.ErrSignature)
+
+	bobs, bobsSig := sign(t, bob.key, ledgerapi.PatientErasure{Header: ledgerapi.Header{Op: ledgerapi.OpPatientErase, Nonce: 1, PatientID: "alice"}, ErasureID: "er-bob"})
+	_, err = f.relayErasure(providers, bobs, bobsSig)
+	wantErr(t, err, ledgerapi.ErrSignature)
+
+	// A grant's signature replayed as an erasure: another op.
+	grant := grantTo("c1", "user", "dr-who", labs, treatment)
+	grant.Header = alice.next(ledgerapi.OpConsentGrant)
+	grantPayload, grantSig := sign(t, alice.key, grant)
+	_, err = f.relayErasure(providers, grantPayload, grantSig)
+	wantErr(t, err, ledgerapi.ErrInvalid)
+
+	if e, err := f.relayErasure(providers, "", ""); err == nil {
+		t.Fatalf("an unsigned erasure was recorded: %+v", e)
 	}
-	first := args{"alice", "er-1", 3, "key-alice"}
+	if _, err := run(f, research, func(ctx ctxT) (*ledgerapi.Erasure, error) { return new(Erasures).Get(ctx, "alice") }); !errors.Is(err, ledgerapi.ErrNotFound) {
+		t.Fatalf("after refused requests: %v, want no erasure", err)
+	}
+
+	// The patient's own request, relayed by St Mary's.
+	e, payload, sig, err := f.requestErasure(t, stmarys, alice, "er-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ledgerapi.Erasure{PatientID: "alice", ErasureID: "er-1", Status: ledgerapi.ErasureRequested, RequestedBy: "StMarysMSP",
+		RequestedAt: ledgerapi.FormatTime(f.stub.now), RequestTxID: f.lastTx()}
+	if !reflect.DeepEqual(*e, want) {
+		t.Fatalf("erasure = %+v, want %+v", *e, want)
+	}
+	if ev := f.stub.events[len(f.stub.events)-1]; ev.EventName != EventPatientErased {
+		t.Fatalf("event %s, want %s", ev.EventName, EventPatientErased)
+	}
+	t.Run("relaying the same signed request again returns it, writing nothing", func(t *testing.T) {
+		events := len(f.stub.events)
+		again, err := f.relayErasure(providers, payload, sig)
+		if err != nil || !reflect.DeepEqual(*again, want) || len(f.stub.events) != events {
+			t.Fatalf("repeat = %+v, %v", again, err)
+		}
+	})
+	t.Run("a second erasure of the patient", func(t *testing.T) {
+		_, _, _, err := f.requestErasure(t, providers, alice, "er-2")
+		wantErr(t, err, ledgerapi.ErrExists)
+	})
+	t.Run("a stale nonce", func(t *testing.T) {
+		stale, staleSig := sign(t, bob.key, ledgerapi.PatientErasure{Header: ledgerapi.Header{Op: ledgerapi.OpPatientErase, Nonce: 0, PatientID: "bob"}, ErasureID: "er-b"})
+		_, err := f.relayErasure(providers, stale, staleSig)
+		wantErr(t, err, ledgerapi.ErrNonce)
+	})
+}
+
+func TestErasureComplete(t *testing.T) {
+	f := newFixture()
+	alice := newPatient("alice")
+	f.register(t, alice)
+	if _, _, _, err := f.requestErasure(t, providers, alice, "er-1"); err != nil {
+		t.Fatal(err)
+	}
+	counts := ledgerapi.ErasureCounts{RecordObjects: 3, WearableObjects: 12, KeyID: "key-alice"}
 	for _, tc := range []struct { // in order, on one ledger
-		name   string
-		caller fakeIdentity
-		args   args
-		want   error
-		msg    string // in the error
-		event  bool   // the call records a new erasure, and announces it
+		name    string
+		caller  fakeIdentity
+		patient string
+		erasure string
+		counts  ledgerapi.ErasureCounts
+		want    error
 	}{
-		{"research may not record", research, first, ledgerapi.ErrForbidden, "ResearchMSP", false},
-		{"other organisations may not record", outsider, first, ledgerapi.ErrForbidden, "OtherMSP", false},
-		{"records", providers, first, nil, "", true},
-		{"the same erasure again returns the one recorded", providers, first, nil, "", false},
-		{"same erasure id, other count", providers, args{"alice", "er-1", 4, "key-alice"}, ledgerapi.ErrConflict, "different content", false},
-		{"same erasure id, other key", providers, args{"alice", "er-1", 3, "key-other"}, ledgerapi.ErrConflict, "different content", false},
-		{"same erasure id, key left out", providers, args{"alice", "er-1", 3, ""}, ledgerapi.ErrConflict, "different content", false},
-		{"second erasure of a patient", providers, args{"alice", "er-2", 3, "key-alice"}, ledgerapi.ErrExists, "already erased by erasure er-1", false},
-		{"nothing deleted and no key id", providers, args{"bob", "er-3", 0, ""}, nil, "", true},
-		{"unregistered patient", providers, args{"dave", "er-4", 1, ""}, ledgerapi.ErrNotFound, "dave", false},
-		{"negative objectsDeleted", providers, args{"carol", "er-4", -1, ""}, ledgerapi.ErrInvalid, "objectsDeleted", false},
-		{"bad erasure id", providers, args{"carol", "er 4", 1, ""}, ledgerapi.ErrInvalid, "erasureId", false},
-		{"no erasure id", providers, args{"carol", "", 1, ""}, ledgerapi.ErrInvalid, "erasureId", false},
-		{"bad key id", providers, args{"carol", "er-4", 1, "key/1"}, ledgerapi.ErrInvalid, "keyId", false},
-		{"bad patient id", providers, args{"-carol", "er-4", 1, ""}, ledgerapi.ErrInvalid, "patientId", false},
+		{"another organisation may not complete it", stmarys, "alice", "er-1", counts, ledgerapi.ErrForbidden},
+		{"another erasure id", providers, "alice", "er-9", counts, ledgerapi.ErrNotFound},
+		{"a patient never erased", providers, "bob", "er-1", counts, ledgerapi.ErrNotFound},
+		{"negative counts", providers, "alice", "er-1", ledgerapi.ErasureCounts{RecordObjects: -1}, ledgerapi.ErrInvalid},
+		{"the relaying organisation completes it", providers, "alice", "er-1", counts, nil},
+		{"the same counts again", providers, "alice", "er-1", counts, nil},
+		{"other counts", providers, "alice", "er-1", ledgerapi.ErasureCounts{RecordObjects: 4}, ledgerapi.ErrConflict},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a := tc.args
-			before, _ := run(f, research, func(ctx ctxT) (*ledgerapi.Erasure, error) { return new(Erasures).Get(ctx, a.patient) })
-			events := len(f.stub.events)
-			got, err := f.recordErasure(tc.caller, a.patient, a.erasure, a.objects, a.key)
+			got, err := f.completeErasure(tc.caller, tc.patient, tc.erasure, tc.counts)
 			wantErr(t, err, tc.want)
-			if err != nil && !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("error %q does not mention %q", err, tc.msg)
-			}
-			if announced := len(f.stub.events) > events; announced != tc.event {
-				t.Fatalf("erasure announced: %v, want %v", announced, tc.event)
-			}
-			want := before // a refused or repeated call changes nothing
-			if tc.event {
-				want = &ledgerapi.Erasure{PatientID: a.patient, ErasureID: a.erasure, ObjectsDeleted: a.objects, KeyID: a.key,
-					TxID: f.lastTx(), Timestamp: ledgerapi.FormatTime(f.stub.now)}
-				e := f.stub.events[len(f.stub.events)-1]
-				var announced ledgerapi.Erasure
-				if err := json.Unmarshal(e.Payload, &announced); err != nil || e.EventName != "PatientErased" || announced != *want {
-					t.Fatalf("event %s %s (%v), want PatientErased %+v", e.EventName, e.Payload, err, *want)
-				}
-			}
-			if err == nil && *got != *want {
-				t.Fatalf("erasure = %+v, want %+v", *got, *want)
-			}
-			stored, _ := run(f, research, func(ctx ctxT) (*ledgerapi.Erasure, error) { return new(Erasures).Get(ctx, a.patient) })
-			if (stored == nil) != (want == nil) || stored != nil && *stored != *want {
-				t.Fatalf("stored = %+v, want %+v", stored, want)
+			if err == nil && (got.Status != ledgerapi.ErasureCompleted || *got.Counts != counts || got.CompleteTxID == "") {
+				t.Fatalf("erasure = %+v", got)
 			}
 		})
 	}
@@ -84,12 +129,12 @@ func TestErasuresRecord(t *testing.T) {
 func TestErasuresGet(t *testing.T) {
 	f := newFixture()
 	f.register(t, newPatient("alice"), newPatient("bob"))
-	recorded, err := f.recordErasure(providers, "alice", "er-1", 2, "")
+	recorded, _, _, err := f.requestErasure(t, providers, newPatient("alice"), "er-1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(mustJSON(t, recorded), "keyId") {
-		t.Fatalf("erasure without a key id encodes as %s, want keyId omitted", mustJSON(t, recorded))
+	if strings.Contains(mustJSON(t, recorded), "counts") {
+		t.Fatalf("a requested erasure encodes as %s, want counts omitted", mustJSON(t, recorded))
 	}
 	for _, tc := range []struct {
 		name   string
@@ -107,7 +152,7 @@ func TestErasuresGet(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := run(f, tc.caller, func(ctx ctxT) (*ledgerapi.Erasure, error) { return new(Erasures).Get(ctx, tc.id) })
 			wantErr(t, err, tc.want)
-			if err == nil && *got != *recorded {
+			if err == nil && !reflect.DeepEqual(*got, *recorded) {
 				t.Fatalf("erasure = %+v, want %+v", *got, *recorded)
 			}
 		})
@@ -137,7 +182,7 @@ func TestErasedPatientConsents(t *testing.T) {
 	if d := check("alice", ""); !d.Allowed {
 		t.Fatalf("before the erasure: %+v, want allowed", d)
 	}
-	if _, err := f.recordErasure(providers, "alice", "er-1", 7, "key-alice"); err != nil {
+	if _, _, _, err := f.requestErasure(t, providers, alice, "er-1"); err != nil {
 		t.Fatal(err)
 	}
 

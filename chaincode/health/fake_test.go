@@ -180,14 +180,23 @@ func (it *fakeIterator[T]) Next() (T, error) {
 
 func (it *fakeIterator[T]) Close() error { it.closed = true; return nil }
 
-// fakeIdentity is a caller of an organisation; err makes reading it fail.
+// fakeIdentity is a caller of an organisation, with a certificate whose
+// subject is name; err makes reading it fail.
 type fakeIdentity struct {
 	cid.ClientIdentity // methods the chaincode must not use: calling one panics
 	mspID              string
+	name               string
 	err                error
 }
 
 func (id fakeIdentity) GetMSPID() (string, error) { return id.mspID, id.err }
+
+func (id fakeIdentity) GetX509Certificate() (*x509.Certificate, error) {
+	if id.err != nil {
+		return nil, id.err
+	}
+	return &x509.Certificate{Subject: pkix.Name{CommonName: id.name}}, nil
+}
 
 // fixture runs transactions against a fake ledger, one second apart unless a
 // test sets clock.
@@ -228,9 +237,12 @@ func run[T any](f *fixture, id cid.ClientIdentity, fn func(contractapi.Transacti
 
 // Callers of each organisation.
 var (
-	providers = fakeIdentity{mspID: "ProvidersMSP"}
-	research  = fakeIdentity{mspID: "ResearchMSP"}
-	outsider  = fakeIdentity{mspID: "OtherMSP"}
+	providers = fakeIdentity{mspID: "ProvidersMSP", name: "User1@providers.hx.local"}
+	stmarys   = fakeIdentity{mspID: "StMarysMSP", name: "User1@stmarys.hx.local"}
+	pharmacy  = fakeIdentity{mspID: "PharmacyMSP", name: "User1@pharmacy.hx.local"}
+	insurer   = fakeIdentity{mspID: "InsurerMSP", name: "User1@insurer.hx.local"}
+	research  = fakeIdentity{mspID: "ResearchMSP", name: "User1@research.hx.local"}
+	outsider  = fakeIdentity{mspID: "OtherMSP", name: "User1@other.example"}
 )
 
 // selfSigned returns a PEM certificate and key for a test identity or server.

@@ -3,6 +3,7 @@ package health
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/hyperledger/fabric-contract-api-go/v2/contractapi"
 
@@ -20,12 +21,25 @@ func (*Notary) GetEvaluateTransactions() []string {
 	return []string{"Verify", "History", "ListByPatient", "FindByHash"}
 }
 
-// Notarize records the hash of a version of a record. Version 1 starts the
-// chain with an empty previousSha256; version n>1 must directly follow the
-// latest version of the same patient's record and name its hash. The version
-// also replaces the previous one as the record's latest in ListByPatient.
-func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, patientID, sha256, category, author string, version int, previousSHA256 string) (*ledgerapi.Notarization, error) {
-	if err := authorize(ctx, providersOnly); err != nil {
+// Notarize records the hash of a version of a record, filed by the
+// submitting organisation (its MSP and client identity are recorded; there
+// is no author argument to lie with). Version 1 starts the chain with an
+// empty previousSha256; version n>1 must directly follow the latest version
+// of the same patient's record, of the same category, and name its hash.
+//
+// Records belong to the organisation that filed them: the patient must be
+// registered and not erased; version 1 needs a consent of the patient, in
+// force now, that lets the submitting organisation write the category (see
+// writeConsent); a later version comes from the organisation that filed
+// version 1, or from another that holds such a consent. The version also
+// replaces the previous one as the record's latest in ListByPatient.
+func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, patientID, sha256, category string, version int, previousSHA256 string) (*ledgerapi.Notarization, error) {
+	mspID, err := authorize(ctx, members)
+	if err != nil {
+		return nil, err
+	}
+	author, err := callerName(ctx)
+	if err != nil {
 		return nil, err
 	}
 	var versionErr, previousErr error
@@ -40,13 +54,15 @@ func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, p
 		ledgerapi.ValidateID("patientId", patientID),
 		ledgerapi.ValidateHash("sha256", sha256),
 		ledgerapi.ValidateCategory("category", category),
-		ledgerapi.ValidateID("author", author),
 		versionErr,
 		previousErr,
 	); err != nil {
 		return nil, err
 	}
 	if _, err := load[ledgerapi.Patient](ctx, patientType, patientID); err != nil {
+		return nil, err
+	}
+	if err := ensureNotErased(ctx, patientID); err != nil {
 		return nil, err
 	}
 	versions, err := notarizations(ctx, recordID)
@@ -58,6 +74,7 @@ func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, p
 		PatientID:      patientID,
 		SHA256:         sha256,
 		Category:       category,
+		Org:            mspID,
 		Author:         author,
 		Version:        version,
 		PreviousSHA256: previousSHA256,
@@ -69,6 +86,11 @@ func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, p
 	now, err := txTime(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if len(versions) == 0 || versions[0].Org != mspID {
+		if err := writeConsent(ctx, patientID, mspID, category, recordID, now); err != nil {
+			return nil, err
+		}
 	}
 	n.Timestamp = ledgerapi.FormatTime(now)
 	k, err := key(ctx, notarizationType, recordID, versionAttr(version))
@@ -111,13 +133,52 @@ func follows(n *ledgerapi.Notarization, versions []ledgerapi.Notarization) error
 		return fmt.Errorf("%w: previousSha256 must be the hash of version %d of record %s", ledgerapi.ErrConflict, latest.Version, n.RecordID)
 	case n.PatientID != latest.PatientID:
 		return fmt.Errorf("%w: record %s belongs to another patient", ledgerapi.ErrConflict, n.RecordID)
+	case n.Category != latest.Category:
+		return fmt.Errorf("%w: record %s is of category %s; a version cannot change it", ledgerapi.ErrConflict, n.RecordID, latest.Category)
 	}
 	return nil
 }
 
+// WritePurpose is the purpose a consent must allow for its grantee
+// organisation to file records: care.
+const WritePurpose = "treatment"
+
+// writeConsent checks that the patient lets the organisation file records of
+// the category (the record recordID among them) at t: an active consent to
+// org:<mspID>, in force at t, covering the category and the purpose
+// treatment, for every record or naming this one. A consent to a user, or
+// to a study, never lets anyone file records.
+func writeConsent(ctx contractapi.TransactionContextInterface, patientID, mspID, category, recordID string, t time.Time) error {
+	consents, err := scan(ctx, consentsByPatient, []string{patientID}, loader[ledgerapi.Consent](ctx, consentType))
+	if err != nil {
+		return err
+	}
+	r := request{subjectOrg: mspID, category: category, purpose: WritePurpose, recordID: recordID, at: t}
+	closest := fmt.Sprintf("no consent of patient %s is given to organisation %s", patientID, mspID)
+	best := -1
+	for i := range consents {
+		c := &consents[i]
+		if c.Grantee.Kind != ledgerapi.GranteeOrg || c.Grantee.ID != mspID {
+			continue
+		}
+		reason, covers, err := r.denial(c)
+		if err != nil {
+			return err
+		}
+		if reason == "" {
+			return nil
+		}
+		if covers > best {
+			closest, best = reason, covers
+		}
+	}
+	return fmt.Errorf("%w: organisation %s may not file %s records of patient %s: %s",
+		ledgerapi.ErrForbidden, mspID, category, patientID, closest)
+}
+
 // Verify reports whether a hash matches a notarized version of a record.
 func (*Notary) Verify(ctx contractapi.TransactionContextInterface, recordID, sha256 string) (*ledgerapi.VerifyResult, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := errors.Join(
@@ -148,7 +209,7 @@ func (*Notary) Verify(ctx contractapi.TransactionContextInterface, recordID, sha
 
 // History returns every notarized version of a record, oldest first.
 func (*Notary) History(ctx contractapi.TransactionContextInterface, recordID string) ([]ledgerapi.Notarization, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("recordId", recordID); err != nil {
@@ -161,7 +222,7 @@ func (*Notary) History(ctx contractapi.TransactionContextInterface, recordID str
 // patient's records, in recordId order. A patient without notarized records,
 // registered or not, has an empty list.
 func (*Notary) ListByPatient(ctx contractapi.TransactionContextInterface, patientID string, pageSize int, bookmark string) (*ledgerapi.NotarizationPage, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateID("patientId", patientID); err != nil {
@@ -180,7 +241,7 @@ func (*Notary) ListByPatient(ctx contractapi.TransactionContextInterface, patien
 // is an empty list, not an error: "this hash was never notarized" is the
 // answer.
 func (*Notary) FindByHash(ctx contractapi.TransactionContextInterface, sha256 string) ([]ledgerapi.Notarization, error) {
-	if err := authorize(ctx, members); err != nil {
+	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
 	if err := ledgerapi.ValidateHash("sha256", sha256); err != nil {

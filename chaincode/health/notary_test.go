@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"healthexchange/chaincode/ledgerapi"
 )
@@ -18,17 +19,32 @@ func hashOf(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// notarize submits a version of a record of alice's labs by dr-who.
+// notarize submits a version of a record of a patient's labs, as Providers.
 func (f *fixture) notarize(recordID, patientID, sha string, version int, previous string) (*ledgerapi.Notarization, error) {
-	return run(f, providers, func(ctx ctxT) (*ledgerapi.Notarization, error) {
-		return new(Notary).Notarize(ctx, recordID, patientID, sha, "labs", "dr-who", version, previous)
+	return f.notarizeAs(providers, recordID, patientID, "labs", sha, version, previous)
+}
+
+// notarizeAs submits a version of a record as the caller.
+func (f *fixture) notarizeAs(caller fakeIdentity, recordID, patientID, category, sha string, version int, previous string) (*ledgerapi.Notarization, error) {
+	return run(f, caller, func(ctx ctxT) (*ledgerapi.Notarization, error) {
+		return new(Notary).Notarize(ctx, recordID, patientID, sha, category, version, previous)
 	})
+}
+
+// letFile has each patient let an organisation file their records: a
+// consent to org:<MSP> for every category, for treatment.
+func (f *fixture) letFile(t *testing.T, org fakeIdentity, patients ...*testPatient) {
+	t.Helper()
+	for _, p := range patients {
+		f.mustGrant(t, p, grantTo(fmt.Sprintf("file-%s-%s-%d", p.id, org.mspID, p.nonce+1), "org", org.mspID, ledgerapi.Categories, treatment))
+	}
 }
 
 func TestNotaryNotarize(t *testing.T) {
 	f := newFixture()
 	alice, bob := newPatient("alice"), newPatient("bob")
 	f.register(t, alice, bob)
+	f.letFile(t, providers, alice, bob)
 	v1, v2 := hashOf("v1"), hashOf("v2")
 	for _, tc := range []struct { // in order, on one ledger
 		name     string
@@ -63,7 +79,8 @@ func TestNotaryNotarize(t *testing.T) {
 				}
 				return
 			}
-			want := ledgerapi.Notarization{RecordID: tc.record, PatientID: tc.patient, SHA256: tc.sha, Category: "labs", Author: "dr-who",
+			want := ledgerapi.Notarization{RecordID: tc.record, PatientID: tc.patient, SHA256: tc.sha, Category: "labs",
+				Org: "ProvidersMSP", Author: "User1@providers.hx.local",
 				Version: tc.version, PreviousSHA256: tc.previous, TxID: f.lastTx(), Timestamp: ledgerapi.FormatTime(f.stub.now)}
 			if *got != want {
 				t.Fatalf("notarization = %+v, want %+v", *got, want)
@@ -73,7 +90,7 @@ func TestNotaryNotarize(t *testing.T) {
 
 	t.Run("bad category", func(t *testing.T) {
 		_, err := run(f, providers, func(ctx ctxT) (*ledgerapi.Notarization, error) {
-			return new(Notary).Notarize(ctx, "r3", "alice", v1, "genome", "dr-who", 1, "")
+			return new(Notary).Notarize(ctx, "r3", "alice", v1, "genome", 1, "")
 		})
 		wantErr(t, err, ledgerapi.ErrInvalid)
 	})
@@ -83,6 +100,7 @@ func TestNotaryVerifyAndHistory(t *testing.T) {
 	f := newFixture()
 	alice := newPatient("alice")
 	f.register(t, alice)
+	f.letFile(t, providers, alice)
 	var chain []ledgerapi.Notarization // 11 versions: keys must sort 10 after 9
 	previous := ""
 	for version := 1; version <= 11; version++ {
@@ -144,6 +162,7 @@ func TestNotaryListByPatient(t *testing.T) {
 	f := newFixture()
 	alice, bob := newPatient("alice"), newPatient("bob")
 	f.register(t, alice, bob)
+	f.letFile(t, providers, alice, bob)
 	latest := map[string]ledgerapi.Notarization{} // recordId -> latest version
 	previous := map[string]string{}               // recordId -> latest hash
 	for _, v := range []struct {
@@ -253,6 +272,7 @@ func TestNotaryFindByHash(t *testing.T) {
 	f := newFixture()
 	alice, bob := newPatient("alice"), newPatient("bob")
 	f.register(t, alice, bob)
+	f.letFile(t, providers, alice, bob)
 	same, other := hashOf("same content"), hashOf("other content")
 	var want []ledgerapi.Notarization
 	for _, v := range []struct {
@@ -310,4 +330,89 @@ func TestNotaryFindByHash(t *testing.T) {
 			t.Errorf("FindByHash(%q) = %v, want invalid input", bad, err)
 		}
 	}
+}
+
+// TestNotaryOwnership: a record belongs to the organisation that filed it.
+// Filing needs the patient's consent to the organisation (to org, for the
+// category, for treatment, in force); only the filing organisation, or one
+// the patient also lets file, adds versions; the author is the submitting
+// identity.
+func TestNotaryOwnership(t *testing.T) {
+	f := newFixture()
+	alice, bob := newPatient("alice"), newPatient("bob")
+	f.register(t, alice, bob)
+	f.mustGrant(t, alice, grantTo("c-prov", "org", "ProvidersMSP", labs, treatment))
+	f.mustGrant(t, alice, grantTo("c-user", "user", "User1@stmarys.hx.local", labs, treatment))
+	f.mustGrant(t, alice, grantTo("c-study", "study", "s1", labs, []string{"research"}))
+	f.mustGrant(t, alice, grantTo("c-pharm-read", "org", "PharmacyMSP", labs, []string{"payment"}))
+	v1, v2, v3 := hashOf("v1"), hashOf("v2"), hashOf("v3")
+	for _, tc := range []struct { // in order, on one ledger
+		name                 string
+		caller               fakeIdentity
+		record, patient, cat string
+		sha                  string
+		version              int
+		previous             string
+		want                 error
+		msg                  string
+	}{
+		{"no consent to the organisation", stmarys, "r1", "alice", "labs", v1, 1, "", ledgerapi.ErrForbidden, "no consent of patient alice is given to organisation StMarysMSP"},
+		{"a consent to one of its users is not enough", stmarys, "r1", "alice", "labs", v1, 1, "", ledgerapi.ErrForbidden, "StMarysMSP"},
+		{"a consent for another purpose", pharmacy, "r1", "alice", "labs", v1, 1, "", ledgerapi.ErrForbidden, "purpose treatment is not granted"},
+		{"a category the consent does not cover", providers, "r1", "alice", "imaging", v1, 1, "", ledgerapi.ErrForbidden, "category imaging is not granted"},
+		{"another patient's consent does not count", providers, "b1", "bob", "labs", v1, 1, "", ledgerapi.ErrForbidden, "patient bob"},
+		{"Providers files under its consent", providers, "r1", "alice", "labs", v1, 1, "", nil, ""},
+		{"another hospital adds a version", stmarys, "r1", "alice", "labs", v2, 2, v1, ledgerapi.ErrForbidden, "may not file"},
+		{"the filing organisation adds a version", providers, "r1", "alice", "labs", v2, 2, v1, nil, ""},
+		{"a version cannot change the category", providers, "r1", "alice", "vitals", v3, 3, v2, ledgerapi.ErrConflict, "category"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := f.notarizeAs(tc.caller, tc.record, tc.patient, tc.cat, tc.sha, tc.version, tc.previous)
+			wantErr(t, err, tc.want)
+			if err != nil {
+				if !strings.Contains(err.Error(), tc.msg) {
+					t.Fatalf("error %q does not mention %q", err, tc.msg)
+				}
+				return
+			}
+			if n.Org != tc.caller.mspID || n.Author != tc.caller.name {
+				t.Fatalf("filed by %s/%s, want %s/%s", n.Org, n.Author, tc.caller.mspID, tc.caller.name)
+			}
+		})
+	}
+
+	t.Run("the patient lets St Mary's file: it may add versions too", func(t *testing.T) {
+		f.mustGrant(t, alice, grantTo("c-stmarys", "org", "StMarysMSP", labs, treatment))
+		if _, err := f.notarizeAs(stmarys, "r1", "alice", "labs", v3, 3, v2); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("after the revoke, St Mary's may not", func(t *testing.T) {
+		if _, err := f.revoke(t, alice, "c-stmarys"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.notarizeAs(stmarys, "r1", "alice", "labs", hashOf("v4"), 4, v3)
+		wantErr(t, err, ledgerapi.ErrForbidden)
+		if !strings.Contains(err.Error(), "consent c-stmarys is revoked") {
+			t.Fatalf("error %q does not say the consent is revoked", err)
+		}
+	})
+	t.Run("an expired consent", func(t *testing.T) {
+		g := grantTo("c-short", "org", "InsurerMSP", labs, treatment)
+		g.ExpiresAt = ledgerapi.FormatTime(f.clock.Add(2 * time.Second))
+		f.mustGrant(t, alice, g)
+		f.clock = f.clock.Add(time.Hour)
+		_, err := f.notarizeAs(insurer, "r9", "alice", "labs", v1, 1, "")
+		wantErr(t, err, ledgerapi.ErrForbidden)
+		if !strings.Contains(err.Error(), "expired") {
+			t.Fatalf("error %q does not say the consent expired", err)
+		}
+	})
+	t.Run("an erased patient's records are closed", func(t *testing.T) {
+		if _, _, _, err := f.requestErasure(t, providers, alice, "er-1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.notarizeAs(providers, "r1", "alice", "labs", hashOf("v5"), 4, v3)
+		wantErr(t, err, ledgerapi.ErrForbidden)
+	})
 }

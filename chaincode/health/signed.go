@@ -16,30 +16,31 @@ type signedPayload[T any] interface {
 }
 
 // acceptSigned parses a patient-signed change, checks that the registered
-// patient's key signed exactly these bytes with a nonce above the last one
-// accepted, and records the nonce as used. Every patient-signed change but
-// the registration goes through it.
-func acceptSigned[T any, P signedPayload[T]](ctx contractapi.TransactionContextInterface, payload, signature string) (T, error) {
+// patient's current key signed exactly these bytes with a nonce above the
+// last one accepted, and records the nonce as used. It returns the change
+// and the patient as stored with the new nonce. Every patient-signed change
+// but the registration and a recovery request goes through it.
+func acceptSigned[T any, P signedPayload[T]](ctx contractapi.TransactionContextInterface, payload, signature string) (T, *ledgerapi.Patient, error) {
 	var zero T
 	change, err := ledgerapi.Parse[T, P]([]byte(payload))
 	if err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	patientID, nonce := P(&change).Signer()
 	patient, err := load[ledgerapi.Patient](ctx, patientType, patientID)
 	if err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	if err := ledgerapi.VerifySignature(patient.PublicKey, []byte(payload), signature); err != nil {
-		return zero, err
+		return zero, nil, err
 	}
 	if nonce <= patient.Nonce {
-		return zero, fmt.Errorf("%w: nonce %d must be greater than %d, the last nonce accepted from patient %s",
+		return zero, nil, fmt.Errorf("%w: nonce %d must be greater than %d, the last nonce accepted from patient %s",
 			ledgerapi.ErrNonce, nonce, patient.Nonce, patientID)
 	}
 	patient.Nonce = nonce
 	if _, err := store(ctx, patientType, patientID, patient); err != nil {
-		return zero, err
+		return zero, nil, err
 	}
-	return change, nil
+	return change, patient, nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,4 +201,50 @@ func pageOf[T any](ctx contractapi.TransactionContextInterface, objectType strin
 		next = ""
 	}
 	return items, next, nil
+}
+
+// history returns every committed version of an object, oldest first (the
+// peer answers newest first), each made by fn from its transaction, time,
+// whether it was a deletion, and value. An object never written is not
+// found.
+func history[T any](ctx contractapi.TransactionContextInterface, objectType, id string, fn func(txID, timestamp string, isDelete bool, value []byte) (T, error)) ([]T, error) {
+	k, err := key(ctx, objectType, id)
+	if err != nil {
+		return nil, err
+	}
+	it, err := ctx.GetStub().GetHistoryForKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("read the history: %w", err)
+	}
+	defer it.Close()
+	var versions []T
+	for it.HasNext() {
+		m, err := it.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read the history: %w", err)
+		}
+		v, err := fn(m.TxId, ledgerapi.FormatTime(m.Timestamp.AsTime()), m.IsDelete, m.Value)
+		if err != nil {
+			return nil, err
+		}
+		versions = append(versions, v)
+	}
+	if len(versions) == 0 {
+		return nil, fmt.Errorf("%w: %s %s", ledgerapi.ErrNotFound, objectType, id)
+	}
+	slices.Reverse(versions)
+	return versions, nil
+}
+
+// emit sets the transaction's chaincode event: name, with v as JSON. A
+// transaction has one event; the last one set wins.
+func emit(ctx contractapi.TransactionContextInterface, name string, v any) error {
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode the %s event: %w", name, err)
+	}
+	if err := ctx.GetStub().SetEvent(name, payload); err != nil {
+		return fmt.Errorf("emit %s: %w", name, err)
+	}
+	return nil
 }

@@ -3,34 +3,40 @@ package ledgerapi
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // MaxEvents bounds the access events one append may carry.
 const MaxEvents = 500
 
-// Length limits of the free-text fields of an access event. They keep the
-// fields to labels: an access event must never carry health data.
-const (
-	maxActionBytes   = 128
-	maxResourceBytes = 256
-	maxReasonBytes   = 512
-)
+// maxReasonCodes bounds the reason codes of one event.
+const maxReasonCodes = 8
 
-// AccessEvent records one access decision, allowed or denied. TxID is set by
-// the chaincode and must be empty on input.
+// AccessEvent records one access decision, allowed or denied. Every field
+// comes from a fixed vocabulary, is an id, or is a hash: no free text, so an
+// access event can never carry health information. Resource is
+// "category/<category>" or "record/<recordId>". BreakGlassRef, on a
+// break-glass event, is a keyed hash (HMAC-SHA256 under a key the deciding
+// service keeps) of the reason the clinician gave: it proves later which
+// words were given without letting anyone guess them from the ledger.
+// RecordedBy (the organisation that wrote the event) and TxID are set by the
+// chaincode and must be empty on input.
 type AccessEvent struct {
-	EventID    string `json:"eventId"`
-	Actor      string `json:"actor"`
-	ActorOrg   string `json:"actorOrg,omitempty" metadata:",optional"`
-	PatientID  string `json:"patientId"`
-	Action     string `json:"action"`
-	Resource   string `json:"resource"`
-	Purpose    string `json:"purpose,omitempty" metadata:",optional"`
-	Decision   string `json:"decision"`
-	BreakGlass bool   `json:"breakGlass"`
-	Reason     string `json:"reason,omitempty" metadata:",optional"`
-	Time       string `json:"time"`
-	TxID       string `json:"txId,omitempty" metadata:",optional"`
+	EventID       string   `json:"eventId"`
+	Actor         string   `json:"actor"`
+	ActorRole     string   `json:"actorRole"`
+	ActorOrg      string   `json:"actorOrg,omitempty" metadata:",optional"`
+	PatientID     string   `json:"patientId"`
+	Action        string   `json:"action"`
+	Resource      string   `json:"resource"`
+	Purpose       string   `json:"purpose,omitempty" metadata:",optional"`
+	Decision      string   `json:"decision"`
+	BreakGlass    bool     `json:"breakGlass"`
+	BreakGlassRef string   `json:"breakGlassRef,omitempty" metadata:",optional"`
+	ReasonCodes   []string `json:"reasonCodes"`
+	Time          string   `json:"time"`
+	RecordedBy    string   `json:"recordedBy,omitempty" metadata:",optional"`
+	TxID          string   `json:"txId,omitempty" metadata:",optional"`
 }
 
 // Validate checks an event as a client submits it.
@@ -38,27 +44,56 @@ func (e AccessEvent) Validate() error { return e.validate("") }
 
 // validate checks the event, naming its fields with prefix.
 func (e AccessEvent) validate(prefix string) error {
-	var purposeErr, txErr error
+	var purposeErr, orgErr, bgErr, setErr error
 	if e.Purpose != "" {
 		purposeErr = ValidatePurpose(prefix+"purpose", e.Purpose)
 	}
-	if e.TxID != "" {
-		txErr = fmt.Errorf("%w: %stxId is set by the chaincode and must be empty", ErrInvalid, prefix)
+	switch {
+	case e.ActorRole == RolePatient && e.ActorOrg != "":
+		orgErr = fmt.Errorf("%w: %sactorOrg must be empty for a patient", ErrInvalid, prefix)
+	case e.ActorRole != RolePatient:
+		orgErr = ValidateID(prefix+"actorOrg", e.ActorOrg)
+	}
+	switch {
+	case e.BreakGlass && e.BreakGlassRef == "":
+		bgErr = fmt.Errorf("%w: %sbreakGlassRef is required on a break-glass event", ErrInvalid, prefix)
+	case e.BreakGlass:
+		bgErr = ValidateHash(prefix+"breakGlassRef", e.BreakGlassRef)
+	case e.BreakGlassRef != "":
+		bgErr = fmt.Errorf("%w: %sbreakGlassRef is only for break-glass events", ErrInvalid, prefix)
+	}
+	if e.TxID != "" || e.RecordedBy != "" {
+		setErr = fmt.Errorf("%w: %stxId and recordedBy are set by the chaincode and must be empty", ErrInvalid, prefix)
 	}
 	_, timeErr := ParseTime(prefix+"time", e.Time)
 	return errors.Join(
 		ValidateID(prefix+"eventId", e.EventID),
 		ValidateID(prefix+"actor", e.Actor),
-		ValidateOptionalID(prefix+"actorOrg", e.ActorOrg),
+		oneOf(prefix+"actorRole", e.ActorRole, Roles...),
+		orgErr,
 		ValidateID(prefix+"patientId", e.PatientID),
-		validateText(prefix+"action", e.Action, maxActionBytes, true),
-		validateText(prefix+"resource", e.Resource, maxResourceBytes, true),
+		oneOf(prefix+"action", e.Action, Actions...),
+		validateResource(prefix+"resource", e.Resource),
 		purposeErr,
 		oneOf(prefix+"decision", e.Decision, DecisionAllow, DecisionDeny),
-		validateText(prefix+"reason", e.Reason, maxReasonBytes, false),
+		bgErr,
+		checkList(prefix+"reasonCodes", e.ReasonCodes, 1, maxReasonCodes, ValidateReasonCode),
 		timeErr,
-		txErr,
+		setErr,
 	)
+}
+
+// validateResource checks that v is "category/<category>" or
+// "record/<recordId>".
+func validateResource(field, v string) error {
+	kind, value, _ := strings.Cut(v, "/")
+	switch kind {
+	case "category":
+		return ValidateCategory(field+" category", value)
+	case "record":
+		return ValidateID(field+" record id", value)
+	}
+	return fmt.Errorf("%w: %s must be category/<category> or record/<recordId>", ErrInvalid, field)
 }
 
 // AccessEvents is the input of an append: 1 to MaxEvents events with distinct

@@ -4,16 +4,30 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Operations a patient signs. Each payload names its operation in Op, so a
 // signature made for one operation cannot be replayed as another.
 const (
 	OpPatientRegister = "patient.register"
+	OpKeyRotate       = "patient.rotate-key"
+	OpRecoveryRequest = "patient.recover"
+	OpRecoveryCancel  = "patient.cancel-recovery"
+	OpPatientErase    = "patient.erase"
 	OpConsentGrant    = "consent.grant"
 	OpConsentRevoke   = "consent.revoke"
 	OpDeviceRegister  = "device.register"
 	OpDeviceRevoke    = "device.revoke"
+)
+
+// Bounds of the waiting period before a recovery key's replacement of a
+// lost key takes effect; DefaultRecoveryDelay applies when a registration
+// names a recovery key without a delay.
+const (
+	MinRecoveryDelay     = time.Second
+	MaxRecoveryDelay     = 30 * 24 * time.Hour
+	DefaultRecoveryDelay = 72 * time.Hour
 )
 
 // MaxRecordIDs bounds the records a single consent may list.
@@ -42,19 +56,99 @@ func (h Header) validate(op string) error {
 }
 
 // PatientRegistration registers a patient's public key. It is signed by the
-// key it registers (proof of possession) and carries nonce 0.
+// key it registers (proof of possession) and carries nonce 0. RecoveryKey,
+// if set, is a second key (kept offline, or a guardian's) that can replace a
+// lost key: its request takes effect after RecoveryDelaySeconds (0 means
+// DefaultRecoveryDelay), unless the current key cancels it meanwhile.
 type PatientRegistration struct {
 	Header
-	PublicKey string `json:"publicKey"`
+	PublicKey            string `json:"publicKey"`
+	RecoveryKey          string `json:"recoveryKey,omitempty"`
+	RecoveryDelaySeconds int64  `json:"recoveryDelaySeconds,omitempty"`
 }
 
 // Validate checks the registration.
 func (p PatientRegistration) Validate() error {
-	var nonceErr error
+	var nonceErr, recoveryErr error
 	if p.Nonce != 0 {
 		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
 	}
-	return errors.Join(p.validate(OpPatientRegister), nonceErr, ValidatePublicKey("publicKey", p.PublicKey))
+	switch {
+	case p.RecoveryKey != "":
+		recoveryErr = errors.Join(ValidatePublicKey("recoveryKey", p.RecoveryKey), validateRecoveryDelay(p.RecoveryDelaySeconds))
+		if recoveryErr == nil && p.RecoveryKey == p.PublicKey {
+			recoveryErr = fmt.Errorf("%w: recoveryKey must differ from publicKey", ErrInvalid)
+		}
+	case p.RecoveryDelaySeconds != 0:
+		recoveryErr = fmt.Errorf("%w: recoveryDelaySeconds needs a recoveryKey", ErrInvalid)
+	}
+	return errors.Join(p.validate(OpPatientRegister), nonceErr, ValidatePublicKey("publicKey", p.PublicKey), recoveryErr)
+}
+
+// RecoveryDelay is the registration's waiting period for a recovery.
+func (p PatientRegistration) RecoveryDelay() time.Duration {
+	if p.RecoveryDelaySeconds == 0 {
+		return DefaultRecoveryDelay
+	}
+	return time.Duration(p.RecoveryDelaySeconds) * time.Second
+}
+
+func validateRecoveryDelay(seconds int64) error {
+	if seconds == 0 {
+		return nil
+	}
+	if d := time.Duration(seconds) * time.Second; seconds < 0 || d < MinRecoveryDelay || d > MaxRecoveryDelay || seconds > int64(MaxRecoveryDelay/time.Second) {
+		return fmt.Errorf("%w: recoveryDelaySeconds must be from %d to %d", ErrInvalid, int64(MinRecoveryDelay/time.Second), int64(MaxRecoveryDelay/time.Second))
+	}
+	return nil
+}
+
+// KeyRotation replaces the patient's key with NewPublicKey at once. It is
+// signed by the current key, and the new key signs the same payload too
+// (proof of possession). A pending recovery is cancelled by it.
+type KeyRotation struct {
+	Header
+	NewPublicKey string `json:"newPublicKey"`
+}
+
+// Validate checks the rotation.
+func (r KeyRotation) Validate() error {
+	return errors.Join(r.validate(OpKeyRotate), ValidatePublicKey("newPublicKey", r.NewPublicKey))
+}
+
+// RecoveryRequest asks to replace a lost key with NewPublicKey. It is signed
+// by the recovery key named at registration, with a nonce above the last
+// one that key used, and the new key signs the same payload too. It takes
+// effect after the registration's waiting period, unless cancelled.
+type RecoveryRequest struct {
+	Header
+	NewPublicKey string `json:"newPublicKey"`
+}
+
+// Validate checks the request.
+func (r RecoveryRequest) Validate() error {
+	return errors.Join(r.validate(OpRecoveryRequest), ValidatePublicKey("newPublicKey", r.NewPublicKey))
+}
+
+// RecoveryCancel cancels a pending recovery; it is signed by the current key.
+type RecoveryCancel struct {
+	Header
+}
+
+// Validate checks the cancellation.
+func (r RecoveryCancel) Validate() error { return r.validate(OpRecoveryCancel) }
+
+// PatientErasure asks for the erasure of all the patient's data held off the
+// ledger; it is signed by the patient's key. ErasureID names the erasure, so
+// a retry of the same signed request is recognised.
+type PatientErasure struct {
+	Header
+	ErasureID string `json:"erasureId"`
+}
+
+// Validate checks the request.
+func (e PatientErasure) Validate() error {
+	return errors.Join(e.validate(OpPatientErase), ValidateID("erasureId", e.ErasureID))
 }
 
 // ConsentGrant gives a grantee access to categories of records for purposes.

@@ -1,16 +1,48 @@
 package ledgerapi
 
+import (
+	"errors"
+	"fmt"
+)
+
 // The types below are stored on and returned by the ledger. Fields that may be
 // empty are tagged `omitempty` and `metadata:",optional"`: the contract API
 // checks every returned value against a schema derived from these tags.
 
 // Patient is a registered patient: a pseudonymous id, the public key that
-// signs the patient's changes, and the last nonce accepted from that key.
+// signs the patient's changes (KeyVersion counts its replacements), and the
+// last nonce accepted from the patient's keys. A patient may name a
+// recovery key: RecoveryNonce is the last nonce it used, and Recovery is
+// its pending request to replace the key, if any.
 type Patient struct {
-	PatientID    string `json:"patientId"`
-	PublicKey    string `json:"publicKey"`
-	Nonce        uint64 `json:"nonce"`
-	RegisteredAt string `json:"registeredAt"`
+	PatientID            string           `json:"patientId"`
+	PublicKey            string           `json:"publicKey"`
+	Nonce                uint64           `json:"nonce"`
+	RegisteredAt         string           `json:"registeredAt"`
+	KeyVersion           int              `json:"keyVersion"`
+	KeyChangedAt         string           `json:"keyChangedAt,omitempty" metadata:",optional"`
+	RecoveryKey          string           `json:"recoveryKey,omitempty" metadata:",optional"`
+	RecoveryDelaySeconds int64            `json:"recoveryDelaySeconds,omitempty" metadata:",optional"`
+	RecoveryNonce        uint64           `json:"recoveryNonce"`
+	Recovery             *PendingRecovery `json:"recovery,omitempty" metadata:",optional"`
+}
+
+// PendingRecovery is a recovery key's request to replace a patient's key,
+// in force from EffectiveAt unless the current key cancels it first.
+type PendingRecovery struct {
+	NewPublicKey string `json:"newPublicKey"`
+	RequestedAt  string `json:"requestedAt"`
+	EffectiveAt  string `json:"effectiveAt"`
+	TxID         string `json:"txId"`
+}
+
+// PatientVersion is one entry of a patient's history on the ledger:
+// registration, key rotations, recovery requests, cancellations and
+// completions.
+type PatientVersion struct {
+	TxID      string  `json:"txId"`
+	Timestamp string  `json:"timestamp"`
+	Patient   Patient `json:"patient"`
 }
 
 // Grantee is who a consent is given to: a user, every member of an org, or a
@@ -77,11 +109,16 @@ type Device struct {
 
 // Notarization is the hash of one version of a record held off the ledger.
 // Versions of a record form a chain: each names its predecessor's hash.
+//
+// Org is the organisation that filed the version (the submitting client's
+// MSP) and Author the client identity that submitted it (its certificate's
+// subject): both are taken from the transaction, never from an argument.
 type Notarization struct {
 	RecordID       string `json:"recordId"`
 	PatientID      string `json:"patientId"`
 	SHA256         string `json:"sha256"`
 	Category       string `json:"category"`
+	Org            string `json:"org"`
 	Author         string `json:"author"`
 	Version        int    `json:"version"`
 	PreviousSHA256 string `json:"previousSha256,omitempty" metadata:",optional"`
@@ -151,15 +188,45 @@ type AppendResult struct {
 	Duplicates int `json:"duplicates"`
 }
 
-// Erasure records that a patient's data was erased by crypto-shredding: the
-// key that encrypted it off the ledger was destroyed. It records that the
-// erasure happened, never the data. KeyID names the destroyed key, when the
-// store has one id for it.
+// Erasure records that a patient asked for the erasure of their data held
+// off the ledger (a request signed by their key) and, once done, what was
+// removed: the data key destroyed (crypto-shredding) and the objects
+// deleted. It records that the erasure happened, never the data.
+// RequestedBy is the organisation that relayed the request; only it
+// completes the erasure.
 type Erasure struct {
-	PatientID      string `json:"patientId"`
-	ErasureID      string `json:"erasureId"`
-	ObjectsDeleted int    `json:"objectsDeleted"`
-	KeyID          string `json:"keyId,omitempty" metadata:",optional"`
-	TxID           string `json:"txId"`
-	Timestamp      string `json:"timestamp"`
+	PatientID    string `json:"patientId"`
+	ErasureID    string `json:"erasureId"`
+	Status       string `json:"status"`
+	RequestedBy  string `json:"requestedBy"`
+	RequestedAt  string `json:"requestedAt"`
+	RequestTxID  string `json:"requestTxId"`
+	CompletedAt  string `json:"completedAt,omitempty" metadata:",optional"`
+	CompleteTxID string `json:"completeTxId,omitempty" metadata:",optional"`
+	// Counts are what the erasure removed, once completed.
+	Counts *ErasureCounts `json:"counts,omitempty" metadata:",optional"`
+}
+
+// Erasure states.
+const (
+	ErasureRequested = "requested"
+	ErasureCompleted = "completed"
+)
+
+// ErasureCounts are what an erasure removed: the record versions and the
+// wearable objects (batches and their proofs) deleted, and the data key
+// destroyed (KeyID, when the key store names one).
+type ErasureCounts struct {
+	RecordObjects   int    `json:"recordObjects"`
+	WearableObjects int    `json:"wearableObjects"`
+	KeyID           string `json:"keyId,omitempty" metadata:",optional"`
+}
+
+// Validate checks the counts.
+func (c ErasureCounts) Validate() error {
+	var err error
+	if c.RecordObjects < 0 || c.WearableObjects < 0 {
+		err = fmt.Errorf("%w: counts must not be negative", ErrInvalid)
+	}
+	return errors.Join(err, ValidateOptionalID("keyId", c.KeyID))
 }

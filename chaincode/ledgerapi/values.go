@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 var (
@@ -88,23 +86,4 @@ func CanonicalTime(field, v string) (string, error) {
 // in UTC with nanoseconds.
 func FormatTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
-}
-
-// validateText checks a short free-text field: at most max bytes of printable
-// UTF-8, and not empty when required.
-func validateText(field, v string, max int, required bool) error {
-	switch {
-	case required && v == "":
-		return fmt.Errorf("%w: %s must not be empty", ErrInvalid, field)
-	case len(v) > max:
-		return fmt.Errorf("%w: %s must be at most %d bytes", ErrInvalid, field, max)
-	case !utf8.ValidString(v):
-		return fmt.Errorf("%w: %s must be valid UTF-8", ErrInvalid, field)
-	}
-	for _, r := range v {
-		if !unicode.IsPrint(r) {
-			return fmt.Errorf("%w: %s must not contain control or non-printable characters", ErrInvalid, field)
-		}
-	}
-	return nil
 }

@@ -5,11 +5,106 @@ import (
 	"slices"
 )
 
-// Organisations (MSP ids) that are members of the channel.
+// Organisations (MSP ids) that are members of the channel: every
+// institution of the consortium is one.
 const (
 	ProvidersMSP = "ProvidersMSP"
+	StMarysMSP   = "StMarysMSP"
+	PharmacyMSP  = "PharmacyMSP"
+	InsurerMSP   = "InsurerMSP"
 	ResearchMSP  = "ResearchMSP"
 )
+
+// Kinds of organisation.
+const (
+	OrgHospital = "hospital"
+	OrgPharmacy = "pharmacy"
+	OrgInsurer  = "insurer"
+	OrgResearch = "research"
+)
+
+// Organisation is a member of the channel: its MSP id, what it is and its
+// name.
+type Organisation struct {
+	MSPID string `json:"mspId"`
+	Kind  string `json:"kind"`
+	Name  string `json:"name"`
+}
+
+// Organisations are the channel's members.
+var Organisations = []Organisation{
+	{ProvidersMSP, OrgHospital, "Providers General Hospital"},
+	{StMarysMSP, OrgHospital, "St Mary's Hospital"},
+	{PharmacyMSP, OrgPharmacy, "Riverside Pharmacy"},
+	{InsurerMSP, OrgInsurer, "Northern Health Insurance"},
+	{ResearchMSP, OrgResearch, "Research Institute"},
+}
+
+// OrganisationOf is the member organisation with the MSP id, if there is one.
+func OrganisationOf(mspID string) (Organisation, bool) {
+	for _, o := range Organisations {
+		if o.MSPID == mspID {
+			return o, true
+		}
+	}
+	return Organisation{}, false
+}
+
+// MemberMSPs are the MSP ids of the channel's members.
+func MemberMSPs() []string {
+	out := make([]string, len(Organisations))
+	for i, o := range Organisations {
+		out[i] = o.MSPID
+	}
+	return out
+}
+
+// Roles of the people and services an access event names.
+const (
+	RolePatient    = "patient"
+	RoleClinician  = "clinician"
+	RolePharmacist = "pharmacist"
+	RoleInsurer    = "insurer"
+	RoleResearcher = "researcher"
+	RoleService    = "service"
+)
+
+// Roles lists the roles.
+var Roles = []string{RolePatient, RoleClinician, RolePharmacist, RoleInsurer, RoleResearcher, RoleService}
+
+// Actions an access event records.
+const (
+	ActionRead   = "read"
+	ActionWrite  = "write"
+	ActionErase  = "erase"
+	ActionVerify = "verify"
+)
+
+// Actions lists the actions.
+var Actions = []string{ActionRead, ActionWrite, ActionErase, ActionVerify}
+
+// ReasonCodes are why an access was allowed or denied, as the access log
+// records it: codes, never free text, so no health information can ride in
+// a reason.
+var ReasonCodes = []string{
+	// Allowed.
+	"patient-own-records", "consent", "break-glass",
+	// Denied: the request, the role, the patient.
+	"malformed-request", "default-deny", "other-patient", "researcher-no-direct-access",
+	"role-category", "role-purpose", "role-action", "organisation-unknown",
+	// Denied: break-glass.
+	"break-glass-clinicians-only", "break-glass-read-only", "break-glass-reason-missing",
+	"break-glass-organisation", "break-glass-limit",
+	// Denied: the consents.
+	"no-consent", "category-not-granted", "purpose-not-granted", "record-not-granted",
+	"consent-revoked", "consent-inactive", "consent-not-yet-valid", "consent-expired",
+	"consent-read-only", "consent-malformed",
+	// Denied: the exchange.
+	"patient-erased", "patient-unknown", "view-not-live", "policy-error", "tamper-detected",
+}
+
+// ValidateReasonCode checks that v is a reason code.
+func ValidateReasonCode(field, v string) error { return oneOf(field, v, ReasonCodes...) }
 
 // Categories of health records a consent can cover.
 var Categories = []string{

@@ -16,7 +16,8 @@ package health.access
 # title: Decision
 # description: >-
 #   The answer: allow, the reasons (one on allow, every applicable one on
-#   deny), the obligations the enforcement point must meet on allow
+#   deny) and their codes (the access log's vocabulary, never free text),
+#   the obligations the enforcement point must meet on allow
 #   ("log-access" always, "log-break-glass" and "notify-patient" on
 #   break-glass) and the consent that allowed the request ("" when no consent
 #   was needed, and on every deny).
@@ -24,6 +25,7 @@ package health.access
 default decision := {
 	"allow": false,
 	"reasons": ["denied by default: no rule allows this request"],
+	"codes": ["default-deny"],
 	"obligations": [],
 	"consent_id": "",
 }
@@ -31,6 +33,7 @@ default decision := {
 decision := {
 	"allow": true,
 	"reasons": [grant.reason],
+	"codes": [grant.code],
 	"obligations": grant.obligations,
 	"consent_id": grant.consent_id,
 } if {
@@ -39,6 +42,7 @@ decision := {
 } else := {
 	"allow": false,
 	"reasons": deny_reasons,
+	"codes": deny_codes,
 	"obligations": [],
 	"consent_id": "",
 }
@@ -49,7 +53,8 @@ decision := {
 #   The first rule that allows a well-formed request: a patient on their own
 #   records, break-glass, then a consent (the lowest matching consent id).
 grant := {
-	"reason": "a patient may access their own records",
+	"reason": "a patient may read their own records",
+	"code": "patient-own-records",
 	"obligations": ["log-access"],
 	"consent_id": "",
 } if {
@@ -58,12 +63,14 @@ grant := {
 	# The free-text break_glass_reason stays out: reasons reach the ledger's
 	# access log, which must hold no health information.
 	"reason": sprintf("break-glass: emergency read by clinician %s without consent", [subject_id]),
+	"code": "break-glass",
 	"obligations": ["log-access", "log-break-glass", "notify-patient"],
 	"consent_id": "",
 } if {
 	break_glass_allowed
 } else := {
 	"reason": sprintf("allowed by consent %s", [id]),
+	"code": "consent",
 	"obligations": ["log-access"],
 	"consent_id": id,
 } if {
@@ -77,9 +84,18 @@ grant := {
 #   every rule it failed, else the default.
 deny_reasons := sort(problems) if {
 	count(problems) > 0
-} else := sort(denials) if {
+} else := sort({d.reason | some d in denials}) if {
 	count(denials) > 0
 } else := ["denied by default: no rule allows this request"]
+
+# METADATA
+# title: Deny codes
+# description: The codes of the deny reasons, in the same order of precedence.
+deny_codes := ["malformed-request"] if {
+	count(problems) > 0
+} else := sort({d.code | some d in denials}) if {
+	count(denials) > 0
+} else := ["default-deny"]
 
 # Vocabularies (chaincode SPEC.md).
 
@@ -264,22 +280,30 @@ problems contains "consents must be a list" if {
 
 # METADATA
 # title: Patient on their own records
-# description: A patient may do anything with their own records, and nothing with another's.
+# description: >-
+#   A patient may read their own records, and nothing of another's. Records
+#   are filed by the organisations that hold them, so a patient writes none.
 patient_own_records if {
 	role == "patient"
 	subject_id != ""
 	subject_id == patient_id
+	action == "read"
 }
 
 # METADATA
 # title: Denials
 # description: >-
 #   Why a well-formed request is denied, one per rule it fails (rules 1 to 5
-#   below).
+#   below): each a code and a reason.
 # scope: document
-denials contains "a patient may only access their own records" if {
+denials contains {"code": "other-patient", "reason": "a patient may only access their own records"} if {
 	role == "patient"
 	subject_id != patient_id
+}
+
+denials contains {"code": "role-action", "reason": "records are filed by the organisations that hold them: a patient reads their records, never writes them"} if {
+	role == "patient"
+	action == "write"
 }
 
 # Rule 4: researchers.
@@ -287,7 +311,7 @@ denials contains "a patient may only access their own records" if {
 # METADATA
 # title: Researchers
 # description: No direct record access for researchers; research goes through anonymized datasets.
-denials contains "researchers have no direct record access: anonymized datasets are the only research access" if {
+denials contains {"code": "researcher-no-direct-access", "reason": "researchers have no direct record access: anonymized datasets are the only research access"} if {
 	role == "researcher"
 }
 
@@ -312,19 +336,19 @@ proper_break_glass_reason if {
 	count(trim_space(break_glass_reason)) >= 10
 }
 
-denials contains "break-glass (purpose emergency) is only for clinicians" if {
+denials contains {"code": "break-glass-clinicians-only", "reason": "break-glass (purpose emergency) is only for clinicians"} if {
 	purpose == "emergency"
 	role != "clinician"
 	not patient_own_records
 }
 
-denials contains "break-glass allows read only, never write" if {
+denials contains {"code": "break-glass-read-only", "reason": "break-glass allows read only, never write"} if {
 	role == "clinician"
 	purpose == "emergency"
 	action != "read"
 }
 
-denials contains "break-glass needs a break_glass_reason of at least 10 characters" if {
+denials contains {"code": "break-glass-reason-missing", "reason": "break-glass needs a break_glass_reason of at least 10 characters"} if {
 	role == "clinician"
 	purpose == "emergency"
 	not proper_break_glass_reason
@@ -342,23 +366,23 @@ role_permits if {
 	action in terms.actions
 }
 
-denials contains "clinicians need purpose treatment (or emergency, for break-glass)" if {
+denials contains {"code": "role-purpose", "reason": "clinicians need purpose treatment (or emergency, for break-glass)"} if {
 	role == "clinician"
 	not purpose in {"treatment", "emergency"}
 }
 
-denials contains sprintf("%ss may only access %s", [role, concat(", ", consent_terms[role].categories)]) if {
+denials contains {"code": "role-category", "reason": sprintf("%ss may only access %s", [role, concat(", ", consent_terms[role].categories)])} if {
 	role in {"pharmacist", "insurer"}
 	not category in consent_terms[role].categories
 }
 
-denials contains sprintf("%ss may only use purpose %s", [role, concat(", ", consent_terms[role].purposes)]) if {
+denials contains {"code": "role-purpose", "reason": sprintf("%ss may only use purpose %s", [role, concat(", ", consent_terms[role].purposes)])} if {
 	role in {"pharmacist", "insurer"}
 	purpose != "emergency" # said by the break-glass denial
 	not purpose in consent_terms[role].purposes
 }
 
-denials contains sprintf("%ss may only read", [role]) if {
+denials contains {"code": "role-action", "reason": sprintf("%ss may only read", [role])} if {
 	role in {"pharmacist", "insurer"}
 	not action in consent_terms[role].actions
 }
@@ -524,11 +548,14 @@ as_list(x) := x if {
 #   Why no consent allowed the request, as the chaincode says it: the reason
 #   of the consent that covers most of the request (category, then purpose,
 #   then record, then status and time), the lowest consent id on ties.
-closest_consent_denial := reason if {
+closest_consent_denial := {"code": code, "reason": reason} if {
 	count(consent_denials) > 0
 	most := max({d.covers | some d in consent_denials})
-	[_, reason] := min({[given_consents[i].consent_id, d.reason] | some i, d in consent_denials; d.covers == most})
-} else := "no consent is given to this subject"
+	[_, reason, code] := min({[given_consents[i].consent_id, d.reason, d.code] |
+		some i, d in consent_denials
+		d.covers == most
+	})
+} else := {"code": "no-consent", "reason": "no consent is given to this subject"}
 
 # METADATA
 # description: How each consent given to the subject falls short, by position.
@@ -542,32 +569,32 @@ consent_denials[i] := consent_denial(c) if {
 #   in the chaincode's order (category, purpose, record, status, start,
 #   expiry), then the action: a consent to the user that covers all the rest
 #   of a write is the closest, and says it allows read only.
-consent_denial(c) := {"covers": 0, "reason": sprintf("category %s is not granted by consent %s", [category, c.consent_id])} if {
+consent_denial(c) := {"covers": 0, "code": "category-not-granted", "reason": sprintf("category %s is not granted by consent %s", [category, c.consent_id])} if {
 	not category in as_list(c.categories)
-} else := {"covers": 1, "reason": sprintf("purpose %s is not granted by consent %s", [purpose, c.consent_id])} if {
+} else := {"covers": 1, "code": "purpose-not-granted", "reason": sprintf("purpose %s is not granted by consent %s", [purpose, c.consent_id])} if {
 	not purpose in as_list(c.purposes)
-} else := {"covers": 2, "reason": sprintf("record_ids of consent %s are malformed", [c.consent_id])} if {
+} else := {"covers": 2, "code": "consent-malformed", "reason": sprintf("record_ids of consent %s are malformed", [c.consent_id])} if {
 	not record_ids(c)
-} else := {"covers": 2, "reason": sprintf("record not granted: consent %s covers named records only", [c.consent_id])} if {
+} else := {"covers": 2, "code": "record-not-granted", "reason": sprintf("record not granted: consent %s covers named records only", [c.consent_id])} if {
 	count(record_ids(c)) > 0
 	record_id == ""
-} else := {"covers": 2, "reason": sprintf("record %s is not granted by consent %s", [record_id, c.consent_id])} if {
+} else := {"covers": 2, "code": "record-not-granted", "reason": sprintf("record %s is not granted by consent %s", [record_id, c.consent_id])} if {
 	not record_covered(c)
-} else := {"covers": 3, "reason": sprintf("consent %s is revoked", [c.consent_id])} if {
+} else := {"covers": 3, "code": "consent-revoked", "reason": sprintf("consent %s is revoked", [c.consent_id])} if {
 	c.status == "revoked"
-} else := {"covers": 3, "reason": sprintf("consent %s is not active", [c.consent_id])} if {
+} else := {"covers": 3, "code": "consent-inactive", "reason": sprintf("consent %s is not active", [c.consent_id])} if {
 	object.get(c, "status", "") != "active"
-} else := {"covers": 3, "reason": sprintf("consent %s has an invalid not_before", [c.consent_id])} if {
+} else := {"covers": 3, "code": "consent-malformed", "reason": sprintf("consent %s has an invalid not_before", [c.consent_id])} if {
 	not started(c)
 	not valid_time(c.not_before)
-} else := {"covers": 3, "reason": sprintf("consent %s has an invalid expires_at", [c.consent_id])} if {
+} else := {"covers": 3, "code": "consent-malformed", "reason": sprintf("consent %s has an invalid expires_at", [c.consent_id])} if {
 	not not_expired(c)
 	not valid_time(c.expires_at)
-} else := {"covers": 3, "reason": sprintf("consent %s is not yet valid: it starts at %v", [c.consent_id, c.not_before])} if {
+} else := {"covers": 3, "code": "consent-not-yet-valid", "reason": sprintf("consent %s is not yet valid: it starts at %v", [c.consent_id, c.not_before])} if {
 	not started(c)
-} else := {"covers": 3, "reason": sprintf("consent %s expired at %v", [c.consent_id, c.expires_at])} if {
+} else := {"covers": 3, "code": "consent-expired", "reason": sprintf("consent %s expired at %v", [c.consent_id, c.expires_at])} if {
 	not not_expired(c)
-} else := {"covers": 4, "reason": sprintf("write needs a consent to organisation %s: consent %s is given to user %s and allows read only", [subject_org, c.consent_id, subject_id])} if {
+} else := {"covers": 4, "code": "consent-read-only", "reason": sprintf("write needs a consent to organisation %s: consent %s is given to user %s and allows read only", [subject_org, c.consent_id, subject_id])} if {
 	not consent_allows_action(c)
 	c.grantee.kind == "user"
-} else := {"covers": 3, "reason": sprintf("consent %s does not allow this request", [c.consent_id])}
+} else := {"covers": 3, "code": "default-deny", "reason": sprintf("consent %s does not allow this request", [c.consent_id])}

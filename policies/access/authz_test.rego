@@ -43,6 +43,7 @@ allowed_by(d, id) if {
 	d == {
 		"allow": true,
 		"reasons": [sprintf("allowed by consent %s", [id])],
+		"codes": ["consent"],
 		"obligations": ["log-access"],
 		"consent_id": id,
 	}
@@ -51,8 +52,15 @@ allowed_by(d, id) if {
 denied_because(d, reason) if {
 	d.allow == false
 	reason in d.reasons
+	count(d.codes) > 0
 	d.obligations == []
 	d.consent_id == ""
+}
+
+# denied_with is a deny whose codes are exactly codes.
+denied_with(d, codes) if {
+	d.allow == false
+	d.codes == codes
 }
 
 # The decision is always defined and of the right shape.
@@ -70,7 +78,7 @@ test_decision_defined_for_non_object_input if {
 
 test_decision_shape_on_deny if {
 	d := decide({})
-	object.keys(d) == {"allow", "reasons", "obligations", "consent_id"}
+	object.keys(d) == {"allow", "reasons", "codes", "obligations", "consent_id"}
 	d.allow == false
 }
 
@@ -82,16 +90,16 @@ test_patient_reads_own_records if {
 	d := decide(patient)
 	d == {
 		"allow": true,
-		"reasons": ["a patient may access their own records"],
+		"reasons": ["a patient may read their own records"],
+		"codes": ["patient-own-records"],
 		"obligations": ["log-access"],
 		"consent_id": "",
 	}
 }
 
-test_patient_writes_own_records if {
+test_patient_does_not_write_records if {
 	d := decide(object.union(patient, {"action": "write", "resource": {"category": "notes"}}))
-	d.allow == true
-	d.obligations == ["log-access"]
+	denied_with(d, ["role-action"])
 }
 
 test_patient_denied_on_another_patients_records if {
@@ -470,6 +478,7 @@ test_break_glass_allowed_with_obligations if {
 	d == {
 		"allow": true,
 		"reasons": ["break-glass: emergency read by clinician dr-ada without consent"],
+		"codes": ["break-glass"],
 		"obligations": ["log-access", "log-break-glass", "notify-patient"],
 		"consent_id": "",
 	}
@@ -597,4 +606,25 @@ test_consents_not_a_list_denied if {
 test_problems_are_the_only_reasons if {
 	d := decide({"action": "delete", "subject": {"role": "researcher"}})
 	d.reasons == [`unknown action "delete": must be read or write`]
+}
+
+# Codes: every deny says why in the access log's vocabulary.
+
+test_codes_of_consent_denials if {
+	denied_with(with_consents({}, [consent("c1", {"categories": ["imaging"]})]), ["category-not-granted"])
+	denied_with(with_consents({}, [consent("c1", {"purposes": ["payment"]})]), ["purpose-not-granted"])
+	denied_with(with_consents({}, [consent("c1", {"record_ids": ["rec-9"]})]), ["record-not-granted"])
+	denied_with(with_consents({}, [consent("c1", {"status": "revoked"})]), ["consent-revoked"])
+	denied_with(with_consents({}, [consent("c1", {"expires_at": "2020-01-01T00:00:00Z"})]), ["consent-expired"])
+	denied_with(with_consents({}, [consent("c1", {"not_before": "2040-01-01T00:00:00Z"})]), ["consent-not-yet-valid"])
+	denied_with(with_consents({"action": "write"}, [consent("c1", {})]), ["consent-read-only"])
+	denied_with(decide({}), ["no-consent"])
+}
+
+test_codes_of_role_denials if {
+	denied_with(decide({"subject": {"role": "researcher"}}), ["researcher-no-direct-access"])
+	denied_with(decide({"subject": {"role": "pharmacist"}, "purpose": "treatment"}), ["role-category"])
+	denied_with(decide(object.union(emergency, {"action": "write"})), ["break-glass-read-only"])
+	denied_with(decide({"purpose": "emergency"}), ["break-glass-reason-missing"])
+	denied_with(decide({"action": "delete"}), ["malformed-request"])
 }

@@ -122,3 +122,50 @@ func (a *patientAPI) DenyAccessRequest(ctx context.Context, req *consentv1.DenyA
 		return &consentv1.DenyAccessRequestResponse{Request: requestToProto(r)}, err
 	})
 }
+
+// keyChange is a key change message as the ledger client takes it.
+func keyChange(sp *consentv1.SignedPayload, newKeySignature string) ledger.KeyChange {
+	return ledger.KeyChange{Signed: signed(sp), NewKeySignature: newKeySignature}
+}
+
+func (a *patientAPI) GetPatient(ctx context.Context, _ *consentv1.GetPatientRequest) (*consentv1.GetPatientResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.GetPatientResponse, error) {
+		patient, err := a.patient(ctx, p)
+		return &consentv1.GetPatientResponse{Patient: patientToProto(patient)}, err
+	})
+}
+
+func (a *patientAPI) GetPatientHistory(ctx context.Context, _ *consentv1.GetPatientHistoryRequest) (*consentv1.GetPatientHistoryResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.GetPatientHistoryResponse, error) {
+		vs, err := a.patientHistory(ctx, p)
+		return &consentv1.GetPatientHistoryResponse{Versions: convertAll(vs, patientVersionToProto)}, err
+	})
+}
+
+func (a *patientAPI) RotateKey(ctx context.Context, req *consentv1.RotateKeyRequest) (*consentv1.RotateKeyResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.RotateKeyResponse, error) {
+		patient, err := a.rotateKey(ctx, p, keyChange(req.GetRotation(), req.GetNewKeySignature()))
+		return &consentv1.RotateKeyResponse{Patient: patientToProto(patient)}, err
+	})
+}
+
+func (a *patientAPI) RequestRecovery(ctx context.Context, req *consentv1.RequestRecoveryRequest) (*consentv1.RequestRecoveryResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.RequestRecoveryResponse, error) {
+		patient, err := a.requestRecovery(ctx, p, keyChange(req.GetRecovery(), req.GetNewKeySignature()))
+		return &consentv1.RequestRecoveryResponse{Patient: patientToProto(patient)}, err
+	})
+}
+
+func (a *patientAPI) CancelRecovery(ctx context.Context, req *consentv1.CancelRecoveryRequest) (*consentv1.CancelRecoveryResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.CancelRecoveryResponse, error) {
+		patient, err := a.cancelRecovery(ctx, p, signed(req.GetCancellation()))
+		return &consentv1.CancelRecoveryResponse{Patient: patientToProto(patient)}, err
+	})
+}
+
+func (a *patientAPI) CompleteRecovery(ctx context.Context, _ *consentv1.CompleteRecoveryRequest) (*consentv1.CompleteRecoveryResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.CompleteRecoveryResponse, error) {
+		patient, err := a.completeRecovery(ctx, p)
+		return &consentv1.CompleteRecoveryResponse{Patient: patientToProto(patient)}, err
+	})
+}

@@ -23,18 +23,37 @@ func consentToProto(c ledgerapi.Consent) *consentv1.Consent {
 
 func eventToProto(e ledgerapi.AccessEvent) *consentv1.AccessEvent {
 	return &consentv1.AccessEvent{
-		EventId:    e.EventID,
-		Actor:      e.Actor,
-		ActorOrg:   e.ActorOrg,
-		PatientId:  e.PatientID,
-		Action:     e.Action,
-		Resource:   e.Resource,
-		Purpose:    e.Purpose,
-		Decision:   e.Decision,
-		BreakGlass: e.BreakGlass,
-		Reason:     e.Reason,
-		Time:       e.Time,
+		EventId:       e.EventID,
+		Actor:         e.Actor,
+		ActorOrg:      e.ActorOrg,
+		PatientId:     e.PatientID,
+		Action:        e.Action,
+		Resource:      e.Resource,
+		Purpose:       e.Purpose,
+		Decision:      e.Decision,
+		BreakGlass:    e.BreakGlass,
+		Time:          e.Time,
+		ActorRole:     e.ActorRole,
+		ReasonCodes:   e.ReasonCodes,
+		BreakGlassRef: e.BreakGlassRef,
+		RecordedBy:    e.RecordedBy,
 	}
+}
+
+func patientToProto(p ledgerapi.Patient) *consentv1.Patient {
+	out := &consentv1.Patient{
+		PatientId: p.PatientID, PublicKey: p.PublicKey, Nonce: p.Nonce, RegisteredAt: p.RegisteredAt,
+		KeyVersion: int32(p.KeyVersion), KeyChangedAt: p.KeyChangedAt, RecoveryKey: p.RecoveryKey,
+		RecoveryDelaySeconds: p.RecoveryDelaySeconds, RecoveryNonce: p.RecoveryNonce,
+	}
+	if r := p.Recovery; r != nil {
+		out.Recovery = &consentv1.PendingRecovery{NewPublicKey: r.NewPublicKey, RequestedAt: r.RequestedAt, EffectiveAt: r.EffectiveAt}
+	}
+	return out
+}
+
+func patientVersionToProto(v ledgerapi.PatientVersion) *consentv1.PatientVersion {
+	return &consentv1.PatientVersion{TxId: v.TxID, Timestamp: v.Timestamp, Patient: patientToProto(v.Patient)}
 }
 
 func requestToProto(r accessRequest) *consentv1.AccessRequest {

@@ -2,6 +2,10 @@ package consent
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -35,7 +39,16 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	if err != nil {
 		return nil, err
 	}
-	lc, err := p.Ledger()
+	ledgers, err := p.Ledgers()
+	if err != nil {
+		return nil, err
+	}
+	lc := ledgers[0]
+	sinks := map[string]eventSink{}
+	for _, l := range ledgers {
+		sinks[l.MSPID()] = l
+	}
+	bgKey, err := loadOrMakeKey(filepath.Join(stateDir, "break-glass.key"))
 	if err != nil {
 		return nil, err
 	}
@@ -48,16 +61,23 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	if err != nil {
 		return nil, err
 	}
+	refused, err := durable.OpenJournal[ledgerapi.AccessEvent](filepath.Join(stateDir, "access-events-refused"))
+	if err != nil {
+		journal.Close()
+		return nil, err
+	}
 	requests, err := openRequests(filepath.Join(stateDir, "access-requests.json"))
 	if err != nil {
 		journal.Close()
+		refused.Close()
 		return nil, err
 	}
 	log := p.Log()
 	svc := &service{
 		ledger: lc, view: view, policy: engine, journal: journal, requests: requests,
-		now: time.Now, log: log, awaitView: cfg.AwaitView,
-		shipper: &shipper{journal: journal, sink: lc, every: cfg.FlushEvery, batch: cfg.EventBatch, kick: make(chan struct{}, 1), log: log},
+		now: time.Now, log: log, awaitView: cfg.AwaitView, breakGlassKey: bgKey,
+		shipper: &shipper{journal: journal, refused: refused, sinks: sinks, own: lc.MSPID(), every: cfg.FlushEvery, batch: cfg.EventBatch,
+			kick: make(chan struct{}, 1), log: log},
 	}
 	f := &follower{src: lc, view: view, snapshotPath: snapshot, retry: cfg.Retry, saveEvery: cfg.SaveViewEvery, log: log}
 	return &daemon.Service{
@@ -71,9 +91,10 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		},
 		OpenAPI:    consentv1.OpenAPI,
 		Background: []func(context.Context){f.run, svc.shipper.run, readiness(view, p.SetServing)},
-		Close:      journal.Close,
-		Started:    []any{"view_next_block", view.Checkpoint().Next, "pending_access_events", journal.Len()},
-		NotReady:   true,
+		Close:      func() error { return errors.Join(journal.Close(), refused.Close()) },
+		Started: []any{"view_next_block", view.Checkpoint().Next, "pending_access_events", journal.Len(),
+			"refused_access_events", refused.Len()},
+		NotReady: true,
 	}, nil
 }
 
@@ -97,4 +118,25 @@ func readiness(view *View, set func(bool)) func(context.Context) {
 			}
 		}
 	}
+}
+
+// loadOrMakeKey reads a 32-byte secret key from path, making it (0600) the
+// first time.
+func loadOrMakeKey(path string) ([]byte, error) {
+	key, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key = make([]byte, 32)
+		rand.Read(key)
+		if err := durable.WriteFile(path, key, 0o600); err != nil {
+			return nil, fmt.Errorf("consent: %w", err)
+		}
+		return key, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("consent: %w", err)
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("consent: %s is not a 32-byte key", path)
+	}
+	return key, nil
 }

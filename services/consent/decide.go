@@ -2,12 +2,12 @@ package consent
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
-	"unicode/utf8"
+	"slices"
 
 	"go.opentelemetry.io/otel"
 
@@ -26,7 +26,6 @@ var tracer = otel.Tracer("healthexchange/services/consent")
 const (
 	maxBatch            = 100
 	maxBreakGlassReason = 500
-	maxEventReason      = 500 // the chaincode takes up to 512 bytes
 )
 
 // resource is what an access is to: a category of a patient's records, or
@@ -75,17 +74,36 @@ func (q query) validate() error {
 
 // decideAll decides every query for the verified caller, records every
 // decision in the journal with one write, and only then answers: a decision
-// that could not be recorded is not given.
+// that could not be recorded is not given, nor one whose access event the
+// service could not write to the ledger (no identity of the caller's
+// organisation).
 func (s *service) decideAll(ctx context.Context, p auth.Principal, queries []query) ([]decision, error) {
 	for _, q := range queries {
 		if err := q.validate(); err != nil {
 			return nil, err
 		}
 	}
+	if _, member := ledgerapi.OrganisationOf(p.Org); p.Role != auth.RolePatient && !member {
+		return nil, fmt.Errorf("%w: organisation %q is not a member of the exchange", ErrPermission, p.Org)
+	}
+	if !s.shipper.canRecord(string(p.Role), p.Org) {
+		return nil, fmt.Errorf("%w: no ledger identity of organisation %q to record its people's accesses with", ErrNotRecorded, p.Org)
+	}
 	decisions := make([]decision, len(queries))
-	events := make([]ledgerapi.AccessEvent, len(queries))
+	events := make([]ledgerapi.AccessEvent, 0, len(queries))
 	for i, q := range queries {
-		decisions[i], events[i] = s.decide(ctx, p, q)
+		var e ledgerapi.AccessEvent
+		decisions[i], e = s.decide(ctx, p, q)
+		// A patient the ledger does not know has no access log: the deny is
+		// logged here only (the chaincode refuses events for them).
+		if slices.Equal(e.ReasonCodes, []string{"patient-unknown"}) {
+			decisions[i].eventID = ""
+			continue
+		}
+		events = append(events, e)
+	}
+	if len(events) == 0 {
+		return decisions, nil
 	}
 	if _, err := s.journal.Append(ctx, events...); err != nil {
 		s.log.ErrorContext(ctx, "access events not recorded; decisions withheld", "err", err)
@@ -106,9 +124,11 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 	r := q.resource
 	var d policy.Decision
 	if live, why := s.view.Live(); !live {
-		d = policy.Decision{Allow: false, Reasons: []string{why}}
+		d = policy.Decision{Allow: false, Reasons: []string{why}, Codes: []string{"view-not-live"}}
+	} else if !s.view.Registered(r.patientID) {
+		d = policy.Decision{Allow: false, Reasons: []string{"patient " + r.patientID + " is not registered"}, Codes: []string{"patient-unknown"}}
 	} else if s.view.Erased(r.patientID) {
-		d = policy.Decision{Allow: false, Reasons: []string{"patient " + r.patientID + " has been erased"}}
+		d = policy.Decision{Allow: false, Reasons: []string{"patient " + r.patientID + " has been erased"}, Codes: []string{"patient-erased"}}
 	} else {
 		in := policy.Input{
 			Subject:          policy.Subject{ID: p.Subject, Role: string(p.Role), Org: p.Org},
@@ -123,7 +143,7 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 		if d, err = s.policy.Decide(ctx, in); err != nil {
 			// Whatever the engine handed back with its error, it is a deny.
 			s.log.ErrorContext(ctx, "policy evaluation failed; denied", "err", err)
-			d = policy.Decision{Allow: false, Reasons: []string{"policy evaluation failed: access denied"}}
+			d = policy.Decision{Allow: false, Reasons: []string{"policy evaluation failed: access denied"}, Codes: []string{policy.CodePolicyError}}
 		}
 	}
 	res := "category/" + r.category
@@ -134,20 +154,24 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 	if d.Allow {
 		outcome = ledgerapi.DecisionAllow
 	}
-	reason := strings.Join(d.Reasons, "; ")
+	var bgRef string
 	if q.breakGlass != "" {
 		// The clinician's words may describe the patient's condition: they
-		// stay in this service's log; the ledger gets their hash, which
-		// proves later which words were given.
-		sum := sha256.Sum256([]byte(q.breakGlass))
-		reason = "break-glass reason sha256:" + hex.EncodeToString(sum[:]) + "; " + reason
-		s.log.WarnContext(ctx, "break-glass access requested", "subject", p.Subject, "patient", r.patientID,
-			"allow", d.Allow, "reason", q.breakGlass)
+		// never reach the ledger nor a log. The ledger gets a keyed hash of
+		// them, which proves later which words were given and, the key
+		// being this service's secret, cannot be guessed back.
+		bgRef = s.breakGlassRef(q.breakGlass)
+		s.log.WarnContext(ctx, "break-glass access requested", "subject", p.Subject, "org", p.Org, "patient", r.patientID,
+			"allow", d.Allow, "break_glass_ref", bgRef)
+	}
+	actorOrg := p.Org
+	if p.Role == auth.RolePatient {
+		actorOrg = ""
 	}
 	event := ledgerapi.AccessEvent{
-		EventID: newID("ev"), Actor: p.Subject, ActorOrg: p.Org, PatientID: r.patientID,
+		EventID: newID("ev"), Actor: p.Subject, ActorRole: string(p.Role), ActorOrg: actorOrg, PatientID: r.patientID,
 		Action: q.action, Resource: res, Purpose: q.purpose, Decision: outcome,
-		BreakGlass: q.breakGlass != "", Reason: truncate(reason, maxEventReason), Time: ledgerapi.FormatTime(now),
+		BreakGlass: q.breakGlass != "", BreakGlassRef: bgRef, ReasonCodes: reasonCodes(d.Codes), Time: ledgerapi.FormatTime(now),
 	}
 	s.log.InfoContext(ctx, "access decision", "allow", d.Allow, "subject", p.Subject, "role", p.Role,
 		"patient", r.patientID, "resource", res, "purpose", q.purpose, "break_glass", event.BreakGlass, "event", event.EventID)
@@ -166,14 +190,25 @@ func policyConsents(cs []ledgerapi.Consent) []policy.Consent {
 	return out
 }
 
-// truncate cuts s to at most n bytes without splitting a character.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
+// breakGlassRef is the keyed hash (HMAC-SHA256 under the service's
+// break-glass key) of a break-glass reason.
+func (s *service) breakGlassRef(reason string) string {
+	m := hmac.New(sha256.New, s.breakGlassKey)
+	m.Write([]byte(reason))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// reasonCodes are a decision's codes as the access log takes them: distinct,
+// at most eight, "default-deny" when there is none.
+func reasonCodes(codes []string) []string {
+	out := make([]string, 0, len(codes))
+	for _, c := range codes {
+		if !slices.Contains(out, c) && len(out) < 8 {
+			out = append(out, c)
+		}
 	}
-	s = s[:n]
-	for !utf8.ValidString(s) {
-		s = s[:len(s)-1]
+	if len(out) == 0 {
+		out = append(out, "default-deny")
 	}
-	return s
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -54,10 +55,14 @@ var (
 // checkEvent checks that the journaled event records the decision.
 func checkEvent(t *testing.T, e ledgerapi.AccessEvent, d *consentv1.Decision, p auth.Principal, action, purpose, resource string, breakGlass bool) {
 	t.Helper()
+	org := p.Org
+	if p.Role == auth.RolePatient {
+		org = ""
+	}
 	want := ledgerapi.AccessEvent{
-		EventID: d.GetEventId(), Actor: p.Subject, ActorOrg: p.Org, PatientID: d.GetResource().GetPatientId(),
+		EventID: d.GetEventId(), Actor: p.Subject, ActorRole: string(p.Role), ActorOrg: org, PatientID: d.GetResource().GetPatientId(),
 		Action: action, Resource: resource, Purpose: purpose, Decision: ledgerapi.DecisionDeny,
-		BreakGlass: breakGlass, Reason: e.Reason, Time: "2030-01-02T03:04:05Z",
+		BreakGlass: breakGlass, BreakGlassRef: e.BreakGlassRef, ReasonCodes: e.ReasonCodes, Time: "2030-01-02T03:04:05Z",
 	}
 	if d.GetAllow() {
 		want.Decision = ledgerapi.DecisionAllow
@@ -65,8 +70,8 @@ func checkEvent(t *testing.T, e ledgerapi.AccessEvent, d *consentv1.Decision, p 
 	if diff := cmp.Diff(want, e); diff != "" {
 		t.Errorf("journaled event (-want +got):\n%s", diff)
 	}
-	if !breakGlass && e.Reason != strings.Join(d.GetReasons(), "; ") {
-		t.Errorf("event reason = %q, want the decision's reasons %q", e.Reason, d.GetReasons())
+	if len(e.ReasonCodes) == 0 {
+		t.Errorf("event without reason codes for reasons %q", d.GetReasons())
 	}
 	// The chaincode would take it.
 	if err := e.Validate(); err != nil {
@@ -127,7 +132,7 @@ func TestAuthorizeWithRealEngine(t *testing.T) {
 			wantAll: true, wantWhy: "own records", resource: "category/notes", wantPolicy: true,
 		},
 		{
-			name: "no consent to the subject: deny", p: auth.Principal{Subject: "dr-eve", Role: auth.RoleClinician, Org: "OtherMSP"},
+			name: "no consent to the subject: deny", p: auth.Principal{Subject: "dr-eve", Role: auth.RoleClinician, Org: "StMarysMSP"},
 			req:     readReq("pat-1", "labs", "", "treatment"),
 			wantWhy: "no consent is given to this subject", resource: "category/labs", wantPolicy: true,
 		},
@@ -271,7 +276,7 @@ func TestBatchAuthorize(t *testing.T) {
 func TestAuthorizeBreakGlass(t *testing.T) {
 	const words = "unconscious after a warfarin overdose, INR unknown"
 	sum := sha256.Sum256([]byte(words))
-	hash := hex.EncodeToString(sum[:])
+	plainHash := hex.EncodeToString(sum[:])
 	alice := auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP"}
 	tests := []struct {
 		name      string
@@ -309,12 +314,16 @@ func TestAuthorizeBreakGlass(t *testing.T) {
 			}
 			e := events[0]
 			checkEvent(t, e, d, alice, tt.action, "emergency", "category/medications", true)
-			if !strings.Contains(e.Reason, "sha256:"+hash) {
-				t.Errorf("event reason = %q, want the sha256 of the break-glass words (%s)", e.Reason, hash)
+			if want := svc.breakGlassRef(words); e.BreakGlassRef != want {
+				t.Errorf("event's break-glass ref = %q, want the keyed hash of the words (%s)", e.BreakGlassRef, want)
 			}
+			if e.BreakGlassRef == plainHash {
+				t.Error("the ref is the plain SHA-256 of the words: anyone could test a guess against it")
+			}
+			raw, _ := json.Marshal(e)
 			for _, leak := range []string{words, "warfarin", "overdose"} {
-				if strings.Contains(e.Reason, leak) {
-					t.Errorf("event reason %q carries the clinician's words (%q)", e.Reason, leak)
+				if strings.Contains(string(raw), leak) {
+					t.Errorf("event %s carries the clinician's words (%q)", raw, leak)
 				}
 			}
 			// Nor does the journal on disk.
@@ -331,9 +340,9 @@ func TestAuthorizeBreakGlass(t *testing.T) {
 					t.Errorf("journal file %s carries the break-glass words", f.Name())
 				}
 			}
-			// They stay in this service's log.
-			if !strings.Contains(logs.String(), "warfarin") {
-				t.Error("the break-glass words are not in the service's log")
+			// Nor the service's log.
+			if strings.Contains(logs.String(), "warfarin") {
+				t.Error("the break-glass words are in the service's log")
 			}
 		})
 	}
@@ -550,5 +559,64 @@ func TestAuthorizeNudgesShipper(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAuthorizeWhoseAccessCanBeRecorded: a decision is given only when its
+// access event can be written by the caller's organisation: an
+// organisation that is no member of the exchange is refused, one whose
+// ledger identity the service lacks gets no decision (nothing is
+// journaled either way).
+func TestAuthorizeWhoseAccessCanBeRecorded(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		org   string
+		sinks []string
+		want  codes.Code
+	}{
+		{"a member whose identity the service holds", "StMarysMSP", []string{"ProvidersMSP", "StMarysMSP"}, codes.OK},
+		{"an organisation outside the exchange", "EvilClinicMSP", []string{"ProvidersMSP", "StMarysMSP"}, codes.PermissionDenied},
+		{"a member without an identity here", "PharmacyMSP", []string{"ProvidersMSP"}, codes.Unavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api, svc := decisionService(t, liveView(t), realEngine(t))
+			svc.shipper.sinks = map[string]eventSink{}
+			for _, org := range tc.sinks {
+				svc.shipper.sinks[org] = &fakeSink{}
+			}
+			p := auth.Principal{Subject: "dr-eve", Role: auth.RoleClinician, Org: tc.org}
+			_, err := api.Authorize(auth.NewContext(testContext(t), p), &consentv1.AuthorizeRequest{
+				Action: "read", Purpose: "treatment", Resource: &consentv1.Resource{PatientId: "pat-1", Category: "labs"}})
+			if codeOf(err) != tc.want {
+				t.Fatalf("Authorize = %v, want %v", err, tc.want)
+			}
+			if n := len(pendingEvents(svc)); (tc.want == codes.OK) != (n == 1) {
+				t.Fatalf("%d events journaled", n)
+			}
+		})
+	}
+}
+
+// A patient the ledger does not know has no access log: a decision about
+// them is a deny and nothing is journaled (the chaincode would refuse it).
+func TestAuthorizeUnregisteredPatient(t *testing.T) {
+	v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"labs"}, []string{"treatment"}))
+	d := &fakeDecider{d: policy.Decision{Allow: true, Reasons: []string{"allowed"}, Codes: []string{"consent"}}}
+	s := newService(t, &fakeLedger{}, v, d)
+	api := &decisionAPI{service: s}
+	ctx := as(testContext(t), "dr-alice", auth.RoleClinician, ledgerapi.ProvidersMSP)
+	resp, err := api.Authorize(ctx, readReq("pat-nobody", "labs", "", "treatment"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dec := resp.GetDecision(); dec.GetAllow() || dec.GetEventId() != "" || !strings.Contains(strings.Join(dec.GetReasons(), " "), "not registered") {
+		t.Fatalf("decision %v, want a deny without an access event", dec)
+	}
+	if d.called() != 0 || s.journal.Len() != 0 {
+		t.Fatalf("policy called %d times, %d events journaled; want neither", d.called(), s.journal.Len())
+	}
+	resp, err = api.Authorize(ctx, readReq("pat-1", "labs", "", "treatment"))
+	if err != nil || !resp.GetDecision().GetAllow() || s.journal.Len() != 1 {
+		t.Fatalf("a registered patient: %v, %v, %d journaled", resp.GetDecision(), err, s.journal.Len())
 	}
 }

@@ -61,6 +61,9 @@ func TestErasedPatientIsDenied(t *testing.T) {
 		if !restored.Erased("pat-1") || restored.Erased("pat-2") {
 			t.Fatal("erasure lost (or spread) across a snapshot")
 		}
+		if !restored.Registered("pat-1") || !restored.Registered("pat-2") || restored.Registered("pat-3") {
+			t.Fatal("registrations lost (or invented) across a snapshot")
+		}
 	})
 	t.Run("a malformed erasure event changes nothing", func(t *testing.T) {
 		bad := ledger.Event{Name: eventPatientErased, Payload: []byte(`{"nope":1}`)}

@@ -45,6 +45,9 @@ func loadSnapshot(path string, v *View) error {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return fmt.Errorf("consent view snapshot %s: %w", path, err)
 	}
+	if s.Format != viewFormat {
+		return nil // an older service's snapshot: rebuilt from the ledger
+	}
 	v.restore(s)
 	return nil
 }

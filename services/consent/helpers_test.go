@@ -125,12 +125,30 @@ func grantedEvents(t *testing.T, cs ...ledgerapi.Consent) []ledger.Event {
 	return out
 }
 
-// liveView is a view that holds the consents (applied in block 0) and is
-// live: it follows a ledger of height 1.
+// registeredEvent is the chaincode event of a patient's registration.
+func registeredEvent(t *testing.T, patientID string) ledger.Event {
+	t.Helper()
+	raw, err := json.Marshal(ledgerapi.Patient{PatientID: patientID, KeyVersion: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ledger.Event{TransactionID: "tx-register-" + patientID, Name: eventRegistered, Payload: raw}
+}
+
+// testPatients are the patients the unit tests' views know as registered.
+var testPatients = []string{"pat-1", "pat-2"}
+
+// liveView is a view where the test patients are registered and that holds
+// the consents (applied in block 0), and is live: it follows a ledger of
+// height 1.
 func liveView(t *testing.T, cs ...ledgerapi.Consent) *View {
 	t.Helper()
 	v := NewView()
-	if err := v.Apply(ledger.Block{Number: 0, Events: grantedEvents(t, cs...)}); err != nil {
+	var events []ledger.Event
+	for _, p := range testPatients {
+		events = append(events, registeredEvent(t, p))
+	}
+	if err := v.Apply(ledger.Block{Number: 0, Events: append(events, grantedEvents(t, cs...)...)}); err != nil {
 		t.Fatal(err)
 	}
 	v.follow(1)
@@ -190,6 +208,9 @@ type fakeSink struct {
 	ctxErrs []error
 	calls   int
 	failOn  func(call int) bool
+	// refuse, if set, names the events the chaincode refuses: a batch
+	// holding one is rejected whole.
+	refuse func(e ledgerapi.AccessEvent) bool
 }
 
 func (s *fakeSink) AppendAccessEvents(ctx context.Context, events []ledgerapi.AccessEvent) (ledgerapi.AppendResult, error) {
@@ -199,6 +220,11 @@ func (s *fakeSink) AppendAccessEvents(ctx context.Context, events []ledgerapi.Ac
 	s.ctxErrs = append(s.ctxErrs, ctx.Err())
 	if s.failOn != nil && s.failOn(s.calls) {
 		return ledgerapi.AppendResult{}, &ledger.Error{Function: "accesslog:Append", Kind: ledger.ErrUnavailable, Message: "peer down"}
+	}
+	for _, e := range events {
+		if s.refuse != nil && s.refuse(e) {
+			return ledgerapi.AppendResult{}, &ledger.Error{Function: "accesslog:Append", Kind: ledger.ErrRejected, Message: "not found: patient " + e.PatientID}
+		}
 	}
 	s.batches = append(s.batches, append([]ledgerapi.AccessEvent(nil), events...))
 	return ledgerapi.AppendResult{Appended: len(events)}, nil
@@ -240,6 +266,38 @@ type fakeLedger struct {
 	unpair   func(s ledger.Signed) (ledgerapi.Device, error)
 	consents func(patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
 	events   func(patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error)
+	// keyChange answers RotateKey, RequestRecovery, CancelRecovery and
+	// CompleteRecovery (call names one).
+	keyChange func(call string, k ledger.KeyChange) (ledgerapi.Patient, error)
+}
+
+func (f *fakeLedger) keyCall(call string, k ledger.KeyChange) (ledgerapi.Patient, error) {
+	f.record(call, &k.Signed)
+	if f.keyChange == nil {
+		return ledgerapi.Patient{}, errUnexpected
+	}
+	return f.keyChange(call, k)
+}
+
+func (f *fakeLedger) PatientHistory(context.Context, string) ([]ledgerapi.PatientVersion, error) {
+	f.record("PatientHistory", nil)
+	return nil, errUnexpected
+}
+
+func (f *fakeLedger) RotateKey(_ context.Context, k ledger.KeyChange) (ledgerapi.Patient, error) {
+	return f.keyCall("RotateKey", k)
+}
+
+func (f *fakeLedger) RequestRecovery(_ context.Context, k ledger.KeyChange) (ledgerapi.Patient, error) {
+	return f.keyCall("RequestRecovery", k)
+}
+
+func (f *fakeLedger) CancelRecovery(_ context.Context, s ledger.Signed) (ledgerapi.Patient, error) {
+	return f.keyCall("CancelRecovery", ledger.KeyChange{Signed: s})
+}
+
+func (f *fakeLedger) CompleteRecovery(_ context.Context, patientID string) (ledgerapi.Patient, error) {
+	return f.keyCall("CompleteRecovery", ledger.KeyChange{Signed: ledger.Signed{Payload: patientID}})
 }
 
 var errUnexpected = errors.New("fake ledger: unexpected call")
@@ -375,6 +433,17 @@ func newService(t *testing.T, l ledgerAPI, v *View, d decider) *service {
 	return &service{
 		ledger: l, view: v, policy: d, journal: j, requests: reqs,
 		now: func() time.Time { return testNow }, log: log, awaitView: 5 * time.Second,
-		shipper: &shipper{journal: j, sink: &fakeSink{}, every: time.Hour, batch: 500, kick: make(chan struct{}, 1), log: log},
+		breakGlassKey: []byte("test break-glass key, 32 bytes!!"),
+		shipper: &shipper{journal: j, sinks: everyOrg(&fakeSink{}), own: ledgerapi.ProvidersMSP, every: time.Hour, batch: 500,
+			kick: make(chan struct{}, 1), log: log},
 	}
+}
+
+// everyOrg is sink for every member organisation.
+func everyOrg(sink eventSink) map[string]eventSink {
+	out := map[string]eventSink{}
+	for _, msp := range ledgerapi.MemberMSPs() {
+		out[msp] = sink
+	}
+	return out
 }

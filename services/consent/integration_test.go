@@ -3,6 +3,7 @@
 package consent_test
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
@@ -60,10 +62,11 @@ func TestConsentDecisions(t *testing.T) {
 			t.Fatalf("decision %v, want allowed by %s", d, consentID)
 		}
 	})
+	other := itest.NewPatient(t, c)
 	denied := map[string]*consentv1.AuthorizeRequest{
 		"wrong category": read(p.ID, "imaging", "treatment"),
 		"wrong purpose":  read(p.ID, "labs", "payment"),
-		"other patient":  read(itest.Unique("pat"), "labs", "treatment"),
+		"other patient":  read(other.ID, "labs", "treatment"),
 	}
 	for name, req := range denied {
 		t.Run(name, func(t *testing.T) {
@@ -72,6 +75,15 @@ func TestConsentDecisions(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a patient the ledger does not know: denied, no access event", func(t *testing.T) {
+		d, err := itest.Authorize(ctx, t, dc, drToken, read(itest.Unique("pat"), "labs", "treatment"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.GetAllow() || d.GetEventId() != "" || !strings.Contains(strings.Join(d.GetReasons(), " "), "not registered") {
+			t.Fatalf("decision %v, want a deny without an access event", d)
+		}
+	})
 	t.Run("expired consent", func(t *testing.T) {
 		other := itest.Unique("dr")
 		past := time.Now().Add(-2 * time.Hour).UTC()
@@ -94,8 +106,14 @@ func TestConsentDecisions(t *testing.T) {
 		}
 		e := waitForEvent(t, c, p, d.GetEventId())
 		sum := sha256.Sum256([]byte(why))
-		if !e.GetBreakGlass() || strings.Contains(e.GetReason(), "unconscious") || !strings.Contains(e.GetReason(), hex.EncodeToString(sum[:])) {
-			t.Fatalf("ledger event %v, want break-glass marked, the reason's hash and not its words", e)
+		raw, _ := protojson.Marshal(e)
+		if !e.GetBreakGlass() || len(e.GetBreakGlassRef()) != 64 || e.GetBreakGlassRef() == hex.EncodeToString(sum[:]) ||
+			bytes.Contains(raw, []byte("unconscious")) || !slices.Contains(e.GetReasonCodes(), "break-glass") ||
+			e.GetActorRole() != "clinician" || e.GetActorOrg() != ledgerapi.ProvidersMSP || e.GetRecordedBy() != ledgerapi.ProvidersMSP {
+			t.Fatalf("ledger event %s, want break-glass marked with a keyed hash of the reason (not its plain hash), not its words", raw)
+		}
+		if strings.Contains(c.Log(), "unconscious") {
+			t.Fatal("the break-glass reason reached the service log")
 		}
 	})
 	t.Run("break-glass without a reason is denied", func(t *testing.T) {

@@ -273,3 +273,97 @@ func sameSet(a, b []string) bool {
 	slices.Sort(y)
 	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
+
+// patient is the calling patient's entry on the ledger.
+func (s *service) patient(ctx context.Context, p auth.Principal) (ledgerapi.Patient, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	return s.ledger.Patient(ctx, p.Subject)
+}
+
+// patientHistory is every version of the calling patient's entry.
+func (s *service) patientHistory(ctx context.Context, p auth.Principal) ([]ledgerapi.PatientVersion, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return nil, err
+	}
+	return s.ledger.PatientHistory(ctx, p.Subject)
+}
+
+// rotateKey relays a key rotation signed by the patient's current key and
+// the new one; the chaincode checks both and the nonce.
+func (s *service) rotateKey(ctx context.Context, p auth.Principal, k ledger.KeyChange) (ledgerapi.Patient, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	if err := checkOp(k.Signed, ledgerapi.OpKeyRotate); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	r, err := signedBy[ledgerapi.KeyRotation](ctx, s, p, k.Signed, nil)
+	if err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	if err := ledgerapi.VerifySignature(r.NewPublicKey, []byte(k.Payload), k.NewKeySignature); err != nil {
+		return ledgerapi.Patient{}, fmt.Errorf("%w (the new key must sign the rotation too)", err)
+	}
+	patient, err := s.ledger.RotateKey(ctx, k)
+	if err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	s.log.InfoContext(ctx, "patient key rotated", "patient", p.Subject, "key_version", patient.KeyVersion)
+	return patient, nil
+}
+
+// requestRecovery relays a recovery request signed by the patient's
+// recovery key and the new key. The caller must be the patient the request
+// is for; the chaincode checks the recovery key's signature and nonce.
+func (s *service) requestRecovery(ctx context.Context, p auth.Principal, k ledger.KeyChange) (ledgerapi.Patient, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	if err := checkOp(k.Signed, ledgerapi.OpRecoveryRequest); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	r, err := ledgerapi.Parse[ledgerapi.RecoveryRequest]([]byte(k.Payload))
+	if err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	if r.PatientID != p.Subject {
+		return ledgerapi.Patient{}, fmt.Errorf("%w: the recovery is for patient %s, the caller is %s", ErrPermission, r.PatientID, p.Subject)
+	}
+	patient, err := s.ledger.RequestRecovery(ctx, k)
+	if err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	s.log.InfoContext(ctx, "patient key recovery requested", "patient", p.Subject, "effective_at", patient.Recovery.EffectiveAt)
+	return patient, nil
+}
+
+// cancelRecovery relays the cancellation of a pending recovery, signed by
+// the current key.
+func (s *service) cancelRecovery(ctx context.Context, p auth.Principal, sp ledger.Signed) (ledgerapi.Patient, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	if err := checkOp(sp, ledgerapi.OpRecoveryCancel); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	if _, err := signedBy[ledgerapi.RecoveryCancel](ctx, s, p, sp, nil); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	return s.ledger.CancelRecovery(ctx, sp)
+}
+
+// completeRecovery puts the calling patient's pending recovery in force
+// once its waiting period is over.
+func (s *service) completeRecovery(ctx context.Context, p auth.Principal) (ledgerapi.Patient, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	patient, err := s.ledger.CompleteRecovery(ctx, p.Subject)
+	if err != nil {
+		return ledgerapi.Patient{}, err
+	}
+	s.log.InfoContext(ctx, "patient key recovered", "patient", p.Subject, "key_version", patient.KeyVersion)
+	return patient, nil
+}

@@ -17,6 +17,11 @@ type ledgerAPI interface {
 	eventSink
 	RegisterPatient(ctx context.Context, s ledger.Signed) (ledgerapi.Patient, error)
 	Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error)
+	PatientHistory(ctx context.Context, patientID string) ([]ledgerapi.PatientVersion, error)
+	RotateKey(ctx context.Context, k ledger.KeyChange) (ledgerapi.Patient, error)
+	RequestRecovery(ctx context.Context, k ledger.KeyChange) (ledgerapi.Patient, error)
+	CancelRecovery(ctx context.Context, s ledger.Signed) (ledgerapi.Patient, error)
+	CompleteRecovery(ctx context.Context, patientID string) (ledgerapi.Patient, error)
 	GrantConsent(ctx context.Context, s ledger.Signed) (ledgerapi.Consent, error)
 	RevokeConsent(ctx context.Context, s ledger.Signed) (ledgerapi.Consent, error)
 	RegisterDevice(ctx context.Context, s ledger.Signed) (ledgerapi.Device, error)
@@ -43,4 +48,6 @@ type service struct {
 	// awaitView bounds how long a consent change waits for the view to
 	// apply it before answering.
 	awaitView time.Duration
+	// breakGlassKey keys the hashes of break-glass reasons on the ledger.
+	breakGlassKey []byte
 }

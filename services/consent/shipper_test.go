@@ -17,7 +17,7 @@ func accessEvents(n int) []ledgerapi.AccessEvent {
 	out := make([]ledgerapi.AccessEvent, n)
 	for i := range out {
 		out[i] = ledgerapi.AccessEvent{
-			EventID: fmt.Sprintf("ev-%03d", i), Actor: "dr-alice", ActorOrg: "ProvidersMSP", PatientID: "pat-1",
+			EventID: fmt.Sprintf("ev-%03d", i), Actor: "dr-alice", ActorRole: ledgerapi.RoleClinician, ActorOrg: "ProvidersMSP", PatientID: "pat-1",
 			Action: "read", Resource: "category/labs", Purpose: "treatment", Decision: ledgerapi.DecisionAllow,
 			Time: ledgerapi.FormatTime(testNow.Add(time.Duration(i) * time.Second)),
 		}
@@ -55,7 +55,7 @@ func TestShipperFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 			sink := &fakeSink{}
-			s := &shipper{journal: j, sink: sink, every: time.Hour, batch: tt.batch, kick: make(chan struct{}, 1), log: discardLog()}
+			s := &shipper{journal: j, sinks: map[string]eventSink{"ProvidersMSP": sink}, own: "ProvidersMSP", every: time.Hour, batch: tt.batch, kick: make(chan struct{}, 1), log: discardLog()}
 			if err := s.flush(ctx); err != nil {
 				t.Fatalf("flush: %v", err)
 			}
@@ -103,7 +103,7 @@ func TestShipperFailingSink(t *testing.T) {
 			}
 			failing := true
 			sink := &fakeSink{failOn: func(call int) bool { return failing && call == tt.failCall }}
-			s := &shipper{journal: j, sink: sink, every: time.Hour, batch: tt.batch, kick: make(chan struct{}, 1), log: discardLog()}
+			s := &shipper{journal: j, sinks: map[string]eventSink{"ProvidersMSP": sink}, own: "ProvidersMSP", every: time.Hour, batch: tt.batch, kick: make(chan struct{}, 1), log: discardLog()}
 			if err := s.flush(ctx); err == nil {
 				t.Fatal("flush with a failing sink = nil, want the sink's error")
 			}
@@ -150,7 +150,7 @@ func TestShipperRun(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			j := openJournal(t)
 			sink := &fakeSink{}
-			s := &shipper{journal: j, sink: sink, every: tt.every, batch: 2, kick: make(chan struct{}, 1), log: discardLog()}
+			s := &shipper{journal: j, sinks: map[string]eventSink{"ProvidersMSP": sink}, own: "ProvidersMSP", every: tt.every, batch: 2, kick: make(chan struct{}, 1), log: discardLog()}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			done := make(chan struct{})
@@ -196,4 +196,90 @@ func entryRecords(es []durable.Entry[ledgerapi.AccessEvent]) []ledgerapi.AccessE
 		out[i] = e.Record
 	}
 	return out
+}
+
+// TestShipperWritesAsEachOrganisation: each organisation's people's accesses
+// are written with that organisation's identity, a patient's own with the
+// service's; a window leaves the journal once every organisation's
+// transaction committed; an organisation without an identity keeps its
+// events in the journal.
+func TestShipperWritesAsEachOrganisation(t *testing.T) {
+	ctx := testContext(t)
+	j := openJournal(t)
+	events := accessEvents(5)
+	events[1].ActorOrg = ledgerapi.StMarysMSP
+	events[3].ActorOrg = ledgerapi.StMarysMSP
+	events[4].ActorRole, events[4].ActorOrg, events[4].Actor = ledgerapi.RolePatient, "", "pat-1"
+	if _, err := j.Append(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	providers, stMarys := &fakeSink{}, &fakeSink{}
+	s := &shipper{journal: j, sinks: map[string]eventSink{ledgerapi.ProvidersMSP: providers, ledgerapi.StMarysMSP: stMarys},
+		own: ledgerapi.ProvidersMSP, every: time.Hour, batch: 500, kick: make(chan struct{}, 1), log: discardLog()}
+	if err := s.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := eventIDs(providers.sent()), []string{"ev-000", "ev-002", "ev-004"}; !cmp.Equal(got, want) {
+		t.Errorf("Providers wrote %v, want %v", got, want)
+	}
+	if got, want := eventIDs(stMarys.sent()), []string{"ev-001", "ev-003"}; !cmp.Equal(got, want) {
+		t.Errorf("St Mary's wrote %v, want %v", got, want)
+	}
+	if j.Len() != 0 {
+		t.Errorf("%d events left in the journal", j.Len())
+	}
+
+	orphan := accessEvents(1)
+	orphan[0].EventID, orphan[0].ActorOrg = "ev-orphan", ledgerapi.PharmacyMSP
+	if _, err := j.Append(ctx, orphan...); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.flush(ctx); err == nil {
+		t.Fatal("flush of an event no identity can write = nil, want an error")
+	}
+	if j.Len() != 1 {
+		t.Errorf("journal holds %d events, want the one kept", j.Len())
+	}
+}
+
+// One event the chaincode refuses for good (here: for a patient it does not
+// know) must neither block the events behind it nor vanish: the batch is
+// written one by one and the refused event set aside.
+func TestShipperSetsAsideARefusedEvent(t *testing.T) {
+	ctx := testContext(t)
+	j, refused := openJournal(t), openJournal(t)
+	events := accessEvents(5)
+	events[2].PatientID = "pat-unknown"
+	if _, err := j.Append(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	sink := &fakeSink{refuse: func(e ledgerapi.AccessEvent) bool { return e.PatientID == "pat-unknown" }}
+	s := &shipper{journal: j, refused: refused, sinks: map[string]eventSink{"ProvidersMSP": sink}, own: "ProvidersMSP",
+		every: time.Hour, batch: 500, kick: make(chan struct{}, 1), log: discardLog()}
+	if err := s.flush(ctx); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	want := eventIDs(append(append([]ledgerapi.AccessEvent{}, events[:2]...), events[3:]...))
+	if diff := cmp.Diff(want, eventIDs(sink.sent())); diff != "" {
+		t.Errorf("events written (-want +got):\n%s", diff)
+	}
+	if j.Len() != 0 {
+		t.Errorf("journal holds %d events, want 0", j.Len())
+	}
+	aside := refused.Pending(10)
+	if len(aside) != 1 || aside[0].Record.EventID != events[2].EventID {
+		t.Fatalf("set aside %+v, want the refused event", aside)
+	}
+	t.Run("an unreachable ledger is not a refusal", func(t *testing.T) {
+		if _, err := j.Append(ctx, accessEvents(1)...); err != nil {
+			t.Fatal(err)
+		}
+		s.sinks["ProvidersMSP"] = &fakeSink{failOn: func(int) bool { return true }}
+		if err := s.flush(ctx); err == nil {
+			t.Fatal("flush succeeded with the ledger unreachable")
+		}
+		if j.Len() != 1 || refused.Len() != 1 {
+			t.Fatalf("journal %d, set aside %d; want the event kept for a retry", j.Len(), refused.Len())
+		}
+	})
 }

@@ -17,7 +17,12 @@ const (
 	eventConsentGranted = "ConsentGranted"
 	eventConsentRevoked = "ConsentRevoked"
 	eventPatientErased  = "PatientErased"
+	eventRegistered     = "PatientRegistered"
 )
+
+// viewFormat is the snapshot format; a snapshot of another format is
+// ignored and the view rebuilt from the ledger.
+const viewFormat = 2
 
 // View is the decision view of consent state: every patient's consents as of
 // the last block read. It is live only while it follows the ledger and has
@@ -26,6 +31,7 @@ const (
 type View struct {
 	mu        sync.RWMutex
 	byPatient map[string]map[string]ledgerapi.Consent
+	patients  map[string]bool // registered patients
 	erased    map[string]bool // patients whose data was erased: always denied
 	next      uint64          // the next block to read
 	target    uint64          // live once next >= target
@@ -35,12 +41,14 @@ type View struct {
 
 // NewView returns an empty view that starts at the genesis block.
 func NewView() *View {
-	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, erased: map[string]bool{}, changed: make(chan struct{})}
+	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, patients: map[string]bool{}, erased: map[string]bool{}, changed: make(chan struct{})}
 }
 
 // viewState is what a snapshot holds: the checkpoint and the consents as of it.
 type viewState struct {
+	Format     int                 `json:"format"`
 	Checkpoint ledger.Checkpoint   `json:"checkpoint"`
+	Patients   []string            `json:"patients"`
 	Consents   []ledgerapi.Consent `json:"consents"`
 	Erased     []string            `json:"erased,omitempty"`
 }
@@ -50,8 +58,16 @@ type viewState struct {
 func (v *View) Apply(b ledger.Block) error {
 	// Decode first, so a malformed event leaves the view as it was.
 	var changes []ledgerapi.Consent
-	var erasures []string
+	var erasures, registrations []string
 	for _, e := range b.Events {
+		if e.Name == eventRegistered {
+			var p ledgerapi.Patient
+			if err := json.Unmarshal(e.Payload, &p); err != nil || p.PatientID == "" {
+				return fmt.Errorf("consent view: block %d tx %s: malformed %s event", b.Number, e.TransactionID, e.Name)
+			}
+			registrations = append(registrations, p.PatientID)
+			continue
+		}
 		if e.Name == eventPatientErased {
 			var er ledgerapi.Erasure
 			if err := json.Unmarshal(e.Payload, &er); err != nil || er.PatientID == "" {
@@ -82,6 +98,9 @@ func (v *View) Apply(b ledger.Block) error {
 			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
 		}
 		v.byPatient[c.PatientID][c.ConsentID] = c
+	}
+	for _, p := range registrations {
+		v.patients[p] = true
 	}
 	for _, p := range erasures {
 		v.erased[p] = true
@@ -140,6 +159,13 @@ func (v *View) Erased(patientID string) bool {
 	return v.erased[patientID]
 }
 
+// Registered reports whether the patient is registered on the ledger.
+func (v *View) Registered(patientID string) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.patients[patientID]
+}
+
 // Matching returns the patient's consents that name the subject or the
 // subject's organisation, in consent-id order, whatever their status: the
 // policy decides which of them count.
@@ -182,7 +208,11 @@ func (v *View) Await(ctx context.Context, patientID, consentID, txID string) err
 func (v *View) state() viewState {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	s := viewState{Checkpoint: ledger.Checkpoint{Next: v.next}}
+	s := viewState{Format: viewFormat, Checkpoint: ledger.Checkpoint{Next: v.next}}
+	for p := range v.patients {
+		s.Patients = append(s.Patients, p)
+	}
+	slices.Sort(s.Patients)
 	for _, consents := range v.byPatient {
 		for _, c := range consents {
 			s.Consents = append(s.Consents, c)
@@ -207,6 +237,10 @@ func (v *View) restore(s viewState) {
 			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
 		}
 		v.byPatient[c.PatientID][c.ConsentID] = c
+	}
+	v.patients = map[string]bool{}
+	for _, p := range s.Patients {
+		v.patients[p] = true
 	}
 	v.erased = map[string]bool{}
 	for _, p := range s.Erased {

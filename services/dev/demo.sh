@@ -23,9 +23,15 @@ house="dr-house-$run"
 key="$HX_STATE/demo-keys/$pat.json"
 token() { "$bin/hxtoken" issue "$@"; }
 pat_token="$(token -sub "$pat" -role patient)"
-# Dr. Alice works at St Mary's; Dr. House at the Providers hospital.
+# Every actor belongs to one of the channel's organisations: Dr. Alice works
+# at St Mary's, Dr. House at the Providers hospital, Phil at the pharmacy,
+# Ines at the insurer.
 dr_token="$(token -sub "$dr" -role clinician -org StMarysMSP)"
 house_token="$(token -sub "$house" -role clinician -org ProvidersMSP)"
+pharmacist="phil-$run"
+pharmacist_token="$(token -sub "$pharmacist" -role pharmacist -org PharmacyMSP)"
+insurer="ines-$run"
+insurer_token="$(token -sub "$insurer" -role insurer -org InsurerMSP)"
 
 export HX_TOKEN="$pat_token" HX_PATIENT_KEY="$key"
 say() { printf '\n== %s\n' "$*"; }
@@ -41,24 +47,30 @@ as_clinician() {
   HX_TOKEN="$tok" "$bin/clinician" "$@" --ca "$ca" 2>&1 | sed 's/^/  /'
   return "${PIPESTATUS[0]}"
 }
-# clinician ask a question of the decision service as the records service would.
-clinician() { # path json
-  curl -fsS --cacert "$ca" -H "Authorization: Bearer $dr_token" -H 'Content-Type: application/json' \
-    -X POST "https://$http_addr$1" -d "$2"
+# post_as TOKEN PATH JSON: a question to the decision service, as the
+# records service (or a pharmacy's or insurer's system) would ask it.
+post_as() {
+  curl -fsS --cacert "$ca" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+    -X POST "https://$http_addr$2" -d "$3"
 }
-authorize() { # category purpose [break-glass reason]
+clinician() { post_as "$dr_token" "$@"; } # path json, as Dr. Alice
+# authorize_as TOKEN WHO CATEGORY PURPOSE [BREAK-GLASS REASON]
+authorize_as() {
   local body
-  body=$(jq -nc --arg p "$pat" --arg c "$1" --arg u "$2" --arg bg "${3:-}" \
+  body=$(jq -nc --arg p "$pat" --arg c "$3" --arg u "$4" --arg bg "${5:-}" \
     '{action:"read", resource:{patientId:$p, category:$c}, purpose:$u, breakGlassReason:$bg}')
-  printf '$ %s asks: read %s for %s%s\n' "$dr" "$1" "$2" "${3:+ (break-glass: $3)}"
-  clinician /v1/authorize "$body" |
+  printf '$ %s asks: read %s for %s%s\n' "$2" "$3" "$4" "${5:+ (break-glass: $5)}"
+  post_as "$1" /v1/authorize "$body" |
     jq -r '.decision | "  " + (if .allow then "ALLOW" else "DENY" end) + ": " + (.reasons | join("; ")) +
       (if (.obligations | length) > 0 then "  [obligations: " + (.obligations | join(", ")) + "]" else "" end)'
 }
+authorize() { authorize_as "$dr_token" "$dr (St Mary's)" "$@"; } # category purpose [break-glass reason]
 
-say "1. The patient makes a key on their own machine and registers it"
+say "1. The patient makes a key on their own machine, and a recovery key kept apart, and registers them"
+recovery_key="$HX_STATE/demo-keys/$pat-recovery.json"
 patient keygen --id "$pat"
-patient register
+patient recovery keygen --recovery-key "$recovery_key"
+patient register --recovery-key "$recovery_key"
 
 say "2. The patient grants Dr. Alice labs and conditions, for treatment, for 30 days"
 out=$("$bin/patient" grant --ca "$ca" --json --to "user:$dr" --categories labs,conditions --purposes treatment --for 720h)
@@ -135,7 +147,15 @@ request=$("$bin/patient" requests --ca "$ca" --json --state pending | jq -r '.re
 patient approve "$request" --for 168h
 authorize imaging treatment
 
-say "12. The patient revokes Dr. Alice's consent; her next fetch of the lab result is denied"
+say "12. The pharmacy and the insurer are organisations of their own: each sees only what the patient gave it"
+authorize_as "$pharmacist_token" "$pharmacist (Pharmacy)" prescriptions treatment
+patient grant --to org:PharmacyMSP --categories prescriptions --purposes treatment --for 720h
+authorize_as "$pharmacist_token" "$pharmacist (Pharmacy)" prescriptions treatment
+authorize_as "$pharmacist_token" "$pharmacist (Pharmacy)" labs treatment
+authorize_as "$insurer_token" "$insurer (Insurer)" labs payment
+authorize_as "$insurer_token" "$insurer (Insurer)" claims payment
+
+say "13. The patient revokes Dr. Alice's consent; her next fetch of the lab result is denied"
 patient revoke "$consent"
 authorize labs treatment
 if as_clinician "$dr_token" get --patient "$pat" "$record"; then
@@ -143,11 +163,11 @@ if as_clinician "$dr_token" get --patient "$pat" "$record"; then
   exit 1
 fi
 
-say "13. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
+say "14. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
 # The decisions above reach the ledger in the next batch: the records
 # service's put and get, the vitals read, the proof (at least once), six asked
-# directly, and the denied fetch.
-want=11
+# directly, five by the pharmacy and the insurer, and the denied fetch.
+want=16
 for _ in $(seq 1 150); do
   n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
   [ "$n" -ge "$want" ] && break
@@ -157,10 +177,10 @@ done
 patient access-log
 patient consents
 
-say "14. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
+say "15. On the ledger: notarized records, wearable anchors, research releases, forgeries refused"
 "$bin/hxdemo"
 
-say "15. Five more patients: Dr. House files their demographics and an HbA1c; four consent to research, one does not"
+say "16. Five more patients: Dr. House files their demographics and an HbA1c; four consent to research, one does not"
 study="study-diabetes-$run"
 # volunteer N BIRTH SEX ZIP HBA1C RESEARCH-GRANTEE ("" for none)
 volunteer() {
@@ -193,7 +213,7 @@ volunteer 3 1935-01-30 male 02138 7.2 org:ResearchMSP
 volunteer 4 1933-11-11 male 02139 6.8 "study:$study"
 volunteer 5 1970-05-05 female 02140 5.4 ""
 
-say "16. A researcher of $study exports labs with age band, sex and ZIP3, k=2"
+say "17. A researcher of $study exports labs with age band, sex and ZIP3, k=2"
 res_token="$(token -sub "res-carol-$run" -role researcher -org ResearchMSP -study "$study")"
 as_researcher() {
   printf '$ researcher %s\n' "$*"
@@ -215,7 +235,7 @@ if grep -Eq "Volunteer|555-010|Main Street|vol[0-9]-$run|1958|1933" "$records/$d
 fi
 echo "  no name, phone, street, patient id or birth date in the file; the clinician's note is not there either"
 
-say "17. Volunteer 1 revokes their research consent; the released file stays as it was, the next export leaves them out"
+say "18. Volunteer 1 revokes their research consent; the released file stays as it was, the next export leaves them out"
 HX_TOKEN="$(token -sub "vol1-$run" -role patient)" HX_PATIENT_KEY="$HX_STATE/demo-keys/vol1-$run.json" \
   "$bin/patient" revoke --ca "$ca" "$(cat "$records/vol1.consent")" | sed 's/^/  /'
 ds2=$(export_labs)
@@ -225,3 +245,15 @@ cohort2=$(HX_TOKEN="$res_token" "$bin/researcher" status --ca "$ca" --json "$ds2
 echo "  cohort before the revoke: $cohort1 patients; after: $cohort2"
 [ "$cohort2" -eq $((cohort1 - 1)) ] || { echo "demo: the revoke did not exclude the patient" >&2; exit 1; }
 as_researcher list
+
+say "19. The patient's phone is stolen: they replace their key from their laptop; the thief's copy signs nothing"
+stolen="$HX_STATE/demo-keys/$pat-stolen.json"
+cp "$key" "$stolen"
+patient key rotate
+printf '$ patient grant --key %s --to user:thief ...   (the thief, with the old key)\n' "$stolen"
+if HX_PATIENT_KEY="$stolen" "$bin/patient" grant --ca "$ca" --to "user:thief-$run" --categories labs --purposes treatment 2>&1 | sed 's/^/  /'; then
+  echo "demo: the stolen key still signs" >&2
+  exit 1
+fi
+patient grant --to "user:$dr" --categories labs --purposes treatment --for 24h
+patient key history

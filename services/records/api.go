@@ -8,6 +8,7 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
 )
 
 // api serves records.v1.RecordService: it converts messages and errors, and
@@ -96,21 +97,25 @@ func (a *api) ErasePatientRecords(ctx context.Context, req *recordsv1.ErasePatie
 	if err != nil {
 		return nil, toStatus(ctx, a.svc.log, err)
 	}
-	e, err := a.svc.Erase(ctx, p, req.GetPatientId())
+	e, err := a.svc.Erase(ctx, p, req.GetPatientId(), ledger.Signed{Payload: req.GetErasure().GetPayload(), Signature: req.GetErasure().GetSignature()})
 	if err != nil {
 		return nil, toStatus(ctx, a.svc.log, err)
 	}
-	if e.ObjectsDeleted > math.MaxInt32 {
-		return nil, toStatus(ctx, a.svc.log, errors.New("objects deleted overflows int32"))
+	resp := &recordsv1.ErasePatientRecordsResponse{PatientId: e.PatientID, ErasureId: e.ErasureID,
+		ErasedAt: e.CompletedAt, TxId: e.CompleteTxID, RequestTxId: e.RequestTxID}
+	if c := e.Counts; c != nil {
+		if c.RecordObjects > math.MaxInt32 || c.WearableObjects > math.MaxInt32 {
+			return nil, toStatus(ctx, a.svc.log, errors.New("objects deleted overflows int32"))
+		}
+		resp.ObjectsDeleted, resp.WearableObjectsDeleted, resp.KeyId = int32(c.RecordObjects), int32(c.WearableObjects), c.KeyID
 	}
-	return &recordsv1.ErasePatientRecordsResponse{PatientId: e.PatientID, ErasureId: e.ErasureID,
-		ObjectsDeleted: int32(e.ObjectsDeleted), KeyId: e.KeyID, ErasedAt: e.Timestamp, TxId: e.TxID}, nil
+	return resp, nil
 }
 
 func toVersion(n ledgerapi.Notarization) *recordsv1.RecordVersion {
 	return &recordsv1.RecordVersion{
 		RecordId: n.RecordID, PatientId: n.PatientID, Version: int32(min(n.Version, math.MaxInt32)), Sha256: n.SHA256,
-		PreviousSha256: n.PreviousSHA256, Category: n.Category, Author: n.Author, NotarizedAt: n.Timestamp, TxId: n.TxID,
+		PreviousSha256: n.PreviousSHA256, Category: n.Category, Author: n.Author, Org: n.Org, NotarizedAt: n.Timestamp, TxId: n.TxID,
 	}
 }
 

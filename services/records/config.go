@@ -8,8 +8,10 @@ import (
 // Config is what the records service needs beyond what every daemon has
 // (services/platform/daemon).
 type Config struct {
-	// Bucket holds the records (made if missing).
-	Bucket string
+	// Bucket holds the records (made if missing); WearablesBucket is the
+	// ingest service's, where an erasure deletes the patient's objects too
+	// ("" for none).
+	Bucket, WearablesBucket string
 	// SweepEvery is how often unfinished puts older than PendingAfter are
 	// removed.
 	SweepEvery   time.Duration
@@ -21,7 +23,7 @@ type Config struct {
 
 // NewConfig returns the defaults.
 func NewConfig() Config {
-	return Config{Bucket: "records", SweepEvery: 10 * time.Minute, PendingAfter: time.Hour}
+	return Config{Bucket: "records", WearablesBucket: "wearables", SweepEvery: 10 * time.Minute, PendingAfter: time.Hour}
 }
 
 // Validate reports every missing or impossible setting at once.

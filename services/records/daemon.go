@@ -11,18 +11,20 @@ import (
 	"healthexchange/services/platform/serving"
 )
 
-// New builds the records service on the daemon skeleton: the ledger, the
-// records bucket, the vault and the consent service's decision point from
+// New builds the records service on the daemon skeleton: the ledger (as
+// every organisation it files records for, its own first), the records and
+// wearables buckets, the vault and the consent service's decision point from
 // p, the API on gRPC and HTTP/JSON (verification public), and the sweeper of
 // unfinished puts in the background.
 func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	l, err := p.Ledger()
+	ledgers, err := p.Ledgers()
 	if err != nil {
 		return nil, err
 	}
+	l := ledgers[0]
 	bucket, err := p.Bucket(ctx, cfg.Bucket)
 	if err != nil {
 		return nil, err
@@ -37,6 +39,15 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	}
 	svc := NewService(l, decisions, bucket, v, p.Log())
 	svc.pendingAfter, svc.hooks = cfg.PendingAfter, cfg.hooks
+	svc.filers = map[string]Filer{}
+	for _, f := range ledgers {
+		svc.filers[f.MSPID()] = f
+	}
+	if cfg.WearablesBucket != "" {
+		if svc.wearables, err = p.Bucket(ctx, cfg.WearablesBucket); err != nil {
+			return nil, err
+		}
+	}
 	return &daemon.Service{
 		Register: func(s grpc.ServiceRegistrar) { recordsv1.RegisterRecordServiceServer(s, &api{svc: svc}) },
 		Gateway:  []serving.RegisterFunc{recordsv1.RegisterRecordServiceHandlerFromEndpoint},

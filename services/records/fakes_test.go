@@ -15,6 +15,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/objectstore/objectstoretest"
@@ -32,6 +33,7 @@ type fakeLedger struct {
 	versions map[string][]ledgerapi.Notarization // recordId -> versions
 	events   []ledgerapi.AccessEvent
 	erasures map[string]ledgerapi.Erasure
+	patients map[string]ledgerapi.Patient
 	tx       int
 
 	notarizeErr  error
@@ -40,7 +42,8 @@ type fakeLedger struct {
 }
 
 func newFakeLedger() *fakeLedger {
-	return &fakeLedger{versions: map[string][]ledgerapi.Notarization{}, erasures: map[string]ledgerapi.Erasure{}}
+	return &fakeLedger{versions: map[string][]ledgerapi.Notarization{}, erasures: map[string]ledgerapi.Erasure{},
+		patients: map[string]ledgerapi.Patient{}}
 }
 
 var errLedgerDown = &ledger.Error{Function: "fake", Kind: ledger.ErrUnavailable, Message: "ledger down"}
@@ -144,21 +147,90 @@ func (l *fakeLedger) AppendAccessEvents(_ context.Context, events []ledgerapi.Ac
 	return ledgerapi.AppendResult{Appended: len(events)}, nil
 }
 
-func (l *fakeLedger) RecordErasure(_ context.Context, e ledgerapi.Erasure) (ledgerapi.Erasure, error) {
+// register gives a patient a key, for signed erasures.
+func (l *fakeLedger) register(k *patientkey.Key) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.patients[k.PatientID()] = ledgerapi.Patient{PatientID: k.PatientID(), PublicKey: k.PublicKey(), KeyVersion: 1}
+}
+
+func (l *fakeLedger) Patient(_ context.Context, patientID string) (ledgerapi.Patient, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.patients[patientID]
+	if !ok {
+		return ledgerapi.Patient{}, fmt.Errorf("%w: patient %s", ledgerapi.ErrNotFound, patientID)
+	}
+	return p, nil
+}
+
+func (l *fakeLedger) MSPID() string { return "ProvidersMSP" }
+
+// RequestErasure checks the request as the chaincode does: the patient's
+// key signed it with a fresh nonce; the same request again is answered.
+func (l *fakeLedger) RequestErasure(_ context.Context, s ledger.Signed) (ledgerapi.Erasure, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.down {
 		return ledgerapi.Erasure{}, errLedgerDown
 	}
-	if old, ok := l.erasures[e.PatientID]; ok {
-		if old.ErasureID == e.ErasureID && old.ObjectsDeleted == e.ObjectsDeleted {
-			return old, nil
+	req, err := ledgerapi.Parse[ledgerapi.PatientErasure]([]byte(s.Payload))
+	if err != nil {
+		return ledgerapi.Erasure{}, err
+	}
+	p, ok := l.patients[req.PatientID]
+	if !ok {
+		return ledgerapi.Erasure{}, fmt.Errorf("%w: patient %s", ledgerapi.ErrNotFound, req.PatientID)
+	}
+	if err := ledgerapi.VerifySignature(p.PublicKey, []byte(s.Payload), s.Signature); err != nil {
+		return ledgerapi.Erasure{}, &ledger.Error{Function: "erasures:Request", Kind: ledger.ErrRejected, Reason: ledgerapi.ErrSignature, Message: err.Error()}
+	}
+	if old, ok := l.erasures[req.PatientID]; ok {
+		if old.ErasureID != req.ErasureID {
+			return ledgerapi.Erasure{}, &ledger.Error{Function: "erasures:Request", Kind: ledger.ErrRejected, Reason: ledgerapi.ErrExists, Message: "already registered"}
 		}
+		return old, nil
+	}
+	if req.Nonce <= p.Nonce {
+		return ledgerapi.Erasure{}, &ledger.Error{Function: "erasures:Request", Kind: ledger.ErrRejected, Reason: ledgerapi.ErrNonce, Message: "stale or replayed nonce"}
+	}
+	p.Nonce = req.Nonce
+	l.patients[req.PatientID] = p
+	l.tx++
+	e := ledgerapi.Erasure{PatientID: req.PatientID, ErasureID: req.ErasureID, Status: ledgerapi.ErasureRequested,
+		RequestedBy: "ProvidersMSP", RequestedAt: "2030-01-01T00:00:00Z", RequestTxID: fmt.Sprintf("tx%d", l.tx)}
+	l.erasures[req.PatientID] = e
+	return e, nil
+}
+
+func (l *fakeLedger) CompleteErasure(_ context.Context, patientID, erasureID string, counts ledgerapi.ErasureCounts) (ledgerapi.Erasure, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return ledgerapi.Erasure{}, errLedgerDown
+	}
+	e, ok := l.erasures[patientID]
+	switch {
+	case !ok || e.ErasureID != erasureID:
+		return ledgerapi.Erasure{}, fmt.Errorf("%w: erasure", ledgerapi.ErrNotFound)
+	case e.Status == ledgerapi.ErasureCompleted && *e.Counts != counts:
 		return ledgerapi.Erasure{}, fmt.Errorf("%w: erasure", ledgerapi.ErrConflict)
+	case e.Status == ledgerapi.ErasureCompleted:
+		return e, nil
 	}
 	l.tx++
-	e.TxID = fmt.Sprintf("tx%d", l.tx)
-	l.erasures[e.PatientID] = e
+	e.Status, e.Counts, e.CompleteTxID, e.CompletedAt = ledgerapi.ErasureCompleted, &counts, fmt.Sprintf("tx%d", l.tx), "2030-01-01T00:00:01Z"
+	l.erasures[patientID] = e
+	return e, nil
+}
+
+func (l *fakeLedger) Erasure(_ context.Context, patientID string) (ledgerapi.Erasure, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.erasures[patientID]
+	if !ok {
+		return ledgerapi.Erasure{}, fmt.Errorf("%w: erasure", ledgerapi.ErrNotFound)
+	}
 	return e, nil
 }
 

@@ -111,19 +111,23 @@ func (s *Service) history(ctx context.Context, patientID, recordID string) ([]le
 	return versions, nil
 }
 
+// serviceActor is how the records service names itself in the access log,
+// for what it does on its own (an integrity check that failed).
+const serviceActor = "records-service"
+
 // tamperAlarm raises the alarm for a record that failed its integrity
-// check: an error-level log entry, and an access event on the ledger (a
-// deny, with what was found), so the patient sees it in their access log.
+// check: an error-level log entry, and an access event on the ledger (the
+// records service's own: a verify denied, code tamper-detected, written by
+// the service's organisation), so the patient sees it in their access log.
 // It returns the error the caller gets.
 func (s *Service) tamperAlarm(ctx context.Context, p auth.Principal, purpose string, v ledgerapi.Notarization, cause error) error {
 	s.log.ErrorContext(ctx, "TAMPER ALARM: stored record does not match its notarization; not served",
 		"record", v.RecordID, "version", v.Version, "patient", v.PatientID, "notarized_sha256", v.SHA256,
 		"subject", p.Subject, "err", cause)
 	event := ledgerapi.AccessEvent{
-		EventID: newEventID("tamper"), Actor: p.Subject, ActorOrg: p.Org, PatientID: v.PatientID,
-		Action: actionRead, Resource: "record/" + v.RecordID, Purpose: purpose, Decision: ledgerapi.DecisionDeny,
-		Reason: fmt.Sprintf("tamper alarm: version %d failed its integrity check against the notarized hash; not served", v.Version),
-		Time:   ledgerapi.FormatTime(s.now()),
+		EventID: newEventID("tamper"), Actor: serviceActor, ActorRole: ledgerapi.RoleService, ActorOrg: s.ledger.MSPID(),
+		PatientID: v.PatientID, Action: ledgerapi.ActionVerify, Resource: "record/" + v.RecordID, Purpose: purpose,
+		Decision: ledgerapi.DecisionDeny, ReasonCodes: []string{"tamper-detected"}, Time: ledgerapi.FormatTime(s.now()),
 	}
 	ctx = context.WithoutCancel(ctx)
 	var err error

@@ -18,7 +18,3 @@ func newEventID(prefix string) string {
 	rand.Read(b[:])
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
-
-// erasureID is the ledger id of a patient's erasure: one per patient, the
-// same on every retry.
-func erasureID(patientID string) string { return "erasure-" + patientID }

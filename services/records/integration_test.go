@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/fhir"
+	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/daemon"
 	"healthexchange/services/platform/ledger"
@@ -92,7 +94,7 @@ func startRecords(t testing.TB) *harness {
 	itest.RunDaemon(t, d, func(ctx context.Context, p *daemon.Platform) (*daemon.Service, error) { return New(ctx, cfg, p) })
 
 	h.grpc = recordsv1.NewRecordServiceClient(itest.Dial(t, d.GRPCAddr, "cli"))
-	if h.ledger, err = ledger.Dial(d.Backends.Ledger); err != nil {
+	if h.ledger, err = ledger.Dial(d.Backends.Ledgers[0]); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.ledger.Close() })
@@ -198,8 +200,9 @@ func TestRecordsIntegration(t *testing.T) {
 	key := recordstore.VersionKey(p.ID, rec.GetRecordId(), 1, sum)
 
 	t.Run("put is notarized", func(t *testing.T) {
-		if rec.GetVersion() != 1 || rec.GetSha256() != sum || rec.GetCategory() != "labs" || rec.GetAuthor() != writer || rec.GetTxId() == "" {
-			t.Fatalf("put = %v, want version 1 of labs by %s with hash %s", rec, writer, sum)
+		if rec.GetVersion() != 1 || rec.GetSha256() != sum || rec.GetCategory() != "labs" || rec.GetOrg() != "ProvidersMSP" ||
+			rec.GetAuthor() == "" || rec.GetTxId() == "" {
+			t.Fatalf("put = %v, want version 1 of labs filed by ProvidersMSP with hash %s", rec, sum)
 		}
 		v, err := h.ledger.Verify(ctx, rec.GetRecordId(), sum)
 		if err != nil || !v.Match {
@@ -322,8 +325,8 @@ func TestRecordsIntegration(t *testing.T) {
 		}
 		found := false
 		for _, e := range page.Items {
-			found = found || (e.Actor == reader && e.Decision == ledgerapi.DecisionDeny && strings.HasPrefix(e.Reason, "tamper alarm") &&
-				e.Resource == "record/"+rec.GetRecordId())
+			found = found || (e.Actor == serviceActor && e.ActorRole == ledgerapi.RoleService && e.Decision == ledgerapi.DecisionDeny &&
+				slices.Contains(e.ReasonCodes, "tamper-detected") && e.Resource == "record/"+rec.GetRecordId() && e.RecordedBy == "ProvidersMSP")
 		}
 		if !found {
 			t.Fatalf("no tamper alarm among the patient's access events: %+v", page.Items)
@@ -336,8 +339,9 @@ func TestRecordsIntegration(t *testing.T) {
 	})
 	t.Run("an object moved to another patient fails to open", func(t *testing.T) {
 		other := itest.NewPatient(t, h.consent)
+		h.consent.Grant(t, other, "--to", "org:ProvidersMSP", "--categories", "labs", "--purposes", "treatment")
 		otherRaw := labResult(other.ID, "other")
-		own, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: other.ID, Resource: otherRaw}, as(other.Token))
+		own, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: other.ID, Resource: otherRaw}, as(writerTok))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -362,13 +366,14 @@ func TestRecordsIntegration(t *testing.T) {
 	})
 	t.Run("MinIO killed during a put: clean failure, retry without duplicates", func(t *testing.T) {
 		q := itest.NewPatient(t, h.consent)
+		h.consent.Grant(t, q, "--to", "org:ProvidersMSP", "--categories", "labs", "--purposes", "treatment")
 		req := &recordsv1.PutRecordRequest{PatientId: q.ID, Resource: labResult(q.ID, "crash"), IdempotencyKey: "crash-1"}
 		h.hooks.beforeObjectPut = func() {
 			if err := store.Kill(); err != nil {
 				t.Errorf("killing MinIO: %v", err)
 			}
 		}
-		_, err := h.grpc.PutRecord(ctx, req, as(q.Token))
+		_, err := h.grpc.PutRecord(ctx, req, as(writerTok))
 		h.hooks.beforeObjectPut = nil
 		wantCode(t, err, codes.Unavailable)
 		page, lerr := h.ledger.RecordsByPatient(ctx, q.ID, 10, "")
@@ -381,11 +386,11 @@ func TestRecordsIntegration(t *testing.T) {
 		if keys := h.objectKeys(ctx, t, q.ID+"/"); len(keys) != 1 || !recordstore.IsIdempotencyKey(keys[0]) {
 			t.Fatalf("objects after the failed put: %q, want only its plan", keys)
 		}
-		first, err := h.grpc.PutRecord(ctx, req, as(q.Token))
+		first, err := h.grpc.PutRecord(ctx, req, as(writerTok))
 		if err != nil {
 			t.Fatalf("retry: %v", err)
 		}
-		second, err := h.grpc.PutRecord(ctx, req, as(q.Token))
+		second, err := h.grpc.PutRecord(ctx, req, as(writerTok))
 		if err != nil || !second.GetReplayed() || second.GetRecord().GetRecordId() != first.GetRecord().GetRecordId() {
 			t.Fatalf("second retry = %v, %v", second, err)
 		}
@@ -405,24 +410,57 @@ func TestRecordsIntegration(t *testing.T) {
 	})
 	t.Run("erasure makes the records unreadable", func(t *testing.T) {
 		e := itest.NewPatient(t, h.consent)
-		own, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: e.ID, Resource: labResult(e.ID, "erase-me")}, as(e.Token))
+		h.consent.Grant(t, e, "--to", "org:ProvidersMSP", "--categories", "labs", "--purposes", "treatment")
+		own, err := h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: e.ID, Resource: labResult(e.ID, "erase-me")}, as(writerTok))
 		if err != nil {
 			t.Fatal(err)
 		}
 		ownKey := recordstore.VersionKey(e.ID, own.GetRecord().GetRecordId(), 1, own.GetRecord().GetSha256())
 		sealedCopy := h.readObject(ctx, t, ownKey) // as a backup or a thief would keep it
-		_, err = h.grpc.ErasePatientRecords(ctx, &recordsv1.ErasePatientRecordsRequest{PatientId: e.ID}, as(writerTok))
-		wantCode(t, err, codes.PermissionDenied)
-		erased, err := h.grpc.ErasePatientRecords(ctx, &recordsv1.ErasePatientRecordsRequest{PatientId: e.ID}, as(e.Token))
-		if err != nil || erased.GetObjectsDeleted() != 1 || erased.GetTxId() == "" {
+		key := loadKey(t, e)
+		request := signErasure(t, key, "erase-"+e.ID)
+		erase := func(tok string, patientID string, signed *recordsv1.SignedErasure) (*recordsv1.ErasePatientRecordsResponse, error) {
+			return h.grpc.ErasePatientRecords(ctx, &recordsv1.ErasePatientRecordsRequest{PatientId: patientID, Erasure: signed}, as(tok))
+		}
+		t.Run("a hospital cannot erase a patient, even relaying their signed request", func(t *testing.T) {
+			_, err := erase(writerTok, e.ID, request)
+			wantCode(t, err, codes.PermissionDenied)
+		})
+		t.Run("the patient's token alone erases nothing", func(t *testing.T) {
+			_, err := erase(e.Token, e.ID, nil)
+			wantCode(t, err, codes.InvalidArgument)
+		})
+		t.Run("a request signed by another key is refused by the ledger", func(t *testing.T) {
+			thief, err := patientkey.Generate(e.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			thief.SetNonce(uint64(time.Now().UnixMicro()))
+			_, err = erase(e.Token, e.ID, signErasure(t, thief, "erase-thief"))
+			wantCode(t, err, codes.PermissionDenied)
+		})
+		t.Run("another patient's signed request does not erase this one", func(t *testing.T) {
+			other := itest.NewPatient(t, h.consent)
+			_, err := erase(e.Token, e.ID, signErasure(t, loadKey(t, other), "erase-other"))
+			wantCode(t, err, codes.PermissionDenied)
+		})
+		if keys := h.objectKeys(ctx, t, e.ID+"/"); len(keys) == 0 {
+			t.Fatal("a refused erasure deleted objects")
+		}
+		erased, err := erase(e.Token, e.ID, request)
+		if err != nil || erased.GetObjectsDeleted() != 1 || erased.GetTxId() == "" || erased.GetRequestTxId() == "" {
 			t.Fatalf("erase = %v, %v", erased, err)
 		}
 		if keys := h.objectKeys(ctx, t, e.ID+"/"); len(keys) != 0 {
 			t.Fatalf("objects left after erasure: %q", keys)
 		}
 		onLedger, err := h.ledger.Erasure(ctx, e.ID)
-		if err != nil || onLedger.ObjectsDeleted != 1 {
+		if err != nil || onLedger.Status != ledgerapi.ErasureCompleted || onLedger.Counts.RecordObjects != 1 || onLedger.RequestedBy != "ProvidersMSP" {
 			t.Fatalf("ledger erasure = %+v, %v", onLedger, err)
+		}
+		again, err := erase(e.Token, e.ID, request)
+		if err != nil || again.GetTxId() != erased.GetTxId() {
+			t.Fatalf("resending the request = %v, %v; want the same completed erasure", again, err)
 		}
 		_, err = h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: e.ID, RecordId: own.GetRecord().GetRecordId()}, as(e.Token))
 		if st := status.Convert(err); st.Code() != codes.NotFound && st.Code() != codes.PermissionDenied {
@@ -440,6 +478,27 @@ func TestRecordsIntegration(t *testing.T) {
 		_, err = h.grpc.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: p.ID, Resource: labResult(p.ID, "while down")}, as(writerTok))
 		wantCode(t, err, codes.Unavailable)
 	})
+}
+
+// loadKey reads an itest patient's key file.
+func loadKey(t *testing.T, p itest.Patient) *patientkey.Key {
+	t.Helper()
+	k, err := patientkey.Load(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// signErasure signs a patient.erase request with k, above the clock's nonce.
+func signErasure(t *testing.T, k *patientkey.Key, erasureID string) *recordsv1.SignedErasure {
+	t.Helper()
+	k.SetNonce(uint64(time.Now().UnixMicro()))
+	s, err := k.Erase(erasureID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &recordsv1.SignedErasure{Payload: s.Payload, Signature: s.Signature}
 }
 
 // mustVault opens the service's vault (the shared development key store).

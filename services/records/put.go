@@ -102,9 +102,10 @@ func (r *PutRequest) validate() error {
 	return nil
 }
 
-// Put stores a resource as a new record or a new version of one. The caller
-// is the author, and must be allowed to write the resource's category of
-// the patient's records. The sealed object is written first and the hash
+// Put stores a resource as a new record or a new version of one, filed by
+// the caller's organisation (the ledger records it as the record's owner).
+// The caller must be allowed to write the resource's category of the
+// patient's records, and this service must file for their organisation. The sealed object is written first and the hash
 // notarized last: the record exists once notarized. If the notarization is
 // refused, the object is deleted; if its outcome is unknown (the ledger did
 // not answer), the object stays, unlisted and unserved, for a retry with the
@@ -138,6 +139,10 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	}
 	if _, err := s.authorize(ctx, pep.Access{Action: actionWrite, Purpose: req.Purpose,
 		PatientID: req.PatientID, Category: res.Category, RecordID: req.RecordID}); err != nil {
+		return PutResult{}, err
+	}
+	filer, err := s.filerFor(p)
+	if err != nil {
 		return PutResult{}, err
 	}
 
@@ -190,7 +195,7 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 			return PutResult{}, err
 		}
 	}
-	n, err := s.store(ctx, pl, sealed)
+	n, err := s.store(ctx, filer, pl, sealed)
 	if err != nil {
 		return PutResult{}, err
 	}
@@ -199,8 +204,8 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	return PutResult{Record: n}, nil
 }
 
-// store writes the sealed object of a plan and notarizes it.
-func (s *Service) store(ctx context.Context, pl plan, sealed []byte) (ledgerapi.Notarization, error) {
+// store writes the sealed object of a plan and notarizes it with filer.
+func (s *Service) store(ctx context.Context, filer Filer, pl plan, sealed []byte) (ledgerapi.Notarization, error) {
 	if s.hooks != nil && s.hooks.beforeObjectPut != nil {
 		s.hooks.beforeObjectPut()
 	}
@@ -210,7 +215,7 @@ func (s *Service) store(ctx context.Context, pl plan, sealed []byte) (ledgerapi.
 	if s.hooks != nil && s.hooks.beforeNotarize != nil {
 		s.hooks.beforeNotarize()
 	}
-	n, err := s.ledger.Notarize(ctx, pl.notarization())
+	n, err := filer.Notarize(ctx, pl.notarization())
 	if err == nil {
 		return n, nil
 	}

@@ -2,6 +2,7 @@ package records
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -10,7 +11,9 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/keylock"
+	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/objectstore"
 	"healthexchange/services/store/recordstore"
 )
@@ -25,7 +28,17 @@ type Ledger interface {
 	RecordsByPatient(ctx context.Context, patientID string, pageSize int32, bookmark string) (ledgerapi.NotarizationPage, error)
 	RecordsByHash(ctx context.Context, sha256Hex string) ([]ledgerapi.Notarization, error)
 	AppendAccessEvents(ctx context.Context, events []ledgerapi.AccessEvent) (ledgerapi.AppendResult, error)
-	RecordErasure(ctx context.Context, e ledgerapi.Erasure) (ledgerapi.Erasure, error)
+	Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error)
+	RequestErasure(ctx context.Context, s ledger.Signed) (ledgerapi.Erasure, error)
+	CompleteErasure(ctx context.Context, patientID, erasureID string, counts ledgerapi.ErasureCounts) (ledgerapi.Erasure, error)
+	Erasure(ctx context.Context, patientID string) (ledgerapi.Erasure, error)
+	// MSPID is the organisation the client acts for.
+	MSPID() string
+}
+
+// Filer is the ledger client an organisation files records with.
+type Filer interface {
+	Notarize(ctx context.Context, n ledgerapi.Notarization) (ledgerapi.Notarization, error)
 }
 
 // Decider is the consent service's decision point
@@ -48,8 +61,15 @@ type Service struct {
 	decider Decider
 	objects objectstore.Objects
 	vault   Sealer
-	log     *slog.Logger
-	now     func() time.Time
+	// filers are the organisations this service files records for, by MSP
+	// id: a clinician's record is notarized as the clinician's organisation,
+	// which owns it (nil: every organisation files with ledger, for tests).
+	filers map[string]Filer
+	// wearables, if set, is the ingest service's bucket: an erasure deletes
+	// the patient's objects there too.
+	wearables objectstore.Objects
+	log       *slog.Logger
+	now       func() time.Time
 	// pendingAfter is how old an unfinished put's plan must be before the
 	// sweeper removes what it left.
 	pendingAfter time.Duration
@@ -71,4 +91,17 @@ type hooks struct {
 // NewService wires the service from its parts.
 func NewService(l Ledger, d Decider, o objectstore.Objects, v Sealer, log *slog.Logger) *Service {
 	return &Service{ledger: l, decider: d, objects: o, vault: v, log: log, now: time.Now, pendingAfter: time.Hour}
+}
+
+// filerFor is the ledger client that files records for the caller's
+// organisation; a service that does not file for it refuses.
+func (s *Service) filerFor(p auth.Principal) (Filer, error) {
+	if s.filers == nil {
+		return s.ledger, nil
+	}
+	f, ok := s.filers[p.Org]
+	if !ok {
+		return nil, &DeniedError{Reasons: []string{fmt.Sprintf("this records service does not file records for organisation %q", p.Org)}}
+	}
+	return f, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,10 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/domain/fhir"
+	"healthexchange/services/domain/patientkey"
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore/objectstoretest"
 	"healthexchange/services/platform/pep"
 	"healthexchange/services/store/recordstore"
 )
@@ -258,9 +262,16 @@ func TestTamperDetected(t *testing.T) {
 			if st := status.Convert(toStatus(context.Background(), f.svc.log, err)); st.Code() != codes.DataLoss {
 				t.Errorf("status = %v, want DataLoss", st.Code())
 			}
-			if len(f.ledger.events) != 1 || f.ledger.events[0].Decision != ledgerapi.DecisionDeny ||
-				!strings.HasPrefix(f.ledger.events[0].Reason, "tamper alarm") || f.ledger.events[0].PatientID != "alice" {
+			if len(f.ledger.events) != 1 {
 				t.Fatalf("access events = %+v, want one tamper alarm for alice", f.ledger.events)
+			}
+			e := f.ledger.events[0]
+			if e.Decision != ledgerapi.DecisionDeny || !slices.Equal(e.ReasonCodes, []string{"tamper-detected"}) || e.PatientID != "alice" ||
+				e.ActorRole != ledgerapi.RoleService || e.ActorOrg != "ProvidersMSP" {
+				t.Fatalf("access event = %+v, want the records service's tamper alarm for alice", e)
+			}
+			if err := e.Validate(); err != nil {
+				t.Fatalf("the chaincode would refuse the alarm: %v", err)
 			}
 		})
 	}
@@ -276,23 +287,64 @@ func TestTamperDetected(t *testing.T) {
 
 func TestErase(t *testing.T) {
 	f := newFixture(t)
+	wearables := objectstoretest.New()
+	f.svc.wearables = wearables
+	for _, k := range []string{"alice/2030010203/watch-1/00000000000000000001", "alice/proofs/watch-1/00000000000000000001", "bob/2030010203/w/1"} {
+		wearables.Set(k, []byte("sealed batch"))
+	}
+	key, err := patientkey.Generate("alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ledger.register(key)
+	mallory, _ := patientkey.Generate("alice") // a key claiming to be alice's
+	signed := func(k *patientkey.Key, erasureID string) ledger.Signed {
+		s, err := k.Erase(erasureID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 	r := f.put(t, alice, PutRequest{PatientID: "alice", Resource: observation("alice", "x"), IdempotencyKey: "k"})
 	f.put(t, alice, PutRequest{PatientID: "alice", RecordID: r.Record.RecordID, Resource: observation("alice", "y")})
 	bob := f.put(t, drWho, PutRequest{PatientID: "bob", Resource: observation("bob", "x")})
-	if _, err := f.svc.Erase(testContext(t), drWho, "alice"); !errors.Is(err, ErrDenied) {
-		t.Fatalf("clinician erasing: %v, want ErrDenied", err)
+	request := signed(key, "er-1")
+	for _, tc := range []struct {
+		name    string
+		caller  auth.Principal
+		patient string
+		request ledger.Signed
+		want    error
+	}{
+		{"a clinician", drWho, "alice", request, ErrDenied},
+		{"the patient without a signed request", alice, "alice", ledger.Signed{}, ErrInvalid},
+		{"another patient's token", auth.Principal{Subject: "bob", Role: auth.RolePatient}, "bob", request, ErrDenied},
+		{"signed by another key", alice, "alice", signed(mallory, "er-x"), ledgerapi.ErrSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := f.svc.Erase(testContext(t), tc.caller, tc.patient, tc.request); !errors.Is(err, tc.want) {
+				t.Fatalf("Erase = %v, want %v", err, tc.want)
+			}
+			if keys, _ := f.objects.List(context.Background(), "alice/"); len(keys) < 2 {
+				t.Fatalf("a refused erasure deleted objects: %q left", keys)
+			}
+		})
 	}
 	f.ledger.down = true
-	if _, err := f.svc.Erase(testContext(t), alice, "alice"); err == nil {
+	if _, err := f.svc.Erase(testContext(t), alice, "alice", request); err == nil {
 		t.Fatal("erase with the ledger down succeeded")
 	}
 	f.ledger.down = false
-	e, err := f.svc.Erase(testContext(t), alice, "alice")
-	if err != nil || e.ObjectsDeleted != 2 || e.ErasureID != "erasure-alice" {
-		t.Fatalf("Erase = %+v, %v; want 2 record versions deleted", e, err)
+	e, err := f.svc.Erase(testContext(t), alice, "alice", request)
+	if err != nil || e.Status != ledgerapi.ErasureCompleted || e.ErasureID != "er-1" ||
+		*e.Counts != (ledgerapi.ErasureCounts{RecordObjects: 2, WearableObjects: 2}) {
+		t.Fatalf("Erase = %+v, %v; want 2 record versions and 2 wearable objects deleted", e, err)
 	}
-	if again, err := f.svc.Erase(testContext(t), alice, "alice"); err != nil || again != e {
+	if again, err := f.svc.Erase(testContext(t), alice, "alice", request); err != nil || again.CompleteTxID != e.CompleteTxID {
 		t.Fatalf("second Erase = %+v, %v; want the same erasure", again, err)
+	}
+	if keys, _ := wearables.List(context.Background(), ""); len(keys) != 1 || keys[0] != "bob/2030010203/w/1" {
+		t.Fatalf("wearable objects left: %q, want bob's only", keys)
 	}
 	if keys, _ := f.objects.List(context.Background(), "alice/"); len(keys) != 0 {
 		t.Fatalf("alice's objects left: %q", keys)

@@ -23,6 +23,8 @@ var statusCodes = []serving.StatusCode{
 	{Err: ledgerapi.ErrInvalid, Code: codes.InvalidArgument},
 	{Err: ErrDenied, Code: codes.PermissionDenied},
 	{Err: ledgerapi.ErrForbidden, Code: codes.PermissionDenied},
+	{Err: ledgerapi.ErrSignature, Code: codes.PermissionDenied},
+	{Err: ledgerapi.ErrNonce, Code: codes.FailedPrecondition},
 	{Err: ErrTampered, Code: codes.DataLoss},
 	{Err: ErrErased, Code: codes.NotFound},
 	{Err: vault.ErrErased, Code: codes.NotFound},

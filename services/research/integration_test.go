@@ -147,6 +147,14 @@ func (w *world) seed(ctx context.Context, t *testing.T, n int, birth, sex, zip, 
 	lab := fmt.Sprintf(`{"resourceType":"Observation","status":"final","subject":{"reference":"Patient/%s"},
 		"code":{"coding":[{"system":"http://loinc.org","code":"4548-4"}]},"effectiveDateTime":"2026-06-%02dT09:00:00Z",
 		"valueQuantity":{"value":%s,"unit":"%%"},"note":[{"text":"%s called from %s"}]}`, k.PatientID(), n, hba1c, p.name, p.phone)
+	// The hospital that files the records needs the patient's consent to
+	// file them (treatment); it lets no study read anything.
+	if _, err := w.providers.GrantConsent(ctx, must(k.Grant(ledgerapi.ConsentGrant{
+		ConsentID: itest.Unique(fmt.Sprintf("file%d", n)), Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeOrg, ID: ledgerapi.ProvidersMSP},
+		Categories: []string{"demographics", "labs"}, Purposes: []string{"treatment"},
+	}))); err != nil {
+		t.Fatal(err)
+	}
 	p.demoRecord = w.store(ctx, t, k.PatientID(), "demographics", patient)
 	w.store(ctx, t, k.PatientID(), "labs", lab)
 
@@ -186,7 +194,7 @@ func (w *world) store(ctx context.Context, t *testing.T, patientID, category, re
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := ledgerapi.Notarization{RecordID: itest.Unique("rec"), PatientID: patientID, SHA256: sum, Category: category, Author: "dr-seed", Version: 1}
+	n := ledgerapi.Notarization{RecordID: itest.Unique("rec"), PatientID: patientID, SHA256: sum, Category: category, Version: 1}
 	if err := w.records.StoreVerbatim(ctx, n, canonical); err != nil {
 		t.Fatal(err)
 	}

@@ -288,10 +288,24 @@ type AccessEvent struct {
 	Decision string `protobuf:"bytes,8,opt,name=decision,proto3" json:"decision,omitempty"`
 	// Whether it was a break-glass access.
 	BreakGlass bool `protobuf:"varint,9,opt,name=break_glass,json=breakGlass,proto3" json:"break_glass,omitempty"`
-	// Why (the policy's reasons, or the break-glass reason).
+	// Deprecated: always empty; the access log holds reason codes only
+	// (reason_codes), never free text.
+	//
+	// Deprecated: Marked as deprecated in consent/v1/consent.proto.
 	Reason string `protobuf:"bytes,10,opt,name=reason,proto3" json:"reason,omitempty"`
 	// RFC 3339 time of the decision.
-	Time          string `protobuf:"bytes,11,opt,name=time,proto3" json:"time,omitempty"`
+	Time string `protobuf:"bytes,11,opt,name=time,proto3" json:"time,omitempty"`
+	// The asker's role (patient, clinician, pharmacist, insurer, researcher,
+	// service).
+	ActorRole string `protobuf:"bytes,12,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
+	// Why, as codes of the access log's vocabulary (consent, no-consent,
+	// consent-revoked, break-glass, tamper-detected, ...).
+	ReasonCodes []string `protobuf:"bytes,13,rep,name=reason_codes,json=reasonCodes,proto3" json:"reason_codes,omitempty"`
+	// On a break-glass event: the keyed hash of the reason given, which
+	// proves later which words were given without revealing them.
+	BreakGlassRef string `protobuf:"bytes,14,opt,name=break_glass_ref,json=breakGlassRef,proto3" json:"break_glass_ref,omitempty"`
+	// The organisation that wrote the event to the ledger.
+	RecordedBy    string `protobuf:"bytes,15,opt,name=recorded_by,json=recordedBy,proto3" json:"recorded_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,6 +403,7 @@ func (x *AccessEvent) GetBreakGlass() bool {
 	return false
 }
 
+// Deprecated: Marked as deprecated in consent/v1/consent.proto.
 func (x *AccessEvent) GetReason() string {
 	if x != nil {
 		return x.Reason
@@ -403,6 +418,833 @@ func (x *AccessEvent) GetTime() string {
 	return ""
 }
 
+func (x *AccessEvent) GetActorRole() string {
+	if x != nil {
+		return x.ActorRole
+	}
+	return ""
+}
+
+func (x *AccessEvent) GetReasonCodes() []string {
+	if x != nil {
+		return x.ReasonCodes
+	}
+	return nil
+}
+
+func (x *AccessEvent) GetBreakGlassRef() string {
+	if x != nil {
+		return x.BreakGlassRef
+	}
+	return ""
+}
+
+func (x *AccessEvent) GetRecordedBy() string {
+	if x != nil {
+		return x.RecordedBy
+	}
+	return ""
+}
+
+// Patient is a patient's entry on the ledger.
+type Patient struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Patient id.
+	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// The public key in force (base64 Ed25519).
+	PublicKey string `protobuf:"bytes,2,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	// The last nonce accepted from the patient's key: the next change must
+	// carry a greater one.
+	Nonce uint64 `protobuf:"varint,3,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// RFC 3339 time of the registration.
+	RegisteredAt string `protobuf:"bytes,4,opt,name=registered_at,json=registeredAt,proto3" json:"registered_at,omitempty"`
+	// 1 at registration, one more at each change of key.
+	KeyVersion int32 `protobuf:"varint,5,opt,name=key_version,json=keyVersion,proto3" json:"key_version,omitempty"`
+	// RFC 3339 time of the last change of key ("" if none).
+	KeyChangedAt string `protobuf:"bytes,6,opt,name=key_changed_at,json=keyChangedAt,proto3" json:"key_changed_at,omitempty"`
+	// The recovery key named at registration ("" if none).
+	RecoveryKey string `protobuf:"bytes,7,opt,name=recovery_key,json=recoveryKey,proto3" json:"recovery_key,omitempty"`
+	// The waiting period of a recovery, in seconds.
+	RecoveryDelaySeconds int64 `protobuf:"varint,8,opt,name=recovery_delay_seconds,json=recoveryDelaySeconds,proto3" json:"recovery_delay_seconds,omitempty"`
+	// The last nonce the recovery key used.
+	RecoveryNonce uint64 `protobuf:"varint,9,opt,name=recovery_nonce,json=recoveryNonce,proto3" json:"recovery_nonce,omitempty"`
+	// A pending recovery, if any.
+	Recovery      *PendingRecovery `protobuf:"bytes,10,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Patient) Reset() {
+	*x = Patient{}
+	mi := &file_consent_v1_consent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Patient) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Patient) ProtoMessage() {}
+
+func (x *Patient) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Patient.ProtoReflect.Descriptor instead.
+func (*Patient) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Patient) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *Patient) GetPublicKey() string {
+	if x != nil {
+		return x.PublicKey
+	}
+	return ""
+}
+
+func (x *Patient) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+func (x *Patient) GetRegisteredAt() string {
+	if x != nil {
+		return x.RegisteredAt
+	}
+	return ""
+}
+
+func (x *Patient) GetKeyVersion() int32 {
+	if x != nil {
+		return x.KeyVersion
+	}
+	return 0
+}
+
+func (x *Patient) GetKeyChangedAt() string {
+	if x != nil {
+		return x.KeyChangedAt
+	}
+	return ""
+}
+
+func (x *Patient) GetRecoveryKey() string {
+	if x != nil {
+		return x.RecoveryKey
+	}
+	return ""
+}
+
+func (x *Patient) GetRecoveryDelaySeconds() int64 {
+	if x != nil {
+		return x.RecoveryDelaySeconds
+	}
+	return 0
+}
+
+func (x *Patient) GetRecoveryNonce() uint64 {
+	if x != nil {
+		return x.RecoveryNonce
+	}
+	return 0
+}
+
+func (x *Patient) GetRecovery() *PendingRecovery {
+	if x != nil {
+		return x.Recovery
+	}
+	return nil
+}
+
+// PendingRecovery is a recovery key's request to replace a patient's key.
+type PendingRecovery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The key that replaces the current one.
+	NewPublicKey string `protobuf:"bytes,1,opt,name=new_public_key,json=newPublicKey,proto3" json:"new_public_key,omitempty"`
+	// RFC 3339 time of the request.
+	RequestedAt string `protobuf:"bytes,2,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	// RFC 3339 time from which CompleteRecovery puts it in force.
+	EffectiveAt   string `protobuf:"bytes,3,opt,name=effective_at,json=effectiveAt,proto3" json:"effective_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PendingRecovery) Reset() {
+	*x = PendingRecovery{}
+	mi := &file_consent_v1_consent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PendingRecovery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PendingRecovery) ProtoMessage() {}
+
+func (x *PendingRecovery) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PendingRecovery.ProtoReflect.Descriptor instead.
+func (*PendingRecovery) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *PendingRecovery) GetNewPublicKey() string {
+	if x != nil {
+		return x.NewPublicKey
+	}
+	return ""
+}
+
+func (x *PendingRecovery) GetRequestedAt() string {
+	if x != nil {
+		return x.RequestedAt
+	}
+	return ""
+}
+
+func (x *PendingRecovery) GetEffectiveAt() string {
+	if x != nil {
+		return x.EffectiveAt
+	}
+	return ""
+}
+
+// PatientVersion is one version of a patient's entry.
+type PatientVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The ledger transaction that wrote it.
+	TxId string `protobuf:"bytes,1,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// RFC 3339 time of that transaction.
+	Timestamp string `protobuf:"bytes,2,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// The entry as it was written.
+	Patient       *Patient `protobuf:"bytes,3,opt,name=patient,proto3" json:"patient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PatientVersion) Reset() {
+	*x = PatientVersion{}
+	mi := &file_consent_v1_consent_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PatientVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PatientVersion) ProtoMessage() {}
+
+func (x *PatientVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PatientVersion.ProtoReflect.Descriptor instead.
+func (*PatientVersion) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *PatientVersion) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+func (x *PatientVersion) GetTimestamp() string {
+	if x != nil {
+		return x.Timestamp
+	}
+	return ""
+}
+
+func (x *PatientVersion) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
+// GetPatientRequest asks for the calling patient's entry.
+type GetPatientRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPatientRequest) Reset() {
+	*x = GetPatientRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPatientRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPatientRequest) ProtoMessage() {}
+
+func (x *GetPatientRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPatientRequest.ProtoReflect.Descriptor instead.
+func (*GetPatientRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{7}
+}
+
+// GetPatientResponse is the calling patient's entry.
+type GetPatientResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry.
+	Patient       *Patient `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPatientResponse) Reset() {
+	*x = GetPatientResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPatientResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPatientResponse) ProtoMessage() {}
+
+func (x *GetPatientResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPatientResponse.ProtoReflect.Descriptor instead.
+func (*GetPatientResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *GetPatientResponse) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
+// GetPatientHistoryRequest asks for the calling patient's history.
+type GetPatientHistoryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPatientHistoryRequest) Reset() {
+	*x = GetPatientHistoryRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPatientHistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPatientHistoryRequest) ProtoMessage() {}
+
+func (x *GetPatientHistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPatientHistoryRequest.ProtoReflect.Descriptor instead.
+func (*GetPatientHistoryRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{9}
+}
+
+// GetPatientHistoryResponse is the calling patient's history, oldest first.
+type GetPatientHistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The versions.
+	Versions      []*PatientVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPatientHistoryResponse) Reset() {
+	*x = GetPatientHistoryResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPatientHistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPatientHistoryResponse) ProtoMessage() {}
+
+func (x *GetPatientHistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPatientHistoryResponse.ProtoReflect.Descriptor instead.
+func (*GetPatientHistoryResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetPatientHistoryResponse) GetVersions() []*PatientVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+// RotateKeyRequest is a key rotation.
+type RotateKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The rotation payload, signed by the current key.
+	Rotation *SignedPayload `protobuf:"bytes,1,opt,name=rotation,proto3" json:"rotation,omitempty"`
+	// The same payload's signature by the new key (proof of possession).
+	NewKeySignature string `protobuf:"bytes,2,opt,name=new_key_signature,json=newKeySignature,proto3" json:"new_key_signature,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RotateKeyRequest) Reset() {
+	*x = RotateKeyRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKeyRequest) ProtoMessage() {}
+
+func (x *RotateKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateKeyRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RotateKeyRequest) GetRotation() *SignedPayload {
+	if x != nil {
+		return x.Rotation
+	}
+	return nil
+}
+
+func (x *RotateKeyRequest) GetNewKeySignature() string {
+	if x != nil {
+		return x.NewKeySignature
+	}
+	return ""
+}
+
+// RotateKeyResponse is the patient's entry after the rotation.
+type RotateKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry.
+	Patient       *Patient `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateKeyResponse) Reset() {
+	*x = RotateKeyResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateKeyResponse) ProtoMessage() {}
+
+func (x *RotateKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateKeyResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RotateKeyResponse) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
+// RequestRecoveryRequest is a recovery request.
+type RequestRecoveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The recovery payload, signed by the recovery key.
+	Recovery *SignedPayload `protobuf:"bytes,1,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	// The same payload's signature by the new key (proof of possession).
+	NewKeySignature string `protobuf:"bytes,2,opt,name=new_key_signature,json=newKeySignature,proto3" json:"new_key_signature,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RequestRecoveryRequest) Reset() {
+	*x = RequestRecoveryRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestRecoveryRequest) ProtoMessage() {}
+
+func (x *RequestRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*RequestRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *RequestRecoveryRequest) GetRecovery() *SignedPayload {
+	if x != nil {
+		return x.Recovery
+	}
+	return nil
+}
+
+func (x *RequestRecoveryRequest) GetNewKeySignature() string {
+	if x != nil {
+		return x.NewKeySignature
+	}
+	return ""
+}
+
+// RequestRecoveryResponse is the patient's entry with the pending recovery.
+type RequestRecoveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry.
+	Patient       *Patient `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestRecoveryResponse) Reset() {
+	*x = RequestRecoveryResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestRecoveryResponse) ProtoMessage() {}
+
+func (x *RequestRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*RequestRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RequestRecoveryResponse) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
+// CancelRecoveryRequest cancels a pending recovery.
+type CancelRecoveryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The cancellation payload, signed by the current key.
+	Cancellation  *SignedPayload `protobuf:"bytes,1,opt,name=cancellation,proto3" json:"cancellation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRecoveryRequest) Reset() {
+	*x = CancelRecoveryRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRecoveryRequest) ProtoMessage() {}
+
+func (x *CancelRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*CancelRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *CancelRecoveryRequest) GetCancellation() *SignedPayload {
+	if x != nil {
+		return x.Cancellation
+	}
+	return nil
+}
+
+// CancelRecoveryResponse is the patient's entry after the cancellation.
+type CancelRecoveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry.
+	Patient       *Patient `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelRecoveryResponse) Reset() {
+	*x = CancelRecoveryResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelRecoveryResponse) ProtoMessage() {}
+
+func (x *CancelRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*CancelRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CancelRecoveryResponse) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
+// CompleteRecoveryRequest completes the calling patient's pending recovery.
+type CompleteRecoveryRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRecoveryRequest) Reset() {
+	*x = CompleteRecoveryRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRecoveryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRecoveryRequest) ProtoMessage() {}
+
+func (x *CompleteRecoveryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRecoveryRequest.ProtoReflect.Descriptor instead.
+func (*CompleteRecoveryRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{17}
+}
+
+// CompleteRecoveryResponse is the patient's entry with the new key.
+type CompleteRecoveryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The entry.
+	Patient       *Patient `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CompleteRecoveryResponse) Reset() {
+	*x = CompleteRecoveryResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CompleteRecoveryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CompleteRecoveryResponse) ProtoMessage() {}
+
+func (x *CompleteRecoveryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CompleteRecoveryResponse.ProtoReflect.Descriptor instead.
+func (*CompleteRecoveryResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CompleteRecoveryResponse) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
 // RegisterPatientRequest carries the signed registration.
 type RegisterPatientRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -414,7 +1256,7 @@ type RegisterPatientRequest struct {
 
 func (x *RegisterPatientRequest) Reset() {
 	*x = RegisterPatientRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[4]
+	mi := &file_consent_v1_consent_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +1268,7 @@ func (x *RegisterPatientRequest) String() string {
 func (*RegisterPatientRequest) ProtoMessage() {}
 
 func (x *RegisterPatientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[4]
+	mi := &file_consent_v1_consent_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +1281,7 @@ func (x *RegisterPatientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPatientRequest.ProtoReflect.Descriptor instead.
 func (*RegisterPatientRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{4}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RegisterPatientRequest) GetRegistration() *SignedPayload {
@@ -464,7 +1306,7 @@ type RegisterPatientResponse struct {
 
 func (x *RegisterPatientResponse) Reset() {
 	*x = RegisterPatientResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[5]
+	mi := &file_consent_v1_consent_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -476,7 +1318,7 @@ func (x *RegisterPatientResponse) String() string {
 func (*RegisterPatientResponse) ProtoMessage() {}
 
 func (x *RegisterPatientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[5]
+	mi := &file_consent_v1_consent_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -489,7 +1331,7 @@ func (x *RegisterPatientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPatientResponse.ProtoReflect.Descriptor instead.
 func (*RegisterPatientResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{5}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RegisterPatientResponse) GetPatientId() string {
@@ -524,7 +1366,7 @@ type GrantConsentRequest struct {
 
 func (x *GrantConsentRequest) Reset() {
 	*x = GrantConsentRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[6]
+	mi := &file_consent_v1_consent_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +1378,7 @@ func (x *GrantConsentRequest) String() string {
 func (*GrantConsentRequest) ProtoMessage() {}
 
 func (x *GrantConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[6]
+	mi := &file_consent_v1_consent_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +1391,7 @@ func (x *GrantConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantConsentRequest.ProtoReflect.Descriptor instead.
 func (*GrantConsentRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{6}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GrantConsentRequest) GetGrant() *SignedPayload {
@@ -570,7 +1412,7 @@ type GrantConsentResponse struct {
 
 func (x *GrantConsentResponse) Reset() {
 	*x = GrantConsentResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[7]
+	mi := &file_consent_v1_consent_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +1424,7 @@ func (x *GrantConsentResponse) String() string {
 func (*GrantConsentResponse) ProtoMessage() {}
 
 func (x *GrantConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[7]
+	mi := &file_consent_v1_consent_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +1437,7 @@ func (x *GrantConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantConsentResponse.ProtoReflect.Descriptor instead.
 func (*GrantConsentResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{7}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GrantConsentResponse) GetConsent() *Consent {
@@ -616,7 +1458,7 @@ type RevokeConsentRequest struct {
 
 func (x *RevokeConsentRequest) Reset() {
 	*x = RevokeConsentRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[8]
+	mi := &file_consent_v1_consent_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -628,7 +1470,7 @@ func (x *RevokeConsentRequest) String() string {
 func (*RevokeConsentRequest) ProtoMessage() {}
 
 func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[8]
+	mi := &file_consent_v1_consent_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -641,7 +1483,7 @@ func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentRequest.ProtoReflect.Descriptor instead.
 func (*RevokeConsentRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{8}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RevokeConsentRequest) GetRevocation() *SignedPayload {
@@ -662,7 +1504,7 @@ type RevokeConsentResponse struct {
 
 func (x *RevokeConsentResponse) Reset() {
 	*x = RevokeConsentResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[9]
+	mi := &file_consent_v1_consent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -674,7 +1516,7 @@ func (x *RevokeConsentResponse) String() string {
 func (*RevokeConsentResponse) ProtoMessage() {}
 
 func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[9]
+	mi := &file_consent_v1_consent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -687,7 +1529,7 @@ func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentResponse.ProtoReflect.Descriptor instead.
 func (*RevokeConsentResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{9}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RevokeConsentResponse) GetConsent() *Consent {
@@ -710,7 +1552,7 @@ type ListConsentsRequest struct {
 
 func (x *ListConsentsRequest) Reset() {
 	*x = ListConsentsRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[10]
+	mi := &file_consent_v1_consent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +1564,7 @@ func (x *ListConsentsRequest) String() string {
 func (*ListConsentsRequest) ProtoMessage() {}
 
 func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[10]
+	mi := &file_consent_v1_consent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +1577,7 @@ func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsRequest.ProtoReflect.Descriptor instead.
 func (*ListConsentsRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{10}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *ListConsentsRequest) GetPageSize() int32 {
@@ -765,7 +1607,7 @@ type ListConsentsResponse struct {
 
 func (x *ListConsentsResponse) Reset() {
 	*x = ListConsentsResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[11]
+	mi := &file_consent_v1_consent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -777,7 +1619,7 @@ func (x *ListConsentsResponse) String() string {
 func (*ListConsentsResponse) ProtoMessage() {}
 
 func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[11]
+	mi := &file_consent_v1_consent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -790,7 +1632,7 @@ func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsResponse.ProtoReflect.Descriptor instead.
 func (*ListConsentsResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{11}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ListConsentsResponse) GetConsents() []*Consent {
@@ -820,7 +1662,7 @@ type GetAccessLogRequest struct {
 
 func (x *GetAccessLogRequest) Reset() {
 	*x = GetAccessLogRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[12]
+	mi := &file_consent_v1_consent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -832,7 +1674,7 @@ func (x *GetAccessLogRequest) String() string {
 func (*GetAccessLogRequest) ProtoMessage() {}
 
 func (x *GetAccessLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[12]
+	mi := &file_consent_v1_consent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -845,7 +1687,7 @@ func (x *GetAccessLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessLogRequest.ProtoReflect.Descriptor instead.
 func (*GetAccessLogRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{12}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GetAccessLogRequest) GetPageSize() int32 {
@@ -875,7 +1717,7 @@ type GetAccessLogResponse struct {
 
 func (x *GetAccessLogResponse) Reset() {
 	*x = GetAccessLogResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[13]
+	mi := &file_consent_v1_consent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -887,7 +1729,7 @@ func (x *GetAccessLogResponse) String() string {
 func (*GetAccessLogResponse) ProtoMessage() {}
 
 func (x *GetAccessLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[13]
+	mi := &file_consent_v1_consent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -900,7 +1742,7 @@ func (x *GetAccessLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessLogResponse.ProtoReflect.Descriptor instead.
 func (*GetAccessLogResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{13}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetAccessLogResponse) GetEvents() []*AccessEvent {
@@ -950,7 +1792,7 @@ type AccessRequest struct {
 
 func (x *AccessRequest) Reset() {
 	*x = AccessRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[14]
+	mi := &file_consent_v1_consent_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1804,7 @@ func (x *AccessRequest) String() string {
 func (*AccessRequest) ProtoMessage() {}
 
 func (x *AccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[14]
+	mi := &file_consent_v1_consent_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1817,7 @@ func (x *AccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessRequest.ProtoReflect.Descriptor instead.
 func (*AccessRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{14}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *AccessRequest) GetRequestId() string {
@@ -1079,7 +1921,7 @@ type CreateAccessRequestRequest struct {
 
 func (x *CreateAccessRequestRequest) Reset() {
 	*x = CreateAccessRequestRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[15]
+	mi := &file_consent_v1_consent_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1091,7 +1933,7 @@ func (x *CreateAccessRequestRequest) String() string {
 func (*CreateAccessRequestRequest) ProtoMessage() {}
 
 func (x *CreateAccessRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[15]
+	mi := &file_consent_v1_consent_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1104,7 +1946,7 @@ func (x *CreateAccessRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccessRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateAccessRequestRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{15}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *CreateAccessRequestRequest) GetPatientId() string {
@@ -1146,7 +1988,7 @@ type CreateAccessRequestResponse struct {
 
 func (x *CreateAccessRequestResponse) Reset() {
 	*x = CreateAccessRequestResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[16]
+	mi := &file_consent_v1_consent_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +2000,7 @@ func (x *CreateAccessRequestResponse) String() string {
 func (*CreateAccessRequestResponse) ProtoMessage() {}
 
 func (x *CreateAccessRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[16]
+	mi := &file_consent_v1_consent_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +2013,7 @@ func (x *CreateAccessRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccessRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateAccessRequestResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{16}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *CreateAccessRequestResponse) GetRequest() *AccessRequest {
@@ -1192,7 +2034,7 @@ type ListAccessRequestsRequest struct {
 
 func (x *ListAccessRequestsRequest) Reset() {
 	*x = ListAccessRequestsRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[17]
+	mi := &file_consent_v1_consent_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1204,7 +2046,7 @@ func (x *ListAccessRequestsRequest) String() string {
 func (*ListAccessRequestsRequest) ProtoMessage() {}
 
 func (x *ListAccessRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[17]
+	mi := &file_consent_v1_consent_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1217,7 +2059,7 @@ func (x *ListAccessRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccessRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{17}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListAccessRequestsRequest) GetState() string {
@@ -1238,7 +2080,7 @@ type ListAccessRequestsResponse struct {
 
 func (x *ListAccessRequestsResponse) Reset() {
 	*x = ListAccessRequestsResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[18]
+	mi := &file_consent_v1_consent_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +2092,7 @@ func (x *ListAccessRequestsResponse) String() string {
 func (*ListAccessRequestsResponse) ProtoMessage() {}
 
 func (x *ListAccessRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[18]
+	mi := &file_consent_v1_consent_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +2105,7 @@ func (x *ListAccessRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccessRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{18}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListAccessRequestsResponse) GetRequests() []*AccessRequest {
@@ -1287,7 +2129,7 @@ type ApproveAccessRequestRequest struct {
 
 func (x *ApproveAccessRequestRequest) Reset() {
 	*x = ApproveAccessRequestRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[19]
+	mi := &file_consent_v1_consent_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +2141,7 @@ func (x *ApproveAccessRequestRequest) String() string {
 func (*ApproveAccessRequestRequest) ProtoMessage() {}
 
 func (x *ApproveAccessRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[19]
+	mi := &file_consent_v1_consent_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +2154,7 @@ func (x *ApproveAccessRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveAccessRequestRequest.ProtoReflect.Descriptor instead.
 func (*ApproveAccessRequestRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{19}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ApproveAccessRequestRequest) GetRequestId() string {
@@ -1342,7 +2184,7 @@ type ApproveAccessRequestResponse struct {
 
 func (x *ApproveAccessRequestResponse) Reset() {
 	*x = ApproveAccessRequestResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[20]
+	mi := &file_consent_v1_consent_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +2196,7 @@ func (x *ApproveAccessRequestResponse) String() string {
 func (*ApproveAccessRequestResponse) ProtoMessage() {}
 
 func (x *ApproveAccessRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[20]
+	mi := &file_consent_v1_consent_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +2209,7 @@ func (x *ApproveAccessRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveAccessRequestResponse.ProtoReflect.Descriptor instead.
 func (*ApproveAccessRequestResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{20}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ApproveAccessRequestResponse) GetRequest() *AccessRequest {
@@ -1395,7 +2237,7 @@ type DenyAccessRequestRequest struct {
 
 func (x *DenyAccessRequestRequest) Reset() {
 	*x = DenyAccessRequestRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[21]
+	mi := &file_consent_v1_consent_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +2249,7 @@ func (x *DenyAccessRequestRequest) String() string {
 func (*DenyAccessRequestRequest) ProtoMessage() {}
 
 func (x *DenyAccessRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[21]
+	mi := &file_consent_v1_consent_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +2262,7 @@ func (x *DenyAccessRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DenyAccessRequestRequest.ProtoReflect.Descriptor instead.
 func (*DenyAccessRequestRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{21}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *DenyAccessRequestRequest) GetRequestId() string {
@@ -1441,7 +2283,7 @@ type DenyAccessRequestResponse struct {
 
 func (x *DenyAccessRequestResponse) Reset() {
 	*x = DenyAccessRequestResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[22]
+	mi := &file_consent_v1_consent_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +2295,7 @@ func (x *DenyAccessRequestResponse) String() string {
 func (*DenyAccessRequestResponse) ProtoMessage() {}
 
 func (x *DenyAccessRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[22]
+	mi := &file_consent_v1_consent_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +2308,7 @@ func (x *DenyAccessRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DenyAccessRequestResponse.ProtoReflect.Descriptor instead.
 func (*DenyAccessRequestResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{22}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *DenyAccessRequestResponse) GetRequest() *AccessRequest {
@@ -1497,7 +2339,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	mi := &file_consent_v1_consent_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1509,7 +2351,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	mi := &file_consent_v1_consent_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1522,7 +2364,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{23}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *Device) GetDeviceId() string {
@@ -1579,7 +2421,7 @@ type PairDeviceRequest struct {
 
 func (x *PairDeviceRequest) Reset() {
 	*x = PairDeviceRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	mi := &file_consent_v1_consent_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1591,7 +2433,7 @@ func (x *PairDeviceRequest) String() string {
 func (*PairDeviceRequest) ProtoMessage() {}
 
 func (x *PairDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	mi := &file_consent_v1_consent_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1604,7 +2446,7 @@ func (x *PairDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairDeviceRequest.ProtoReflect.Descriptor instead.
 func (*PairDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{24}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *PairDeviceRequest) GetRegistration() *SignedPayload {
@@ -1625,7 +2467,7 @@ type PairDeviceResponse struct {
 
 func (x *PairDeviceResponse) Reset() {
 	*x = PairDeviceResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	mi := &file_consent_v1_consent_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1637,7 +2479,7 @@ func (x *PairDeviceResponse) String() string {
 func (*PairDeviceResponse) ProtoMessage() {}
 
 func (x *PairDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	mi := &file_consent_v1_consent_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1650,7 +2492,7 @@ func (x *PairDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairDeviceResponse.ProtoReflect.Descriptor instead.
 func (*PairDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{25}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *PairDeviceResponse) GetDevice() *Device {
@@ -1672,7 +2514,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	mi := &file_consent_v1_consent_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1684,7 +2526,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	mi := &file_consent_v1_consent_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1697,7 +2539,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{26}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RevokeDeviceRequest) GetRevocation() *SignedPayload {
@@ -1718,7 +2560,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	mi := &file_consent_v1_consent_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1730,7 +2572,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	mi := &file_consent_v1_consent_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1743,7 +2585,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{27}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RevokeDeviceResponse) GetDevice() *Device {
@@ -1768,7 +2610,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_consent_v1_consent_proto_msgTypes[28]
+	mi := &file_consent_v1_consent_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +2622,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[28]
+	mi := &file_consent_v1_consent_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +2635,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{28}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Resource) GetPatientId() string {
@@ -1835,7 +2677,7 @@ type AuthorizeRequest struct {
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[29]
+	mi := &file_consent_v1_consent_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1847,7 +2689,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[29]
+	mi := &file_consent_v1_consent_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1860,7 +2702,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{29}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *AuthorizeRequest) GetAction() string {
@@ -1913,7 +2755,7 @@ type Decision struct {
 
 func (x *Decision) Reset() {
 	*x = Decision{}
-	mi := &file_consent_v1_consent_proto_msgTypes[30]
+	mi := &file_consent_v1_consent_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1925,7 +2767,7 @@ func (x *Decision) String() string {
 func (*Decision) ProtoMessage() {}
 
 func (x *Decision) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[30]
+	mi := &file_consent_v1_consent_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1938,7 +2780,7 @@ func (x *Decision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decision.ProtoReflect.Descriptor instead.
 func (*Decision) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{30}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *Decision) GetAllow() bool {
@@ -1994,7 +2836,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[31]
+	mi := &file_consent_v1_consent_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2006,7 +2848,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[31]
+	mi := &file_consent_v1_consent_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2019,7 +2861,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{31}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AuthorizeResponse) GetDecision() *Decision {
@@ -2046,7 +2888,7 @@ type BatchAuthorizeRequest struct {
 
 func (x *BatchAuthorizeRequest) Reset() {
 	*x = BatchAuthorizeRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[32]
+	mi := &file_consent_v1_consent_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2058,7 +2900,7 @@ func (x *BatchAuthorizeRequest) String() string {
 func (*BatchAuthorizeRequest) ProtoMessage() {}
 
 func (x *BatchAuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[32]
+	mi := &file_consent_v1_consent_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2071,7 +2913,7 @@ func (x *BatchAuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*BatchAuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{32}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *BatchAuthorizeRequest) GetAction() string {
@@ -2113,7 +2955,7 @@ type BatchAuthorizeResponse struct {
 
 func (x *BatchAuthorizeResponse) Reset() {
 	*x = BatchAuthorizeResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[33]
+	mi := &file_consent_v1_consent_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2125,7 +2967,7 @@ func (x *BatchAuthorizeResponse) String() string {
 func (*BatchAuthorizeResponse) ProtoMessage() {}
 
 func (x *BatchAuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[33]
+	mi := &file_consent_v1_consent_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2138,7 +2980,7 @@ func (x *BatchAuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*BatchAuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{33}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *BatchAuthorizeResponse) GetDecisions() []*Decision {
@@ -2181,7 +3023,7 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"granted_at\x18\n" +
 	" \x01(\tR\tgrantedAt\x12\x1d\n" +
 	"\n" +
-	"revoked_at\x18\v \x01(\tR\trevokedAt\"\xb1\x02\n" +
+	"revoked_at\x18\v \x01(\tR\trevokedAt\"\xc0\x03\n" +
 	"\vAccessEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1b\n" +
@@ -2193,10 +3035,62 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\apurpose\x18\a \x01(\tR\apurpose\x12\x1a\n" +
 	"\bdecision\x18\b \x01(\tR\bdecision\x12\x1f\n" +
 	"\vbreak_glass\x18\t \x01(\bR\n" +
-	"breakGlass\x12\x16\n" +
+	"breakGlass\x12\x1a\n" +
 	"\x06reason\x18\n" +
-	" \x01(\tR\x06reason\x12\x12\n" +
-	"\x04time\x18\v \x01(\tR\x04time\"W\n" +
+	" \x01(\tB\x02\x18\x01R\x06reason\x12\x12\n" +
+	"\x04time\x18\v \x01(\tR\x04time\x12\x1d\n" +
+	"\n" +
+	"actor_role\x18\f \x01(\tR\tactorRole\x12!\n" +
+	"\freason_codes\x18\r \x03(\tR\vreasonCodes\x12&\n" +
+	"\x0fbreak_glass_ref\x18\x0e \x01(\tR\rbreakGlassRef\x12\x1f\n" +
+	"\vrecorded_by\x18\x0f \x01(\tR\n" +
+	"recordedBy\"\x82\x03\n" +
+	"\aPatient\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x02 \x01(\tR\tpublicKey\x12\x14\n" +
+	"\x05nonce\x18\x03 \x01(\x04R\x05nonce\x12#\n" +
+	"\rregistered_at\x18\x04 \x01(\tR\fregisteredAt\x12\x1f\n" +
+	"\vkey_version\x18\x05 \x01(\x05R\n" +
+	"keyVersion\x12$\n" +
+	"\x0ekey_changed_at\x18\x06 \x01(\tR\fkeyChangedAt\x12!\n" +
+	"\frecovery_key\x18\a \x01(\tR\vrecoveryKey\x124\n" +
+	"\x16recovery_delay_seconds\x18\b \x01(\x03R\x14recoveryDelaySeconds\x12%\n" +
+	"\x0erecovery_nonce\x18\t \x01(\x04R\rrecoveryNonce\x127\n" +
+	"\brecovery\x18\n" +
+	" \x01(\v2\x1b.consent.v1.PendingRecoveryR\brecovery\"}\n" +
+	"\x0fPendingRecovery\x12$\n" +
+	"\x0enew_public_key\x18\x01 \x01(\tR\fnewPublicKey\x12!\n" +
+	"\frequested_at\x18\x02 \x01(\tR\vrequestedAt\x12!\n" +
+	"\feffective_at\x18\x03 \x01(\tR\veffectiveAt\"r\n" +
+	"\x0ePatientVersion\x12\x13\n" +
+	"\x05tx_id\x18\x01 \x01(\tR\x04txId\x12\x1c\n" +
+	"\ttimestamp\x18\x02 \x01(\tR\ttimestamp\x12-\n" +
+	"\apatient\x18\x03 \x01(\v2\x13.consent.v1.PatientR\apatient\"\x13\n" +
+	"\x11GetPatientRequest\"C\n" +
+	"\x12GetPatientResponse\x12-\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"\x1a\n" +
+	"\x18GetPatientHistoryRequest\"S\n" +
+	"\x19GetPatientHistoryResponse\x126\n" +
+	"\bversions\x18\x01 \x03(\v2\x1a.consent.v1.PatientVersionR\bversions\"u\n" +
+	"\x10RotateKeyRequest\x125\n" +
+	"\brotation\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\brotation\x12*\n" +
+	"\x11new_key_signature\x18\x02 \x01(\tR\x0fnewKeySignature\"B\n" +
+	"\x11RotateKeyResponse\x12-\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"{\n" +
+	"\x16RequestRecoveryRequest\x125\n" +
+	"\brecovery\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\brecovery\x12*\n" +
+	"\x11new_key_signature\x18\x02 \x01(\tR\x0fnewKeySignature\"H\n" +
+	"\x17RequestRecoveryResponse\x12-\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"V\n" +
+	"\x15CancelRecoveryRequest\x12=\n" +
+	"\fcancellation\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\fcancellation\"G\n" +
+	"\x16CancelRecoveryResponse\x12-\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"\x19\n" +
+	"\x17CompleteRecoveryRequest\"I\n" +
+	"\x18CompleteRecoveryResponse\x12-\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"W\n" +
 	"\x16RegisterPatientRequest\x12=\n" +
 	"\fregistration\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\fregistration\"|\n" +
 	"\x17RegisterPatientResponse\x12\x1d\n" +
@@ -2322,7 +3216,7 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\apurpose\x18\x03 \x01(\tR\apurpose\x12,\n" +
 	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\"L\n" +
 	"\x16BatchAuthorizeResponse\x122\n" +
-	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\xf5\a\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\x82\f\n" +
 	"\x0eConsentService\x12Z\n" +
 	"\x0fRegisterPatient\x12\".consent.v1.RegisterPatientRequest\x1a#.consent.v1.RegisterPatientResponse\x12Q\n" +
 	"\fGrantConsent\x12\x1f.consent.v1.GrantConsentRequest\x1a .consent.v1.GrantConsentResponse\x12T\n" +
@@ -2335,7 +3229,14 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x11DenyAccessRequest\x12$.consent.v1.DenyAccessRequestRequest\x1a%.consent.v1.DenyAccessRequestResponse\x12K\n" +
 	"\n" +
 	"PairDevice\x12\x1d.consent.v1.PairDeviceRequest\x1a\x1e.consent.v1.PairDeviceResponse\x12Q\n" +
-	"\fRevokeDevice\x12\x1f.consent.v1.RevokeDeviceRequest\x1a .consent.v1.RevokeDeviceResponse2\xb4\x01\n" +
+	"\fRevokeDevice\x12\x1f.consent.v1.RevokeDeviceRequest\x1a .consent.v1.RevokeDeviceResponse\x12K\n" +
+	"\n" +
+	"GetPatient\x12\x1d.consent.v1.GetPatientRequest\x1a\x1e.consent.v1.GetPatientResponse\x12`\n" +
+	"\x11GetPatientHistory\x12$.consent.v1.GetPatientHistoryRequest\x1a%.consent.v1.GetPatientHistoryResponse\x12H\n" +
+	"\tRotateKey\x12\x1c.consent.v1.RotateKeyRequest\x1a\x1d.consent.v1.RotateKeyResponse\x12Z\n" +
+	"\x0fRequestRecovery\x12\".consent.v1.RequestRecoveryRequest\x1a#.consent.v1.RequestRecoveryResponse\x12W\n" +
+	"\x0eCancelRecovery\x12!.consent.v1.CancelRecoveryRequest\x1a\".consent.v1.CancelRecoveryResponse\x12]\n" +
+	"\x10CompleteRecovery\x12#.consent.v1.CompleteRecoveryRequest\x1a$.consent.v1.CompleteRecoveryResponse2\xb4\x01\n" +
 	"\x0fDecisionService\x12H\n" +
 	"\tAuthorize\x12\x1c.consent.v1.AuthorizeRequest\x1a\x1d.consent.v1.AuthorizeResponse\x12W\n" +
 	"\x0eBatchAuthorize\x12!.consent.v1.BatchAuthorizeRequest\x1a\".consent.v1.BatchAuthorizeResponseB+Z)healthexchange/proto/consent/v1;consentv1b\x06proto3"
@@ -2352,98 +3253,136 @@ func file_consent_v1_consent_proto_rawDescGZIP() []byte {
 	return file_consent_v1_consent_proto_rawDescData
 }
 
-var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
+var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
 var file_consent_v1_consent_proto_goTypes = []any{
 	(*SignedPayload)(nil),                // 0: consent.v1.SignedPayload
 	(*Grantee)(nil),                      // 1: consent.v1.Grantee
 	(*Consent)(nil),                      // 2: consent.v1.Consent
 	(*AccessEvent)(nil),                  // 3: consent.v1.AccessEvent
-	(*RegisterPatientRequest)(nil),       // 4: consent.v1.RegisterPatientRequest
-	(*RegisterPatientResponse)(nil),      // 5: consent.v1.RegisterPatientResponse
-	(*GrantConsentRequest)(nil),          // 6: consent.v1.GrantConsentRequest
-	(*GrantConsentResponse)(nil),         // 7: consent.v1.GrantConsentResponse
-	(*RevokeConsentRequest)(nil),         // 8: consent.v1.RevokeConsentRequest
-	(*RevokeConsentResponse)(nil),        // 9: consent.v1.RevokeConsentResponse
-	(*ListConsentsRequest)(nil),          // 10: consent.v1.ListConsentsRequest
-	(*ListConsentsResponse)(nil),         // 11: consent.v1.ListConsentsResponse
-	(*GetAccessLogRequest)(nil),          // 12: consent.v1.GetAccessLogRequest
-	(*GetAccessLogResponse)(nil),         // 13: consent.v1.GetAccessLogResponse
-	(*AccessRequest)(nil),                // 14: consent.v1.AccessRequest
-	(*CreateAccessRequestRequest)(nil),   // 15: consent.v1.CreateAccessRequestRequest
-	(*CreateAccessRequestResponse)(nil),  // 16: consent.v1.CreateAccessRequestResponse
-	(*ListAccessRequestsRequest)(nil),    // 17: consent.v1.ListAccessRequestsRequest
-	(*ListAccessRequestsResponse)(nil),   // 18: consent.v1.ListAccessRequestsResponse
-	(*ApproveAccessRequestRequest)(nil),  // 19: consent.v1.ApproveAccessRequestRequest
-	(*ApproveAccessRequestResponse)(nil), // 20: consent.v1.ApproveAccessRequestResponse
-	(*DenyAccessRequestRequest)(nil),     // 21: consent.v1.DenyAccessRequestRequest
-	(*DenyAccessRequestResponse)(nil),    // 22: consent.v1.DenyAccessRequestResponse
-	(*Device)(nil),                       // 23: consent.v1.Device
-	(*PairDeviceRequest)(nil),            // 24: consent.v1.PairDeviceRequest
-	(*PairDeviceResponse)(nil),           // 25: consent.v1.PairDeviceResponse
-	(*RevokeDeviceRequest)(nil),          // 26: consent.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),         // 27: consent.v1.RevokeDeviceResponse
-	(*Resource)(nil),                     // 28: consent.v1.Resource
-	(*AuthorizeRequest)(nil),             // 29: consent.v1.AuthorizeRequest
-	(*Decision)(nil),                     // 30: consent.v1.Decision
-	(*AuthorizeResponse)(nil),            // 31: consent.v1.AuthorizeResponse
-	(*BatchAuthorizeRequest)(nil),        // 32: consent.v1.BatchAuthorizeRequest
-	(*BatchAuthorizeResponse)(nil),       // 33: consent.v1.BatchAuthorizeResponse
+	(*Patient)(nil),                      // 4: consent.v1.Patient
+	(*PendingRecovery)(nil),              // 5: consent.v1.PendingRecovery
+	(*PatientVersion)(nil),               // 6: consent.v1.PatientVersion
+	(*GetPatientRequest)(nil),            // 7: consent.v1.GetPatientRequest
+	(*GetPatientResponse)(nil),           // 8: consent.v1.GetPatientResponse
+	(*GetPatientHistoryRequest)(nil),     // 9: consent.v1.GetPatientHistoryRequest
+	(*GetPatientHistoryResponse)(nil),    // 10: consent.v1.GetPatientHistoryResponse
+	(*RotateKeyRequest)(nil),             // 11: consent.v1.RotateKeyRequest
+	(*RotateKeyResponse)(nil),            // 12: consent.v1.RotateKeyResponse
+	(*RequestRecoveryRequest)(nil),       // 13: consent.v1.RequestRecoveryRequest
+	(*RequestRecoveryResponse)(nil),      // 14: consent.v1.RequestRecoveryResponse
+	(*CancelRecoveryRequest)(nil),        // 15: consent.v1.CancelRecoveryRequest
+	(*CancelRecoveryResponse)(nil),       // 16: consent.v1.CancelRecoveryResponse
+	(*CompleteRecoveryRequest)(nil),      // 17: consent.v1.CompleteRecoveryRequest
+	(*CompleteRecoveryResponse)(nil),     // 18: consent.v1.CompleteRecoveryResponse
+	(*RegisterPatientRequest)(nil),       // 19: consent.v1.RegisterPatientRequest
+	(*RegisterPatientResponse)(nil),      // 20: consent.v1.RegisterPatientResponse
+	(*GrantConsentRequest)(nil),          // 21: consent.v1.GrantConsentRequest
+	(*GrantConsentResponse)(nil),         // 22: consent.v1.GrantConsentResponse
+	(*RevokeConsentRequest)(nil),         // 23: consent.v1.RevokeConsentRequest
+	(*RevokeConsentResponse)(nil),        // 24: consent.v1.RevokeConsentResponse
+	(*ListConsentsRequest)(nil),          // 25: consent.v1.ListConsentsRequest
+	(*ListConsentsResponse)(nil),         // 26: consent.v1.ListConsentsResponse
+	(*GetAccessLogRequest)(nil),          // 27: consent.v1.GetAccessLogRequest
+	(*GetAccessLogResponse)(nil),         // 28: consent.v1.GetAccessLogResponse
+	(*AccessRequest)(nil),                // 29: consent.v1.AccessRequest
+	(*CreateAccessRequestRequest)(nil),   // 30: consent.v1.CreateAccessRequestRequest
+	(*CreateAccessRequestResponse)(nil),  // 31: consent.v1.CreateAccessRequestResponse
+	(*ListAccessRequestsRequest)(nil),    // 32: consent.v1.ListAccessRequestsRequest
+	(*ListAccessRequestsResponse)(nil),   // 33: consent.v1.ListAccessRequestsResponse
+	(*ApproveAccessRequestRequest)(nil),  // 34: consent.v1.ApproveAccessRequestRequest
+	(*ApproveAccessRequestResponse)(nil), // 35: consent.v1.ApproveAccessRequestResponse
+	(*DenyAccessRequestRequest)(nil),     // 36: consent.v1.DenyAccessRequestRequest
+	(*DenyAccessRequestResponse)(nil),    // 37: consent.v1.DenyAccessRequestResponse
+	(*Device)(nil),                       // 38: consent.v1.Device
+	(*PairDeviceRequest)(nil),            // 39: consent.v1.PairDeviceRequest
+	(*PairDeviceResponse)(nil),           // 40: consent.v1.PairDeviceResponse
+	(*RevokeDeviceRequest)(nil),          // 41: consent.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),         // 42: consent.v1.RevokeDeviceResponse
+	(*Resource)(nil),                     // 43: consent.v1.Resource
+	(*AuthorizeRequest)(nil),             // 44: consent.v1.AuthorizeRequest
+	(*Decision)(nil),                     // 45: consent.v1.Decision
+	(*AuthorizeResponse)(nil),            // 46: consent.v1.AuthorizeResponse
+	(*BatchAuthorizeRequest)(nil),        // 47: consent.v1.BatchAuthorizeRequest
+	(*BatchAuthorizeResponse)(nil),       // 48: consent.v1.BatchAuthorizeResponse
 }
 var file_consent_v1_consent_proto_depIdxs = []int32{
 	1,  // 0: consent.v1.Consent.grantee:type_name -> consent.v1.Grantee
-	0,  // 1: consent.v1.RegisterPatientRequest.registration:type_name -> consent.v1.SignedPayload
-	0,  // 2: consent.v1.GrantConsentRequest.grant:type_name -> consent.v1.SignedPayload
-	2,  // 3: consent.v1.GrantConsentResponse.consent:type_name -> consent.v1.Consent
-	0,  // 4: consent.v1.RevokeConsentRequest.revocation:type_name -> consent.v1.SignedPayload
-	2,  // 5: consent.v1.RevokeConsentResponse.consent:type_name -> consent.v1.Consent
-	2,  // 6: consent.v1.ListConsentsResponse.consents:type_name -> consent.v1.Consent
-	3,  // 7: consent.v1.GetAccessLogResponse.events:type_name -> consent.v1.AccessEvent
-	14, // 8: consent.v1.CreateAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
-	14, // 9: consent.v1.ListAccessRequestsResponse.requests:type_name -> consent.v1.AccessRequest
-	0,  // 10: consent.v1.ApproveAccessRequestRequest.grant:type_name -> consent.v1.SignedPayload
-	14, // 11: consent.v1.ApproveAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
-	2,  // 12: consent.v1.ApproveAccessRequestResponse.consent:type_name -> consent.v1.Consent
-	14, // 13: consent.v1.DenyAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
-	0,  // 14: consent.v1.PairDeviceRequest.registration:type_name -> consent.v1.SignedPayload
-	23, // 15: consent.v1.PairDeviceResponse.device:type_name -> consent.v1.Device
-	0,  // 16: consent.v1.RevokeDeviceRequest.revocation:type_name -> consent.v1.SignedPayload
-	23, // 17: consent.v1.RevokeDeviceResponse.device:type_name -> consent.v1.Device
-	28, // 18: consent.v1.AuthorizeRequest.resource:type_name -> consent.v1.Resource
-	28, // 19: consent.v1.Decision.resource:type_name -> consent.v1.Resource
-	30, // 20: consent.v1.AuthorizeResponse.decision:type_name -> consent.v1.Decision
-	28, // 21: consent.v1.BatchAuthorizeRequest.resources:type_name -> consent.v1.Resource
-	30, // 22: consent.v1.BatchAuthorizeResponse.decisions:type_name -> consent.v1.Decision
-	4,  // 23: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
-	6,  // 24: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
-	8,  // 25: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
-	10, // 26: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
-	12, // 27: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
-	15, // 28: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
-	17, // 29: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
-	19, // 30: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
-	21, // 31: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
-	24, // 32: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
-	26, // 33: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
-	29, // 34: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
-	32, // 35: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
-	5,  // 36: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
-	7,  // 37: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
-	9,  // 38: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
-	11, // 39: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
-	13, // 40: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
-	16, // 41: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
-	18, // 42: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
-	20, // 43: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
-	22, // 44: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
-	25, // 45: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
-	27, // 46: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
-	31, // 47: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
-	33, // 48: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
-	36, // [36:49] is the sub-list for method output_type
-	23, // [23:36] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	5,  // 1: consent.v1.Patient.recovery:type_name -> consent.v1.PendingRecovery
+	4,  // 2: consent.v1.PatientVersion.patient:type_name -> consent.v1.Patient
+	4,  // 3: consent.v1.GetPatientResponse.patient:type_name -> consent.v1.Patient
+	6,  // 4: consent.v1.GetPatientHistoryResponse.versions:type_name -> consent.v1.PatientVersion
+	0,  // 5: consent.v1.RotateKeyRequest.rotation:type_name -> consent.v1.SignedPayload
+	4,  // 6: consent.v1.RotateKeyResponse.patient:type_name -> consent.v1.Patient
+	0,  // 7: consent.v1.RequestRecoveryRequest.recovery:type_name -> consent.v1.SignedPayload
+	4,  // 8: consent.v1.RequestRecoveryResponse.patient:type_name -> consent.v1.Patient
+	0,  // 9: consent.v1.CancelRecoveryRequest.cancellation:type_name -> consent.v1.SignedPayload
+	4,  // 10: consent.v1.CancelRecoveryResponse.patient:type_name -> consent.v1.Patient
+	4,  // 11: consent.v1.CompleteRecoveryResponse.patient:type_name -> consent.v1.Patient
+	0,  // 12: consent.v1.RegisterPatientRequest.registration:type_name -> consent.v1.SignedPayload
+	0,  // 13: consent.v1.GrantConsentRequest.grant:type_name -> consent.v1.SignedPayload
+	2,  // 14: consent.v1.GrantConsentResponse.consent:type_name -> consent.v1.Consent
+	0,  // 15: consent.v1.RevokeConsentRequest.revocation:type_name -> consent.v1.SignedPayload
+	2,  // 16: consent.v1.RevokeConsentResponse.consent:type_name -> consent.v1.Consent
+	2,  // 17: consent.v1.ListConsentsResponse.consents:type_name -> consent.v1.Consent
+	3,  // 18: consent.v1.GetAccessLogResponse.events:type_name -> consent.v1.AccessEvent
+	29, // 19: consent.v1.CreateAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
+	29, // 20: consent.v1.ListAccessRequestsResponse.requests:type_name -> consent.v1.AccessRequest
+	0,  // 21: consent.v1.ApproveAccessRequestRequest.grant:type_name -> consent.v1.SignedPayload
+	29, // 22: consent.v1.ApproveAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
+	2,  // 23: consent.v1.ApproveAccessRequestResponse.consent:type_name -> consent.v1.Consent
+	29, // 24: consent.v1.DenyAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
+	0,  // 25: consent.v1.PairDeviceRequest.registration:type_name -> consent.v1.SignedPayload
+	38, // 26: consent.v1.PairDeviceResponse.device:type_name -> consent.v1.Device
+	0,  // 27: consent.v1.RevokeDeviceRequest.revocation:type_name -> consent.v1.SignedPayload
+	38, // 28: consent.v1.RevokeDeviceResponse.device:type_name -> consent.v1.Device
+	43, // 29: consent.v1.AuthorizeRequest.resource:type_name -> consent.v1.Resource
+	43, // 30: consent.v1.Decision.resource:type_name -> consent.v1.Resource
+	45, // 31: consent.v1.AuthorizeResponse.decision:type_name -> consent.v1.Decision
+	43, // 32: consent.v1.BatchAuthorizeRequest.resources:type_name -> consent.v1.Resource
+	45, // 33: consent.v1.BatchAuthorizeResponse.decisions:type_name -> consent.v1.Decision
+	19, // 34: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
+	21, // 35: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
+	23, // 36: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
+	25, // 37: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
+	27, // 38: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
+	30, // 39: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
+	32, // 40: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
+	34, // 41: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
+	36, // 42: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
+	39, // 43: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
+	41, // 44: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
+	7,  // 45: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
+	9,  // 46: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
+	11, // 47: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
+	13, // 48: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
+	15, // 49: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
+	17, // 50: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
+	44, // 51: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
+	47, // 52: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
+	20, // 53: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
+	22, // 54: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
+	24, // 55: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
+	26, // 56: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
+	28, // 57: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
+	31, // 58: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
+	33, // 59: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
+	35, // 60: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
+	37, // 61: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
+	40, // 62: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
+	42, // 63: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
+	8,  // 64: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
+	10, // 65: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
+	12, // 66: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
+	14, // 67: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
+	16, // 68: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
+	18, // 69: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
+	46, // 70: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
+	48, // 71: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
+	53, // [53:72] is the sub-list for method output_type
+	34, // [34:53] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_consent_v1_consent_proto_init() }
@@ -2457,7 +3396,7 @@ func file_consent_v1_consent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consent_v1_consent_proto_rawDesc), len(file_consent_v1_consent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   34,
+			NumMessages:   49,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -30,6 +30,12 @@ const (
 	ConsentService_DenyAccessRequest_FullMethodName    = "/consent.v1.ConsentService/DenyAccessRequest"
 	ConsentService_PairDevice_FullMethodName           = "/consent.v1.ConsentService/PairDevice"
 	ConsentService_RevokeDevice_FullMethodName         = "/consent.v1.ConsentService/RevokeDevice"
+	ConsentService_GetPatient_FullMethodName           = "/consent.v1.ConsentService/GetPatient"
+	ConsentService_GetPatientHistory_FullMethodName    = "/consent.v1.ConsentService/GetPatientHistory"
+	ConsentService_RotateKey_FullMethodName            = "/consent.v1.ConsentService/RotateKey"
+	ConsentService_RequestRecovery_FullMethodName      = "/consent.v1.ConsentService/RequestRecovery"
+	ConsentService_CancelRecovery_FullMethodName       = "/consent.v1.ConsentService/CancelRecovery"
+	ConsentService_CompleteRecovery_FullMethodName     = "/consent.v1.ConsentService/CompleteRecovery"
 )
 
 // ConsentServiceClient is the client API for ConsentService service.
@@ -72,6 +78,27 @@ type ConsentServiceClient interface {
 	// readings received before stay valid. The payload is signed by the
 	// patient's key.
 	RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*RevokeDeviceResponse, error)
+	// GetPatient returns the calling patient's entry on the ledger: the key in
+	// force, the last nonce accepted (an app signs its next change above it),
+	// the recovery key and any pending recovery.
+	GetPatient(ctx context.Context, in *GetPatientRequest, opts ...grpc.CallOption) (*GetPatientResponse, error)
+	// GetPatientHistory lists every version of the calling patient's entry,
+	// oldest first: the registration and each change of key or recovery.
+	GetPatientHistory(ctx context.Context, in *GetPatientHistoryRequest, opts ...grpc.CallOption) (*GetPatientHistoryResponse, error)
+	// RotateKey replaces the calling patient's key at once: a rotation payload
+	// signed by the current key and by the new one. It cancels a pending
+	// recovery.
+	RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*RotateKeyResponse, error)
+	// RequestRecovery asks to replace a lost key: a recovery payload signed by
+	// the recovery key named at registration and by the new key. The new key
+	// takes effect after the waiting period (CompleteRecovery), unless the
+	// current key cancels it first.
+	RequestRecovery(ctx context.Context, in *RequestRecoveryRequest, opts ...grpc.CallOption) (*RequestRecoveryResponse, error)
+	// CancelRecovery cancels a pending recovery; signed by the current key.
+	CancelRecovery(ctx context.Context, in *CancelRecoveryRequest, opts ...grpc.CallOption) (*CancelRecoveryResponse, error)
+	// CompleteRecovery puts a pending recovery's new key in force once its
+	// waiting period is over.
+	CompleteRecovery(ctx context.Context, in *CompleteRecoveryRequest, opts ...grpc.CallOption) (*CompleteRecoveryResponse, error)
 }
 
 type consentServiceClient struct {
@@ -192,6 +219,66 @@ func (c *consentServiceClient) RevokeDevice(ctx context.Context, in *RevokeDevic
 	return out, nil
 }
 
+func (c *consentServiceClient) GetPatient(ctx context.Context, in *GetPatientRequest, opts ...grpc.CallOption) (*GetPatientResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPatientResponse)
+	err := c.cc.Invoke(ctx, ConsentService_GetPatient_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) GetPatientHistory(ctx context.Context, in *GetPatientHistoryRequest, opts ...grpc.CallOption) (*GetPatientHistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPatientHistoryResponse)
+	err := c.cc.Invoke(ctx, ConsentService_GetPatientHistory_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) RotateKey(ctx context.Context, in *RotateKeyRequest, opts ...grpc.CallOption) (*RotateKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateKeyResponse)
+	err := c.cc.Invoke(ctx, ConsentService_RotateKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) RequestRecovery(ctx context.Context, in *RequestRecoveryRequest, opts ...grpc.CallOption) (*RequestRecoveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestRecoveryResponse)
+	err := c.cc.Invoke(ctx, ConsentService_RequestRecovery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) CancelRecovery(ctx context.Context, in *CancelRecoveryRequest, opts ...grpc.CallOption) (*CancelRecoveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelRecoveryResponse)
+	err := c.cc.Invoke(ctx, ConsentService_CancelRecovery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) CompleteRecovery(ctx context.Context, in *CompleteRecoveryRequest, opts ...grpc.CallOption) (*CompleteRecoveryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CompleteRecoveryResponse)
+	err := c.cc.Invoke(ctx, ConsentService_CompleteRecovery_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConsentServiceServer is the server API for ConsentService service.
 // All implementations must embed UnimplementedConsentServiceServer
 // for forward compatibility.
@@ -232,6 +319,27 @@ type ConsentServiceServer interface {
 	// readings received before stay valid. The payload is signed by the
 	// patient's key.
 	RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error)
+	// GetPatient returns the calling patient's entry on the ledger: the key in
+	// force, the last nonce accepted (an app signs its next change above it),
+	// the recovery key and any pending recovery.
+	GetPatient(context.Context, *GetPatientRequest) (*GetPatientResponse, error)
+	// GetPatientHistory lists every version of the calling patient's entry,
+	// oldest first: the registration and each change of key or recovery.
+	GetPatientHistory(context.Context, *GetPatientHistoryRequest) (*GetPatientHistoryResponse, error)
+	// RotateKey replaces the calling patient's key at once: a rotation payload
+	// signed by the current key and by the new one. It cancels a pending
+	// recovery.
+	RotateKey(context.Context, *RotateKeyRequest) (*RotateKeyResponse, error)
+	// RequestRecovery asks to replace a lost key: a recovery payload signed by
+	// the recovery key named at registration and by the new key. The new key
+	// takes effect after the waiting period (CompleteRecovery), unless the
+	// current key cancels it first.
+	RequestRecovery(context.Context, *RequestRecoveryRequest) (*RequestRecoveryResponse, error)
+	// CancelRecovery cancels a pending recovery; signed by the current key.
+	CancelRecovery(context.Context, *CancelRecoveryRequest) (*CancelRecoveryResponse, error)
+	// CompleteRecovery puts a pending recovery's new key in force once its
+	// waiting period is over.
+	CompleteRecovery(context.Context, *CompleteRecoveryRequest) (*CompleteRecoveryResponse, error)
 	mustEmbedUnimplementedConsentServiceServer()
 }
 
@@ -274,6 +382,24 @@ func (UnimplementedConsentServiceServer) PairDevice(context.Context, *PairDevice
 }
 func (UnimplementedConsentServiceServer) RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RevokeDevice not implemented")
+}
+func (UnimplementedConsentServiceServer) GetPatient(context.Context, *GetPatientRequest) (*GetPatientResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetPatient not implemented")
+}
+func (UnimplementedConsentServiceServer) GetPatientHistory(context.Context, *GetPatientHistoryRequest) (*GetPatientHistoryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetPatientHistory not implemented")
+}
+func (UnimplementedConsentServiceServer) RotateKey(context.Context, *RotateKeyRequest) (*RotateKeyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RotateKey not implemented")
+}
+func (UnimplementedConsentServiceServer) RequestRecovery(context.Context, *RequestRecoveryRequest) (*RequestRecoveryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RequestRecovery not implemented")
+}
+func (UnimplementedConsentServiceServer) CancelRecovery(context.Context, *CancelRecoveryRequest) (*CancelRecoveryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CancelRecovery not implemented")
+}
+func (UnimplementedConsentServiceServer) CompleteRecovery(context.Context, *CompleteRecoveryRequest) (*CompleteRecoveryResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CompleteRecovery not implemented")
 }
 func (UnimplementedConsentServiceServer) mustEmbedUnimplementedConsentServiceServer() {}
 func (UnimplementedConsentServiceServer) testEmbeddedByValue()                        {}
@@ -494,6 +620,114 @@ func _ConsentService_RevokeDevice_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConsentService_GetPatient_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPatientRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).GetPatient(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_GetPatient_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).GetPatient(ctx, req.(*GetPatientRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_GetPatientHistory_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPatientHistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).GetPatientHistory(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_GetPatientHistory_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).GetPatientHistory(ctx, req.(*GetPatientHistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_RotateKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).RotateKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_RotateKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).RotateKey(ctx, req.(*RotateKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_RequestRecovery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestRecoveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).RequestRecovery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_RequestRecovery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).RequestRecovery(ctx, req.(*RequestRecoveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_CancelRecovery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelRecoveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).CancelRecovery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_CancelRecovery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).CancelRecovery(ctx, req.(*CancelRecoveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_CompleteRecovery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CompleteRecoveryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).CompleteRecovery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_CompleteRecovery_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).CompleteRecovery(ctx, req.(*CompleteRecoveryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConsentService_ServiceDesc is the grpc.ServiceDesc for ConsentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -544,6 +778,30 @@ var ConsentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeDevice",
 			Handler:    _ConsentService_RevokeDevice_Handler,
+		},
+		{
+			MethodName: "GetPatient",
+			Handler:    _ConsentService_GetPatient_Handler,
+		},
+		{
+			MethodName: "GetPatientHistory",
+			Handler:    _ConsentService_GetPatientHistory_Handler,
+		},
+		{
+			MethodName: "RotateKey",
+			Handler:    _ConsentService_RotateKey_Handler,
+		},
+		{
+			MethodName: "RequestRecovery",
+			Handler:    _ConsentService_RequestRecovery_Handler,
+		},
+		{
+			MethodName: "CancelRecovery",
+			Handler:    _ConsentService_CancelRecovery_Handler,
+		},
+		{
+			MethodName: "CompleteRecovery",
+			Handler:    _ConsentService_CompleteRecovery_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -37,12 +37,18 @@ type RecordVersion struct {
 	PreviousSha256 string `protobuf:"bytes,5,opt,name=previous_sha256,json=previousSha256,proto3" json:"previous_sha256,omitempty"`
 	// The record category consents are granted over (labs, vitals, notes, ...).
 	Category string `protobuf:"bytes,6,opt,name=category,proto3" json:"category,omitempty"`
-	// Who wrote this version (the subject of their token).
+	// The ledger identity that notarized this version (the filing
+	// organisation's client certificate's name), bound by the chaincode to the
+	// submitter. The clinician who filed it is the actor of the write in the
+	// patient's access log.
 	Author string `protobuf:"bytes,7,opt,name=author,proto3" json:"author,omitempty"`
 	// When the notarization committed (RFC 3339, UTC).
 	NotarizedAt string `protobuf:"bytes,8,opt,name=notarized_at,json=notarizedAt,proto3" json:"notarized_at,omitempty"`
 	// The ledger transaction that notarized it.
-	TxId          string `protobuf:"bytes,9,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	TxId string `protobuf:"bytes,9,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// The organisation (MSP id) that filed this version, from the submitting
+	// identity: only it, or one the patient consented to, adds versions.
+	Org           string `protobuf:"bytes,10,opt,name=org,proto3" json:"org,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -136,6 +142,13 @@ func (x *RecordVersion) GetNotarizedAt() string {
 func (x *RecordVersion) GetTxId() string {
 	if x != nil {
 		return x.TxId
+	}
+	return ""
+}
+
+func (x *RecordVersion) GetOrg() string {
+	if x != nil {
+		return x.Org
 	}
 	return ""
 }
@@ -835,11 +848,14 @@ func (x *VerifyRecordResponse) GetReason() string {
 	return ""
 }
 
-// ErasePatientRecordsRequest names the patient to erase: the caller.
+// ErasePatientRecordsRequest is the patient's signed erasure request.
 type ErasePatientRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Must be the caller's own patient id.
-	PatientId     string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// Must be the caller's own patient id, and the signed request's.
+	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// The erasure request (a patient.erase payload with a fresh nonce and an
+	// erasure id), signed by the patient's key. Nothing is erased without it.
+	Erasure       *SignedErasure `protobuf:"bytes,2,opt,name=erasure,proto3" json:"erasure,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -881,6 +897,69 @@ func (x *ErasePatientRecordsRequest) GetPatientId() string {
 	return ""
 }
 
+func (x *ErasePatientRecordsRequest) GetErasure() *SignedErasure {
+	if x != nil {
+		return x.Erasure
+	}
+	return nil
+}
+
+// SignedErasure is a patient-signed erasure request, as the ledger takes
+// it: the exact JSON bytes signed and the base64 Ed25519 signature.
+type SignedErasure struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The JSON payload, exactly as signed.
+	Payload string `protobuf:"bytes,1,opt,name=payload,proto3" json:"payload,omitempty"`
+	// Base64 Ed25519 signature of the payload.
+	Signature     string `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SignedErasure) Reset() {
+	*x = SignedErasure{}
+	mi := &file_records_v1_records_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SignedErasure) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SignedErasure) ProtoMessage() {}
+
+func (x *SignedErasure) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SignedErasure.ProtoReflect.Descriptor instead.
+func (*SignedErasure) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SignedErasure) GetPayload() string {
+	if x != nil {
+		return x.Payload
+	}
+	return ""
+}
+
+func (x *SignedErasure) GetSignature() string {
+	if x != nil {
+		return x.Signature
+	}
+	return ""
+}
+
 // ErasePatientRecordsResponse is the erasure as the ledger recorded it.
 type ErasePatientRecordsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -888,21 +967,25 @@ type ErasePatientRecordsResponse struct {
 	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
 	// The erasure's id on the ledger.
 	ErasureId string `protobuf:"bytes,2,opt,name=erasure_id,json=erasureId,proto3" json:"erasure_id,omitempty"`
-	// How many record versions were deleted.
+	// How many record versions (and unfinished puts) were deleted.
 	ObjectsDeleted int32 `protobuf:"varint,3,opt,name=objects_deleted,json=objectsDeleted,proto3" json:"objects_deleted,omitempty"`
 	// The destroyed data key's id ("" if the patient had none).
 	KeyId string `protobuf:"bytes,4,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
-	// When the erasure was recorded (RFC 3339, UTC).
+	// When the erasure was completed (RFC 3339, UTC).
 	ErasedAt string `protobuf:"bytes,5,opt,name=erased_at,json=erasedAt,proto3" json:"erased_at,omitempty"`
-	// The ledger transaction.
-	TxId          string `protobuf:"bytes,6,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// The ledger transaction that completed it.
+	TxId string `protobuf:"bytes,6,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	// How many wearable objects (batches and their proofs) were deleted.
+	WearableObjectsDeleted int32 `protobuf:"varint,7,opt,name=wearable_objects_deleted,json=wearableObjectsDeleted,proto3" json:"wearable_objects_deleted,omitempty"`
+	// The ledger transaction of the patient's request.
+	RequestTxId   string `protobuf:"bytes,8,opt,name=request_tx_id,json=requestTxId,proto3" json:"request_tx_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ErasePatientRecordsResponse) Reset() {
 	*x = ErasePatientRecordsResponse{}
-	mi := &file_records_v1_records_proto_msgTypes[12]
+	mi := &file_records_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +997,7 @@ func (x *ErasePatientRecordsResponse) String() string {
 func (*ErasePatientRecordsResponse) ProtoMessage() {}
 
 func (x *ErasePatientRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_records_v1_records_proto_msgTypes[12]
+	mi := &file_records_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1010,7 @@ func (x *ErasePatientRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasePatientRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ErasePatientRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_records_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_records_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ErasePatientRecordsResponse) GetPatientId() string {
@@ -972,12 +1055,26 @@ func (x *ErasePatientRecordsResponse) GetTxId() string {
 	return ""
 }
 
+func (x *ErasePatientRecordsResponse) GetWearableObjectsDeleted() int32 {
+	if x != nil {
+		return x.WearableObjectsDeleted
+	}
+	return 0
+}
+
+func (x *ErasePatientRecordsResponse) GetRequestTxId() string {
+	if x != nil {
+		return x.RequestTxId
+	}
+	return ""
+}
+
 var File_records_v1_records_proto protoreflect.FileDescriptor
 
 const file_records_v1_records_proto_rawDesc = "" +
 	"\n" +
 	"\x18records/v1/records.proto\x12\n" +
-	"records.v1\"\x92\x02\n" +
+	"records.v1\"\xa4\x02\n" +
 	"\rRecordVersion\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x1d\n" +
 	"\n" +
@@ -988,7 +1085,9 @@ const file_records_v1_records_proto_rawDesc = "" +
 	"\bcategory\x18\x06 \x01(\tR\bcategory\x12\x16\n" +
 	"\x06author\x18\a \x01(\tR\x06author\x12!\n" +
 	"\fnotarized_at\x18\b \x01(\tR\vnotarizedAt\x12\x13\n" +
-	"\x05tx_id\x18\t \x01(\tR\x04txId\"\xd0\x01\n" +
+	"\x05tx_id\x18\t \x01(\tR\x04txId\x12\x10\n" +
+	"\x03org\x18\n" +
+	" \x01(\tR\x03org\"\xd0\x01\n" +
 	"\x10PutRecordRequest\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1b\n" +
@@ -1038,10 +1137,14 @@ const file_records_v1_records_proto_rawDesc = "" +
 	"\x05match\x18\x01 \x01(\bR\x05match\x12\x16\n" +
 	"\x06sha256\x18\x02 \x01(\tR\x06sha256\x125\n" +
 	"\bversions\x18\x03 \x03(\v2\x19.records.v1.RecordVersionR\bversions\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\";\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"p\n" +
 	"\x1aErasePatientRecordsRequest\x12\x1d\n" +
 	"\n" +
-	"patient_id\x18\x01 \x01(\tR\tpatientId\"\xcd\x01\n" +
+	"patient_id\x18\x01 \x01(\tR\tpatientId\x123\n" +
+	"\aerasure\x18\x02 \x01(\v2\x19.records.v1.SignedErasureR\aerasure\"G\n" +
+	"\rSignedErasure\x12\x18\n" +
+	"\apayload\x18\x01 \x01(\tR\apayload\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\tR\tsignature\"\xab\x02\n" +
 	"\x1bErasePatientRecordsResponse\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1d\n" +
@@ -1050,7 +1153,9 @@ const file_records_v1_records_proto_rawDesc = "" +
 	"\x0fobjects_deleted\x18\x03 \x01(\x05R\x0eobjectsDeleted\x12\x15\n" +
 	"\x06key_id\x18\x04 \x01(\tR\x05keyId\x12\x1b\n" +
 	"\terased_at\x18\x05 \x01(\tR\berasedAt\x12\x13\n" +
-	"\x05tx_id\x18\x06 \x01(\tR\x04txId2\x8d\x04\n" +
+	"\x05tx_id\x18\x06 \x01(\tR\x04txId\x128\n" +
+	"\x18wearable_objects_deleted\x18\a \x01(\x05R\x16wearableObjectsDeleted\x12\"\n" +
+	"\rrequest_tx_id\x18\b \x01(\tR\vrequestTxId2\x8d\x04\n" +
 	"\rRecordService\x12H\n" +
 	"\tPutRecord\x12\x1c.records.v1.PutRecordRequest\x1a\x1d.records.v1.PutRecordResponse\x12H\n" +
 	"\tGetRecord\x12\x1c.records.v1.GetRecordRequest\x1a\x1d.records.v1.GetRecordResponse\x12N\n" +
@@ -1071,7 +1176,7 @@ func file_records_v1_records_proto_rawDescGZIP() []byte {
 	return file_records_v1_records_proto_rawDescData
 }
 
-var file_records_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_records_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_records_v1_records_proto_goTypes = []any{
 	(*RecordVersion)(nil),               // 0: records.v1.RecordVersion
 	(*PutRecordRequest)(nil),            // 1: records.v1.PutRecordRequest
@@ -1085,7 +1190,8 @@ var file_records_v1_records_proto_goTypes = []any{
 	(*VerifyRecordRequest)(nil),         // 9: records.v1.VerifyRecordRequest
 	(*VerifyRecordResponse)(nil),        // 10: records.v1.VerifyRecordResponse
 	(*ErasePatientRecordsRequest)(nil),  // 11: records.v1.ErasePatientRecordsRequest
-	(*ErasePatientRecordsResponse)(nil), // 12: records.v1.ErasePatientRecordsResponse
+	(*SignedErasure)(nil),               // 12: records.v1.SignedErasure
+	(*ErasePatientRecordsResponse)(nil), // 13: records.v1.ErasePatientRecordsResponse
 }
 var file_records_v1_records_proto_depIdxs = []int32{
 	0,  // 0: records.v1.PutRecordResponse.record:type_name -> records.v1.RecordVersion
@@ -1093,23 +1199,24 @@ var file_records_v1_records_proto_depIdxs = []int32{
 	0,  // 2: records.v1.ListRecordsResponse.records:type_name -> records.v1.RecordVersion
 	0,  // 3: records.v1.GetRecordHistoryResponse.versions:type_name -> records.v1.RecordVersion
 	0,  // 4: records.v1.VerifyRecordResponse.versions:type_name -> records.v1.RecordVersion
-	1,  // 5: records.v1.RecordService.PutRecord:input_type -> records.v1.PutRecordRequest
-	3,  // 6: records.v1.RecordService.GetRecord:input_type -> records.v1.GetRecordRequest
-	5,  // 7: records.v1.RecordService.ListRecords:input_type -> records.v1.ListRecordsRequest
-	7,  // 8: records.v1.RecordService.GetRecordHistory:input_type -> records.v1.GetRecordHistoryRequest
-	9,  // 9: records.v1.RecordService.VerifyRecord:input_type -> records.v1.VerifyRecordRequest
-	11, // 10: records.v1.RecordService.ErasePatientRecords:input_type -> records.v1.ErasePatientRecordsRequest
-	2,  // 11: records.v1.RecordService.PutRecord:output_type -> records.v1.PutRecordResponse
-	4,  // 12: records.v1.RecordService.GetRecord:output_type -> records.v1.GetRecordResponse
-	6,  // 13: records.v1.RecordService.ListRecords:output_type -> records.v1.ListRecordsResponse
-	8,  // 14: records.v1.RecordService.GetRecordHistory:output_type -> records.v1.GetRecordHistoryResponse
-	10, // 15: records.v1.RecordService.VerifyRecord:output_type -> records.v1.VerifyRecordResponse
-	12, // 16: records.v1.RecordService.ErasePatientRecords:output_type -> records.v1.ErasePatientRecordsResponse
-	11, // [11:17] is the sub-list for method output_type
-	5,  // [5:11] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	12, // 5: records.v1.ErasePatientRecordsRequest.erasure:type_name -> records.v1.SignedErasure
+	1,  // 6: records.v1.RecordService.PutRecord:input_type -> records.v1.PutRecordRequest
+	3,  // 7: records.v1.RecordService.GetRecord:input_type -> records.v1.GetRecordRequest
+	5,  // 8: records.v1.RecordService.ListRecords:input_type -> records.v1.ListRecordsRequest
+	7,  // 9: records.v1.RecordService.GetRecordHistory:input_type -> records.v1.GetRecordHistoryRequest
+	9,  // 10: records.v1.RecordService.VerifyRecord:input_type -> records.v1.VerifyRecordRequest
+	11, // 11: records.v1.RecordService.ErasePatientRecords:input_type -> records.v1.ErasePatientRecordsRequest
+	2,  // 12: records.v1.RecordService.PutRecord:output_type -> records.v1.PutRecordResponse
+	4,  // 13: records.v1.RecordService.GetRecord:output_type -> records.v1.GetRecordResponse
+	6,  // 14: records.v1.RecordService.ListRecords:output_type -> records.v1.ListRecordsResponse
+	8,  // 15: records.v1.RecordService.GetRecordHistory:output_type -> records.v1.GetRecordHistoryResponse
+	10, // 16: records.v1.RecordService.VerifyRecord:output_type -> records.v1.VerifyRecordResponse
+	13, // 17: records.v1.RecordService.ErasePatientRecords:output_type -> records.v1.ErasePatientRecordsResponse
+	12, // [12:18] is the sub-list for method output_type
+	6,  // [6:12] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_records_v1_records_proto_init() }
@@ -1123,7 +1230,7 @@ func file_records_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_records_v1_records_proto_rawDesc), len(file_records_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

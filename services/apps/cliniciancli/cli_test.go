@@ -49,9 +49,9 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.calls = append(f.calls, sent{r.Method, r.URL.Path, r.Header.Get("Authorization"), r.URL.Query(), body})
 	f.mu.Unlock()
 	v1 := &recordsv1.RecordVersion{RecordId: "r-1", PatientId: "pat-1", Version: 1, Sha256: strings.Repeat("a", 64),
-		Category: "labs", Author: "dr-a", NotarizedAt: "2026-01-02T03:04:05Z", TxId: "tx-1"}
+		Category: "labs", Author: "dr-a", Org: "ProvidersMSP", NotarizedAt: "2026-01-02T03:04:05Z", TxId: "tx-1"}
 	v2 := &recordsv1.RecordVersion{RecordId: "r-1", PatientId: "pat-1", Version: 2, Sha256: strings.Repeat("b", 64),
-		PreviousSha256: strings.Repeat("a", 64), Category: "labs", Author: "dr-a", NotarizedAt: "2026-01-03T03:04:05Z", TxId: "tx-2"}
+		PreviousSha256: strings.Repeat("a", 64), Category: "labs", Author: "dr-a", Org: "ProvidersMSP", NotarizedAt: "2026-01-03T03:04:05Z", TxId: "tx-2"}
 	var answer proto.Message
 	switch r.Method + " " + r.URL.Path {
 	case "POST /v1/patients/pat-1/records":
@@ -375,7 +375,7 @@ func TestList(t *testing.T) {
 	}{
 		"one page": {
 			args: []string{"list", "--patient", "pat-1", "--page-size", "1"}, wantPages: 1,
-			want: []string{"r-1", "dr-a", "2026-01-02T03:04:05Z", "1 records withheld (no consent)", "more: --page-token p2"}, wantNot: []string{"r-2"},
+			want: []string{"r-1", "ProvidersMSP", "2026-01-02T03:04:05Z", "1 records withheld (no consent)", "more: --page-token p2"}, wantNot: []string{"r-2"},
 		},
 		"--all follows the page tokens": {
 			args: []string{"list", "--patient", "pat-1", "--all"}, wantPages: 2,

@@ -204,9 +204,9 @@ func (o *opts) list(fs *flag.FlagSet) func(context.Context, []string) error {
 			token = total.NextPageToken
 		}
 		return o.show(total, func(w io.Writer) {
-			fmt.Fprintln(w, "RECORD\tVERSION\tCATEGORY\tAUTHOR\tNOTARIZED")
+			fmt.Fprintln(w, "RECORD\tVERSION\tCATEGORY\tFILED BY\tNOTARIZED")
 			for _, r := range total.GetRecords() {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", r.GetRecordId(), r.GetVersion(), r.GetCategory(), r.GetAuthor(), r.GetNotarizedAt())
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\n", r.GetRecordId(), r.GetVersion(), r.GetCategory(), r.GetOrg(), r.GetNotarizedAt())
 			}
 			if n := total.GetWithheld(); n > 0 {
 				fmt.Fprintf(w, "%d records withheld (no consent)\n", n)
@@ -242,13 +242,13 @@ func (o *opts) history(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
-			fmt.Fprintln(w, "VERSION\tSHA256\tPREVIOUS SHA256\tAUTHOR\tNOTARIZED\tTX")
+			fmt.Fprintln(w, "VERSION\tSHA256\tPREVIOUS SHA256\tFILED BY\tNOTARIZED\tTX")
 			for _, v := range resp.GetVersions() {
 				prev := v.GetPreviousSha256()
 				if prev == "" {
 					prev = "-"
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", v.GetVersion(), v.GetSha256(), prev, v.GetAuthor(), v.GetNotarizedAt(), v.GetTxId())
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", v.GetVersion(), v.GetSha256(), prev, v.GetOrg()+" ("+v.GetAuthor()+")", v.GetNotarizedAt(), v.GetTxId())
 			}
 		})
 	}

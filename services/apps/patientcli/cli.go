@@ -22,6 +22,9 @@ import (
 	"strings"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/apps/internal/apiclient"
@@ -70,6 +73,15 @@ func (o *opts) gateway() (*apiclient.Client, error) {
 	return o.client("consent", o.server, "--server")
 }
 
+// call makes one call to the consent service's gateway.
+func (o *opts) call(ctx context.Context, method, path string, req, resp proto.Message) error {
+	g, err := o.gateway()
+	if err != nil {
+		return err
+	}
+	return g.Call(ctx, method, path, req, resp)
+}
+
 // client is a client of the named service's gateway at server, as the
 // patient: every patient call carries the token. flagName is the flag that
 // sets server, for the error when it is empty.
@@ -96,24 +108,55 @@ func (o *opts) loadKey() (*patientkey.Key, error) {
 // show prints a response as JSON (--json) or with text.
 func (o *opts) show(m any, text func(w io.Writer)) error { return clikit.Show(o.out, o.json, m, text) }
 
-// signing loads the key and moves its nonce to at least the clock in
-// microseconds (nonces only need to grow, and this keeps two devices of the
-// same patient apart), then saves it before anything is sent: a nonce is
-// never used twice, even after a crash.
-func (o *opts) signing(sign func(k *patientkey.Key) (ledger.Signed, error)) (*consentv1.SignedPayload, error) {
+// submit signs a change with the patient's key and sends it: see submitAs.
+func (o *opts) submit(ctx context.Context, sign func(k *patientkey.Key) (ledger.Signed, error), send func(*consentv1.SignedPayload) error) error {
 	k, err := o.loadKey()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	k.SetNonce(uint64(time.Now().UnixMicro()))
-	s, err := sign(k)
+	return o.submitAs(ctx, k, o.keyPath, (*consentv1.Patient).GetNonce, sign, send)
+}
+
+// submitAs signs a change with k (saved at keyPath) and sends it. The nonce
+// is a counter, never the clock: one above both the last nonce this key file
+// signed with and the last nonce the ledger accepted (nonceOf the patient's
+// entry, read first), so a device that was idle while another signed catches
+// up, and a device with a wrong clock locks nobody out. The key file is saved
+// with its new nonce before anything is sent, so no nonce is signed twice,
+// even after a crash. When another device took the same nonce in the
+// meantime, the ledger refuses it as stale: the change is signed again once
+// above it.
+func (o *opts) submitAs(ctx context.Context, k *patientkey.Key, keyPath string, nonceOf func(*consentv1.Patient) uint64,
+	sign func(k *patientkey.Key) (ledger.Signed, error), send func(*consentv1.SignedPayload) error) error {
+	g, err := o.gateway()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := k.Save(o.keyPath); err != nil {
-		return nil, err
+	for attempt := 0; ; attempt++ {
+		entry := &consentv1.GetPatientResponse{}
+		if err := g.Call(ctx, "GET", "/v1/patients/me", nil, entry); err != nil {
+			return fmt.Errorf("reading your ledger entry (for the next nonce): %w", err)
+		}
+		k.SetNonce(nonceOf(entry.GetPatient()))
+		s, err := sign(k)
+		if err != nil {
+			return err
+		}
+		if err := k.Save(keyPath); err != nil {
+			return err
+		}
+		err = send(&consentv1.SignedPayload{Payload: s.Payload, Signature: s.Signature})
+		if attempt == 0 && staleNonce(err) {
+			continue
+		}
+		return err
 	}
-	return &consentv1.SignedPayload{Payload: s.Payload, Signature: s.Signature}, nil
+}
+
+// staleNonce reports whether a service refused a change for its nonce.
+func staleNonce(err error) bool {
+	var refused *apiclient.StatusError
+	return errors.As(err, &refused) && refused.Code == int(codes.FailedPrecondition) && strings.Contains(refused.Message, "nonce")
 }
 
 func splitList(s string) []string {
@@ -126,10 +169,13 @@ func splitList(s string) []string {
 	return out
 }
 
-func newConsentID() string {
+func newConsentID() string { return newID("c-") }
+
+// newID is prefix and 16 random hex digits.
+func newID(prefix string) string {
 	b := make([]byte, 8)
 	rand.Read(b)
-	return "c-" + hex.EncodeToString(b)
+	return prefix + hex.EncodeToString(b)
 }
 
 // validity turns --not-before, --expires and --for into the consent's window.

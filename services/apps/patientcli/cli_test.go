@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,6 +34,122 @@ type fakeGateway struct {
 	mu       sync.Mutex
 	received map[string][]byte
 	auth     []string
+	// patient is the one patient's ledger entry the key routes keep: they
+	// check signatures and nonces as the chaincode does.
+	patient *consentv1.Patient
+	// unknownOutcome makes the key routes answer 503 after taking the
+	// change, as a ledger whose commit status is unknown would look.
+	unknownOutcome bool
+	// raceNonce makes the next read of the patient's entry be followed by
+	// another device's change, which takes the nonce the reader will sign.
+	raceNonce bool
+}
+
+// refuse answers a gRPC-status JSON error.
+func refuse(w http.ResponseWriter, httpStatus, code int, msg string) {
+	w.WriteHeader(httpStatus)
+	b, _ := json.Marshal(map[string]any{"code": code, "message": msg})
+	w.Write(b)
+}
+
+// keyChange checks a change signed by signerKey with a nonce above last,
+// and the new key's proof of possession; it returns the payload's header
+// and new key.
+func keyChange(sp *consentv1.SignedPayload, newSig, signerKey string, last uint64) (nonce uint64, newKey string, err error) {
+	if err := ledgerapi.VerifySignature(signerKey, []byte(sp.GetPayload()), sp.GetSignature()); err != nil {
+		return 0, "", err
+	}
+	var h struct {
+		Nonce        uint64 `json:"nonce"`
+		NewPublicKey string `json:"newPublicKey"`
+	}
+	if err := json.Unmarshal([]byte(sp.GetPayload()), &h); err != nil {
+		return 0, "", err
+	}
+	if h.Nonce <= last {
+		return 0, "", errors.New("stale nonce")
+	}
+	if newSig != "" {
+		if err := ledgerapi.VerifySignature(h.NewPublicKey, []byte(sp.GetPayload()), newSig); err != nil {
+			return 0, "", err
+		}
+	}
+	return h.Nonce, h.NewPublicKey, nil
+}
+
+func (f *fakeGateway) keyRoute(w http.ResponseWriter, path string, body []byte) bool {
+	p := f.patient
+	answer := func(m proto.Message) {
+		if f.unknownOutcome {
+			refuse(w, http.StatusServiceUnavailable, 14, "ledger commit status unknown")
+			return
+		}
+		out, _ := protojson.Marshal(m)
+		w.Write(out)
+	}
+	switch path {
+	case "/v1/patients:register":
+		var req consentv1.RegisterPatientRequest
+		protojson.Unmarshal(body, &req)
+		reg, err := ledgerapi.Parse[ledgerapi.PatientRegistration]([]byte(req.GetRegistration().GetPayload()))
+		if err == nil {
+			err = ledgerapi.VerifySignature(reg.PublicKey, []byte(req.GetRegistration().GetPayload()), req.GetRegistration().GetSignature())
+		}
+		if err != nil {
+			refuse(w, http.StatusBadRequest, 3, err.Error())
+			return true
+		}
+		f.patient = &consentv1.Patient{PatientId: reg.PatientID, PublicKey: reg.PublicKey, Nonce: reg.Nonce, KeyVersion: 1,
+			RecoveryKey: reg.RecoveryKey, RecoveryDelaySeconds: reg.RecoveryDelaySeconds}
+		answer(&consentv1.RegisterPatientResponse{PatientId: reg.PatientID, PublicKey: reg.PublicKey, RegisteredAt: "2026-01-02T03:04:05Z"})
+	case "/v1/patients/me":
+		out, _ := protojson.Marshal(&consentv1.GetPatientResponse{Patient: p})
+		w.Write(out)
+		if f.raceNonce && p != nil {
+			f.raceNonce = false
+			p.Nonce++
+		}
+	case "/v1/patients/me:rotate-key":
+		var req consentv1.RotateKeyRequest
+		protojson.Unmarshal(body, &req)
+		nonce, newKey, err := keyChange(req.GetRotation(), req.GetNewKeySignature(), p.GetPublicKey(), p.GetNonce())
+		if err != nil {
+			refuse(w, http.StatusForbidden, 7, err.Error())
+			return true
+		}
+		p.PublicKey, p.Nonce, p.KeyVersion, p.Recovery = newKey, nonce, p.KeyVersion+1, nil
+		answer(&consentv1.RotateKeyResponse{Patient: p})
+	case "/v1/patients/me:request-recovery":
+		var req consentv1.RequestRecoveryRequest
+		protojson.Unmarshal(body, &req)
+		nonce, newKey, err := keyChange(req.GetRecovery(), req.GetNewKeySignature(), p.GetRecoveryKey(), p.GetRecoveryNonce())
+		if err != nil {
+			refuse(w, http.StatusForbidden, 7, err.Error())
+			return true
+		}
+		p.RecoveryNonce, p.Recovery = nonce, &consentv1.PendingRecovery{NewPublicKey: newKey, EffectiveAt: "2026-01-05T03:04:05Z"}
+		answer(&consentv1.RequestRecoveryResponse{Patient: p})
+	case "/v1/patients/me:cancel-recovery":
+		var req consentv1.CancelRecoveryRequest
+		protojson.Unmarshal(body, &req)
+		nonce, _, err := keyChange(req.GetCancellation(), "", p.GetPublicKey(), p.GetNonce())
+		if err != nil || p.Recovery == nil {
+			refuse(w, http.StatusForbidden, 7, fmt.Sprint("cannot cancel: ", err))
+			return true
+		}
+		p.Nonce, p.Recovery = nonce, nil
+		answer(&consentv1.CancelRecoveryResponse{Patient: p})
+	case "/v1/patients/me:complete-recovery":
+		if p.GetRecovery() == nil {
+			refuse(w, http.StatusPreconditionFailed, 9, "no pending recovery")
+			return true
+		}
+		p.PublicKey, p.KeyVersion, p.Recovery = p.Recovery.NewPublicKey, p.KeyVersion+1, nil
+		answer(&consentv1.CompleteRecoveryResponse{Patient: p})
+	default:
+		return false
+	}
+	return true
 }
 
 func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -40,6 +158,9 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.received[r.URL.Path] = body
 	f.auth = append(f.auth, r.Header.Get("Authorization"))
 	f.mu.Unlock()
+	if f.keyRoute(w, r.URL.Path, body) {
+		return
+	}
 	switch r.URL.Path {
 	case "/v1/consents:grant":
 		var req consentv1.GrantConsentRequest
@@ -48,6 +169,17 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			http.Error(w, `{"code":3,"message":"`+err.Error()+`"}`, http.StatusBadRequest)
 			return
+		}
+		if p := f.patient; p != nil {
+			if err := ledgerapi.VerifySignature(p.GetPublicKey(), []byte(req.GetGrant().GetPayload()), req.GetGrant().GetSignature()); err != nil {
+				refuse(w, http.StatusForbidden, 7, err.Error())
+				return
+			}
+			if g.Nonce <= p.Nonce {
+				refuse(w, http.StatusBadRequest, 9, fmt.Sprintf("stale or replayed nonce: nonce %d must be greater than %d", g.Nonce, p.Nonce))
+				return
+			}
+			p.Nonce = g.Nonce
 		}
 		out, _ := protojson.Marshal(&consentv1.GrantConsentResponse{Consent: &consentv1.Consent{
 			ConsentId: g.ConsentID, PatientId: g.PatientID, Status: "active", Categories: g.Categories, Purposes: g.Purposes,
@@ -96,8 +228,16 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/v1/patients/pat-1/records:erase":
 		var req recordsv1.ErasePatientRecordsRequest
 		protojson.Unmarshal(body, &req)
+		e, err := ledgerapi.Parse[ledgerapi.PatientErasure]([]byte(req.GetErasure().GetPayload()))
+		if err == nil {
+			err = ledgerapi.VerifySignature(f.patient.GetPublicKey(), []byte(req.GetErasure().GetPayload()), req.GetErasure().GetSignature())
+		}
+		if err != nil || e.PatientID != req.GetPatientId() {
+			refuse(w, http.StatusForbidden, 7, fmt.Sprint("erasure not signed by the patient: ", err))
+			return
+		}
 		out, _ := protojson.Marshal(&recordsv1.ErasePatientRecordsResponse{
-			PatientId: req.GetPatientId(), ErasureId: "erasure-pat-1", ObjectsDeleted: 3, KeyId: "k-1", ErasedAt: "2026-01-02T03:04:05Z", TxId: "tx-9"})
+			PatientId: req.GetPatientId(), ErasureId: e.ErasureID, ObjectsDeleted: 3, KeyId: "k-1", ErasedAt: "2026-01-02T03:04:05Z", TxId: "tx-9"})
 		w.Write(out)
 	default:
 		http.NotFound(w, r)
@@ -289,6 +429,7 @@ func TestApproveGrantsWhatWasAsked(t *testing.T) {
 func TestErase(t *testing.T) {
 	f := newFixture(t)
 	f.run(t, "keygen", "--id", "pat-1")
+	f.run(t, "register")
 	tests := map[string]struct {
 		args     []string
 		code     int
@@ -298,16 +439,18 @@ func TestErase(t *testing.T) {
 		"without --confirm it refuses and sends nothing": {
 			args: []string{"erase", "--records-server", f.server.URL}, code: 2, want: "cannot be undone",
 		},
-		"with --confirm it erases the key's patient": {
-			args: []string{"erase", "--confirm", "--records-server", f.server.URL}, code: 0, wantSent: true, want: "record versions deleted  3",
+		"with --confirm it sends the key's signed request": {
+			args: []string{"erase", "--confirm", "--records-server", f.server.URL}, code: 0, wantSent: true, want: "record versions deleted   3",
 		},
-		"--patient names the patient without a key": {
-			args: []string{"erase", "--confirm", "--records-server", f.server.URL, "--key", filepath.Join(t.TempDir(), "none.json"), "--patient", "pat-1"},
-			code: 0, wantSent: true, want: "erased the records of pat-1",
+		"the erasure id can be chosen, to resume": {
+			args: []string{"erase", "--confirm", "--records-server", f.server.URL, "--id", "erase-again"}, code: 0, wantSent: true, want: "erase-again",
 		},
-		"no key and no --patient": {
+		"a bad erasure id is refused before anything is signed": {
+			args: []string{"erase", "--confirm", "--records-server", f.server.URL, "--id", "no spaces"}, code: 2, want: "--id",
+		},
+		"no key: nothing to sign with": {
 			args: []string{"erase", "--confirm", "--records-server", f.server.URL, "--key", filepath.Join(t.TempDir(), "none.json")},
-			code: 1, want: "pass --patient",
+			code: 1, want: "patient keygen",
 		},
 	}
 	for name, tc := range tests {
@@ -339,6 +482,197 @@ func TestErase(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestNoncesAreACounterNotTheClock(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	if code, _, errOut := f.run(t, "register"); code != 0 {
+		t.Fatal(errOut)
+	}
+	phone := f.key
+	laptop := filepath.Join(t.TempDir(), "laptop.json") // the same key on a second device
+	raw, _ := os.ReadFile(phone)
+	os.WriteFile(laptop, raw, 0o600)
+	grant := func(key string) {
+		t.Helper()
+		if code, _, errOut := f.run(t, "grant", "--key", key, "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment"); code != 0 {
+			t.Fatalf("grant from %s: %s", filepath.Base(key), errOut)
+		}
+	}
+	for range 3 {
+		grant(phone)
+	}
+	if n := f.gw.patient.GetNonce(); n != 3 {
+		t.Fatalf("nonce after three grants %d, want 3 (a counter, not the clock)", n)
+	}
+	grant(laptop) // behind by three: it reads the ledger's nonce first
+	grant(phone)
+	if n := f.gw.patient.GetNonce(); n != 5 {
+		t.Fatalf("nonce %d, want 5", n)
+	}
+	t.Run("a device far ahead locks nobody out", func(t *testing.T) {
+		f.gw.patient.Nonce = 1 << 40 // whatever another device signed
+		grant(laptop)
+		grant(phone)
+	})
+	t.Run("another device taking the nonce meanwhile costs one retry", func(t *testing.T) {
+		f.gw.raceNonce = true
+		before := f.gw.patient.GetNonce()
+		grant(phone)
+		if n := f.gw.patient.GetNonce(); n != before+2 {
+			t.Fatalf("nonce %d, want %d", n, before+2)
+		}
+	})
+}
+
+func TestKeyRotation(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	if code, _, errOut := f.run(t, "register"); code != 0 {
+		t.Fatal(errOut)
+	}
+	old, err := patientkey.Load(f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := f.run(t, "key", "rotate")
+	if code != 0 {
+		t.Fatalf("rotate: exit %d: %s", code, errOut)
+	}
+	now, err := patientkey.Load(f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if now.PublicKey() == old.PublicKey() || f.gw.patient.GetPublicKey() != now.PublicKey() || f.gw.patient.GetKeyVersion() != 2 {
+		t.Fatalf("after rotate: file key %s, ledger key %s (version %d), old %s", now.PublicKey(), f.gw.patient.GetPublicKey(), f.gw.patient.GetKeyVersion(), old.PublicKey())
+	}
+	if !strings.Contains(out, "version 2") {
+		t.Errorf("output %q", out)
+	}
+	if _, err := os.Stat(f.key + ".next"); !os.IsNotExist(err) {
+		t.Errorf("the staged key is left behind: %v", err)
+	}
+	// The new key signs the next change, with a nonce above the rotation's.
+	if code, _, errOut := f.run(t, "erase", "--confirm", "--records-server", f.server.URL); code != 0 {
+		t.Fatalf("erase with the new key: %s", errOut)
+	}
+
+	t.Run("a refused rotation keeps the old key", func(t *testing.T) {
+		f.gw.patient.PublicKey = old.PublicKey() // the ledger no longer knows this file's key
+		before, _ := os.ReadFile(f.key)
+		code, _, errOut := f.run(t, "key", "rotate")
+		if code != 1 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		after, _ := os.ReadFile(f.key)
+		var a, b struct{ Seed string }
+		json.Unmarshal(before, &a)
+		json.Unmarshal(after, &b)
+		if a.Seed != b.Seed {
+			t.Fatal("the key file changed after a refused rotation")
+		}
+		if _, err := os.Stat(f.key + ".next"); !os.IsNotExist(err) {
+			t.Fatalf("a refused rotation left its staged key: %v", err)
+		}
+		f.gw.patient.PublicKey = now.PublicKey()
+	})
+	t.Run("an unknown outcome keeps the staged key and says so", func(t *testing.T) {
+		f.gw.unknownOutcome = true
+		defer func() { f.gw.unknownOutcome = false }()
+		code, _, errOut := f.run(t, "key", "rotate")
+		if code != 1 || !strings.Contains(errOut, ".next") {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		staged, err := patientkey.Load(f.key + ".next")
+		if err != nil || staged.PublicKey() != f.gw.patient.GetPublicKey() {
+			t.Fatalf("the staged key is not the one the ledger took: %v", err)
+		}
+		// A second rotation refuses to overwrite it.
+		code, _, errOut = f.run(t, "key", "rotate")
+		if code != 1 || !strings.Contains(errOut, "exists") {
+			t.Fatalf("second rotate: exit %d: %s", code, errOut)
+		}
+	})
+}
+
+func TestRecovery(t *testing.T) {
+	f := newFixture(t)
+	f.run(t, "keygen", "--id", "pat-1")
+	recoveryFile := filepath.Join(t.TempDir(), "recovery.json")
+	if code, _, errOut := f.run(t, "recovery", "keygen", "--recovery-key", recoveryFile); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := f.run(t, "register", "--recovery-key", recoveryFile, "--recovery-delay", "1h"); code != 0 {
+		t.Fatal(errOut)
+	}
+	rk, _ := patientkey.Load(recoveryFile)
+	if f.gw.patient.GetRecoveryKey() != rk.PublicKey() || f.gw.patient.GetRecoveryDelaySeconds() != 3600 {
+		t.Fatalf("registered %v", f.gw.patient)
+	}
+
+	t.Run("request refuses to overwrite an existing key", func(t *testing.T) {
+		code, _, errOut := f.run(t, "recovery", "request", "--recovery-key", recoveryFile)
+		if code != 1 || !strings.Contains(errOut, "exists") {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("cancel with the current key", func(t *testing.T) {
+		lostKey := filepath.Join(t.TempDir(), "lost.json")
+		full := func(args ...string) (int, string, string) {
+			return f.run(t, append(args, "--key", lostKey)...)
+		}
+		if code, _, errOut := full("recovery", "request", "--recovery-key", recoveryFile); code != 0 {
+			t.Fatal(errOut)
+		}
+		if f.gw.patient.GetRecovery() == nil {
+			t.Fatal("no pending recovery")
+		}
+		if code, out, errOut := f.run(t, "key", "show"); code != 0 || !strings.Contains(out, "PENDING RECOVERY") {
+			t.Fatalf("show: %s %s", out, errOut)
+		}
+		if code, _, errOut := f.run(t, "recovery", "cancel"); code != 0 {
+			t.Fatal(errOut)
+		}
+		if f.gw.patient.GetRecovery() != nil {
+			t.Fatal("recovery still pending")
+		}
+	})
+	t.Run("lost key recovered", func(t *testing.T) {
+		dir := t.TempDir()
+		newKey := filepath.Join(dir, "new.json")
+		if code, out, errOut := f.run(t, "recovery", "request", "--recovery-key", recoveryFile, "--key", newKey); code != 0 || !strings.Contains(out, "recovery complete") {
+			t.Fatalf("request: %s %s", out, errOut)
+		}
+		if code, _, errOut := f.run(t, "recovery", "complete", "--key", newKey); code != 0 {
+			t.Fatal(errOut)
+		}
+		k, err := patientkey.Load(newKey)
+		if err != nil || k.PublicKey() != f.gw.patient.GetPublicKey() || f.gw.patient.GetKeyVersion() != 2 {
+			t.Fatalf("recovered key %v, ledger %v", err, f.gw.patient)
+		}
+		// The recovered key signs; the old one does not.
+		if code, _, errOut := f.run(t, "recovery", "cancel", "--key", newKey); code != 1 || !strings.Contains(errOut, "cannot cancel") {
+			t.Fatalf("cancel with nothing pending: exit %d: %s", code, errOut)
+		}
+		if code, _, errOut := f.run(t, "erase", "--confirm", "--records-server", f.server.URL); code != 1 || !strings.Contains(errOut, "not signed by the patient") {
+			t.Fatalf("erase with the old key: exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("complete without a staged key says what to do", func(t *testing.T) {
+		code, _, errOut := f.run(t, "recovery", "complete", "--key", filepath.Join(t.TempDir(), "k.json"))
+		if code != 1 || !strings.Contains(errOut, "recovery request") {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("the recovery key must not be the key", func(t *testing.T) {
+		g := newFixture(t)
+		g.run(t, "keygen", "--id", "pat-2")
+		code, _, errOut := g.run(t, "register", "--recovery-key", g.key)
+		if code != 1 || !strings.Contains(errOut, "must not be your key") {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+	})
 }
 
 func TestCutGrantee(t *testing.T) {
@@ -509,5 +843,29 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestKeyChangeOf(t *testing.T) {
+	v1 := &consentv1.Patient{PublicKey: "k1", KeyVersion: 1, Nonce: 1}
+	moved := &consentv1.Patient{PublicKey: "k1", KeyVersion: 1, Nonce: 2}
+	pending := &consentv1.Patient{PublicKey: "k1", KeyVersion: 1, Nonce: 2, Recovery: &consentv1.PendingRecovery{NewPublicKey: "k2", EffectiveAt: "T"}}
+	recovered := &consentv1.Patient{PublicKey: "k2", KeyVersion: 2, Nonce: 2}
+	rotated := &consentv1.Patient{PublicKey: "k3", KeyVersion: 2, Nonce: 3}
+	for name, tc := range map[string]struct {
+		before, after *consentv1.Patient
+		want          string
+	}{
+		"registration":        {nil, v1, "registered"},
+		"a nonce moved":       {v1, moved, ""},
+		"recovery requested":  {moved, pending, "RECOVERY REQUESTED, in force from T"},
+		"recovery cancelled":  {pending, moved, "recovery cancelled"},
+		"recovery completed":  {pending, recovered, "recovered (the recovery key's request took effect)"},
+		"rotation":            {moved, rotated, "key rotated"},
+		"rotation cancels it": {pending, rotated, "key rotated"},
+	} {
+		if got := keyChangeOf(tc.before, tc.after); got != tc.want {
+			t.Errorf("%s: %q, want %q", name, got, tc.want)
+		}
 	}
 }

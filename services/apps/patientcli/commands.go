@@ -1,7 +1,9 @@
 package patientcli
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,7 +16,6 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
 	recordsv1 "healthexchange/proto/records/v1"
-	"healthexchange/services/apps/internal/apiclient"
 	"healthexchange/services/apps/internal/clikit"
 	"healthexchange/services/dev/devenv"
 	"healthexchange/services/domain/patientkey"
@@ -51,9 +52,20 @@ func (o *opts) app() *clikit.App {
 				Help: "Pair a wearable with you: its Ed25519 public key (standard base64, as the device shows it) is registered on the\n" +
 					"ledger as yours, so the readings it signs can be told to be yours. Revoke it when it is lost or replaced (readings\n" +
 					"received before stay valid). Both are signed with your key.", Flags: o.device},
-			{Name: "erase", Summary: "erase all your records for good (records service)", Args: "--confirm [--records-server URL] [--patient ID]",
-				Help: "Erase all your records from the records service for good: their key is destroyed and their stored versions deleted, and the ledger\n" +
-					"records that the erasure happened (the notarized hashes stay). It cannot be undone, so it needs --confirm.", Flags: o.erase},
+			{Name: "key", Summary: "show your ledger entry, replace your key, or see its history", Args: "show | rotate | history",
+				Help: "show: your entry on the ledger (key, recovery key, a pending recovery).\n" +
+					"rotate: replace your key by a new one (both sign the change); from then on the old key signs nothing. Do it when a device\n" +
+					"holding your key is lost or shared. The new key waits in KEY.next until the ledger has taken it.\n" +
+					"history: every version of your entry, oldest first.", Flags: o.key},
+			{Name: "recovery", Summary: "make a recovery key, or recover a lost key with it", Args: "keygen --recovery-key FILE | request --recovery-key FILE | cancel | complete",
+				Help: "keygen: make a recovery key (name it at registration with `patient register --recovery-key FILE`; keep it apart from your key).\n" +
+					"request: with the recovery key, ask for a new key (written to KEY.next) to replace a lost one. It takes effect after the waiting\n" +
+					"period named at registration; until then your current key, if anyone still has it, can cancel it.\n" +
+					"cancel: with your current key, stop a recovery you did not ask for.\n" +
+					"complete: after the waiting period, put the new key in force and move it to KEY.", Flags: o.recovery},
+			{Name: "erase", Summary: "erase all your records for good (records service)", Args: "--confirm [--records-server URL] [--id ERASURE_ID]",
+				Help: "Erase all your records and wearable readings for good: their key is destroyed and their stored objects deleted, and the ledger\n" +
+					"records your signed request and what was removed (the notarized hashes stay). It cannot be undone, so it needs --confirm.", Flags: o.erase},
 		},
 		Footer: `Every command takes --help. Common flags: --server, --ca, --token (or
 HX_TOKEN), --key (or HX_PATIENT_KEY), --json.
@@ -87,25 +99,48 @@ func (o *opts) keygen(fs *flag.FlagSet) func(context.Context, []string) error {
 	}
 }
 
-func (o *opts) register(*flag.FlagSet) func(context.Context, []string) error {
+func (o *opts) register(fs *flag.FlagSet) func(context.Context, []string) error {
+	recoveryPath := fs.String("recovery-key", "", "a recovery key's file (from `patient recovery keygen`): it can replace a lost key, after --recovery-delay")
+	delay := fs.Duration("recovery-delay", 0, "how long a recovery waits before it takes effect, while your key can still cancel it (default 72h; 1s to 720h)")
 	return func(ctx context.Context, args []string) error {
 		if err := clikit.NoArgs(args); err != nil {
 			return err
+		}
+		recoveryKey := ""
+		if *recoveryPath != "" {
+			rk, err := patientkey.Load(*recoveryPath)
+			if err != nil {
+				return err
+			}
+			recoveryKey = rk.PublicKey()
+		} else if *delay != 0 {
+			return clikit.Usagef("--recovery-delay needs --recovery-key")
 		}
 		g, err := o.gateway()
 		if err != nil {
 			return err
 		}
-		sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Register() })
+		k, err := o.loadKey()
+		if err != nil {
+			return err
+		}
+		if recoveryKey == k.PublicKey() {
+			return errors.New("the recovery key must not be your key: make one with `patient recovery keygen`")
+		}
+		// A registration carries nonce 0: the key's counter starts there.
+		s, err := k.RegisterWithRecovery(recoveryKey, *delay)
 		if err != nil {
 			return err
 		}
 		resp := &consentv1.RegisterPatientResponse{}
-		if err := g.Call(ctx, "POST", "/v1/patients:register", &consentv1.RegisterPatientRequest{Registration: sp}, resp); err != nil {
+		if err := g.Call(ctx, "POST", "/v1/patients:register", &consentv1.RegisterPatientRequest{Registration: signedPayload(s)}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
 			fmt.Fprintf(w, "registered %s at %s\n", resp.GetPatientId(), resp.GetRegisteredAt())
+			if recoveryKey == "" {
+				fmt.Fprintln(w, "no recovery key: if you lose your key, nobody can replace it (see `patient recovery --help`)")
+			}
 		})
 	}
 }
@@ -143,12 +178,10 @@ func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 		if err := checkGrant(c); err != nil {
 			return err
 		}
-		g, sp, err := o.signedGrant(c)
-		if err != nil {
-			return err
-		}
 		resp := &consentv1.GrantConsentResponse{}
-		if err := g.Call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp); err != nil {
+		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, func(sp *consentv1.SignedPayload) error {
+			return o.call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp)
+		}); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, resp.GetConsent()) })
@@ -188,17 +221,6 @@ func checkGrant(c ledgerapi.ConsentGrant) error {
 	return nil
 }
 
-// signedGrant connects to the gateway and signs a grant with the patient's
-// key.
-func (o *opts) signedGrant(c ledgerapi.ConsentGrant) (*apiclient.Client, *consentv1.SignedPayload, error) {
-	g, err := o.gateway()
-	if err != nil {
-		return nil, nil, err
-	}
-	sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) })
-	return g, sp, err
-}
-
 func (o *opts) revoke(*flag.FlagSet) func(context.Context, []string) error {
 	return func(ctx context.Context, args []string) error {
 		consentID, err := clikit.OneArg(args, "CONSENT_ID")
@@ -208,16 +230,10 @@ func (o *opts) revoke(*flag.FlagSet) func(context.Context, []string) error {
 		if err := ledgerapi.ValidateID("CONSENT_ID", consentID); err != nil {
 			return clikit.Usagef("%v", err)
 		}
-		g, err := o.gateway()
-		if err != nil {
-			return err
-		}
-		sp, err := o.signing(func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) })
-		if err != nil {
-			return err
-		}
 		resp := &consentv1.RevokeConsentResponse{}
-		if err := g.Call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp); err != nil {
+		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) }, func(sp *consentv1.SignedPayload) error {
+			return o.call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp)
+		}); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "revoked:\n"); printConsent(w, resp.GetConsent()) })
@@ -259,14 +275,15 @@ func (o *opts) accessLog(fs *flag.FlagSet) func(context.Context, []string) error
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
-			fmt.Fprintln(w, "TIME\tWHO\tACTION\tRESOURCE\tPURPOSE\tDECISION\tREASON")
+			fmt.Fprintln(w, "TIME\tWHO\tACTION\tRESOURCE\tPURPOSE\tDECISION\tWHY\tRECORDED BY")
 			for _, e := range resp.GetEvents() {
 				decision := e.GetDecision()
 				if e.GetBreakGlass() {
 					decision += " (BREAK-GLASS)"
 				}
-				fmt.Fprintf(w, "%s\t%s (%s)\t%s\t%s\t%s\t%s\t%s\n", e.GetTime(), e.GetActor(), e.GetActorOrg(), e.GetAction(),
-					e.GetResource(), e.GetPurpose(), decision, e.GetReason())
+				who := e.GetActor() + " (" + cmp.Or(e.GetActorOrg(), e.GetActorRole()) + ")"
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.GetTime(), who, e.GetAction(),
+					e.GetResource(), e.GetPurpose(), decision, strings.Join(e.GetReasonCodes(), ","), e.GetRecordedBy())
 			}
 			if resp.GetNextPageToken() != "" {
 				fmt.Fprintf(w, "more: --page-token %s\n", resp.GetNextPageToken())
@@ -344,13 +361,11 @@ func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 			ConsentID: newConsentID(), Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: req.GetRequester()},
 			Categories: req.GetCategories(), Purposes: req.GetPurposes(), ExpiresAt: exp,
 		}
-		g, sp, err := o.signedGrant(c)
-		if err != nil {
-			return err
-		}
 		resp := &consentv1.ApproveAccessRequestResponse{}
 		path := "/v1/access-requests/" + url.PathEscape(id) + ":approve"
-		if err := g.Call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp); err != nil {
+		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, func(sp *consentv1.SignedPayload) error {
+			return o.call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp)
+		}); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
@@ -441,15 +456,7 @@ type deviceResponse interface {
 // path wrapped by request, and shows the device the service answers with.
 func (o *opts) changeDevice(ctx context.Context, path, done string, sign func(*patientkey.Key) (ledger.Signed, error),
 	request func(*consentv1.SignedPayload) proto.Message, resp deviceResponse) error {
-	g, err := o.gateway()
-	if err != nil {
-		return err
-	}
-	sp, err := o.signing(sign)
-	if err != nil {
-		return err
-	}
-	if err := g.Call(ctx, "POST", path, request(sp), resp); err != nil {
+	if err := o.submit(ctx, sign, func(sp *consentv1.SignedPayload) error { return o.call(ctx, "POST", path, request(sp), resp) }); err != nil {
 		return err
 	}
 	return o.show(resp, func(w io.Writer) { fmt.Fprintf(w, "%s:\n", done); printDevice(w, resp.GetDevice()) })
@@ -458,34 +465,37 @@ func (o *opts) changeDevice(ctx context.Context, path, done string, sign func(*p
 func (o *opts) erase(fs *flag.FlagSet) func(context.Context, []string) error {
 	confirm := fs.Bool("confirm", false, "yes, erase all my records; this cannot be undone")
 	server := fs.String("records-server", devenv.ServerURL("records"), "the records service's HTTP/JSON gateway ($HX_RECORDS_URL, else the development network's)")
-	patient := fs.String("patient", "", "your patient id (default: your key's)")
+	id := fs.String("id", "", "erasure id (default: a random one; pass the same one to resume an erasure that failed half-way)")
 	return func(ctx context.Context, args []string) error {
 		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
 		if !*confirm {
-			return clikit.Usagef("erasing destroys your records' key and deletes every stored version; it cannot be undone. Run again with --confirm")
+			return clikit.Usagef("erasing destroys your records' key and deletes every stored version and wearable reading; it cannot be undone. Run again with --confirm")
 		}
-		id := *patient
-		if id != "" {
-			if err := ledgerapi.ValidateID("--patient", id); err != nil {
-				return clikit.Usagef("%v", err)
-			}
-		} else {
-			k, err := o.loadKey()
-			if err != nil {
-				return fmt.Errorf("your patient id (from your key, or pass --patient): %w", err)
-			}
-			id = k.PatientID()
+		erasureID := *id
+		if erasureID == "" {
+			erasureID = newID("erase-")
+		} else if err := ledgerapi.ValidateID("--id", erasureID); err != nil {
+			return clikit.Usagef("%v", err)
 		}
 		g, err := o.client("records", *server, "--records-server")
 		if err != nil {
 			return err
 		}
 		resp := &recordsv1.ErasePatientRecordsResponse{}
-		path := "/v1/patients/" + url.PathEscape(id) + "/records:erase"
-		if err := g.Call(ctx, "POST", path, &recordsv1.ErasePatientRecordsRequest{PatientId: id}, resp); err != nil {
-			return err
+		err = o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Erase(erasureID) }, func(sp *consentv1.SignedPayload) error {
+			e, err := ledgerapi.Parse[ledgerapi.PatientErasure]([]byte(sp.GetPayload()))
+			if err != nil {
+				return err
+			}
+			path := "/v1/patients/" + url.PathEscape(e.PatientID) + "/records:erase"
+			req := &recordsv1.ErasePatientRecordsRequest{PatientId: e.PatientID,
+				Erasure: &recordsv1.SignedErasure{Payload: sp.GetPayload(), Signature: sp.GetSignature()}}
+			return g.Call(ctx, "POST", path, req, resp)
+		})
+		if err != nil {
+			return fmt.Errorf("%w (to resume, run again with --id %s)", err, erasureID)
 		}
 		return o.show(resp, func(w io.Writer) {
 			key := resp.GetKeyId()
@@ -494,8 +504,9 @@ func (o *opts) erase(fs *flag.FlagSet) func(context.Context, []string) error {
 			}
 			fmt.Fprintf(w, "erased the records of %s at %s\n", resp.GetPatientId(), resp.GetErasedAt())
 			fmt.Fprintf(w, "record versions deleted\t%d\n", resp.GetObjectsDeleted())
+			fmt.Fprintf(w, "wearable objects deleted\t%d\n", resp.GetWearableObjectsDeleted())
 			fmt.Fprintf(w, "data key destroyed\t%s\n", key)
-			fmt.Fprintf(w, "erasure\t%s (tx %s)\n", resp.GetErasureId(), resp.GetTxId())
+			fmt.Fprintf(w, "erasure\t%s (requested in tx %s, completed in tx %s)\n", resp.GetErasureId(), resp.GetRequestTxId(), resp.GetTxId())
 		})
 	}
 }

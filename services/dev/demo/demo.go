@@ -43,8 +43,10 @@ func (c Config) Validate() error {
 type story struct {
 	out       io.Writer
 	providers *ledger.Client
+	stMarys   *ledger.Client
 	research  *ledger.Client
 	run       string // suffix that keeps ids of this run apart from earlier ones
+	lastHash  string // the hash of the record notarized
 }
 
 func (s *story) step(n int, title string) { fmt.Fprintf(s.out, "\n== %d. %s\n", n, title) }
@@ -65,7 +67,7 @@ func Run(ctx context.Context, cfg Config) error {
 	for _, c := range []struct {
 		org string
 		dst **ledger.Client
-	}{{"providers", &s.providers}, {"research", &s.research}} {
+	}{{"providers", &s.providers}, {"stmarys", &s.stMarys}, {"research", &s.research}} {
 		lc, err := ledger.ConfigFromNetworkFile(cfg.NetworkFile, c.org)
 		if err != nil {
 			return err
@@ -85,6 +87,12 @@ func (s *story) tell(ctx context.Context) error {
 	}
 	clinician := s.id("dr-alice")
 
+	s.step(0, "The consortium: every institution is an organisation of the channel")
+	for _, o := range ledgerapi.Organisations {
+		s.say("channel", "%-13s %-9s %s", o.MSPID, o.Kind, o.Name)
+	}
+	s.say("channel", "every write is endorsed by the peers of ProvidersMSP and ResearchMSP: no organisation writes alone")
+
 	s.step(1, "A patient registers with a key only their app holds")
 	start := time.Now()
 	reg, err := s.providers.RegisterPatient(ctx, must(patient.Register()))
@@ -93,7 +101,7 @@ func (s *story) tell(ctx context.Context) error {
 	}
 	s.say("patient", "%s registered, public key %s… (committed in %s)", reg.PatientID, reg.PublicKey[:12], since(start))
 
-	s.step(2, "The patient grants a clinician labs and conditions, for treatment, for 30 days")
+	s.step(2, "The patient grants Dr. Alice of St Mary's labs and conditions, for treatment, for 30 days")
 	grant := ledgerapi.ConsentGrant{
 		ConsentID:  s.id("consent-treatment"),
 		Grantee:    ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: clinician},
@@ -117,8 +125,16 @@ func (s *story) tell(ctx context.Context) error {
 		}
 	}
 
-	s.step(4, "A lab result is notarized; its bytes stay off the ledger, only the hash goes on")
-	if err := s.notarize(ctx, patient.PatientID(), clinician); err != nil {
+	s.step(4, "The patient lets the Providers hospital file labs; a lab result is notarized, filed by Providers")
+	filing, err := s.providers.GrantConsent(ctx, must(patient.Grant(ledgerapi.ConsentGrant{
+		ConsentID: s.id("consent-filing"), Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeOrg, ID: ledgerapi.ProvidersMSP},
+		Categories: []string{"labs"}, Purposes: []string{"treatment"},
+	})))
+	if err != nil {
+		return err
+	}
+	s.say("patient", "consent %s: organisation %s may file and read %v", filing.ConsentID, filing.Grantee.ID, filing.Categories)
+	if err := s.notarize(ctx, patient.PatientID()); err != nil {
 		return err
 	}
 
@@ -155,6 +171,23 @@ func (s *story) tell(ctx context.Context) error {
 		return fmt.Errorf("replayed grant: %w", err)
 	}
 	s.say("attacker", "the patient's own grant sent a second time: refused (%s)", reason(err))
+	_, err = s.stMarys.Notarize(ctx, ledgerapi.Notarization{RecordID: s.id("rec-hba1c"), PatientID: patient.PatientID(),
+		SHA256: digest([]byte("a forged version")), Category: "labs", Version: 2, PreviousSHA256: s.lastHash})
+	if err := expectRejected(err); err != nil {
+		return fmt.Errorf("another hospital's version: %w", err)
+	}
+	s.say("St Mary's", "a version 2 of Providers' record: refused (%s)", reason(err))
+	forgedEvent := s.event("ev-forged", clinician, ledgerapi.StMarysMSP, patient.PatientID(), "category/labs", ledgerapi.DecisionAllow, "consent")
+	_, err = s.providers.AppendAccessEvents(ctx, []ledgerapi.AccessEvent{forgedEvent})
+	if err := expectRejected(err); err != nil {
+		return fmt.Errorf("a forged access event: %w", err)
+	}
+	s.say("Providers", "an access event in St Mary's name: refused (%s)", reason(err))
+	_, err = s.providers.RequestErasure(ctx, must(forger.Erase(s.id("erasure-forged"))))
+	if err := expectRejected(err); err != nil {
+		return fmt.Errorf("a forged erasure: %w", err)
+	}
+	s.say("Providers", "an erasure of the patient signed by another key: refused (%s)", reason(err))
 
 	s.step(9, "The patient revokes; the clinician's next check is denied")
 	start = time.Now()
@@ -173,13 +206,36 @@ func (s *story) tell(ctx context.Context) error {
 	for _, v := range history {
 		s.say("ledger", "consent %s at %s: %s (tx %s…)", v.Consent.ConsentID, v.Timestamp, v.Consent.Status, v.TxID[:10])
 	}
+
+	s.step(10, "The patient's phone is stolen: they rotate their key; the thief's grant is refused")
+	thief := patient
+	newKey, err := patientkey.Generate(patient.PatientID())
+	if err != nil {
+		return err
+	}
+	rotation, err := patient.RotateTo(newKey)
+	if err != nil {
+		return err
+	}
+	rotated, err := s.stMarys.RotateKey(ctx, rotation)
+	if err != nil {
+		return err
+	}
+	s.say("patient", "key rotated through St Mary's: key version %d since %s", rotated.KeyVersion, rotated.KeyChangedAt)
+	stolen := grant
+	stolen.ConsentID, stolen.Grantee.ID = s.id("consent-thief"), s.id("mallory")
+	_, err = s.providers.GrantConsent(ctx, must(thief.Grant(stolen)))
+	if err := expectRejected(err); err != nil {
+		return fmt.Errorf("the thief's grant: %w", err)
+	}
+	s.say("thief", "grant with the old key: refused (%s)", reason(err))
 	fmt.Fprintln(s.out, "\nThe story ran to the end.")
 	return nil
 }
 
 func (s *story) check(ctx context.Context, patientID, clinician, category, purpose string) error {
 	d, err := s.providers.Check(ctx, ledger.CheckQuery{
-		PatientID: patientID, SubjectID: clinician, SubjectOrg: ledgerapi.ProvidersMSP,
+		PatientID: patientID, SubjectID: clinician, SubjectOrg: ledgerapi.StMarysMSP,
 		Category: category, Purpose: purpose,
 	})
 	if err != nil {
@@ -193,16 +249,16 @@ func (s *story) check(ctx context.Context, patientID, clinician, category, purpo
 	return nil
 }
 
-func (s *story) notarize(ctx context.Context, patientID, clinician string) error {
+func (s *story) notarize(ctx context.Context, patientID string) error {
 	record := []byte(`{"resourceType":"Observation","code":{"text":"HbA1c"},"valueQuantity":{"value":6.1,"unit":"%"}}`)
 	n, err := s.providers.Notarize(ctx, ledgerapi.Notarization{
-		RecordID: s.id("rec-hba1c"), PatientID: patientID, SHA256: digest(record),
-		Category: "labs", Author: clinician, Version: 1,
+		RecordID: s.id("rec-hba1c"), PatientID: patientID, SHA256: digest(record), Category: "labs", Version: 1,
 	})
 	if err != nil {
 		return err
 	}
-	s.say("clinician", "record %s v%d notarized: sha256 %s… at %s", n.RecordID, n.Version, n.SHA256[:16], n.Timestamp)
+	s.lastHash = n.SHA256
+	s.say("Providers", "record %s v%d filed by %s (%s): sha256 %s… at %s", n.RecordID, n.Version, n.Org, n.Author, n.SHA256[:16], n.Timestamp)
 	for _, c := range []struct {
 		label string
 		bytes []byte
@@ -243,27 +299,30 @@ func (s *story) wearable(ctx context.Context, patient *patientkey.Key) error {
 	return nil
 }
 
+// event is a clinician's read for treatment, decided with one reason code.
+func (s *story) event(id, actor, org, patientID, resource, decision, code string) ledgerapi.AccessEvent {
+	return ledgerapi.AccessEvent{EventID: s.id(id), Actor: actor, ActorRole: ledgerapi.RoleClinician, ActorOrg: org,
+		PatientID: patientID, Action: ledgerapi.ActionRead, Resource: resource, Purpose: "treatment",
+		Decision: decision, ReasonCodes: []string{code}, Time: ledgerapi.FormatTime(time.Now().UTC())}
+}
+
 func (s *story) accessLog(ctx context.Context, patientID, clinician string) error {
-	now := time.Now().UTC()
 	events := []ledgerapi.AccessEvent{
-		{EventID: s.id("ev-1"), Actor: clinician, ActorOrg: ledgerapi.ProvidersMSP, PatientID: patientID,
-			Action: "read", Resource: "record/" + s.id("rec-hba1c"), Purpose: "treatment",
-			Decision: ledgerapi.DecisionAllow, Time: ledgerapi.FormatTime(now)},
-		{EventID: s.id("ev-2"), Actor: clinician, ActorOrg: ledgerapi.ProvidersMSP, PatientID: patientID,
-			Action: "read", Resource: "category/imaging", Purpose: "treatment",
-			Decision: ledgerapi.DecisionDeny, Reason: "category imaging not granted", Time: ledgerapi.FormatTime(now.Add(time.Second))},
+		s.event("ev-1", clinician, ledgerapi.StMarysMSP, patientID, "record/"+s.id("rec-hba1c"), ledgerapi.DecisionAllow, "consent"),
+		s.event("ev-2", clinician, ledgerapi.StMarysMSP, patientID, "category/imaging", ledgerapi.DecisionDeny, "category-not-granted"),
 	}
-	r, err := s.providers.AppendAccessEvents(ctx, events)
+	r, err := s.stMarys.AppendAccessEvents(ctx, events)
 	if err != nil {
 		return err
 	}
-	s.say("service", "%d access events written in one transaction", r.Appended)
+	s.say("St Mary's", "%d access events of its clinician written in one transaction", r.Appended)
 	page, err := s.providers.AccessEvents(ctx, patientID, 50, "")
 	if err != nil {
 		return err
 	}
 	for _, e := range page.Items {
-		s.say("patient", "%s %s %s %s for %s: %s", e.Time, e.Actor, e.Action, e.Resource, e.Purpose, e.Decision)
+		s.say("patient", "%s %s (%s) %s %s for %s: %s %v, recorded by %s", e.Time, e.Actor, e.ActorOrg, e.Action, e.Resource,
+			e.Purpose, e.Decision, e.ReasonCodes, e.RecordedBy)
 	}
 	return nil
 }

@@ -28,7 +28,7 @@ func TestStory(t *testing.T) {
 		`read labs for research: DENIED \(purpose research is not granted`,
 		`verify the stored bytes: MATCH, version 1`,
 		`verify a copy with one digit changed: MISMATCH`,
-		`2 access events written in one transaction`,
+		`2 access events of its clinician written in one transaction`,
 		`dataset ds-\S+ released`,
 		`grant signed with another key .*: refused \(signature rejected`,
 		`sent a second time: refused \(stale or replayed nonce`,

@@ -42,11 +42,14 @@ type Env struct {
 	Services map[string]Service `json:"services"`
 }
 
-// Service is one service of the development network.
+// Service is one service of the development network: where it listens,
+// and the organisations whose ledger identities it uses, its own first (the
+// consent service records every organisation's accesses, as each of them;
+// the records service files records for the hospitals it serves).
 type Service struct {
-	GRPC string `json:"grpc"`
-	HTTP string `json:"http"`
-	Org  string `json:"org"`
+	GRPC string   `json:"grpc"`
+	HTTP string   `json:"http"`
+	Orgs []string `json:"orgs"`
 }
 
 // IdP is the development identity provider: who it is, the audience its
@@ -191,7 +194,7 @@ func (e Env) Settings(name string) (daemon.Settings, error) {
 		TLSCert:  tls.CertFile, TLSKey: tls.KeyFile, TLSCA: tls.CAFile,
 		Issuers:          []string{e.DevIdP.Issuer + "=" + e.DevIdP.PublicKey},
 		Audience:         e.DevIdP.Audience,
-		LedgerConnection: e.Path, LedgerOrg: svc.Org,
+		LedgerConnection: e.Path, LedgerOrg: strings.Join(svc.Orgs, ","),
 		StoreConfig: store,
 		KEKFile:     e.Vault.KEK, KeyDir: e.Vault.Keys,
 		ConsentAddr: consent.GRPC,

@@ -1,6 +1,8 @@
 // Package patientkey is the patient app's side of consent: the patient's
 // Ed25519 key and the signed payloads it makes for the chaincode (register,
-// grant, revoke, pair and unpair a device), each with the next nonce.
+// grant, revoke, pair and unpair a device, erase, change or recover the
+// key), each with the next nonce. A recovery key is a Key too, with a nonce
+// of its own.
 //
 // The private key never leaves the patient's side: nothing here sends it
 // anywhere, and a service relaying the payloads cannot forge one.
@@ -12,6 +14,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"sync"
+	"time"
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/ledger"
@@ -47,7 +50,9 @@ func (k *Key) PublicKey() string {
 }
 
 // SetNonce records the last nonce the ledger accepted from this patient (see
-// ledgerapi.Patient.Nonce), so the next payload carries a greater one.
+// ledgerapi.Patient.Nonce; for a recovery key, RecoveryNonce), so the next
+// payload carries a greater one. Nonces only grow: a device that read the
+// ledger's nonce signs above every other device's last change.
 func (k *Key) SetNonce(n uint64) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -69,12 +74,73 @@ func (k *Key) sign(payload any) (ledger.Signed, error) {
 	return ledger.Signed{Payload: body, Signature: sig}, nil
 }
 
+// Nonce is the last nonce this key signed with.
+func (k *Key) Nonce() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.nonce
+}
+
 // Register signs the patient's registration (nonce 0, proof of possession).
 func (k *Key) Register() (ledger.Signed, error) {
+	return k.RegisterWithRecovery("", 0)
+}
+
+// RegisterWithRecovery signs a registration that names a recovery key
+// (base64 Ed25519; "" for none) and its waiting period (0 for the default).
+func (k *Key) RegisterWithRecovery(recoveryKey string, delay time.Duration) (ledger.Signed, error) {
 	return k.sign(ledgerapi.PatientRegistration{
-		Header:    ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: k.patientID},
-		PublicKey: k.PublicKey(),
+		Header:               ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: k.patientID},
+		PublicKey:            k.PublicKey(),
+		RecoveryKey:          recoveryKey,
+		RecoveryDelaySeconds: int64(delay / time.Second),
 	})
+}
+
+// SignRaw signs payload bytes exactly as given, as a key proving it holds a
+// key the payload names (a new key in a rotation or a recovery).
+func (k *Key) SignRaw(payload string) string {
+	return base64.StdEncoding.EncodeToString(ed25519.Sign(k.private, []byte(ledgerapi.SigningContext+payload)))
+}
+
+// RotateTo signs the replacement of this key by newKey: the payload signed
+// by this key, and newKey's signature of it. newKey takes over this key's
+// nonce, so its first change signs above it.
+func (k *Key) RotateTo(newKey *Key) (ledger.KeyChange, error) {
+	if newKey.patientID != k.patientID {
+		return ledger.KeyChange{}, fmt.Errorf("patientkey: the new key is for patient %s, not %s", newKey.patientID, k.patientID)
+	}
+	s, err := k.sign(ledgerapi.KeyRotation{Header: k.next(ledgerapi.OpKeyRotate), NewPublicKey: newKey.PublicKey()})
+	if err != nil {
+		return ledger.KeyChange{}, err
+	}
+	newKey.SetNonce(k.Nonce())
+	return ledger.KeyChange{Signed: s, NewKeySignature: newKey.SignRaw(s.Payload)}, nil
+}
+
+// RequestRecovery signs, with this recovery key, the replacement of its
+// patient's lost key by newKey (with the recovery key's own next nonce),
+// and newKey's signature of it.
+func (k *Key) RequestRecovery(newKey *Key) (ledger.KeyChange, error) {
+	if newKey.patientID != k.patientID {
+		return ledger.KeyChange{}, fmt.Errorf("patientkey: the new key is for patient %s, not %s", newKey.patientID, k.patientID)
+	}
+	s, err := k.sign(ledgerapi.RecoveryRequest{Header: k.next(ledgerapi.OpRecoveryRequest), NewPublicKey: newKey.PublicKey()})
+	if err != nil {
+		return ledger.KeyChange{}, err
+	}
+	return ledger.KeyChange{Signed: s, NewKeySignature: newKey.SignRaw(s.Payload)}, nil
+}
+
+// CancelRecovery signs the cancellation of a pending recovery.
+func (k *Key) CancelRecovery() (ledger.Signed, error) {
+	return k.sign(ledgerapi.RecoveryCancel{Header: k.next(ledgerapi.OpRecoveryCancel)})
+}
+
+// Erase signs the request to erase all the patient's data held off the
+// ledger, under erasureID.
+func (k *Key) Erase(erasureID string) (ledger.Signed, error) {
+	return k.sign(ledgerapi.PatientErasure{Header: k.next(ledgerapi.OpPatientErase), ErasureID: erasureID})
 }
 
 // Grant signs a consent; its header (op, nonce, patient) is filled in here.

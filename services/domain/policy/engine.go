@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 
+	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/policies"
 )
 
@@ -45,7 +46,7 @@ func WithModules(modules map[string]string) Option {
 }
 
 // decisionFields are the fields of an access decision.
-var decisionFields = []string{"allow", "reasons", "obligations", "consent_id"}
+var decisionFields = []string{"allow", "reasons", "codes", "obligations", "consent_id"}
 
 // New compiles the policies and prepares the decision query once.
 func New(ctx context.Context, opts ...Option) (*Engine, error) {
@@ -73,14 +74,16 @@ func failedDecision() Decision {
 	return Decision{
 		Allow:       false,
 		Reasons:     []string{failedReason},
+		Codes:       []string{CodePolicyError},
 		Obligations: []string{},
 	}
 }
 
 // decision reads the query's result strictly: allow (bool), reasons
-// (non-empty list of non-empty strings), obligations (list of known
-// obligations; on allow it includes log-access, on deny it is empty) and
-// consent_id (string, "" on deny).
+// (non-empty list of non-empty strings), codes (non-empty list of the access
+// log's reason codes), obligations (list of known obligations; on allow it
+// includes log-access, on deny it is empty) and consent_id (string, "" on
+// deny).
 func decision(obj map[string]any) (Decision, error) {
 	var d Decision
 	var err error
@@ -93,6 +96,17 @@ func decision(obj map[string]any) (Decision, error) {
 	}
 	if d.Reasons, err = reasonsOf(obj["reasons"]); err != nil {
 		return Decision{}, err
+	}
+	if d.Codes, err = stringsOf("codes", obj["codes"]); err != nil {
+		return Decision{}, err
+	}
+	if len(d.Codes) == 0 {
+		return Decision{}, errors.New("the decision has no reason code")
+	}
+	for _, c := range d.Codes {
+		if ledgerapi.ValidateReasonCode("code", c) != nil {
+			return Decision{}, fmt.Errorf("the decision has an unknown reason code %q", c)
+		}
 	}
 	if d.Obligations, err = stringsOf("obligations", obj["obligations"]); err != nil {
 		return Decision{}, err

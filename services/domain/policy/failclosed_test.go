@@ -14,7 +14,7 @@ import (
 // variants below fail for their defect only.
 const allowAll = `package health.access
 
-decision := {"allow": true, "reasons": ["test"], "obligations": ["log-access"], "consent_id": ""}
+decision := {"allow": true, "reasons": ["test"], "codes": ["consent"], "obligations": ["log-access"], "consent_id": ""}
 `
 
 func engineOf(t *testing.T, src string) *policy.Engine {
@@ -56,7 +56,7 @@ func TestDecideFailsClosed(t *testing.T) {
 		want string // in the error
 	}{
 		{"decision undefined", "package health.access\n\nallow := true\n", "undefined"},
-		{"decision undefined for this input", "package health.access\n\ndecision := {\"allow\": true, \"reasons\": [\"x\"], \"obligations\": [\"log-access\"], \"consent_id\": \"\"} if input.nothing\n", "undefined"},
+		{"decision undefined for this input", "package health.access\n\ndecision := {\"allow\": true, \"reasons\": [\"x\"], \"codes\": [\"consent\"], \"obligations\": [\"log-access\"], \"consent_id\": \"\"} if input.nothing\n", "undefined"},
 		{"decision not an object", "package health.access\n\ndecision := true\n", "not an object"},
 		{"decision a list", "package health.access\n\ndecision := [true]\n", "not an object"},
 		{"allow a string", strings.Replace(allowAll, `"allow": true`, `"allow": "true"`, 1), "allow is a string"},
@@ -64,12 +64,15 @@ func TestDecideFailsClosed(t *testing.T) {
 		{"reasons not a list", strings.Replace(allowAll, `["test"]`, `"test"`, 1), "reasons is a string"},
 		{"reasons empty", strings.Replace(allowAll, `["test"]`, `[]`, 1), "reasons are empty"},
 		{"reason not a string", strings.Replace(allowAll, `["test"]`, `["test", 1]`, 1), "reasons[1]"},
+		{"codes missing", strings.Replace(allowAll, `"codes": ["consent"], `, ``, 1), "codes is null or missing"},
+		{"codes empty", strings.Replace(allowAll, `["consent"]`, `[]`, 1), "no reason code"},
+		{"a free-text code", strings.Replace(allowAll, `["consent"]`, `["the patient said yes on the phone"]`, 1), "unknown reason code"},
 		{"obligations missing", strings.Replace(allowAll, `"obligations": ["log-access"], `, ``, 1), "obligations is null or missing"},
 		{"unknown obligation", strings.Replace(allowAll, `["log-access"]`, `["log-access", "ignore-me"]`, 1), "unknown obligation"},
 		{"allow without log-access", strings.Replace(allowAll, `["log-access"]`, `["notify-patient"]`, 1), "log-access"},
 		{"consent_id not a string", strings.Replace(allowAll, `"consent_id": ""`, `"consent_id": null`, 1), "consent_id"},
 		{"unknown field", strings.Replace(allowAll, `"consent_id": ""`, `"consent_id": "", "admin": true`, 1), "unknown field"},
-		{"deny with a consent", "package health.access\n\ndecision := {\"allow\": false, \"reasons\": [\"x\"], \"obligations\": [], \"consent_id\": \"c1\"}\n", "denies with"},
+		{"deny with a consent", "package health.access\n\ndecision := {\"allow\": false, \"reasons\": [\"x\"], \"codes\": [\"no-consent\"], \"obligations\": [], \"consent_id\": \"c1\"}\n", "denies with"},
 		{"evaluation error", "package health.access\n\ndecision := {\"allow\": true, \"reasons\": [\"a\"], \"obligations\": [\"log-access\"], \"consent_id\": \"\"} if input.action == \"read\"\n\ndecision := {\"allow\": true, \"reasons\": [\"b\"], \"obligations\": [\"log-access\"], \"consent_id\": \"\"} if input.purpose == \"treatment\"\n", "conflict"},
 	}
 	for _, tc := range tests {

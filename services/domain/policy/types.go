@@ -61,6 +61,9 @@ type Decision struct {
 	// Reasons say why, for a person: one on allow, every applicable one on
 	// deny. Never empty.
 	Reasons []string `json:"reasons"`
+	// Codes are the reasons as the access log's codes (ledgerapi.ReasonCodes):
+	// what may reach the ledger. Never empty.
+	Codes []string `json:"codes"`
 	// Obligations are what the enforcement point must do when it acts on an
 	// allow (see the Obligation constants). Empty on deny.
 	Obligations []string `json:"obligations"`
@@ -68,6 +71,9 @@ type Decision struct {
 	// needed (a patient on their own records, break-glass) and on deny.
 	ConsentID string `json:"consent_id"`
 }
+
+// CodePolicyError is the code of a deny because the policy could not decide.
+const CodePolicyError = "policy-error"
 
 // Obligations a decision can carry. An allow carries ObligationLogAccess
 // always; break-glass adds the other two.

@@ -47,8 +47,8 @@ type Principal struct {
 }
 
 // Validate checks the identity fields the way Verify checks a token's
-// claims: sub is an id, role is known, org is an id and present for every
-// role but patient, study is an id and present for a researcher. Issuer and
+// claims: sub is an id, role is known, org is one of the channel's
+// organisations and present for every role but patient, study is an id and present for a researcher. Issuer and
 // ExpiresAt are not checked here.
 func (p Principal) Validate() error {
 	if p.Subject == "" {
@@ -67,8 +67,8 @@ func (p Principal) Validate() error {
 		return reject(ErrInvalidClaims, "role %s requires an org claim (the organisation's MSP id)", p.Role)
 	}
 	if p.Org != "" {
-		if err := ledgerapi.ValidateID("org", p.Org); err != nil {
-			return reject(ErrInvalidClaims, "org must be an MSP id: 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")
+		if _, member := ledgerapi.OrganisationOf(p.Org); !member {
+			return reject(ErrInvalidClaims, "org %s is not an organisation of the exchange (want one of %v)", quote(p.Org), ledgerapi.MemberMSPs())
 		}
 	}
 	if p.StudyID == "" && p.Role == RoleResearcher {

@@ -70,9 +70,9 @@ func TestVerify(t *testing.T) {
 		{
 			name: "insurer",
 			token: func(t *testing.T) string {
-				return f.edToken(t, claims(map[string]any{"sub": "claims-desk", "role": "insurer", "org": "InsurersMSP"}))
+				return f.edToken(t, claims(map[string]any{"sub": "claims-desk", "role": "insurer", "org": "InsurerMSP"}))
 			},
-			want: auth.Principal{Subject: "claims-desk", Role: auth.RoleInsurer, Org: "InsurersMSP", Issuer: providersIdP, ExpiresAt: exp},
+			want: auth.Principal{Subject: "claims-desk", Role: auth.RoleInsurer, Org: "InsurerMSP", Issuer: providersIdP, ExpiresAt: exp},
 		},
 		{
 			name: "researcher with study (ES256)",
@@ -323,6 +323,16 @@ func TestVerify(t *testing.T) {
 		{
 			name:    "org that is not an MSP id",
 			token:   func(t *testing.T) string { return f.edToken(t, claims(map[string]any{"org": "Providers MSP"})) },
+			wantErr: auth.ErrInvalidClaims,
+		},
+		{
+			name:    "org that is not an organisation of the channel",
+			token:   func(t *testing.T) string { return f.edToken(t, claims(map[string]any{"org": "GeneralClinicMSP"})) },
+			wantErr: auth.ErrInvalidClaims,
+		},
+		{
+			name:    "org in another case",
+			token:   func(t *testing.T) string { return f.edToken(t, claims(map[string]any{"org": "providersmsp"})) },
 			wantErr: auth.ErrInvalidClaims,
 		},
 		{

@@ -46,8 +46,10 @@ type Config struct {
 // Backends are where the backends a service may open are. A service that
 // opens none of them needs none of them set.
 type Backends struct {
-	// Ledger is the organisation's way into the Fabric network.
-	Ledger ledger.Config
+	// Ledgers are the ways into the Fabric network of the organisations the
+	// service acts for, the first being its own: a service that records
+	// what people of several organisations do writes as each of them.
+	Ledgers []ledger.Config
 	// Store is the object storage (any S3 API); StoreTimeout bounds each
 	// call to it.
 	Store        objectstore.Config
@@ -70,7 +72,7 @@ func NewConfig(name string) Config {
 		Auth:         auth.NewConfig(),
 		Tracing:      telemetry.NewConfig(name, ""),
 		Limits:       serving.DefaultLimits(),
-		Backends:     Backends{Ledger: ledger.NewConfig(), StoreTimeout: 10 * time.Second},
+		Backends:     Backends{StoreTimeout: 10 * time.Second},
 		LoopbackOnly: true,
 		Log:          slog.Default(),
 	}
@@ -143,7 +145,8 @@ type Settings struct {
 	Audience string
 	// LedgerConnection is a network description with the organisations'
 	// peers and client identities (network.json); LedgerOrg the
-	// organisation in it to act as.
+	// organisations in it to act as, comma-separated, the service's own
+	// first.
 	LedgerConnection, LedgerOrg string
 	// StoreConfig is an object storage client description (minio.json:
 	// endpoint, TLS, credentials file).
@@ -178,11 +181,14 @@ func (s Settings) Load(name string) (Config, error) {
 		c.Auth.Issuers[name] = append(c.Auth.Issuers[name], file)
 	}
 	if s.LedgerConnection != "" {
-		l, err := ledger.ConfigFromNetworkFile(s.LedgerConnection, s.LedgerOrg)
-		if err != nil {
-			errs = append(errs, err)
+		for _, org := range strings.Split(s.LedgerOrg, ",") {
+			l, err := ledger.ConfigFromNetworkFile(s.LedgerConnection, strings.TrimSpace(org))
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			c.Backends.Ledgers = append(c.Backends.Ledgers, l)
 		}
-		c.Backends.Ledger = l
 	}
 	if s.StoreConfig != "" {
 		st, err := objectstore.ConfigFromFile(s.StoreConfig)

@@ -15,8 +15,10 @@ func validConfig() Config {
 	c := NewConfig("consent")
 	c.GRPCAddr, c.HTTPAddr = "127.0.0.1:27101", "127.0.0.1:27102"
 	c.TLS = serving.TLSFiles{CertFile: "consent.crt", KeyFile: "consent.key", CAFile: "ca.crt"}
-	c.Backends.Ledger.Org = ledger.Org{Name: "providers", MSPID: "ProvidersMSP", PeerEndpoint: "127.0.0.1:7051",
+	l := ledger.NewConfig()
+	l.Org = ledger.Org{Name: "providers", MSPID: "ProvidersMSP", PeerEndpoint: "127.0.0.1:7051",
 		PeerHostName: "peer0.providers", TLSRootCert: "tlsca.pem", UserCert: "user.pem", UserKey: "user.key"}
+	c.Backends.Ledgers = []ledger.Config{l}
 	c.Auth.Audience = "consent"
 	c.Auth.Issuers = map[string][]string{"https://idp.providers.example": {"idp.pem"}}
 	return c
@@ -82,18 +84,21 @@ func TestSettingsLoad(t *testing.T) {
 	dir := t.TempDir()
 	network := filepath.Join(dir, "network.json")
 	writeFile(t, network, `{"channel":"health","chaincode":"health","orgs":[{"name":"providers","mspId":"ProvidersMSP",
-		"peerEndpoint":"127.0.0.1:27051","peerHostName":"peer0","tlsRootCert":"ca.pem","userCert":"u.pem","userKey":"u.key"}]}`)
+		"peerEndpoint":"127.0.0.1:27051","peerHostName":"peer0","tlsRootCert":"ca.pem","userCert":"u.pem","userKey":"u.key"},
+		{"name":"stmarys","mspId":"StMarysMSP","peerMspId":"ProvidersMSP",
+		"peerEndpoint":"127.0.0.1:27051","peerHostName":"peer0","tlsRootCert":"ca.pem","userCert":"s.pem","userKey":"s.key"}]}`)
 	store := filepath.Join(dir, "minio.json")
 	writeFile(t, store, `{"endpoint":"127.0.0.1:27090","accessKey":"a","secretKey":"s"}`)
 
 	t.Run("every file read", func(t *testing.T) {
 		s := Settings{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", Issuers: []string{"iss-a=a.pem", "iss-a=a2.pem", "iss-b=b.pem"},
-			Audience: "records", LedgerConnection: network, LedgerOrg: "providers", StoreConfig: store, ConsentAddr: "127.0.0.1:3"}
+			Audience: "records", LedgerConnection: network, LedgerOrg: "providers, stmarys", StoreConfig: store, ConsentAddr: "127.0.0.1:3"}
 		c, err := s.Load("records")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Name != "records" || c.Backends.Ledger.Org.MSPID != "ProvidersMSP" || c.Backends.Store.Endpoint != "127.0.0.1:27090" ||
+		if c.Name != "records" || len(c.Backends.Ledgers) != 2 || c.Backends.Ledgers[0].Org.MSPID != "ProvidersMSP" ||
+			c.Backends.Ledgers[1].Org.PeerMSPID != "ProvidersMSP" || c.Backends.Store.Endpoint != "127.0.0.1:27090" ||
 			c.Backends.ConsentAddr != "127.0.0.1:3" || c.Auth.Audience != "records" {
 			t.Errorf("Load = %+v", c)
 		}

@@ -32,7 +32,7 @@ type Platform struct {
 	health   *health.Server
 
 	mu      sync.Mutex
-	ledger  *ledger.Client
+	ledgers []*ledger.Client // opened in the order of cfg.Ledgers
 	vault   *vault.Vault
 	buckets map[string]*objectstore.Bucket
 	conn    *grpc.ClientConn
@@ -58,22 +58,40 @@ func (p *Platform) StateDir() (string, error) {
 	return p.stateDir, nil
 }
 
-// Ledger is the ledger client, as the configured organisation.
+// Ledger is the ledger client of the service's own organisation (the first
+// configured).
 func (p *Platform) Ledger() (*ledger.Client, error) {
+	all, err := p.Ledgers()
+	if err != nil {
+		return nil, err
+	}
+	return all[0], nil
+}
+
+// Ledgers are the ledger clients of every organisation the service acts
+// for, its own first.
+func (p *Platform) Ledgers() ([]*ledger.Client, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.ledger != nil {
-		return p.ledger, nil
+	if p.ledgers != nil {
+		return p.ledgers, nil
 	}
-	if err := p.cfg.Ledger.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w (-ledger-connection, -ledger-org)", p.name, err)
+	if len(p.cfg.Ledgers) == 0 {
+		return nil, fmt.Errorf("%s config: no ledger connection is configured (-ledger-connection, -ledger-org)", p.name)
 	}
-	l, err := ledger.Dial(p.cfg.Ledger)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p.name, err)
+	var opened []*ledger.Client
+	for _, cfg := range p.cfg.Ledgers {
+		l, err := ledger.Dial(cfg)
+		if err != nil {
+			for _, o := range opened {
+				o.Close()
+			}
+			return nil, fmt.Errorf("%s: %w (-ledger-connection, -ledger-org)", p.name, err)
+		}
+		opened = append(opened, l)
 	}
-	p.ledger = l
-	return l, nil
+	p.ledgers = opened
+	return opened, nil
 }
 
 // Vault is the vault of patients' data keys.
@@ -154,8 +172,8 @@ func (p *Platform) close() error {
 	if p.conn != nil {
 		errs = append(errs, p.conn.Close())
 	}
-	if p.ledger != nil {
-		errs = append(errs, p.ledger.Close())
+	for _, l := range p.ledgers {
+		errs = append(errs, l.Close())
 	}
 	if p.vault != nil {
 		errs = append(errs, p.vault.Close())

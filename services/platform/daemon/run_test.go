@@ -152,11 +152,11 @@ func TestRunStopsOnAFailedBuild(t *testing.T) {
 func TestPlatformSaysWhatIsMissing(t *testing.T) {
 	p := newPlatform(NewConfig("records"))
 	for name, open := range map[string]func() error{
-		"the ledger connection, -ledger-connection": func() error { _, err := p.Ledger(); return err },
-		"-kek-file, -key-dir":                       func() error { _, err := p.Vault(); return err },
-		"object storage":                            func() error { _, err := p.Bucket(t.Context(), "records"); return err },
-		"-consent":                                  func() error { _, err := p.Decisions(); return err },
-		"the state folder is required (-state)":     func() error { _, err := p.StateDir(); return err },
+		"no ledger connection, -ledger-connection": func() error { _, err := p.Ledger(); return err },
+		"-kek-file, -key-dir":                      func() error { _, err := p.Vault(); return err },
+		"object storage":                           func() error { _, err := p.Bucket(t.Context(), "records"); return err },
+		"-consent":                                 func() error { _, err := p.Decisions(); return err },
+		"the state folder is required (-state)":    func() error { _, err := p.StateDir(); return err },
 	} {
 		err := open()
 		want := name

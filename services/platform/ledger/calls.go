@@ -27,6 +27,42 @@ func (c *Client) Patient(ctx context.Context, patientID string) (ledgerapi.Patie
 	return evaluate[ledgerapi.Patient](ctx, c, "patients:Get", patientID)
 }
 
+// PatientHistory returns every version of a patient's entry, oldest first:
+// the registration and each change of key or recovery.
+func (c *Client) PatientHistory(ctx context.Context, patientID string) ([]ledgerapi.PatientVersion, error) {
+	return evaluate[[]ledgerapi.PatientVersion](ctx, c, "patients:History", patientID)
+}
+
+// KeyChange is a signed change of a patient's key: the payload signed by
+// the key that authorises it, and by the new key.
+type KeyChange struct {
+	Signed
+	NewKeySignature string
+}
+
+// RotateKey replaces a patient's key (signed by the current key and the new
+// one).
+func (c *Client) RotateKey(ctx context.Context, k KeyChange) (ledgerapi.Patient, error) {
+	return submit[ledgerapi.Patient](ctx, c, "patients:RotateKey", k.Payload, k.Signature, k.NewKeySignature)
+}
+
+// RequestRecovery asks to replace a lost key (signed by the recovery key and
+// the new one); it takes effect after the patient's waiting period.
+func (c *Client) RequestRecovery(ctx context.Context, k KeyChange) (ledgerapi.Patient, error) {
+	return submit[ledgerapi.Patient](ctx, c, "patients:RequestRecovery", k.Payload, k.Signature, k.NewKeySignature)
+}
+
+// CancelRecovery cancels a pending recovery (signed by the current key).
+func (c *Client) CancelRecovery(ctx context.Context, s Signed) (ledgerapi.Patient, error) {
+	return submit[ledgerapi.Patient](ctx, c, "patients:CancelRecovery", s.Payload, s.Signature)
+}
+
+// CompleteRecovery puts a pending recovery's key in force once its waiting
+// period is over.
+func (c *Client) CompleteRecovery(ctx context.Context, patientID string) (ledgerapi.Patient, error) {
+	return submit[ledgerapi.Patient](ctx, c, "patients:CompleteRecovery", patientID)
+}
+
 // GrantConsent stores a patient-signed consent.
 func (c *Client) GrantConsent(ctx context.Context, s Signed) (ledgerapi.Consent, error) {
 	return submit[ledgerapi.Consent](ctx, c, "consents:Grant", s.Payload, s.Signature)
@@ -85,10 +121,12 @@ func (c *Client) Device(ctx context.Context, deviceID string) (ledgerapi.Device,
 	return evaluate[ledgerapi.Device](ctx, c, "devices:Get", deviceID)
 }
 
-// Notarize records the hash of a record version.
+// Notarize records the hash of a record version, filed by this client's
+// organisation (the chaincode records it and this client's identity as the
+// author; n.Org and n.Author are not sent).
 func (c *Client) Notarize(ctx context.Context, n ledgerapi.Notarization) (ledgerapi.Notarization, error) {
 	return submit[ledgerapi.Notarization](ctx, c, "notary:Notarize",
-		n.RecordID, n.PatientID, n.SHA256, n.Category, n.Author, strconv.Itoa(n.Version), n.PreviousSHA256)
+		n.RecordID, n.PatientID, n.SHA256, n.Category, strconv.Itoa(n.Version), n.PreviousSHA256)
 }
 
 // Verify compares a hash with a record's notarized versions.
@@ -168,12 +206,21 @@ func (c *Client) DatasetRelease(ctx context.Context, datasetID string) (ledgerap
 	return evaluate[ledgerapi.DatasetRelease](ctx, c, "datasets:Get", datasetID)
 }
 
-// RecordErasure records that a patient's data was erased off the ledger
-// (crypto-shredded). Recording the same erasure again returns the one already
-// recorded, so a retry after an unknown outcome is safe.
-func (c *Client) RecordErasure(ctx context.Context, e ledgerapi.Erasure) (ledgerapi.Erasure, error) {
-	return submit[ledgerapi.Erasure](ctx, c, "erasures:Record",
-		e.PatientID, e.ErasureID, strconv.Itoa(e.ObjectsDeleted), e.KeyID)
+// RequestErasure relays a patient-signed erasure request. Relaying the same
+// signed request again returns the erasure already recorded, so a retry
+// after an unknown outcome is safe.
+func (c *Client) RequestErasure(ctx context.Context, s Signed) (ledgerapi.Erasure, error) {
+	return submit[ledgerapi.Erasure](ctx, c, "erasures:Request", s.Payload, s.Signature)
+}
+
+// CompleteErasure records what an erasure this organisation relayed
+// removed. Completing again with the same counts returns the erasure.
+func (c *Client) CompleteErasure(ctx context.Context, patientID, erasureID string, counts ledgerapi.ErasureCounts) (ledgerapi.Erasure, error) {
+	raw, err := json.Marshal(counts)
+	if err != nil {
+		return ledgerapi.Erasure{}, fmt.Errorf("ledger: encode erasure counts: %w", err)
+	}
+	return submit[ledgerapi.Erasure](ctx, c, "erasures:Complete", patientID, erasureID, string(raw))
 }
 
 // Erasure returns the erasure recorded for a patient.

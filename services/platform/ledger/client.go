@@ -97,6 +97,14 @@ func loadIdentity(org Org) (*identity.X509Identity, identity.Sign, error) {
 // MSPID is the organisation this client acts for.
 func (c *Client) MSPID() string { return c.cfg.Org.MSPID }
 
+// gatewayMSP is the organisation of the peer this client's gateway runs on.
+func (c *Client) gatewayMSP() string {
+	if c.cfg.Org.PeerMSPID != "" {
+		return c.cfg.Org.PeerMSPID
+	}
+	return c.cfg.Org.MSPID
+}
+
 // Close ends the gateway session and the connection.
 func (c *Client) Close() error {
 	c.gateway.Close()
@@ -115,7 +123,7 @@ func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (o
 			return out, decode(fn, raw, &out)
 		}
 		err = classify(ctx, fn, err)
-		if !behindPeer(err, c.cfg.Org.MSPID) || wait > behindPeerMaxWait {
+		if !behindPeer(err, c.gatewayMSP()) || wait > behindPeerMaxWait {
 			return out, err
 		}
 		span.AddEvent("another organisation's peer is behind; retrying")

@@ -8,11 +8,16 @@ import (
 	"time"
 )
 
-// Org is one organisation's way into the network: its peer, the CA that signed
-// the peer's TLS certificate, and the client identity to act as.
+// Org is one organisation's way into the network: the gateway peer its
+// clients talk to (its own, or another organisation's when it has none),
+// the CA that signed the peer's TLS certificate, and the client identity to
+// act as.
 type Org struct {
-	Name         string `json:"name"`
-	MSPID        string `json:"mspId"`
+	Name  string `json:"name"`
+	MSPID string `json:"mspId"`
+	// PeerMSPID is the organisation of the gateway peer ("" means MSPID's
+	// own).
+	PeerMSPID    string `json:"peerMspId"`
 	PeerEndpoint string `json:"peerEndpoint"`
 	PeerHostName string `json:"peerHostName"`
 	TLSRootCert  string `json:"tlsRootCert"`

@@ -96,13 +96,32 @@ func classify(ctx context.Context, fn string, err error) error {
 	return &Error{Function: fn, Kind: ErrUnavailable, Message: st.Message(), TxID: txID}
 }
 
-// behindPeer reports a refusal that came from another organisation's peer
-// although this organisation's own peer endorsed the same proposal: the
-// gateway always endorses on its local organisation first, and the chaincode
-// is deterministic, so the two can only disagree when the other peer has not
-// yet committed a block this client's peer has (a write just committed, then
-// a call that reads it). Such a refusal is retried, not reported.
-func behindPeer(err error, ownMSP string) bool {
+// behindPeer reports endorsements that disagree because a peer is a block
+// behind: a refusal that came from another organisation's peer although the
+// gateway's own peer (gatewayMSP's) endorsed the same proposal (the gateway
+// always endorses on its local organisation first, and the chaincode is
+// deterministic, so the two can only disagree when the other peer has not
+// yet committed a block the gateway's peer has: a write just committed,
+// then a call that reads it), or endorsements the gateway could not collect
+// or match for the same reason. Such a failure is retried, not reported: an
+// unendorsed transaction changed nothing.
+func behindPeer(err error, gatewayMSP string) bool {
 	var le *Error
-	return errors.As(err, &le) && le.Kind == ErrRejected && le.RejectedBy != "" && le.RejectedBy != ownMSP
+	if !errors.As(err, &le) {
+		return false
+	}
+	switch le.Kind {
+	case ErrRejected:
+		return le.RejectedBy != "" && le.RejectedBy != gatewayMSP
+	case ErrUnavailable:
+		return endorsementsDisagree(le.Message)
+	}
+	return false
+}
+
+// endorsementsDisagree reports the gateway's words for endorsements that
+// differ between peers or could not all be collected.
+func endorsementsDisagree(message string) bool {
+	return strings.Contains(message, "ProposalResponsePayloads do not match") ||
+		strings.Contains(message, "failed to collect enough transaction endorsements")
 }

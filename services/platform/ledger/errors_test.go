@@ -92,6 +92,10 @@ func TestBehindPeer(t *testing.T) {
 		"our own peer refused: a real refusal":                   {refusedBy("ProvidersMSP"), false},
 		"unavailable is not a refusal":                           {classify(live, "anchors:Anchor", statusErr(t, codes.Unavailable, "connection refused")), false},
 		"invalidated at commit":                                  {classify(live, "anchors:Anchor", &client.CommitError{TransactionID: "tx1", Code: peer.TxValidationCode_MVCC_READ_CONFLICT}), false},
+		"endorsements that do not match": {classify(live, "consents:Grant", statusErr(t, codes.Aborted,
+			"failed to assemble transaction: ProposalResponsePayloads do not match (base64): 'CiA...' vs 'CiB...'")), true},
+		"endorsements not collected": {classify(live, "consents:Grant", statusErr(t, codes.Aborted,
+			"failed to collect enough transaction endorsements, see attached details for more info")), true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -99,5 +103,24 @@ func TestBehindPeer(t *testing.T) {
 				t.Fatalf("behindPeer(%v) = %v, want %v", tc.err, got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBehindPeerThroughAnotherOrganisation: a client of an organisation
+// without a peer goes through another organisation's gateway; a refusal by
+// that gateway's own peer is a real refusal, one by a third peer is a peer
+// behind.
+func TestBehindPeerThroughAnotherOrganisation(t *testing.T) {
+	live := context.Background()
+	refusedBy := func(msp string) error {
+		return classify(live, "notary:Notarize", statusErr(t, codes.Aborted, "failed to endorse transaction",
+			&gateway.ErrorDetail{MspId: msp, Message: "chaincode response 500, forbidden: organisation StMarysMSP may not file"}))
+	}
+	c := &Client{cfg: Config{Org: Org{MSPID: "StMarysMSP", PeerMSPID: "ProvidersMSP"}}}
+	if behindPeer(refusedBy("ProvidersMSP"), c.gatewayMSP()) {
+		t.Error("the gateway peer's own refusal was taken for a peer behind")
+	}
+	if !behindPeer(refusedBy("ResearchMSP"), c.gatewayMSP()) {
+		t.Error("a refusal by the other endorsing peer was not taken for a peer behind")
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -192,12 +193,15 @@ func TestConsentLifecycle(t *testing.T) {
 		wantRejected(t, err, "nonce")
 	})
 
-	t.Run("research organisation cannot relay consent changes", func(t *testing.T) {
-		research := dial(t, "research")
+	t.Run("any member may relay the patient's signed change: the signature decides", func(t *testing.T) {
+		pharmacy := dial(t, "pharmacy")
 		g := grant
-		g.ConsentID = unique("from-research")
-		_, err := research.GrantConsent(ctx, must(p.Grant(g)))
-		wantRejected(t, err, "researchmsp")
+		g.ConsentID = unique("via-pharmacy")
+		g.Grantee = ledgerapi.Grantee{Kind: "org", ID: ledgerapi.PharmacyMSP}
+		g.Categories = []string{"prescriptions"}
+		if _, err := pharmacy.GrantConsent(ctx, must(p.Grant(g))); err != nil {
+			t.Fatal(err)
+		}
 	})
 
 	t.Run("lists", func(t *testing.T) {
@@ -209,10 +213,11 @@ func TestConsentLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, page := range map[string]ledgerapi.ConsentPage{"by patient": byPatient, "by grantee": byGrantee} {
-			if len(page.Items) != 1 || page.Items[0].ConsentID != grant.ConsentID {
-				t.Errorf("%s: %+v, want exactly %s", name, page.Items, grant.ConsentID)
-			}
+		if len(byGrantee.Items) != 1 || byGrantee.Items[0].ConsentID != grant.ConsentID {
+			t.Errorf("by grantee: %+v, want exactly %s", byGrantee.Items, grant.ConsentID)
+		}
+		if len(byPatient.Items) != 2 {
+			t.Errorf("by patient: %+v, want the grant and the one relayed by the pharmacy", byPatient.Items)
 		}
 	})
 
@@ -252,20 +257,21 @@ func TestNotary(t *testing.T) {
 	if _, err := providers.RegisterPatient(ctx, must(p.Register())); err != nil {
 		t.Fatal(err)
 	}
+	letFile(t, providers, p, ledgerapi.ProvidersMSP)
 	recordID, patientID := unique("rec"), p.PatientID()
 	v1, v2 := []byte(`{"resourceType":"Observation","v":1}`), []byte(`{"resourceType":"Observation","v":2}`)
 
 	n1, err := providers.Notarize(ctx, ledgerapi.Notarization{
-		RecordID: recordID, PatientID: patientID, SHA256: digest(v1), Category: "labs", Author: "dr-a", Version: 1,
+		RecordID: recordID, PatientID: patientID, SHA256: digest(v1), Category: "labs", Version: 1,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n1.TxID == "" || n1.Timestamp == "" {
-		t.Fatalf("notarization has no transaction id or time: %+v", n1)
+	if n1.TxID == "" || n1.Timestamp == "" || n1.Org != ledgerapi.ProvidersMSP || n1.Author == "" {
+		t.Fatalf("notarization has no transaction id, time, filing organisation or author: %+v", n1)
 	}
 	if _, err := providers.Notarize(ctx, ledgerapi.Notarization{
-		RecordID: recordID, PatientID: patientID, SHA256: digest(v2), Category: "labs", Author: "dr-a",
+		RecordID: recordID, PatientID: patientID, SHA256: digest(v2), Category: "labs",
 		Version: 2, PreviousSHA256: digest(v1),
 	}); err != nil {
 		t.Fatal(err)
@@ -294,7 +300,7 @@ func TestNotary(t *testing.T) {
 	t.Run("a version that does not follow the latest is refused", func(t *testing.T) {
 		_, err := providers.Notarize(ctx, ledgerapi.Notarization{
 			RecordID: recordID, PatientID: patientID, SHA256: digest([]byte("x")), Category: "labs",
-			Author: "dr-a", Version: 3, PreviousSHA256: digest(v1),
+			Version: 3, PreviousSHA256: digest(v1),
 		})
 		wantRejected(t, err, "previous")
 	})
@@ -350,11 +356,11 @@ func TestDevicesAnchorsAccessLogAndDatasets(t *testing.T) {
 
 	t.Run("access events", func(t *testing.T) {
 		events := []ledgerapi.AccessEvent{
-			{EventID: unique("ev1"), Actor: "dr-a", ActorOrg: "ProvidersMSP", PatientID: p.PatientID(), Action: "read",
-				Resource: "record/r1", Purpose: "treatment", Decision: "allow", Time: "2026-11-21T10:00:00Z"},
-			{EventID: unique("ev2"), Actor: "dr-b", ActorOrg: "ProvidersMSP", PatientID: p.PatientID(), Action: "read",
-				Resource: "record/r1", Purpose: "emergency", Decision: "allow", BreakGlass: true,
-				Reason: "unconscious in ER", Time: "2026-11-21T10:01:00Z"},
+			{EventID: unique("ev1"), Actor: "dr-a", ActorRole: "clinician", ActorOrg: "ProvidersMSP", PatientID: p.PatientID(), Action: "read",
+				Resource: "record/r1", Purpose: "treatment", Decision: "allow", ReasonCodes: []string{"consent"}, Time: "2026-11-21T10:00:00Z"},
+			{EventID: unique("ev2"), Actor: "dr-b", ActorRole: "clinician", ActorOrg: "ProvidersMSP", PatientID: p.PatientID(), Action: "read",
+				Resource: "record/r1", Purpose: "emergency", Decision: "allow", BreakGlass: true, BreakGlassRef: digest([]byte("keyed")),
+				ReasonCodes: []string{"break-glass"}, Time: "2026-11-21T10:01:00Z"},
 		}
 		r, err := providers.AppendAccessEvents(ctx, events)
 		if err != nil {
@@ -406,7 +412,7 @@ func TestDevicesAnchorsAccessLogAndDatasets(t *testing.T) {
 
 func TestErasure(t *testing.T) {
 	ctx := testContext(t)
-	providers, research := dial(t, "providers"), dial(t, "research")
+	providers, research, stMarys := dial(t, "providers"), dial(t, "research"), dial(t, "stmarys")
 	p := newPatient(t)
 	clinician := unique("dr")
 
@@ -442,44 +448,66 @@ func TestErasure(t *testing.T) {
 	if d := check(t); !d.Allowed || d.ConsentID != grant.ConsentID {
 		t.Fatalf("before the erasure: %+v, want allowed by %s", d, grant.ConsentID)
 	}
-
-	erasure := ledgerapi.Erasure{PatientID: p.PatientID(), ErasureID: unique("erasure"), ObjectsDeleted: 3, KeyID: unique("key")}
-	t.Run("research organisation cannot record an erasure", func(t *testing.T) {
-		_, err := research.RecordErasure(ctx, erasure)
-		wantRejected(t, err, "researchmsp")
-		if !errors.Is(err, ledgerapi.ErrForbidden) {
-			t.Fatalf("want ledgerapi.ErrForbidden, got %v", err)
-		}
+	notErased := func(t *testing.T) {
+		t.Helper()
 		if _, err := providers.Erasure(ctx, p.PatientID()); !errors.Is(err, ledgerapi.ErrNotFound) {
-			t.Fatalf("erasure after a refused record: %v, want not found", err)
+			t.Fatalf("erasure after a refused request: %v, want not found", err)
 		}
+		if d := check(t); !d.Allowed {
+			t.Fatalf("after a refused request the consent no longer allows: %+v", d)
+		}
+	}
+
+	t.Run("without the patient's signature: another key's", func(t *testing.T) {
+		thief, err := patientkey.Generate(p.PatientID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		thief.SetNonce(p.Nonce() + 100)
+		_, err = providers.RequestErasure(ctx, must(thief.Erase(unique("erasure"))))
+		wantRejected(t, err, "signature")
+		notErased(t)
+	})
+	t.Run("with another patient's signature", func(t *testing.T) {
+		other := newPatient(t)
+		if _, err := providers.RegisterPatient(ctx, must(other.Register())); err != nil {
+			t.Fatal(err)
+		}
+		req := must(other.Erase(unique("erasure")))
+		forged := strings.Replace(req.Payload, other.PatientID(), p.PatientID(), 1)
+		_, err := providers.RequestErasure(ctx, ledger.Signed{Payload: forged, Signature: req.Signature})
+		wantRejected(t, err, "signature")
+		notErased(t)
+	})
+	t.Run("with a replayed signature: a grant's nonce spent", func(t *testing.T) {
+		stale, err := patientkey.Generate(p.PatientID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = stale
+		// The patient's own request signed with a nonce already used.
+		replay := patientkeyWithNonce(t, p, 0)
+		_, err = providers.RequestErasure(ctx, must(replay.Erase(unique("erasure"))))
+		wantRejected(t, err, "nonce")
+		notErased(t)
 	})
 
-	recorded, err := providers.RecordErasure(ctx, erasure)
+	erasureID := unique("erasure")
+	request := must(p.Erase(erasureID))
+	requested, err := stMarys.RequestErasure(ctx, request)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := erasure
-	want.TxID, want.Timestamp = recorded.TxID, recorded.Timestamp
-	if recorded != want || recorded.TxID == "" {
-		t.Fatalf("recorded %+v, want %+v with a transaction id", recorded, erasure)
-	}
-	if _, err := time.Parse(time.RFC3339Nano, recorded.Timestamp); err != nil {
-		t.Fatalf("timestamp %q: %v", recorded.Timestamp, err)
+	if requested.Status != ledgerapi.ErasureRequested || requested.RequestedBy != ledgerapi.StMarysMSP || requested.RequestTxID == "" {
+		t.Fatalf("requested %+v", requested)
 	}
 
-	t.Run("get returns it", func(t *testing.T) {
-		for name, c := range map[string]*ledger.Client{"providers": providers, "research": research} {
-			got, err := c.Erasure(ctx, p.PatientID())
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			if got != recorded {
-				t.Fatalf("%s read %+v, want %+v", name, got, recorded)
-			}
+	t.Run("relaying the same signed request again returns it", func(t *testing.T) {
+		again, err := providers.RequestErasure(ctx, request)
+		if err != nil || again.RequestTxID != requested.RequestTxID {
+			t.Fatalf("repeat = %+v, %v; want the erasure first requested", again, err)
 		}
 	})
-
 	t.Run("the erasure's event reaches a listener", func(t *testing.T) {
 		for {
 			select {
@@ -492,8 +520,8 @@ func TestErasure(t *testing.T) {
 					t.Fatalf("event payload: %v", err)
 				}
 				if got.PatientID == p.PatientID() {
-					if got != recorded || e.TransactionID != recorded.TxID {
-						t.Fatalf("event %+v in tx %s, want %+v", got, e.TransactionID, recorded)
+					if got.ErasureID != erasureID || e.TransactionID != requested.RequestTxID {
+						t.Fatalf("event %+v in tx %s, want the request %+v", got, e.TransactionID, requested)
 					}
 					return
 				}
@@ -502,54 +530,83 @@ func TestErasure(t *testing.T) {
 			}
 		}
 	})
-
 	t.Run("check is denied as erased", func(t *testing.T) {
 		d := check(t)
 		if wantReason := "patient " + p.PatientID() + " has been erased"; d.Allowed || d.Reason != wantReason {
 			t.Fatalf("decision %+v, want denied with reason %q", d, wantReason)
 		}
 	})
-
 	t.Run("a new consent is refused", func(t *testing.T) {
 		g := grant
 		g.ConsentID = unique("after-erasure")
 		_, err := providers.GrantConsent(ctx, must(p.Grant(g)))
 		wantRejected(t, err, "has been erased")
-		if !errors.Is(err, ledgerapi.ErrForbidden) {
-			t.Fatalf("want ledgerapi.ErrForbidden, got %v", err)
-		}
 	})
 
-	t.Run("recording the same erasure again is accepted", func(t *testing.T) {
-		again, err := providers.RecordErasure(ctx, erasure)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if again != recorded {
-			t.Fatalf("repeat returned %+v, want the erasure first recorded %+v", again, recorded)
+	counts := ledgerapi.ErasureCounts{RecordObjects: 3, WearableObjects: 7, KeyID: unique("key")}
+	t.Run("only the relaying organisation completes it", func(t *testing.T) {
+		_, err := providers.CompleteErasure(ctx, p.PatientID(), erasureID, counts)
+		wantRejected(t, err, "stmarysmsp")
+	})
+	done, err := stMarys.CompleteErasure(ctx, p.PatientID(), erasureID, counts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if done.Status != ledgerapi.ErasureCompleted || *done.Counts != counts || done.CompleteTxID == "" {
+		t.Fatalf("completed %+v", done)
+	}
+	t.Run("completing again with other counts conflicts", func(t *testing.T) {
+		other := counts
+		other.RecordObjects = 4
+		_, err := stMarys.CompleteErasure(ctx, p.PatientID(), erasureID, other)
+		wantRejected(t, err, "conflicts")
+	})
+	t.Run("every member reads it", func(t *testing.T) {
+		for name, c := range map[string]*ledger.Client{"providers": providers, "research": research, "stmarys": stMarys} {
+			got, err := c.Erasure(ctx, p.PatientID())
+			if err != nil || got.Status != ledgerapi.ErasureCompleted || *got.Counts != counts {
+				t.Fatalf("%s read %+v, %v", name, got, err)
+			}
 		}
 	})
+}
 
-	t.Run("a different erasure is refused", func(t *testing.T) {
-		tests := map[string]struct {
-			edit   func(e *ledgerapi.Erasure)
-			reason error
-		}{
-			"same erasure id, other content": {func(e *ledgerapi.Erasure) { e.ObjectsDeleted = 4 }, ledgerapi.ErrConflict},
-			"another erasure id":             {func(e *ledgerapi.Erasure) { e.ErasureID = unique("erasure") }, ledgerapi.ErrExists},
-		}
-		for name, tc := range tests {
-			t.Run(name, func(t *testing.T) {
-				e := erasure
-				tc.edit(&e)
-				_, err := providers.RecordErasure(ctx, e)
-				if !errors.Is(err, ledger.ErrRejected) || !errors.Is(err, tc.reason) {
-					t.Fatalf("got %v, want ErrRejected for %v", err, tc.reason)
-				}
-			})
-		}
-		if got, err := providers.Erasure(ctx, p.PatientID()); err != nil || got != recorded {
-			t.Fatalf("after refused records: %+v, %v; want %+v unchanged", got, err, recorded)
-		}
-	})
+// patientkeyWithNonce is a copy of p's key whose next change carries nonce
+// n+1 (a device that did not read the ledger's nonce).
+func patientkeyWithNonce(t *testing.T, p *patientkey.Key, n uint64) *patientkey.Key {
+	t.Helper()
+	path := t.TempDir() + "/key.json"
+	if err := p.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["lastNonce"] = n
+	raw, _ = json.Marshal(f)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := patientkey.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// letFile has the patient let an organisation file their records of every
+// category (a consent to the organisation, for treatment).
+func letFile(t *testing.T, relay *ledger.Client, p *patientkey.Key, org string) {
+	t.Helper()
+	if _, err := relay.GrantConsent(testContext(t), must(p.Grant(ledgerapi.ConsentGrant{
+		ConsentID: unique("filing"), Grantee: ledgerapi.Grantee{Kind: "org", ID: org},
+		Categories: ledgerapi.Categories, Purposes: []string{"treatment"},
+	}))); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -37,14 +37,15 @@ func run(m *testing.M) int {
 	if os.Getenv("HX_MINIO_CONFIG") != "" {
 		return m.Run()
 	}
-	script, err := filepath.Abs(filepath.Join("..", "..", "test-network", "minio", "minio.sh"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+	root, ok := devenv.RepoRoot()
+	if !ok {
+		fmt.Fprintln(os.Stderr, "objectstore integration: no test-network/ above the working directory")
 		return 1
 	}
+	script := filepath.Join(root, "test-network", "minio", "minio.sh")
 	status := exec.Command(script, "status")
 	status.Stdout, status.Stderr = io.Discard, os.Stderr
-	err = status.Run()
+	err := status.Run()
 	var exit *exec.ExitError
 	if err == nil || !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		// Running (or running but broken: the tests will say so).
