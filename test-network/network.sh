@@ -22,6 +22,8 @@
 # Ports (ports.sh) and folders can be overridden by environment (see the HX_
 # variables). Everything listens on 127.0.0.1 only.
 set -euo pipefail
+# Everything this script writes (state, keys, logs) is for its owner only.
+umask 077
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -269,23 +271,28 @@ make_config() {
     fail "configtxgen failed" "$logs/configtxgen.log"
 }
 
-# make_tls DIR CA_NAME KEY_USAGE NAME...: a CA made for this network only,
-# in DIR, and for each NAME a P-256 key and a certificate for 127.0.0.1 with
-# the given extended key usage. Keys are 0600.
+# make_tls DIR CA_NAME NAME:KIND:USAGE...: a CA made for this network only, in
+# DIR, and for each NAME a P-256 key and a certificate for 127.0.0.1 with the
+# given extended key usage and, when KIND is not "-", the identity
+# spiffe://health-exchange/KIND/NAME as a URI SAN (the servers read who calls
+# from it). Keys are 0600.
 make_tls() {
-  local d="$1" ca="$2" usage="$3" name
-  shift 3
+  local d="$1" ca="$2" entry name kind usage uri
+  shift 2
   mkdir -p "$d"
   (
     cd "$d"
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 3650 \
       -subj "/CN=$ca" -keyout ca.key -out ca.crt
-    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=%s\n' "$usage" >ext.cnf
-    for name in "$@"; do
+    for entry in "$@"; do
+      IFS=: read -r name kind usage <<<"$entry"
+      uri=""
+      [ "$kind" = "-" ] || uri=",URI:spiffe://health-exchange/$kind/${name#"$kind"-}"
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost%s\nextendedKeyUsage=%s\n' "$uri" "$usage" >"$name.ext"
       openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -subj "/CN=$name" -keyout "$name.key" -out "$name.csr"
       openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
-        -days 3650 -extfile ext.cnf -out "$name.crt"
+        -days 3650 -extfile "$name.ext" -out "$name.crt"
     done
     chmod 600 ./*.key
   ) >"$logs/$(basename "$d").log" 2>&1 || fail "making TLS material in $d failed" "$logs/$(basename "$d").log"
@@ -293,24 +300,40 @@ make_tls() {
 
 # Each chaincode server proves itself to its peer with a certificate of its
 # own CA ("server").
-make_chaincode_tls() { make_tls "$HX_STATE/chaincode-tls" hx-chaincode-ca serverAuth server; }
+make_chaincode_tls() { make_tls "$HX_STATE/chaincode-tls" hx-chaincode-ca server:-:serverAuth; }
 
-# The services' own TLS: a CA made for this network, and for each service a
-# certificate that names 127.0.0.1 and serves as server and client
-# certificate (services call each other with mutual TLS).
-service_names=(consent records ingest research cli)
+# The services' own TLS: a CA made for this network, and a certificate for
+# each service (server and client: services call each other with mutual
+# TLS), each class of app that calls the services' gRPC APIs directly
+# (client only), and the wearables (client only: a device certificate opens
+# the ingest upload and nothing else). Each names its holder in a URI SAN,
+# spiffe://health-exchange/{service,app,device}/NAME; the servers check it.
+service_names=(consent records ingest research)
+app_names=(app-patient app-clinician app-researcher app-operator)
 
-make_services_tls() { make_tls "$HX_STATE/services-tls" hx-services-ca serverAuth,clientAuth "${service_names[@]}"; }
+make_services_tls() {
+  local entries=() n
+  for n in "${service_names[@]}"; do entries+=("$n:service:serverAuth,clientAuth"); done
+  for n in "${app_names[@]}"; do entries+=("$n:app:clientAuth"); done
+  entries+=("device-wearable:device:clientAuth")
+  make_tls "$HX_STATE/services-tls" hx-services-ca "${entries[@]}"
+}
 
-# A development identity provider: an Ed25519 key that signs the users'
-# bearer tokens in the demo and the tests (hxtoken issues them).
+# The development identity providers: one per organisation, which may sign
+# tokens for that organisation's people only, and one for the patients
+# (tokens without an organisation). Each is an Ed25519 key (hxtoken issues
+# the tokens); the services trust each for its organisation and roles only.
+idp_names=(patients providers stmarys pharmacy insurer research)
+
 make_dev_idp() {
-  local d="$HX_STATE/idp"
+  local d="$HX_STATE/idp" name
   mkdir -p "$d"
-  (
-    openssl genpkey -algorithm ed25519 -out "$d/issuer.key" &&
-      openssl pkey -in "$d/issuer.key" -pubout -out "$d/issuer.pub" && chmod 600 "$d/issuer.key"
-  ) >"$logs/idp.log" 2>&1 || fail "making the development identity provider's key failed" "$logs/idp.log"
+  for name in "${idp_names[@]}"; do
+    (
+      openssl genpkey -algorithm ed25519 -out "$d/$name.key" &&
+        openssl pkey -in "$d/$name.key" -pubout -out "$d/$name.pub" && chmod 600 "$d/$name.key"
+    ) >>"$logs/idp.log" 2>&1 || fail "making the development identity provider $name's key failed" "$logs/idp.log"
+  done
 }
 
 # The development key-encryption key of the vault (32 random bytes, mode
@@ -431,7 +454,10 @@ write_client_config() {
     --arg research_grpc "127.0.0.1:$HX_RESEARCH_GRPC_PORT" --arg research_http "127.0.0.1:$HX_RESEARCH_HTTP_PORT" \
     '{channel:$channel, chaincode:$chaincode, orgs:.,
       servicesTls:{dir:$tls, ca:($tls + "/ca.crt")},
-      devIdp:{issuer:"hx-dev-idp", audience:"health-exchange", key:($idp + "/issuer.key"), publicKey:($idp + "/issuer.pub")},
+      idps:([["patients","",["patient"]], ["providers","ProvidersMSP",["clinician"]], ["stmarys","StMarysMSP",["clinician"]],
+             ["pharmacy","PharmacyMSP",["pharmacist"]], ["insurer","InsurerMSP",["insurer"]], ["research","ResearchMSP",["researcher"]]]
+            | map({name:.[0], issuer:("https://idp." + .[0] + ".hx.local"), org:.[1], roles:.[2],
+                   key:($idp + "/" + .[0] + ".key"), publicKey:($idp + "/" + .[0] + ".pub")})),
       vault:{kek:($vault + "/kek"), keys:($vault + "/keys")},
       services:{
         consent:{grpc:$consent_grpc, http:$consent_http, orgs:["providers","stmarys","pharmacy","insurer","research"]},

@@ -47,7 +47,7 @@ func TestInvoke(t *testing.T) {
 		payload, sig := sign(t, alice.key, g)
 		return [2]string{payload, sig}
 	}
-	care := grant(grantTo("c1", "user", "dr-who", labs, treatment))
+	care := grant(grantTo("c1", "user", "ProvidersMSP/dr-who", labs, treatment))
 	study := grant(grantTo("c2", "org", "ResearchMSP", labs, []string{"research"}))
 	filing := grant(grantTo("c0", "org", "ProvidersMSP", labs, treatment))
 	devReg, devRegSig := sign(t, alice.key, ledgerapi.DeviceRegistration{Header: alice.next(ledgerapi.OpDeviceRegister), DeviceID: "watch-1", PublicKey: dev.publicKey()})
@@ -59,7 +59,7 @@ func TestInvoke(t *testing.T) {
 	_, rotateNewSig := sign(t, newKey.key, rotation)
 	erase, eraseSig := sign(t, newKey.key, ledgerapi.PatientErasure{Header: alice.next(ledgerapi.OpPatientErase), ErasureID: "er-1"})
 	counts := `{"recordObjects":2,"wearableObjects":0}`
-	late := grantTo("c3", "user", "dr-who", labs, treatment)
+	late := grantTo("c3", "user", "ProvidersMSP/dr-who", labs, treatment)
 	late.Header = alice.next(ledgerapi.OpConsentGrant)
 	latePayload, lateSig := sign(t, newKey.key, late)
 	afterErasure := [2]string{latePayload, lateSig}
@@ -81,12 +81,12 @@ func TestInvoke(t *testing.T) {
 		{p, "consents:Grant", care[:], &ledgerapi.Consent{}, `"recordIds":[]`},
 		{p, "consents:Grant", study[:], &ledgerapi.Consent{}, `"status":"active"`},
 		{"StMarysMSP", "consents:Grant", filing[:], &ledgerapi.Consent{}, `"grantee":{"kind":"org","id":"ProvidersMSP"}`},
-		{r, "consents:Get", []string{"c1"}, &ledgerapi.Consent{}, `"grantee":{"kind":"user","id":"dr-who"}`},
+		{r, "consents:Get", []string{"c1"}, &ledgerapi.Consent{}, `"grantee":{"kind":"user","id":"ProvidersMSP/dr-who"}`},
 		{r, "consents:ListByPatient", []string{"alice", "10", ""}, &ledgerapi.ConsentPage{}, `"count":3`},
 		{r, "consents:ListByPatient", []string{"alice", "1", ""}, &ledgerapi.ConsentPage{}, `"bookmark":"`},
 		{p, "consents:ListByGrantee", []string{"org", "ResearchMSP", "5", ""}, &ledgerapi.ConsentPage{}, `"consentId":"c2"`},
-		{p, "consents:ListByGrantee", []string{"user", "nobody", "5", ""}, &ledgerapi.ConsentPage{}, `{"items":[],"count":0}`},
-		{p, "consents:Check", []string{"alice", "dr-who", "", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `"allowed":true`},
+		{p, "consents:ListByGrantee", []string{"user", "StMarysMSP/nobody", "5", ""}, &ledgerapi.ConsentPage{}, `{"items":[],"count":0}`},
+		{p, "consents:Check", []string{"alice", "dr-who", "ProvidersMSP", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `"allowed":true`},
 		{p, "consents:Check", []string{"alice", "nobody", "", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `"allowed":false`},
 		{p, "devices:Register", []string{devReg, devRegSig}, &ledgerapi.Device{}, `"status":"active"`},
 		{r, "devices:Get", []string{"watch-1"}, &ledgerapi.Device{}, `"deviceId":"watch-1"`},
@@ -118,7 +118,7 @@ func TestInvoke(t *testing.T) {
 		{p, "erasures:Request", []string{erase, eraseSig}, &ledgerapi.Erasure{}, `"erasureId":"er-1"`},
 		{p, "erasures:Complete", []string{"alice", "er-1", counts}, &ledgerapi.Erasure{}, `"counts":{"recordObjects":2,"wearableObjects":0}`},
 		{r, "erasures:Get", []string{"alice"}, &ledgerapi.Erasure{}, `"status":"completed"`},
-		{r, "consents:Check", []string{"alice", "dr-who", "", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `{"allowed":false,"reason":"patient alice has been erased"}`},
+		{r, "consents:Check", []string{"alice", "dr-who", "ProvidersMSP", "labs", "treatment", "", ""}, &ledgerapi.Decision{}, `{"allowed":false,"reason":"patient alice has been erased"}`},
 		{r, "org.hyperledger.fabric:GetMetadata", nil, nil, ""},
 		// Refusals travel back as error messages.
 		{"OtherMSP", "patients:Get", []string{"alice"}, nil, "forbidden"},

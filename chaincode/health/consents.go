@@ -153,10 +153,11 @@ func (*Consents) ListByGrantee(ctx contractapi.TransactionContextInterface, gran
 	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
-	if err := errors.Join(
-		ledgerapi.ValidateGranteeKind("granteeKind", granteeKind),
-		ledgerapi.ValidateID("granteeId", granteeID),
-	); err != nil {
+	idErr := ledgerapi.ValidateID("granteeId", granteeID)
+	if granteeKind == ledgerapi.GranteeUser {
+		idErr = ledgerapi.Grantee{Kind: granteeKind, ID: granteeID}.Validate("grantee")
+	}
+	if err := errors.Join(ledgerapi.ValidateGranteeKind("granteeKind", granteeKind), idErr); err != nil {
 		return nil, err
 	}
 	return consentPage(ctx, []string{granteeKind, granteeID}, consentsByGrantee, pageSize, bookmark)

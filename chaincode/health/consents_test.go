@@ -60,7 +60,7 @@ func TestConsentsGrant(t *testing.T) {
 			alice := newPatient("alice")
 			f.register(t, alice)
 			registered := len(f.stub.events)
-			g := grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment)
+			g := grantTo("c1", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment)
 			g.Header = alice.next(ledgerapi.OpConsentGrant)
 			if tc.edit != nil {
 				tc.edit(&g)
@@ -109,8 +109,8 @@ func TestConsentsGrantDuplicateID(t *testing.T) {
 	f := newFixture()
 	alice, bob := newPatient("alice"), newPatient("bob")
 	f.register(t, alice, bob)
-	f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment))
-	_, err := f.grant(t, bob, grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment))
+	f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment))
+	_, err := f.grant(t, bob, grantTo("c1", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment))
 	wantErr(t, err, ledgerapi.ErrExists)
 }
 
@@ -121,13 +121,13 @@ func TestNonces(t *testing.T) {
 	alice := newPatient("alice")
 	f.register(t, alice)
 	grant := func(nonce uint64, consentID string) error {
-		g := grantTo(consentID, ledgerapi.GranteeUser, "dr-who", labs, treatment)
+		g := grantTo(consentID, ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment)
 		alice.nonce = nonce - 1
 		_, err := f.grant(t, alice, g)
 		return err
 	}
 
-	g := grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment)
+	g := grantTo("c1", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment)
 	g.Header = alice.next(ledgerapi.OpConsentGrant)
 	payload, sig := sign(t, alice.key, g)
 	submit := func() error {
@@ -202,7 +202,7 @@ func TestConsentsRevoke(t *testing.T) {
 			f := newFixture()
 			alice, bob := newPatient("alice"), newPatient("bob")
 			f.register(t, alice, bob)
-			granted := f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment))
+			granted := f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment))
 			payload, sig := tc.revoke(t, f, alice, bob)
 			events := len(f.stub.events)
 			got, err := run(f, providers, func(ctx ctxT) (*ledgerapi.Consent, error) { return new(Consents).Revoke(ctx, payload, sig) })
@@ -229,7 +229,7 @@ func TestConsentsGet(t *testing.T) {
 	f := newFixture()
 	alice := newPatient("alice")
 	f.register(t, alice)
-	f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment))
+	f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment))
 	for _, tc := range []struct {
 		name, id string
 		want     error
@@ -253,13 +253,13 @@ func TestConsentsLists(t *testing.T) {
 	alice, bob := newPatient("alice"), newPatient("bob")
 	f.register(t, alice, bob)
 	for _, id := range []string{"c3", "c1", "c5", "c2", "c4"} {
-		kind, grantee := ledgerapi.GranteeUser, "dr-who"
+		kind, grantee := ledgerapi.GranteeUser, "ProvidersMSP/dr-who"
 		if id == "c2" || id == "c4" {
 			kind, grantee = ledgerapi.GranteeOrg, "ProvidersMSP"
 		}
 		f.mustGrant(t, alice, grantTo(id, kind, grantee, labs, treatment))
 	}
-	f.mustGrant(t, bob, grantTo("c0", ledgerapi.GranteeUser, "dr-who", labs, treatment))
+	f.mustGrant(t, bob, grantTo("c0", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment))
 	f.mustGrant(t, bob, grantTo("c6", ledgerapi.GranteeStudy, "study-1", labs, []string{"research"}))
 	f.mustGrant(t, bob, grantTo("c7", ledgerapi.GranteeStudy, "study-2", labs, []string{"research"}))
 
@@ -282,7 +282,8 @@ func TestConsentsLists(t *testing.T) {
 		{"patient, pages of 2", byPatient("alice"), 2, [][]string{{"c1", "c2"}, {"c3", "c4"}, {"c5"}}},
 		{"patient, one exact page", byPatient("alice"), 5, [][]string{{"c1", "c2", "c3", "c4", "c5"}}},
 		{"patient without consents", byPatient("carol"), 10, [][]string{{}}},
-		{"user grantee across patients", byGrantee("user", "dr-who"), 3, [][]string{{"c0", "c1", "c3"}, {"c5"}}},
+		{"user grantee across patients", byGrantee("user", "ProvidersMSP/dr-who"), 3, [][]string{{"c0", "c1", "c3"}, {"c5"}}},
+		{"the same user name at another organisation", byGrantee("user", "StMarysMSP/dr-who"), 100, [][]string{{}}},
 		{"org grantee", byGrantee("org", "ProvidersMSP"), 100, [][]string{{"c2", "c4"}}},
 		{"study grantee", byGrantee("study", "study-1"), 100, [][]string{{"c6"}}},
 		{"study grantee is not an org", byGrantee("org", "study-1"), 100, [][]string{{}}},
@@ -313,7 +314,9 @@ func TestConsentsLists(t *testing.T) {
 		})
 	}
 
-	first, err := run(f, research, func(ctx ctxT) (*ledgerapi.ConsentPage, error) { return byGrantee("user", "dr-who")(ctx, 1, "") })
+	first, err := run(f, research, func(ctx ctxT) (*ledgerapi.ConsentPage, error) {
+		return byGrantee("user", "ProvidersMSP/dr-who")(ctx, 1, "")
+	})
 	if err != nil || first.Bookmark == "" {
 		t.Fatalf("first page: %+v, %v", first, err)
 	}
@@ -342,7 +345,7 @@ func TestConsentsHistory(t *testing.T) {
 	f := newFixture()
 	alice := newPatient("alice")
 	f.register(t, alice)
-	granted := f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "dr-who", labs, treatment))
+	granted := f.mustGrant(t, alice, grantTo("c1", ledgerapi.GranteeUser, "ProvidersMSP/dr-who", labs, treatment))
 	revoked, err := f.revoke(t, alice, "c1")
 	if err != nil {
 		t.Fatal(err)
@@ -376,7 +379,7 @@ func TestGrantHasOneMeaning(t *testing.T) {
 	f := newFixture()
 	alice := newPatient("alice")
 	f.register(t, alice)
-	base := `{"op":"consent.grant","nonce":%d,"patientId":"alice","consentId":"c1","grantee":{"kind":"user","id":"dr-who"},` +
+	base := `{"op":"consent.grant","nonce":%d,"patientId":"alice","consentId":"c1","grantee":{"kind":"user","id":"ProvidersMSP/dr-who"},` +
 		`"categories":["labs"],"purposes":["treatment"],"recordIds":[],"notBefore":"","expiresAt":""%s}`
 	for i, tc := range []struct {
 		name, extra, replaceFrom, replaceTo string

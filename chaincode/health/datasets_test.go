@@ -20,9 +20,9 @@ func TestDatasetsRecord(t *testing.T) {
 	future.NotBefore = "2031-01-01T00:00:00Z"
 	f.mustGrant(t, alice, grantTo("r-alice", "org", "ResearchMSP", labs, forResearch))
 	f.mustGrant(t, alice, grantTo("r-alice-2", "study", "study-1", []string{"vitals"}, forResearch))
-	f.mustGrant(t, alice, grantTo("r-alice-user", "user", "researcher-1", []string{"vitals"}, []string{"treatment", "research"}))
+	f.mustGrant(t, alice, grantTo("r-alice-user", "user", "ProvidersMSP/researcher-1", []string{"vitals"}, []string{"treatment", "research"}))
 	f.mustGrant(t, bob, grantTo("r-bob", "org", "ResearchMSP", labs, forResearch))
-	f.mustGrant(t, bob, grantTo("t-bob", "user", "dr-who", labs, treatment))
+	f.mustGrant(t, bob, grantTo("t-bob", "user", "ProvidersMSP/dr-who", labs, treatment))
 	f.mustGrant(t, bob, grantTo("r-bob-providers", "org", "ProvidersMSP", labs, forResearch))
 	f.mustGrant(t, carol, grantTo("r-carol", "org", "ResearchMSP", labs, forResearch))
 	f.mustGrant(t, carol, expiring)

@@ -55,12 +55,13 @@ type request struct {
 }
 
 // grantedTo reports whether a consent is given to the request's subject: to
-// the user, or to the user's organisation. A consent to a study never matches
-// a subject: only a dataset release for the study can cite it.
+// the user at their organisation, or to the user's organisation. A consent to
+// a study never matches a subject: only a dataset release for the study can
+// cite it.
 func (r request) grantedTo(c *ledgerapi.Consent) bool {
 	g := c.Grantee
-	return g.Kind == ledgerapi.GranteeUser && g.ID == r.subjectID ||
-		g.Kind == ledgerapi.GranteeOrg && r.subjectOrg != "" && g.ID == r.subjectOrg
+	return r.subjectOrg != "" && (g == ledgerapi.UserGrantee(r.subjectOrg, r.subjectID) ||
+		g.Kind == ledgerapi.GranteeOrg && g.ID == r.subjectOrg)
 }
 
 // denial returns "" when a consent allows the request, else why it does not

@@ -48,7 +48,7 @@ func TestErasureOnlyByThePatient(t *testing.T) {
 	wantErr(t, err, ledgerapi.ErrSignature)
 
 	// A grant's signature replayed as an erasure: another op.
-	grant := grantTo("c1", "user", "dr-who", labs, treatment)
+	grant := grantTo("c1", "user", "ProvidersMSP/dr-who", labs, treatment)
 	grant.Header = alice.next(ledgerapi.OpConsentGrant)
 	grantPayload, grantSig := sign(t, alice.key, grant)
 	_, err = f.relayErasure(providers, grantPayload, grantSig)
@@ -166,12 +166,12 @@ func TestErasedPatientConsents(t *testing.T) {
 	f := newFixture()
 	alice, bob := newPatient("alice"), newPatient("bob")
 	f.register(t, alice, bob)
-	f.mustGrant(t, alice, grantTo("c-alice", "user", "dr-who", labs, treatment))
-	f.mustGrant(t, bob, grantTo("c-bob", "user", "dr-who", labs, treatment))
+	f.mustGrant(t, alice, grantTo("c-alice", "user", "ProvidersMSP/dr-who", labs, treatment))
+	f.mustGrant(t, bob, grantTo("c-bob", "user", "ProvidersMSP/dr-who", labs, treatment))
 	check := func(patientID, at string) *ledgerapi.Decision {
 		t.Helper()
 		d, err := run(f, research, func(ctx ctxT) (*ledgerapi.Decision, error) {
-			return new(Consents).Check(ctx, patientID, "dr-who", "", "labs", "treatment", "", at)
+			return new(Consents).Check(ctx, patientID, "dr-who", "ProvidersMSP", "labs", "treatment", "", at)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -212,7 +212,7 @@ func TestErasedPatientConsents(t *testing.T) {
 	} {
 		t.Run("grant/"+tc.name, func(t *testing.T) {
 			events := len(f.stub.events)
-			_, err := f.grant(t, tc.patient, grantTo(tc.consent, "user", "dr-who", labs, treatment))
+			_, err := f.grant(t, tc.patient, grantTo(tc.consent, "user", "ProvidersMSP/dr-who", labs, treatment))
 			wantErr(t, err, tc.want)
 			if err != nil {
 				if !strings.Contains(err.Error(), "patient alice has been erased") {

@@ -342,7 +342,7 @@ func TestNotaryOwnership(t *testing.T) {
 	alice, bob := newPatient("alice"), newPatient("bob")
 	f.register(t, alice, bob)
 	f.mustGrant(t, alice, grantTo("c-prov", "org", "ProvidersMSP", labs, treatment))
-	f.mustGrant(t, alice, grantTo("c-user", "user", "User1@stmarys.hx.local", labs, treatment))
+	f.mustGrant(t, alice, grantTo("c-user", "user", "StMarysMSP/User1@stmarys.hx.local", labs, treatment))
 	f.mustGrant(t, alice, grantTo("c-study", "study", "s1", labs, []string{"research"}))
 	f.mustGrant(t, alice, grantTo("c-pharm-read", "org", "PharmacyMSP", labs, []string{"payment"}))
 	v1, v2, v3 := hashOf("v1"), hashOf("v2"), hashOf("v3")

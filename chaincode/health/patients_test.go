@@ -192,11 +192,11 @@ func TestKeyRotation(t *testing.T) {
 	}
 	t.Run("the thief's next grant is refused", func(t *testing.T) {
 		thief.nonce = p.Nonce // the thief reads the nonce from the ledger
-		_, err := f.grant(t, thief, grantTo("c-thief", "user", "mallory", labs, treatment))
+		_, err := f.grant(t, thief, grantTo("c-thief", "user", "ProvidersMSP/mallory", labs, treatment))
 		wantErr(t, err, ledgerapi.ErrSignature)
 	})
 	t.Run("the new key grants", func(t *testing.T) {
-		f.mustGrant(t, withKey(alice, newKey), grantTo("c-new", "user", "dr-who", labs, treatment))
+		f.mustGrant(t, withKey(alice, newKey), grantTo("c-new", "user", "ProvidersMSP/dr-who", labs, treatment))
 	})
 	t.Run("the history shows both keys", func(t *testing.T) {
 		h, err := run(f, research, func(ctx ctxT) ([]ledgerapi.PatientVersion, error) { return new(Patients).History(ctx, "alice") })
@@ -269,10 +269,10 @@ func TestKeyRecovery(t *testing.T) {
 		t.Fatalf("after the recovery: %+v", p)
 	}
 	t.Run("the old key is refused afterwards", func(t *testing.T) {
-		_, err := f.grant(t, alice, grantTo("c-old", "user", "dr-who", labs, treatment))
+		_, err := f.grant(t, alice, grantTo("c-old", "user", "ProvidersMSP/dr-who", labs, treatment))
 		wantErr(t, err, ledgerapi.ErrSignature)
 	})
 	t.Run("the new key works", func(t *testing.T) {
-		f.mustGrant(t, withKey(alice, newKey), grantTo("c-new", "user", "dr-who", labs, treatment))
+		f.mustGrant(t, withKey(alice, newKey), grantTo("c-new", "user", "ProvidersMSP/dr-who", labs, treatment))
 	})
 }

@@ -18,7 +18,7 @@ func validGrant() ConsentGrant {
 	return ConsentGrant{
 		Header:     Header{Op: OpConsentGrant, Nonce: 1, PatientID: "alice"},
 		ConsentID:  "c1",
-		Grantee:    Grantee{Kind: GranteeUser, ID: "dr-who"},
+		Grantee:    Grantee{Kind: GranteeUser, ID: "ProvidersMSP/dr-who"},
 		Categories: []string{"labs", "vitals"},
 		Purposes:   []string{"treatment"},
 		RecordIDs:  []string{"r1"},
@@ -334,5 +334,36 @@ func TestParseBatchLimit(t *testing.T) {
 	}
 	if _, err := Parse[AccessEvents](append(data, strings.Repeat(" ", MaxBatchBytes)...)); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("batch over the batch limit: %v", err)
+	}
+}
+
+func TestGranteeValidate(t *testing.T) {
+	for _, tc := range []struct {
+		g    Grantee
+		want string // "" for valid
+	}{
+		{UserGrantee("StMarysMSP", "dr-alice"), ""},
+		{Grantee{Kind: GranteeOrg, ID: "PharmacyMSP"}, ""},
+		{Grantee{Kind: GranteeStudy, ID: "study-1"}, ""},
+		{Grantee{Kind: GranteeUser, ID: "dr-alice"}, "<organisation MSP id>/<user id>"},
+		{UserGrantee("EvilClinicMSP", "dr-alice"), "not an organisation of the exchange"},
+		{UserGrantee("StMarysMSP", ""), "user"},
+		{UserGrantee("StMarysMSP", "a/b"), "user"},
+		{Grantee{Kind: GranteeOrg, ID: "EvilClinicMSP"}, "not an organisation of the exchange"},
+		{Grantee{Kind: "team", ID: "x"}, "kind"},
+	} {
+		err := tc.g.Validate("grantee")
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%+v: %v", tc.g, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want invalid naming %q", tc.g, err, tc.want)
+		}
+	}
+	if org, user, ok := UserGrantee("StMarysMSP", "dr-alice").User(); !ok || org != "StMarysMSP" || user != "dr-alice" {
+		t.Errorf("User() = %q %q %v", org, user, ok)
 	}
 }

@@ -173,8 +173,7 @@ func (g ConsentGrant) Validate() error {
 	err := errors.Join(
 		g.validate(OpConsentGrant),
 		ValidateID("consentId", g.ConsentID),
-		ValidateGranteeKind("grantee.kind", g.Grantee.Kind),
-		ValidateID("grantee.id", g.Grantee.ID),
+		g.Grantee.Validate("grantee"),
 		checkList("categories", g.Categories, 1, len(Categories), ValidateCategory),
 		checkList("purposes", g.Purposes, 1, len(Purposes), ValidatePurpose),
 		checkList("recordIds", g.RecordIDs, 0, MaxRecordIDs, ValidateID),

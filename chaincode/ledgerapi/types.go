@@ -3,6 +3,7 @@ package ledgerapi
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The types below are stored on and returned by the ledger. Fields that may be
@@ -45,11 +46,54 @@ type PatientVersion struct {
 	Patient   Patient `json:"patient"`
 }
 
-// Grantee is who a consent is given to: a user, every member of an org, or a
-// research study. Kind is one of GranteeUser, GranteeOrg, GranteeStudy.
+// Grantee is who a consent is given to: a user at their organisation, every
+// member of an org, or a research study. Kind is one of GranteeUser,
+// GranteeOrg, GranteeStudy. A user's ID is "<MSP id>/<user id>" (see
+// UserGrantee): the same user name at another organisation is someone else.
 type Grantee struct {
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
+}
+
+// UserGrantee is the grantee that names one user of one organisation.
+func UserGrantee(org, userID string) Grantee {
+	return Grantee{Kind: GranteeUser, ID: org + "/" + userID}
+}
+
+// User splits a user grantee's id into the organisation and the user id;
+// ok is false for other kinds or a malformed id.
+func (g Grantee) User() (org, userID string, ok bool) {
+	if g.Kind != GranteeUser {
+		return "", "", false
+	}
+	org, userID, ok = strings.Cut(g.ID, "/")
+	return org, userID, ok
+}
+
+// Validate checks the grantee: a known kind; for a user, a member
+// organisation and a user id; otherwise an id (an org grantee's, a member
+// organisation).
+func (g Grantee) Validate(field string) error {
+	if err := ValidateGranteeKind(field+".kind", g.Kind); err != nil {
+		return err
+	}
+	switch g.Kind {
+	case GranteeUser:
+		org, user, ok := g.User()
+		if !ok {
+			return fmt.Errorf("%w: %s.id of a user must be <organisation MSP id>/<user id>, e.g. StMarysMSP/dr-alice", ErrInvalid, field)
+		}
+		if _, member := OrganisationOf(org); !member {
+			return fmt.Errorf("%w: %s.id: %q is not an organisation of the exchange (%v)", ErrInvalid, field, org, MemberMSPs())
+		}
+		return ValidateID(field+".id user", user)
+	case GranteeOrg:
+		if _, member := OrganisationOf(g.ID); !member {
+			return fmt.Errorf("%w: %s.id: %q is not an organisation of the exchange (%v)", ErrInvalid, field, g.ID, MemberMSPs())
+		}
+		return nil
+	}
+	return ValidateID(field+".id", g.ID)
 }
 
 // Consent is a patient's permission for a grantee to use some categories of

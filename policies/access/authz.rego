@@ -396,23 +396,28 @@ denials contains closest_consent_denial if {
 # title: Consents given to the subject
 # description: >-
 #   The consents (by position in the list) that name the subject, or the
-#   subject's organisation, as grantee, for this patient. Malformed entries
-#   are skipped.
+#   subject's organisation, as grantee, and that this patient gave (a
+#   consent names its patient, and another patient's consent never counts).
+#   Malformed entries are skipped.
 given_consents[i] := c if {
 	some i, c in consent_list
 	is_object(c)
 	is_string(c.consent_id)
 	c.consent_id != ""
 	granted_to_subject(c)
-	object.get(c, "patient_id", "") in {"", null, patient_id}
+	c.patient_id == patient_id
 }
 
 # METADATA
-# description: The grantee is the subject (user) or the subject's organisation (org).
+# description: >-
+#   The grantee is the subject at their organisation (user, "<org>/<id>": the
+#   same user name at another organisation is someone else) or the subject's
+#   organisation (org).
 granted_to_subject(c) if {
 	c.grantee.kind == "user"
 	subject_id != ""
-	c.grantee.id == subject_id
+	subject_org != ""
+	c.grantee.id == sprintf("%s/%s", [subject_org, subject_id])
 }
 
 granted_to_subject(c) if {

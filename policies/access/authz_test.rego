@@ -17,12 +17,13 @@ base := {
 	"consents": [],
 }
 
-# consent returns a consent to dr-ada for labs, for treatment, open-ended,
-# patched.
+# consent returns pat-1's consent to dr-ada of clinic-north for labs, for
+# treatment, open-ended, patched.
 consent(id, patch) := object.union(
 	{
 		"consent_id": id,
-		"grantee": {"kind": "user", "id": "dr-ada"},
+		"patient_id": "pat-1",
+		"grantee": {"kind": "user", "id": "clinic-north/dr-ada"},
 		"categories": ["labs"],
 		"purposes": ["treatment"],
 		"record_ids": [],
@@ -190,8 +191,8 @@ test_clinician_write_without_org_denied if {
 	d.allow == false
 }
 
-test_clinician_without_org_still_reads_with_user_consent if {
-	allowed_by(with_consents({"subject": {"org": ""}}, [consent("c1", {})]), "c1")
+test_clinician_without_org_never_reads_with_a_user_consent if {
+	denied_because(with_consents({"subject": {"org": ""}}, [consent("c1", {})]), "no consent is given to this subject")
 }
 
 test_clinician_of_another_org_denied if {
@@ -205,7 +206,7 @@ test_clinician_without_org_never_matches_an_org_consent if {
 }
 
 test_consent_to_another_user_denied if {
-	c := consent("c1", {"grantee": {"kind": "user", "id": "dr-bob"}})
+	c := consent("c1", {"grantee": {"kind": "user", "id": "clinic-north/dr-bob"}})
 	denied_because(with_consents({}, [c]), "no consent is given to this subject")
 }
 
@@ -230,6 +231,20 @@ test_consent_for_another_patient_ignored if {
 
 test_consent_naming_this_patient_allows if {
 	allowed_by(with_consents({}, [consent("c1", {"patient_id": "pat-1"})]), "c1")
+}
+
+test_consent_that_names_no_patient_ignored if {
+	c := json.remove(consent("c1", {}), ["patient_id"])
+	denied_because(with_consents({}, [c]), "no consent is given to this subject")
+}
+
+test_the_same_user_name_at_another_organisation_denied if {
+	denied_because(with_consents({"subject": {"org": "clinic-south"}}, [consent("c1", {})]), "no consent is given to this subject")
+}
+
+test_a_user_grantee_without_organisation_never_matches if {
+	c := consent("c1", {"grantee": {"kind": "user", "id": "dr-ada"}})
+	denied_because(with_consents({}, [c]), "no consent is given to this subject")
 }
 
 test_revoked_consent_denied if {
@@ -430,7 +445,7 @@ insurer := {
 }
 
 insurer_consent(id, patch) := consent(id, object.union(
-	{"grantee": {"kind": "user", "id": "ins-1"}, "categories": ["claims", "conditions"], "purposes": ["payment", "treatment"]},
+	{"grantee": {"kind": "user", "id": "insurer-x/ins-1"}, "categories": ["claims", "conditions"], "purposes": ["payment", "treatment"]},
 	patch,
 ))
 
@@ -463,7 +478,7 @@ test_insurer_revoked_consent_denied if {
 researcher := {"subject": {"id": "res-1", "role": "researcher", "org": "uni"}, "purpose": "research"}
 
 test_researcher_denied_even_with_research_consent if {
-	c := consent("c1", {"grantee": {"kind": "user", "id": "res-1"}, "purposes": ["research"]})
+	c := consent("c1", {"grantee": {"kind": "user", "id": "uni/res-1"}, "purposes": ["research"]})
 	d := with_consents(researcher, [c])
 	d.reasons == ["researchers have no direct record access: anonymized datasets are the only research access"]
 	d.allow == false

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"google.golang.org/grpc"
+
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/platform/auth"
@@ -168,4 +170,26 @@ func (a *patientAPI) CompleteRecovery(ctx context.Context, _ *consentv1.Complete
 		patient, err := a.completeRecovery(ctx, p)
 		return &consentv1.CompleteRecoveryResponse{Patient: patientToProto(patient)}, err
 	})
+}
+
+func (a *patientAPI) ListNotifications(ctx context.Context, req *consentv1.ListNotificationsRequest) (*consentv1.ListNotificationsResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.ListNotificationsResponse, error) {
+		notes, _, err := a.notifications(p, req.GetAfter(), req.GetPageSize())
+		return &consentv1.ListNotificationsResponse{Notifications: notes}, err
+	})
+}
+
+func (a *patientAPI) WatchNotifications(req *consentv1.WatchNotificationsRequest, stream grpc.ServerStreamingServer[consentv1.WatchNotificationsResponse]) error {
+	ctx := stream.Context()
+	p, err := caller(ctx)
+	if err != nil {
+		return toStatus(ctx, a.log, err)
+	}
+	err = a.watch(ctx, p, req.GetAfter(), func(n *consentv1.Notification) error {
+		return stream.Send(&consentv1.WatchNotificationsResponse{Notification: n})
+	})
+	if err != nil {
+		return toStatus(ctx, a.log, err)
+	}
+	return nil
 }

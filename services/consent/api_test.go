@@ -83,7 +83,7 @@ func asPatient(t *testing.T, id string) context.Context {
 
 // labsGrant is a grant of labs for treatment to user dr-alice.
 func labsGrant(consentID string) ledgerapi.ConsentGrant {
-	return ledgerapi.ConsentGrant{ConsentID: consentID, Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: "dr-alice"},
+	return ledgerapi.ConsentGrant{ConsentID: consentID, Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: "ProvidersMSP/dr-alice"},
 		Categories: []string{"labs"}, Purposes: []string{"treatment"}, RecordIDs: []string{}}
 }
 
@@ -146,7 +146,7 @@ func TestRegisterPatient(t *testing.T) {
 				}
 				return ledgerapi.Patient{PatientID: "pat-1", PublicKey: key.PublicKey(), RegisteredAt: "2030-01-02T03:04:06Z"}, nil
 			}}
-			api, _ := patientService(t, l, NewView())
+			api, _ := patientService(t, l, registeredView(t))
 			resp, err := api.RegisterPatient(ctxFor(t, tt.who), &consentv1.RegisterPatientRequest{Registration: tt.signed})
 			if codeOf(err) != tt.wantCode {
 				t.Fatalf("RegisterPatient = %v, want code %v", err, tt.wantCode)
@@ -180,7 +180,7 @@ func TestGrantAndRevokeSignatures(t *testing.T) {
 	key := newKey(t, "pat-1")
 	impostor := newKey(t, "pat-1") // same patient id, not the registered key
 	other := newKey(t, "pat-2")
-	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labsOnly, treatmentOnly)
+	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labsOnly, treatmentOnly)
 
 	grant := func(k *patientkey.Key) *consentv1.SignedPayload {
 		return signedPayload(mustSign(t, func() (ledger.Signed, error) { return k.Grant(labsGrant("c-1")) }))
@@ -299,10 +299,10 @@ func TestGrantConsentResponse(t *testing.T) {
 		t.Fatalf("GrantConsent: %v", err)
 	}
 	got := resp.GetConsent()
-	want := &consentv1.Consent{ConsentId: "c-1", PatientId: "pat-1", Grantee: &consentv1.Grantee{Kind: "user", Id: "dr-alice"},
+	want := &consentv1.Consent{ConsentId: "c-1", PatientId: "pat-1", Grantee: &consentv1.Grantee{Kind: "user", Id: "ProvidersMSP/dr-alice"},
 		Categories: []string{"labs"}, Purposes: []string{"treatment"}, RecordIds: []string{}, ExpiresAt: "2031-01-01T00:00:00Z",
 		Status: "active", GrantedAt: "2030-01-02T03:04:06Z"}
-	if got.GetConsentId() != want.ConsentId || got.GetPatientId() != want.PatientId || got.GetGrantee().GetId() != "dr-alice" ||
+	if got.GetConsentId() != want.ConsentId || got.GetPatientId() != want.PatientId || got.GetGrantee().GetId() != "ProvidersMSP/dr-alice" ||
 		got.GetGrantee().GetKind() != "user" || !cmp.Equal(got.GetCategories(), want.Categories) || !cmp.Equal(got.GetPurposes(), want.Purposes) ||
 		got.GetExpiresAt() != want.ExpiresAt || got.GetStatus() != want.Status || got.GetGrantedAt() != want.GrantedAt {
 		t.Errorf("consent = %v, want %v", got, want)
@@ -397,7 +397,7 @@ func TestConsentChangeWaitsForView(t *testing.T) {
 				t.Fatal(err)
 			}
 			// A decision right after sees the change.
-			got := v.Matching("pat-1", "dr-alice", "")
+			got := v.Matching("pat-1", "dr-alice", "ProvidersMSP")
 			if len(got) != 1 || got[0].Status != wantStatus {
 				t.Errorf("view after the call = %+v, want c-1 %s", got, wantStatus)
 			}
@@ -420,7 +420,7 @@ func newRequestFixture(t *testing.T) *requestFixture {
 	key := newKey(t, "pat-1")
 	l := patientLedger(key)
 	l.grant = func(s ledger.Signed) (ledgerapi.Consent, error) { return consentOf(t, s, "tx-approve"), nil }
-	api, svc := patientService(t, l, NewView())
+	api, svc := patientService(t, l, registeredView(t))
 	svc.awaitView = time.Millisecond // the view is not followed here
 	created, err := api.CreateAccessRequest(as(testContext(t), "dr-bob", auth.RoleClinician, "ProvidersMSP"),
 		&consentv1.CreateAccessRequestRequest{PatientId: "pat-1", Categories: []string{"labs", "imaging"}, Purposes: []string{"treatment"}, Reason: "second opinion"})
@@ -452,20 +452,20 @@ func TestApproveAccessRequest(t *testing.T) {
 		wantCode  codes.Code
 		wantMsg   string
 	}{
-		{name: "the grant asked for", grant: grantTo("user", "dr-bob", both, treatment), wantCode: codes.OK},
-		{name: "the grant asked for, listed in another order", grant: grantTo("user", "dr-bob", []string{"imaging", "labs"}, treatment), wantCode: codes.OK},
-		{name: "to the requester's organisation instead", grant: grantTo("org", "ProvidersMSP", both, treatment), wantCode: codes.InvalidArgument, wantMsg: "the grant must be to user dr-bob"},
-		{name: "to an organisation named like the requester", grant: grantTo("org", "dr-bob", both, treatment), wantCode: codes.InvalidArgument, wantMsg: "the grant must be to user dr-bob"},
-		{name: "to another user", grant: grantTo("user", "dr-carol", both, treatment), wantCode: codes.InvalidArgument, wantMsg: "the grant must be to user dr-bob"},
-		{name: "fewer categories", grant: grantTo("user", "dr-bob", []string{"labs"}, treatment), wantCode: codes.InvalidArgument},
-		{name: "other categories, as many", grant: grantTo("user", "dr-bob", []string{"labs", "notes"}, treatment), wantCode: codes.InvalidArgument},
-		{name: "more categories", grant: grantTo("user", "dr-bob", []string{"labs", "imaging", "notes"}, treatment), wantCode: codes.InvalidArgument},
-		{name: "other purposes", grant: grantTo("user", "dr-bob", both, []string{"treatment", "research"}), wantCode: codes.InvalidArgument},
-		{name: "another purpose, as many", grant: grantTo("user", "dr-bob", both, []string{"operations"}), wantCode: codes.InvalidArgument},
-		{name: "signed by another key", grant: grantTo("user", "dr-bob", both, treatment), impostor: true, wantCode: codes.PermissionDenied, wantMsg: "signature"},
-		{name: "another patient's request", grant: grantTo("user", "dr-bob", both, treatment), subject: "pat-2", wantCode: codes.NotFound},
-		{name: "unknown request", grant: grantTo("user", "dr-bob", both, treatment), requestID: func(*requestFixture) string { return "req-nope" }, wantCode: codes.NotFound},
-		{name: "the ledger refuses the grant", grant: grantTo("user", "dr-bob", both, treatment),
+		{name: "the grant asked for", grant: grantTo("user", "ProvidersMSP/dr-bob", both, treatment), wantCode: codes.OK},
+		{name: "the grant asked for, listed in another order", grant: grantTo("user", "ProvidersMSP/dr-bob", []string{"imaging", "labs"}, treatment), wantCode: codes.OK},
+		{name: "to the requester's organisation instead", grant: grantTo("org", "ProvidersMSP", both, treatment), wantCode: codes.InvalidArgument, wantMsg: "the grant must be to user ProvidersMSP/dr-bob"},
+		{name: "to the same user name at another organisation", grant: grantTo("user", "StMarysMSP/dr-bob", both, treatment), wantCode: codes.InvalidArgument, wantMsg: "the grant must be to user ProvidersMSP/dr-bob"},
+		{name: "to another user", grant: grantTo("user", "ProvidersMSP/dr-carol", both, treatment), wantCode: codes.InvalidArgument, wantMsg: "the grant must be to user ProvidersMSP/dr-bob"},
+		{name: "fewer categories", grant: grantTo("user", "ProvidersMSP/dr-bob", []string{"labs"}, treatment), wantCode: codes.InvalidArgument},
+		{name: "other categories, as many", grant: grantTo("user", "ProvidersMSP/dr-bob", []string{"labs", "notes"}, treatment), wantCode: codes.InvalidArgument},
+		{name: "more categories", grant: grantTo("user", "ProvidersMSP/dr-bob", []string{"labs", "imaging", "notes"}, treatment), wantCode: codes.InvalidArgument},
+		{name: "other purposes", grant: grantTo("user", "ProvidersMSP/dr-bob", both, []string{"treatment", "research"}), wantCode: codes.InvalidArgument},
+		{name: "another purpose, as many", grant: grantTo("user", "ProvidersMSP/dr-bob", both, []string{"operations"}), wantCode: codes.InvalidArgument},
+		{name: "signed by another key", grant: grantTo("user", "ProvidersMSP/dr-bob", both, treatment), impostor: true, wantCode: codes.PermissionDenied, wantMsg: "signature"},
+		{name: "another patient's request", grant: grantTo("user", "ProvidersMSP/dr-bob", both, treatment), subject: "pat-2", wantCode: codes.NotFound},
+		{name: "unknown request", grant: grantTo("user", "ProvidersMSP/dr-bob", both, treatment), requestID: func(*requestFixture) string { return "req-nope" }, wantCode: codes.NotFound},
+		{name: "the ledger refuses the grant", grant: grantTo("user", "ProvidersMSP/dr-bob", both, treatment),
 			ledgerErr: &ledger.Error{Function: "consents:Grant", Kind: ledger.ErrRejected, Reason: ledgerapi.ErrNonce, Message: "stale or replayed nonce: 1"},
 			wantCode:  codes.FailedPrecondition},
 	}
@@ -598,7 +598,7 @@ func TestCreateAndListAccessRequests(t *testing.T) {
 	}
 	for _, tt := range create {
 		t.Run("create/"+tt.name, func(t *testing.T) {
-			api, svc := patientService(t, &fakeLedger{}, NewView())
+			api, svc := patientService(t, &fakeLedger{}, registeredView(t))
 			resp, err := api.CreateAccessRequest(ctxFor(t, tt.who), tt.req)
 			if codeOf(err) != tt.wantCode {
 				t.Fatalf("CreateAccessRequest = %v, want %v", err, tt.wantCode)
@@ -694,7 +694,7 @@ func TestListConsentsAndAccessLog(t *testing.T) {
 					return ledgerapi.AccessEventPage{Items: accessEvents(2), Count: 2}, nil
 				},
 			}
-			api, _ := patientService(t, l, NewView())
+			api, _ := patientService(t, l, registeredView(t))
 			ctx := asPatient(t, "pat-1")
 			cs, err := api.ListConsents(ctx, &consentv1.ListConsentsRequest{PageSize: tt.pageSize, PageToken: tt.token})
 			if codeOf(err) != tt.wantCode {
@@ -717,7 +717,7 @@ func TestListConsentsAndAccessLog(t *testing.T) {
 	}
 	t.Run("clinician may not read a patient's log", func(t *testing.T) {
 		l := &fakeLedger{}
-		api, _ := patientService(t, l, NewView())
+		api, _ := patientService(t, l, registeredView(t))
 		_, err := api.GetAccessLog(as(testContext(t), "dr-bob", auth.RoleClinician, "ProvidersMSP"), &consentv1.GetAccessLogRequest{})
 		if codeOf(err) != codes.PermissionDenied || l.called("AccessEvents") != 0 {
 			t.Errorf("GetAccessLog by a clinician = %v (ledger asked %d times), want PermissionDenied", err, l.called("AccessEvents"))
@@ -833,7 +833,7 @@ func TestPairAndRevokeDevice(t *testing.T) {
 				}
 			}
 			l.pair, l.unpair = answer(paired), answer(unpaired)
-			api, _ := patientService(t, l, NewView())
+			api, _ := patientService(t, l, registeredView(t))
 			got, err := tt.call(ctxFor(t, tt.who), api, tt.signed)
 			if codeOf(err) != tt.wantCode {
 				t.Fatalf("error = %v, want code %v", err, tt.wantCode)

@@ -76,7 +76,7 @@ func BenchmarkAuthorize(b *testing.B) {
 	clinician := itest.Unique("dr")
 	drToken := itest.Token(b, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
 	for _, cat := range []string{"labs", "conditions", "vitals", "notes", "imaging"} {
-		c.Grant(b, p, "--to", "user:"+clinician, "--categories", cat, "--purposes", "treatment")
+		c.Grant(b, p, "--to", "user:ProvidersMSP/"+clinician, "--categories", cat, "--purposes", "treatment")
 	}
 	req := read(p.ID, "labs", "treatment")
 	b.ResetTimer()
@@ -120,7 +120,7 @@ func bareOPA(ctx context.Context, b *testing.B, n int) ([]time.Duration, time.Du
 	}
 	for i, cat := range []string{"conditions", "imaging", "labs", "notes", "vitals"} {
 		in.Consents = append(in.Consents, policy.Consent{ConsentID: "c" + string(rune('0'+i)),
-			Grantee: policy.Grantee{Kind: "user", ID: "dr-a"}, Categories: []string{cat},
+			Grantee: policy.Grantee{Kind: "user", ID: "ProvidersMSP/dr-a"}, Categories: []string{cat},
 			Purposes: []string{"treatment"}, RecordIDs: []string{}, Status: "active"})
 	}
 	raw, _ := json.Marshal(in)
@@ -172,7 +172,7 @@ func BenchmarkCommitToDeny(b *testing.B) {
 	var delays []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		g, _ := key.Grant(ledgerapi.ConsentGrant{ConsentID: itest.Unique("c"), Grantee: ledgerapi.Grantee{Kind: "user", ID: clinician},
+		g, _ := key.Grant(ledgerapi.ConsentGrant{ConsentID: itest.Unique("c"), Grantee: ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, clinician),
 			Categories: []string{"labs"}, Purposes: []string{"treatment"}})
 		consent, err := lc.GrantConsent(ctx, g)
 		if err != nil {

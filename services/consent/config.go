@@ -19,27 +19,36 @@ type Config struct {
 	SaveViewEvery time.Duration
 	// AwaitView bounds how long a consent change waits for the decision view.
 	AwaitView time.Duration
+	// BreakGlass bounds emergency access without consent.
+	BreakGlass BreakGlassLimits
+	// ExpiringNotice is how long before its end a consent is announced on
+	// the patient's feed as expiring; ExpiringEvery how often they are
+	// looked for.
+	ExpiringNotice, ExpiringEvery time.Duration
 }
 
 // NewConfig returns the defaults.
 func NewConfig() Config {
 	return Config{
-		FlushEvery:    200 * time.Millisecond,
-		EventBatch:    500,
-		Retry:         time.Second,
-		SaveViewEvery: time.Second,
-		AwaitView:     10 * time.Second,
+		FlushEvery:     200 * time.Millisecond,
+		EventBatch:     500,
+		Retry:          time.Second,
+		SaveViewEvery:  time.Second,
+		AwaitView:      10 * time.Second,
+		BreakGlass:     DefaultBreakGlassLimits(),
+		ExpiringNotice: 7 * 24 * time.Hour,
+		ExpiringEvery:  time.Minute,
 	}
 }
 
 // Validate reports every impossible setting at once.
 func (c Config) Validate() error {
 	var errs []error
-	if c.FlushEvery <= 0 || c.Retry <= 0 || c.SaveViewEvery <= 0 || c.AwaitView <= 0 {
+	if c.FlushEvery <= 0 || c.Retry <= 0 || c.SaveViewEvery <= 0 || c.AwaitView <= 0 || c.ExpiringNotice <= 0 || c.ExpiringEvery <= 0 {
 		errs = append(errs, errors.New("consent config: every interval must be positive"))
 	}
 	if c.EventBatch < 1 || c.EventBatch > 500 {
 		errs = append(errs, errors.New("consent config: event batch must be 1 to 500 (the chaincode's limit)"))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.BreakGlass.Validate())...)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -52,6 +53,10 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	if err != nil {
 		return nil, err
 	}
+	bg, err := openBreakGlass(cfg.BreakGlass, filepath.Join(stateDir, "break-glass.json"), filepath.Join(stateDir, "break-glass-seal.key"))
+	if err != nil {
+		return nil, err
+	}
 	view := NewView()
 	snapshot := filepath.Join(stateDir, "view.json")
 	if err := loadSnapshot(snapshot, view); err != nil {
@@ -72,13 +77,21 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		refused.Close()
 		return nil, err
 	}
+	feed, err := openFeed(filepath.Join(stateDir, "notifications"), p.Log())
+	if err != nil {
+		journal.Close()
+		refused.Close()
+		return nil, err
+	}
 	log := p.Log()
 	svc := &service{
 		ledger: lc, view: view, policy: engine, journal: journal, requests: requests,
-		now: time.Now, log: log, awaitView: cfg.AwaitView, breakGlassKey: bgKey,
+		now: time.Now, log: log, awaitView: cfg.AwaitView, breakGlassKey: bgKey, verifier: p.Verifier(),
+		breakGlass: bg, feed: feed,
 		shipper: &shipper{journal: journal, refused: refused, sinks: sinks, own: lc.MSPID(), every: cfg.FlushEvery, batch: cfg.EventBatch,
 			kick: make(chan struct{}, 1), log: log},
 	}
+	view.observe = observer{consent: svc.consentChanged, erased: svc.patientErased}
 	f := &follower{src: lc, view: view, snapshotPath: snapshot, retry: cfg.Retry, saveEvery: cfg.SaveViewEvery, log: log}
 	return &daemon.Service{
 		Register: func(s grpc.ServiceRegistrar) {
@@ -89,13 +102,35 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 			consentv1.RegisterConsentServiceHandlerFromEndpoint,
 			consentv1.RegisterDecisionServiceHandlerFromEndpoint,
 		},
-		OpenAPI:    consentv1.OpenAPI,
-		Background: []func(context.Context){f.run, svc.shipper.run, readiness(view, p.SetServing)},
-		Close:      func() error { return errors.Join(journal.Close(), refused.Close()) },
+		OpenAPI: consentv1.OpenAPI,
+		// The enforcement points ask with their own certificates on behalf
+		// of the person they verified; apps and the gateway with a token.
+		Access: serving.Access{
+			Callers: serving.Callers{
+				consentv1.DecisionService_Authorize_FullMethodName:      append([]string{"self", "app/*"}, delegateIDs()...),
+				consentv1.DecisionService_BatchAuthorize_FullMethodName: append([]string{"self", "app/*"}, delegateIDs()...),
+				"*": {"self", "app/*"},
+			},
+			Delegated: []string{consentv1.DecisionService_Authorize_FullMethodName, consentv1.DecisionService_BatchAuthorize_FullMethodName},
+			Delegates: Delegates,
+		},
+		Routes: map[string]http.Handler{"GET /v1/notifications/events": svc.eventStream()},
+		Background: []func(context.Context){f.run, svc.shipper.run, readiness(view, p.SetServing),
+			svc.announceExpiring(cfg.ExpiringNotice, cfg.ExpiringEvery)},
+		Close: func() error { return errors.Join(journal.Close(), refused.Close(), feed.Close()) },
 		Started: []any{"view_next_block", view.Checkpoint().Next, "pending_access_events", journal.Len(),
 			"refused_access_events", refused.Len()},
 		NotReady: true,
 	}, nil
+}
+
+// delegateIDs are Delegates as caller rules.
+func delegateIDs() []string {
+	out := make([]string, len(Delegates))
+	for i, d := range Delegates {
+		out[i] = "service/" + d
+	}
+	return out
 }
 
 // readiness reports the view's liveness to the health service every 100 ms

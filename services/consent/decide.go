@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.opentelemetry.io/otel"
 
@@ -46,6 +47,10 @@ type decision struct {
 	policy.Decision
 	eventID  string
 	resource resource
+	// breakGlassUntil is the end of the break-glass grant an allow used.
+	breakGlassUntil time.Time
+	// fulfilled are the obligations carried out before the answer.
+	fulfilled []string
 }
 
 func (q query) validate() error {
@@ -91,6 +96,7 @@ func (s *service) decideAll(ctx context.Context, p auth.Principal, queries []que
 	}
 	decisions := make([]decision, len(queries))
 	events := make([]ledgerapi.AccessEvent, 0, len(queries))
+	var notes []notification
 	for i, q := range queries {
 		var e ledgerapi.AccessEvent
 		decisions[i], e = s.decide(ctx, p, q)
@@ -101,18 +107,61 @@ func (s *service) decideAll(ctx context.Context, p auth.Principal, queries []que
 			continue
 		}
 		events = append(events, e)
+		if !s.view.Erased(e.PatientID) {
+			notes = append(notes, s.accessNote(e, q, decisions[i]))
+		}
 	}
-	if len(events) == 0 {
-		return decisions, nil
+	if len(events) > 0 {
+		if _, err := s.journal.Append(ctx, events...); err != nil {
+			s.log.ErrorContext(ctx, "access events not recorded; decisions withheld", "err", err)
+			return nil, fmt.Errorf("%w: %w", ErrNotRecorded, err)
+		}
+		if s.journal.Len() >= s.shipper.batch {
+			s.shipper.nudge()
+		}
 	}
-	if _, err := s.journal.Append(ctx, events...); err != nil {
-		s.log.ErrorContext(ctx, "access events not recorded; decisions withheld", "err", err)
-		return nil, fmt.Errorf("%w: %w", ErrNotRecorded, err)
+	// The patient hears of every access. A break-glass allow is not given
+	// before its notification is on disk; the others follow at once.
+	for _, n := range notes {
+		wait := n.Kind == noteBreakGlass
+		if err := s.notify(ctx, n, wait); err != nil && wait {
+			s.log.ErrorContext(ctx, "break-glass notification not written; decision withheld", "err", err)
+			return nil, fmt.Errorf("%w: the patient's notification: %w", ErrNotRecorded, err)
+		}
 	}
-	if s.journal.Len() >= s.shipper.batch {
-		s.shipper.nudge()
+	for i := range decisions {
+		if decisions[i].eventID == "" {
+			continue
+		}
+		decisions[i].fulfilled = []string{policy.ObligationLogAccess}
+		if decisions[i].Allow && slices.Contains(decisions[i].Codes, "break-glass") {
+			decisions[i].fulfilled = append(decisions[i].fulfilled, policy.ObligationLogBreakGlass, policy.ObligationNotifyPatient)
+		}
 	}
 	return decisions, nil
+}
+
+// accessNote is the patient's notification of a decision: a break-glass
+// allow with its reason sealed, anything else as an access.
+func (s *service) accessNote(e ledgerapi.AccessEvent, q query, d decision) notification {
+	n := notification{PatientID: e.PatientID, Time: e.Time, Kind: noteAccess, Key: "access/" + e.EventID,
+		Actor: e.Actor, ActorRole: e.ActorRole, ActorOrg: e.ActorOrg, Action: e.Action, Resource: e.Resource,
+		Purpose: e.Purpose, Decision: e.Decision, ReasonCodes: e.ReasonCodes, EventID: e.EventID}
+	if d.Allow && slices.Contains(d.Codes, "break-glass") && s.breakGlass != nil {
+		n.Kind, n.Key = noteBreakGlass, "break-glass/"+e.EventID
+		n.GrantUntil = ledgerapi.FormatTime(d.breakGlassUntil)
+		n.Sealed = s.breakGlass.sealReason(e.PatientID, e.EventID, q.breakGlass)
+	}
+	return n
+}
+
+// notify puts n on its patient's feed; with wait, it is on disk when notify
+// returns. A service without a feed notifies nobody and says so.
+func (s *service) notify(ctx context.Context, n notification, wait bool) error {
+	if s.feed == nil {
+		return errors.New("no notification feed")
+	}
+	return s.feed.Append(ctx, n, wait)
 }
 
 // decide makes one decision and the access event that records it. It never
@@ -146,6 +195,10 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 			d = policy.Decision{Allow: false, Reasons: []string{"policy evaluation failed: access denied"}, Codes: []string{policy.CodePolicyError}}
 		}
 	}
+	var until time.Time
+	if d.Allow && slices.Contains(d.Codes, "break-glass") {
+		d, until = s.limitBreakGlass(p, r.patientID, now, d)
+	}
 	res := "category/" + r.category
 	if r.recordID != "" {
 		res = "record/" + r.recordID
@@ -175,14 +228,40 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 	}
 	s.log.InfoContext(ctx, "access decision", "allow", d.Allow, "subject", p.Subject, "role", p.Role,
 		"patient", r.patientID, "resource", res, "purpose", q.purpose, "break_glass", event.BreakGlass, "event", event.EventID)
-	return decision{Decision: d, eventID: event.EventID, resource: r}, event
+	return decision{Decision: d, eventID: event.EventID, resource: r, breakGlassUntil: until}, event
+}
+
+// limitBreakGlass applies what the policy cannot know to a break-glass
+// allow: only a hospital's clinicians break the glass, and within the
+// limits (one grant per patient for a window, so many grants a day). A
+// grant that cannot be saved is a deny.
+func (s *service) limitBreakGlass(p auth.Principal, patientID string, now time.Time, d policy.Decision) (policy.Decision, time.Time) {
+	deny := func(code, reason string) policy.Decision {
+		return policy.Decision{Allow: false, Reasons: []string{reason}, Codes: []string{code}}
+	}
+	if !hospital(p.Org) {
+		return deny("break-glass-organisation", fmt.Sprintf("break-glass is only for clinicians of a hospital; %s is not one", p.Org)), time.Time{}
+	}
+	if s.breakGlass == nil {
+		return deny("break-glass-limit", "break-glass is not available: no limits are configured"), time.Time{}
+	}
+	out, err := s.breakGlass.admit(p.Org, p.Subject, patientID, now)
+	if err != nil {
+		s.log.Error("break-glass grant not saved; denied", "err", err)
+		return deny("break-glass-limit", "break-glass grant could not be recorded: access denied"), time.Time{}
+	}
+	if !out.allow {
+		return deny(out.code, out.reason), time.Time{}
+	}
+	d.Reasons = append(d.Reasons, "break-glass grant for this patient until "+ledgerapi.FormatTime(out.until))
+	return d, out.until
 }
 
 func policyConsents(cs []ledgerapi.Consent) []policy.Consent {
 	out := make([]policy.Consent, len(cs))
 	for i, c := range cs {
 		out[i] = policy.Consent{
-			ConsentID: c.ConsentID, Grantee: policy.Grantee{Kind: c.Grantee.Kind, ID: c.Grantee.ID},
+			ConsentID: c.ConsentID, PatientID: c.PatientID, Grantee: policy.Grantee{Kind: c.Grantee.Kind, ID: c.Grantee.ID},
 			Categories: c.Categories, Purposes: c.Purposes, RecordIDs: c.RecordIDs,
 			NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, Status: c.Status,
 		}

@@ -83,14 +83,14 @@ func TestAuthorizeWithRealEngine(t *testing.T) {
 	alice := auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP"}
 	nurse := auth.Principal{Subject: "nurse-carol", Role: auth.RoleClinician, Org: "ProvidersMSP"}
 	patient := auth.Principal{Subject: "pat-1", Role: auth.RolePatient}
-	recordConsent := activeConsent("c-4", "pat-1", ledgerapi.GranteeUser, "dr-dave", []string{"imaging"}, treatmentOnly)
+	recordConsent := activeConsent("c-4", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-dave", []string{"imaging"}, treatmentOnly)
 	recordConsent.RecordIDs = []string{"r-1"}
 	consents := []ledgerapi.Consent{
-		activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labsOnly, treatmentOnly),
+		activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labsOnly, treatmentOnly),
 		activeConsent("c-2", "pat-1", ledgerapi.GranteeOrg, "ProvidersMSP", []string{"vitals"}, treatmentOnly),
-		revoked(activeConsent("c-3", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"notes"}, treatmentOnly)),
+		revoked(activeConsent("c-3", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"notes"}, treatmentOnly)),
 		recordConsent,
-		activeConsent("c-9", "pat-2", ledgerapi.GranteeUser, "dr-alice", []string{"imaging"}, treatmentOnly),
+		activeConsent("c-9", "pat-2", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"imaging"}, treatmentOnly),
 	}
 	dave := auth.Principal{Subject: "dr-dave", Role: auth.RoleClinician, Org: "ProvidersMSP"}
 
@@ -231,7 +231,7 @@ func readReq(patient, category, record, purpose string) *consentv1.AuthorizeRequ
 
 func TestBatchAuthorize(t *testing.T) {
 	alice := auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP"}
-	v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labsOnly, treatmentOnly))
+	v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labsOnly, treatmentOnly))
 	api, svc := decisionService(t, v, realEngine(t))
 	resources := []*consentv1.Resource{
 		{PatientId: "pat-1", Category: "labs"},
@@ -361,7 +361,7 @@ func TestAuthorizeFailingDecider(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := &fakeDecider{d: tt.d, err: errors.New("engine unreachable")}
-			v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labsOnly, treatmentOnly))
+			v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labsOnly, treatmentOnly))
 			api, svc := decisionService(t, v, fake)
 			resp, err := api.Authorize(auth.NewContext(testContext(t), alice), readReq("pat-1", "labs", "", "treatment"))
 			if err != nil {
@@ -405,7 +405,7 @@ func TestAuthorizeJournalClosed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labsOnly, treatmentOnly))
+			v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labsOnly, treatmentOnly))
 			api, svc := decisionService(t, v, realEngine(t))
 			if err := svc.journal.Close(); err != nil {
 				t.Fatal(err)
@@ -521,8 +521,8 @@ func TestAuthorizeNoPrincipal(t *testing.T) {
 			fake := &fakeDecider{d: policy.Decision{Allow: true, Reasons: []string{"fake allow"}}}
 			api, svc := decisionService(t, liveView(t), fake)
 			err := tt.call(testContext(t), api)
-			if codeOf(err) != codes.PermissionDenied {
-				t.Fatalf("error = %v, want code PermissionDenied", err)
+			if codeOf(err) != codes.Unauthenticated {
+				t.Fatalf("error = %v, want code Unauthenticated", err)
 			}
 			if fake.called() != 0 || svc.journal.Len() != 0 {
 				t.Errorf("policy asked %d times, %d events journaled; want none without a caller", fake.called(), svc.journal.Len())
@@ -600,7 +600,7 @@ func TestAuthorizeWhoseAccessCanBeRecorded(t *testing.T) {
 // A patient the ledger does not know has no access log: a decision about
 // them is a deny and nothing is journaled (the chaincode would refuse it).
 func TestAuthorizeUnregisteredPatient(t *testing.T) {
-	v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"labs"}, []string{"treatment"}))
+	v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"labs"}, []string{"treatment"}))
 	d := &fakeDecider{d: policy.Decision{Allow: true, Reasons: []string{"allowed"}, Codes: []string{"consent"}}}
 	s := newService(t, &fakeLedger{}, v, d)
 	api := &decisionAPI{service: s}

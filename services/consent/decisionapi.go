@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/serving"
 )
 
 // decisionAPI serves consent.v1.DecisionService: messages in and out, the
@@ -15,8 +17,12 @@ type decisionAPI struct {
 	*service
 }
 
+// Delegates are the services that may ask on another person's behalf (with
+// their own certificate, no token): the enforcement points.
+var Delegates = []string{"records", "ingest", "research"}
+
 func (a *decisionAPI) Authorize(ctx context.Context, req *consentv1.AuthorizeRequest) (*consentv1.AuthorizeResponse, error) {
-	ds, err := a.decideMessages(ctx, req.GetAction(), req.GetPurpose(), req.GetBreakGlassReason(), []*consentv1.Resource{req.GetResource()})
+	ds, err := a.decideMessages(ctx, req.GetOnBehalfOf(), req.GetAction(), req.GetPurpose(), req.GetBreakGlassReason(), []*consentv1.Resource{req.GetResource()})
 	if err != nil {
 		return nil, toStatus(ctx, a.log, err)
 	}
@@ -27,16 +33,45 @@ func (a *decisionAPI) BatchAuthorize(ctx context.Context, req *consentv1.BatchAu
 	if n := len(req.GetResources()); n == 0 || n > maxBatch {
 		return nil, toStatus(ctx, a.log, fmt.Errorf("%w: 1 to %d resources per call", ErrInvalid, maxBatch))
 	}
-	ds, err := a.decideMessages(ctx, req.GetAction(), req.GetPurpose(), req.GetBreakGlassReason(), req.GetResources())
+	ds, err := a.decideMessages(ctx, req.GetOnBehalfOf(), req.GetAction(), req.GetPurpose(), req.GetBreakGlassReason(), req.GetResources())
 	if err != nil {
 		return nil, toStatus(ctx, a.log, err)
 	}
 	return &consentv1.BatchAuthorizeResponse{Decisions: ds}, nil
 }
 
-// decideMessages decides one query per resource for the verified caller.
-func (a *decisionAPI) decideMessages(ctx context.Context, action, purpose, breakGlass string, resources []*consentv1.Resource) ([]*consentv1.Decision, error) {
-	p, err := caller(ctx)
+// actor is who a decision is for: the caller's verified token; or, when an
+// enforcement point (Delegates, by its certificate) asks without a token,
+// the person it verified and names, if this service's issuers vouch for
+// them. A token and a named person together are refused: one caller, one
+// answer to who is acting.
+func (a *decisionAPI) actor(ctx context.Context, onBehalf *consentv1.Subject) (auth.Principal, error) {
+	if p, ok := auth.FromContext(ctx); ok {
+		if onBehalf != nil {
+			return auth.Principal{}, fmt.Errorf("%w: send the person's token or on_behalf_of, not both", ErrInvalid)
+		}
+		return p, nil
+	}
+	if onBehalf == nil {
+		return auth.Principal{}, fmt.Errorf("%w: send the person's token (authorization: Bearer <jwt>)", ErrUnauthenticated)
+	}
+	if !serving.IsCalledBy(Delegates...)(ctx) {
+		return auth.Principal{}, fmt.Errorf("%w: only the %v services may ask on another person's behalf", ErrPermission, Delegates)
+	}
+	p := auth.Principal{Subject: onBehalf.GetId(), Role: auth.Role(onBehalf.GetRole()), Org: onBehalf.GetOrg(),
+		Issuer: onBehalf.GetIssuer(), StudyID: onBehalf.GetStudyId()}
+	if a.verifier == nil {
+		return auth.Principal{}, fmt.Errorf("%w: no issuers to vouch for %s", ErrPermission, p.Subject)
+	}
+	if err := a.verifier.Vouch(p); err != nil {
+		return auth.Principal{}, fmt.Errorf("%w: %w", ErrPermission, err)
+	}
+	return p, nil
+}
+
+// decideMessages decides one query per resource for who is acting.
+func (a *decisionAPI) decideMessages(ctx context.Context, onBehalf *consentv1.Subject, action, purpose, breakGlass string, resources []*consentv1.Resource) ([]*consentv1.Decision, error) {
+	p, err := a.actor(ctx, onBehalf)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +90,7 @@ func (a *decisionAPI) decideMessages(ctx context.Context, action, purpose, break
 	out := make([]*consentv1.Decision, len(ds))
 	for i, d := range ds {
 		out[i] = &consentv1.Decision{
-			Allow: d.Allow, Reasons: d.Reasons, Obligations: d.Obligations, ConsentId: d.ConsentID, EventId: d.eventID,
+			Allow: d.Allow, Reasons: d.Reasons, Obligations: d.Obligations, ConsentId: d.ConsentID, EventId: d.eventID, Fulfilled: d.fulfilled,
 			Resource: &consentv1.Resource{PatientId: d.resource.patientID, Category: d.resource.category, RecordId: d.resource.recordID},
 		}
 	}

@@ -23,8 +23,8 @@ func erasedEvent(t *testing.T, patientID string) ledger.Event {
 // decision about them is a deny all the same, also after a restart.
 func TestErasedPatientIsDenied(t *testing.T) {
 	v := liveView(t,
-		activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"labs"}, []string{"treatment"}),
-		activeConsent("c-2", "pat-2", ledgerapi.GranteeUser, "dr-alice", []string{"labs"}, []string{"treatment"}))
+		activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"labs"}, []string{"treatment"}),
+		activeConsent("c-2", "pat-2", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"labs"}, []string{"treatment"}))
 	if err := v.Apply(ledger.Block{Number: 1, Events: []ledger.Event{erasedEvent(t, "pat-1")}}); err != nil {
 		t.Fatal(err)
 	}

@@ -17,4 +17,10 @@ var (
 	// ErrNotRecorded: the decision could not be recorded durably, so it is
 	// not given (fail closed).
 	ErrNotRecorded = errors.New("the access event could not be recorded")
+	// ErrUnavailable: something the call needs (the notification feed, the
+	// decision view) cannot be reached; try again.
+	ErrUnavailable = errors.New("unavailable")
+	// ErrUnauthenticated: nobody is named as acting: no token, and no
+	// enforcement point's on_behalf_of.
+	ErrUnauthenticated = errors.New("unauthenticated")
 )

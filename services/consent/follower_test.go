@@ -128,7 +128,7 @@ func readSnapshot(t *testing.T, path string) (viewState, bool) {
 
 func TestFollowerFollowsAndSnapshots(t *testing.T) {
 	labs, treatment := []string{"labs"}, []string{"treatment"}
-	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment)
+	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment)
 	c2 := activeConsent("c-2", "pat-2", ledgerapi.GranteeOrg, "ProvidersMSP", labs, treatment)
 
 	in := make(chan ledger.Block)
@@ -180,15 +180,15 @@ func TestFollowerFollowsAndSnapshots(t *testing.T) {
 	if diff := cmp.Diff(view.state(), fresh.state()); diff != "" {
 		t.Errorf("restored view (-followed +restored):\n%s", diff)
 	}
-	if got := ids(fresh.Matching("pat-1", "dr-alice", "")); !cmp.Equal(got, []string{"c-1"}) || fresh.Matching("pat-1", "dr-alice", "")[0].Status != ledgerapi.StatusRevoked {
-		t.Errorf("restored pat-1 consents = %v, want c-1 revoked", fresh.Matching("pat-1", "dr-alice", ""))
+	if got := ids(fresh.Matching("pat-1", "dr-alice", "ProvidersMSP")); !cmp.Equal(got, []string{"c-1"}) || fresh.Matching("pat-1", "dr-alice", "ProvidersMSP")[0].Status != ledgerapi.StatusRevoked {
+		t.Errorf("restored pat-1 consents = %v, want c-1 revoked", fresh.Matching("pat-1", "dr-alice", "ProvidersMSP"))
 	}
 }
 
 func TestFollowerRestartFromSnapshot(t *testing.T) {
 	labs, treatment := []string{"labs"}, []string{"treatment"}
-	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment)
-	c2 := activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"imaging"}, treatment)
+	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment)
+	c2 := activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"imaging"}, treatment)
 	snapshot := filepath.Join(t.TempDir(), "view.json")
 
 	// A first run saved the view at block 5.
@@ -214,7 +214,7 @@ func TestFollowerRestartFromSnapshot(t *testing.T) {
 	}
 	// Nothing to replay: live as soon as it follows.
 	eventually(t, "the view to be live", func() bool { live, _ := view.Live(); return live })
-	if got := ids(view.Matching("pat-1", "dr-alice", "")); !cmp.Equal(got, []string{"c-1"}) {
+	if got := ids(view.Matching("pat-1", "dr-alice", "ProvidersMSP")); !cmp.Equal(got, []string{"c-1"}) {
 		t.Errorf("consents after restart = %v, want [c-1]", got)
 	}
 

@@ -138,6 +138,21 @@ func registeredEvent(t *testing.T, patientID string) ledger.Event {
 // testPatients are the patients the unit tests' views know as registered.
 var testPatients = []string{"pat-1", "pat-2"}
 
+// registeredView is a view, not following any ledger, where the test
+// patients are registered (block 0).
+func registeredView(t *testing.T) *View {
+	t.Helper()
+	v := NewView()
+	var events []ledger.Event
+	for _, p := range testPatients {
+		events = append(events, registeredEvent(t, p))
+	}
+	if err := v.Apply(ledger.Block{Number: 0, Events: events}); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
 // liveView is a view where the test patients are registered and that holds
 // the consents (applied in block 0), and is live: it follows a ledger of
 // height 1.
@@ -430,10 +445,20 @@ func newService(t *testing.T, l ledgerAPI, v *View, d decider) *service {
 		t.Fatal(err)
 	}
 	log := discardLog()
+	dir := t.TempDir()
+	bg, err := openBreakGlass(DefaultBreakGlassLimits(), filepath.Join(dir, "break-glass.json"), filepath.Join(dir, "seal.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed, err := openFeed(filepath.Join(dir, "notifications"), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { feed.Close() })
 	return &service{
 		ledger: l, view: v, policy: d, journal: j, requests: reqs,
 		now: func() time.Time { return testNow }, log: log, awaitView: 5 * time.Second,
-		breakGlassKey: []byte("test break-glass key, 32 bytes!!"),
+		breakGlassKey: []byte("test break-glass key, 32 bytes!!"), breakGlass: bg, feed: feed,
 		shipper: &shipper{journal: j, sinks: everyOrg(&fakeSink{}), own: ledgerapi.ProvidersMSP, every: time.Hour, batch: 500,
 			kick: make(chan struct{}, 1), log: log},
 	}

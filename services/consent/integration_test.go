@@ -24,6 +24,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/dev/devenv"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/auth/devissuer"
@@ -42,7 +43,7 @@ func TestConsentDecisions(t *testing.T) {
 	p := itest.NewPatient(t, c)
 	clinician := itest.Unique("dr")
 	drToken := itest.Token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
-	consentID := c.Grant(t, p, "--to", "user:"+clinician, "--categories", "labs,conditions", "--purposes", "treatment", "--for", "720h")
+	consentID := c.Grant(t, p, "--to", "user:ProvidersMSP/"+clinician, "--categories", "labs,conditions", "--purposes", "treatment", "--for", "720h")
 
 	decide := func(t *testing.T, req *consentv1.AuthorizeRequest) *consentv1.Decision {
 		t.Helper()
@@ -87,7 +88,7 @@ func TestConsentDecisions(t *testing.T) {
 	t.Run("expired consent", func(t *testing.T) {
 		other := itest.Unique("dr")
 		past := time.Now().Add(-2 * time.Hour).UTC()
-		c.Grant(t, p, "--to", "user:"+other, "--categories", "labs", "--purposes", "treatment",
+		c.Grant(t, p, "--to", "user:ProvidersMSP/"+other, "--categories", "labs", "--purposes", "treatment",
 			"--not-before", past.Format(time.RFC3339), "--expires", past.Add(time.Hour).Format(time.RFC3339))
 		d, err := itest.Authorize(ctx, t, dc, itest.Token(t, other, auth.RoleClinician, ledgerapi.ProvidersMSP), read(p.ID, "labs", "treatment"))
 		if err != nil {
@@ -190,14 +191,24 @@ func TestTokensAreChecked(t *testing.T) {
 	c := itest.NewConsentd(t, consentdBin)
 	dc := c.Decisions(t)
 	e := itest.Env(t)
-	iss, err := devissuer.Load(e.DevIdP.Issuer, e.DevIdP.Key)
-	if err != nil {
-		t.Fatal(err)
+	signer := func(org string) (*devissuer.Issuer, string) {
+		idp, err := e.IdPFor(org)
+		if err != nil {
+			t.Fatal(err)
+		}
+		iss, err := devissuer.Load(idp.Issuer, idp.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return iss, idp.Issuer
 	}
 	good := itest.Token(t, "dr-a", auth.RoleClinician, ledgerapi.ProvidersMSP)
 	now := time.Now()
-	claims := func(change func(map[string]any)) string {
-		m := map[string]any{"iss": e.DevIdP.Issuer, "sub": "dr-a", "aud": e.DevIdP.Audience, "role": "clinician",
+	// claims signs a Providers clinician's claims, changed, with the
+	// provider of signerOrg.
+	claimsBy := func(signerOrg string, change func(map[string]any)) string {
+		iss, name := signer(signerOrg)
+		m := map[string]any{"iss": name, "sub": "dr-a", "aud": devenv.Audience("consent"), "role": "clinician",
 			"org": ledgerapi.ProvidersMSP, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
 		change(m)
 		tok, err := iss.Sign(m)
@@ -206,17 +217,24 @@ func TestTokensAreChecked(t *testing.T) {
 		}
 		return tok
 	}
+	claims := func(change func(map[string]any)) string { return claimsBy(ledgerapi.ProvidersMSP, change) }
 	parts := strings.Split(good, ".")
 	sig := []byte(parts[2])
 	sig[5] ^= 1
 	tests := map[string]string{
-		"expired":         claims(func(m map[string]any) { m["exp"] = now.Add(-time.Hour).Unix() }),
-		"wrong audience":  claims(func(m map[string]any) { m["aud"] = "someone-else" }),
-		"wrong issuer":    claims(func(m map[string]any) { m["iss"] = "evil-idp" }),
-		"tampered claims": parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2],
-		"tampered sig":    parts[0] + "." + parts[1] + "." + string(sig),
-		"unsigned":        parts[0] + "." + parts[1] + ".",
-		"no token":        "",
+		"expired":                    claims(func(m map[string]any) { m["exp"] = now.Add(-time.Hour).Unix() }),
+		"wrong audience":             claims(func(m map[string]any) { m["aud"] = "someone-else" }),
+		"another service's audience": claims(func(m map[string]any) { m["aud"] = devenv.Audience("records") }),
+		"wrong issuer":               claims(func(m map[string]any) { m["iss"] = "evil-idp" }),
+		"St Mary's issuer minting a Providers clinician": claimsBy(ledgerapi.StMarysMSP, func(map[string]any) {}),
+		"an organisation that is not a member":           claims(func(m map[string]any) { m["org"] = "EvilClinicMSP" }),
+		"the patients' issuer minting a clinician":       claimsBy("", func(map[string]any) {}),
+		"a hundred-year token":                           claims(func(m map[string]any) { m["exp"] = now.AddDate(100, 0, 0).Unix() }),
+		"no iat":                                         claims(func(m map[string]any) { delete(m, "iat") }),
+		"tampered claims":                                parts[0] + "." + strings.TrimRight(parts[1], "=") + "x." + parts[2],
+		"tampered sig":                                   parts[0] + "." + parts[1] + "." + string(sig),
+		"unsigned":                                       parts[0] + "." + parts[1] + ".",
+		"no token":                                       "",
 	}
 	for name, tok := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -276,7 +294,7 @@ func TestKillAndRestart(t *testing.T) {
 	p := itest.NewPatient(t, c)
 	clinician := itest.Unique("dr")
 	drToken := itest.Token(t, clinician, auth.RoleClinician, ledgerapi.ProvidersMSP)
-	c.Grant(t, p, "--to", "user:"+clinician, "--categories", "labs", "--purposes", "treatment")
+	c.Grant(t, p, "--to", "user:ProvidersMSP/"+clinician, "--categories", "labs", "--purposes", "treatment")
 
 	var ids []string
 	for range 25 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/auth"
@@ -214,10 +215,26 @@ func (s *service) createRequest(p auth.Principal, patientID string, categories, 
 	if err := requireRole(p, auth.RoleClinician, auth.RolePharmacist, auth.RoleInsurer); err != nil {
 		return accessRequest{}, err
 	}
-	return s.requests.create(accessRequest{
+	if err := ledgerapi.ValidateID("patient_id", patientID); err != nil {
+		return accessRequest{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	// Nobody can be asked who is not there; an erased patient is not there.
+	if !s.view.Registered(patientID) || s.view.Erased(patientID) {
+		return accessRequest{}, fmt.Errorf("%w: patient %s is not registered", ErrNotFound, patientID)
+	}
+	r, err := s.requests.create(accessRequest{
 		PatientID: patientID, Requester: p.Subject, RequesterOrg: p.Org, RequesterRole: string(p.Role),
 		Categories: categories, Purposes: purposes, Reason: reason,
 	}, s.now())
+	if err != nil {
+		return accessRequest{}, err
+	}
+	n := notification{PatientID: patientID, Kind: noteAccessRequest, Key: "access-request/" + r.RequestID, Time: r.CreatedAt,
+		Actor: p.Subject, ActorRole: string(p.Role), ActorOrg: p.Org, RequestID: r.RequestID, Purpose: strings.Join(purposes, ",")}
+	if err := s.notify(context.Background(), n, false); err != nil {
+		s.log.Warn("an access request was not put on the patient's feed", "request", r.RequestID, "err", err)
+	}
+	return r, nil
 }
 
 // listRequests are the calling patient's access requests in a state ("" for
@@ -243,9 +260,9 @@ func (s *service) approveRequest(ctx context.Context, p auth.Principal, requestI
 		return accessRequest{}, ledgerapi.Consent{}, err
 	}
 	c, err := s.grant(ctx, p, sp, func(g ledgerapi.ConsentGrant) error {
-		if g.Grantee.Kind != ledgerapi.GranteeUser || g.Grantee.ID != r.Requester ||
-			!sameSet(g.Categories, r.Categories) || !sameSet(g.Purposes, r.Purposes) {
-			return fmt.Errorf("%w: the grant must be to user %s for categories %v and purposes %v", ErrInvalid, r.Requester, r.Categories, r.Purposes)
+		want := ledgerapi.UserGrantee(r.RequesterOrg, r.Requester)
+		if g.Grantee != want || !sameSet(g.Categories, r.Categories) || !sameSet(g.Purposes, r.Purposes) {
+			return fmt.Errorf("%w: the grant must be to user %s for categories %v and purposes %v", ErrInvalid, want.ID, r.Categories, r.Purposes)
 		}
 		return nil
 	})

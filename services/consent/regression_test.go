@@ -61,7 +61,7 @@ func TestBugDeciderErrorNeverAllows(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := &fakeDecider{d: tt.d, err: errors.New("policy evaluation timed out")}
-			v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labsOnly, treatmentOnly))
+			v := liveView(t, activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labsOnly, treatmentOnly))
 			api, svc := decisionService(t, v, fake)
 			alice := auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP"}
 			resp, err := api.Authorize(auth.NewContext(testContext(t), alice), readReq("pat-1", "labs", "", "treatment"))

@@ -7,6 +7,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/durable"
 	"healthexchange/services/platform/ledger"
 )
@@ -50,4 +51,10 @@ type service struct {
 	awaitView time.Duration
 	// breakGlassKey keys the hashes of break-glass reasons on the ledger.
 	breakGlassKey []byte
+	// verifier vouches for the people the enforcement points ask about.
+	verifier *auth.Verifier
+	// breakGlass limits emergency access and seals its reasons; feed is
+	// the patients' notifications.
+	breakGlass *breakGlass
+	feed       *feed
 }

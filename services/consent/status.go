@@ -28,6 +28,8 @@ var statusCodes = []serving.StatusCode{
 	{Err: ledger.ErrConflict, Code: codes.Aborted},
 	{Err: ledger.ErrUnavailable, Code: codes.Unavailable},
 	{Err: ErrNotRecorded, Code: codes.Unavailable},
+	{Err: ErrUnavailable, Code: codes.Unavailable},
+	{Err: ErrUnauthenticated, Code: codes.Unauthenticated},
 }
 
 // toStatus is the one place errors become gRPC statuses. Context errors pass

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/ledger"
@@ -37,6 +38,15 @@ type View struct {
 	target    uint64          // live once next >= target
 	following bool
 	changed   chan struct{} // closed and replaced on every change
+	// observe, if set, hears of every consent change and erasure the view
+	// applies, after it applied them.
+	observe observer
+}
+
+// observer hears what a block changed.
+type observer struct {
+	consent func(ledgerapi.Consent)
+	erased  func(patientID string)
 }
 
 // NewView returns an empty view that starts at the genesis block.
@@ -85,13 +95,33 @@ func (v *View) Apply(b ledger.Block) error {
 		}
 		changes = append(changes, c)
 	}
+	obs, applied, err := v.apply(b.Number, changes, registrations, erasures)
+	if err != nil || !applied {
+		return err
+	}
+	for _, c := range changes {
+		if obs.consent != nil {
+			obs.consent(c)
+		}
+	}
+	for _, p := range erasures {
+		if obs.erased != nil {
+			obs.erased(p)
+		}
+	}
+	return nil
+}
+
+// apply changes the view for block number, if it is the next one, and
+// returns the observer to tell.
+func (v *View) apply(number uint64, changes []ledgerapi.Consent, registrations, erasures []string) (observer, bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if b.Number < v.next {
-		return nil
+	if number < v.next {
+		return observer{}, false, nil
 	}
-	if b.Number > v.next {
-		return fmt.Errorf("consent view: block %d arrived while %d was expected", b.Number, v.next)
+	if number > v.next {
+		return observer{}, false, fmt.Errorf("consent view: block %d arrived while %d was expected", number, v.next)
 	}
 	for _, c := range changes {
 		if v.byPatient[c.PatientID] == nil {
@@ -105,9 +135,29 @@ func (v *View) Apply(b ledger.Block) error {
 	for _, p := range erasures {
 		v.erased[p] = true
 	}
-	v.next = b.Number + 1
+	v.next = number + 1
 	v.notify()
-	return nil
+	return v.observe, true, nil
+}
+
+// Expiring returns the active consents whose end falls in [from, to).
+func (v *View) Expiring(from, to time.Time) []ledgerapi.Consent {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var out []ledgerapi.Consent
+	for _, cs := range v.byPatient {
+		for _, c := range cs {
+			if c.Status != ledgerapi.StatusActive || c.ExpiresAt == "" || v.erased[c.PatientID] {
+				continue
+			}
+			end, err := ledgerapi.ParseTime("expiresAt", c.ExpiresAt)
+			if err == nil && !end.Before(from) && end.Before(to) {
+				out = append(out, c)
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ledgerapi.Consent) int { return strings.Compare(a.ConsentID, b.ConsentID) })
+	return out
 }
 
 func (v *View) notify() {
@@ -166,16 +216,16 @@ func (v *View) Registered(patientID string) bool {
 	return v.patients[patientID]
 }
 
-// Matching returns the patient's consents that name the subject or the
-// subject's organisation, in consent-id order, whatever their status: the
+// Matching returns the patient's consents that name the subject at their
+// organisation, or the subject's organisation, in consent-id order, whatever their status: the
 // policy decides which of them count.
 func (v *View) Matching(patientID, subjectID, subjectOrg string) []ledgerapi.Consent {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var out []ledgerapi.Consent
 	for _, c := range v.byPatient[patientID] {
-		if (c.Grantee.Kind == ledgerapi.GranteeUser && c.Grantee.ID == subjectID && subjectID != "") ||
-			(c.Grantee.Kind == ledgerapi.GranteeOrg && c.Grantee.ID == subjectOrg && subjectOrg != "") {
+		if subjectOrg != "" && (c.Grantee == ledgerapi.UserGrantee(subjectOrg, subjectID) && subjectID != "" ||
+			c.Grantee.Kind == ledgerapi.GranteeOrg && c.Grantee.ID == subjectOrg) {
 			out = append(out, c)
 		}
 	}

@@ -25,8 +25,8 @@ func ids(cs []ledgerapi.Consent) []string {
 func TestViewApply(t *testing.T) {
 	labs := []string{"labs"}
 	treatment := []string{"treatment"}
-	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment)
-	c2 := activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"imaging"}, treatment)
+	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment)
+	c2 := activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"imaging"}, treatment)
 
 	tests := []struct {
 		name   string
@@ -145,11 +145,11 @@ func TestViewMatching(t *testing.T) {
 	labs, treatment := []string{"labs"}, []string{"treatment"}
 	v := NewView()
 	err := v.Apply(ledger.Block{Number: 0, Events: grantedEvents(t,
-		activeConsent("c-3", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment),
+		activeConsent("c-3", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment),
 		activeConsent("c-1", "pat-1", ledgerapi.GranteeOrg, "ProvidersMSP", labs, treatment),
-		activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "dr-bob", labs, treatment),
-		revoked(activeConsent("c-0", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment)),
-		activeConsent("c-4", "pat-2", ledgerapi.GranteeUser, "dr-alice", labs, treatment),
+		activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-bob", labs, treatment),
+		revoked(activeConsent("c-0", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment)),
+		activeConsent("c-4", "pat-2", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment),
 		activeConsent("c-5", "pat-2", ledgerapi.GranteeOrg, "ProvidersMSP", labs, treatment),
 		activeConsent("c-6", "pat-1", ledgerapi.GranteeOrg, "ResearchMSP", labs, treatment),
 		// A user whose id is an org's name is still a user, not the org.
@@ -169,7 +169,8 @@ func TestViewMatching(t *testing.T) {
 		want               []string
 	}{
 		{"user and org grantee, sorted by consent id, revoked included", "pat-1", "dr-alice", "ProvidersMSP", []string{"c-0", "c-1", "c-3"}},
-		{"user grantee only", "pat-1", "dr-alice", "", []string{"c-0", "c-3"}},
+		{"a user without an organisation matches nothing", "pat-1", "dr-alice", "", []string{}},
+		{"the same user name at another organisation", "pat-1", "dr-bob", "StMarysMSP", []string{}},
 		{"org grantee only", "pat-1", "nurse-carol", "ProvidersMSP", []string{"c-1"}},
 		{"another patient's consents are not returned", "pat-2", "dr-bob", "ResearchMSP", []string{}},
 		{"the other patient's own consents", "pat-2", "dr-alice", "ProvidersMSP", []string{"c-4", "c-5"}},
@@ -274,8 +275,8 @@ func applyEmpty(t *testing.T, v *View, n uint64) {
 }
 
 func TestViewAwait(t *testing.T) {
-	c := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"labs"}, []string{"treatment"})
-	other := activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "dr-alice", []string{"labs"}, []string{"treatment"})
+	c := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"labs"}, []string{"treatment"})
+	other := activeConsent("c-2", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"labs"}, []string{"treatment"})
 
 	t.Run("returns once the grant is applied", func(t *testing.T) {
 		v := NewView()
@@ -349,10 +350,10 @@ func TestViewStateRestore(t *testing.T) {
 		{"consents of two patients", []ledger.Block{
 			{Number: 0, Events: grantedEvents(t,
 				activeConsent("c-2", "pat-2", ledgerapi.GranteeOrg, "ProvidersMSP", labs, treatment),
-				activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment))},
+				activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment))},
 			{Number: 1},
 			{Number: 2, Events: []ledger.Event{consentEvent(t, eventConsentRevoked,
-				revoked(activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment)))}},
+				revoked(activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment)))}},
 		}},
 	}
 	for _, tt := range tests {
@@ -379,7 +380,7 @@ func TestViewStateRestore(t *testing.T) {
 			}
 			fresh := NewView()
 			// Content the restore must replace.
-			if err := fresh.Apply(ledger.Block{Number: 0, Events: grantedEvents(t, activeConsent("c-stale", "pat-1", ledgerapi.GranteeUser, "dr-alice", labs, treatment))}); err != nil {
+			if err := fresh.Apply(ledger.Block{Number: 0, Events: grantedEvents(t, activeConsent("c-stale", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", labs, treatment))}); err != nil {
 				t.Fatal(err)
 			}
 			fresh.restore(s)

@@ -73,9 +73,9 @@ patient recovery keygen --recovery-key "$recovery_key"
 patient register --recovery-key "$recovery_key"
 
 say "2. The patient grants Dr. Alice labs and conditions, for treatment, for 30 days"
-out=$("$bin/patient" grant --ca "$ca" --json --to "user:$dr" --categories labs,conditions --purposes treatment --for 720h)
+out=$("$bin/patient" grant --ca "$ca" --json --to "user:StMarysMSP/$dr" --categories labs,conditions --purposes treatment --for 720h)
 consent=$(jq -r .consent.consentId <<<"$out")
-jq -r '"$ patient grant --to user:'"$dr"' --categories labs,conditions --purposes treatment --for 720h\n  granted " + .consent.consentId + " until " + .consent.expiresAt' <<<"$out"
+jq -r '"$ patient grant --to user:StMarysMSP/'"$dr"' --categories labs,conditions --purposes treatment --for 720h\n  granted " + .consent.consentId + " until " + .consent.expiresAt' <<<"$out"
 
 say "3. The patient lets the Providers hospital file and read their lab results and vitals"
 patient grant --to org:ProvidersMSP --categories labs,vitals --purposes treatment --for 720h
@@ -131,13 +131,22 @@ for _ in $(seq 1 50); do
 done
 as_clinician "$house_token" proof --patient "$pat" --device "$watch" --seq 1 --index 0
 
-say "9. Dr. Alice's system asks the consent service before every read"
+say "9. Dr. Alice's system asks the consent service before every read; a Dr. Alice of another hospital is someone else"
 authorize labs treatment
 authorize imaging treatment
 authorize labs payment
+# The consent names Dr. Alice at St Mary's: the same name at Providers is
+# another person (and St Mary's identity provider cannot mint Providers
+# people).
+authorize conditions treatment
+authorize_as "$(token -sub "$dr" -role clinician -org ProvidersMSP)" "$dr (of Providers: another person of the same name)" conditions treatment
 
-say "10. Emergency: break-glass with a reason (allowed, flagged, the patient is to be told)"
-authorize imaging emergency "unresponsive on arrival, prior imaging needed"
+say "10. Emergency: Dr. Ross (St Mary's ER), without any consent, breaks the glass to read the lab result; the patient is told first"
+er="dr-ross-$run"
+er_token="$(token -sub "$er" -role clinician -org StMarysMSP)"
+as_clinician "$er_token" get --patient "$pat" --break-glass "unresponsive on arrival, prior labs needed" --out "$records/er-$run.json" "$record"
+echo "  fetched: $(head -c 80 "$records/er-$run.json")..."
+patient notifications
 
 say "11. Dr. Alice asks for imaging; the patient approves the request"
 clinician /v1/access-requests "$(jq -nc --arg p "$pat" '{patientId:$p, categories:["imaging"], purposes:["treatment"], reason:"follow-up of the emergency visit"}')" |
@@ -165,9 +174,10 @@ fi
 
 say "14. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
 # The decisions above reach the ledger in the next batch: the records
-# service's put and get, the vitals read, the proof (at least once), six asked
-# directly, five by the pharmacy and the insurer, and the denied fetch.
-want=16
+# service's put and get, the vitals read, the proof (at least once), eight
+# asked directly, the break-glass fetch, five by the pharmacy and the
+# insurer, and the denied fetch.
+want=18
 for _ in $(seq 1 150); do
   n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
   [ "$n" -ge "$want" ] && break
@@ -213,7 +223,15 @@ volunteer 3 1935-01-30 male 02138 7.2 org:ResearchMSP
 volunteer 4 1933-11-11 male 02139 6.8 "study:$study"
 volunteer 5 1970-05-05 female 02140 5.4 ""
 
-say "17. A researcher of $study exports labs with age band, sex and ZIP3, k=2"
+say "17. Dr. Ross breaks the glass for four more patients; past the daily limit (5 patients) the next is refused"
+for v in 1 2 3 4 5; do
+  body=$(jq -nc --arg p "vol$v-$run" '{action:"read", resource:{patientId:$p, category:"labs"}, purpose:"emergency",
+    breakGlassReason:"multi-car accident, triage"}')
+  printf '$ %s breaks the glass for vol%s-%s: ' "$er" "$v" "$run"
+  post_as "$er_token" /v1/authorize "$body" | jq -r '.decision | (if .allow then "ALLOW" else "DENY" end) + ": " + (.reasons | join("; "))'
+done
+
+say "18. A researcher of $study exports labs with age band, sex and ZIP3, k=2"
 res_token="$(token -sub "res-carol-$run" -role researcher -org ResearchMSP -study "$study")"
 as_researcher() {
   printf '$ researcher %s\n' "$*"
@@ -235,7 +253,7 @@ if grep -Eq "Volunteer|555-010|Main Street|vol[0-9]-$run|1958|1933" "$records/$d
 fi
 echo "  no name, phone, street, patient id or birth date in the file; the clinician's note is not there either"
 
-say "18. Volunteer 1 revokes their research consent; the released file stays as it was, the next export leaves them out"
+say "19. Volunteer 1 revokes their research consent; the released file stays as it was, the next export leaves them out"
 HX_TOKEN="$(token -sub "vol1-$run" -role patient)" HX_PATIENT_KEY="$HX_STATE/demo-keys/vol1-$run.json" \
   "$bin/patient" revoke --ca "$ca" "$(cat "$records/vol1.consent")" | sed 's/^/  /'
 ds2=$(export_labs)
@@ -246,14 +264,14 @@ echo "  cohort before the revoke: $cohort1 patients; after: $cohort2"
 [ "$cohort2" -eq $((cohort1 - 1)) ] || { echo "demo: the revoke did not exclude the patient" >&2; exit 1; }
 as_researcher list
 
-say "19. The patient's phone is stolen: they replace their key from their laptop; the thief's copy signs nothing"
+say "20. The patient's phone is stolen: they replace their key from their laptop; the thief's copy signs nothing"
 stolen="$HX_STATE/demo-keys/$pat-stolen.json"
 cp "$key" "$stolen"
 patient key rotate
 printf '$ patient grant --key %s --to user:thief ...   (the thief, with the old key)\n' "$stolen"
-if HX_PATIENT_KEY="$stolen" "$bin/patient" grant --ca "$ca" --to "user:thief-$run" --categories labs --purposes treatment 2>&1 | sed 's/^/  /'; then
+if HX_PATIENT_KEY="$stolen" "$bin/patient" grant --ca "$ca" --to "user:InsurerMSP/thief-$run" --categories labs --purposes treatment 2>&1 | sed 's/^/  /'; then
   echo "demo: the stolen key still signs" >&2
   exit 1
 fi
-patient grant --to "user:$dr" --categories labs --purposes treatment --for 24h
+patient grant --to "user:StMarysMSP/$dr" --categories labs --purposes treatment --for 24h
 patient key history

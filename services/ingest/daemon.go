@@ -49,10 +49,18 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	limits := serving.DefaultLimits()
 	limits.MaxRecvMsg = 2 * mhealth.MaxPayloadBytes
 	return &daemon.Service{
-		Register:   func(s grpc.ServiceRegistrar) { ingestv1.RegisterIngestServiceServer(s, &api{svc: svc}) },
-		Gateway:    []serving.RegisterFunc{ingestv1.RegisterIngestServiceHandlerFromEndpoint},
-		OpenAPI:    ingestv1.OpenAPI,
-		Public:     []string{ingestv1.IngestService_Upload_FullMethodName},
+		Register: func(s grpc.ServiceRegistrar) { ingestv1.RegisterIngestServiceServer(s, &api{svc: svc}) },
+		Gateway:  []serving.RegisterFunc{ingestv1.RegisterIngestServiceHandlerFromEndpoint},
+		OpenAPI:  ingestv1.OpenAPI,
+		// A wearable uploads with its device certificate and its signature on
+		// every batch, no token; a device certificate opens nothing else.
+		Access: serving.Access{
+			Public: []string{ingestv1.IngestService_Upload_FullMethodName},
+			Callers: serving.Callers{
+				ingestv1.IngestService_Upload_FullMethodName: {"self", "app/*", "device/*"},
+				"*": {"self", "app/*"},
+			},
+		},
 		Limits:     &limits,
 		Background: []func(context.Context){svc.anchorEvery},
 		Close:      svc.Close,

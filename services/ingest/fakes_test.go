@@ -16,6 +16,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/objectstore/objectstoretest"
 	"healthexchange/services/platform/vault"
@@ -153,8 +154,10 @@ func (f *fixture) restart(t *testing.T) {
 	f.svc = svc
 }
 
+// testContext is a call of a verified clinician, with a deadline.
 func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(auth.NewContext(context.Background(),
+		auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP", Issuer: "https://idp.providers"}), 10*time.Second)
 	t.Cleanup(cancel)
 	return ctx
 }

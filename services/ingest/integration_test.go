@@ -75,7 +75,7 @@ func startB(t testing.TB, extra ...string) *harness {
 	h.ingest = itest.StartDaemon(t, ingestdBin, append([]string{"-env", itest.Env(t).Path, "-store-config", store.ConfigPath(),
 		"-state", t.TempDir(), "-grpc", h.addr, "-http", itest.FreeAddr(t), "-consent", h.consent.GRPCAddr,
 		"-instance", itest.Unique("ingest"), "-anchor-every", "300ms"}, extra...), h.addr)
-	h.client = ingestv1.NewIngestServiceClient(itest.Dial(t, h.addr, "cli"))
+	h.client = ingestv1.NewIngestServiceClient(itest.Dial(t, h.addr, "app-clinician"))
 	return h
 }
 
@@ -194,7 +194,7 @@ func TestIngestIntegration(t *testing.T) {
 	d := h.pair(t, p)
 	clinician := itest.Unique("dr-vitals")
 	tok := itest.Token(t, clinician, auth.RoleClinician, "StMarysMSP")
-	h.consent.Grant(t, p, "--to", "user:"+clinician, "--categories", "vitals", "--purposes", "treatment")
+	h.consent.Grant(t, p, "--to", "user:StMarysMSP/"+clinician, "--categories", "vitals", "--purposes", "treatment")
 	now := time.Now().UTC()
 	start := now.Add(-20 * time.Minute)
 

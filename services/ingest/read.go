@@ -14,6 +14,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/domain/merkle"
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/objectstore"
 	"healthexchange/services/platform/pep"
 	"healthexchange/services/store/readingstore"
@@ -36,7 +37,8 @@ const (
 // authorize asks the consent service, as the caller, to read the patient's
 // vitals; see pep.Authorize.
 func (s *Service) authorize(ctx context.Context, patientID, purpose string) error {
-	_, err := pep.Authorize(ctx, s.decider, pep.Access{Action: "read", Purpose: purpose, PatientID: patientID, Category: categoryVitals})
+	p, _ := auth.FromContext(ctx)
+	_, err := pep.Authorize(ctx, s.decider, p, pep.Access{Action: "read", Purpose: purpose, PatientID: patientID, Category: categoryVitals})
 	return err
 }
 

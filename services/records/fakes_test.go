@@ -252,7 +252,7 @@ type fakeDecider struct {
 func (d *fakeDecider) decide(action string, r *consentv1.Resource) *consentv1.Decision {
 	d.asked = append(d.asked, action+" "+r.GetCategory()+" "+r.GetRecordId())
 	if d.allow(action, r) {
-		return &consentv1.Decision{Allow: true, Reasons: []string{"allowed by consent c1"}, Obligations: []string{"log-access"}, EventId: "ev"}
+		return &consentv1.Decision{Allow: true, Reasons: []string{"allowed by consent c1"}, Obligations: []string{"log-access"}, Fulfilled: []string{"log-access"}, EventId: "ev"}
 	}
 	return &consentv1.Decision{Reasons: []string{"no consent is given to this subject"}, EventId: "ev-deny"}
 }

@@ -93,7 +93,7 @@ func startRecords(t testing.TB) *harness {
 	h.cfg, h.daemon = cfg, d
 	itest.RunDaemon(t, d, func(ctx context.Context, p *daemon.Platform) (*daemon.Service, error) { return New(ctx, cfg, p) })
 
-	h.grpc = recordsv1.NewRecordServiceClient(itest.Dial(t, d.GRPCAddr, "cli"))
+	h.grpc = recordsv1.NewRecordServiceClient(itest.Dial(t, d.GRPCAddr, "app-clinician"))
 	if h.ledger, err = ledger.Dial(d.Backends.Ledgers[0]); err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestRecordsIntegration(t *testing.T) {
 	readerTok := itest.Token(t, reader, auth.RoleClinician, "StMarysMSP")
 	strangerTok := itest.Token(t, stranger, auth.RoleClinician, "StMarysMSP")
 	h.consent.Grant(t, p, "--to", "org:ProvidersMSP", "--categories", "labs", "--purposes", "treatment")
-	readConsent := h.consent.Grant(t, p, "--to", "user:"+reader, "--categories", "labs", "--purposes", "treatment")
+	readConsent := h.consent.Grant(t, p, "--to", "user:StMarysMSP/"+reader, "--categories", "labs", "--purposes", "treatment")
 
 	marker := itest.Unique("marker")
 	raw := labResult(p.ID, marker)

@@ -61,7 +61,7 @@ func (r *ListRequest) validate() error {
 // category denied that way is decided on its own (a consent may name
 // records), and left out, counted in Withheld, if that is denied too. Every
 // decision is an access event, as for a read.
-func (s *Service) List(ctx context.Context, _ auth.Principal, req ListRequest) (ListResult, error) {
+func (s *Service) List(ctx context.Context, p auth.Principal, req ListRequest) (ListResult, error) {
 	ctx, span := tracer.Start(ctx, "list")
 	defer span.End()
 	if err := req.validate(); err != nil {
@@ -83,7 +83,7 @@ func (s *Service) List(ctx context.Context, _ auth.Principal, req ListRequest) (
 			categories = append(categories, &consentv1.Resource{PatientId: req.PatientID, Category: n.Category})
 		}
 	}
-	byCategory, _, err := s.authorizeMany(ctx, actionRead, req.Purpose, categories)
+	byCategory, _, err := s.authorizeMany(ctx, p, actionRead, req.Purpose, categories)
 	if err != nil {
 		return ListResult{}, err
 	}
@@ -100,7 +100,7 @@ func (s *Service) List(ctx context.Context, _ auth.Principal, req ListRequest) (
 		allowed[i] = byCategory[index[n.Category]]
 	}
 	if len(records) > 0 {
-		byRecord, _, err := s.authorizeMany(ctx, actionRead, req.Purpose, records)
+		byRecord, _, err := s.authorizeMany(ctx, p, actionRead, req.Purpose, records)
 		if err != nil {
 			return ListResult{}, err
 		}
@@ -126,7 +126,7 @@ type HistoryRequest struct {
 
 // History returns every version of a record the caller may read, oldest
 // first.
-func (s *Service) History(ctx context.Context, _ auth.Principal, req HistoryRequest) ([]ledgerapi.Notarization, error) {
+func (s *Service) History(ctx context.Context, p auth.Principal, req HistoryRequest) ([]ledgerapi.Notarization, error) {
 	ctx, span := tracer.Start(ctx, "history")
 	defer span.End()
 	if req.Purpose == "" {
@@ -141,7 +141,7 @@ func (s *Service) History(ctx context.Context, _ auth.Principal, req HistoryRequ
 		return nil, err
 	}
 	latest := versions[len(versions)-1]
-	if _, err := s.authorize(ctx, pep.Access{Action: actionRead, Purpose: req.Purpose,
+	if _, err := s.authorize(ctx, p, pep.Access{Action: actionRead, Purpose: req.Purpose,
 		PatientID: req.PatientID, Category: latest.Category, RecordID: req.RecordID}); err != nil {
 		return nil, err
 	}

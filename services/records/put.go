@@ -137,7 +137,7 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 				ErrInvalid, req.RecordID, latest.Category, res.Category)
 		}
 	}
-	if _, err := s.authorize(ctx, pep.Access{Action: actionWrite, Purpose: req.Purpose,
+	if _, err := s.authorize(ctx, p, pep.Access{Action: actionWrite, Purpose: req.Purpose,
 		PatientID: req.PatientID, Category: res.Category, RecordID: req.RecordID}); err != nil {
 		return PutResult{}, err
 	}

@@ -32,7 +32,8 @@ type Sources interface {
 }
 
 // Exclusion reasons, counted in the manifest. Patients are counted once,
-// by the first reason; records by each record left out.
+// by the first reason; records by each record left out, or each released
+// record whose value was left out.
 const (
 	exclNoDemographics       = "patients: no usable demographics record"
 	exclDemographicsTampered = "patients: demographics record failed verification against the ledger"
@@ -40,7 +41,8 @@ const (
 	exclNoData               = "patients: no data in the window"
 	exclPartialConsent       = "patients: research consent does not cover every category"
 	exclRecordTampered       = "records: failed verification against the ledger"
-	exclRecordUnusable       = "records: no code or clinical date"
+	exclRecordUnusable       = "records: no usable code or clinical date"
+	exclRecordValueUnusable  = "records: value and unit left out, the unit is not a UCUM unit"
 	exclReadingTampered      = "patients: a batch of readings failed verification"
 )
 
@@ -286,6 +288,9 @@ func patientData(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 		}
 		if f.Date.Before(spec.From) || !f.Date.Before(spec.To) {
 			continue
+		}
+		if f.ValueRefused && (slices.Contains(spec.Fields, ColValue) || slices.Contains(spec.Fields, ColUnit)) {
+			excluded[exclRecordValueUnusable]++
 		}
 		rows = append(rows, factRow(spec, pz, patientID, pseudonym, f))
 	}

@@ -32,7 +32,7 @@ func TestFindCohort(t *testing.T) {
 				l.grant("p-two-consents", study1, "demographics", "imaging"),
 			}
 			l.grant("p-other-study", ledgerapi.Grantee{Kind: ledgerapi.GranteeStudy, ID: "study-2"}, need...)
-			l.add(ledgerapi.Consent{PatientID: "p-user", Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: "alice"},
+			l.add(ledgerapi.Consent{PatientID: "p-user", Grantee: ledgerapi.UserGrantee(ledgerapi.ResearchMSP, "alice"),
 				Categories: need, Purposes: []string{ledgerapi.PurposeResearch}})
 			l.add(ledgerapi.Consent{PatientID: "p-providers", Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeOrg, ID: ledgerapi.ProvidersMSP},
 				Categories: need, Purposes: []string{ledgerapi.PurposeResearch}})

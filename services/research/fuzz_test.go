@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	researchv1 "healthexchange/proto/research/v1"
 	"healthexchange/services/domain/anonymize"
@@ -18,6 +19,8 @@ var resourceSeeds = []string{
 	`{"resourceType":"Patient","birthDate":"1961-07-04","gender":"male","address":[{"postalCode":"02139-4307"}]}`,
 	`{"resourceType":"Patient","birthDate":"1961","gender":"female","address":[]}`,
 	`{"resourceType":"Patient","birthDate":"1961-07-04","gender":"unknown","address":[{"postalCode":"036"}]}`,
+	`{"resourceType":"Observation","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"valueQuantity":{"value":-72,"unit":"=HYPERLINK(\"x\")","code":"/min"},"effectiveDateTime":"2025-01-15"}`,
+	`{"resourceType":"Observation","code":{"coding":[{"system":"rxnorm","code":"call me"}]},"valueQuantity":{"value":1,"code":"{beats}/min"},"effectiveDateTime":"2025-01-15"}`,
 	`{}`, `null`, `[`, `{"code":{"coding":null}}`,
 }
 
@@ -30,7 +33,11 @@ func FuzzFactOf(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if fact.Code == "" || len(fact.Code) > maxCodeLen || strings.ContainsAny(fact.Code, "\n\r\"") {
+		system, code, ok := strings.Cut(fact.Code, "|")
+		if !ok {
+			system, code = "", system
+		}
+		if !isCode(code) || ok && !isCodeSystem(system) {
 			t.Errorf("factOf(%q) code %q", raw, fact.Code)
 		}
 		if fact.Date.IsZero() || fact.Category != "labs" {
@@ -41,8 +48,78 @@ func FuzzFactOf(f *testing.F) {
 				t.Errorf("factOf(%q) value %q is not a finite number", raw, fact.Value)
 			}
 		}
-		if len(fact.Unit) > 40 {
+		if fact.Unit != "" && (!isUCUMUnit(fact.Unit) || fact.Value == "") {
 			t.Errorf("factOf(%q) unit %q", raw, fact.Unit)
+		}
+		if fact.ValueRefused && (fact.Value != "" || fact.Unit != "") {
+			t.Errorf("factOf(%q) refused the value but kept %q %q", raw, fact.Value, fact.Unit)
+		}
+	})
+}
+
+// checkCell fails t unless what a validator accepted is safe in a cell:
+// not empty, no formula trigger first, no whitespace, comma, double quote
+// or line break anywhere.
+func checkCell(t *testing.T, validator, s string) {
+	t.Helper()
+	if s == "" || strings.IndexByte(formulaTriggers, s[0]) >= 0 || s[0] == '\'' {
+		t.Errorf("%s accepted %q, which starts like a formula (or is empty)", validator, s)
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsSpace(r) || r == ',' || r == '"' || r == '\n' || r == '\r' }); i >= 0 {
+		t.Errorf("%s accepted %q, which holds %q", validator, s, s[i])
+	}
+	if neutralize(s) != s {
+		t.Errorf("%s accepted %q, which a CSV cell neutralizes", validator, s)
+	}
+}
+
+var unitSeeds = []string{
+	"%", "mg/dL", "mmol/L", "/min", "{beats}/min", "kg/m2", "10*3/uL", "10^9/L", "[in_i]", "mm[Hg]", "mL/min/{1.73_m2}",
+	"g/(24.h)", "m.s-2", "1", `=HYPERLINK("x")`, "mg dL", "<script>", "{a{b}}", "-1", "+mg", "@a", "\tmg", "mg,dL", "(((m)))", "10*", "",
+}
+
+func FuzzIsUCUMUnit(f *testing.F) {
+	for _, s := range unitSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, unit string) {
+		if isUCUMUnit(unit) {
+			checkCell(t, "isUCUMUnit", unit)
+			if len(unit) > maxUnitLen {
+				t.Errorf("isUCUMUnit accepted %d bytes", len(unit))
+			}
+		}
+	})
+}
+
+func FuzzIsCode(f *testing.F) {
+	for _, s := range []string{"2345-7", "44054006", "E11.9", "a_b:c", "-1", "=1+1", "@x", "a b", "a,b", `a"b`, "a\nb", "", "\t1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, code string) {
+		if isCode(code) {
+			checkCell(t, "isCode", code)
+			if strings.Contains(code, "|") || len(code) > maxCodeLen {
+				t.Errorf("isCode accepted %q", code)
+			}
+		}
+	})
+}
+
+func FuzzIsCodeSystem(f *testing.F) {
+	for _, s := range []string{
+		"http://loinc.org", "http://snomed.info/sct", "https://www.nlm.nih.gov/research/umls/rxnorm", "urn:oid:2.16.840.1.113883.6.1",
+		"urn:uuid:53fefa32-fcbb-4ff8-8a92-55ee120877b7", "rxnorm", "http://loinc.org/a b", "http://loinc.org,x", "javascript:alert(1)",
+		"http://a|b", "=HYPERLINK(\"http://x\")", "",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, system string) {
+		if isCodeSystem(system) {
+			checkCell(t, "isCodeSystem", system)
+			if strings.Contains(system, "|") || len(system) > maxSystemLen {
+				t.Errorf("isCodeSystem accepted %q", system)
+			}
 		}
 	})
 }

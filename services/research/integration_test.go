@@ -24,10 +24,12 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	researchv1 "healthexchange/proto/research/v1"
+	"healthexchange/services/dev/devenv"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/fhir"
 	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/auth/devissuer"
 	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/objectstore"
 	"healthexchange/services/platform/vault"
@@ -112,7 +114,7 @@ func newWorld(t *testing.T) *world {
 	addr := itest.FreeAddr(t)
 	itest.StartDaemon(t, researchdBin, []string{"-env", env.Path, "-store-config", store.ConfigPath(),
 		"-grpc", addr, "-http", itest.FreeAddr(t), "-state", t.TempDir()}, addr)
-	w.client = researchv1.NewResearchServiceClient(itest.Dial(t, addr, "cli"))
+	w.client = researchv1.NewResearchServiceClient(itest.Dial(t, addr, "app-researcher"))
 	return w
 }
 
@@ -435,10 +437,13 @@ func TestDatasetAccess(t *testing.T) {
 		tok  string
 		code codes.Code
 	}{
-		"no token":                             {"", codes.Unauthenticated},
-		"a clinician":                          {itest.Token(t, "dr-x", auth.Role("clinician"), ledgerapi.ProvidersMSP), codes.PermissionDenied},
-		"a researcher of another study":        {itest.StudyToken(t, "res-y", auth.Role("researcher"), ledgerapi.ResearchMSP, study+"-b"), codes.PermissionDenied},
-		"a researcher of another organisation": {itest.StudyToken(t, "res-z", auth.Role("researcher"), "StMarysMSP", study), codes.PermissionDenied},
+		"no token": {"", codes.Unauthenticated},
+		"a clinician's token, made for other services": {itest.Token(t, "dr-x", auth.Role("clinician"), ledgerapi.ProvidersMSP), codes.Unauthenticated},
+		"a clinician, even with a token for research": {itest.IssuedToken(t, ledgerapi.ProvidersMSP, devissuer.Claims{Subject: "dr-x",
+			Audiences: []string{devenv.Audience("research")}, Role: auth.RoleClinician, Org: ledgerapi.ProvidersMSP}), codes.PermissionDenied},
+		"a researcher of another study": {itest.StudyToken(t, "res-y", auth.Role("researcher"), ledgerapi.ResearchMSP, study+"-b"), codes.PermissionDenied},
+		"a researcher minted by a hospital's identity provider": {itest.IssuedToken(t, ledgerapi.StMarysMSP, devissuer.Claims{Subject: "res-z",
+			Audiences: []string{devenv.Audience("research")}, Role: auth.RoleResearcher, Org: ledgerapi.StMarysMSP, StudyID: study}), codes.Unauthenticated},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

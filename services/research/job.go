@@ -280,7 +280,7 @@ func (s *Service) deleteFiles(ctx context.Context, id string) {
 // steps say, in the manifest, what each de-identification step did.
 func steps(spec Spec) []string {
 	out := []string{
-		"1 direct identifiers: only allowlisted elements are read from records (coded concept, numeric value and unit, clinical date; birth date, sex and postal code for quasi-identifiers); names, identifiers, addresses, contacts, free text and every other HIPAA Safe Harbor identifier are never read",
+		"1 direct identifiers: only allowlisted elements are read from records (coded concept, numeric value and unit, each in its standard syntax or left out, clinical date; birth date, sex and postal code for quasi-identifiers); names, identifiers, addresses, contacts, free text and every other HIPAA Safe Harbor identifier are never read",
 		"2 pseudonyms: patient ids replaced by HMAC-SHA256 pseudonyms under a key drawn for this dataset and destroyed after it; two datasets cannot be joined on them",
 	}
 	dates := "dates reduced to the year (Safe Harbor)"
@@ -295,7 +295,7 @@ func steps(spec Spec) []string {
 			WindowSummary: "summarized per pseudonym and kind over the whole window (count, min, max, mean)",
 			RawReadings:   "released one by one, time shifted by the patient's offset",
 		}[spec.Readings]),
-		"6 independent check: the files were read back and checked by code that shares nothing with step 4",
+		"6 independent check: the files were read back and checked by code that shares nothing with step 4; no CSV cell starts a spreadsheet formula",
 	)
 	return out
 }

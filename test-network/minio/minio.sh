@@ -22,6 +22,8 @@
 # the ignored state folder. Ports and folders can be overridden by
 # environment (the HX_ variables below; ports in ../ports.sh). Everything listens on 127.0.0.1 only.
 set -euo pipefail
+# Everything this script writes (state, keys, logs) is for its owner only.
+umask 077
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

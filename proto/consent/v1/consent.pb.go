@@ -1245,6 +1245,400 @@ func (x *CompleteRecoveryResponse) GetPatient() *Patient {
 	return nil
 }
 
+// Notification is one entry of a patient's feed.
+type Notification struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Its place in the patient's feed: 1, 2, 3, ... (ask for those after it).
+	Seq uint64 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	// RFC 3339 time.
+	Time string `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// access, break-glass, access-request, consent-granted, consent-revoked or
+	// consent-expiring.
+	Kind string `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	// Who accessed or asked: their id, role and organisation.
+	Actor string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	// The actor's role.
+	ActorRole string `protobuf:"bytes,5,opt,name=actor_role,json=actorRole,proto3" json:"actor_role,omitempty"`
+	// The actor's organisation (MSP id).
+	ActorOrg string `protobuf:"bytes,6,opt,name=actor_org,json=actorOrg,proto3" json:"actor_org,omitempty"`
+	// read or write.
+	Action string `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
+	// category/<category> or record/<record id>.
+	Resource string `protobuf:"bytes,8,opt,name=resource,proto3" json:"resource,omitempty"`
+	// The purpose asked for.
+	Purpose string `protobuf:"bytes,9,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	// allow or deny.
+	Decision string `protobuf:"bytes,10,opt,name=decision,proto3" json:"decision,omitempty"`
+	// Why, as the access log's codes.
+	ReasonCodes []string `protobuf:"bytes,11,rep,name=reason_codes,json=reasonCodes,proto3" json:"reason_codes,omitempty"`
+	// The access event on the ledger.
+	EventId string `protobuf:"bytes,12,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// The consent a consent notification is about.
+	ConsentId string `protobuf:"bytes,13,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
+	// Its grantee, kind:id.
+	Grantee string `protobuf:"bytes,14,opt,name=grantee,proto3" json:"grantee,omitempty"`
+	// When it ends (consent-expiring).
+	ExpiresAt string `protobuf:"bytes,15,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// The access request an access-request notification is about.
+	RequestId string `protobuf:"bytes,16,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// For break-glass: until when the clinician may read without consent.
+	GrantUntil string `protobuf:"bytes,17,opt,name=grant_until,json=grantUntil,proto3" json:"grant_until,omitempty"`
+	// For break-glass: the reason the clinician gave, for the patient's eyes
+	// only (kept encrypted by the service, never logged nor on the ledger).
+	BreakGlassReason string `protobuf:"bytes,18,opt,name=break_glass_reason,json=breakGlassReason,proto3" json:"break_glass_reason,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *Notification) Reset() {
+	*x = Notification{}
+	mi := &file_consent_v1_consent_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Notification) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Notification) ProtoMessage() {}
+
+func (x *Notification) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Notification.ProtoReflect.Descriptor instead.
+func (*Notification) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *Notification) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Notification) GetTime() string {
+	if x != nil {
+		return x.Time
+	}
+	return ""
+}
+
+func (x *Notification) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Notification) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Notification) GetActorRole() string {
+	if x != nil {
+		return x.ActorRole
+	}
+	return ""
+}
+
+func (x *Notification) GetActorOrg() string {
+	if x != nil {
+		return x.ActorOrg
+	}
+	return ""
+}
+
+func (x *Notification) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *Notification) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *Notification) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+func (x *Notification) GetDecision() string {
+	if x != nil {
+		return x.Decision
+	}
+	return ""
+}
+
+func (x *Notification) GetReasonCodes() []string {
+	if x != nil {
+		return x.ReasonCodes
+	}
+	return nil
+}
+
+func (x *Notification) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Notification) GetConsentId() string {
+	if x != nil {
+		return x.ConsentId
+	}
+	return ""
+}
+
+func (x *Notification) GetGrantee() string {
+	if x != nil {
+		return x.Grantee
+	}
+	return ""
+}
+
+func (x *Notification) GetExpiresAt() string {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return ""
+}
+
+func (x *Notification) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *Notification) GetGrantUntil() string {
+	if x != nil {
+		return x.GrantUntil
+	}
+	return ""
+}
+
+func (x *Notification) GetBreakGlassReason() string {
+	if x != nil {
+		return x.BreakGlassReason
+	}
+	return ""
+}
+
+// ListNotificationsRequest asks for the calling patient's notifications.
+type ListNotificationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only those with a greater seq (0: from the first).
+	After uint64 `protobuf:"varint,1,opt,name=after,proto3" json:"after,omitempty"`
+	// At most this many (1-500; 0 means 100).
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotificationsRequest) Reset() {
+	*x = ListNotificationsRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotificationsRequest) ProtoMessage() {}
+
+func (x *ListNotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotificationsRequest.ProtoReflect.Descriptor instead.
+func (*ListNotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListNotificationsRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+func (x *ListNotificationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+// ListNotificationsResponse is a page of notifications, oldest first.
+type ListNotificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notifications.
+	Notifications []*Notification `protobuf:"bytes,1,rep,name=notifications,proto3" json:"notifications,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListNotificationsResponse) Reset() {
+	*x = ListNotificationsResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListNotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListNotificationsResponse) ProtoMessage() {}
+
+func (x *ListNotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListNotificationsResponse.ProtoReflect.Descriptor instead.
+func (*ListNotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ListNotificationsResponse) GetNotifications() []*Notification {
+	if x != nil {
+		return x.Notifications
+	}
+	return nil
+}
+
+// WatchNotificationsRequest follows the calling patient's notifications.
+type WatchNotificationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start after this seq (0: from the first).
+	After         uint64 `protobuf:"varint,1,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotificationsRequest) Reset() {
+	*x = WatchNotificationsRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotificationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotificationsRequest) ProtoMessage() {}
+
+func (x *WatchNotificationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotificationsRequest.ProtoReflect.Descriptor instead.
+func (*WatchNotificationsRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *WatchNotificationsRequest) GetAfter() uint64 {
+	if x != nil {
+		return x.After
+	}
+	return 0
+}
+
+// WatchNotificationsResponse is one notification of the stream.
+type WatchNotificationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The notification.
+	Notification  *Notification `protobuf:"bytes,1,opt,name=notification,proto3" json:"notification,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchNotificationsResponse) Reset() {
+	*x = WatchNotificationsResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchNotificationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchNotificationsResponse) ProtoMessage() {}
+
+func (x *WatchNotificationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchNotificationsResponse.ProtoReflect.Descriptor instead.
+func (*WatchNotificationsResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *WatchNotificationsResponse) GetNotification() *Notification {
+	if x != nil {
+		return x.Notification
+	}
+	return nil
+}
+
 // RegisterPatientRequest carries the signed registration.
 type RegisterPatientRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1256,7 +1650,7 @@ type RegisterPatientRequest struct {
 
 func (x *RegisterPatientRequest) Reset() {
 	*x = RegisterPatientRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[19]
+	mi := &file_consent_v1_consent_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1662,7 @@ func (x *RegisterPatientRequest) String() string {
 func (*RegisterPatientRequest) ProtoMessage() {}
 
 func (x *RegisterPatientRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[19]
+	mi := &file_consent_v1_consent_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1675,7 @@ func (x *RegisterPatientRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPatientRequest.ProtoReflect.Descriptor instead.
 func (*RegisterPatientRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{19}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RegisterPatientRequest) GetRegistration() *SignedPayload {
@@ -1306,7 +1700,7 @@ type RegisterPatientResponse struct {
 
 func (x *RegisterPatientResponse) Reset() {
 	*x = RegisterPatientResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[20]
+	mi := &file_consent_v1_consent_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1318,7 +1712,7 @@ func (x *RegisterPatientResponse) String() string {
 func (*RegisterPatientResponse) ProtoMessage() {}
 
 func (x *RegisterPatientResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[20]
+	mi := &file_consent_v1_consent_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1331,7 +1725,7 @@ func (x *RegisterPatientResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RegisterPatientResponse.ProtoReflect.Descriptor instead.
 func (*RegisterPatientResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{20}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RegisterPatientResponse) GetPatientId() string {
@@ -1366,7 +1760,7 @@ type GrantConsentRequest struct {
 
 func (x *GrantConsentRequest) Reset() {
 	*x = GrantConsentRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[21]
+	mi := &file_consent_v1_consent_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1772,7 @@ func (x *GrantConsentRequest) String() string {
 func (*GrantConsentRequest) ProtoMessage() {}
 
 func (x *GrantConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[21]
+	mi := &file_consent_v1_consent_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1785,7 @@ func (x *GrantConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantConsentRequest.ProtoReflect.Descriptor instead.
 func (*GrantConsentRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{21}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GrantConsentRequest) GetGrant() *SignedPayload {
@@ -1412,7 +1806,7 @@ type GrantConsentResponse struct {
 
 func (x *GrantConsentResponse) Reset() {
 	*x = GrantConsentResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[22]
+	mi := &file_consent_v1_consent_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1424,7 +1818,7 @@ func (x *GrantConsentResponse) String() string {
 func (*GrantConsentResponse) ProtoMessage() {}
 
 func (x *GrantConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[22]
+	mi := &file_consent_v1_consent_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1437,7 +1831,7 @@ func (x *GrantConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GrantConsentResponse.ProtoReflect.Descriptor instead.
 func (*GrantConsentResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{22}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GrantConsentResponse) GetConsent() *Consent {
@@ -1458,7 +1852,7 @@ type RevokeConsentRequest struct {
 
 func (x *RevokeConsentRequest) Reset() {
 	*x = RevokeConsentRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	mi := &file_consent_v1_consent_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1864,7 @@ func (x *RevokeConsentRequest) String() string {
 func (*RevokeConsentRequest) ProtoMessage() {}
 
 func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[23]
+	mi := &file_consent_v1_consent_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1877,7 @@ func (x *RevokeConsentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentRequest.ProtoReflect.Descriptor instead.
 func (*RevokeConsentRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{23}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RevokeConsentRequest) GetRevocation() *SignedPayload {
@@ -1504,7 +1898,7 @@ type RevokeConsentResponse struct {
 
 func (x *RevokeConsentResponse) Reset() {
 	*x = RevokeConsentResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	mi := &file_consent_v1_consent_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1516,7 +1910,7 @@ func (x *RevokeConsentResponse) String() string {
 func (*RevokeConsentResponse) ProtoMessage() {}
 
 func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[24]
+	mi := &file_consent_v1_consent_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1529,7 +1923,7 @@ func (x *RevokeConsentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeConsentResponse.ProtoReflect.Descriptor instead.
 func (*RevokeConsentResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{24}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *RevokeConsentResponse) GetConsent() *Consent {
@@ -1552,7 +1946,7 @@ type ListConsentsRequest struct {
 
 func (x *ListConsentsRequest) Reset() {
 	*x = ListConsentsRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	mi := &file_consent_v1_consent_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1564,7 +1958,7 @@ func (x *ListConsentsRequest) String() string {
 func (*ListConsentsRequest) ProtoMessage() {}
 
 func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[25]
+	mi := &file_consent_v1_consent_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1577,7 +1971,7 @@ func (x *ListConsentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsRequest.ProtoReflect.Descriptor instead.
 func (*ListConsentsRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{25}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ListConsentsRequest) GetPageSize() int32 {
@@ -1607,7 +2001,7 @@ type ListConsentsResponse struct {
 
 func (x *ListConsentsResponse) Reset() {
 	*x = ListConsentsResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	mi := &file_consent_v1_consent_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +2013,7 @@ func (x *ListConsentsResponse) String() string {
 func (*ListConsentsResponse) ProtoMessage() {}
 
 func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[26]
+	mi := &file_consent_v1_consent_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +2026,7 @@ func (x *ListConsentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListConsentsResponse.ProtoReflect.Descriptor instead.
 func (*ListConsentsResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{26}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ListConsentsResponse) GetConsents() []*Consent {
@@ -1662,7 +2056,7 @@ type GetAccessLogRequest struct {
 
 func (x *GetAccessLogRequest) Reset() {
 	*x = GetAccessLogRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	mi := &file_consent_v1_consent_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +2068,7 @@ func (x *GetAccessLogRequest) String() string {
 func (*GetAccessLogRequest) ProtoMessage() {}
 
 func (x *GetAccessLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[27]
+	mi := &file_consent_v1_consent_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +2081,7 @@ func (x *GetAccessLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessLogRequest.ProtoReflect.Descriptor instead.
 func (*GetAccessLogRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{27}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetAccessLogRequest) GetPageSize() int32 {
@@ -1717,7 +2111,7 @@ type GetAccessLogResponse struct {
 
 func (x *GetAccessLogResponse) Reset() {
 	*x = GetAccessLogResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[28]
+	mi := &file_consent_v1_consent_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1729,7 +2123,7 @@ func (x *GetAccessLogResponse) String() string {
 func (*GetAccessLogResponse) ProtoMessage() {}
 
 func (x *GetAccessLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[28]
+	mi := &file_consent_v1_consent_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1742,7 +2136,7 @@ func (x *GetAccessLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccessLogResponse.ProtoReflect.Descriptor instead.
 func (*GetAccessLogResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{28}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetAccessLogResponse) GetEvents() []*AccessEvent {
@@ -1792,7 +2186,7 @@ type AccessRequest struct {
 
 func (x *AccessRequest) Reset() {
 	*x = AccessRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[29]
+	mi := &file_consent_v1_consent_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1804,7 +2198,7 @@ func (x *AccessRequest) String() string {
 func (*AccessRequest) ProtoMessage() {}
 
 func (x *AccessRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[29]
+	mi := &file_consent_v1_consent_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +2211,7 @@ func (x *AccessRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccessRequest.ProtoReflect.Descriptor instead.
 func (*AccessRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{29}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *AccessRequest) GetRequestId() string {
@@ -1921,7 +2315,7 @@ type CreateAccessRequestRequest struct {
 
 func (x *CreateAccessRequestRequest) Reset() {
 	*x = CreateAccessRequestRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[30]
+	mi := &file_consent_v1_consent_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1933,7 +2327,7 @@ func (x *CreateAccessRequestRequest) String() string {
 func (*CreateAccessRequestRequest) ProtoMessage() {}
 
 func (x *CreateAccessRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[30]
+	mi := &file_consent_v1_consent_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +2340,7 @@ func (x *CreateAccessRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccessRequestRequest.ProtoReflect.Descriptor instead.
 func (*CreateAccessRequestRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{30}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CreateAccessRequestRequest) GetPatientId() string {
@@ -1988,7 +2382,7 @@ type CreateAccessRequestResponse struct {
 
 func (x *CreateAccessRequestResponse) Reset() {
 	*x = CreateAccessRequestResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[31]
+	mi := &file_consent_v1_consent_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2000,7 +2394,7 @@ func (x *CreateAccessRequestResponse) String() string {
 func (*CreateAccessRequestResponse) ProtoMessage() {}
 
 func (x *CreateAccessRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[31]
+	mi := &file_consent_v1_consent_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2013,7 +2407,7 @@ func (x *CreateAccessRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccessRequestResponse.ProtoReflect.Descriptor instead.
 func (*CreateAccessRequestResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{31}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CreateAccessRequestResponse) GetRequest() *AccessRequest {
@@ -2034,7 +2428,7 @@ type ListAccessRequestsRequest struct {
 
 func (x *ListAccessRequestsRequest) Reset() {
 	*x = ListAccessRequestsRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[32]
+	mi := &file_consent_v1_consent_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2046,7 +2440,7 @@ func (x *ListAccessRequestsRequest) String() string {
 func (*ListAccessRequestsRequest) ProtoMessage() {}
 
 func (x *ListAccessRequestsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[32]
+	mi := &file_consent_v1_consent_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2059,7 +2453,7 @@ func (x *ListAccessRequestsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessRequestsRequest.ProtoReflect.Descriptor instead.
 func (*ListAccessRequestsRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{32}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListAccessRequestsRequest) GetState() string {
@@ -2080,7 +2474,7 @@ type ListAccessRequestsResponse struct {
 
 func (x *ListAccessRequestsResponse) Reset() {
 	*x = ListAccessRequestsResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[33]
+	mi := &file_consent_v1_consent_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2486,7 @@ func (x *ListAccessRequestsResponse) String() string {
 func (*ListAccessRequestsResponse) ProtoMessage() {}
 
 func (x *ListAccessRequestsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[33]
+	mi := &file_consent_v1_consent_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2499,7 @@ func (x *ListAccessRequestsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAccessRequestsResponse.ProtoReflect.Descriptor instead.
 func (*ListAccessRequestsResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{33}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ListAccessRequestsResponse) GetRequests() []*AccessRequest {
@@ -2129,7 +2523,7 @@ type ApproveAccessRequestRequest struct {
 
 func (x *ApproveAccessRequestRequest) Reset() {
 	*x = ApproveAccessRequestRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[34]
+	mi := &file_consent_v1_consent_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2535,7 @@ func (x *ApproveAccessRequestRequest) String() string {
 func (*ApproveAccessRequestRequest) ProtoMessage() {}
 
 func (x *ApproveAccessRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[34]
+	mi := &file_consent_v1_consent_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2548,7 @@ func (x *ApproveAccessRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveAccessRequestRequest.ProtoReflect.Descriptor instead.
 func (*ApproveAccessRequestRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{34}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *ApproveAccessRequestRequest) GetRequestId() string {
@@ -2184,7 +2578,7 @@ type ApproveAccessRequestResponse struct {
 
 func (x *ApproveAccessRequestResponse) Reset() {
 	*x = ApproveAccessRequestResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[35]
+	mi := &file_consent_v1_consent_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2590,7 @@ func (x *ApproveAccessRequestResponse) String() string {
 func (*ApproveAccessRequestResponse) ProtoMessage() {}
 
 func (x *ApproveAccessRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[35]
+	mi := &file_consent_v1_consent_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2603,7 @@ func (x *ApproveAccessRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApproveAccessRequestResponse.ProtoReflect.Descriptor instead.
 func (*ApproveAccessRequestResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{35}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ApproveAccessRequestResponse) GetRequest() *AccessRequest {
@@ -2237,7 +2631,7 @@ type DenyAccessRequestRequest struct {
 
 func (x *DenyAccessRequestRequest) Reset() {
 	*x = DenyAccessRequestRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[36]
+	mi := &file_consent_v1_consent_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2249,7 +2643,7 @@ func (x *DenyAccessRequestRequest) String() string {
 func (*DenyAccessRequestRequest) ProtoMessage() {}
 
 func (x *DenyAccessRequestRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[36]
+	mi := &file_consent_v1_consent_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2262,7 +2656,7 @@ func (x *DenyAccessRequestRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DenyAccessRequestRequest.ProtoReflect.Descriptor instead.
 func (*DenyAccessRequestRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{36}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *DenyAccessRequestRequest) GetRequestId() string {
@@ -2283,7 +2677,7 @@ type DenyAccessRequestResponse struct {
 
 func (x *DenyAccessRequestResponse) Reset() {
 	*x = DenyAccessRequestResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[37]
+	mi := &file_consent_v1_consent_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2295,7 +2689,7 @@ func (x *DenyAccessRequestResponse) String() string {
 func (*DenyAccessRequestResponse) ProtoMessage() {}
 
 func (x *DenyAccessRequestResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[37]
+	mi := &file_consent_v1_consent_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2308,7 +2702,7 @@ func (x *DenyAccessRequestResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DenyAccessRequestResponse.ProtoReflect.Descriptor instead.
 func (*DenyAccessRequestResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{37}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *DenyAccessRequestResponse) GetRequest() *AccessRequest {
@@ -2339,7 +2733,7 @@ type Device struct {
 
 func (x *Device) Reset() {
 	*x = Device{}
-	mi := &file_consent_v1_consent_proto_msgTypes[38]
+	mi := &file_consent_v1_consent_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +2745,7 @@ func (x *Device) String() string {
 func (*Device) ProtoMessage() {}
 
 func (x *Device) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[38]
+	mi := &file_consent_v1_consent_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +2758,7 @@ func (x *Device) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Device.ProtoReflect.Descriptor instead.
 func (*Device) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{38}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *Device) GetDeviceId() string {
@@ -2421,7 +2815,7 @@ type PairDeviceRequest struct {
 
 func (x *PairDeviceRequest) Reset() {
 	*x = PairDeviceRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[39]
+	mi := &file_consent_v1_consent_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2433,7 +2827,7 @@ func (x *PairDeviceRequest) String() string {
 func (*PairDeviceRequest) ProtoMessage() {}
 
 func (x *PairDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[39]
+	mi := &file_consent_v1_consent_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2446,7 +2840,7 @@ func (x *PairDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairDeviceRequest.ProtoReflect.Descriptor instead.
 func (*PairDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{39}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *PairDeviceRequest) GetRegistration() *SignedPayload {
@@ -2467,7 +2861,7 @@ type PairDeviceResponse struct {
 
 func (x *PairDeviceResponse) Reset() {
 	*x = PairDeviceResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[40]
+	mi := &file_consent_v1_consent_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +2873,7 @@ func (x *PairDeviceResponse) String() string {
 func (*PairDeviceResponse) ProtoMessage() {}
 
 func (x *PairDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[40]
+	mi := &file_consent_v1_consent_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +2886,7 @@ func (x *PairDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PairDeviceResponse.ProtoReflect.Descriptor instead.
 func (*PairDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{40}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *PairDeviceResponse) GetDevice() *Device {
@@ -2514,7 +2908,7 @@ type RevokeDeviceRequest struct {
 
 func (x *RevokeDeviceRequest) Reset() {
 	*x = RevokeDeviceRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[41]
+	mi := &file_consent_v1_consent_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2526,7 +2920,7 @@ func (x *RevokeDeviceRequest) String() string {
 func (*RevokeDeviceRequest) ProtoMessage() {}
 
 func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[41]
+	mi := &file_consent_v1_consent_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2539,7 +2933,7 @@ func (x *RevokeDeviceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceRequest.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{41}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *RevokeDeviceRequest) GetRevocation() *SignedPayload {
@@ -2560,7 +2954,7 @@ type RevokeDeviceResponse struct {
 
 func (x *RevokeDeviceResponse) Reset() {
 	*x = RevokeDeviceResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[42]
+	mi := &file_consent_v1_consent_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2572,7 +2966,7 @@ func (x *RevokeDeviceResponse) String() string {
 func (*RevokeDeviceResponse) ProtoMessage() {}
 
 func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[42]
+	mi := &file_consent_v1_consent_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2585,7 +2979,7 @@ func (x *RevokeDeviceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeDeviceResponse.ProtoReflect.Descriptor instead.
 func (*RevokeDeviceResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{42}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *RevokeDeviceResponse) GetDevice() *Device {
@@ -2610,7 +3004,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_consent_v1_consent_proto_msgTypes[43]
+	mi := &file_consent_v1_consent_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +3016,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[43]
+	mi := &file_consent_v1_consent_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +3029,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{43}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Resource) GetPatientId() string {
@@ -2671,13 +3065,18 @@ type AuthorizeRequest struct {
 	Purpose string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	// Non-empty asks for break-glass emergency access, with this reason.
 	BreakGlassReason string `protobuf:"bytes,4,opt,name=break_glass_reason,json=breakGlassReason,proto3" json:"break_glass_reason,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Who is acting, as a service of the exchange (records, ingest,
+	// research) verified them, when that service asks on their behalf with its
+	// own certificate and no token. Anyone else sends the person's own token
+	// and leaves this empty.
+	OnBehalfOf    *Subject `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AuthorizeRequest) Reset() {
 	*x = AuthorizeRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[44]
+	mi := &file_consent_v1_consent_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +3088,7 @@ func (x *AuthorizeRequest) String() string {
 func (*AuthorizeRequest) ProtoMessage() {}
 
 func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[44]
+	mi := &file_consent_v1_consent_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +3101,7 @@ func (x *AuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*AuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{44}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *AuthorizeRequest) GetAction() string {
@@ -2733,6 +3132,96 @@ func (x *AuthorizeRequest) GetBreakGlassReason() string {
 	return ""
 }
 
+func (x *AuthorizeRequest) GetOnBehalfOf() *Subject {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
+}
+
+// Subject is a person a service of the exchange has authenticated: the
+// claims of the token it verified.
+type Subject struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The person's id at their organisation (a patient's pseudonymous id).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// patient, clinician, pharmacist, insurer or researcher.
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// Their organisation's MSP id ("" for a patient).
+	Org string `protobuf:"bytes,3,opt,name=org,proto3" json:"org,omitempty"`
+	// The identity provider that vouched for them.
+	Issuer string `protobuf:"bytes,4,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	// The study a researcher acts for.
+	StudyId       string `protobuf:"bytes,5,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Subject) Reset() {
+	*x = Subject{}
+	mi := &file_consent_v1_consent_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Subject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Subject) ProtoMessage() {}
+
+func (x *Subject) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Subject.ProtoReflect.Descriptor instead.
+func (*Subject) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *Subject) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Subject) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Subject) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *Subject) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *Subject) GetStudyId() string {
+	if x != nil {
+		return x.StudyId
+	}
+	return ""
+}
+
 // Decision is the policy's answer.
 type Decision struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2740,22 +3229,27 @@ type Decision struct {
 	Allow bool `protobuf:"varint,1,opt,name=allow,proto3" json:"allow,omitempty"`
 	// Why, in words a person can read.
 	Reasons []string `protobuf:"bytes,2,rep,name=reasons,proto3" json:"reasons,omitempty"`
-	// What the caller must do when acting on it ("log-break-glass",
-	// "notify-patient", ...).
+	// What must be done when acting on it ("log-access", "log-break-glass",
+	// "notify-patient"). Each is carried out by the consent service before it
+	// answers (listed in fulfilled); an enforcement point must not act on an
+	// allow with an obligation that is not fulfilled.
 	Obligations []string `protobuf:"bytes,3,rep,name=obligations,proto3" json:"obligations,omitempty"`
 	// The consent that allowed it, if one did.
 	ConsentId string `protobuf:"bytes,4,opt,name=consent_id,json=consentId,proto3" json:"consent_id,omitempty"`
 	// The access event recorded for this decision.
 	EventId string `protobuf:"bytes,5,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// The resource decided on.
-	Resource      *Resource `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
+	Resource *Resource `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
+	// The obligations already carried out (the access event journaled, the
+	// patient's notification written).
+	Fulfilled     []string `protobuf:"bytes,7,rep,name=fulfilled,proto3" json:"fulfilled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Decision) Reset() {
 	*x = Decision{}
-	mi := &file_consent_v1_consent_proto_msgTypes[45]
+	mi := &file_consent_v1_consent_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2767,7 +3261,7 @@ func (x *Decision) String() string {
 func (*Decision) ProtoMessage() {}
 
 func (x *Decision) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[45]
+	mi := &file_consent_v1_consent_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2780,7 +3274,7 @@ func (x *Decision) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Decision.ProtoReflect.Descriptor instead.
 func (*Decision) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{45}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Decision) GetAllow() bool {
@@ -2825,6 +3319,13 @@ func (x *Decision) GetResource() *Resource {
 	return nil
 }
 
+func (x *Decision) GetFulfilled() []string {
+	if x != nil {
+		return x.Fulfilled
+	}
+	return nil
+}
+
 // AuthorizeResponse is the decision.
 type AuthorizeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2836,7 +3337,7 @@ type AuthorizeResponse struct {
 
 func (x *AuthorizeResponse) Reset() {
 	*x = AuthorizeResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[46]
+	mi := &file_consent_v1_consent_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2848,7 +3349,7 @@ func (x *AuthorizeResponse) String() string {
 func (*AuthorizeResponse) ProtoMessage() {}
 
 func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[46]
+	mi := &file_consent_v1_consent_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2861,7 +3362,7 @@ func (x *AuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*AuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{46}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AuthorizeResponse) GetDecision() *Decision {
@@ -2882,13 +3383,15 @@ type BatchAuthorizeRequest struct {
 	Purpose string `protobuf:"bytes,3,opt,name=purpose,proto3" json:"purpose,omitempty"`
 	// Non-empty asks for break-glass emergency access, with this reason.
 	BreakGlassReason string `protobuf:"bytes,4,opt,name=break_glass_reason,json=breakGlassReason,proto3" json:"break_glass_reason,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// Who is acting, as for AuthorizeRequest.on_behalf_of.
+	OnBehalfOf    *Subject `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *BatchAuthorizeRequest) Reset() {
 	*x = BatchAuthorizeRequest{}
-	mi := &file_consent_v1_consent_proto_msgTypes[47]
+	mi := &file_consent_v1_consent_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2900,7 +3403,7 @@ func (x *BatchAuthorizeRequest) String() string {
 func (*BatchAuthorizeRequest) ProtoMessage() {}
 
 func (x *BatchAuthorizeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[47]
+	mi := &file_consent_v1_consent_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2913,7 +3416,7 @@ func (x *BatchAuthorizeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAuthorizeRequest.ProtoReflect.Descriptor instead.
 func (*BatchAuthorizeRequest) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{47}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *BatchAuthorizeRequest) GetAction() string {
@@ -2944,6 +3447,13 @@ func (x *BatchAuthorizeRequest) GetBreakGlassReason() string {
 	return ""
 }
 
+func (x *BatchAuthorizeRequest) GetOnBehalfOf() *Subject {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
+}
+
 // BatchAuthorizeResponse has one decision per resource, in request order.
 type BatchAuthorizeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -2955,7 +3465,7 @@ type BatchAuthorizeResponse struct {
 
 func (x *BatchAuthorizeResponse) Reset() {
 	*x = BatchAuthorizeResponse{}
-	mi := &file_consent_v1_consent_proto_msgTypes[48]
+	mi := &file_consent_v1_consent_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2967,7 +3477,7 @@ func (x *BatchAuthorizeResponse) String() string {
 func (*BatchAuthorizeResponse) ProtoMessage() {}
 
 func (x *BatchAuthorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_consent_v1_consent_proto_msgTypes[48]
+	mi := &file_consent_v1_consent_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2980,7 +3490,7 @@ func (x *BatchAuthorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchAuthorizeResponse.ProtoReflect.Descriptor instead.
 func (*BatchAuthorizeResponse) Descriptor() ([]byte, []int) {
-	return file_consent_v1_consent_proto_rawDescGZIP(), []int{48}
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *BatchAuthorizeResponse) GetDecisions() []*Decision {
@@ -3090,7 +3600,41 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"\x19\n" +
 	"\x17CompleteRecoveryRequest\"I\n" +
 	"\x18CompleteRecoveryResponse\x12-\n" +
-	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"W\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"\x88\x04\n" +
+	"\fNotification\x12\x10\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04time\x18\x02 \x01(\tR\x04time\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12\x1d\n" +
+	"\n" +
+	"actor_role\x18\x05 \x01(\tR\tactorRole\x12\x1b\n" +
+	"\tactor_org\x18\x06 \x01(\tR\bactorOrg\x12\x16\n" +
+	"\x06action\x18\a \x01(\tR\x06action\x12\x1a\n" +
+	"\bresource\x18\b \x01(\tR\bresource\x12\x18\n" +
+	"\apurpose\x18\t \x01(\tR\apurpose\x12\x1a\n" +
+	"\bdecision\x18\n" +
+	" \x01(\tR\bdecision\x12!\n" +
+	"\freason_codes\x18\v \x03(\tR\vreasonCodes\x12\x19\n" +
+	"\bevent_id\x18\f \x01(\tR\aeventId\x12\x1d\n" +
+	"\n" +
+	"consent_id\x18\r \x01(\tR\tconsentId\x12\x18\n" +
+	"\agrantee\x18\x0e \x01(\tR\agrantee\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\x0f \x01(\tR\texpiresAt\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x10 \x01(\tR\trequestId\x12\x1f\n" +
+	"\vgrant_until\x18\x11 \x01(\tR\n" +
+	"grantUntil\x12,\n" +
+	"\x12break_glass_reason\x18\x12 \x01(\tR\x10breakGlassReason\"M\n" +
+	"\x18ListNotificationsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\x04R\x05after\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\"[\n" +
+	"\x19ListNotificationsResponse\x12>\n" +
+	"\rnotifications\x18\x01 \x03(\v2\x18.consent.v1.NotificationR\rnotifications\"1\n" +
+	"\x19WatchNotificationsRequest\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\x04R\x05after\"Z\n" +
+	"\x1aWatchNotificationsResponse\x12<\n" +
+	"\fnotification\x18\x01 \x01(\v2\x18.consent.v1.NotificationR\fnotification\"W\n" +
 	"\x16RegisterPatientRequest\x12=\n" +
 	"\fregistration\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\fregistration\"|\n" +
 	"\x17RegisterPatientResponse\x12\x1d\n" +
@@ -3194,12 +3738,20 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1a\n" +
 	"\bcategory\x18\x02 \x01(\tR\bcategory\x12\x1b\n" +
-	"\trecord_id\x18\x03 \x01(\tR\brecordId\"\xa4\x01\n" +
+	"\trecord_id\x18\x03 \x01(\tR\brecordId\"\xdb\x01\n" +
 	"\x10AuthorizeRequest\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x120\n" +
 	"\bresource\x18\x02 \x01(\v2\x14.consent.v1.ResourceR\bresource\x12\x18\n" +
 	"\apurpose\x18\x03 \x01(\tR\apurpose\x12,\n" +
-	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\"\xc8\x01\n" +
+	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\x125\n" +
+	"\fon_behalf_of\x18\x05 \x01(\v2\x13.consent.v1.SubjectR\n" +
+	"onBehalfOf\"r\n" +
+	"\aSubject\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x10\n" +
+	"\x03org\x18\x03 \x01(\tR\x03org\x12\x16\n" +
+	"\x06issuer\x18\x04 \x01(\tR\x06issuer\x12\x19\n" +
+	"\bstudy_id\x18\x05 \x01(\tR\astudyId\"\xe6\x01\n" +
 	"\bDecision\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\areasons\x18\x02 \x03(\tR\areasons\x12 \n" +
@@ -3207,16 +3759,19 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\n" +
 	"consent_id\x18\x04 \x01(\tR\tconsentId\x12\x19\n" +
 	"\bevent_id\x18\x05 \x01(\tR\aeventId\x120\n" +
-	"\bresource\x18\x06 \x01(\v2\x14.consent.v1.ResourceR\bresource\"E\n" +
+	"\bresource\x18\x06 \x01(\v2\x14.consent.v1.ResourceR\bresource\x12\x1c\n" +
+	"\tfulfilled\x18\a \x03(\tR\tfulfilled\"E\n" +
 	"\x11AuthorizeResponse\x120\n" +
-	"\bdecision\x18\x01 \x01(\v2\x14.consent.v1.DecisionR\bdecision\"\xab\x01\n" +
+	"\bdecision\x18\x01 \x01(\v2\x14.consent.v1.DecisionR\bdecision\"\xe2\x01\n" +
 	"\x15BatchAuthorizeRequest\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x122\n" +
 	"\tresources\x18\x02 \x03(\v2\x14.consent.v1.ResourceR\tresources\x12\x18\n" +
 	"\apurpose\x18\x03 \x01(\tR\apurpose\x12,\n" +
-	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\"L\n" +
+	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\x125\n" +
+	"\fon_behalf_of\x18\x05 \x01(\v2\x13.consent.v1.SubjectR\n" +
+	"onBehalfOf\"L\n" +
 	"\x16BatchAuthorizeResponse\x122\n" +
-	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\x82\f\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\xcb\r\n" +
 	"\x0eConsentService\x12Z\n" +
 	"\x0fRegisterPatient\x12\".consent.v1.RegisterPatientRequest\x1a#.consent.v1.RegisterPatientResponse\x12Q\n" +
 	"\fGrantConsent\x12\x1f.consent.v1.GrantConsentRequest\x1a .consent.v1.GrantConsentResponse\x12T\n" +
@@ -3236,7 +3791,9 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\tRotateKey\x12\x1c.consent.v1.RotateKeyRequest\x1a\x1d.consent.v1.RotateKeyResponse\x12Z\n" +
 	"\x0fRequestRecovery\x12\".consent.v1.RequestRecoveryRequest\x1a#.consent.v1.RequestRecoveryResponse\x12W\n" +
 	"\x0eCancelRecovery\x12!.consent.v1.CancelRecoveryRequest\x1a\".consent.v1.CancelRecoveryResponse\x12]\n" +
-	"\x10CompleteRecovery\x12#.consent.v1.CompleteRecoveryRequest\x1a$.consent.v1.CompleteRecoveryResponse2\xb4\x01\n" +
+	"\x10CompleteRecovery\x12#.consent.v1.CompleteRecoveryRequest\x1a$.consent.v1.CompleteRecoveryResponse\x12`\n" +
+	"\x11ListNotifications\x12$.consent.v1.ListNotificationsRequest\x1a%.consent.v1.ListNotificationsResponse\x12e\n" +
+	"\x12WatchNotifications\x12%.consent.v1.WatchNotificationsRequest\x1a&.consent.v1.WatchNotificationsResponse0\x012\xb4\x01\n" +
 	"\x0fDecisionService\x12H\n" +
 	"\tAuthorize\x12\x1c.consent.v1.AuthorizeRequest\x1a\x1d.consent.v1.AuthorizeResponse\x12W\n" +
 	"\x0eBatchAuthorize\x12!.consent.v1.BatchAuthorizeRequest\x1a\".consent.v1.BatchAuthorizeResponseB+Z)healthexchange/proto/consent/v1;consentv1b\x06proto3"
@@ -3253,7 +3810,7 @@ func file_consent_v1_consent_proto_rawDescGZIP() []byte {
 	return file_consent_v1_consent_proto_rawDescData
 }
 
-var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 49)
+var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_consent_v1_consent_proto_goTypes = []any{
 	(*SignedPayload)(nil),                // 0: consent.v1.SignedPayload
 	(*Grantee)(nil),                      // 1: consent.v1.Grantee
@@ -3274,36 +3831,42 @@ var file_consent_v1_consent_proto_goTypes = []any{
 	(*CancelRecoveryResponse)(nil),       // 16: consent.v1.CancelRecoveryResponse
 	(*CompleteRecoveryRequest)(nil),      // 17: consent.v1.CompleteRecoveryRequest
 	(*CompleteRecoveryResponse)(nil),     // 18: consent.v1.CompleteRecoveryResponse
-	(*RegisterPatientRequest)(nil),       // 19: consent.v1.RegisterPatientRequest
-	(*RegisterPatientResponse)(nil),      // 20: consent.v1.RegisterPatientResponse
-	(*GrantConsentRequest)(nil),          // 21: consent.v1.GrantConsentRequest
-	(*GrantConsentResponse)(nil),         // 22: consent.v1.GrantConsentResponse
-	(*RevokeConsentRequest)(nil),         // 23: consent.v1.RevokeConsentRequest
-	(*RevokeConsentResponse)(nil),        // 24: consent.v1.RevokeConsentResponse
-	(*ListConsentsRequest)(nil),          // 25: consent.v1.ListConsentsRequest
-	(*ListConsentsResponse)(nil),         // 26: consent.v1.ListConsentsResponse
-	(*GetAccessLogRequest)(nil),          // 27: consent.v1.GetAccessLogRequest
-	(*GetAccessLogResponse)(nil),         // 28: consent.v1.GetAccessLogResponse
-	(*AccessRequest)(nil),                // 29: consent.v1.AccessRequest
-	(*CreateAccessRequestRequest)(nil),   // 30: consent.v1.CreateAccessRequestRequest
-	(*CreateAccessRequestResponse)(nil),  // 31: consent.v1.CreateAccessRequestResponse
-	(*ListAccessRequestsRequest)(nil),    // 32: consent.v1.ListAccessRequestsRequest
-	(*ListAccessRequestsResponse)(nil),   // 33: consent.v1.ListAccessRequestsResponse
-	(*ApproveAccessRequestRequest)(nil),  // 34: consent.v1.ApproveAccessRequestRequest
-	(*ApproveAccessRequestResponse)(nil), // 35: consent.v1.ApproveAccessRequestResponse
-	(*DenyAccessRequestRequest)(nil),     // 36: consent.v1.DenyAccessRequestRequest
-	(*DenyAccessRequestResponse)(nil),    // 37: consent.v1.DenyAccessRequestResponse
-	(*Device)(nil),                       // 38: consent.v1.Device
-	(*PairDeviceRequest)(nil),            // 39: consent.v1.PairDeviceRequest
-	(*PairDeviceResponse)(nil),           // 40: consent.v1.PairDeviceResponse
-	(*RevokeDeviceRequest)(nil),          // 41: consent.v1.RevokeDeviceRequest
-	(*RevokeDeviceResponse)(nil),         // 42: consent.v1.RevokeDeviceResponse
-	(*Resource)(nil),                     // 43: consent.v1.Resource
-	(*AuthorizeRequest)(nil),             // 44: consent.v1.AuthorizeRequest
-	(*Decision)(nil),                     // 45: consent.v1.Decision
-	(*AuthorizeResponse)(nil),            // 46: consent.v1.AuthorizeResponse
-	(*BatchAuthorizeRequest)(nil),        // 47: consent.v1.BatchAuthorizeRequest
-	(*BatchAuthorizeResponse)(nil),       // 48: consent.v1.BatchAuthorizeResponse
+	(*Notification)(nil),                 // 19: consent.v1.Notification
+	(*ListNotificationsRequest)(nil),     // 20: consent.v1.ListNotificationsRequest
+	(*ListNotificationsResponse)(nil),    // 21: consent.v1.ListNotificationsResponse
+	(*WatchNotificationsRequest)(nil),    // 22: consent.v1.WatchNotificationsRequest
+	(*WatchNotificationsResponse)(nil),   // 23: consent.v1.WatchNotificationsResponse
+	(*RegisterPatientRequest)(nil),       // 24: consent.v1.RegisterPatientRequest
+	(*RegisterPatientResponse)(nil),      // 25: consent.v1.RegisterPatientResponse
+	(*GrantConsentRequest)(nil),          // 26: consent.v1.GrantConsentRequest
+	(*GrantConsentResponse)(nil),         // 27: consent.v1.GrantConsentResponse
+	(*RevokeConsentRequest)(nil),         // 28: consent.v1.RevokeConsentRequest
+	(*RevokeConsentResponse)(nil),        // 29: consent.v1.RevokeConsentResponse
+	(*ListConsentsRequest)(nil),          // 30: consent.v1.ListConsentsRequest
+	(*ListConsentsResponse)(nil),         // 31: consent.v1.ListConsentsResponse
+	(*GetAccessLogRequest)(nil),          // 32: consent.v1.GetAccessLogRequest
+	(*GetAccessLogResponse)(nil),         // 33: consent.v1.GetAccessLogResponse
+	(*AccessRequest)(nil),                // 34: consent.v1.AccessRequest
+	(*CreateAccessRequestRequest)(nil),   // 35: consent.v1.CreateAccessRequestRequest
+	(*CreateAccessRequestResponse)(nil),  // 36: consent.v1.CreateAccessRequestResponse
+	(*ListAccessRequestsRequest)(nil),    // 37: consent.v1.ListAccessRequestsRequest
+	(*ListAccessRequestsResponse)(nil),   // 38: consent.v1.ListAccessRequestsResponse
+	(*ApproveAccessRequestRequest)(nil),  // 39: consent.v1.ApproveAccessRequestRequest
+	(*ApproveAccessRequestResponse)(nil), // 40: consent.v1.ApproveAccessRequestResponse
+	(*DenyAccessRequestRequest)(nil),     // 41: consent.v1.DenyAccessRequestRequest
+	(*DenyAccessRequestResponse)(nil),    // 42: consent.v1.DenyAccessRequestResponse
+	(*Device)(nil),                       // 43: consent.v1.Device
+	(*PairDeviceRequest)(nil),            // 44: consent.v1.PairDeviceRequest
+	(*PairDeviceResponse)(nil),           // 45: consent.v1.PairDeviceResponse
+	(*RevokeDeviceRequest)(nil),          // 46: consent.v1.RevokeDeviceRequest
+	(*RevokeDeviceResponse)(nil),         // 47: consent.v1.RevokeDeviceResponse
+	(*Resource)(nil),                     // 48: consent.v1.Resource
+	(*AuthorizeRequest)(nil),             // 49: consent.v1.AuthorizeRequest
+	(*Subject)(nil),                      // 50: consent.v1.Subject
+	(*Decision)(nil),                     // 51: consent.v1.Decision
+	(*AuthorizeResponse)(nil),            // 52: consent.v1.AuthorizeResponse
+	(*BatchAuthorizeRequest)(nil),        // 53: consent.v1.BatchAuthorizeRequest
+	(*BatchAuthorizeResponse)(nil),       // 54: consent.v1.BatchAuthorizeResponse
 }
 var file_consent_v1_consent_proto_depIdxs = []int32{
 	1,  // 0: consent.v1.Consent.grantee:type_name -> consent.v1.Grantee
@@ -3318,71 +3881,79 @@ var file_consent_v1_consent_proto_depIdxs = []int32{
 	0,  // 9: consent.v1.CancelRecoveryRequest.cancellation:type_name -> consent.v1.SignedPayload
 	4,  // 10: consent.v1.CancelRecoveryResponse.patient:type_name -> consent.v1.Patient
 	4,  // 11: consent.v1.CompleteRecoveryResponse.patient:type_name -> consent.v1.Patient
-	0,  // 12: consent.v1.RegisterPatientRequest.registration:type_name -> consent.v1.SignedPayload
-	0,  // 13: consent.v1.GrantConsentRequest.grant:type_name -> consent.v1.SignedPayload
-	2,  // 14: consent.v1.GrantConsentResponse.consent:type_name -> consent.v1.Consent
-	0,  // 15: consent.v1.RevokeConsentRequest.revocation:type_name -> consent.v1.SignedPayload
-	2,  // 16: consent.v1.RevokeConsentResponse.consent:type_name -> consent.v1.Consent
-	2,  // 17: consent.v1.ListConsentsResponse.consents:type_name -> consent.v1.Consent
-	3,  // 18: consent.v1.GetAccessLogResponse.events:type_name -> consent.v1.AccessEvent
-	29, // 19: consent.v1.CreateAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
-	29, // 20: consent.v1.ListAccessRequestsResponse.requests:type_name -> consent.v1.AccessRequest
-	0,  // 21: consent.v1.ApproveAccessRequestRequest.grant:type_name -> consent.v1.SignedPayload
-	29, // 22: consent.v1.ApproveAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
-	2,  // 23: consent.v1.ApproveAccessRequestResponse.consent:type_name -> consent.v1.Consent
-	29, // 24: consent.v1.DenyAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
-	0,  // 25: consent.v1.PairDeviceRequest.registration:type_name -> consent.v1.SignedPayload
-	38, // 26: consent.v1.PairDeviceResponse.device:type_name -> consent.v1.Device
-	0,  // 27: consent.v1.RevokeDeviceRequest.revocation:type_name -> consent.v1.SignedPayload
-	38, // 28: consent.v1.RevokeDeviceResponse.device:type_name -> consent.v1.Device
-	43, // 29: consent.v1.AuthorizeRequest.resource:type_name -> consent.v1.Resource
-	43, // 30: consent.v1.Decision.resource:type_name -> consent.v1.Resource
-	45, // 31: consent.v1.AuthorizeResponse.decision:type_name -> consent.v1.Decision
-	43, // 32: consent.v1.BatchAuthorizeRequest.resources:type_name -> consent.v1.Resource
-	45, // 33: consent.v1.BatchAuthorizeResponse.decisions:type_name -> consent.v1.Decision
-	19, // 34: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
-	21, // 35: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
-	23, // 36: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
-	25, // 37: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
-	27, // 38: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
-	30, // 39: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
-	32, // 40: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
-	34, // 41: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
-	36, // 42: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
-	39, // 43: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
-	41, // 44: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
-	7,  // 45: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
-	9,  // 46: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
-	11, // 47: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
-	13, // 48: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
-	15, // 49: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
-	17, // 50: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
-	44, // 51: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
-	47, // 52: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
-	20, // 53: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
-	22, // 54: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
-	24, // 55: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
-	26, // 56: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
-	28, // 57: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
-	31, // 58: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
-	33, // 59: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
-	35, // 60: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
-	37, // 61: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
-	40, // 62: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
-	42, // 63: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
-	8,  // 64: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
-	10, // 65: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
-	12, // 66: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
-	14, // 67: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
-	16, // 68: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
-	18, // 69: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
-	46, // 70: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
-	48, // 71: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
-	53, // [53:72] is the sub-list for method output_type
-	34, // [34:53] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	19, // 12: consent.v1.ListNotificationsResponse.notifications:type_name -> consent.v1.Notification
+	19, // 13: consent.v1.WatchNotificationsResponse.notification:type_name -> consent.v1.Notification
+	0,  // 14: consent.v1.RegisterPatientRequest.registration:type_name -> consent.v1.SignedPayload
+	0,  // 15: consent.v1.GrantConsentRequest.grant:type_name -> consent.v1.SignedPayload
+	2,  // 16: consent.v1.GrantConsentResponse.consent:type_name -> consent.v1.Consent
+	0,  // 17: consent.v1.RevokeConsentRequest.revocation:type_name -> consent.v1.SignedPayload
+	2,  // 18: consent.v1.RevokeConsentResponse.consent:type_name -> consent.v1.Consent
+	2,  // 19: consent.v1.ListConsentsResponse.consents:type_name -> consent.v1.Consent
+	3,  // 20: consent.v1.GetAccessLogResponse.events:type_name -> consent.v1.AccessEvent
+	34, // 21: consent.v1.CreateAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
+	34, // 22: consent.v1.ListAccessRequestsResponse.requests:type_name -> consent.v1.AccessRequest
+	0,  // 23: consent.v1.ApproveAccessRequestRequest.grant:type_name -> consent.v1.SignedPayload
+	34, // 24: consent.v1.ApproveAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
+	2,  // 25: consent.v1.ApproveAccessRequestResponse.consent:type_name -> consent.v1.Consent
+	34, // 26: consent.v1.DenyAccessRequestResponse.request:type_name -> consent.v1.AccessRequest
+	0,  // 27: consent.v1.PairDeviceRequest.registration:type_name -> consent.v1.SignedPayload
+	43, // 28: consent.v1.PairDeviceResponse.device:type_name -> consent.v1.Device
+	0,  // 29: consent.v1.RevokeDeviceRequest.revocation:type_name -> consent.v1.SignedPayload
+	43, // 30: consent.v1.RevokeDeviceResponse.device:type_name -> consent.v1.Device
+	48, // 31: consent.v1.AuthorizeRequest.resource:type_name -> consent.v1.Resource
+	50, // 32: consent.v1.AuthorizeRequest.on_behalf_of:type_name -> consent.v1.Subject
+	48, // 33: consent.v1.Decision.resource:type_name -> consent.v1.Resource
+	51, // 34: consent.v1.AuthorizeResponse.decision:type_name -> consent.v1.Decision
+	48, // 35: consent.v1.BatchAuthorizeRequest.resources:type_name -> consent.v1.Resource
+	50, // 36: consent.v1.BatchAuthorizeRequest.on_behalf_of:type_name -> consent.v1.Subject
+	51, // 37: consent.v1.BatchAuthorizeResponse.decisions:type_name -> consent.v1.Decision
+	24, // 38: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
+	26, // 39: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
+	28, // 40: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
+	30, // 41: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
+	32, // 42: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
+	35, // 43: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
+	37, // 44: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
+	39, // 45: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
+	41, // 46: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
+	44, // 47: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
+	46, // 48: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
+	7,  // 49: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
+	9,  // 50: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
+	11, // 51: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
+	13, // 52: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
+	15, // 53: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
+	17, // 54: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
+	20, // 55: consent.v1.ConsentService.ListNotifications:input_type -> consent.v1.ListNotificationsRequest
+	22, // 56: consent.v1.ConsentService.WatchNotifications:input_type -> consent.v1.WatchNotificationsRequest
+	49, // 57: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
+	53, // 58: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
+	25, // 59: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
+	27, // 60: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
+	29, // 61: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
+	31, // 62: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
+	33, // 63: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
+	36, // 64: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
+	38, // 65: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
+	40, // 66: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
+	42, // 67: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
+	45, // 68: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
+	47, // 69: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
+	8,  // 70: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
+	10, // 71: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
+	12, // 72: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
+	14, // 73: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
+	16, // 74: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
+	18, // 75: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
+	21, // 76: consent.v1.ConsentService.ListNotifications:output_type -> consent.v1.ListNotificationsResponse
+	23, // 77: consent.v1.ConsentService.WatchNotifications:output_type -> consent.v1.WatchNotificationsResponse
+	52, // 78: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
+	54, // 79: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
+	59, // [59:80] is the sub-list for method output_type
+	38, // [38:59] is the sub-list for method input_type
+	38, // [38:38] is the sub-list for extension type_name
+	38, // [38:38] is the sub-list for extension extendee
+	0,  // [0:38] is the sub-list for field type_name
 }
 
 func init() { file_consent_v1_consent_proto_init() }
@@ -3396,7 +3967,7 @@ func file_consent_v1_consent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consent_v1_consent_proto_rawDesc), len(file_consent_v1_consent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   49,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -36,6 +36,8 @@ const (
 	ConsentService_RequestRecovery_FullMethodName      = "/consent.v1.ConsentService/RequestRecovery"
 	ConsentService_CancelRecovery_FullMethodName       = "/consent.v1.ConsentService/CancelRecovery"
 	ConsentService_CompleteRecovery_FullMethodName     = "/consent.v1.ConsentService/CompleteRecovery"
+	ConsentService_ListNotifications_FullMethodName    = "/consent.v1.ConsentService/ListNotifications"
+	ConsentService_WatchNotifications_FullMethodName   = "/consent.v1.ConsentService/WatchNotifications"
 )
 
 // ConsentServiceClient is the client API for ConsentService service.
@@ -99,6 +101,15 @@ type ConsentServiceClient interface {
 	// CompleteRecovery puts a pending recovery's new key in force once its
 	// waiting period is over.
 	CompleteRecovery(ctx context.Context, in *CompleteRecoveryRequest, opts ...grpc.CallOption) (*CompleteRecoveryResponse, error)
+	// The calling patient's notifications after a point: every access to
+	// their data (allowed or denied), break-glass accesses with the
+	// clinician's reason, access requests, consent changes and consents about
+	// to expire.
+	ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error)
+	// The calling patient's notifications after a point, then each new one as
+	// it comes, until the caller stops (on the HTTP gateway also as
+	// Server-Sent Events at GET /v1/notifications/events).
+	WatchNotifications(ctx context.Context, in *WatchNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotificationsResponse], error)
 }
 
 type consentServiceClient struct {
@@ -279,6 +290,35 @@ func (c *consentServiceClient) CompleteRecovery(ctx context.Context, in *Complet
 	return out, nil
 }
 
+func (c *consentServiceClient) ListNotifications(ctx context.Context, in *ListNotificationsRequest, opts ...grpc.CallOption) (*ListNotificationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListNotificationsResponse)
+	err := c.cc.Invoke(ctx, ConsentService_ListNotifications_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) WatchNotifications(ctx context.Context, in *WatchNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotificationsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ConsentService_ServiceDesc.Streams[0], ConsentService_WatchNotifications_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchNotificationsRequest, WatchNotificationsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ConsentService_WatchNotificationsClient = grpc.ServerStreamingClient[WatchNotificationsResponse]
+
 // ConsentServiceServer is the server API for ConsentService service.
 // All implementations must embed UnimplementedConsentServiceServer
 // for forward compatibility.
@@ -340,6 +380,15 @@ type ConsentServiceServer interface {
 	// CompleteRecovery puts a pending recovery's new key in force once its
 	// waiting period is over.
 	CompleteRecovery(context.Context, *CompleteRecoveryRequest) (*CompleteRecoveryResponse, error)
+	// The calling patient's notifications after a point: every access to
+	// their data (allowed or denied), break-glass accesses with the
+	// clinician's reason, access requests, consent changes and consents about
+	// to expire.
+	ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error)
+	// The calling patient's notifications after a point, then each new one as
+	// it comes, until the caller stops (on the HTTP gateway also as
+	// Server-Sent Events at GET /v1/notifications/events).
+	WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error
 	mustEmbedUnimplementedConsentServiceServer()
 }
 
@@ -400,6 +449,12 @@ func (UnimplementedConsentServiceServer) CancelRecovery(context.Context, *Cancel
 }
 func (UnimplementedConsentServiceServer) CompleteRecovery(context.Context, *CompleteRecoveryRequest) (*CompleteRecoveryResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method CompleteRecovery not implemented")
+}
+func (UnimplementedConsentServiceServer) ListNotifications(context.Context, *ListNotificationsRequest) (*ListNotificationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListNotifications not implemented")
+}
+func (UnimplementedConsentServiceServer) WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method WatchNotifications not implemented")
 }
 func (UnimplementedConsentServiceServer) mustEmbedUnimplementedConsentServiceServer() {}
 func (UnimplementedConsentServiceServer) testEmbeddedByValue()                        {}
@@ -728,6 +783,35 @@ func _ConsentService_CompleteRecovery_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConsentService_ListNotifications_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListNotificationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).ListNotifications(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_ListNotifications_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).ListNotifications(ctx, req.(*ListNotificationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_WatchNotifications_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchNotificationsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ConsentServiceServer).WatchNotifications(m, &grpc.GenericServerStream[WatchNotificationsRequest, WatchNotificationsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ConsentService_WatchNotificationsServer = grpc.ServerStreamingServer[WatchNotificationsResponse]
+
 // ConsentService_ServiceDesc is the grpc.ServiceDesc for ConsentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -803,8 +887,18 @@ var ConsentService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "CompleteRecovery",
 			Handler:    _ConsentService_CompleteRecovery_Handler,
 		},
+		{
+			MethodName: "ListNotifications",
+			Handler:    _ConsentService_ListNotifications_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchNotifications",
+			Handler:       _ConsentService_WatchNotifications_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "consent/v1/consent.proto",
 }
 

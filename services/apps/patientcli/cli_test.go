@@ -218,13 +218,27 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Write(out)
 	case "/v1/access-requests":
 		out, _ := protojson.Marshal(&consentv1.ListAccessRequestsResponse{Requests: []*consentv1.AccessRequest{{
-			RequestId: "req-1", PatientId: "pat-1", Requester: "dr-bob", Categories: []string{"imaging"},
+			RequestId: "req-1", PatientId: "pat-1", Requester: "dr-bob", RequesterOrg: "ProvidersMSP", Categories: []string{"imaging"},
 			Purposes: []string{"treatment"}, State: "pending"}}})
 		w.Write(out)
 	case "/v1/access-requests/req-1:approve":
 		out, _ := protojson.Marshal(&consentv1.ApproveAccessRequestResponse{
 			Request: &consentv1.AccessRequest{RequestId: "req-1", State: "approved"}, Consent: &consentv1.Consent{ConsentId: "c-x"}})
 		w.Write(out)
+	case "/v1/notifications":
+		out, _ := protojson.Marshal(&consentv1.ListNotificationsResponse{Notifications: []*consentv1.Notification{
+			{Seq: 1, Kind: "access", Actor: "dr-bob", ActorRole: "clinician", ActorOrg: "StMarysMSP", Action: "read", Resource: "category/labs", Decision: "deny", ReasonCodes: []string{"no-consent"}},
+			{Seq: 2, Kind: "break-glass", Actor: "dr-er", ActorRole: "clinician", ActorOrg: "ProvidersMSP", Resource: "category/imaging", BreakGlassReason: "unresponsive", GrantUntil: "T+4h"},
+		}})
+		w.Write(out)
+	case "/v1/notifications/events":
+		if r.Header.Get("Authorization") == "" || r.URL.Query().Get("after") != "1" {
+			http.Error(w, `{"code":16,"message":"bad"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		n, _ := protojson.Marshal(&consentv1.Notification{Seq: 2, Kind: "consent-expiring", ConsentId: "c-9", Grantee: "org:PharmacyMSP", ExpiresAt: "2030"})
+		fmt.Fprintf(w, ": alive\n\nid: 2\nevent: notification\ndata: %s\n\n", n)
 	case "/v1/patients/pat-1/records:erase":
 		var req recordsv1.ErasePatientRecordsRequest
 		protojson.Unmarshal(body, &req)
@@ -296,7 +310,7 @@ func TestUsage(t *testing.T) {
 		"missing arg":                        {[]string{"revoke"}, 2},
 		"extra arg":                          {[]string{"consents", "x"}, 2},
 		"bad grantee":                        {[]string{"grant", "--to", "dr-a", "--categories", "labs", "--purposes", "treatment"}, 2},
-		"bad time":                           {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "tomorrow"}, 2},
+		"bad time":                           {[]string{"grant", "--to", "user:ProvidersMSP/dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "tomorrow"}, 2},
 		"device without a subcommand":        {[]string{"device"}, 2},
 		"device help":                        {[]string{"device", "--help"}, 0},
 		"device pair help":                   {[]string{"device", "pair", "--help"}, 0},
@@ -309,7 +323,7 @@ func TestUsage(t *testing.T) {
 		"pair with an argument":              {[]string{"device", "pair", "watch-1", "--id", "watch-1", "--public-key", devicePublicKey}, 2},
 		"revoke without a device":            {[]string{"device", "revoke"}, 2},
 		"revoke with a pairing flag":         {[]string{"device", "revoke", "watch-1", "--public-key", devicePublicKey}, 2},
-		"both ends":                          {[]string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "2030-01-01T00:00:00Z", "--for", "1h"}, 2},
+		"both ends":                          {[]string{"grant", "--to", "user:ProvidersMSP/dr-a", "--categories", "labs", "--purposes", "treatment", "--expires", "2030-01-01T00:00:00Z", "--for", "1h"}, 2},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -344,7 +358,7 @@ func TestKeygen(t *testing.T) {
 func TestGrantIsSignedWithTheKey(t *testing.T) {
 	f := newFixture(t)
 	f.run(t, "keygen", "--id", "pat-1")
-	code, out, errOut := f.run(t, "grant", "--to", "user:dr-a", "--categories", "labs, vitals", "--purposes", "treatment", "--for", "24h", "--json")
+	code, out, errOut := f.run(t, "grant", "--to", "user:ProvidersMSP/dr-a", "--categories", "labs, vitals", "--purposes", "treatment", "--for", "24h", "--json")
 	if code != 0 {
 		t.Fatalf("grant: exit %d: %s", code, errOut)
 	}
@@ -363,7 +377,7 @@ func TestGrantIsSignedWithTheKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.PatientID != "pat-1" || g.Grantee.ID != "dr-a" || strings.Join(g.Categories, ",") != "labs,vitals" || g.ExpiresAt == "" {
+	if g.PatientID != "pat-1" || g.Grantee.ID != "ProvidersMSP/dr-a" || strings.Join(g.Categories, ",") != "labs,vitals" || g.ExpiresAt == "" {
 		t.Fatalf("grant payload %+v", g)
 	}
 	if f.gw.auth[0] != "Bearer tok-123" {
@@ -418,7 +432,7 @@ func TestApproveGrantsWhatWasAsked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.GetRequestId() != "req-1" || g.Grantee.ID != "dr-bob" || strings.Join(g.Categories, ",") != "imaging" || g.ExpiresAt == "" {
+	if req.GetRequestId() != "req-1" || g.Grantee.ID != "ProvidersMSP/dr-bob" || strings.Join(g.Categories, ",") != "imaging" || g.ExpiresAt == "" {
 		t.Fatalf("approval %v with grant %+v", req.GetRequestId(), g)
 	}
 	if code, _, errOut := f.run(t, "approve", "req-404"); code != 1 || !strings.Contains(errOut, "no pending access request") {
@@ -496,7 +510,7 @@ func TestNoncesAreACounterNotTheClock(t *testing.T) {
 	os.WriteFile(laptop, raw, 0o600)
 	grant := func(key string) {
 		t.Helper()
-		if code, _, errOut := f.run(t, "grant", "--key", key, "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment"); code != 0 {
+		if code, _, errOut := f.run(t, "grant", "--key", key, "--to", "user:ProvidersMSP/dr-a", "--categories", "labs", "--purposes", "treatment"); code != 0 {
 			t.Fatalf("grant from %s: %s", filepath.Base(key), errOut)
 		}
 	}
@@ -684,7 +698,7 @@ func TestCutGrantee(t *testing.T) {
 		in   string
 		want grantee
 	}{
-		"user":                   {"user:dr-a", grantee{"user", "dr-a", true}},
+		"user":                   {"user:ProvidersMSP/dr-a", grantee{"user", "ProvidersMSP/dr-a", true}},
 		"org":                    {"org:ResearchMSP", grantee{"org", "ResearchMSP", true}},
 		"study":                  {"study:study-1", grantee{"study", "study-1", true}},
 		"study without id":       {"study:", grantee{}},
@@ -704,7 +718,7 @@ func TestCutGrantee(t *testing.T) {
 // FuzzCutGrantee: the grantee flag parser never panics and only accepts
 // user:/org:/study: with a non-empty id.
 func FuzzCutGrantee(f *testing.F) {
-	for _, s := range []string{"user:dr-a", "org:ResearchMSP", "study:study-1", "user:", "study:", "x", ""} {
+	for _, s := range []string{"user:ProvidersMSP/dr-a", "org:ResearchMSP", "study:study-1", "user:", "study:", "x", ""} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -812,12 +826,12 @@ func TestErrorsSayWhatToDo(t *testing.T) {
 		want     []string
 		dontWant []string
 	}{
-		{"an unknown category, before the key file is read", []string{"grant", "--to", "user:dr-a", "--categories", "lab", "--purposes", "treatment", "--server", deadServer},
+		{"an unknown category, before the key file is read", []string{"grant", "--to", "user:ProvidersMSP/dr-a", "--categories", "lab", "--purposes", "treatment", "--server", deadServer},
 			2, []string{`unknown category "lab"`, "labs, imaging"}, []string{missingKey, "does not answer"}},
-		{"an unknown purpose", []string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "curiosity", "--server", deadServer},
+		{"an unknown purpose", []string{"grant", "--to", "user:ProvidersMSP/dr-a", "--categories", "labs", "--purposes", "curiosity", "--server", deadServer},
 			2, []string{`unknown purpose "curiosity"`, "purposes: treatment"}, []string{missingKey}},
 		{"a malformed consent id to revoke", []string{"revoke", "c 1", "--server", deadServer}, 2, []string{"CONSENT_ID"}, []string{missingKey}},
-		{"no key", []string{"grant", "--to", "user:dr-a", "--categories", "labs", "--purposes", "treatment", "--server", deadServer},
+		{"no key", []string{"grant", "--to", "user:ProvidersMSP/dr-a", "--categories", "labs", "--purposes", "treatment", "--server", deadServer},
 			1, []string{"no key at " + missingKey, "patient keygen --id"}, nil},
 		{"no server", []string{"consents", "--server", ""}, 1, []string{"no address of the consent service: pass --server", "make up"}, nil},
 		{"a service that does not answer", []string{"consents", "--server", deadServer},
@@ -867,5 +881,18 @@ func TestKeyChangeOf(t *testing.T) {
 		if got := keyChangeOf(tc.before, tc.after); got != tc.want {
 			t.Errorf("%s: %q, want %q", name, got, tc.want)
 		}
+	}
+}
+
+func TestNotifications(t *testing.T) {
+	f := newFixture(t)
+	code, out, errOut := f.run(t, "notifications")
+	if code != 0 || !strings.Contains(out, "DENY: dr-bob (clinician, StMarysMSP) read category/labs") ||
+		!strings.Contains(out, `BREAK-GLASS: dr-er (clinician, ProvidersMSP) read category/imaging without your consent (emergency); reason given: "unresponsive"`) {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	code, out, errOut = f.run(t, "notifications", "--follow", "--after", "1")
+	if code != 0 || !strings.Contains(out, "EXPIRING: consent c-9 to org:PharmacyMSP ends at 2030") {
+		t.Fatalf("follow: exit %d: %s %s", code, out, errOut)
 	}
 }

@@ -34,7 +34,7 @@ func (o *opts) app() *clikit.App {
 			{Name: "register", Summary: "register the key on the ledger (signed by the key itself)",
 				Help: "Register your key on the ledger. The registration is signed by the key itself.", Flags: o.register},
 			{Name: "grant", Summary: "give someone access to categories of your records",
-				Args: "--to user:ID|org:MSP|study:ID --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
+				Args: "--to user:MSP/ID|org:MSP|study:ID --categories C,.. --purposes P,.. [--records R,..] [--not-before T] [--expires T | --for D]",
 				Help: "Give someone access to categories of your records for purposes. The consent is signed with your key. " +
 					"A consent to study:ID lets only that research study use the records, and must have --purposes research.", Flags: o.grant},
 			{Name: "revoke", Summary: "take a consent back", Args: "CONSENT_ID",
@@ -52,6 +52,10 @@ func (o *opts) app() *clikit.App {
 				Help: "Pair a wearable with you: its Ed25519 public key (standard base64, as the device shows it) is registered on the\n" +
 					"ledger as yours, so the readings it signs can be told to be yours. Revoke it when it is lost or replaced (readings\n" +
 					"received before stay valid). Both are signed with your key.", Flags: o.device},
+			{Name: "notifications", Summary: "what happened to your data: accesses, break-glass, requests, consent changes", Args: "[--after N] [--follow]",
+				Help: "List your notifications: every access to your data (allowed or denied), each emergency (break-glass) access with\n" +
+					"the reason the clinician gave, access requests, consent changes and consents about to expire. --follow keeps\n" +
+					"listening and prints each new one as it comes.", Flags: o.notifications},
 			{Name: "key", Summary: "show your ledger entry, replace your key, or see its history", Args: "show | rotate | history",
 				Help: "show: your entry on the ledger (key, recovery key, a pending recovery).\n" +
 					"rotate: replace your key by a new one (both sign the change); from then on the old key signs nothing. Do it when a device\n" +
@@ -146,7 +150,7 @@ func (o *opts) register(fs *flag.FlagSet) func(context.Context, []string) error 
 }
 
 func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
-	to := fs.String("to", "", "grantee: user:ID, org:MSP_ID or study:STUDY_ID")
+	to := fs.String("to", "", "grantee: user:MSP_ID/USER_ID (one person at their organisation, e.g. user:StMarysMSP/dr-alice), org:MSP_ID or study:STUDY_ID")
 	categories := fs.String("categories", "", "comma-separated: "+fmt.Sprint(ledgerapi.Categories))
 	purposes := fs.String("purposes", "", "comma-separated: "+fmt.Sprint(ledgerapi.Purposes))
 	records := fs.String("records", "", "comma-separated record ids (default: every record of the categories)")
@@ -160,7 +164,7 @@ func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		kind, who, ok := cutGrantee(*to)
 		if !ok {
-			return clikit.Usagef("--to must be user:ID, org:MSP_ID or study:STUDY_ID")
+			return clikit.Usagef("--to must be user:MSP_ID/USER_ID (e.g. user:StMarysMSP/dr-alice), org:MSP_ID or study:STUDY_ID")
 		}
 		nb, exp, err := validity(*notBefore, *expires, *lasting)
 		if err != nil {
@@ -358,7 +362,7 @@ func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 			return fmt.Errorf("no pending access request %s", id)
 		}
 		c := ledgerapi.ConsentGrant{
-			ConsentID: newConsentID(), Grantee: ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: req.GetRequester()},
+			ConsentID: newConsentID(), Grantee: ledgerapi.UserGrantee(req.GetRequesterOrg(), req.GetRequester()),
 			Categories: req.GetCategories(), Purposes: req.GetPurposes(), ExpiresAt: exp,
 		}
 		resp := &consentv1.ApproveAccessRequestResponse{}

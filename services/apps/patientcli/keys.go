@@ -8,7 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
 
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/apps/internal/apiclient"
@@ -320,4 +323,66 @@ func keyChangeOf(before, after *consentv1.Patient) string {
 		return "recovery cancelled"
 	}
 	return ""
+}
+
+// notifications runs `patient notifications [--after N] [--follow]`.
+func (o *opts) notifications(fs *flag.FlagSet) func(context.Context, []string) error {
+	after := fs.Uint64("after", 0, "only notifications after this seq")
+	follow := fs.Bool("follow", false, "keep listening and print each new notification as it comes (Ctrl-C to stop)")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		g, err := o.gateway()
+		if err != nil {
+			return err
+		}
+		if *follow {
+			return g.Events(ctx, fmt.Sprintf("/v1/notifications/events?after=%d", *after), func(ev apiclient.Event) error {
+				if ev.Name == "error" {
+					return fmt.Errorf("the notification stream: %s", ev.Data)
+				}
+				n := &consentv1.Notification{}
+				if err := protojson.Unmarshal(ev.Data, n); err != nil {
+					return fmt.Errorf("a notification: %w", err)
+				}
+				return o.show(n, func(w io.Writer) { printNotification(w, n) })
+			})
+		}
+		resp := &consentv1.ListNotificationsResponse{}
+		if err := g.Call(ctx, "GET", fmt.Sprintf("/v1/notifications?after=%d&page_size=500", *after), nil, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			if len(resp.GetNotifications()) == 0 {
+				fmt.Fprintln(w, "no notifications")
+			}
+			for _, n := range resp.GetNotifications() {
+				printNotification(w, n)
+			}
+		})
+	}
+}
+
+func printNotification(w io.Writer, n *consentv1.Notification) {
+	who := n.GetActor()
+	if n.GetActorOrg() != "" {
+		who += " (" + n.GetActorRole() + ", " + n.GetActorOrg() + ")"
+	}
+	switch n.GetKind() {
+	case "break-glass":
+		fmt.Fprintf(w, "%d\t%s\tBREAK-GLASS: %s read %s without your consent (emergency); reason given: %q; may read until %s\n",
+			n.GetSeq(), n.GetTime(), who, n.GetResource(), n.GetBreakGlassReason(), n.GetGrantUntil())
+	case "access":
+		fmt.Fprintf(w, "%d\t%s\t%s: %s %s %s for %s (%s)\n", n.GetSeq(), n.GetTime(), strings.ToUpper(n.GetDecision()), who, n.GetAction(),
+			n.GetResource(), n.GetPurpose(), strings.Join(n.GetReasonCodes(), ","))
+	case "access-request":
+		fmt.Fprintf(w, "%d\t%s\tACCESS REQUEST %s from %s: see `patient requests`\n", n.GetSeq(), n.GetTime(), n.GetRequestId(), who)
+	case "consent-granted", "consent-revoked":
+		fmt.Fprintf(w, "%d\t%s\t%s %s to %s\n", n.GetSeq(), n.GetTime(), strings.ToUpper(strings.TrimPrefix(n.GetKind(), "consent-")), n.GetConsentId(), n.GetGrantee())
+	case "consent-expiring":
+		fmt.Fprintf(w, "%d\t%s\tEXPIRING: consent %s to %s ends at %s\n", n.GetSeq(), n.GetTime(), n.GetConsentId(), n.GetGrantee(), n.GetExpiresAt())
+	default:
+		fmt.Fprintf(w, "%d\t%s\t%s\n", n.GetSeq(), n.GetTime(), n.GetKind())
+	}
 }

@@ -26,11 +26,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 func app(stdout io.Writer) *clikit.App {
-	// The development network's issuer, when it is up, gives the defaults.
-	var idp devenv.IdP
-	if env, err := devenv.LoadDefault(); err == nil {
-		idp = env.DevIdP
-	}
+	// The development network's identity providers, when it is up, give
+	// the defaults: the one that speaks for --org (the patients' without).
+	env, envErr := devenv.LoadDefault()
 	return &clikit.App{
 		Name:    "hxtoken",
 		Summary: "a development identity provider: issuer keys and bearer tokens for demos and tests.",
@@ -39,10 +37,11 @@ func app(stdout io.Writer) *clikit.App {
 				Help:  "Write DIR/issuer.key (private, mode 0600) and DIR/issuer.pub (public); existing keys are never overwritten.",
 				Flags: keygen(stdout)},
 			{Name: "issue", Summary: "print a signed token",
-				Args: "--sub SUB --role ROLE [--org ORG] [--study S] [--ttl 1h] [--key FILE --iss ISSUER --aud AUD]",
-				Help: "Print a token for SUB with ROLE, signed by the issuer key. --key, --iss and --aud default to the\n" +
-					"development network's identity provider when the network is up (make up).",
-				Flags: issue(stdout, idp)},
+				Args: "--sub SUB --role ROLE [--org ORG] [--study S] [--ttl 1h] [--key FILE --iss ISSUER] [--aud AUD,AUD]",
+				Help: "Print a token for SUB with ROLE, signed by an issuer key. When the development network is up (make up),\n" +
+					"--key and --iss default to its identity provider for --org (each speaks for one organisation; the patients'\n" +
+					"for tokens without one), and --aud to the services the role uses. Tokens live at most an hour.",
+				Flags: issue(stdout, env, envErr)},
 		},
 		Footer: "Every command takes --help. Tokens from hxtoken are for demos and tests only.\nExit codes: 0 ok, 1 failed, 2 usage.\n",
 	}
@@ -68,21 +67,35 @@ func keygen(stdout io.Writer) func(fs *flag.FlagSet) func(context.Context, []str
 	}
 }
 
-func issue(stdout io.Writer, idp devenv.IdP) func(fs *flag.FlagSet) func(context.Context, []string) error {
+func issue(stdout io.Writer, env devenv.Env, envErr error) func(fs *flag.FlagSet) func(context.Context, []string) error {
 	return func(fs *flag.FlagSet) func(context.Context, []string) error {
-		keyPath := fs.String("key", idp.Key, "issuer private key written by keygen")
-		iss := fs.String("iss", idp.Issuer, "issuer name, as the services are configured to trust it")
-		aud := fs.String("aud", idp.Audience, "audience: the service the token is for")
+		keyPath := fs.String("key", "", "issuer private key written by keygen (default: the development provider for --org)")
+		iss := fs.String("iss", "", "issuer name, as the services are configured to trust it (default: as --key)")
+		aud := fs.String("aud", "", "audiences, comma-separated: the services the token is for (default: those the role uses)")
 		sub := fs.String("sub", "", "subject: the user's id (required)")
 		role := fs.String("role", "", "one of "+roleList()+" (required)")
 		org := fs.String("org", "", "organisation MSP id, e.g. ProvidersMSP (required for every role but patient)")
 		study := fs.String("study", "", "study id (required for role researcher)")
-		ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
+		ttl := fs.Duration("ttl", time.Hour, "how long the token is valid (the services accept at most an hour)")
 		return func(_ context.Context, args []string) error {
 			if err := clikit.NoArgs(args); err != nil {
 				return err
 			}
-			for _, req := range []struct{ name, value string }{{"key", *keyPath}, {"iss", *iss}, {"aud", *aud}, {"sub", *sub}, {"role", *role}} {
+			if *keyPath == "" && *iss == "" {
+				if envErr != nil {
+					return fmt.Errorf("no --key and --iss, and no development network to take them from: %w", envErr)
+				}
+				idp, err := env.IdPFor(*org)
+				if err != nil {
+					return clikit.Usagef("%v", err)
+				}
+				*keyPath, *iss = idp.Key, idp.Issuer
+			}
+			audiences := devenv.AudiencesFor(*role)
+			if *aud != "" {
+				audiences = strings.Split(*aud, ",")
+			}
+			for _, req := range []struct{ name, value string }{{"key", *keyPath}, {"iss", *iss}, {"sub", *sub}, {"role", *role}} {
 				if req.value == "" {
 					return clikit.Usagef("--%s is required", req.name)
 				}
@@ -90,7 +103,7 @@ func issue(stdout io.Writer, idp devenv.IdP) func(fs *flag.FlagSet) func(context
 			if *ttl <= 0 {
 				return clikit.Usagef("--ttl must be positive, got %v", *ttl)
 			}
-			claims := devissuer.Claims{Subject: *sub, Audience: *aud, Role: auth.Role(*role), Org: *org, StudyID: *study}
+			claims := devissuer.Claims{Subject: *sub, Audiences: audiences, Role: auth.Role(*role), Org: *org, StudyID: *study}
 			if err := (auth.Principal{Subject: claims.Subject, Role: claims.Role, Org: claims.Org, StudyID: claims.StudyID}).Validate(); err != nil {
 				return clikit.Usagef("%v", err)
 			}

@@ -104,7 +104,8 @@ func TestKeygenIssueVerify(t *testing.T) {
 
 	cfg := auth.NewConfig()
 	cfg.Audience = "research"
-	cfg.Issuers = map[string][]string{"https://idp.dev.example": {filepath.Join(dir, "issuer.pub")}}
+	cfg.Issuers = map[string]auth.Issuer{"https://idp.dev.example": {Keys: []string{filepath.Join(dir, "issuer.pub")},
+		Org: "ResearchMSP", Roles: []auth.Role{auth.RoleResearcher}}}
 	v, err := auth.NewVerifier(cfg)
 	if err != nil {
 		t.Fatal(err)

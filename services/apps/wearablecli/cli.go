@@ -165,7 +165,7 @@ func backlogSet(fs *flag.FlagSet) bool {
 }
 
 // clientTLS is the device's mutual TLS configuration: the files given, the
-// rest from the development environment (its services CA and "cli"
+// rest from the development environment (its services CA and the wearables' device
 // certificate).
 func clientTLS(envPath, ca, cert, key string) (*tls.Config, error) {
 	if ca == "" || cert == "" || key == "" {
@@ -173,7 +173,7 @@ func clientTLS(envPath, ca, cert, key string) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w (or give --ca, --cert and --key)", err)
 		}
-		f := env.TLS("cli")
+		f := env.TLS("device-wearable")
 		ca, cert, key = cmp.Or(ca, f.CAFile), cmp.Or(cert, f.CertFile), cmp.Or(key, f.KeyFile)
 	}
 	return mtls.ClientConfig(ca, cert, key, "")

@@ -104,7 +104,7 @@ func (s *story) tell(ctx context.Context) error {
 	s.step(2, "The patient grants Dr. Alice of St Mary's labs and conditions, for treatment, for 30 days")
 	grant := ledgerapi.ConsentGrant{
 		ConsentID:  s.id("consent-treatment"),
-		Grantee:    ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: clinician},
+		Grantee:    ledgerapi.UserGrantee(ledgerapi.StMarysMSP, clinician),
 		Categories: []string{"labs", "conditions"},
 		Purposes:   []string{"treatment"},
 		ExpiresAt:  ledgerapi.FormatTime(time.Now().Add(30 * 24 * time.Hour)),
@@ -223,7 +223,7 @@ func (s *story) tell(ctx context.Context) error {
 	}
 	s.say("patient", "key rotated through St Mary's: key version %d since %s", rotated.KeyVersion, rotated.KeyChangedAt)
 	stolen := grant
-	stolen.ConsentID, stolen.Grantee.ID = s.id("consent-thief"), s.id("mallory")
+	stolen.ConsentID, stolen.Grantee = s.id("consent-thief"), ledgerapi.UserGrantee(ledgerapi.InsurerMSP, s.id("mallory"))
 	_, err = s.providers.GrantConsent(ctx, must(thief.Grant(stolen)))
 	if err := expectRejected(err); err != nil {
 		return fmt.Errorf("the thief's grant: %w", err)

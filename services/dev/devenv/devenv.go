@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/daemon"
 	"healthexchange/services/platform/ledger"
@@ -31,7 +32,9 @@ type Env struct {
 		Dir string `json:"dir"`
 		CA  string `json:"ca"`
 	} `json:"servicesTls"`
-	DevIdP IdP `json:"devIdp"`
+	// IdPs are the development identity providers: one per organisation,
+	// and the patients'.
+	IdPs []IdP `json:"idps"`
 	// Vault is the development key-encryption key and key folder.
 	Vault struct {
 		KEK  string `json:"kek"`
@@ -52,13 +55,63 @@ type Service struct {
 	Orgs []string `json:"orgs"`
 }
 
-// IdP is the development identity provider: who it is, the audience its
-// tokens are for, and its key files.
+// IdP is a development identity provider: who it is, the one organisation
+// it speaks for ("" for the patients') and the roles it may assert, and its
+// key files.
 type IdP struct {
-	Issuer    string `json:"issuer"`
-	Audience  string `json:"audience"`
-	Key       string `json:"key"`
-	PublicKey string `json:"publicKey"`
+	Name      string   `json:"name"`
+	Issuer    string   `json:"issuer"`
+	Org       string   `json:"org"`
+	Roles     []string `json:"roles"`
+	Key       string   `json:"key"`
+	PublicKey string   `json:"publicKey"`
+}
+
+// Spec is the provider as a service's -issuer flag gives it
+// (auth.ParseIssuer).
+func (p IdP) Spec() string {
+	return p.Issuer + "=" + p.PublicKey + ",org=" + p.Org + ",roles=" + strings.Join(p.Roles, "+")
+}
+
+// IdPFor is the provider that speaks for org ("" for the patients').
+func (e Env) IdPFor(org string) (IdP, error) {
+	for _, p := range e.IdPs {
+		if p.Org == org {
+			return p, nil
+		}
+	}
+	if org == "" {
+		return IdP{}, errors.New("devenv: no identity provider for patients in " + e.Path)
+	}
+	return IdP{}, fmt.Errorf("devenv: no identity provider speaks for organisation %q (the exchange's organisations: %v)", org, ledgerapi.MemberMSPs())
+}
+
+// Audience is the audience a token for the named service must carry: each
+// service accepts only tokens meant for it.
+func Audience(service string) string { return "health-exchange/" + service }
+
+// AudiencesFor are the services a person of role uses, as a development
+// token names them: the patient's app calls the consent service, the
+// records service (to erase) and the ingest service (their own readings); a
+// clinician's the records, ingest and consent services; a researcher's the
+// research service.
+func AudiencesFor(role string) []string {
+	var names []string
+	switch role {
+	case "patient":
+		names = []string{"consent", "records", "ingest"}
+	case "clinician":
+		names = []string{"consent", "records", "ingest"}
+	case "researcher":
+		names = []string{"research"}
+	default:
+		names = []string{"consent", "records"}
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = Audience(n)
+	}
+	return out
 }
 
 // TLSFiles are one service's certificate and key and the CA they chain to.
@@ -122,7 +175,7 @@ func Load(path string) (Env, error) {
 	if err := json.Unmarshal(raw, &e); err != nil {
 		return Env{}, fmt.Errorf("devenv: %s: %w", path, err)
 	}
-	if e.ServicesTLS.Dir == "" || e.ServicesTLS.CA == "" || e.DevIdP.Issuer == "" || e.DevIdP.PublicKey == "" || len(e.Services) == 0 {
+	if e.ServicesTLS.Dir == "" || e.ServicesTLS.CA == "" || len(e.IdPs) == 0 || len(e.Services) == 0 {
 		return Env{}, errors.New("devenv: " + path + " was written by an older network.sh; run make down up")
 	}
 	e.Path = path
@@ -165,11 +218,28 @@ func (e Env) URL(name string) string {
 	return ""
 }
 
-// TrustIdP makes c accept the development identity provider's tokens: its
-// issuer and public key, and its audience.
-func (e Env) TrustIdP(c *auth.Config) {
-	c.Issuers = map[string][]string{e.DevIdP.Issuer: {e.DevIdP.PublicKey}}
-	c.Audience = e.DevIdP.Audience
+// TrustIdPs makes c accept the development identity providers' tokens for
+// the named service: each provider for its organisation and roles, and the
+// service's audience.
+func (e Env) TrustIdPs(c *auth.Config, service string) error {
+	c.Issuers = map[string]auth.Issuer{}
+	for _, p := range e.IdPs {
+		name, iss, err := auth.ParseIssuer(p.Spec())
+		if err != nil {
+			return err
+		}
+		c.Issuers[name] = iss
+	}
+	c.Audience = Audience(service)
+	return nil
+}
+
+func (e Env) issuerSpecs() []string {
+	out := make([]string, len(e.IdPs))
+	for i, p := range e.IdPs {
+		out[i] = p.Spec()
+	}
+	return out
 }
 
 // Settings are the daemon settings of the named service on this network:
@@ -192,8 +262,8 @@ func (e Env) Settings(name string) (daemon.Settings, error) {
 		GRPCAddr: svc.GRPC, HTTPAddr: svc.HTTP,
 		StateDir: filepath.Join(filepath.Dir(e.Path), name),
 		TLSCert:  tls.CertFile, TLSKey: tls.KeyFile, TLSCA: tls.CAFile,
-		Issuers:          []string{e.DevIdP.Issuer + "=" + e.DevIdP.PublicKey},
-		Audience:         e.DevIdP.Audience,
+		Issuers:          e.issuerSpecs(),
+		Audience:         Audience(name),
 		LedgerConnection: e.Path, LedgerOrg: strings.Join(svc.Orgs, ","),
 		StoreConfig: store,
 		KEKFile:     e.Vault.KEK, KeyDir: e.Vault.Keys,

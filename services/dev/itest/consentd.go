@@ -56,8 +56,8 @@ func (c *Consentd) Decisions(t testing.TB) consentv1.DecisionServiceClient {
 }
 
 // Dial connects to a service's gRPC address with mutual TLS, as the named
-// holder of a development certificate ("cli" for a user's app, or a
-// service's name); the connection closes when the test ends.
+// holder of a development certificate ("app-clinician", "app-patient", "app-researcher" or "app-operator" for an app,
+// "device-wearable" for a wearable, or a service's name); the connection closes when the test ends.
 func Dial(t testing.TB, addr, as string) *grpc.ClientConn {
 	t.Helper()
 	files := Env(t).TLS(as)

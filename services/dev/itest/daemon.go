@@ -52,12 +52,12 @@ func RunDaemon(t testing.TB, cfg daemon.Config, build daemon.BuildFunc) {
 }
 
 // WaitHealthy polls the gRPC health check at addr (mutual TLS, as the
-// "cli" certificate holder) until it answers SERVING, failing the test
+// "app-operator" certificate holder) until it answers SERVING, failing the test
 // after within, or at once when gone is closed (the service ended; why
 // says why).
 func WaitHealthy(t testing.TB, addr string, within time.Duration, gone <-chan struct{}, why func() string) {
 	t.Helper()
-	health := healthpb.NewHealthClient(Dial(t, addr, "cli"))
+	health := healthpb.NewHealthClient(Dial(t, addr, "app-operator"))
 	deadline := time.Now().Add(within)
 	last := "no answer yet"
 	for {

@@ -73,12 +73,22 @@ func Token(t testing.TB, sub string, role auth.Role, org string) string {
 // one), valid for an hour.
 func StudyToken(t testing.TB, sub string, role auth.Role, org, study string) string {
 	t.Helper()
-	e := Env(t)
-	iss, err := devissuer.Load(e.DevIdP.Issuer, e.DevIdP.Key)
+	return IssuedToken(t, org, devissuer.Claims{Subject: sub, Audiences: devenv.AudiencesFor(string(role)), Role: role, Org: org, StudyID: study})
+}
+
+// IssuedToken issues claims as the development identity provider of the
+// organisation issuerOrg ("" for the patients'), valid for an hour.
+func IssuedToken(t testing.TB, issuerOrg string, c devissuer.Claims) string {
+	t.Helper()
+	idp, err := Env(t).IdPFor(issuerOrg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := iss.Issue(devissuer.Claims{Subject: sub, Audience: e.DevIdP.Audience, Role: role, Org: org, StudyID: study}, time.Hour)
+	iss, err := devissuer.Load(idp.Issuer, idp.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := iss.Issue(c, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,9 +174,9 @@ func (s *Stack) start(ctx context.Context, env devenv.Env, name string, svc deve
 }
 
 // healthy reports whether the gRPC health check at addr answers SERVING,
-// asked with mutual TLS as the development "cli" certificate.
+// asked with mutual TLS as the development operator app's certificate.
 func (s *Stack) healthy(ctx context.Context, env devenv.Env, addr string) bool {
-	files := env.TLS("cli")
+	files := env.TLS("app-operator")
 	tlsCfg, err := mtls.ClientConfig(files.CAFile, files.CertFile, files.KeyFile, "")
 	if err != nil {
 		return false

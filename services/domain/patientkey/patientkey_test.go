@@ -18,7 +18,7 @@ func TestSignedPayloads(t *testing.T) {
 	}
 	k.SetNonce(41)
 	grant := ledgerapi.ConsentGrant{
-		ConsentID: "c-1", Grantee: ledgerapi.Grantee{Kind: "user", ID: "dr-a"},
+		ConsentID: "c-1", Grantee: ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, "dr-a"),
 		Categories: []string{"labs"}, Purposes: []string{"treatment"},
 	}
 	steps := []struct {

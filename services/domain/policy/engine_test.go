@@ -55,11 +55,13 @@ func clinicianRead() policy.Input {
 	}
 }
 
-// labsConsent is an open-ended consent to dr-ada for labs, for treatment.
+// labsConsent is pat-1's open-ended consent to dr-ada of clinic-north for
+// labs, for treatment.
 func labsConsent(id string) policy.Consent {
 	return policy.Consent{
 		ConsentID:  id,
-		Grantee:    policy.Grantee{Kind: "user", ID: "dr-ada"},
+		PatientID:  "pat-1",
+		Grantee:    policy.Grantee{Kind: "user", ID: "clinic-north/dr-ada"},
 		Categories: []string{"labs"},
 		Purposes:   []string{"treatment"},
 		RecordIDs:  []string{},
@@ -93,7 +95,7 @@ func TestDecide(t *testing.T) {
 		in.Purpose = "payment"
 	}
 	insurerConsent := func(c *policy.Consent) {
-		c.Grantee = policy.Grantee{Kind: "user", ID: "ins-1"}
+		c.Grantee = policy.Grantee{Kind: "user", ID: "insurer-x/ins-1"}
 		c.Categories = []string{"claims", "conditions"}
 		c.Purposes = []string{"payment", "treatment"}
 	}

@@ -9,36 +9,67 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"healthexchange/chaincode/ledgerapi"
 )
 
 // MaxLeeway is the most clock skew a Config may tolerate.
 const MaxLeeway = 2 * time.Minute
 
+// Bounds of a Config's MaxLifetime: a person's token lives an hour by
+// default, and never more than a day.
+const (
+	DefaultMaxLifetime = time.Hour
+	LongestMaxLifetime = 24 * time.Hour
+)
+
+// Issuer is one trusted identity provider: its public keys, the one
+// organisation it speaks for and the roles it may assert. A token it signs
+// must name that organisation (none, for the patients' issuer) and one of
+// those roles, so one organisation's provider can never mint another's
+// people.
+type Issuer struct {
+	// Keys are the PEM files holding its public keys. A file may hold
+	// several keys (during a key rotation) as PUBLIC KEY (PKIX) or
+	// CERTIFICATE blocks; each key must be Ed25519 (for EdDSA tokens) or
+	// ECDSA P-256 (for ES256 tokens).
+	Keys []string
+	// Org is the MSP id of its organisation, one of the channel's members;
+	// "" for the patients' provider, whose tokens carry no organisation.
+	Org string
+	// Roles it may assert: only patient for the patients' provider, never
+	// patient for an organisation's.
+	Roles []Role
+}
+
 // Config says which identity providers to trust and what a token must say.
 type Config struct {
-	// Issuers maps each trusted issuer (the token's iss, exactly) to the PEM
-	// files holding its public keys. A file may hold several keys (during a
-	// key rotation) as PUBLIC KEY (PKIX) or CERTIFICATE blocks; each key must
-	// be Ed25519 (for EdDSA tokens) or ECDSA P-256 (for ES256 tokens).
-	Issuers map[string][]string
+	// Issuers maps each trusted issuer (the token's iss, exactly) to what it
+	// may say.
+	Issuers map[string]Issuer
 	// Audience is this service's name; a token's aud must include it.
 	Audience string
+	// MaxLifetime bounds a token's life from its iat to its exp (1 minute to
+	// LongestMaxLifetime); a token that claims to live longer is refused.
+	MaxLifetime time.Duration
 	// Leeway is the clock skew tolerated on exp, nbf and iat (0 to MaxLeeway).
 	Leeway time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
-// NewConfig returns the defaults: 30s leeway, the system clock, no issuers
-// and no audience (both must be set).
+// NewConfig returns the defaults: 30s leeway, an hour's lifetime at most,
+// the system clock, no issuers and no audience (both must be set).
 func NewConfig() Config {
 	return Config{
-		Issuers: map[string][]string{},
-		Leeway:  30 * time.Second,
-		Now:     time.Now,
+		Issuers:     map[string]Issuer{},
+		MaxLifetime: DefaultMaxLifetime,
+		Leeway:      30 * time.Second,
+		Now:         time.Now,
 	}
 }
 
@@ -51,21 +82,94 @@ func (c Config) Validate() error {
 		return errors.New("auth config: no trusted issuers")
 	case c.Leeway < 0 || c.Leeway > MaxLeeway:
 		return fmt.Errorf("auth config: leeway %v is outside 0 to %v", c.Leeway, MaxLeeway)
+	case c.MaxLifetime < time.Minute || c.MaxLifetime > LongestMaxLifetime:
+		return fmt.Errorf("auth config: maximum token lifetime %v is outside 1m to %v", c.MaxLifetime, LongestMaxLifetime)
 	}
-	for iss, files := range c.Issuers {
-		if iss == "" {
-			return errors.New("auth config: an issuer name is empty")
-		}
-		if len(files) == 0 {
-			return fmt.Errorf("auth config: issuer %q has no public key files", iss)
-		}
-		for _, f := range files {
-			if f == "" {
-				return fmt.Errorf("auth config: issuer %q has an empty public key file name", iss)
-			}
+	for name, iss := range c.Issuers {
+		if err := iss.validate(name); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func (iss Issuer) validate(name string) error {
+	if name == "" {
+		return errors.New("auth config: an issuer name is empty")
+	}
+	if len(iss.Keys) == 0 {
+		return fmt.Errorf("auth config: issuer %q has no public key files", name)
+	}
+	for _, f := range iss.Keys {
+		if f == "" {
+			return fmt.Errorf("auth config: issuer %q has an empty public key file name", name)
+		}
+	}
+	if iss.Org != "" {
+		if _, member := ledgerapi.OrganisationOf(iss.Org); !member {
+			return fmt.Errorf("auth config: issuer %q: organisation %q is not a member of the exchange (%v)", name, iss.Org, ledgerapi.MemberMSPs())
+		}
+	}
+	if len(iss.Roles) == 0 {
+		return fmt.Errorf("auth config: issuer %q may assert no role", name)
+	}
+	for _, r := range iss.Roles {
+		switch {
+		case !r.Valid():
+			return fmt.Errorf("auth config: issuer %q: unknown role %q", name, r)
+		case iss.Org == "" && r != RolePatient:
+			return fmt.Errorf("auth config: issuer %q has no organisation, so it is the patients' provider and may assert role patient only, not %s", name, r)
+		case iss.Org != "" && r == RolePatient:
+			return fmt.Errorf("auth config: issuer %q speaks for %s: patients have no organisation (give them an issuer without org)", name, iss.Org)
+		}
+	}
+	return nil
+}
+
+// ParseIssuer reads an issuer as a flag gives it:
+// ISSUER=PEMFILE[+PEMFILE...],org=MSP_ID,roles=ROLE[+ROLE...] (org= empty
+// for the patients' provider).
+func ParseIssuer(spec string) (string, Issuer, error) {
+	head, rest, _ := strings.Cut(spec, ",")
+	name, files, ok := strings.Cut(head, "=")
+	if !ok || name == "" || files == "" {
+		return "", Issuer{}, fmt.Errorf("issuer %q is not ISSUER=PEMFILE,org=MSP_ID,roles=ROLE+ROLE", spec)
+	}
+	iss := Issuer{Keys: strings.Split(files, "+")}
+	seen := map[string]bool{}
+	for kv := range strings.SplitSeq(rest, ",") {
+		if rest == "" {
+			break
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || seen[k] {
+			return "", Issuer{}, fmt.Errorf("issuer %q: %q is not a single key=value (org=, roles=)", spec, kv)
+		}
+		seen[k] = true
+		switch k {
+		case "org":
+			iss.Org = v
+		case "roles":
+			for _, r := range strings.Split(v, "+") {
+				iss.Roles = append(iss.Roles, Role(r))
+			}
+		default:
+			return "", Issuer{}, fmt.Errorf("issuer %q: unknown key %q (org=, roles=)", spec, k)
+		}
+	}
+	if !seen["org"] || !seen["roles"] {
+		return "", Issuer{}, fmt.Errorf("issuer %q: org= and roles= are required (org= empty for the patients' provider)", spec)
+	}
+	return name, iss, iss.validate(name)
+}
+
+// String is the issuer as ParseIssuer reads it, named name.
+func (iss Issuer) String(name string) string {
+	roles := make([]string, len(iss.Roles))
+	for i, r := range iss.Roles {
+		roles[i] = string(r)
+	}
+	return name + "=" + strings.Join(iss.Keys, "+") + ",org=" + iss.Org + ",roles=" + strings.Join(roles, "+")
 }
 
 // issuerKeys are one issuer's public keys, by the algorithm they verify.

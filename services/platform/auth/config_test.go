@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/big"
 	"os"
@@ -25,24 +26,48 @@ func TestConfigValidate(t *testing.T) {
 	valid := func() auth.Config {
 		c := auth.NewConfig()
 		c.Audience = audience
-		c.Issuers = map[string][]string{providersIdP: {"providers.pub"}}
+		c.Issuers = map[string]auth.Issuer{
+			providersIdP: {Keys: []string{"providers.pub"}, Org: "ProvidersMSP", Roles: []auth.Role{auth.RoleClinician}},
+			patientsIdP:  {Keys: []string{"patients.pub"}, Roles: []auth.Role{auth.RolePatient}},
+		}
 		return c
+	}
+	edit := func(name string, fn func(*auth.Issuer)) func(*auth.Config) {
+		return func(c *auth.Config) {
+			iss := c.Issuers[name]
+			fn(&iss)
+			c.Issuers[name] = iss
+		}
 	}
 	tests := []struct {
 		name    string
 		edit    func(*auth.Config)
 		wantErr string
 	}{
-		{name: "defaults plus audience and issuer", edit: func(*auth.Config) {}},
+		{name: "defaults plus audience and issuers", edit: func(*auth.Config) {}},
 		{name: "zero leeway", edit: func(c *auth.Config) { c.Leeway = 0 }},
 		{name: "maximum leeway", edit: func(c *auth.Config) { c.Leeway = auth.MaxLeeway }},
 		{name: "no audience", edit: func(c *auth.Config) { c.Audience = "" }, wantErr: "audience is empty"},
 		{name: "no issuers", edit: func(c *auth.Config) { c.Issuers = nil }, wantErr: "no trusted issuers"},
-		{name: "empty issuer name", edit: func(c *auth.Config) { c.Issuers[""] = []string{"x.pub"} }, wantErr: "issuer name is empty"},
-		{name: "issuer without key files", edit: func(c *auth.Config) { c.Issuers[providersIdP] = nil }, wantErr: "no public key files"},
-		{name: "empty key file name", edit: func(c *auth.Config) { c.Issuers[providersIdP] = []string{""} }, wantErr: "empty public key file name"},
+		{name: "empty issuer name", edit: func(c *auth.Config) {
+			c.Issuers[""] = auth.Issuer{Keys: []string{"x.pub"}, Roles: []auth.Role{auth.RolePatient}}
+		}, wantErr: "issuer name is empty"},
+		{name: "issuer without key files", edit: edit(providersIdP, func(i *auth.Issuer) { i.Keys = nil }), wantErr: "no public key files"},
+		{name: "empty key file name", edit: edit(providersIdP, func(i *auth.Issuer) { i.Keys = []string{""} }), wantErr: "empty public key file name"},
 		{name: "negative leeway", edit: func(c *auth.Config) { c.Leeway = -time.Second }, wantErr: "leeway"},
 		{name: "leeway over the maximum", edit: func(c *auth.Config) { c.Leeway = auth.MaxLeeway + time.Second }, wantErr: "leeway"},
+		{name: "a day's lifetime", edit: func(c *auth.Config) { c.MaxLifetime = auth.LongestMaxLifetime }},
+		{name: "lifetime over a day", edit: func(c *auth.Config) { c.MaxLifetime = auth.LongestMaxLifetime + time.Second }, wantErr: "lifetime"},
+		{name: "no lifetime", edit: func(c *auth.Config) { c.MaxLifetime = 0 }, wantErr: "lifetime"},
+		{name: "an organisation that is not a member", edit: edit(providersIdP, func(i *auth.Issuer) { i.Org = "EvilClinicMSP" }), wantErr: "not a member"},
+		{name: "no roles", edit: edit(providersIdP, func(i *auth.Issuer) { i.Roles = nil }), wantErr: "no role"},
+		{name: "an unknown role", edit: edit(providersIdP, func(i *auth.Issuer) { i.Roles = []auth.Role{"admin"} }), wantErr: "unknown role"},
+		{name: "an organisation's issuer asserting patients", edit: edit(providersIdP, func(i *auth.Issuer) {
+			i.Roles = append(i.Roles, auth.RolePatient)
+		}), wantErr: "patients have no organisation"},
+		{name: "the patients' issuer asserting clinicians", edit: edit(patientsIdP, func(i *auth.Issuer) {
+			i.Roles = append(i.Roles, auth.RoleClinician)
+		}), wantErr: "role patient only"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +166,7 @@ func TestNewVerifierKeyFiles(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := auth.NewConfig()
 			cfg.Audience = audience
-			cfg.Issuers = map[string][]string{providersIdP: tt.files}
+			cfg.Issuers = map[string]auth.Issuer{providersIdP: {Keys: tt.files, Org: "ProvidersMSP", Roles: []auth.Role{auth.RoleClinician}}}
 			v, err := auth.NewVerifier(cfg)
 			if tt.wantErr == "" {
 				if err != nil || v == nil {
@@ -174,7 +199,7 @@ func TestVerifyWithRotatedKeys(t *testing.T) {
 	f := newFixture(t)
 	next := newFixture(t) // another Ed25519 key for the same issuer name
 	cfg := f.cfg
-	cfg.Issuers = map[string][]string{providersIdP: {f.edPubFile, next.edPubFile}}
+	cfg.Issuers = map[string]auth.Issuer{providersIdP: {Keys: []string{f.edPubFile, next.edPubFile}, Org: "ProvidersMSP", Roles: []auth.Role{auth.RoleClinician}}}
 	v, err := auth.NewVerifier(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -215,6 +240,44 @@ func TestInterceptorConstructionFailsFast(t *testing.T) {
 				}
 			}()
 			tt.build()
+		})
+	}
+}
+
+func TestParseIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		spec    string
+		want    auth.Issuer
+		wantErr string
+	}{
+		{spec: "https://idp.p=p.pub,org=ProvidersMSP,roles=clinician+pharmacist",
+			want: auth.Issuer{Keys: []string{"p.pub"}, Org: "ProvidersMSP", Roles: []auth.Role{auth.RoleClinician, auth.RolePharmacist}}},
+		{spec: "pat=a.pub+b.pub,org=,roles=patient", want: auth.Issuer{Keys: []string{"a.pub", "b.pub"}, Roles: []auth.Role{auth.RolePatient}}},
+		{spec: "no-equals", wantErr: "not ISSUER=PEMFILE"},
+		{spec: "x=x.pub", wantErr: "required"},
+		{spec: "x=x.pub,org=ProvidersMSP", wantErr: "required"},
+		{spec: "x=x.pub,org=ProvidersMSP,roles=clinician,org=StMarysMSP", wantErr: "single key=value"},
+		{spec: "x=x.pub,org=ProvidersMSP,roles=clinician,color=red", wantErr: "unknown key"},
+		{spec: "x=x.pub,org=EvilMSP,roles=clinician", wantErr: "not a member"},
+		{spec: "x=x.pub,org=,roles=clinician", wantErr: "role patient only"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			name, got, err := auth.ParseIssuer(tc.spec)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("ParseIssuer = %v, want an error about %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			if _, again, err := auth.ParseIssuer(got.String(name)); err != nil || fmt.Sprint(again) != fmt.Sprint(got) {
+				t.Fatalf("String does not read back: %v, %+v", err, again)
+			}
 		})
 	}
 }

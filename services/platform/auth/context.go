@@ -24,16 +24,6 @@ func FromContext(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// BearerFromContext returns the raw token of the incoming request's
-// "authorization: Bearer <jwt>" metadata, for a service to forward the user's
-// token (see ForwardBearer). It does not verify the token. No header is
-// ErrMissingToken; several headers, another scheme or a malformed value is
-// ErrInvalidToken.
-func BearerFromContext(ctx context.Context) (string, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
-	return bearerFromMetadata(md)
-}
-
 func bearerFromMetadata(md metadata.MD) (string, error) {
 	values := md.Get(MetadataKey)
 	switch len(values) {

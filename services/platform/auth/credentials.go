@@ -31,28 +31,6 @@ func (b bearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 
 func (bearer) RequireTransportSecurity() bool { return true }
 
-// ForwardBearer returns call credentials that send, on each outgoing call,
-// the bearer token of the incoming request whose context the call was made
-// with, so a service can call the decision service as the user. A call
-// made with a context that has no incoming token fails with
-// codes.Unauthenticated. Like Bearer, they require transport security.
-func ForwardBearer() credentials.PerRPCCredentials { return forwardBearer{} }
-
-type forwardBearer struct{}
-
-func (forwardBearer) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
-	if err := requirePrivacy(ctx); err != nil {
-		return nil, err
-	}
-	token, err := BearerFromContext(ctx)
-	if err != nil {
-		return nil, status.Errorf(codes.Unauthenticated, "auth: forward bearer token: %v", err)
-	}
-	return map[string]string{MetadataKey: "Bearer " + token}, nil
-}
-
-func (forwardBearer) RequireTransportSecurity() bool { return true }
-
 func requirePrivacy(ctx context.Context) error {
 	ri, _ := credentials.RequestInfoFromContext(ctx)
 	if err := credentials.CheckSecurityLevel(ri.AuthInfo, credentials.PrivacyAndIntegrity); err != nil {

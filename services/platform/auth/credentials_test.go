@@ -3,7 +3,6 @@ package auth_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +99,7 @@ func TestCredentialsRefuseWithoutConnectionSecurity(t *testing.T) {
 	// Outside a gRPC call there is no connection whose security could be
 	// checked: the credentials must refuse rather than hand out the token.
 	ctx := metadata.NewIncomingContext(testContext(t), metadata.Pairs(auth.MetadataKey, "Bearer a.b.c"))
-	for name, c := range map[string]credentials.PerRPCCredentials{"Bearer": auth.Bearer("a.b.c"), "ForwardBearer": auth.ForwardBearer()} {
+	for name, c := range map[string]credentials.PerRPCCredentials{"Bearer": auth.Bearer("a.b.c")} {
 		t.Run(name, func(t *testing.T) {
 			if !c.RequireTransportSecurity() {
 				t.Error("RequireTransportSecurity is false")
@@ -108,77 +107,6 @@ func TestCredentialsRefuseWithoutConnectionSecurity(t *testing.T) {
 			md, err := c.GetRequestMetadata(ctx)
 			if status.Code(err) != codes.Unauthenticated || md != nil {
 				t.Fatalf("got %v, %v; want Unauthenticated and no metadata", md, err)
-			}
-		})
-	}
-}
-
-func TestForwardBearer(t *testing.T) {
-	f := newFixture(t)
-	cfg := f.cfg
-	cfg.Now = time.Now
-	v, err := auth.NewVerifier(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	good := f.edToken(t, claims(map[string]any{"sub": "ph-bob", "role": "pharmacist", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}))
-	serverCreds, clientTLS := tlsPair(t)
-
-	// client -> front (Relay) -> back (Unary), the front forwarding the token.
-	back := serve(t, v, &whoAmI{}, serverCreds)
-	front := &whoAmI{next: dial(t, back, clientTLS(), grpc.WithPerRPCCredentials(auth.ForwardBearer()))}
-	conn := dial(t, serve(t, v, front, serverCreds), clientTLS())
-
-	t.Run("the user's token reaches the next service", func(t *testing.T) {
-		got, err := call(testContext(t), conn, methodRelay, grpc.PerRPCCredentials(auth.Bearer(good)))
-		if err != nil || got != "via relay: pharmacist ph-bob org=ProvidersMSP study=" {
-			t.Fatalf("got %q, %v", got, err)
-		}
-	})
-	t.Run("no incoming token, no outgoing call", func(t *testing.T) {
-		_, err := call(testContext(t), front.next, methodUnary)
-		if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "forward bearer token") {
-			t.Fatalf("got %v, want Unauthenticated from ForwardBearer", err)
-		}
-	})
-}
-
-func TestBearerFromContext(t *testing.T) {
-	incoming := func(values ...string) context.Context {
-		md := metadata.MD{}
-		for _, v := range values {
-			md.Append(auth.MetadataKey, v)
-		}
-		return metadata.NewIncomingContext(context.Background(), md)
-	}
-	tests := []struct {
-		name    string
-		ctx     context.Context
-		want    string
-		wantErr error
-	}{
-		{name: "bearer", ctx: incoming("Bearer abc.def.ghi"), want: "abc.def.ghi"},
-		{name: "scheme in any case, extra spaces", ctx: incoming("  BEARER   abc.def.ghi "), want: "abc.def.ghi"},
-		{name: "no metadata", ctx: context.Background(), wantErr: auth.ErrMissingToken},
-		{name: "no authorization", ctx: metadata.NewIncomingContext(context.Background(), metadata.Pairs("x-other", "1")), wantErr: auth.ErrMissingToken},
-		{name: "empty bearer", ctx: incoming("Bearer"), wantErr: auth.ErrMissingToken},
-		{name: "basic", ctx: incoming("Basic dXNlcjpwYXNz"), wantErr: auth.ErrInvalidToken},
-		{name: "two values", ctx: incoming("Bearer a.b.c", "Bearer d.e.f"), wantErr: auth.ErrInvalidToken},
-		{name: "space inside the token", ctx: incoming("Bearer abc def"), wantErr: auth.ErrInvalidToken},
-		{name: "outgoing metadata is not incoming", ctx: metadata.AppendToOutgoingContext(context.Background(), auth.MetadataKey, "Bearer a.b.c"), wantErr: auth.ErrMissingToken},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := auth.BearerFromContext(tt.ctx)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) || got != "" {
-					t.Fatalf("got %q, %v; want %v", got, err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}

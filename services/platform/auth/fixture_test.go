@@ -22,14 +22,18 @@ import (
 const (
 	providersIdP = "https://idp.providers.example"
 	researchIdP  = "https://idp.research.example"
+	patientsIdP  = "https://idp.patients.example"
+	insurerIdP   = "https://idp.insurer.example"
 	audience     = "records"
 )
 
 // t0 is the verifier's clock in every test that does not say otherwise.
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-// fixture is two trusted issuers, one signing EdDSA (a devissuer), one ES256,
-// and a verifier that trusts both and whose clock reads t0.
+// fixture is trusted issuers, each for one organisation (the providers',
+// the insurer's and the patients' sign EdDSA with one key, the research
+// institute's ES256), and a verifier that trusts them and whose clock reads
+// t0.
 type fixture struct {
 	ed        *devissuer.Issuer
 	edKey     ed25519.PrivateKey
@@ -60,7 +64,12 @@ func newFixture(t testing.TB) *fixture {
 	writePublicKey(t, f.esPubFile, &f.es.PublicKey)
 	f.cfg = auth.NewConfig()
 	f.cfg.Audience = audience
-	f.cfg.Issuers = map[string][]string{providersIdP: {f.edPubFile}, researchIdP: {f.esPubFile}}
+	f.cfg.Issuers = map[string]auth.Issuer{
+		providersIdP: {Keys: []string{f.edPubFile}, Org: "ProvidersMSP", Roles: []auth.Role{auth.RoleClinician, auth.RolePharmacist}},
+		insurerIdP:   {Keys: []string{f.edPubFile}, Org: "InsurerMSP", Roles: []auth.Role{auth.RoleInsurer}},
+		patientsIdP:  {Keys: []string{f.edPubFile}, Roles: []auth.Role{auth.RolePatient}},
+		researchIdP:  {Keys: []string{f.esPubFile}, Org: "ResearchMSP", Roles: []auth.Role{auth.RoleResearcher}},
+	}
 	f.cfg.Now = func() time.Time { return t0 }
 	if f.v, err = auth.NewVerifier(f.cfg); err != nil {
 		t.Fatal(err)
@@ -87,7 +96,7 @@ func claims(edits map[string]any) jwt.MapClaims {
 		"sub":  "dr-alice",
 		"aud":  audience,
 		"iat":  t0.Add(-time.Minute).Unix(),
-		"exp":  t0.Add(time.Hour).Unix(),
+		"exp":  t0.Add(50 * time.Minute).Unix(),
 		"role": "clinician",
 		"org":  "ProvidersMSP",
 	}

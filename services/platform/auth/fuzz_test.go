@@ -25,7 +25,7 @@ func FuzzVerify(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	esGood, err := jwt.NewWithClaims(jwt.SigningMethodES256, claims(map[string]any{"iss": researchIdP})).SignedString(fx.es)
+	esGood, err := jwt.NewWithClaims(jwt.SigningMethodES256, claims(map[string]any{"iss": researchIdP, "role": "researcher", "org": "ResearchMSP", "study": "s-1"})).SignedString(fx.es)
 	if err != nil {
 		f.Fatal(err)
 	}

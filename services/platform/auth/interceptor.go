@@ -16,7 +16,9 @@ import (
 type InterceptorOption func(*interceptorOptions) error
 
 type interceptorOptions struct {
-	public map[string]bool
+	public    map[string]bool
+	delegated map[string]bool
+	delegate  func(context.Context) bool
 }
 
 var fullMethodPattern = regexp.MustCompile(`^/[^/\s]+/[^/\s]+$`)
@@ -36,11 +38,43 @@ func WithPublicMethods(fullMethods ...string) InterceptorOption {
 	}
 }
 
+// WithDelegatedMethods lists full method names that a trusted service may
+// call on behalf of a person it has authenticated itself, without a token:
+// a call to one of them with no authorization header, from a caller that
+// trusted says is such a service, reaches the handler without a Principal,
+// and the handler takes who is acting from the request. Any other call,
+// and any call that does send a token, is authenticated as usual.
+func WithDelegatedMethods(trusted func(ctx context.Context) bool, fullMethods ...string) InterceptorOption {
+	return func(o *interceptorOptions) error {
+		if trusted == nil {
+			return errors.New("auth: delegated methods need a trust check")
+		}
+		for _, m := range fullMethods {
+			if !fullMethodPattern.MatchString(m) {
+				return fmt.Errorf("auth: delegated method %q is not a full method name like /package.Service/Method", m)
+			}
+			o.delegated[m] = true
+		}
+		o.delegate = trusted
+		return nil
+	}
+}
+
+// delegatedCall reports whether a call may go on without a token: a
+// delegated method, no authorization header, a trusted caller.
+func (o *interceptorOptions) delegatedCall(ctx context.Context, method string) bool {
+	if !o.delegated[method] {
+		return false
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	return len(md.Get(MetadataKey)) == 0 && o.delegate(ctx)
+}
+
 func newInterceptorOptions(v *Verifier, opts []InterceptorOption) *interceptorOptions {
 	if v == nil {
 		panic("auth: interceptor needs a Verifier")
 	}
-	o := &interceptorOptions{public: map[string]bool{}}
+	o := &interceptorOptions{public: map[string]bool{}, delegated: map[string]bool{}}
 	for _, opt := range opts {
 		if err := opt(o); err != nil {
 			panic(err)
@@ -57,7 +91,7 @@ func newInterceptorOptions(v *Verifier, opts []InterceptorOption) *interceptorOp
 func UnaryServerInterceptor(v *Verifier, opts ...InterceptorOption) grpc.UnaryServerInterceptor {
 	o := newInterceptorOptions(v, opts)
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if o.public[info.FullMethod] {
+		if o.public[info.FullMethod] || o.delegatedCall(ctx, info.FullMethod) {
 			return handler(ctx, req)
 		}
 		ctx, err := authenticate(ctx, v)
@@ -73,7 +107,7 @@ func UnaryServerInterceptor(v *Verifier, opts ...InterceptorOption) grpc.UnarySe
 func StreamServerInterceptor(v *Verifier, opts ...InterceptorOption) grpc.StreamServerInterceptor {
 	o := newInterceptorOptions(v, opts)
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if o.public[info.FullMethod] {
+		if o.public[info.FullMethod] || o.delegatedCall(ss.Context(), info.FullMethod) {
 			return handler(srv, ss)
 		}
 		ctx, err := authenticate(ss.Context(), v)

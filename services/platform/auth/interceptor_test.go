@@ -109,7 +109,7 @@ func TestStreamInterceptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	good := f.edToken(t, claims(map[string]any{"sub": "patient-7f3a", "role": "patient", "org": nil, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}))
+	good := f.edToken(t, claims(map[string]any{"iss": patientsIdP, "sub": "patient-7f3a", "role": "patient", "org": nil, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}))
 	svc := &whoAmI{}
 	conn := dial(t, serve(t, v, svc, nil), nil)
 

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,9 +22,12 @@ const (
 
 // Verifier checks bearer tokens. It is safe for concurrent use.
 type Verifier struct {
-	issuers  map[string]issuerKeys
-	audience string
-	parser   *jwt.Parser
+	issuers     map[string]issuerKeys
+	scopes      map[string]Issuer
+	audience    string
+	maxLifetime time.Duration
+	leeway      time.Duration
+	parser      *jwt.Parser
 }
 
 // NewVerifier validates cfg and loads every issuer's public keys; an
@@ -36,13 +40,14 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	if now == nil {
 		now = time.Now
 	}
-	v := &Verifier{issuers: make(map[string]issuerKeys, len(cfg.Issuers)), audience: cfg.Audience}
-	for iss, files := range cfg.Issuers {
-		keys, err := loadIssuerKeys(iss, files)
+	v := &Verifier{issuers: make(map[string]issuerKeys, len(cfg.Issuers)), scopes: cfg.Issuers, audience: cfg.Audience,
+		maxLifetime: cfg.MaxLifetime, leeway: cfg.Leeway}
+	for name, iss := range cfg.Issuers {
+		keys, err := loadIssuerKeys(name, iss.Keys)
 		if err != nil {
 			return nil, err
 		}
-		v.issuers[iss] = keys
+		v.issuers[name] = keys
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{algEdDSA, algES256}),
@@ -109,7 +114,55 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	if err := p.Validate(); err != nil {
 		return Principal{}, err
 	}
+	if err := v.inScope(p, &claims); err != nil {
+		return Principal{}, err
+	}
 	return p, nil
+}
+
+// Vouch checks a person another service of the exchange verified and passes
+// on (a delegated call): their claims are well formed, and their issuer is
+// one this verifier trusts, for their organisation and role. It is Verify
+// without the token: the service that had the token checked its signature
+// and its times.
+func (v *Verifier) Vouch(p Principal) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	iss, ok := v.scopes[p.Issuer]
+	if !ok {
+		return reject(ErrWrongIssuer, "issuer %s is not trusted", quote(p.Issuer))
+	}
+	if p.Org != iss.Org {
+		return reject(ErrInvalidClaims, "issuer %s does not speak for %s", quote(p.Issuer), quote(p.Org))
+	}
+	if !slices.Contains(iss.Roles, p.Role) {
+		return reject(ErrInvalidClaims, "issuer %s may not assert role %s", quote(p.Issuer), p.Role)
+	}
+	return nil
+}
+
+// inScope checks what only the issuer's configuration can tell: the token
+// speaks for the issuer's own organisation, in one of its roles, and lives
+// no longer than the maximum.
+func (v *Verifier) inScope(p Principal, claims *tokenClaims) error {
+	iss := v.scopes[p.Issuer]
+	if p.Org != iss.Org {
+		if iss.Org == "" {
+			return reject(ErrInvalidClaims, "issuer %s is the patients' provider: its tokens name no organisation, this one names %s", quote(p.Issuer), quote(p.Org))
+		}
+		return reject(ErrInvalidClaims, "issuer %s speaks for %s only, not %s", quote(p.Issuer), iss.Org, quote(p.Org))
+	}
+	if !slices.Contains(iss.Roles, p.Role) {
+		return reject(ErrInvalidClaims, "issuer %s may not assert role %s (only %v)", quote(p.Issuer), p.Role, iss.Roles)
+	}
+	if claims.IssuedAt == nil {
+		return reject(ErrInvalidClaims, "missing iat: a token must say when it was issued")
+	}
+	if life := claims.ExpiresAt.Sub(claims.IssuedAt.Time); life > v.maxLifetime+v.leeway {
+		return reject(ErrInvalidClaims, "lives %v from iat to exp, longer than the %v allowed", life, v.maxLifetime)
+	}
+	return nil
 }
 
 // keysFor picks the keys that may have signed t: those of the issuer the

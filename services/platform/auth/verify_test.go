@@ -20,7 +20,7 @@ import (
 
 func TestVerify(t *testing.T) {
 	f := newFixture(t)
-	exp := t0.Add(time.Hour)
+	exp := t0.Add(50 * time.Minute)
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -44,16 +44,23 @@ func TestVerify(t *testing.T) {
 		{
 			name: "patient without org",
 			token: func(t *testing.T) string {
-				return f.edToken(t, claims(map[string]any{"sub": "patient-7f3a", "role": "patient", "org": nil}))
+				return f.edToken(t, claims(map[string]any{"iss": patientsIdP, "sub": "patient-7f3a", "role": "patient", "org": nil}))
 			},
-			want: auth.Principal{Subject: "patient-7f3a", Role: auth.RolePatient, Issuer: providersIdP, ExpiresAt: exp},
+			want: auth.Principal{Subject: "patient-7f3a", Role: auth.RolePatient, Issuer: patientsIdP, ExpiresAt: exp},
 		},
 		{
 			name: "patient with org",
 			token: func(t *testing.T) string {
-				return f.edToken(t, claims(map[string]any{"sub": "patient-7f3a", "role": "patient"}))
+				return f.edToken(t, claims(map[string]any{"iss": patientsIdP, "sub": "patient-7f3a", "role": "patient"}))
 			},
-			want: auth.Principal{Subject: "patient-7f3a", Role: auth.RolePatient, Org: "ProvidersMSP", Issuer: providersIdP, ExpiresAt: exp},
+			wantErr: auth.ErrInvalidClaims,
+		},
+		{
+			name: "a patient from a hospital's issuer",
+			token: func(t *testing.T) string {
+				return f.edToken(t, claims(map[string]any{"sub": "patient-7f3a", "role": "patient", "org": nil}))
+			},
+			wantErr: auth.ErrInvalidClaims,
 		},
 		{
 			name:  "clinician",
@@ -70,9 +77,9 @@ func TestVerify(t *testing.T) {
 		{
 			name: "insurer",
 			token: func(t *testing.T) string {
-				return f.edToken(t, claims(map[string]any{"sub": "claims-desk", "role": "insurer", "org": "InsurerMSP"}))
+				return f.edToken(t, claims(map[string]any{"iss": insurerIdP, "sub": "claims-desk", "role": "insurer", "org": "InsurerMSP"}))
 			},
-			want: auth.Principal{Subject: "claims-desk", Role: auth.RoleInsurer, Org: "InsurerMSP", Issuer: providersIdP, ExpiresAt: exp},
+			want: auth.Principal{Subject: "claims-desk", Role: auth.RoleInsurer, Org: "InsurerMSP", Issuer: insurerIdP, ExpiresAt: exp},
 		},
 		{
 			name: "researcher with study (ES256)",
@@ -81,17 +88,59 @@ func TestVerify(t *testing.T) {
 			},
 			want: auth.Principal{Subject: "res-carol", Role: auth.RoleResearcher, Org: "ResearchMSP", StudyID: "study-42", Issuer: researchIdP, ExpiresAt: exp},
 		},
+
+		// An issuer speaks for its own organisation, in its own roles.
 		{
-			name: "service",
+			name: "a role the issuer may not assert",
 			token: func(t *testing.T) string {
 				return f.edToken(t, claims(map[string]any{"sub": "records-svc", "role": "service"}))
 			},
-			want: auth.Principal{Subject: "records-svc", Role: auth.RoleService, Org: "ProvidersMSP", Issuer: providersIdP, ExpiresAt: exp},
+			wantErr: auth.ErrInvalidClaims,
 		},
 		{
-			name:  "clinician from the ES256 issuer",
-			token: func(t *testing.T) string { return f.esToken(t, claims(map[string]any{"iss": researchIdP})) },
-			want:  auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP", Issuer: researchIdP, ExpiresAt: exp},
+			name:    "another organisation's clinician",
+			token:   func(t *testing.T) string { return f.esToken(t, claims(map[string]any{"iss": researchIdP})) },
+			wantErr: auth.ErrInvalidClaims,
+		},
+		{
+			name:    "an organisation that is not a member",
+			token:   func(t *testing.T) string { return f.edToken(t, claims(map[string]any{"org": "EvilClinicMSP"})) },
+			wantErr: auth.ErrInvalidClaims,
+		},
+		{
+			name: "the insurer's issuer claiming a hospital",
+			token: func(t *testing.T) string {
+				return f.edToken(t, claims(map[string]any{"iss": insurerIdP, "role": "insurer"}))
+			},
+			wantErr: auth.ErrInvalidClaims,
+		},
+
+		// Lifetime.
+		{
+			name: "a hundred-year token",
+			token: func(t *testing.T) string {
+				return f.edToken(t, claims(map[string]any{"exp": t0.AddDate(100, 0, 0).Unix()}))
+			},
+			wantErr: auth.ErrInvalidClaims,
+		},
+		{
+			name: "an hour and a minute",
+			token: func(t *testing.T) string {
+				return f.edToken(t, claims(map[string]any{"iat": t0.Unix(), "exp": t0.Add(61 * time.Minute).Unix()}))
+			},
+			wantErr: auth.ErrInvalidClaims,
+		},
+		{
+			name: "exactly an hour",
+			token: func(t *testing.T) string {
+				return f.edToken(t, claims(map[string]any{"iat": t0.Unix(), "exp": t0.Add(time.Hour).Unix()}))
+			},
+			want: auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP", Issuer: providersIdP, ExpiresAt: t0.Add(time.Hour)},
+		},
+		{
+			name:    "no iat",
+			token:   func(t *testing.T) string { return f.edToken(t, claims(map[string]any{"iat": nil})) },
+			wantErr: auth.ErrInvalidClaims,
 		},
 		{
 			name: "aud as a list that includes this service",

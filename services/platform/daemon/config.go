@@ -139,8 +139,9 @@ func nonEmpty(addrs []serving.NamedAddr) []serving.NamedAddr {
 type Settings struct {
 	GRPCAddr, HTTPAddr, StateDir string
 	TLSCert, TLSKey, TLSCA       string
-	// Issuers are trusted token issuers, each ISSUER=PEMFILE (repeatable);
-	// Audience is what a token's aud must name.
+	// Issuers are trusted token issuers (repeatable), each
+	// ISSUER=PEMFILE,org=MSP_ID,roles=ROLE+ROLE (auth.ParseIssuer);
+	// Audience is what a token's aud must name: this service.
 	Issuers  []string
 	Audience string
 	// LedgerConnection is a network description with the organisations'
@@ -172,13 +173,17 @@ func (s Settings) Load(name string) (Config, error) {
 	c.PprofAddr, c.CPUProfile = s.PprofAddr, s.CPUProfile
 	c.Auth.Audience = s.Audience
 	var errs []error
-	for _, iss := range s.Issuers {
-		name, file, ok := strings.Cut(iss, "=")
-		if !ok || name == "" || file == "" {
-			errs = append(errs, fmt.Errorf("%s config: issuer %q is not ISSUER=PEMFILE", c.Name, iss))
+	for _, spec := range s.Issuers {
+		name, iss, err := auth.ParseIssuer(spec)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s config: %w", c.Name, err))
 			continue
 		}
-		c.Auth.Issuers[name] = append(c.Auth.Issuers[name], file)
+		if _, twice := c.Auth.Issuers[name]; twice {
+			errs = append(errs, fmt.Errorf("%s config: issuer %q is given twice", c.Name, name))
+			continue
+		}
+		c.Auth.Issuers[name] = iss
 	}
 	if s.LedgerConnection != "" {
 		for _, org := range strings.Split(s.LedgerOrg, ",") {

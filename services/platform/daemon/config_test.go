@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/serving"
 )
@@ -20,7 +21,7 @@ func validConfig() Config {
 		PeerHostName: "peer0.providers", TLSRootCert: "tlsca.pem", UserCert: "user.pem", UserKey: "user.key"}
 	c.Backends.Ledgers = []ledger.Config{l}
 	c.Auth.Audience = "consent"
-	c.Auth.Issuers = map[string][]string{"https://idp.providers.example": {"idp.pem"}}
+	c.Auth.Issuers = map[string]auth.Issuer{"https://idp.providers.example": {Keys: []string{"idp.pem"}, Org: "ProvidersMSP", Roles: []auth.Role{auth.RoleClinician}}}
 	return c
 }
 
@@ -91,7 +92,7 @@ func TestSettingsLoad(t *testing.T) {
 	writeFile(t, store, `{"endpoint":"127.0.0.1:27090","accessKey":"a","secretKey":"s"}`)
 
 	t.Run("every file read", func(t *testing.T) {
-		s := Settings{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", Issuers: []string{"iss-a=a.pem", "iss-a=a2.pem", "iss-b=b.pem"},
+		s := Settings{GRPCAddr: "127.0.0.1:1", HTTPAddr: "127.0.0.1:2", Issuers: []string{"iss-a=a.pem+a2.pem,org=ProvidersMSP,roles=clinician", "iss-b=b.pem,org=,roles=patient"},
 			Audience: "records", LedgerConnection: network, LedgerOrg: "providers, stmarys", StoreConfig: store, ConsentAddr: "127.0.0.1:3"}
 		c, err := s.Load("records")
 		if err != nil {
@@ -102,7 +103,7 @@ func TestSettingsLoad(t *testing.T) {
 			c.Backends.ConsentAddr != "127.0.0.1:3" || c.Auth.Audience != "records" {
 			t.Errorf("Load = %+v", c)
 		}
-		if got := c.Auth.Issuers; len(got) != 2 || len(got["iss-a"]) != 2 || got["iss-b"][0] != "b.pem" {
+		if got := c.Auth.Issuers; len(got) != 2 || len(got["iss-a"].Keys) != 2 || got["iss-b"].Keys[0] != "b.pem" || got["iss-a"].Org != "ProvidersMSP" {
 			t.Errorf("issuers = %v", got)
 		}
 	})
@@ -110,7 +111,9 @@ func TestSettingsLoad(t *testing.T) {
 		s    Settings
 		want []string
 	}{
-		"a malformed issuer":         {Settings{Issuers: []string{"no-equals-sign"}}, []string{`issuer "no-equals-sign" is not ISSUER=PEMFILE`}},
+		"a malformed issuer": {Settings{Issuers: []string{"no-equals-sign"}}, []string{`issuer "no-equals-sign" is not ISSUER=PEMFILE`}},
+		"an issuer given twice": {Settings{Issuers: []string{"a=a.pem,org=,roles=patient", "a=b.pem,org=,roles=patient"}},
+			[]string{`issuer "a" is given twice`}},
 		"an organisation not there":  {Settings{LedgerConnection: network, LedgerOrg: "insurer"}, []string{`no organisation "insurer"`}},
 		"a missing ledger file":      {Settings{LedgerConnection: filepath.Join(dir, "none.json")}, []string{"none.json"}},
 		"a missing store file":       {Settings{StoreConfig: filepath.Join(dir, "none.json")}, []string{"objectstore config"}},

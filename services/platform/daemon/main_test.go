@@ -24,7 +24,7 @@ func (p fakeProfile) DefaultPath() string { return p.path }
 func (p fakeProfile) Apply(path, name string, s *Settings) error {
 	*p.calls = append(*p.calls, name+"@"+path)
 	s.GRPCAddr, s.HTTPAddr = "127.0.0.1:1001", "127.0.0.1:1002"
-	s.Issuers = []string{"profile-iss=profile.pem"}
+	s.Issuers = []string{"profile-iss=profile.pem,org=,roles=patient"}
 	s.Audience = "from-profile"
 	return nil
 }
@@ -50,27 +50,28 @@ func TestConfigure(t *testing.T) {
 		wantErr     string
 	}{
 		{name: "the profile's default description", defaultPath: existing,
-			want:        result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem"}, time.Minute},
+			want:        result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem,org=,roles=patient"}, time.Minute},
 			wantApplied: []string{"records@" + existing}},
 		{name: "no default description: no profile, no error", defaultPath: missing,
 			want: result{every: time.Minute}},
 		{name: "an explicit description is read even if missing (the profile reports it)", defaultPath: existing, args: []string{"-env", missing},
-			want:        result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem"}, time.Minute},
+			want:        result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem,org=,roles=patient"}, time.Minute},
 			wantApplied: []string{"records@" + missing}},
 		{name: "-env=path form", defaultPath: missing, args: []string{"--env=" + existing, "-grpc", "127.0.0.1:9"},
-			want:        result{"127.0.0.1:9", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem"}, time.Minute},
+			want:        result{"127.0.0.1:9", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem,org=,roles=patient"}, time.Minute},
 			wantApplied: []string{"records@" + existing}},
 		{name: "the environment over the profile, flags over the environment", defaultPath: existing,
 			env:         map[string]string{"HX_RECORDS_GRPC": "127.0.0.1:2001", "HX_RECORDS_HTTP": "127.0.0.1:2002", "HX_RECORDS_SWEEP_EVERY": "5m"},
 			args:        []string{"-http", "127.0.0.1:3002"},
-			want:        result{"127.0.0.1:2001", "127.0.0.1:3002", "from-profile", []string{"profile-iss=profile.pem"}, 5 * time.Minute},
+			want:        result{"127.0.0.1:2001", "127.0.0.1:3002", "from-profile", []string{"profile-iss=profile.pem,org=,roles=patient"}, 5 * time.Minute},
 			wantApplied: []string{"records@" + existing}},
 		{name: "HX_RECORDS_ENV names the description", defaultPath: missing, env: map[string]string{"HX_RECORDS_ENV": existing},
-			want:        result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem"}, time.Minute},
+			want:        result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile", []string{"profile-iss=profile.pem,org=,roles=patient"}, time.Minute},
 			wantApplied: []string{"records@" + existing}},
 		{name: "-issuer replaces the profile's issuers", defaultPath: existing,
-			args:        []string{"-issuer", "a=a.pem", "-issuer", "b=b.pem"},
-			want:        result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile", []string{"a=a.pem", "b=b.pem"}, time.Minute},
+			args: []string{"-issuer", "a=a.pem,org=,roles=patient", "-issuer", "b=b.pem,org=StMarysMSP,roles=clinician"},
+			want: result{"127.0.0.1:1001", "127.0.0.1:1002", "from-profile",
+				[]string{"a=a.pem,org=,roles=patient", "b=b.pem,org=StMarysMSP,roles=clinician"}, time.Minute},
 			wantApplied: []string{"records@" + existing}},
 		{name: "a bad environment value names its variable", defaultPath: missing,
 			env: map[string]string{"HX_RECORDS_SWEEP_EVERY": "often"}, wantErr: `HX_RECORDS_SWEEP_EVERY="often"`},
@@ -97,10 +98,8 @@ func TestConfigure(t *testing.T) {
 				return
 			}
 			var issuers []string
-			for iss, files := range cfg.Auth.Issuers {
-				for _, f := range files {
-					issuers = append(issuers, iss+"="+f)
-				}
+			for name, iss := range cfg.Auth.Issuers {
+				issuers = append(issuers, iss.String(name))
 			}
 			slices.Sort(issuers)
 			got := result{cfg.GRPCAddr, cfg.HTTPAddr, cfg.Auth.Audience, issuers, every}

@@ -12,6 +12,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/objectstore"
 	"healthexchange/services/platform/serving"
@@ -30,6 +31,7 @@ type Platform struct {
 	tls      serving.TLSFiles
 	cfg      Backends
 	health   *health.Server
+	verifier *auth.Verifier
 
 	mu      sync.Mutex
 	ledgers []*ledger.Client // opened in the order of cfg.Ledgers
@@ -38,9 +40,9 @@ type Platform struct {
 	conn    *grpc.ClientConn
 }
 
-func newPlatform(c Config) *Platform {
+func newPlatform(c Config, v *auth.Verifier) *Platform {
 	return &Platform{name: c.Name, log: c.Log, stateDir: c.StateDir, tls: c.TLS, cfg: c.Backends,
-		health: health.NewServer(), buckets: map[string]*objectstore.Bucket{}}
+		health: health.NewServer(), verifier: v, buckets: map[string]*objectstore.Bucket{}}
 }
 
 // Name is the service's name.
@@ -153,6 +155,10 @@ func (p *Platform) Decisions() (consentv1.DecisionServiceClient, error) {
 	}
 	return consentv1.NewDecisionServiceClient(p.conn), nil
 }
+
+// Verifier checks tokens, and the people another service vouches for,
+// with the daemon's trusted issuers.
+func (p *Platform) Verifier() *auth.Verifier { return p.verifier }
 
 // SetServing says whether the service is ready: what its gRPC health check
 // answers (SERVING or NOT_SERVING) for the whole server and each service.

@@ -26,9 +26,13 @@ type Service struct {
 	// Register...HandlerFromEndpoint); OpenAPI is served at /openapi.json.
 	Gateway []serving.RegisterFunc
 	OpenAPI []byte
-	// Public are the full method names served without a token (the health
-	// checks always are).
-	Public []string
+	// Access is who may call which methods: public ones, the certificate
+	// holders allowed (default: the service's gateway and the apps), and
+	// the calls other services make on behalf of a person.
+	Access serving.Access
+	// Routes are HTTP handlers of the service's own on the gateway's server
+	// (serving.GatewayConfig.Routes).
+	Routes map[string]http.Handler
 	// Limits, if set, replaces the daemon's limits (a service that takes
 	// larger messages says so here).
 	Limits *serving.Limits
@@ -78,7 +82,7 @@ func Run(ctx context.Context, cfg Config, build BuildFunc) (err error) {
 		return err
 	}
 
-	p := newPlatform(cfg)
+	p := newPlatform(cfg, verifier)
 	defer func() { err = errors.Join(err, p.close()) }()
 	svc, err := build(ctx, p)
 	if err != nil {
@@ -94,7 +98,7 @@ func Run(ctx context.Context, cfg Config, build BuildFunc) (err error) {
 	if svc.Limits != nil {
 		limits = *svc.Limits
 	}
-	grpcServer, err := serving.NewGRPCServerWithHealth(cfg.TLS, verifier, p.health, svc.Public,
+	grpcServer, err := serving.NewGRPCServerWithHealth(cfg.TLS, verifier, p.health, svc.Access,
 		grpc.MaxRecvMsgSize(limits.MaxRecvMsg))
 	if err != nil {
 		return err
@@ -102,7 +106,7 @@ func Run(ctx context.Context, cfg Config, build BuildFunc) (err error) {
 	svc.Register(grpcServer)
 	httpServer, err := serving.Gateway(ctx, serving.GatewayConfig{
 		Name: cfg.Name, TLS: cfg.TLS, GRPCAddr: cfg.GRPCAddr, OpenAPI: svc.OpenAPI,
-		Register: svc.Gateway, Limits: limits,
+		Register: svc.Gateway, Limits: limits, PublicPaths: svc.Access.PublicPaths, Routes: svc.Routes,
 	})
 	if err != nil {
 		return err

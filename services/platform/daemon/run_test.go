@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/mtls"
 	"healthexchange/services/platform/mtls/mtlstest"
 	"healthexchange/services/platform/serving"
@@ -28,13 +29,13 @@ import (
 func testConfig(t *testing.T) Config {
 	t.Helper()
 	ca := mtlstest.NewCA(t, "hx-daemon")
-	cert, key := ca.Issue(t, "svc", "127.0.0.1")
+	cert, key := ca.IssueAs(t, "service/svc", "127.0.0.1")
 	c := NewConfig("svc")
 	c.GRPCAddr, c.HTTPAddr = freeAddr(t), freeAddr(t)
 	c.StateDir = filepath.Join(t.TempDir(), "state")
 	c.TLS = serving.TLSFiles{CertFile: cert, KeyFile: key, CAFile: ca.CertFile}
 	c.Auth.Audience = "svc"
-	c.Auth.Issuers = map[string][]string{"https://idp.test": {ca.CertFile}}
+	c.Auth.Issuers = map[string]auth.Issuer{"https://idp.test": {Keys: []string{ca.CertFile}, Roles: []auth.Role{auth.RolePatient}}}
 	c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	return c
 }
@@ -150,7 +151,7 @@ func TestRunStopsOnAFailedBuild(t *testing.T) {
 }
 
 func TestPlatformSaysWhatIsMissing(t *testing.T) {
-	p := newPlatform(NewConfig("records"))
+	p := newPlatform(NewConfig("records"), nil)
 	for name, open := range map[string]func() error{
 		"no ledger connection, -ledger-connection": func() error { _, err := p.Ledger(); return err },
 		"-kek-file, -key-dir":                      func() error { _, err := p.Vault(); return err },

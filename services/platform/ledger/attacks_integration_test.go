@@ -84,7 +84,7 @@ func TestAnotherHospitalCannotFileForTheOne(t *testing.T) {
 	})
 	t.Run("a consent to one doctor lets nobody file", func(t *testing.T) {
 		if _, err := stmarys.GrantConsent(ctx, must(p.Grant(ledgerapi.ConsentGrant{ConsentID: unique("c"),
-			Grantee: ledgerapi.Grantee{Kind: "user", ID: "dr-at-stmarys"}, Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
+			Grantee: ledgerapi.UserGrantee(ledgerapi.StMarysMSP, "dr-at-stmarys"), Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
 			t.Fatal(err)
 		}
 		_, err := stmarys.Notarize(ctx, ledgerapi.Notarization{RecordID: unique("rec"), PatientID: p.PatientID(),
@@ -163,13 +163,13 @@ func TestAPayloadHasOneMeaning(t *testing.T) {
 		return fmt.Sprintf(`{"op":"consent.grant","nonce":%d,"patientId":%q,%s}`, nonce, p.PatientID(), body)
 	}
 	for name, tc := range map[string]struct{ payload, want string }{
-		"a key in another case": {grant(`"consentId":"c-case","grantee":{"kind":"user","id":"dr-a"},"Categories":["labs"],"purposes":["treatment"]`),
+		"a key in another case": {grant(`"consentId":"c-case","grantee":{"kind":"user","id":"ProvidersMSP/dr-a"},"Categories":["labs"],"purposes":["treatment"]`),
 			"unknown key"},
-		"a key given twice": {grant(`"consentId":"c-twice","grantee":{"kind":"user","id":"dr-a"},"categories":["labs"],"categories":["genomics"],"purposes":["treatment"]`),
+		"a key given twice": {grant(`"consentId":"c-twice","grantee":{"kind":"user","id":"ProvidersMSP/dr-a"},"categories":["labs"],"categories":["genomics"],"purposes":["treatment"]`),
 			"given twice"},
-		"an unknown key": {grant(`"consentId":"c-unknown","grantee":{"kind":"user","id":"dr-a"},"categories":["labs"],"purposes":["treatment"],"admin":true`),
+		"an unknown key": {grant(`"consentId":"c-unknown","grantee":{"kind":"user","id":"ProvidersMSP/dr-a"},"categories":["labs"],"purposes":["treatment"],"admin":true`),
 			"unknown key"},
-		"invalid UTF-8": {grant(`"consentId":"c-utf","grantee":{"kind":"user","id":"dr-` + "\xff" + `"},"categories":["labs"],"purposes":["treatment"]`),
+		"invalid UTF-8": {grant(`"consentId":"c-utf","grantee":{"kind":"user","id":"ProvidersMSP/dr-` + "\xff" + `"},"categories":["labs"],"purposes":["treatment"]`),
 			"utf-8"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -178,7 +178,7 @@ func TestAPayloadHasOneMeaning(t *testing.T) {
 		})
 	}
 	t.Run("the same grant, written plainly, is taken", func(t *testing.T) {
-		c, err := providers.GrantConsent(ctx, relay(p, grant(`"consentId":"`+unique("c-plain")+`","grantee":{"kind":"user","id":"dr-a"},"categories":["labs"],"purposes":["treatment"]`)))
+		c, err := providers.GrantConsent(ctx, relay(p, grant(`"consentId":"`+unique("c-plain")+`","grantee":{"kind":"user","id":"ProvidersMSP/dr-a"},"categories":["labs"],"purposes":["treatment"]`)))
 		if err != nil || c.Status != "active" {
 			t.Fatalf("plain grant: %+v, %v", c, err)
 		}
@@ -191,7 +191,7 @@ func TestTwoQuickPatientActions(t *testing.T) {
 	p := registered(t, providers)
 	for i, relay := range []*ledger.Client{providers, stmarys, providers} {
 		if _, err := relay.GrantConsent(ctx, must(p.Grant(ledgerapi.ConsentGrant{ConsentID: unique(fmt.Sprintf("quick%d", i)),
-			Grantee: ledgerapi.Grantee{Kind: "user", ID: "dr-a"}, Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
+			Grantee: ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, "dr-a"), Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
 			t.Fatalf("action %d relayed by %s: %v", i, relay.MSPID(), err)
 		}
 	}
@@ -243,14 +243,14 @@ func TestStolenKeyRotated(t *testing.T) {
 	t.Run("the thief's copy signs nothing", func(t *testing.T) {
 		thief.SetNonce(uint64(time.Now().UnixMicro()) + 3e9)
 		_, err := providers.GrantConsent(ctx, must(thief.Grant(ledgerapi.ConsentGrant{ConsentID: unique("thief"),
-			Grantee: ledgerapi.Grantee{Kind: "user", ID: "dr-thief"}, Categories: ledgerapi.Categories, Purposes: []string{"treatment"}})))
+			Grantee: ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, "dr-thief"), Categories: ledgerapi.Categories, Purposes: []string{"treatment"}})))
 		wantRejected(t, err, "signature")
 		_, err = providers.RequestErasure(ctx, must(thief.Erase(unique("erase"))))
 		wantRejected(t, err, "signature")
 	})
 	t.Run("the new key signs", func(t *testing.T) {
 		if _, err := providers.GrantConsent(ctx, must(next.Grant(ledgerapi.ConsentGrant{ConsentID: unique("after"),
-			Grantee: ledgerapi.Grantee{Kind: "user", ID: "dr-a"}, Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
+			Grantee: ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, "dr-a"), Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -346,13 +346,13 @@ func TestLostKeyRecovered(t *testing.T) {
 	}
 	t.Run("the lost key signs nothing", func(t *testing.T) {
 		_, err := providers.GrantConsent(ctx, must(p.Grant(ledgerapi.ConsentGrant{ConsentID: unique("lost"),
-			Grantee: ledgerapi.Grantee{Kind: "user", ID: "dr-finder"}, Categories: ledgerapi.Categories, Purposes: []string{"treatment"}})))
+			Grantee: ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, "dr-finder"), Categories: ledgerapi.Categories, Purposes: []string{"treatment"}})))
 		wantRejected(t, err, "signature")
 	})
 	t.Run("the recovered key signs", func(t *testing.T) {
 		next.SetNonce(done.Nonce)
 		if _, err := providers.GrantConsent(ctx, must(next.Grant(ledgerapi.ConsentGrant{ConsentID: unique("recovered"),
-			Grantee: ledgerapi.Grantee{Kind: "user", ID: "dr-a"}, Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
+			Grantee: ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, "dr-a"), Categories: []string{"labs"}, Purposes: []string{"treatment"}}))); err != nil {
 			t.Fatal(err)
 		}
 	})

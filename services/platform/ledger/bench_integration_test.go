@@ -28,7 +28,7 @@ func BenchmarkConsentGrantCommit(b *testing.B) {
 	for range b.N {
 		g := must(p.Grant(ledgerapi.ConsentGrant{
 			ConsentID:  unique("bench"),
-			Grantee:    ledgerapi.Grantee{Kind: "user", ID: "dr-bench"},
+			Grantee:    ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, "dr-bench"),
 			Categories: []string{"labs"},
 			Purposes:   []string{"treatment"},
 		}))

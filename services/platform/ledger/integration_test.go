@@ -106,7 +106,7 @@ func TestConsentLifecycle(t *testing.T) {
 
 	grant := ledgerapi.ConsentGrant{
 		ConsentID:  unique("consent"),
-		Grantee:    ledgerapi.Grantee{Kind: "user", ID: clinician},
+		Grantee:    ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, clinician),
 		Categories: []string{"labs", "conditions"},
 		Purposes:   []string{"treatment"},
 	}
@@ -209,7 +209,7 @@ func TestConsentLifecycle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		byGrantee, err := providers.ConsentsByGrantee(ctx, "user", clinician, 10, "")
+		byGrantee, err := providers.ConsentsByGrantee(ctx, "user", ledgerapi.ProvidersMSP+"/"+clinician, 10, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -428,7 +428,7 @@ func TestErasure(t *testing.T) {
 	}
 	grant := ledgerapi.ConsentGrant{
 		ConsentID:  unique("consent"),
-		Grantee:    ledgerapi.Grantee{Kind: "user", ID: clinician},
+		Grantee:    ledgerapi.UserGrantee(ledgerapi.ProvidersMSP, clinician),
 		Categories: []string{"labs"},
 		Purposes:   []string{"treatment"},
 	}
@@ -438,7 +438,7 @@ func TestErasure(t *testing.T) {
 	check := func(t *testing.T) ledgerapi.Decision {
 		t.Helper()
 		d, err := research.Check(ctx, ledger.CheckQuery{
-			PatientID: p.PatientID(), SubjectID: clinician, Category: "labs", Purpose: "treatment",
+			PatientID: p.PatientID(), SubjectID: clinician, SubjectOrg: ledgerapi.ProvidersMSP, Category: "labs", Purpose: "treatment",
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -1,15 +1,17 @@
 // Package pep is the enforcement-point side of access decisions: a service
-// (records, ingest) asks the consent service's DecisionService, forwarding
-// the caller's token, and turns the answer into errors its callers can act
-// on. It must never turn a failed or missing decision into an allow: an
-// unreachable consent service, or one that could not record the decision,
-// is a deny.
+// (records, ingest) asks the consent service's DecisionService with its own
+// certificate, naming the person it verified (never forwarding their
+// token), and turns the answer into errors its callers can act on. It must
+// never turn a failed or missing decision into an allow: an unreachable
+// consent service, one that could not record the decision, or an allow
+// whose obligations were not carried out, is a deny.
 package pep
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -18,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/auth"
 )
 
 var (
@@ -53,22 +56,45 @@ type Access struct {
 	PatientID, Category, RecordID string
 }
 
-// Authorize asks for one decision as the caller (ctx carries their token).
-// It returns the decision's obligations on allow, a *DeniedError on deny,
-// and an error wrapping ErrUnavailable when there is no decision.
-func Authorize(ctx context.Context, d Authorizer, a Access) ([]string, error) {
+// Subject is a verified caller as the consent service takes them in
+// on_behalf_of.
+func Subject(p auth.Principal) *consentv1.Subject {
+	return &consentv1.Subject{Id: p.Subject, Role: string(p.Role), Org: p.Org, Issuer: p.Issuer, StudyId: p.StudyID}
+}
+
+// Authorize asks for one decision for the verified caller p. It returns
+// the decision's obligations on allow, a *DeniedError on deny (also when p
+// is no one, or an obligation was not carried out), and an error wrapping
+// ErrUnavailable when there is no decision.
+func Authorize(ctx context.Context, d Authorizer, p auth.Principal, a Access) ([]string, error) {
+	if p.Subject == "" {
+		return nil, &DeniedError{Reasons: []string{"no verified caller"}}
+	}
+	who := Subject(p)
 	resp, err := d.Authorize(ctx, &consentv1.AuthorizeRequest{
 		Action:           a.Action,
 		Resource:         &consentv1.Resource{PatientId: a.PatientID, Category: a.Category, RecordId: a.RecordID},
 		Purpose:          a.Purpose,
 		BreakGlassReason: a.BreakGlass,
+		OnBehalfOf:       who,
 	})
 	if err != nil {
 		return nil, FromStatus(err)
 	}
-	dec := resp.GetDecision()
+	return Allowed(resp.GetDecision())
+}
+
+// Allowed is what one decision lets an enforcement point do: its
+// obligations on an allow whose every obligation the consent service carried
+// out; a *DeniedError otherwise.
+func Allowed(dec *consentv1.Decision) ([]string, error) {
 	if !dec.GetAllow() {
 		return nil, &DeniedError{Reasons: dec.GetReasons(), EventID: dec.GetEventId()}
+	}
+	for _, o := range dec.GetObligations() {
+		if !slices.Contains(dec.GetFulfilled(), o) {
+			return nil, &DeniedError{Reasons: []string{fmt.Sprintf("obligation %s was not carried out: access withheld", o)}, EventID: dec.GetEventId()}
+		}
 	}
 	return dec.GetObligations(), nil
 }

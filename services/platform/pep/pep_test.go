@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/auth"
 )
 
 type fakeDecider struct {
@@ -28,6 +29,7 @@ func (f *fakeDecider) Authorize(_ context.Context, in *consentv1.AuthorizeReques
 }
 
 func TestAuthorize(t *testing.T) {
+	who := auth.Principal{Subject: "dr-alice", Role: auth.RoleClinician, Org: "StMarysMSP", Issuer: "https://idp.stmarys"}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	access := Access{Action: "read", Purpose: "treatment", PatientID: "alice", Category: "vitals", RecordID: "r1"}
@@ -37,7 +39,11 @@ func TestAuthorize(t *testing.T) {
 		wantErr     error
 		obligations int
 	}{
-		{"allowed", &fakeDecider{decision: &consentv1.Decision{Allow: true, Obligations: []string{"log-access"}}}, nil, 1},
+		{"allowed", &fakeDecider{decision: &consentv1.Decision{Allow: true, Obligations: []string{"log-access"}, Fulfilled: []string{"log-access"}}}, nil, 1},
+		{"allowed, an obligation not carried out", &fakeDecider{decision: &consentv1.Decision{Allow: true,
+			Obligations: []string{"log-access", "notify-patient"}, Fulfilled: []string{"log-access"}}}, ErrDenied, 0},
+		{"allowed, an obligation nobody knows", &fakeDecider{decision: &consentv1.Decision{Allow: true,
+			Obligations: []string{"log-access", "wire-money"}, Fulfilled: []string{"log-access"}}}, ErrDenied, 0},
 		{"denied", &fakeDecider{decision: &consentv1.Decision{Reasons: []string{"no consent"}, EventId: "ev1"}}, ErrDenied, 0},
 		{"no decision in the answer", &fakeDecider{decision: nil}, ErrDenied, 0},
 		{"unreachable", &fakeDecider{err: status.Error(codes.Unavailable, "connection refused")}, ErrUnavailable, 0},
@@ -48,7 +54,7 @@ func TestAuthorize(t *testing.T) {
 		{"deadline", &fakeDecider{err: status.Error(codes.DeadlineExceeded, "deadline")}, context.DeadlineExceeded, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			obligations, err := Authorize(ctx, tc.decider, access)
+			obligations, err := Authorize(ctx, tc.decider, who, access)
 			if tc.wantErr == nil {
 				if err != nil || len(obligations) != tc.obligations {
 					t.Fatalf("Authorize = %v, %v; want allowed with %d obligations", obligations, err, tc.obligations)
@@ -56,15 +62,28 @@ func TestAuthorize(t *testing.T) {
 			} else if !errors.Is(err, tc.wantErr) || obligations != nil {
 				t.Fatalf("Authorize = %v, %v; want %v and nothing allowed", obligations, err, tc.wantErr)
 			}
-			r := tc.decider.got.GetResource()
+			r, on := tc.decider.got.GetResource(), tc.decider.got.GetOnBehalfOf()
 			if tc.decider.got.GetAction() != "read" || r.GetPatientId() != "alice" || r.GetCategory() != "vitals" || r.GetRecordId() != "r1" {
 				t.Errorf("asked %v", tc.decider.got)
+			}
+			if on.GetId() != who.Subject || on.GetOrg() != who.Org || on.GetRole() != string(who.Role) || on.GetIssuer() != who.Issuer {
+				t.Errorf("on behalf of %v, want the verified caller %+v", on, who)
 			}
 		})
 	}
 	var denied *DeniedError
-	_, err := Authorize(ctx, &fakeDecider{decision: &consentv1.Decision{Reasons: []string{"a", "b"}, EventId: "ev9"}}, access)
+	_, err := Authorize(ctx, &fakeDecider{decision: &consentv1.Decision{Reasons: []string{"a", "b"}, EventId: "ev9"}}, who, access)
 	if !errors.As(err, &denied) || denied.EventID != "ev9" || err.Error() != "access denied: a; b" {
 		t.Fatalf("denial = %v", err)
+	}
+}
+
+// Without a verified caller there is no one to ask for: denied, and the
+// consent service is not asked at all.
+func TestAuthorizeWithoutCaller(t *testing.T) {
+	d := &fakeDecider{decision: &consentv1.Decision{Allow: true}}
+	_, err := Authorize(context.Background(), d, auth.Principal{}, Access{Action: "read", PatientID: "alice", Category: "labs", Purpose: "treatment"})
+	if !errors.Is(err, ErrDenied) || d.got != nil {
+		t.Fatalf("Authorize = %v, asked %v; want denied without asking", err, d.got)
 	}
 }

@@ -7,14 +7,14 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
-	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/mtls"
 )
 
 // DialAsCaller is a connection to another service of the exchange (the
-// consent service's decision point) with this service's certificate, on
-// which every call carries the token of the request it is made for
-// (auth.ForwardBearer), traced.
+// consent service's decision point) with this service's certificate, traced.
+// Calls carry no token: a person's token is for the service it was issued
+// to, and never travels further; a service names who is acting in the
+// request and is trusted for it by its certificate.
 func DialAsCaller(tls TLSFiles, addr string) (*grpc.ClientConn, error) {
 	clientTLS, err := mtls.ClientConfig(tls.CAFile, tls.CertFile, tls.KeyFile, "")
 	if err != nil {
@@ -22,7 +22,6 @@ func DialAsCaller(tls TLSFiles, addr string) (*grpc.ClientConn, error) {
 	}
 	conn, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)),
-		grpc.WithPerRPCCredentials(auth.ForwardBearer()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 	)
 	if err != nil {

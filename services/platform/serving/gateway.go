@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -34,6 +36,14 @@ type GatewayConfig struct {
 	// Limits bound a request's body, the message sent on and the
 	// connection's timeouts.
 	Limits Limits
+	// PublicPaths are the paths served without a token (exact, e.g.
+	// /v1/records:verify). Every other request without an Authorization
+	// header is refused (401) before its body is read.
+	PublicPaths []string
+	// Routes are handlers of the service's own beside the gateway's, by
+	// http.ServeMux pattern ("GET /v1/notifications/events"); each checks
+	// its caller itself.
+	Routes map[string]http.Handler
 }
 
 // Gateway is the HTTP/JSON face of a service: it calls the gRPC server over
@@ -68,7 +78,10 @@ func Gateway(ctx context.Context, c GatewayConfig) (*http.Server, error) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(c.OpenAPI)
 	})
-	root.Handle("/", http.MaxBytesHandler(mux, c.Limits.MaxBody))
+	for pattern, h := range c.Routes {
+		root.Handle(pattern, h)
+	}
+	root.Handle("/", requireBearer(c.PublicPaths, http.MaxBytesHandler(mux, c.Limits.MaxBody)))
 	return &http.Server{
 		Handler:           root,
 		TLSConfig:         serverTLS,
@@ -76,4 +89,25 @@ func Gateway(ctx context.Context, c GatewayConfig) (*http.Server, error) {
 		ReadTimeout:       c.Limits.ReadTimeout,
 		IdleTimeout:       c.Limits.IdleTimeout,
 	}, nil
+}
+
+// requireBearer refuses, with 401 and before reading a byte of the body, a
+// request for a path not in public that carries no bearer token: a caller
+// without one cannot make the gateway buffer anything. The token itself is
+// verified by the gRPC server behind.
+func requireBearer(public []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(public, r.URL.Path) {
+			scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+			if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Connection", "close")
+				w.WriteHeader(http.StatusUnauthorized)
+				w.Write([]byte(`{"code":16,"message":"a bearer token is required (Authorization: Bearer <jwt>)","details":[]}`))
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -36,10 +36,10 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	ca := mtlstest.NewCA(t, "hx-serving")
-	cert, key := ca.Issue(t, "svc", "127.0.0.1")
+	cert, key := ca.IssueAs(t, "service/svc", "127.0.0.1")
 	cfg := auth.NewConfig()
 	cfg.Audience = "svc"
-	cfg.Issuers = map[string][]string{"https://idp.test": {ca.CertFile}}
+	cfg.Issuers = map[string]auth.Issuer{"https://idp.test": {Keys: []string{ca.CertFile}, Roles: []auth.Role{auth.RolePatient}}}
 	v, err := auth.NewVerifier(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +55,7 @@ func newFixture(t *testing.T) fixture {
 // a service builds them.
 func (f fixture) servers(t *testing.T, ctx context.Context, grpcAddr, httpAddr string) Servers {
 	t.Helper()
-	g, h, err := NewGRPCServer(f.tls, f.verifier, nil)
+	g, h, err := NewGRPCServer(f.tls, f.verifier, Access{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -159,11 +160,12 @@ func (i *Issuer) WritePublicKey(path string) error {
 
 // Claims are what a token says about its user.
 type Claims struct {
-	Subject  string
-	Audience string
-	Role     auth.Role
-	Org      string
-	StudyID  string
+	Subject string
+	// Audiences are the services the token is for (at least one).
+	Audiences []string
+	Role      auth.Role
+	Org       string
+	StudyID   string
 }
 
 // Issue signs a token for c, valid from now for ttl. It refuses claims that
@@ -172,8 +174,8 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration) (string, error) {
 	if ttl <= 0 {
 		return "", fmt.Errorf("devissuer: ttl %v must be positive", ttl)
 	}
-	if c.Audience == "" {
-		return "", errors.New("devissuer: audience is empty")
+	if len(c.Audiences) == 0 || slices.Contains(c.Audiences, "") {
+		return "", errors.New("devissuer: an audience is empty")
 	}
 	p := auth.Principal{Subject: c.Subject, Role: c.Role, Org: c.Org, StudyID: c.StudyID}
 	if err := p.Validate(); err != nil {
@@ -183,7 +185,7 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration) (string, error) {
 	claims := map[string]any{
 		"iss":  i.name,
 		"sub":  c.Subject,
-		"aud":  c.Audience,
+		"aud":  c.Audiences,
 		"iat":  now.Unix(),
 		"nbf":  now.Unix(),
 		"exp":  now.Add(ttl).Unix(),

@@ -37,9 +37,16 @@ func TestGenerateFilesIssueVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	patients, err := devissuer.Load("https://idp.patients.dev.example", keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfg := auth.NewConfig()
 	cfg.Audience = "records"
-	cfg.Issuers = map[string][]string{iss.Name(): {pubPath}}
+	cfg.Issuers = map[string]auth.Issuer{
+		iss.Name():      {Keys: []string{pubPath}, Org: "ResearchMSP", Roles: []auth.Role{auth.RoleResearcher}},
+		patients.Name(): {Keys: []string{pubPath}, Roles: []auth.Role{auth.RolePatient}},
+	}
 	v, err := auth.NewVerifier(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -47,6 +54,7 @@ func TestGenerateFilesIssueVerify(t *testing.T) {
 
 	tests := []struct {
 		name    string
+		from    *devissuer.Issuer // nil: iss
 		claims  devissuer.Claims
 		ttl     time.Duration
 		want    auth.Principal
@@ -54,26 +62,31 @@ func TestGenerateFilesIssueVerify(t *testing.T) {
 	}{
 		{
 			name:   "researcher",
-			claims: devissuer.Claims{Subject: "res-carol", Audience: "records", Role: auth.RoleResearcher, Org: "ResearchMSP", StudyID: "study-42"},
+			claims: devissuer.Claims{Subject: "res-carol", Audiences: []string{"records"}, Role: auth.RoleResearcher, Org: "ResearchMSP", StudyID: "study-42"},
 			ttl:    time.Hour,
 			want:   auth.Principal{Subject: "res-carol", Role: auth.RoleResearcher, Org: "ResearchMSP", StudyID: "study-42", Issuer: "https://idp.dev.example"},
 		},
 		{
 			name:   "patient",
-			claims: devissuer.Claims{Subject: "patient-7f3a", Audience: "records", Role: auth.RolePatient},
+			from:   patients,
+			claims: devissuer.Claims{Subject: "patient-7f3a", Audiences: []string{"consent", "records"}, Role: auth.RolePatient},
 			ttl:    time.Minute,
-			want:   auth.Principal{Subject: "patient-7f3a", Role: auth.RolePatient, Issuer: "https://idp.dev.example"},
+			want:   auth.Principal{Subject: "patient-7f3a", Role: auth.RolePatient, Issuer: "https://idp.patients.dev.example"},
 		},
-		{name: "unknown role", claims: devissuer.Claims{Subject: "x", Audience: "records", Role: "admin", Org: "ProvidersMSP"}, ttl: time.Hour, wantErr: auth.ErrInvalidClaims},
-		{name: "clinician without org", claims: devissuer.Claims{Subject: "dr-alice", Audience: "records", Role: auth.RoleClinician}, ttl: time.Hour, wantErr: auth.ErrInvalidClaims},
-		{name: "researcher without study", claims: devissuer.Claims{Subject: "res-carol", Audience: "records", Role: auth.RoleResearcher, Org: "ResearchMSP"}, ttl: time.Hour, wantErr: auth.ErrInvalidClaims},
+		{name: "unknown role", claims: devissuer.Claims{Subject: "x", Audiences: []string{"records"}, Role: "admin", Org: "ProvidersMSP"}, ttl: time.Hour, wantErr: auth.ErrInvalidClaims},
+		{name: "clinician without org", claims: devissuer.Claims{Subject: "dr-alice", Audiences: []string{"records"}, Role: auth.RoleClinician}, ttl: time.Hour, wantErr: auth.ErrInvalidClaims},
+		{name: "researcher without study", claims: devissuer.Claims{Subject: "res-carol", Audiences: []string{"records"}, Role: auth.RoleResearcher, Org: "ResearchMSP"}, ttl: time.Hour, wantErr: auth.ErrInvalidClaims},
 		{name: "no audience", claims: devissuer.Claims{Subject: "dr-alice", Role: auth.RoleClinician, Org: "ProvidersMSP"}, ttl: time.Hour},
-		{name: "zero ttl", claims: devissuer.Claims{Subject: "dr-alice", Audience: "records", Role: auth.RoleClinician, Org: "ProvidersMSP"}},
+		{name: "zero ttl", claims: devissuer.Claims{Subject: "dr-alice", Audiences: []string{"records"}, Role: auth.RoleClinician, Org: "ProvidersMSP"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := time.Now().Truncate(time.Second)
-			tok, err := iss.Issue(tt.claims, tt.ttl)
+			from := iss
+			if tt.from != nil {
+				from = tt.from
+			}
+			tok, err := from.Issue(tt.claims, tt.ttl)
 			if tt.want.Subject == "" {
 				if err == nil {
 					t.Fatal("Issue accepted claims the verifier would reject")

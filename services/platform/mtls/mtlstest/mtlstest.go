@@ -14,8 +14,10 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,6 +64,24 @@ func NewCA(t testing.TB, name string) *CA {
 // certificate and key files.
 func (ca *CA) Issue(t testing.TB, name string, hosts ...string) (certFile, keyFile string) {
 	t.Helper()
+	return ca.IssueWithURIs(t, name, nil, hosts...)
+}
+
+// IssueAs is Issue for the holder id ("service/records", "app/patient"),
+// named in the certificate as the exchange's URI SAN
+// (spiffe://health-exchange/<id>), as the test network's certificates are.
+func (ca *CA) IssueAs(t testing.TB, id string, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
+	u, err := url.Parse("spiffe://health-exchange/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca.IssueWithURIs(t, strings.ReplaceAll(id, "/", "-"), []*url.URL{u}, hosts...)
+}
+
+// IssueWithURIs is Issue with the given URI SANs.
+func (ca *CA) IssueWithURIs(t testing.TB, name string, uris []*url.URL, hosts ...string) (certFile, keyFile string) {
+	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
@@ -70,6 +90,7 @@ func (ca *CA) Issue(t testing.TB, name string, hosts ...string) (certFile, keyFi
 		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		URIs:         uris,
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
