@@ -228,6 +228,9 @@ peer_env() { # org: environment of the peer node itself
   export CORE_PEER_TLS_KEY_FILE="$peer_tls/server.key"
   export CORE_PEER_TLS_ROOTCERT_FILE="$peer_tls/ca.crt"
   export CORE_PEER_FILESYSTEMPATH="$HX_STATE/$1-peer"
+  # The services ping their peer every 10 s to notice a dead connection;
+  # allow it (the sample configuration refuses pings under a minute).
+  export CORE_PEER_KEEPALIVE_MININTERVAL=5s
   export CORE_LEDGER_SNAPSHOTS_ROOTDIR="$HX_STATE/$1-peer/snapshots"
   export CORE_LEDGER_STATE_STATEDATABASE=goleveldb
   export CORE_OPERATIONS_LISTENADDRESS="127.0.0.1:$ops_port"

@@ -99,7 +99,7 @@ func (a *patientAPI) GetAccessLog(ctx context.Context, req *consentv1.GetAccessL
 
 func (a *patientAPI) CreateAccessRequest(ctx context.Context, req *consentv1.CreateAccessRequestRequest) (*consentv1.CreateAccessRequestResponse, error) {
 	return serve(ctx, a, func(p auth.Principal) (*consentv1.CreateAccessRequestResponse, error) {
-		r, err := a.createRequest(p, req.GetPatientId(), req.GetCategories(), req.GetPurposes(), req.GetReason())
+		r, err := a.createRequest(ctx, p, req.GetPatientId(), req.GetCategories(), req.GetPurposes(), req.GetReason())
 		return &consentv1.CreateAccessRequestResponse{Request: requestToProto(r)}, err
 	})
 }

@@ -3,6 +3,8 @@ package consent
 import (
 	"errors"
 	"time"
+
+	"healthexchange/services/platform/serving"
 )
 
 // Config is what the consent service needs beyond what every daemon has
@@ -21,6 +23,10 @@ type Config struct {
 	AwaitView time.Duration
 	// BreakGlass bounds emergency access without consent.
 	BreakGlass BreakGlassLimits
+	// DecisionRate bounds the decisions one person may have asked for
+	// (per issuer, organisation and subject); RequestRate the access
+	// requests one person may file.
+	DecisionRate, RequestRate serving.Rate
 	// ExpiringNotice is how long before its end a consent is announced on
 	// the patient's feed as expiring; ExpiringEvery how often they are
 	// looked for.
@@ -36,6 +42,8 @@ func NewConfig() Config {
 		SaveViewEvery:  time.Second,
 		AwaitView:      10 * time.Second,
 		BreakGlass:     DefaultBreakGlassLimits(),
+		DecisionRate:   serving.Rate{PerSecond: 50, Burst: 200},
+		RequestRate:    serving.Rate{PerSecond: 0.2, Burst: 5},
 		ExpiringNotice: 7 * 24 * time.Hour,
 		ExpiringEvery:  time.Minute,
 	}

@@ -53,6 +53,14 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	if err != nil {
 		return nil, err
 	}
+	decisionLimit, err := serving.NewLimiter(cfg.DecisionRate)
+	if err != nil {
+		return nil, err
+	}
+	requestLimit, err := serving.NewLimiter(cfg.RequestRate)
+	if err != nil {
+		return nil, err
+	}
 	bg, err := openBreakGlass(cfg.BreakGlass, filepath.Join(stateDir, "break-glass.json"), filepath.Join(stateDir, "break-glass-seal.key"))
 	if err != nil {
 		return nil, err
@@ -87,7 +95,7 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	svc := &service{
 		ledger: lc, view: view, policy: engine, journal: journal, requests: requests,
 		now: time.Now, log: log, awaitView: cfg.AwaitView, breakGlassKey: bgKey, verifier: p.Verifier(),
-		breakGlass: bg, feed: feed,
+		breakGlass: bg, feed: feed, decisionLimit: decisionLimit, requestLimit: requestLimit,
 		shipper: &shipper{journal: journal, refused: refused, sinks: sinks, own: lc.MSPID(), every: cfg.FlushEvery, batch: cfg.EventBatch,
 			kick: make(chan struct{}, 1), log: log},
 	}

@@ -69,11 +69,20 @@ func (a *decisionAPI) actor(ctx context.Context, onBehalf *consentv1.Subject) (a
 	return p, nil
 }
 
+// principalKey names a person for rate limits: the same subject from
+// another issuer or organisation is someone else.
+func principalKey(p auth.Principal) string { return p.Issuer + "|" + p.Org + "|" + p.Subject }
+
 // decideMessages decides one query per resource for who is acting.
 func (a *decisionAPI) decideMessages(ctx context.Context, onBehalf *consentv1.Subject, action, purpose, breakGlass string, resources []*consentv1.Resource) ([]*consentv1.Decision, error) {
 	p, err := a.actor(ctx, onBehalf)
 	if err != nil {
 		return nil, err
+	}
+	if a.decisionLimit != nil {
+		if err := a.decisionLimit.Throttle(ctx, principalKey(p), "decisions"); err != nil {
+			return nil, err
+		}
 	}
 	queries := make([]query, len(resources))
 	for i, r := range resources {

@@ -23,4 +23,7 @@ var (
 	// ErrUnauthenticated: nobody is named as acting: no token, and no
 	// enforcement point's on_behalf_of.
 	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrNotInForce: a consent change is committed on the ledger but the
+	// decision view does not have it yet: the caller is told, not assured.
+	ErrNotInForce = errors.New("committed, not yet in force")
 )

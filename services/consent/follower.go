@@ -17,6 +17,7 @@ import (
 type blockSource interface {
 	Blocks(ctx context.Context, cp ledger.Checkpoint) (<-chan ledger.Block, error)
 	ChainHeight(ctx context.Context) (uint64, error)
+	BlockHash(ctx context.Context, number uint64) ([]byte, error)
 }
 
 // follower keeps a View current: it reads every block from the view's
@@ -87,6 +88,9 @@ func (f *follower) run(ctx context.Context) {
 func (f *follower) followOnce(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	height, err := f.src.ChainHeight(hctx)
+	if err == nil {
+		err = f.checkTies(hctx, height)
+	}
 	cancel()
 	if err != nil {
 		return err
@@ -98,6 +102,7 @@ func (f *follower) followOnce(ctx context.Context) error {
 		return err
 	}
 	f.view.follow(height)
+	go f.heartbeats(streamCtx)
 	f.log.Info("consent view: following the ledger", "from_block", f.view.Checkpoint().Next, "height", height)
 	// Save at most every saveEvery, and never leave an applied block unsaved
 	// for longer than that, even when no block follows it.
@@ -119,6 +124,57 @@ func (f *follower) followOnce(ctx context.Context) error {
 				f.save()
 				dirty = false
 			}
+		}
+	}
+}
+
+// checkTies makes sure the view's snapshot is of this ledger: a checkpoint
+// past the chain's height, or a genesis block or last block whose hash is
+// not the peer's, means another ledger (or a damaged snapshot), and the
+// view starts again from the genesis block.
+func (f *follower) checkTies(ctx context.Context, height uint64) error {
+	next := f.view.Checkpoint().Next
+	if next == 0 {
+		return nil
+	}
+	if next > height {
+		f.log.Warn("consent view: the snapshot is ahead of the ledger; rebuilding it from the genesis block", "snapshot_next", next, "height", height)
+		f.view.reset()
+		return nil
+	}
+	genesis, err := f.src.BlockHash(ctx, 0)
+	if err != nil {
+		return err
+	}
+	last, err := f.src.BlockHash(ctx, next-1)
+	if err != nil {
+		return err
+	}
+	if !f.view.tiedTo(genesis, last) {
+		f.log.Warn("consent view: the snapshot is not of this ledger; rebuilding it from the genesis block", "snapshot_next", next)
+		f.view.reset()
+	}
+	return nil
+}
+
+// heartbeats asks the peer for its chain height every quarter of the
+// view's liveness bound, until ctx ends: a view that stops hearing from its
+// peer (a stalled stream, a paused peer) stops being live within the bound.
+func (f *follower) heartbeats(ctx context.Context) {
+	every := f.view.bound / 4
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hctx, cancel := context.WithTimeout(ctx, f.view.bound/2)
+		height, err := f.src.ChainHeight(hctx)
+		cancel()
+		if err == nil {
+			f.view.heartbeat(height)
 		}
 	}
 }

@@ -2,8 +2,10 @@ package consent
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +34,15 @@ type fakeSource struct {
 	heightCalls int
 	streams     []chan ledger.Block
 	asked       []ledger.Checkpoint
+	// hashes are the blocks' hashes by number (none: nil, as the test
+	// blocks carry).
+	hashes map[uint64][]byte
+}
+
+func (s *fakeSource) BlockHash(ctx context.Context, number uint64) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hashes[number], nil
 }
 
 func (s *fakeSource) ChainHeight(ctx context.Context) (uint64, error) {
@@ -330,8 +341,8 @@ func TestLoadSnapshot(t *testing.T) {
 		wantNext uint64
 	}{
 		{name: "no snapshot: the view starts at genesis", content: nil, wantNext: 0},
-		{name: "a snapshot", content: ptr(`{"format":2,"checkpoint":{"next":12},"patients":["pat-1"],"consents":[]}`), wantNext: 12},
-		{name: "an older format: rebuilt from genesis", content: ptr(`{"checkpoint":{"next":12},"consents":[]}`), wantNext: 0},
+		{name: "a snapshot", content: ptr(`{"format":3,"checkpoint":{"next":12},"patients":["pat-1"],"consents":[]}`), wantNext: 12},
+		{name: "an older format: rebuilt from genesis", content: ptr(`{"format":2,"checkpoint":{"next":12},"consents":[]}`), wantNext: 0},
 		{name: "a damaged snapshot is an error", content: ptr(`{"checkpoint":`), wantErr: true},
 	}
 	for _, tt := range tests {
@@ -355,3 +366,122 @@ func TestLoadSnapshot(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// hashed is a chain of n empty blocks with header hashes, each naming the
+// one before.
+func hashed(n int, salt string) []ledger.Block {
+	out := make([]ledger.Block, n)
+	var prev []byte
+	for i := range out {
+		h := sha256.Sum256([]byte(fmt.Sprintf("%s-%d", salt, i)))
+		out[i] = ledger.Block{Number: uint64(i), Hash: h[:], PreviousHash: prev}
+		prev = h[:]
+	}
+	return out
+}
+
+// A snapshot is trusted only for the ledger it was made from: its genesis
+// block and the last block it read must have the hashes the peer has.
+func TestSnapshotTiedToTheLedger(t *testing.T) {
+	chain := hashed(6, "ours")
+	c1 := activeConsent("c-1", "pat-1", ledgerapi.GranteeUser, "ProvidersMSP/dr-alice", []string{"labs"}, []string{"treatment"})
+	saved := func(t *testing.T) string {
+		t.Helper()
+		v := NewView()
+		for i, b := range chain {
+			if i == 0 {
+				b.Events = grantedEvents(t, c1)
+			}
+			if err := v.Apply(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		path := filepath.Join(t.TempDir(), "view.json")
+		(&follower{view: v, snapshotPath: path, log: discardLog()}).save()
+		return path
+	}
+	hashesOf := func(blocks []ledger.Block) map[uint64][]byte {
+		m := map[uint64][]byte{}
+		for _, b := range blocks {
+			m[b.Number] = b.Hash
+		}
+		return m
+	}
+	for name, tc := range map[string]struct {
+		height   uint64
+		hashes   map[uint64][]byte
+		wantNext uint64
+	}{
+		"the same ledger: resumed":          {6, hashesOf(chain), 6},
+		"another ledger: rebuilt":           {6, hashesOf(hashed(6, "theirs")), 0},
+		"the same genesis, another history": {6, map[uint64][]byte{0: chain[0].Hash, 5: []byte("forked")}, 0},
+		"a snapshot ahead of the ledger":    {3, hashesOf(chain), 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			view := NewView()
+			if err := loadSnapshot(saved(t), view); err != nil {
+				t.Fatal(err)
+			}
+			in := make(chan ledger.Block)
+			src := &fakeSource{heights: []heightAnswer{{height: tc.height}}, streams: []chan ledger.Block{in}, hashes: tc.hashes}
+			f := &follower{src: src, view: view, snapshotPath: filepath.Join(t.TempDir(), "v.json"), retry: time.Hour, saveEvery: time.Hour, log: discardLog()}
+			startFollower(t, f)
+			eventually(t, "the follower to ask for blocks", func() bool { return len(src.checkpoints()) == 1 })
+			if got := src.checkpoints()[0].Next; got != tc.wantNext {
+				t.Fatalf("blocks asked from %d, want %d", got, tc.wantNext)
+			}
+			if tc.wantNext == 0 && len(view.Matching("pat-1", "dr-alice", "ProvidersMSP")) != 0 {
+				t.Fatal("a rebuilt view still holds the snapshot's consents")
+			}
+		})
+	}
+	t.Run("a block that does not follow the last one is refused", func(t *testing.T) {
+		v := NewView()
+		for _, b := range chain[:3] {
+			if err := v.Apply(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stray := hashed(4, "theirs")[3]
+		if err := v.Apply(stray); err == nil || v.Checkpoint().Next != 3 {
+			t.Fatalf("Apply of a block from another chain = %v, checkpoint %d", err, v.Checkpoint().Next)
+		}
+	})
+}
+
+// The view is live only while it hears from its peer within the bound, and
+// while it is not left behind by it.
+func TestViewLiveness(t *testing.T) {
+	now := testNow
+	v := NewView()
+	v.now = func() time.Time { return now }
+	applyEmpty(t, v, 3)
+	v.follow(3)
+	if live, why := v.Live(); !live {
+		t.Fatalf("live right after following: %s", why)
+	}
+	now = now.Add(DefaultLiveBound + time.Millisecond)
+	if live, why := v.Live(); live || !strings.Contains(why, "has not heard from the ledger") {
+		t.Fatalf("after the bound without a word: live %v, %q", live, why)
+	}
+	v.heartbeat(3)
+	if live, why := v.Live(); !live {
+		t.Fatalf("after a heartbeat: %s", why)
+	}
+	v.heartbeat(5) // the peer has two blocks the view has not read
+	now = now.Add(DefaultLiveBound / 2)
+	v.heartbeat(5)
+	if live, _ := v.Live(); !live {
+		t.Fatal("behind for less than the bound: still live")
+	}
+	now = now.Add(DefaultLiveBound)
+	v.heartbeat(5)
+	if live, why := v.Live(); live || !strings.Contains(why, "2 blocks behind") {
+		t.Fatalf("behind for longer than the bound: live %v, %q", live, why)
+	}
+	applyEmpty(t, v, 5)
+	v.heartbeat(5)
+	if live, why := v.Live(); !live {
+		t.Fatalf("caught up: %s", why)
+	}
+}

@@ -343,6 +343,11 @@ func (f *fakeLedger) Blocks(context.Context, ledger.Checkpoint) (<-chan ledger.B
 	return nil, errUnexpected
 }
 
+func (f *fakeLedger) BlockHash(context.Context, uint64) ([]byte, error) {
+	f.record("BlockHash", nil)
+	return nil, errUnexpected
+}
+
 func (f *fakeLedger) ChainHeight(context.Context) (uint64, error) {
 	f.record("ChainHeight", nil)
 	return 0, errUnexpected

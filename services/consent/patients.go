@@ -115,7 +115,11 @@ func (s *service) grant(ctx context.Context, p auth.Principal, sp ledger.Signed,
 	if err != nil {
 		return ledgerapi.Consent{}, err
 	}
-	s.awaitApplied(ctx, c, c.GrantTxID)
+	s.view.Committed(c)
+	if err := s.awaitApplied(ctx, c, c.GrantTxID); err != nil {
+		return ledgerapi.Consent{}, fmt.Errorf("%w: consent %s is committed (tx %s) but not yet in force here: %w",
+			ErrNotInForce, c.ConsentID, c.GrantTxID, err)
+	}
 	return c, nil
 }
 
@@ -131,7 +135,13 @@ func (s *service) revoke(ctx context.Context, p auth.Principal, sp ledger.Signed
 	if err != nil {
 		return ledgerapi.Consent{}, err
 	}
-	s.awaitApplied(ctx, c, c.RevokeTxID)
+	// Committed: in force for every decision from now on, before its
+	// block reaches the view.
+	s.view.Committed(c)
+	if err := s.awaitApplied(ctx, c, c.RevokeTxID); err != nil {
+		return ledgerapi.Consent{}, fmt.Errorf("%w: the revocation of consent %s is committed (tx %s) but not yet in force here: %w",
+			ErrNotInForce, c.ConsentID, c.RevokeTxID, err)
+	}
 	return c, nil
 }
 
@@ -161,12 +171,14 @@ func changeDevice[T any, P ledgerapi.Input[T]](ctx context.Context, s *service, 
 // awaitApplied waits (bounded) until the decision view has applied a
 // committed change, so the caller's next decision already reflects it. A
 // timeout is logged, not returned: the change is committed either way.
-func (s *service) awaitApplied(ctx context.Context, c ledgerapi.Consent, txID string) {
+func (s *service) awaitApplied(ctx context.Context, c ledgerapi.Consent, txID string) error {
 	wctx, cancel := context.WithTimeout(ctx, s.awaitView)
 	defer cancel()
 	if err := s.view.Await(wctx, c.PatientID, c.ConsentID, txID); err != nil {
 		s.log.WarnContext(ctx, "consent change committed but not yet in the decision view", "consent", c.ConsentID, "tx", txID, "err", err)
+		return err
 	}
+	return nil
 }
 
 // pageSize turns the API's page size (0 = default) into the ledger's.
@@ -211,12 +223,17 @@ func callersPage[T any](p auth.Principal, size int32, fetch func(patientID strin
 
 // createRequest files a staff member's request for access to a patient's
 // data, for the patient to answer.
-func (s *service) createRequest(p auth.Principal, patientID string, categories, purposes []string, reason string) (accessRequest, error) {
+func (s *service) createRequest(ctx context.Context, p auth.Principal, patientID string, categories, purposes []string, reason string) (accessRequest, error) {
 	if err := requireRole(p, auth.RoleClinician, auth.RolePharmacist, auth.RoleInsurer); err != nil {
 		return accessRequest{}, err
 	}
 	if err := ledgerapi.ValidateID("patient_id", patientID); err != nil {
 		return accessRequest{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if s.requestLimit != nil {
+		if err := s.requestLimit.Throttle(ctx, principalKey(p), "access requests"); err != nil {
+			return accessRequest{}, err
+		}
 	}
 	// Nobody can be asked who is not there; an erased patient is not there.
 	if !s.view.Registered(patientID) || s.view.Erased(patientID) {

@@ -10,6 +10,7 @@ import (
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/durable"
 	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/serving"
 )
 
 // ledgerAPI is the part of the ledger client the service uses.
@@ -57,4 +58,7 @@ type service struct {
 	// the patients' notifications.
 	breakGlass *breakGlass
 	feed       *feed
+	// decisionLimit and requestLimit bound each person's decisions and
+	// access requests (nil: no limit, in unit tests).
+	decisionLimit, requestLimit *serving.Limiter
 }

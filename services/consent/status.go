@@ -30,6 +30,7 @@ var statusCodes = []serving.StatusCode{
 	{Err: ErrNotRecorded, Code: codes.Unavailable},
 	{Err: ErrUnavailable, Code: codes.Unavailable},
 	{Err: ErrUnauthenticated, Code: codes.Unauthenticated},
+	{Err: ErrNotInForce, Code: codes.Unavailable},
 }
 
 // toStatus is the one place errors become gRPC statuses. Context errors pass

@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,7 +24,11 @@ const (
 
 // viewFormat is the snapshot format; a snapshot of another format is
 // ignored and the view rebuilt from the ledger.
-const viewFormat = 2
+const viewFormat = 3
+
+// DefaultLiveBound is how long the view may go without hearing from its
+// peer (a block, or the chain's height) before decisions are denied.
+const DefaultLiveBound = 2 * time.Second
 
 // View is the decision view of consent state: every patient's consents as of
 // the last block read. It is live only while it follows the ledger and has
@@ -38,6 +43,16 @@ type View struct {
 	target    uint64          // live once next >= target
 	following bool
 	changed   chan struct{} // closed and replaced on every change
+	// genesis and last are the hashes of block 0 and of block next-1: what
+	// ties the view (and its snapshot) to one ledger.
+	genesis, last []byte
+	// heard is when the peer last answered; peerHeight what it said;
+	// behindSince when the peer first had blocks the view had not read.
+	heard       time.Time
+	peerHeight  uint64
+	behindSince time.Time
+	bound       time.Duration
+	now         func() time.Time
 	// observe, if set, hears of every consent change and erasure the view
 	// applies, after it applied them.
 	observe observer
@@ -51,13 +66,16 @@ type observer struct {
 
 // NewView returns an empty view that starts at the genesis block.
 func NewView() *View {
-	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, patients: map[string]bool{}, erased: map[string]bool{}, changed: make(chan struct{})}
+	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, patients: map[string]bool{}, erased: map[string]bool{},
+		changed: make(chan struct{}), bound: DefaultLiveBound, now: time.Now}
 }
 
 // viewState is what a snapshot holds: the checkpoint and the consents as of it.
 type viewState struct {
 	Format     int                 `json:"format"`
 	Checkpoint ledger.Checkpoint   `json:"checkpoint"`
+	Genesis    []byte              `json:"genesis,omitempty"`
+	Last       []byte              `json:"last,omitempty"`
 	Patients   []string            `json:"patients"`
 	Consents   []ledgerapi.Consent `json:"consents"`
 	Erased     []string            `json:"erased,omitempty"`
@@ -95,7 +113,7 @@ func (v *View) Apply(b ledger.Block) error {
 		}
 		changes = append(changes, c)
 	}
-	obs, applied, err := v.apply(b.Number, changes, registrations, erasures)
+	obs, applied, err := v.apply(b, changes, registrations, erasures)
 	if err != nil || !applied {
 		return err
 	}
@@ -114,7 +132,8 @@ func (v *View) Apply(b ledger.Block) error {
 
 // apply changes the view for block number, if it is the next one, and
 // returns the observer to tell.
-func (v *View) apply(number uint64, changes []ledgerapi.Consent, registrations, erasures []string) (observer, bool, error) {
+func (v *View) apply(b ledger.Block, changes []ledgerapi.Consent, registrations, erasures []string) (observer, bool, error) {
+	number := b.Number
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if number < v.next {
@@ -123,11 +142,11 @@ func (v *View) apply(number uint64, changes []ledgerapi.Consent, registrations, 
 	if number > v.next {
 		return observer{}, false, fmt.Errorf("consent view: block %d arrived while %d was expected", number, v.next)
 	}
+	if len(b.PreviousHash) > 0 && len(v.last) > 0 && !bytes.Equal(b.PreviousHash, v.last) {
+		return observer{}, false, fmt.Errorf("consent view: block %d does not follow the block the view read before it (another ledger?)", number)
+	}
 	for _, c := range changes {
-		if v.byPatient[c.PatientID] == nil {
-			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
-		}
-		v.byPatient[c.PatientID][c.ConsentID] = c
+		v.put(c)
 	}
 	for _, p := range registrations {
 		v.patients[p] = true
@@ -136,8 +155,65 @@ func (v *View) apply(number uint64, changes []ledgerapi.Consent, registrations, 
 		v.erased[p] = true
 	}
 	v.next = number + 1
+	if number == 0 {
+		v.genesis = b.Hash
+	}
+	v.last = b.Hash
+	v.heard = v.now()
+	if v.peerHeight <= v.next {
+		v.behindSince = time.Time{}
+	}
 	v.notify()
 	return v.observe, true, nil
+}
+
+// put stores a consent's state. A revocation is final: a consent the view
+// has as revoked stays revoked whatever older state arrives after it (a
+// revocation this service committed is applied before its block is read).
+func (v *View) put(c ledgerapi.Consent) {
+	if v.byPatient[c.PatientID] == nil {
+		v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
+	}
+	if old, ok := v.byPatient[c.PatientID][c.ConsentID]; ok && old.Status == ledgerapi.StatusRevoked && c.Status != ledgerapi.StatusRevoked {
+		return
+	}
+	v.byPatient[c.PatientID][c.ConsentID] = c
+}
+
+// Committed applies a consent change whose transaction this service saw
+// commit, before its block reaches the view: from now on decisions see it.
+func (v *View) Committed(c ledgerapi.Consent) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.put(c)
+	v.notify()
+}
+
+// heartbeat records that the peer answered with its chain height.
+func (v *View) heartbeat(height uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := v.now()
+	v.heard, v.peerHeight = now, height
+	switch {
+	case height <= v.next:
+		v.behindSince = time.Time{}
+	case v.behindSince.IsZero():
+		v.behindSince = now
+	}
+}
+
+// tiedTo reports whether the view's blocks are the ledger's: its genesis
+// block and the last block it read have the hashes the peer has for them.
+func (v *View) tiedTo(genesis, last []byte) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return bytes.Equal(v.genesis, genesis) && bytes.Equal(v.last, last)
+}
+
+// reset empties the view, to be rebuilt from the genesis block.
+func (v *View) reset() {
+	v.restore(viewState{})
 }
 
 // Expiring returns the active consents whose end falls in [from, to).
@@ -171,6 +247,7 @@ func (v *View) follow(height uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.following, v.target = true, height
+	v.heard, v.peerHeight, v.behindSince = v.now(), height, time.Time{}
 	v.notify()
 }
 
@@ -190,6 +267,13 @@ func (v *View) Live() (bool, string) {
 		return false, "the consent view is not following the ledger (ledger unreachable)"
 	case v.next < v.target:
 		return false, fmt.Sprintf("the consent view is catching up with the ledger (block %d of %d)", v.next, v.target)
+	}
+	now := v.now()
+	if quiet := now.Sub(v.heard); quiet > v.bound {
+		return false, fmt.Sprintf("the consent view has not heard from the ledger for %s (at most %s allowed)", quiet.Round(time.Millisecond), v.bound)
+	}
+	if !v.behindSince.IsZero() && now.Sub(v.behindSince) > v.bound {
+		return false, fmt.Sprintf("the consent view is %d blocks behind the ledger for %s", v.peerHeight-v.next, now.Sub(v.behindSince).Round(time.Millisecond))
 	}
 	return true, ""
 }
@@ -258,7 +342,7 @@ func (v *View) Await(ctx context.Context, patientID, consentID, txID string) err
 func (v *View) state() viewState {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	s := viewState{Format: viewFormat, Checkpoint: ledger.Checkpoint{Next: v.next}}
+	s := viewState{Format: viewFormat, Checkpoint: ledger.Checkpoint{Next: v.next}, Genesis: v.genesis, Last: v.last}
 	for p := range v.patients {
 		s.Patients = append(s.Patients, p)
 	}
@@ -297,5 +381,6 @@ func (v *View) restore(s viewState) {
 		v.erased[p] = true
 	}
 	v.next, v.following = s.Checkpoint.Next, false
+	v.genesis, v.last = s.Genesis, s.Last
 	v.notify()
 }

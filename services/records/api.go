@@ -9,6 +9,7 @@ import (
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/serving"
 )
 
 // api serves records.v1.RecordService: it converts messages and errors, and
@@ -85,11 +86,20 @@ func (a *api) GetRecordHistory(ctx context.Context, req *recordsv1.GetRecordHist
 }
 
 func (a *api) VerifyRecord(ctx context.Context, req *recordsv1.VerifyRecordRequest) (*recordsv1.VerifyRecordResponse, error) {
+	if a.svc.verifyLimit != nil {
+		if err := a.svc.verifyLimit.Throttle(ctx, serving.ClientAddress(ctx), "verifications"); err != nil {
+			return nil, err
+		}
+	}
 	r, err := a.svc.Verify(ctx, VerifyRequest{RecordID: req.GetRecordId(), Resource: req.GetResource(), SHA256: req.GetSha256()})
 	if err != nil {
 		return nil, toStatus(ctx, a.svc.log, err)
 	}
-	return &recordsv1.VerifyRecordResponse{Match: r.Match, Sha256: r.SHA256, Versions: toVersions(r.Versions), Reason: r.Reason}, nil
+	matches := make([]*recordsv1.NotarizedVersion, len(r.Matches))
+	for i, m := range r.Matches {
+		matches[i] = &recordsv1.NotarizedVersion{RecordId: m.RecordID, Version: int32(m.Version), NotarizedAt: m.NotarizedAt}
+	}
+	return &recordsv1.VerifyRecordResponse{Match: r.Match, Sha256: r.SHA256, Matches: matches, Reason: r.Reason}, nil
 }
 
 func (a *api) ErasePatientRecords(ctx context.Context, req *recordsv1.ErasePatientRecordsRequest) (*recordsv1.ErasePatientRecordsResponse, error) {

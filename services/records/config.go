@@ -3,6 +3,8 @@ package records
 import (
 	"errors"
 	"time"
+
+	"healthexchange/services/platform/serving"
 )
 
 // Config is what the records service needs beyond what every daemon has
@@ -16,6 +18,9 @@ type Config struct {
 	// removed.
 	SweepEvery   time.Duration
 	PendingAfter time.Duration
+	// VerifyRate bounds the public verifications one client address may
+	// ask for.
+	VerifyRate serving.Rate
 
 	// hooks are test-only points inside a put (nil in production).
 	hooks *hooks
@@ -23,7 +28,8 @@ type Config struct {
 
 // NewConfig returns the defaults.
 func NewConfig() Config {
-	return Config{Bucket: "records", WearablesBucket: "wearables", SweepEvery: 10 * time.Minute, PendingAfter: time.Hour}
+	return Config{Bucket: "records", WearablesBucket: "wearables", SweepEvery: 10 * time.Minute, PendingAfter: time.Hour,
+		VerifyRate: serving.Rate{PerSecond: 20, Burst: 40}}
 }
 
 // Validate reports every missing or impossible setting at once.

@@ -39,6 +39,9 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	}
 	svc := NewService(l, decisions, bucket, v, p.Log())
 	svc.pendingAfter, svc.hooks = cfg.PendingAfter, cfg.hooks
+	if svc.verifyLimit, err = serving.NewLimiter(cfg.VerifyRate); err != nil {
+		return nil, err
+	}
 	svc.filers = map[string]Filer{}
 	for _, f := range ledgers {
 		svc.filers[f.MSPID()] = f

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"healthexchange/chaincode/ledgerapi"
 	recordsv1 "healthexchange/proto/records/v1"
@@ -300,8 +301,15 @@ func TestRecordsIntegration(t *testing.T) {
 				if got.GetMatch() != tc.match {
 					t.Fatalf("verify = %v, want match %v", got, tc.match)
 				}
-				if tc.match && (len(got.GetVersions()) != 1 || got.GetVersions()[0].GetRecordId() != rec.GetRecordId() || got.GetVersions()[0].GetVersion() != 1) {
-					t.Fatalf("matching versions = %v", got.GetVersions())
+				if tc.match && (len(got.GetMatches()) != 1 || got.GetMatches()[0].GetVersion() != 1 || got.GetMatches()[0].GetNotarizedAt() == "") {
+					t.Fatalf("matching versions = %v", got.GetMatches())
+				}
+				// Public: nothing says whose record it is.
+				raw, _ := protojson.Marshal(got)
+				for _, secret := range []string{p.ID, "labs", writer, "ProvidersMSP"} {
+					if strings.Contains(string(raw), secret) {
+						t.Fatalf("the public answer %s names %q", raw, secret)
+					}
 				}
 			})
 		}

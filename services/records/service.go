@@ -15,6 +15,7 @@ import (
 	"healthexchange/services/platform/keylock"
 	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/platform/serving"
 	"healthexchange/services/store/recordstore"
 )
 
@@ -73,6 +74,8 @@ type Service struct {
 	// pendingAfter is how old an unfinished put's plan must be before the
 	// sweeper removes what it left.
 	pendingAfter time.Duration
+	// verifyLimit bounds each client's public verifications (nil: none).
+	verifyLimit *serving.Limiter
 
 	locks keylock.Locks
 	// hooks let tests act at a chosen step; nil in production.

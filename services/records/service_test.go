@@ -440,8 +440,11 @@ func TestVerify(t *testing.T) {
 			if got.Match != tc.wantMatch {
 				t.Fatalf("match = %v (%s), want %v", got.Match, got.Reason, tc.wantMatch)
 			}
-			if tc.wantMatch && (len(got.Versions) != 1 || got.Versions[0].RecordID != r.Record.RecordID) {
-				t.Fatalf("versions = %+v", got.Versions)
+			if tc.wantMatch && (len(got.Matches) != 1 || got.Matches[0].Version != 1 || got.Matches[0].NotarizedAt == "") {
+				t.Fatalf("matches = %+v", got.Matches)
+			}
+			if tc.wantMatch && (got.Matches[0].RecordID != "") != (tc.req.RecordID != "") {
+				t.Fatalf("record id %q in the answer; it may only echo the caller's", got.Matches[0].RecordID)
 			}
 		})
 	}

@@ -17,12 +17,21 @@ type VerifyRequest struct {
 	SHA256   string
 }
 
-// VerifyResult is the notary's answer.
+// VerifyResult is the notary's answer, as the public may have it: whether
+// the hash is notarized, which versions and when, nothing about whose.
 type VerifyResult struct {
-	Match    bool
-	SHA256   string
-	Versions []ledgerapi.Notarization
-	Reason   string
+	Match   bool
+	SHA256  string
+	Matches []Notarized
+	Reason  string
+}
+
+// Notarized is a matching version: its record (when the caller named it),
+// number and time.
+type Notarized struct {
+	RecordID    string
+	Version     int
+	NotarizedAt string
 }
 
 var hexHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -30,8 +39,9 @@ var hexHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // Verify checks a resource (canonicalized, then hashed) or a hash against
 // the ledger: against one record's versions when RecordID is set, else
 // against every notarized version. It needs no consent: it reads nothing
-// stored, and what it returns (ids, hashes, categories, times) is what
-// every member of the ledger can read.
+// stored, and it answers only whether and when the hash was notarized, never
+// the patient, category, author or organisation of the record (anyone who
+// holds a copy of a document could learn them otherwise).
 func (s *Service) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, error) {
 	ctx, span := tracer.Start(ctx, "verify")
 	defer span.End()
@@ -65,19 +75,24 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, 
 		if err != nil {
 			return VerifyResult{}, err
 		}
-		return VerifyResult{Match: r.Match, SHA256: sum, Versions: []ledgerapi.Notarization{r.Notarization}, Reason: r.Reason}, nil
+		out := VerifyResult{Match: r.Match, SHA256: sum, Reason: "does not match any version of the record"}
+		if r.Match {
+			n := r.Notarization
+			out.Matches = []Notarized{{RecordID: n.RecordID, Version: n.Version, NotarizedAt: n.Timestamp}}
+			out.Reason = fmt.Sprintf("matches version %d, notarized at %s", n.Version, n.Timestamp)
+		}
+		return out, nil
 	}
 	found, err := s.ledger.RecordsByHash(ctx, sum)
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	out := VerifyResult{Match: len(found) > 0, SHA256: sum, Versions: found, Reason: "no notarized version has this hash"}
-	switch len(found) {
-	case 0:
-	case 1:
-		out.Reason = fmt.Sprintf("matches version %d of record %s", found[0].Version, found[0].RecordID)
-	default:
-		out.Reason = fmt.Sprintf("matches %d notarized versions", len(found))
+	out := VerifyResult{Match: len(found) > 0, SHA256: sum, Reason: "no notarized version has this hash"}
+	for _, n := range found {
+		out.Matches = append(out.Matches, Notarized{Version: n.Version, NotarizedAt: n.Timestamp})
+	}
+	if len(found) > 0 {
+		out.Reason = fmt.Sprintf("matches %d notarized version(s), first notarized at %s", len(found), found[0].Timestamp)
 	}
 	return out, nil
 }

@@ -774,18 +774,19 @@ func (x *VerifyRecordRequest) GetSha256() string {
 	return ""
 }
 
-// VerifyRecordResponse is the notary's answer.
+// VerifyRecordResponse is the notary's answer. It is public, so it says
+// whether the hash is notarized and when, and nothing about whose record it
+// is: no patient, category, author or organisation.
 type VerifyRecordResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// True when the hash is a notarized version (of record_id, if it was given).
 	Match bool `protobuf:"varint,1,opt,name=match,proto3" json:"match,omitempty"`
 	// The hash that was checked.
 	Sha256 string `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
-	// The matching versions; when record_id was given and nothing matches, its
-	// latest version, for comparison.
-	Versions []*RecordVersion `protobuf:"bytes,3,rep,name=versions,proto3" json:"versions,omitempty"`
-	// The notary's explanation, e.g. "matches version 2; the latest is version 3".
-	Reason        string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The notary's explanation, e.g. "matches version 2, notarized at ...".
+	Reason string `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The matching versions, oldest first (empty when nothing matches).
+	Matches       []*NotarizedVersion `protobuf:"bytes,5,rep,name=matches,proto3" json:"matches,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -834,16 +835,81 @@ func (x *VerifyRecordResponse) GetSha256() string {
 	return ""
 }
 
-func (x *VerifyRecordResponse) GetVersions() []*RecordVersion {
+func (x *VerifyRecordResponse) GetReason() string {
 	if x != nil {
-		return x.Versions
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *VerifyRecordResponse) GetMatches() []*NotarizedVersion {
+	if x != nil {
+		return x.Matches
 	}
 	return nil
 }
 
-func (x *VerifyRecordResponse) GetReason() string {
+// NotarizedVersion is a notarized version, as the public may know it.
+type NotarizedVersion struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The record it is a version of, when the caller named the record;
+	// otherwise "".
+	RecordId string `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// Its version number.
+	Version int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// When its notarization committed (RFC 3339, UTC).
+	NotarizedAt   string `protobuf:"bytes,3,opt,name=notarized_at,json=notarizedAt,proto3" json:"notarized_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NotarizedVersion) Reset() {
+	*x = NotarizedVersion{}
+	mi := &file_records_v1_records_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NotarizedVersion) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NotarizedVersion) ProtoMessage() {}
+
+func (x *NotarizedVersion) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[11]
 	if x != nil {
-		return x.Reason
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NotarizedVersion.ProtoReflect.Descriptor instead.
+func (*NotarizedVersion) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *NotarizedVersion) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *NotarizedVersion) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *NotarizedVersion) GetNotarizedAt() string {
+	if x != nil {
+		return x.NotarizedAt
 	}
 	return ""
 }
@@ -862,7 +928,7 @@ type ErasePatientRecordsRequest struct {
 
 func (x *ErasePatientRecordsRequest) Reset() {
 	*x = ErasePatientRecordsRequest{}
-	mi := &file_records_v1_records_proto_msgTypes[11]
+	mi := &file_records_v1_records_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -874,7 +940,7 @@ func (x *ErasePatientRecordsRequest) String() string {
 func (*ErasePatientRecordsRequest) ProtoMessage() {}
 
 func (x *ErasePatientRecordsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_records_v1_records_proto_msgTypes[11]
+	mi := &file_records_v1_records_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -887,7 +953,7 @@ func (x *ErasePatientRecordsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasePatientRecordsRequest.ProtoReflect.Descriptor instead.
 func (*ErasePatientRecordsRequest) Descriptor() ([]byte, []int) {
-	return file_records_v1_records_proto_rawDescGZIP(), []int{11}
+	return file_records_v1_records_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ErasePatientRecordsRequest) GetPatientId() string {
@@ -918,7 +984,7 @@ type SignedErasure struct {
 
 func (x *SignedErasure) Reset() {
 	*x = SignedErasure{}
-	mi := &file_records_v1_records_proto_msgTypes[12]
+	mi := &file_records_v1_records_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -930,7 +996,7 @@ func (x *SignedErasure) String() string {
 func (*SignedErasure) ProtoMessage() {}
 
 func (x *SignedErasure) ProtoReflect() protoreflect.Message {
-	mi := &file_records_v1_records_proto_msgTypes[12]
+	mi := &file_records_v1_records_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -943,7 +1009,7 @@ func (x *SignedErasure) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedErasure.ProtoReflect.Descriptor instead.
 func (*SignedErasure) Descriptor() ([]byte, []int) {
-	return file_records_v1_records_proto_rawDescGZIP(), []int{12}
+	return file_records_v1_records_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SignedErasure) GetPayload() string {
@@ -985,7 +1051,7 @@ type ErasePatientRecordsResponse struct {
 
 func (x *ErasePatientRecordsResponse) Reset() {
 	*x = ErasePatientRecordsResponse{}
-	mi := &file_records_v1_records_proto_msgTypes[13]
+	mi := &file_records_v1_records_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -997,7 +1063,7 @@ func (x *ErasePatientRecordsResponse) String() string {
 func (*ErasePatientRecordsResponse) ProtoMessage() {}
 
 func (x *ErasePatientRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_records_v1_records_proto_msgTypes[13]
+	mi := &file_records_v1_records_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1010,7 +1076,7 @@ func (x *ErasePatientRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasePatientRecordsResponse.ProtoReflect.Descriptor instead.
 func (*ErasePatientRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_records_v1_records_proto_rawDescGZIP(), []int{13}
+	return file_records_v1_records_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ErasePatientRecordsResponse) GetPatientId() string {
@@ -1132,12 +1198,16 @@ const file_records_v1_records_proto_rawDesc = "" +
 	"\x13VerifyRecordRequest\x12\x1b\n" +
 	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x1a\n" +
 	"\bresource\x18\x02 \x01(\fR\bresource\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\tR\x06sha256\"\x93\x01\n" +
+	"\x06sha256\x18\x03 \x01(\tR\x06sha256\"\xa4\x01\n" +
 	"\x14VerifyRecordResponse\x12\x14\n" +
 	"\x05match\x18\x01 \x01(\bR\x05match\x12\x16\n" +
-	"\x06sha256\x18\x02 \x01(\tR\x06sha256\x125\n" +
-	"\bversions\x18\x03 \x03(\v2\x19.records.v1.RecordVersionR\bversions\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"p\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\x12\x16\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x126\n" +
+	"\amatches\x18\x05 \x03(\v2\x1c.records.v1.NotarizedVersionR\amatchesJ\x04\b\x03\x10\x04R\bversions\"l\n" +
+	"\x10NotarizedVersion\x12\x1b\n" +
+	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12!\n" +
+	"\fnotarized_at\x18\x03 \x01(\tR\vnotarizedAt\"p\n" +
 	"\x1aErasePatientRecordsRequest\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x123\n" +
@@ -1176,7 +1246,7 @@ func file_records_v1_records_proto_rawDescGZIP() []byte {
 	return file_records_v1_records_proto_rawDescData
 }
 
-var file_records_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_records_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_records_v1_records_proto_goTypes = []any{
 	(*RecordVersion)(nil),               // 0: records.v1.RecordVersion
 	(*PutRecordRequest)(nil),            // 1: records.v1.PutRecordRequest
@@ -1189,29 +1259,30 @@ var file_records_v1_records_proto_goTypes = []any{
 	(*GetRecordHistoryResponse)(nil),    // 8: records.v1.GetRecordHistoryResponse
 	(*VerifyRecordRequest)(nil),         // 9: records.v1.VerifyRecordRequest
 	(*VerifyRecordResponse)(nil),        // 10: records.v1.VerifyRecordResponse
-	(*ErasePatientRecordsRequest)(nil),  // 11: records.v1.ErasePatientRecordsRequest
-	(*SignedErasure)(nil),               // 12: records.v1.SignedErasure
-	(*ErasePatientRecordsResponse)(nil), // 13: records.v1.ErasePatientRecordsResponse
+	(*NotarizedVersion)(nil),            // 11: records.v1.NotarizedVersion
+	(*ErasePatientRecordsRequest)(nil),  // 12: records.v1.ErasePatientRecordsRequest
+	(*SignedErasure)(nil),               // 13: records.v1.SignedErasure
+	(*ErasePatientRecordsResponse)(nil), // 14: records.v1.ErasePatientRecordsResponse
 }
 var file_records_v1_records_proto_depIdxs = []int32{
 	0,  // 0: records.v1.PutRecordResponse.record:type_name -> records.v1.RecordVersion
 	0,  // 1: records.v1.GetRecordResponse.record:type_name -> records.v1.RecordVersion
 	0,  // 2: records.v1.ListRecordsResponse.records:type_name -> records.v1.RecordVersion
 	0,  // 3: records.v1.GetRecordHistoryResponse.versions:type_name -> records.v1.RecordVersion
-	0,  // 4: records.v1.VerifyRecordResponse.versions:type_name -> records.v1.RecordVersion
-	12, // 5: records.v1.ErasePatientRecordsRequest.erasure:type_name -> records.v1.SignedErasure
+	11, // 4: records.v1.VerifyRecordResponse.matches:type_name -> records.v1.NotarizedVersion
+	13, // 5: records.v1.ErasePatientRecordsRequest.erasure:type_name -> records.v1.SignedErasure
 	1,  // 6: records.v1.RecordService.PutRecord:input_type -> records.v1.PutRecordRequest
 	3,  // 7: records.v1.RecordService.GetRecord:input_type -> records.v1.GetRecordRequest
 	5,  // 8: records.v1.RecordService.ListRecords:input_type -> records.v1.ListRecordsRequest
 	7,  // 9: records.v1.RecordService.GetRecordHistory:input_type -> records.v1.GetRecordHistoryRequest
 	9,  // 10: records.v1.RecordService.VerifyRecord:input_type -> records.v1.VerifyRecordRequest
-	11, // 11: records.v1.RecordService.ErasePatientRecords:input_type -> records.v1.ErasePatientRecordsRequest
+	12, // 11: records.v1.RecordService.ErasePatientRecords:input_type -> records.v1.ErasePatientRecordsRequest
 	2,  // 12: records.v1.RecordService.PutRecord:output_type -> records.v1.PutRecordResponse
 	4,  // 13: records.v1.RecordService.GetRecord:output_type -> records.v1.GetRecordResponse
 	6,  // 14: records.v1.RecordService.ListRecords:output_type -> records.v1.ListRecordsResponse
 	8,  // 15: records.v1.RecordService.GetRecordHistory:output_type -> records.v1.GetRecordHistoryResponse
 	10, // 16: records.v1.RecordService.VerifyRecord:output_type -> records.v1.VerifyRecordResponse
-	13, // 17: records.v1.RecordService.ErasePatientRecords:output_type -> records.v1.ErasePatientRecordsResponse
+	14, // 17: records.v1.RecordService.ErasePatientRecords:output_type -> records.v1.ErasePatientRecordsResponse
 	12, // [12:18] is the sub-list for method output_type
 	6,  // [6:12] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
@@ -1230,7 +1301,7 @@ func file_records_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_records_v1_records_proto_rawDesc), len(file_records_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

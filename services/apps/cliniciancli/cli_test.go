@@ -78,9 +78,10 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		protojson.Unmarshal(body, &req)
 		match := string(req.GetResource()) == canonical || req.GetSha256() == v1.GetSha256()
 		if match {
-			answer = &recordsv1.VerifyRecordResponse{Match: true, Sha256: v1.GetSha256(), Versions: []*recordsv1.RecordVersion{v1}, Reason: "matches version 1"}
+			answer = &recordsv1.VerifyRecordResponse{Match: true, Sha256: v1.GetSha256(),
+				Matches: []*recordsv1.NotarizedVersion{{Version: v1.GetVersion(), NotarizedAt: v1.GetNotarizedAt()}}, Reason: "matches version 1"}
 		} else {
-			answer = &recordsv1.VerifyRecordResponse{Sha256: strings.Repeat("c", 64), Versions: []*recordsv1.RecordVersion{v2}, Reason: "no notarized version has this hash"}
+			answer = &recordsv1.VerifyRecordResponse{Sha256: strings.Repeat("c", 64), Reason: "no notarized version has this hash"}
 		}
 	}
 	if r.URL.Path == "/v1/patients/pat-1/records/r-denied" {
@@ -438,14 +439,14 @@ func TestVerify(t *testing.T) {
 	}{
 		"a matching resource, no token": {
 			args: []string{"verify", f.file(t, "same.json", canonical)}, code: 0,
-			want: []string{"MATCH", "matches version 1", "matching versions:", "r-1", "pat-1", "2026-01-02T03:04:05Z"},
+			want: []string{"MATCH", "matches version 1", "notarized  version 1 at 2026-01-02T03:04:05Z"},
 		},
 		"a matching hash": {
 			args: []string{"verify", "--sha256", strings.ToUpper(strings.Repeat("a", 64))}, code: 0, want: []string{"MATCH"},
 		},
 		"a changed resource from stdin, with a token": {
 			token: "tok-secret", args: []string{"verify", "--record", "r-1", "-"}, stdin: `{"resourceType":"Observation","status":"amended"}`, code: 1,
-			want: []string{"NO MATCH", "no notarized version has this hash", "latest version", "2"}, wantAuth: "Bearer tok-secret",
+			want: []string{"NO MATCH", "no notarized version has this hash"}, wantAuth: "Bearer tok-secret",
 		},
 	}
 	for name, tc := range tests {

@@ -48,20 +48,16 @@ func (o *opts) verify(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		err = o.show(resp, func(w io.Writer) {
-			verdict, versions := "MATCH", "matching versions:"
+			verdict := "MATCH"
 			if !resp.GetMatch() {
-				verdict, versions = "NO MATCH", "the record's latest version, for comparison:"
+				verdict = "NO MATCH"
 			}
 			fmt.Fprintf(w, "%s\nsha256\t%s\n", verdict, resp.GetSha256())
 			if resp.GetReason() != "" {
 				fmt.Fprintf(w, "reason\t%s\n", resp.GetReason())
 			}
-			if len(resp.GetVersions()) == 0 {
-				return
-			}
-			fmt.Fprintf(w, "%s\nRECORD\tVERSION\tPATIENT\tNOTARIZED\n", versions)
-			for _, v := range resp.GetVersions() {
-				fmt.Fprintf(w, "%s\t%d\t%s\t%s\n", v.GetRecordId(), v.GetVersion(), v.GetPatientId(), v.GetNotarizedAt())
+			for _, v := range resp.GetMatches() {
+				fmt.Fprintf(w, "notarized\tversion %d at %s\n", v.GetVersion(), v.GetNotarizedAt())
 			}
 		})
 		if err != nil {

@@ -2,8 +2,12 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math/big"
+	"strconv"
 
 	"github.com/hyperledger/fabric-gateway/pkg/client"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
@@ -18,6 +22,9 @@ import (
 type Block struct {
 	Number uint64
 	Events []Event
+	// Hash is the block's header hash, as the next block names it in its
+	// PreviousHash (and the chain info in its CurrentBlockHash).
+	Hash, PreviousHash []byte
 }
 
 // Checkpoint is where a follower has got to: the last block it has fully
@@ -65,7 +72,7 @@ func ParseBlock(b *common.Block, chaincode string) (Block, error) {
 	if b.GetHeader() == nil || b.GetData() == nil {
 		return Block{}, fmt.Errorf("%w: no header or data", ErrMalformedBlock)
 	}
-	out := Block{Number: b.GetHeader().GetNumber()}
+	out := Block{Number: b.GetHeader().GetNumber(), Hash: HeaderHash(b.GetHeader()), PreviousHash: b.GetHeader().GetPreviousHash()}
 	txs := b.GetData().GetData()
 	var filter []byte
 	if md := b.GetMetadata().GetMetadata(); len(md) > int(common.BlockMetadataIndex_TRANSACTIONS_FILTER) {
@@ -151,4 +158,34 @@ func (c *Client) ChainHeight(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("ledger: chain info: %w", err)
 	}
 	return info.GetHeight(), nil
+}
+
+// HeaderHash is a block header's hash as Fabric computes it: SHA-256 of the
+// ASN.1 DER of its number, previous hash and data hash.
+func HeaderHash(h *common.BlockHeader) []byte {
+	der, err := asn1.Marshal(struct {
+		Number       *big.Int
+		PreviousHash []byte
+		DataHash     []byte
+	}{new(big.Int).SetUint64(h.GetNumber()), h.GetPreviousHash(), h.GetDataHash()})
+	if err != nil { // a big.Int and two byte strings always encode
+		panic(err)
+	}
+	sum := sha256.Sum256(der)
+	return sum[:]
+}
+
+// BlockHash is the header hash of block number on the channel, as the
+// organisation's peer has it.
+func (c *Client) BlockHash(ctx context.Context, number uint64) ([]byte, error) {
+	raw, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
+		client.WithArguments(c.cfg.Channel, strconv.FormatUint(number, 10)))
+	if err != nil {
+		return nil, classify(ctx, "qscc:GetBlockByNumber", err)
+	}
+	b := &common.Block{}
+	if err := proto.Unmarshal(raw, b); err != nil || b.GetHeader() == nil {
+		return nil, fmt.Errorf("ledger: block %d: %w", number, ErrMalformedBlock)
+	}
+	return HeaderHash(b.GetHeader()), nil
 }

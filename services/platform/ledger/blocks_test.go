@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
@@ -99,6 +100,12 @@ func TestParseBlock(t *testing.T) {
 			got, err := ParseBlock(tc.block, cc)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if tc.err == nil {
+				if want := HeaderHash(tc.block.GetHeader()); !bytes.Equal(got.Hash, want) || !bytes.Equal(got.PreviousHash, tc.block.GetHeader().GetPreviousHash()) {
+					t.Fatalf("hashes %x, %x; want the header's hash %x and previous hash", got.Hash, got.PreviousHash, want)
+				}
+				got.Hash, got.PreviousHash = nil, nil
 			}
 			if diff := cmp.Diff(tc.want, got); tc.err == nil && diff != "" {
 				t.Fatalf("block (-want +got):\n%s", diff)

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
 )
 
 // Client is a connection to the health chaincode as one organisation's client.
@@ -46,7 +47,10 @@ func Dial(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("ledger: %s holds no PEM certificate", cfg.Org.TLSRootCert)
 	}
 	conn, err := grpc.NewClient(cfg.Org.PeerEndpoint,
-		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, cfg.Org.PeerHostName)))
+		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, cfg.Org.PeerHostName)),
+		// A peer that stops answering (paused, unplugged) is noticed within
+		// seconds, not at the next write: its streams end and are retried.
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}))
 	if err != nil {
 		return nil, fmt.Errorf("ledger: dial %s: %w", cfg.Org.PeerEndpoint, err)
 	}

@@ -3,6 +3,7 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -608,5 +609,44 @@ func letFile(t *testing.T, relay *ledger.Client, p *patientkey.Key, org string) 
 		Categories: ledgerapi.Categories, Purposes: []string{"treatment"},
 	}))); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The hashes a follower ties its snapshot to: each block's header hash, as
+// computed here, is what the next block names as its previous hash, and
+// what the peer answers for that block number.
+func TestBlockHashes(t *testing.T) {
+	ctx := testContext(t)
+	c := dial(t, "providers")
+	streamCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	blocks, err := c.Blocks(streamCtx, ledger.Checkpoint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []ledger.Block
+	for b := range blocks {
+		got = append(got, b)
+		if len(got) == 3 {
+			break
+		}
+	}
+	if len(got) != 3 {
+		t.Fatalf("read %d blocks", len(got))
+	}
+	for i, b := range got {
+		if b.Number != uint64(i) {
+			t.Fatalf("block %d numbered %d", i, b.Number)
+		}
+		if i > 0 && !bytes.Equal(b.PreviousHash, got[i-1].Hash) {
+			t.Fatalf("block %d's previous hash %x, block %d's hash %x", i, b.PreviousHash, i-1, got[i-1].Hash)
+		}
+		h, err := c.BlockHash(ctx, b.Number)
+		if err != nil || !bytes.Equal(h, b.Hash) {
+			t.Fatalf("BlockHash(%d) = %x, %v; want %x", b.Number, h, err, b.Hash)
+		}
+	}
+	if _, err := c.BlockHash(ctx, 1<<40); err == nil {
+		t.Fatal("a block past the chain's end has a hash")
 	}
 }

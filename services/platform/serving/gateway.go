@@ -62,7 +62,12 @@ func Gateway(ctx context.Context, c GatewayConfig) (*http.Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := runtime.NewServeMux()
+	mux := runtime.NewServeMux(runtime.WithOutgoingHeaderMatcher(func(key string) (string, bool) {
+		if key == "retry-after" { // a rate limit's wait, as HTTP says it
+			return "Retry-After", true
+		}
+		return runtime.MetadataHeaderPrefix + key, true
+	}))
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),

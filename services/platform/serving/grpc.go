@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/mtls"
@@ -69,6 +71,12 @@ func NewGRPCServerWithHealth(tls TLSFiles, verifier *auth.Verifier, h *health.Se
 	}
 	g := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.Creds(credentials.NewTLS(serverTLS)),
+		// A client may ping every 10 s at most (a faster one is cut off);
+		// idle connections close after 5 minutes, and a peer that stops
+		// answering pings within 20 s is dropped.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: time.Minute, Timeout: 20 * time.Second}),
+		grpc.MaxConcurrentStreams(256),
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(callers.unary(self), auth.UnaryServerInterceptor(verifier, authOpts...)),
 		grpc.ChainStreamInterceptor(callers.stream(self), auth.StreamServerInterceptor(verifier, authOpts...)),

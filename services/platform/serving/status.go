@@ -18,7 +18,8 @@ type StatusCode struct {
 }
 
 // ToStatus is how a service's errors become gRPC statuses, at the server
-// edge. Context errors pass through as Canceled and DeadlineExceeded; else
+// edge. Context errors pass through as Canceled and DeadlineExceeded, a
+// rate limit's ResourceExhausted as it is; else
 // the first entry of table that err matches (errors.Is) gives the code, the
 // message is err's, and details (if not nil) may add a machine-readable
 // detail (nil: none). Anything else is Internal: logged here, and the
@@ -32,6 +33,8 @@ func ToStatus(ctx context.Context, log *slog.Logger, err error, table []StatusCo
 		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case status.Code(err) == codes.ResourceExhausted:
+		return err // a rate limit's answer (Limiter.Throttle), as it is
 	}
 	for _, m := range table {
 		if !errors.Is(err, m.Err) {

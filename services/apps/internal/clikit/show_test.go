@@ -28,7 +28,7 @@ func TestShow(t *testing.T) {
 		},
 		"a proto message as JSON, with the unset fields": {
 			asJSON: true, m: resp,
-			wantJSON: map[string]any{"match": true, "sha256": "", "reason": "matches version 1", "versions": []any{}},
+			wantJSON: map[string]any{"match": true, "sha256": "", "reason": "matches version 1", "matches": []any{}},
 		},
 		"anything else as JSON": {
 			asJSON: true, m: map[string]string{"patientId": "pat-1", "keyFile": "k.json"},
