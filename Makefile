@@ -45,9 +45,11 @@ test-chaincode: ## unit and fuzz-seed tests of the chaincode module, with the ra
 	@echo "== chaincode tests (-race)"
 	cd chaincode && go test -count=1 -race ./...
 
-test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running), then the demo
+test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running), the peer-stall test alone, then the demo
 	@echo "== integration tests (real Fabric network)"
 	@$(NETWORK) with bash -c 'go test -count=1 -short -tags integration -timeout 20m $(INTEGRATION_PACKAGES) && \
+	  echo "== a stalled peer (SIGSTOP), alone: it pauses the shared network" && \
+	  go test -count=1 -tags integration,disruptive -run TestStalledPeer ./services/consent/ && \
 	  echo "== the demo (make demo) against the same network, the services started for it" && \
 	  $(HXDEV) with services/dev/demo.sh >/dev/null && echo "demo: ok"'
 
@@ -91,10 +93,10 @@ LINT_TOOLS := services/dev/tools/ensure.sh
 lint: verify-generate proto-lint ## generated code current, buf lint, gofmt, go vet and staticcheck (both modules)
 	@echo "== lint"
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	go vet -tags integration $(GO_PACKAGES)
+	go vet -tags integration,disruptive $(GO_PACKAGES)
 	cd chaincode && go vet ./...
 	@bin="$$($(LINT_TOOLS))" && echo "staticcheck (root module, chaincode)" && \
-	  "$$bin/staticcheck" -tags integration $(GO_PACKAGES) && (cd chaincode && "$$bin/staticcheck" ./...)
+	  "$$bin/staticcheck" -tags integration,disruptive $(GO_PACKAGES) && (cd chaincode && "$$bin/staticcheck" ./...)
 
 # The protobuf toolchain (buf and the protoc plugins) is pinned in
 # proto/tools/go.mod and built on first use into .cache/prototools-<pin>/bin.

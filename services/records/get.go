@@ -77,6 +77,11 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, req GetRequest) (Ge
 	if err != nil {
 		return GetResult{}, err
 	}
+	if s.hooks != nil && s.hooks.afterAuthorize != nil {
+		if err := s.hooks.afterAuthorize(); err != nil {
+			return GetResult{}, err
+		}
+	}
 	plaintext, err := s.read(ctx, v)
 	if errors.Is(err, ErrTampered) {
 		return GetResult{}, s.tamperAlarm(ctx, p, req.Purpose, v, err)

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/fhir"
@@ -477,6 +478,45 @@ func TestRecordsIntegration(t *testing.T) {
 		// Even a copy of the sealed bytes kept elsewhere no longer opens.
 		if _, err := mustVault(t, h.daemon).Open(ctx, e.ID, ownKey, sealedCopy); !errors.Is(err, vault.ErrErased) {
 			t.Fatalf("opening a copy after erasure: %v, want vault.ErrErased", err)
+		}
+	})
+	t.Run("break-glass: the patient is told before the bytes, and no bytes if the service dies in between", func(t *testing.T) {
+		er := itest.Unique("dr-er")
+		erTok := itest.Token(t, er, auth.RoleClinician, "StMarysMSP")
+		feed := consentv1.NewConsentServiceClient(itest.Dial(t, h.consent.GRPCAddr, "app-patient"))
+		told := func() int {
+			resp, err := feed.ListNotifications(ctx, &consentv1.ListNotificationsRequest{PageSize: 500}, as(p.Token))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, note := range resp.GetNotifications() {
+				if note.GetKind() == "break-glass" && note.GetActor() == er && note.GetBreakGlassReason() == "found unconscious, labs needed" {
+					n++
+				}
+			}
+			return n
+		}
+		req := &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: rec.GetRecordId(), Purpose: "emergency", BreakGlassReason: "found unconscious, labs needed"}
+		toldBefore := -1
+		h.hooks.afterAuthorize = func() error {
+			toldBefore = told()
+			return errors.New("the records service died after the decision")
+		}
+		got, err := h.grpc.GetRecord(ctx, req, as(erTok))
+		h.hooks.afterAuthorize = nil
+		if err == nil || len(got.GetResource()) > 0 {
+			t.Fatalf("the service died after the decision, yet it answered %v, %v", got, err)
+		}
+		if toldBefore != 1 {
+			t.Fatalf("when the decision came back, the patient had %d break-glass notifications of %s, want 1: no bytes may leave before it", toldBefore, er)
+		}
+		got, err = h.grpc.GetRecord(ctx, req, as(erTok))
+		if err != nil || len(got.GetResource()) == 0 || !slices.Contains(got.GetObligations(), "notify-patient") {
+			t.Fatalf("break-glass read: %v, %v", got, err)
+		}
+		if n := told(); n != 2 {
+			t.Fatalf("%d notifications after two break-glass reads, want one each", n)
 		}
 	})
 	t.Run("consent service down: nothing is served", func(t *testing.T) {

@@ -89,6 +89,9 @@ type hooks struct {
 	beforeObjectPut func()
 	// beforeNotarize runs after the sealed object is written.
 	beforeNotarize func()
+	// afterAuthorize runs once a get is allowed, before the object is
+	// read; an error ends the get there (the service dying).
+	afterAuthorize func() error
 }
 
 // NewService wires the service from its parts.

@@ -66,6 +66,17 @@ func (p *Process) Start() {
 	WaitHealthy(p.t, p.grpcAddr, 60*time.Second, exited, p.Log)
 }
 
+// GRPCAddr is the daemon's gRPC address (StartDaemon's).
+func (p *Process) GRPCAddr() string { return p.grpcAddr }
+
+// Pid is the running process's id (0 when it is not running).
+func (p *Process) Pid() int {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
 // Log returns what the process has logged so far.
 func (p *Process) Log() string { return p.logs.String() }
 

@@ -328,7 +328,7 @@ Try it (the CLIs find the services and the CA on their own):
   export PATH=%s:$PATH
   export HX_TOKEN=$(hxtoken issue --sub pat-me --role patient) HX_PATIENT_KEY=$PWD/.cache/me.json
   patient keygen --id pat-me && patient register
-  patient grant --to user:dr-alice --categories labs --purposes treatment --for 24h
+  patient grant --to user:ProvidersMSP/dr-alice --categories labs --purposes treatment --for 24h
   patient consents
   HX_TOKEN=$(hxtoken issue --sub dr-alice --role clinician --org ProvidersMSP) clinician --help
 Stop everything: make down.

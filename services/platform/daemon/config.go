@@ -159,6 +159,9 @@ type Settings struct {
 	LogLevel        string
 	PprofAddr       string
 	CPUProfile      string
+	// ReadHeaderTimeout, when set, replaces the default bound on reading an
+	// HTTP request's headers.
+	ReadHeaderTimeout time.Duration
 }
 
 // Load reads the files s names into a Config for the service named name:
@@ -171,6 +174,9 @@ func (s Settings) Load(name string) (Config, error) {
 	c.TLS = serving.TLSFiles{CertFile: s.TLSCert, KeyFile: s.TLSKey, CAFile: s.TLSCA}
 	c.Backends.KEKFile, c.Backends.KeyDir, c.Backends.ConsentAddr = s.KEKFile, s.KeyDir, s.ConsentAddr
 	c.PprofAddr, c.CPUProfile = s.PprofAddr, s.CPUProfile
+	if s.ReadHeaderTimeout != 0 {
+		c.Limits.ReadHeaderTimeout = s.ReadHeaderTimeout
+	}
 	c.Auth.Audience = s.Audience
 	var errs []error
 	for _, spec := range s.Issuers {

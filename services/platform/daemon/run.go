@@ -33,8 +33,8 @@ type Service struct {
 	// Routes are HTTP handlers of the service's own on the gateway's server
 	// (serving.GatewayConfig.Routes).
 	Routes map[string]http.Handler
-	// Limits, if set, replaces the daemon's limits (a service that takes
-	// larger messages says so here).
+	// Limits, if set, replaces the daemon's size limits (a service that
+	// takes larger messages says so here); the timeouts stay the daemon's.
 	Limits *serving.Limits
 	// Background run beside the servers, each in its own goroutine, until
 	// the servers have stopped.
@@ -96,7 +96,8 @@ func Run(ctx context.Context, cfg Config, build BuildFunc) (err error) {
 	}
 	limits := cfg.Limits
 	if svc.Limits != nil {
-		limits = *svc.Limits
+		// The service sizes its messages; the timeouts stay the daemon's.
+		limits.MaxBody, limits.MaxRecvMsg, limits.MaxGatewaySend = svc.Limits.MaxBody, svc.Limits.MaxRecvMsg, svc.Limits.MaxGatewaySend
 	}
 	grpcServer, err := serving.NewGRPCServerWithHealth(cfg.TLS, verifier, p.health, svc.Access,
 		grpc.MaxRecvMsgSize(limits.MaxRecvMsg))
