@@ -140,6 +140,11 @@ authorize labs payment
 # people).
 authorize conditions treatment
 authorize_as "$(token -sub "$dr" -role clinician -org ProvidersMSP)" "$dr (of Providers: another person of the same name)" conditions treatment
+# And the other way: the patient consents to Dr. House of Providers for his
+# notes; a Dr. House of St Mary's is refused.
+patient grant --to "user:ProvidersMSP/$house" --categories notes --purposes treatment --for 24h
+authorize_as "$house_token" "$house (Providers)" notes treatment
+authorize_as "$(token -sub "$house" -role clinician -org StMarysMSP)" "$house (of St Mary's: another person of the same name)" notes treatment
 
 say "10. Emergency: Dr. Ross (St Mary's ER), without any consent, breaks the glass to read the lab result; the patient is told first"
 er="dr-ross-$run"
@@ -174,10 +179,10 @@ fi
 
 say "14. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
 # The decisions above reach the ledger in the next batch: the records
-# service's put and get, the vitals read, the proof (at least once), eight
+# service's put and get, the vitals read, the proof (at least once), ten
 # asked directly, the break-glass fetch, five by the pharmacy and the
 # insurer, and the denied fetch.
-want=18
+want=20
 for _ in $(seq 1 150); do
   n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
   [ "$n" -ge "$want" ] && break
