@@ -114,8 +114,15 @@ func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, p
 	if err := putJSON(ctx, byHash, n); err != nil {
 		return nil, err
 	}
+	if err := emit(ctx, EventRecordNotarized, n); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
+
+// EventRecordNotarized announces a notarized version; its payload is the
+// Notarization. The records service keeps its view of the notary from these.
+const EventRecordNotarized = "RecordNotarized"
 
 // follows checks that n is the next link of a record's chain of versions.
 func follows(n *ledgerapi.Notarization, versions []ledgerapi.Notarization) error {

@@ -145,8 +145,12 @@ func TestRegisterPatient(t *testing.T) {
 				}
 				return ledgerapi.Patient{PatientID: "pat-1", PublicKey: key.PublicKey(), RegisteredAt: "2030-01-02T03:04:06Z"}, nil
 			}}
-			api, _ := patientService(t, l, registeredView(t))
+			v := NewView()
+			api, _ := patientService(t, l, v)
 			resp, err := api.RegisterPatient(ctxFor(t, tt.who), &consentv1.RegisterPatientRequest{Registration: tt.signed})
+			if v.Registered("pat-1") != (tt.wantCode == codes.OK) {
+				t.Errorf("registered in the view at once = %v, want %v", v.Registered("pat-1"), tt.wantCode == codes.OK)
+			}
 			if codeOf(err) != tt.wantCode {
 				t.Fatalf("RegisterPatient = %v, want code %v", err, tt.wantCode)
 			}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"healthexchange/chaincode/ledgerapi"
@@ -54,10 +55,13 @@ type notification struct {
 
 // feed is every patient's notification feed: one append-only file per
 // patient in dir (<patient id>.jsonl, 0600), written by one goroutine that
-// takes every queued notification at once, writes each patient's lines and
-// syncs each file once (group commit). A notification appended with wait
-// is on disk when Append returns; the others within a moment. Readers list
-// a patient's file and may wait for more.
+// takes every queued notification at once and writes each patient's lines
+// with one write. A notification appended with wait is synced to disk
+// before Append returns (and its patient's file with it: group commit); the
+// others are written within a moment and reach the disk with the next sync
+// or the system's flush. Those are the ones the access-event journal also
+// holds durably, so a crash can lose a line of the feed, never the record of
+// an access. Readers list a patient's file and may wait for more.
 type feed struct {
 	dir string
 	log *slog.Logger
@@ -219,7 +223,8 @@ func (f *feed) write(batch []feedWrite) {
 	}
 	for _, patientID := range order {
 		ws := byPatient[patientID]
-		err := f.appendLines(patientID, ws)
+		sync := slices.ContainsFunc(ws, func(w feedWrite) bool { return w.done != nil })
+		err := f.appendLines(patientID, ws, sync)
 		if err != nil {
 			f.log.Error("notification feed: write failed", "patient", patientID, "notifications", len(ws), "err", err)
 		}
@@ -237,7 +242,7 @@ func (f *feed) write(batch []feedWrite) {
 	}
 }
 
-func (f *feed) appendLines(patientID string, ws []feedWrite) error {
+func (f *feed) appendLines(patientID string, ws []feedWrite, sync bool) error {
 	var buf bytes.Buffer
 	for _, w := range ws {
 		line, err := json.Marshal(w.n)
@@ -255,9 +260,11 @@ func (f *feed) appendLines(patientID string, ws []feedWrite) error {
 		file.Close()
 		return err
 	}
-	if err := file.Sync(); err != nil {
-		file.Close()
-		return err
+	if sync {
+		if err := file.Sync(); err != nil {
+			file.Close()
+			return err
+		}
 	}
 	return file.Close()
 }

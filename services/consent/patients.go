@@ -92,6 +92,9 @@ func (s *service) registerPatient(ctx context.Context, p auth.Principal, sp ledg
 	if err != nil {
 		return ledgerapi.Patient{}, err
 	}
+	// Committed: the patient exists for every decision from now on, before
+	// the registration's block reaches the view.
+	s.view.CommittedRegistration(patient.PatientID)
 	s.log.InfoContext(ctx, "patient registered", "patient", reg.PatientID)
 	return patient, nil
 }

@@ -189,6 +189,15 @@ func (v *View) Committed(c ledgerapi.Consent) {
 	v.notify()
 }
 
+// CommittedRegistration records a registration whose transaction this
+// service saw commit, before its block reaches the view.
+func (v *View) CommittedRegistration(patientID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.patients[patientID] = true
+	v.notify()
+}
+
 // heartbeat records that the peer answered with its chain height.
 func (v *View) heartbeat(height uint64) {
 	v.mu.Lock()
