@@ -53,27 +53,8 @@ test-integration: ## integration tests against the real network (started if need
 	  echo "== the demo (make demo) against the same network, the services started for it" && \
 	  $(HXDEV) with services/dev/demo.sh >/dev/null && echo "demo: ok"'
 
-bench: ## benchmarks against the real network; each prints its baseline from the same run
-	@echo "== benchmarks (real Fabric network)"
-	@$(NETWORK) with bash -c 'set -e; \
-	  echo "-- consent grant commit latency (baseline: a read of the same consent)"; \
-	  go test -run "^$$" -bench . -benchtime 100x -tags integration ./services/platform/ledger/; \
-	  echo "-- authorize through the consent service (baseline: bare prepared OPA, same policy)"; \
-	  go test -run "^$$" -bench Authorize -benchtime 2000x -tags integration ./services/consent/; \
-	  echo "-- revocation committed -> first deny"; \
-	  go test -run "^$$" -bench CommitToDeny -benchtime 20x -tags integration ./services/consent/; \
-	  echo "-- policy engine (baseline: bare prepared OPA)"; \
-	  go test -run "^$$" -bench . -benchtime 2000x ./services/domain/policy/; \
-	  echo "-- vault: seal and open of a 10 KB object"; \
-	  go test -run "^$$" -bench . ./services/platform/vault/; \
-	  echo "-- records: put and get of a 10 KB resource (baseline: plain MinIO put and get of the same bytes)"; \
-	  go test -run "^$$" -bench RecordPutGet -benchtime 50x -tags integration ./services/records/; \
-	  echo "-- ingest: 16 devices streaming 3.2 M readings through the whole path (baseline: the same batches to MinIO, plain)"; \
-	  go test -run "^$$" -bench Ingest -benchtime 1x -tags integration ./services/ingest/; \
-	  echo "-- research: datasets over 10^6 readings of 1000 patients, raw rows 10^5 -> 10^6 and daily summaries (baseline: reading the same batches)"; \
-	  go test -run "^$$" -bench Dataset -benchtime 1x -timeout 20m -tags integration ./services/research/; \
-	  echo "-- wearable batches: encode, decode, sign, verify (100 readings)"; \
-	  go test -run "^$$" -bench . ./wearables/mhealth/'
+bench: ## benchmarks against the real network, each with its baseline from the same run; ends with the targets table
+	@$(NETWORK) with services/dev/bench.sh
 
 FUZZTIME ?= 10s
 fuzz: test-slow ## the slow unit tests, then every fuzz target for FUZZTIME each (make test runs their seed corpora only)

@@ -17,6 +17,11 @@ import (
 // {"allow": bool, "reasons": [string], "obligations": [string], "consent_id": string}.
 const DecisionQuery = "data.health.access.decision"
 
+// FastAllowQuery finds an allow cheaply, for a request already checked: the
+// grant's code or the allowing consent's id, undefined when it finds none
+// (then DecisionQuery decides). It never allows what DecisionQuery denies.
+const FastAllowQuery = "data.health.access.fast_allow"
+
 // DatasetDecisionQuery is the query whose result is a researcher's access to
 // an anonymized dataset (create, or read: status, list, download):
 // {"allow": bool, "reasons": [string]}.

@@ -17,6 +17,7 @@ import (
 	"healthexchange/services/domain/policy"
 	"healthexchange/services/platform/daemon"
 	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/follow"
 	"healthexchange/services/platform/serving"
 )
 
@@ -100,7 +101,7 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 			kick: make(chan struct{}, 1), log: log},
 	}
 	view.observe = observer{consent: svc.consentChanged, erased: svc.patientErased}
-	f := &follower{src: lc, view: view, snapshotPath: snapshot, retry: cfg.Retry, saveEvery: cfg.SaveViewEvery, log: log}
+	f := &follow.Follower{Src: lc, View: view, SnapshotPath: snapshot, Retry: cfg.Retry, SaveEvery: cfg.SaveViewEvery, Log: log}
 	return &daemon.Service{
 		Register: func(s grpc.ServiceRegistrar) {
 			consentv1.RegisterConsentServiceServer(s, &patientAPI{service: svc})
@@ -123,7 +124,7 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 			Delegates: Delegates,
 		},
 		Routes: map[string]http.Handler{"GET /v1/notifications/events": svc.eventStream()},
-		Background: []func(context.Context){f.run, svc.shipper.run, readiness(view, p.SetServing),
+		Background: []func(context.Context){f.Run, svc.shipper.run, readiness(view, p.SetServing),
 			svc.announceExpiring(cfg.ExpiringNotice, cfg.ExpiringEvery)},
 		Close: func() error { return errors.Join(journal.Close(), refused.Close(), feed.Close()) },
 		Started: []any{"view_next_block", view.Checkpoint().Next, "pending_access_events", journal.Len(),

@@ -186,7 +186,7 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 			Purpose:          q.purpose,
 			BreakGlassReason: q.breakGlass,
 			Time:             ledgerapi.FormatTime(now),
-			Consents:         policyConsents(s.view.Matching(r.patientID, p.Subject, p.Org)),
+			Prepared:         s.view.MatchingPrepared(r.patientID, p.Subject, p.Org),
 		}
 		var err error
 		if d, err = s.policy.Decide(ctx, in); err != nil {
@@ -257,16 +257,12 @@ func (s *service) limitBreakGlass(p auth.Principal, patientID string, now time.T
 	return d, out.until
 }
 
-func policyConsents(cs []ledgerapi.Consent) []policy.Consent {
-	out := make([]policy.Consent, len(cs))
-	for i, c := range cs {
-		out[i] = policy.Consent{
-			ConsentID: c.ConsentID, PatientID: c.PatientID, Grantee: policy.Grantee{Kind: c.Grantee.Kind, ID: c.Grantee.ID},
-			Categories: c.Categories, Purposes: c.Purposes, RecordIDs: c.RecordIDs,
-			NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, Status: c.Status,
-		}
+func policyConsent(c ledgerapi.Consent) policy.Consent {
+	return policy.Consent{
+		ConsentID: c.ConsentID, PatientID: c.PatientID, Grantee: policy.Grantee{Kind: c.Grantee.Kind, ID: c.Grantee.ID},
+		Categories: c.Categories, Purposes: c.Purposes, RecordIDs: c.RecordIDs,
+		NotBefore: c.NotBefore, ExpiresAt: c.ExpiresAt, Status: c.Status,
 	}
-	return out
 }
 
 // breakGlassRef is the keyed hash (HMAC-SHA256 under the service's

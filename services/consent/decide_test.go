@@ -378,7 +378,7 @@ func TestAuthorizeFailingDecider(t *testing.T) {
 				t.Errorf("reasons = %q, want %q", why, tt.wantWhy)
 			}
 			// The consent in the view was offered to the engine.
-			if got := fake.calls[0].Consents; len(got) != 1 || got[0].ConsentID != "c-1" {
+			if got := fake.calls[0].Prepared; len(got) != 1 || got[0].ConsentID() != "c-1" {
 				t.Errorf("consents given to the policy = %+v, want c-1", got)
 			}
 			events := pendingEvents(svc)

@@ -211,7 +211,7 @@ func (f *feed) writer() {
 }
 
 // write appends a batch, each patient's lines with one write and one sync,
-// then answers the waiters and wakes the readers.
+// then wakes the readers and answers the waiters.
 func (f *feed) write(batch []feedWrite) {
 	byPatient := map[string][]feedWrite{}
 	var order []string
@@ -228,17 +228,20 @@ func (f *feed) write(batch []feedWrite) {
 		if err != nil {
 			f.log.Error("notification feed: write failed", "patient", patientID, "notifications", len(ws), "err", err)
 		}
-		for _, w := range ws {
-			if w.done != nil {
-				w.done <- err
-			}
-		}
+		// Readers are woken before waiters are answered: a channel from a
+		// List made after an Append returned is closed only by a later
+		// write.
 		f.mu.Lock()
 		if p, ok := f.patients[patientID]; ok {
 			close(p.changed)
 			p.changed = make(chan struct{})
 		}
 		f.mu.Unlock()
+		for _, w := range ws {
+			if w.done != nil {
+				w.done <- err
+			}
+		}
 	}
 }
 

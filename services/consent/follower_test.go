@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/platform/follow"
 	"healthexchange/services/platform/ledger"
 )
 
@@ -101,13 +102,13 @@ type running struct {
 	done   chan struct{}
 }
 
-func startFollower(t *testing.T, f *follower) *running {
+func startFollower(t *testing.T, f *follow.Follower) *running {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	r := &running{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		f.run(ctx)
+		f.Run(ctx)
 	}()
 	t.Cleanup(r.stop(t))
 	return r
@@ -146,7 +147,7 @@ func TestFollowerFollowsAndSnapshots(t *testing.T) {
 	src := &fakeSource{heights: []heightAnswer{{height: 3}}, streams: []chan ledger.Block{in}}
 	snapshot := filepath.Join(t.TempDir(), "view.json")
 	view := NewView()
-	f := &follower{src: src, view: view, snapshotPath: snapshot, retry: time.Hour, saveEvery: 5 * time.Millisecond, log: discardLog()}
+	f := &follow.Follower{Src: src, View: view, SnapshotPath: snapshot, Retry: time.Hour, SaveEvery: 5 * time.Millisecond, Log: discardLog()}
 	r := startFollower(t, f)
 
 	eventually(t, "the follower to ask for blocks", func() bool { return len(src.checkpoints()) == 1 })
@@ -208,7 +209,7 @@ func TestFollowerRestartFromSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	applyEmpty(t, before, 5)
-	(&follower{view: before, snapshotPath: snapshot, log: discardLog()}).save()
+	saveView(t, before, snapshot)
 
 	view := NewView()
 	if err := loadSnapshot(snapshot, view); err != nil {
@@ -216,7 +217,7 @@ func TestFollowerRestartFromSnapshot(t *testing.T) {
 	}
 	in := make(chan ledger.Block)
 	src := &fakeSource{heights: []heightAnswer{{height: 5}}, streams: []chan ledger.Block{in}}
-	f := &follower{src: src, view: view, snapshotPath: snapshot, retry: time.Hour, saveEvery: time.Hour, log: discardLog()}
+	f := &follow.Follower{Src: src, View: view, SnapshotPath: snapshot, Retry: time.Hour, SaveEvery: time.Hour, Log: discardLog()}
 	r := startFollower(t, f)
 
 	eventually(t, "the follower to ask for blocks", func() bool { return len(src.checkpoints()) == 1 })
@@ -304,8 +305,8 @@ func TestFollowerFailures(t *testing.T) {
 				src.streams = append(src.streams, make(chan ledger.Block))
 			}
 			view := NewView()
-			f := &follower{src: src, view: view, snapshotPath: filepath.Join(t.TempDir(), "view.json"),
-				retry: time.Millisecond, saveEvery: time.Hour, log: discardLog()}
+			f := &follow.Follower{Src: src, View: view, SnapshotPath: filepath.Join(t.TempDir(), "view.json"),
+				Retry: time.Millisecond, SaveEvery: time.Hour, Log: discardLog()}
 			startFollower(t, f)
 			if tt.streams > 0 {
 				eventually(t, "the first stream", func() bool { return len(src.checkpoints()) >= 1 })
@@ -397,7 +398,7 @@ func TestSnapshotTiedToTheLedger(t *testing.T) {
 			}
 		}
 		path := filepath.Join(t.TempDir(), "view.json")
-		(&follower{view: v, snapshotPath: path, log: discardLog()}).save()
+		saveView(t, v, path)
 		return path
 	}
 	hashesOf := func(blocks []ledger.Block) map[uint64][]byte {
@@ -424,7 +425,7 @@ func TestSnapshotTiedToTheLedger(t *testing.T) {
 			}
 			in := make(chan ledger.Block)
 			src := &fakeSource{heights: []heightAnswer{{height: tc.height}}, streams: []chan ledger.Block{in}, hashes: tc.hashes}
-			f := &follower{src: src, view: view, snapshotPath: filepath.Join(t.TempDir(), "v.json"), retry: time.Hour, saveEvery: time.Hour, log: discardLog()}
+			f := &follow.Follower{Src: src, View: view, SnapshotPath: filepath.Join(t.TempDir(), "v.json"), Retry: time.Hour, SaveEvery: time.Hour, Log: discardLog()}
 			startFollower(t, f)
 			eventually(t, "the follower to ask for blocks", func() bool { return len(src.checkpoints()) == 1 })
 			if got := src.checkpoints()[0].Next; got != tc.wantNext {
@@ -454,34 +455,50 @@ func TestSnapshotTiedToTheLedger(t *testing.T) {
 func TestViewLiveness(t *testing.T) {
 	now := testNow
 	v := NewView()
-	v.now = func() time.Time { return now }
+	v.pos.SetClock(func() time.Time { return now })
 	applyEmpty(t, v, 3)
 	v.follow(3)
 	if live, why := v.Live(); !live {
 		t.Fatalf("live right after following: %s", why)
 	}
-	now = now.Add(DefaultLiveBound + time.Millisecond)
+	now = now.Add(follow.DefaultBound + time.Millisecond)
 	if live, why := v.Live(); live || !strings.Contains(why, "has not heard from the ledger") {
 		t.Fatalf("after the bound without a word: live %v, %q", live, why)
 	}
-	v.heartbeat(3)
+	v.pos.Heartbeat(3)
 	if live, why := v.Live(); !live {
 		t.Fatalf("after a heartbeat: %s", why)
 	}
-	v.heartbeat(5) // the peer has two blocks the view has not read
-	now = now.Add(DefaultLiveBound / 2)
-	v.heartbeat(5)
+	v.pos.Heartbeat(5) // the peer has two blocks the view has not read
+	now = now.Add(follow.DefaultBound / 2)
+	v.pos.Heartbeat(5)
 	if live, _ := v.Live(); !live {
 		t.Fatal("behind for less than the bound: still live")
 	}
-	now = now.Add(DefaultLiveBound)
-	v.heartbeat(5)
+	now = now.Add(follow.DefaultBound)
+	v.pos.Heartbeat(5)
 	if live, why := v.Live(); live || !strings.Contains(why, "2 blocks behind") {
 		t.Fatalf("behind for longer than the bound: live %v, %q", live, why)
 	}
 	applyEmpty(t, v, 5)
-	v.heartbeat(5)
+	v.pos.Heartbeat(5)
 	if live, why := v.Live(); !live {
 		t.Fatalf("caught up: %s", why)
 	}
 }
+
+// saveView writes the view's snapshot to path, as the follower does.
+func saveView(t *testing.T, v *View, path string) {
+	t.Helper()
+	raw, err := v.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// follow and stop move the view's position, as the follower does.
+func (v *View) follow(height uint64) { v.pos.Follow(height) }
+func (v *View) stop()                { v.pos.Stop() }

@@ -103,7 +103,7 @@ func revoked(c ledgerapi.Consent) ledgerapi.Consent {
 }
 
 // consentEvent is the chaincode event of a consent change.
-func consentEvent(t *testing.T, name string, c ledgerapi.Consent) ledger.Event {
+func consentEvent(t testing.TB, name string, c ledgerapi.Consent) ledger.Event {
 	t.Helper()
 	raw, err := json.Marshal(c)
 	if err != nil {
@@ -116,7 +116,7 @@ func consentEvent(t *testing.T, name string, c ledgerapi.Consent) ledger.Event {
 	return ledger.Event{TransactionID: txID, Name: name, Payload: raw}
 }
 
-func grantedEvents(t *testing.T, cs ...ledgerapi.Consent) []ledger.Event {
+func grantedEvents(t testing.TB, cs ...ledgerapi.Consent) []ledger.Event {
 	t.Helper()
 	var out []ledger.Event
 	for _, c := range cs {
@@ -126,7 +126,7 @@ func grantedEvents(t *testing.T, cs ...ledgerapi.Consent) []ledger.Event {
 }
 
 // registeredEvent is the chaincode event of a patient's registration.
-func registeredEvent(t *testing.T, patientID string) ledger.Event {
+func registeredEvent(t testing.TB, patientID string) ledger.Event {
 	t.Helper()
 	raw, err := json.Marshal(ledgerapi.Patient{PatientID: patientID, KeyVersion: 1})
 	if err != nil {
@@ -202,7 +202,7 @@ var (
 )
 
 // realEngine is the policy engine with the embedded policies, compiled once.
-func realEngine(t *testing.T) *policy.Engine {
+func realEngine(t testing.TB) *policy.Engine {
 	t.Helper()
 	engineOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

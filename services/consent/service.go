@@ -9,13 +9,14 @@ import (
 	"healthexchange/services/domain/policy"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/follow"
 	"healthexchange/services/platform/ledger"
 	"healthexchange/services/platform/serving"
 )
 
 // ledgerAPI is the part of the ledger client the service uses.
 type ledgerAPI interface {
-	blockSource
+	follow.Source
 	eventSink
 	RegisterPatient(ctx context.Context, s ledger.Signed) (ledgerapi.Patient, error)
 	Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error)

@@ -1,7 +1,6 @@
 package consent
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/domain/policy"
+	"healthexchange/services/platform/follow"
 	"healthexchange/services/platform/ledger"
 )
 
@@ -26,36 +27,30 @@ const (
 // ignored and the view rebuilt from the ledger.
 const viewFormat = 3
 
-// DefaultLiveBound is how long the view may go without hearing from its
-// peer (a block, or the chain's height) before decisions are denied.
-const DefaultLiveBound = 2 * time.Second
-
 // View is the decision view of consent state: every patient's consents as of
-// the last block read. It is live only while it follows the ledger and has
-// read every block the peer had when it (re)connected; decisions are denied
-// while it is not.
+// the last block read, indexed by patient and grantee. It is trusted only
+// while its position on the chain is live (follow.Position): decisions are
+// denied while it is not.
 type View struct {
+	pos *follow.Position
+
 	mu        sync.RWMutex
-	byPatient map[string]map[string]ledgerapi.Consent
+	byPatient map[string]*patientConsents
 	patients  map[string]bool // registered patients
 	erased    map[string]bool // patients whose data was erased: always denied
-	next      uint64          // the next block to read
-	target    uint64          // live once next >= target
-	following bool
-	changed   chan struct{} // closed and replaced on every change
-	// genesis and last are the hashes of block 0 and of block next-1: what
-	// ties the view (and its snapshot) to one ledger.
-	genesis, last []byte
-	// heard is when the peer last answered; peerHeight what it said;
-	// behindSince when the peer first had blocks the view had not read.
-	heard       time.Time
-	peerHeight  uint64
-	behindSince time.Time
-	bound       time.Duration
-	now         func() time.Time
+	changed   chan struct{}   // closed and replaced on every change
 	// observe, if set, hears of every consent change and erasure the view
 	// applies, after it applied them.
 	observe observer
+}
+
+// patientConsents are one patient's consents, by id and by grantee.
+type patientConsents struct {
+	byID      map[string]ledgerapi.Consent
+	byGrantee map[ledgerapi.Grantee][]string // consent ids, sorted
+	// prepared are the consents as policy documents, made once when they
+	// change rather than on every decision.
+	prepared map[string]policy.PreparedConsent
 }
 
 // observer hears what a block changed.
@@ -66,19 +61,20 @@ type observer struct {
 
 // NewView returns an empty view that starts at the genesis block.
 func NewView() *View {
-	return &View{byPatient: map[string]map[string]ledgerapi.Consent{}, patients: map[string]bool{}, erased: map[string]bool{},
-		changed: make(chan struct{}), bound: DefaultLiveBound, now: time.Now}
+	return &View{pos: follow.NewPosition("consent view", follow.DefaultBound), byPatient: map[string]*patientConsents{},
+		patients: map[string]bool{}, erased: map[string]bool{}, changed: make(chan struct{})}
 }
 
-// viewState is what a snapshot holds: the checkpoint and the consents as of it.
+// Position is the view's place on the chain (follow.View).
+func (v *View) Position() *follow.Position { return v.pos }
+
+// viewState is what a snapshot holds: the position and the consents as of it.
 type viewState struct {
-	Format     int                 `json:"format"`
-	Checkpoint ledger.Checkpoint   `json:"checkpoint"`
-	Genesis    []byte              `json:"genesis,omitempty"`
-	Last       []byte              `json:"last,omitempty"`
-	Patients   []string            `json:"patients"`
-	Consents   []ledgerapi.Consent `json:"consents"`
-	Erased     []string            `json:"erased,omitempty"`
+	Format int `json:"format"`
+	follow.State
+	Patients []string            `json:"patients"`
+	Consents []ledgerapi.Consent `json:"consents"`
+	Erased   []string            `json:"erased,omitempty"`
 }
 
 // Apply applies a block's consent events in order and moves the checkpoint
@@ -130,20 +126,13 @@ func (v *View) Apply(b ledger.Block) error {
 	return nil
 }
 
-// apply changes the view for block number, if it is the next one, and
-// returns the observer to tell.
+// apply changes the view for block b, if it is the next one, and returns
+// the observer to tell.
 func (v *View) apply(b ledger.Block, changes []ledgerapi.Consent, registrations, erasures []string) (observer, bool, error) {
-	number := b.Number
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if number < v.next {
-		return observer{}, false, nil
-	}
-	if number > v.next {
-		return observer{}, false, fmt.Errorf("consent view: block %d arrived while %d was expected", number, v.next)
-	}
-	if len(b.PreviousHash) > 0 && len(v.last) > 0 && !bytes.Equal(b.PreviousHash, v.last) {
-		return observer{}, false, fmt.Errorf("consent view: block %d does not follow the block the view read before it (another ledger?)", number)
+	if next, err := v.pos.Check(b); !next || err != nil {
+		return observer{}, false, err
 	}
 	for _, c := range changes {
 		v.put(c)
@@ -154,15 +143,7 @@ func (v *View) apply(b ledger.Block, changes []ledgerapi.Consent, registrations,
 	for _, p := range erasures {
 		v.erased[p] = true
 	}
-	v.next = number + 1
-	if number == 0 {
-		v.genesis = b.Hash
-	}
-	v.last = b.Hash
-	v.heard = v.now()
-	if v.peerHeight <= v.next {
-		v.behindSince = time.Time{}
-	}
+	v.pos.Advance(b)
 	v.notify()
 	return v.observe, true, nil
 }
@@ -171,13 +152,26 @@ func (v *View) apply(b ledger.Block, changes []ledgerapi.Consent, registrations,
 // has as revoked stays revoked whatever older state arrives after it (a
 // revocation this service committed is applied before its block is read).
 func (v *View) put(c ledgerapi.Consent) {
-	if v.byPatient[c.PatientID] == nil {
-		v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
+	pc := v.byPatient[c.PatientID]
+	if pc == nil {
+		pc = &patientConsents{byID: map[string]ledgerapi.Consent{}, byGrantee: map[ledgerapi.Grantee][]string{},
+			prepared: map[string]policy.PreparedConsent{}}
+		v.byPatient[c.PatientID] = pc
 	}
-	if old, ok := v.byPatient[c.PatientID][c.ConsentID]; ok && old.Status == ledgerapi.StatusRevoked && c.Status != ledgerapi.StatusRevoked {
+	old, known := pc.byID[c.ConsentID]
+	if known && old.Status == ledgerapi.StatusRevoked && c.Status != ledgerapi.StatusRevoked {
 		return
 	}
-	v.byPatient[c.PatientID][c.ConsentID] = c
+	if known && old.Grantee != c.Grantee { // never, for the same consent id; kept exact anyway
+		pc.byGrantee[old.Grantee] = slices.DeleteFunc(pc.byGrantee[old.Grantee], func(id string) bool { return id == c.ConsentID })
+	}
+	pc.byID[c.ConsentID] = c
+	pc.prepared[c.ConsentID] = policy.PrepareConsent(policyConsent(c))
+	if ids := pc.byGrantee[c.Grantee]; !slices.Contains(ids, c.ConsentID) {
+		ids = append(ids, c.ConsentID)
+		slices.Sort(ids)
+		pc.byGrantee[c.Grantee] = ids
+	}
 }
 
 // Committed applies a consent change whose transaction this service saw
@@ -198,30 +192,9 @@ func (v *View) CommittedRegistration(patientID string) {
 	v.notify()
 }
 
-// heartbeat records that the peer answered with its chain height.
-func (v *View) heartbeat(height uint64) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	now := v.now()
-	v.heard, v.peerHeight = now, height
-	switch {
-	case height <= v.next:
-		v.behindSince = time.Time{}
-	case v.behindSince.IsZero():
-		v.behindSince = now
-	}
-}
-
-// tiedTo reports whether the view's blocks are the ledger's: its genesis
-// block and the last block it read have the hashes the peer has for them.
-func (v *View) tiedTo(genesis, last []byte) bool {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return bytes.Equal(v.genesis, genesis) && bytes.Equal(v.last, last)
-}
-
-// reset empties the view, to be rebuilt from the genesis block.
-func (v *View) reset() {
+// Reset empties the view and its position, to be rebuilt from the genesis
+// block (follow.View).
+func (v *View) Reset() {
 	v.restore(viewState{})
 }
 
@@ -230,8 +203,8 @@ func (v *View) Expiring(from, to time.Time) []ledgerapi.Consent {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	var out []ledgerapi.Consent
-	for _, cs := range v.byPatient {
-		for _, c := range cs {
+	for _, pc := range v.byPatient {
+		for _, c := range pc.byID {
 			if c.Status != ledgerapi.StatusActive || c.ExpiresAt == "" || v.erased[c.PatientID] {
 				continue
 			}
@@ -250,49 +223,11 @@ func (v *View) notify() {
 	v.changed = make(chan struct{})
 }
 
-// follow marks the view as following the ledger, live once it has read
-// every block below height; stop marks it as not following.
-func (v *View) follow(height uint64) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.following, v.target = true, height
-	v.heard, v.peerHeight, v.behindSince = v.now(), height, time.Time{}
-	v.notify()
-}
-
-func (v *View) stop() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.following = false
-	v.notify()
-}
-
 // Live reports whether decisions may rely on the view, and if not, why.
-func (v *View) Live() (bool, string) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	switch {
-	case !v.following:
-		return false, "the consent view is not following the ledger (ledger unreachable)"
-	case v.next < v.target:
-		return false, fmt.Sprintf("the consent view is catching up with the ledger (block %d of %d)", v.next, v.target)
-	}
-	now := v.now()
-	if quiet := now.Sub(v.heard); quiet > v.bound {
-		return false, fmt.Sprintf("the consent view has not heard from the ledger for %s (at most %s allowed)", quiet.Round(time.Millisecond), v.bound)
-	}
-	if !v.behindSince.IsZero() && now.Sub(v.behindSince) > v.bound {
-		return false, fmt.Sprintf("the consent view is %d blocks behind the ledger for %s", v.peerHeight-v.next, now.Sub(v.behindSince).Round(time.Millisecond))
-	}
-	return true, ""
-}
+func (v *View) Live() (bool, string) { return v.pos.Live() }
 
 // Checkpoint is the next block the view will read.
-func (v *View) Checkpoint() ledger.Checkpoint {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	return ledger.Checkpoint{Next: v.next}
-}
+func (v *View) Checkpoint() ledger.Checkpoint { return ledger.Checkpoint{Next: v.pos.Next()} }
 
 // Erased reports whether the patient's data was erased: every decision
 // about them is a deny.
@@ -310,20 +245,49 @@ func (v *View) Registered(patientID string) bool {
 }
 
 // Matching returns the patient's consents that name the subject at their
-// organisation, or the subject's organisation, in consent-id order, whatever their status: the
-// policy decides which of them count.
+// organisation, or the subject's organisation, in consent-id order, whatever
+// their status: the policy decides which of them count.
 func (v *View) Matching(patientID, subjectID, subjectOrg string) []ledgerapi.Consent {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	var out []ledgerapi.Consent
-	for _, c := range v.byPatient[patientID] {
-		if subjectOrg != "" && (c.Grantee == ledgerapi.UserGrantee(subjectOrg, subjectID) && subjectID != "" ||
-			c.Grantee.Kind == ledgerapi.GranteeOrg && c.Grantee.ID == subjectOrg) {
-			out = append(out, c)
-		}
+	pc, ids := v.matching(patientID, subjectID, subjectOrg)
+	out := make([]ledgerapi.Consent, len(ids))
+	for i, id := range ids {
+		out[i] = pc.byID[id]
 	}
-	slices.SortFunc(out, func(a, b ledgerapi.Consent) int { return strings.Compare(a.ConsentID, b.ConsentID) })
 	return out
+}
+
+// MatchingPrepared is Matching as policy documents, ready for a decision.
+func (v *View) MatchingPrepared(patientID, subjectID, subjectOrg string) []policy.PreparedConsent {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	pc, ids := v.matching(patientID, subjectID, subjectOrg)
+	out := make([]policy.PreparedConsent, len(ids))
+	for i, id := range ids {
+		out[i] = pc.prepared[id]
+	}
+	return out
+}
+
+// matching returns the patient's consents and the ids of those naming the
+// subject or its organisation, sorted. The caller holds the lock.
+func (v *View) matching(patientID, subjectID, subjectOrg string) (*patientConsents, []string) {
+	pc := v.byPatient[patientID]
+	if pc == nil || subjectOrg == "" {
+		return nil, nil
+	}
+	var ids []string
+	if subjectID != "" {
+		ids = append(ids, pc.byGrantee[ledgerapi.UserGrantee(subjectOrg, subjectID)]...)
+	}
+	orgIDs := pc.byGrantee[ledgerapi.Grantee{Kind: ledgerapi.GranteeOrg, ID: subjectOrg}]
+	if len(ids) == 0 {
+		return pc, orgIDs // shared, read-only: the caller copies
+	}
+	ids = append(ids, orgIDs...)
+	slices.Sort(ids)
+	return pc, ids
 }
 
 // Await waits until the view has applied the transaction txID's change of
@@ -332,7 +296,11 @@ func (v *View) Matching(patientID, subjectID, subjectOrg string) []ledgerapi.Con
 func (v *View) Await(ctx context.Context, patientID, consentID, txID string) error {
 	for {
 		v.mu.RLock()
-		c, ok := v.byPatient[patientID][consentID]
+		var c ledgerapi.Consent
+		ok := false
+		if pc := v.byPatient[patientID]; pc != nil {
+			c, ok = pc.byID[consentID]
+		}
 		seen := ok && (c.GrantTxID == txID || c.RevokeTxID == txID)
 		changed := v.changed
 		v.mu.RUnlock()
@@ -347,17 +315,20 @@ func (v *View) Await(ctx context.Context, patientID, consentID, txID string) err
 	}
 }
 
+// Snapshot is the view as a snapshot keeps it (follow.View).
+func (v *View) Snapshot() ([]byte, error) { return json.Marshal(v.state()) }
+
 // state copies the view for a snapshot.
 func (v *View) state() viewState {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	s := viewState{Format: viewFormat, Checkpoint: ledger.Checkpoint{Next: v.next}, Genesis: v.genesis, Last: v.last}
+	s := viewState{Format: viewFormat, State: v.pos.State()}
 	for p := range v.patients {
 		s.Patients = append(s.Patients, p)
 	}
 	slices.Sort(s.Patients)
-	for _, consents := range v.byPatient {
-		for _, c := range consents {
+	for _, pc := range v.byPatient {
+		for _, c := range pc.byID {
 			s.Consents = append(s.Consents, c)
 		}
 	}
@@ -374,12 +345,9 @@ func (v *View) state() viewState {
 func (v *View) restore(s viewState) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.byPatient = map[string]map[string]ledgerapi.Consent{}
+	v.byPatient = map[string]*patientConsents{}
 	for _, c := range s.Consents {
-		if v.byPatient[c.PatientID] == nil {
-			v.byPatient[c.PatientID] = map[string]ledgerapi.Consent{}
-		}
-		v.byPatient[c.PatientID][c.ConsentID] = c
+		v.put(c)
 	}
 	v.patients = map[string]bool{}
 	for _, p := range s.Patients {
@@ -389,7 +357,6 @@ func (v *View) restore(s viewState) {
 	for _, p := range s.Erased {
 		v.erased[p] = true
 	}
-	v.next, v.following = s.Checkpoint.Next, false
-	v.genesis, v.last = s.Genesis, s.Last
+	v.pos.Restore(s.State)
 	v.notify()
 }

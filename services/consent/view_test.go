@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/platform/follow"
 	"healthexchange/services/platform/ledger"
 )
 
@@ -241,7 +242,7 @@ func TestViewLive(t *testing.T) {
 			name: "restore makes it not live",
 			setup: func(t *testing.T, v *View) {
 				v.follow(0)
-				v.restore(viewState{Checkpoint: ledger.Checkpoint{Next: 7}})
+				v.restore(viewState{State: follow.State{Checkpoint: ledger.Checkpoint{Next: 7}}})
 			},
 			wantWhy: "not following the ledger",
 		},

@@ -2,12 +2,15 @@ package records
 
 import (
 	"context"
+	"path/filepath"
+	"time"
 
 	"google.golang.org/grpc"
 
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/domain/fhir"
 	"healthexchange/services/platform/daemon"
+	"healthexchange/services/platform/follow"
 	"healthexchange/services/platform/serving"
 )
 
@@ -38,6 +41,16 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		return nil, err
 	}
 	svc := NewService(l, decisions, bucket, v, p.Log())
+	stateDir, err := p.StateDir()
+	if err != nil {
+		return nil, err
+	}
+	svc.notary = NewNotaryView()
+	snapshot := filepath.Join(stateDir, "notary-view.json")
+	if err := loadNotaryView(snapshot, svc.notary); err != nil {
+		return nil, err
+	}
+	follower := &follow.Follower{Src: l, View: svc.notary, SnapshotPath: snapshot, Retry: time.Second, SaveEvery: time.Second, Log: p.Log()}
 	svc.pendingAfter, svc.hooks = cfg.PendingAfter, cfg.hooks
 	if svc.verifyLimit, err = serving.NewLimiter(cfg.VerifyRate); err != nil {
 		return nil, err
@@ -60,6 +73,7 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		Limits: limits(),
 		Background: []func(context.Context){
 			func(ctx context.Context) { svc.sweepEvery(ctx, cfg.SweepEvery) },
+			follower.Run,
 		},
 		Started: []any{"bucket", cfg.Bucket},
 	}, nil

@@ -61,7 +61,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, req GetRequest) (Ge
 	if err := req.validate(); err != nil {
 		return GetResult{}, err
 	}
-	versions, err := s.history(ctx, req.PatientID, req.RecordID)
+	versions, err := s.viewedHistory(ctx, req.PatientID, req.RecordID)
 	if err != nil {
 		return GetResult{}, err
 	}
@@ -105,6 +105,20 @@ func (s *Service) read(ctx context.Context, v ledgerapi.Notarization) ([]byte, e
 
 // history returns a record's versions if it is the patient's; a record of
 // another patient is not found, as an unknown one is.
+// viewedHistory is history from the notary view when it is live and knows
+// the record, else from the ledger.
+func (s *Service) viewedHistory(ctx context.Context, patientID, recordID string) ([]ledgerapi.Notarization, error) {
+	if s.notary != nil {
+		if versions, ok := s.notary.History(recordID); ok {
+			if versions[0].PatientID != patientID {
+				return nil, fmt.Errorf("%w: patient %s has no record %s", ErrNotFound, patientID, recordID)
+			}
+			return versions, nil
+		}
+	}
+	return s.history(ctx, patientID, recordID)
+}
+
 func (s *Service) history(ctx context.Context, patientID, recordID string) ([]ledgerapi.Notarization, error) {
 	versions, err := s.ledger.RecordHistory(ctx, recordID)
 	if errors.Is(err, ledgerapi.ErrNotFound) || (err == nil && (len(versions) == 0 || versions[0].PatientID != patientID)) {

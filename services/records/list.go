@@ -136,7 +136,7 @@ func (s *Service) History(ctx context.Context, p auth.Principal, req HistoryRequ
 		ledgerapi.ValidatePurpose("purpose", req.Purpose)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	versions, err := s.history(ctx, req.PatientID, req.RecordID)
+	versions, err := s.viewedHistory(ctx, req.PatientID, req.RecordID)
 	if err != nil {
 		return nil, err
 	}

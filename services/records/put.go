@@ -199,6 +199,9 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	if err != nil {
 		return PutResult{}, err
 	}
+	if s.notary != nil {
+		s.notary.Committed(n)
+	}
 	s.log.InfoContext(ctx, "record stored", "record", n.RecordID, "version", n.Version, "patient", n.PatientID,
 		"category", n.Category, "author", n.Author, "tx", n.TxID)
 	return PutResult{Record: n}, nil

@@ -76,6 +76,9 @@ type Service struct {
 	pendingAfter time.Duration
 	// verifyLimit bounds each client's public verifications (nil: none).
 	verifyLimit *serving.Limiter
+	// notary, if set, is the local copy of the notary a get reads the
+	// record's history from (nil: the ledger is asked every time).
+	notary *NotaryView
 
 	locks keylock.Locks
 	// hooks let tests act at a chosen step; nil in production.

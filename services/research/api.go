@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -92,18 +93,29 @@ func (a *api) DownloadDataset(req *researchv1.DownloadDatasetRequest, stream res
 	if err != nil {
 		return err
 	}
-	b, err := a.svc.Download(ctx, p, req.GetDatasetId(), req.GetFile())
+	r, err := a.svc.Download(ctx, p, req.GetDatasetId(), req.GetFile())
 	if err != nil {
 		return toStatus(ctx, a.svc.log, err)
 	}
-	for len(b) > 0 {
-		n := min(len(b), downloadChunk)
-		if err := stream.Send(&researchv1.DownloadDatasetResponse{Chunk: b[:n]}); err != nil {
+	defer r.Close()
+	for {
+		// A chunk of its own for each message: gRPC may still hold the
+		// last one after Send returns.
+		chunk := make([]byte, downloadChunk)
+		n, readErr := io.ReadFull(r, chunk)
+		switch {
+		case errors.Is(readErr, io.EOF):
+			return nil
+		case readErr != nil && !errors.Is(readErr, io.ErrUnexpectedEOF):
+			return toStatus(ctx, a.svc.log, readErr)
+		}
+		if err := stream.Send(&researchv1.DownloadDatasetResponse{Chunk: chunk[:n]}); err != nil {
 			return err
 		}
-		b = b[n:]
+		if readErr != nil { // io.ErrUnexpectedEOF: that was the last chunk
+			return nil
+		}
 	}
-	return nil
 }
 
 // specFromProto reads a request's spec; Spec.validate checks the rest.

@@ -49,44 +49,73 @@ const (
 // Progress reports how far a build has got.
 type Progress func(stage string, done, total int, rows int64)
 
-// built is a dataset before it is written: each released patient's
-// generalized quasi-identifiers and rows, and what Enforce reported.
+// built is a dataset ready to be written: each released patient's
+// generalized quasi-identifiers and where their rows are spooled, and what
+// Enforce reported. Close removes the spool.
 type built struct {
 	columns  []anonymize.Column
 	qis      []string
-	patients []patientRows // sorted by pseudonym
+	patients []releasedPatient // sorted by pseudonym
 	report   anonymize.Report
 	excluded map[string]int
-	rowsIn   int64
+	rowsIn   int64 // rows of every patient with data, released or not
+	spool    *spool
 }
 
-type patientRows struct {
-	qi   anonymize.Row // pseudonym and generalized quasi-identifiers
-	rows []anonymize.Row
+// releasedPatient is one patient of the files: the pseudonym and
+// generalized quasi-identifiers that lead each of their rows, and the rows.
+type releasedPatient struct {
+	qi   anonymize.Row
+	rows run
 }
 
-// build reads every member's data and de-identifies it. The pseudonymizer's
-// key lives only for the call.
-func build(ctx context.Context, src Sources, spec Spec, cohort Cohort, progress Progress, log *slog.Logger) (*built, error) {
+// Close removes the spooled rows.
+func (b *built) Close() error { return b.spool.Close() }
+
+// build reads every member's data and de-identifies it, in two passes that
+// never hold every row. The first (here) reads the members, a few at a
+// time, spooling each one's rows to disk (in dir) as they are made and
+// keeping only their quasi-identifiers; k-anonymity then runs over those,
+// one tuple per patient, and decides the generalization and who is
+// released. The second pass (writeFiles) writes the released patients'
+// rows from the spool. The pseudonymizer's key lives only for the call.
+func build(ctx context.Context, src Sources, spec Spec, cohort Cohort, dir string, progress Progress, log *slog.Logger) (*built, error) {
 	pz, err := anonymize.NewPseudonymizer()
 	if err != nil {
 		return nil, err
 	}
 	defer pz.Forget()
 	qis := spec.qis()
-	b := &built{columns: outputColumns(spec), qis: qis, excluded: map[string]int{}}
+	columns := outputColumns(spec)
+	sp, err := newSpool(dir, max(1, min(readers, len(cohort.Members))), len(tailColumns(columns, qis)))
+	if err != nil {
+		return nil, err
+	}
+	b := &built{columns: columns, qis: qis, excluded: map[string]int{}, spool: sp}
+	ok := false
+	defer func() {
+		if !ok {
+			sp.Close()
+		}
+	}()
 	if cohort.Partial > 0 {
 		b.excluded[exclPartialConsent] = cohort.Partial
 	}
-	asOf := cohort.Time
-	var (
-		subjects []anonymize.Row // one per patient with data: patient id and raw quasi-identifiers
-		payload  = map[string][]anonymize.Row{}
-	)
-	results, stop := readAll(ctx, src, spec, pz, cohort.Members)
+	type subject struct {
+		member int
+		row    anonymize.Row // patient id and raw quasi-identifiers
+		rows   run
+	}
+	var subjects []subject
+	results, stop := readAll(ctx, src, spec, pz, cohort.Members, sp)
 	defer stop() // before pz.Forget: no reader may use the key after it
-	for i, m := range cohort.Members {
-		r := <-results[i]
+	for done := 1; done <= len(cohort.Members); done++ {
+		var r patientResult
+		select {
+		case r = <-results:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		if r.err != nil {
 			return nil, r.err
 		}
@@ -96,17 +125,28 @@ func build(ctx context.Context, src Sources, spec Spec, cohort Cohort, progress 
 		switch {
 		case r.reason != "":
 			b.excluded[r.reason]++
-		case len(r.rows) == 0:
+		case r.rows.rows == 0:
 			b.excluded[exclNoData]++
 		default:
-			subjects = append(subjects, r.subject)
-			payload[pz.Pseudonym(m.PatientID)] = r.rows
-			b.rowsIn += int64(len(r.rows))
+			subjects = append(subjects, subject{member: r.member, row: r.subject, rows: r.rows})
+			b.rowsIn += r.rows.rows
 		}
-		progress("reading", i+1, len(cohort.Members), b.rowsIn)
+		progress("reading", done, len(cohort.Members), b.rowsIn)
+	}
+	if err := sp.flush(); err != nil {
+		return nil, err
 	}
 	progress("anonymizing", len(cohort.Members), len(cohort.Members), b.rowsIn)
-	prepared, err := pz.Prepare(subjectSchema(qis), subjects, asOf)
+	// Prepare and Enforce see the patients in cohort order, whatever the
+	// order they were read in.
+	slices.SortFunc(subjects, func(x, y subject) int { return x.member - y.member })
+	rows := make([]anonymize.Row, len(subjects))
+	runs := make(map[string]run, len(subjects))
+	for i, s := range subjects {
+		rows[i] = s.row
+		runs[pz.Pseudonym(s.row[ColPseudonym])] = s.rows
+	}
+	prepared, err := pz.Prepare(subjectSchema(qis), rows, cohort.Time)
 	if err != nil {
 		return nil, err
 	}
@@ -117,67 +157,78 @@ func build(ctx context.Context, src Sources, spec Spec, cohort Cohort, progress 
 	b.report = report
 	slices.SortFunc(released, func(x, y anonymize.Row) int { return strings.Compare(x[ColPseudonym], y[ColPseudonym]) })
 	for _, q := range released {
-		b.patients = append(b.patients, patientRows{qi: q, rows: payload[q[ColPseudonym]]})
+		b.patients = append(b.patients, releasedPatient{qi: q, rows: runs[q[ColPseudonym]]})
 	}
 	log.InfoContext(ctx, "dataset built", "cohort", len(cohort.Members), "patients_with_data", len(subjects),
 		"patients_released", len(released), "rows_in", b.rowsIn)
+	ok = true
 	return b, nil
 }
 
 // readers is how many patients are read at once: reading is mostly waiting
-// for the object store.
+// for the object store. Each holds one patient's records and, for summaries,
+// running totals; their rows go to the spool as they are made.
 const readers = 8
 
-// patientResult is one member's data, or why they are left out.
+// patientResult is one member's quasi-identifiers and spooled rows, or why
+// they are left out.
 type patientResult struct {
+	member   int
 	subject  anonymize.Row
-	rows     []anonymize.Row
+	rows     run
 	reason   string
 	excluded map[string]int
 	err      error
 }
 
-// readAll reads the members' data with a few readers at once; result i is
-// member i's, on its own channel, so they are used in cohort order. The
-// readers stop when ctx ends or a read fails; stop cancels them and returns
-// once every reader has returned.
-func readAll(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseudonymizer, members []Member) (results []chan patientResult, stop func()) {
+// readAll reads the members' data with a few readers at once, each
+// spooling to a file of its own, and sends each member's result as it is
+// done (in no particular order). The readers stop when ctx ends or a read
+// fails; a reader sends its failure before it stops the others, so the
+// first error received is the cause. stop cancels them and returns once
+// every reader has returned.
+func readAll(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseudonymizer, members []Member, sp *spool) (results <-chan patientResult, stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
-	results = make([]chan patientResult, len(members))
-	for i := range results {
-		results[i] = make(chan patientResult, 1)
-	}
+	out := make(chan patientResult, len(sp.writers))
 	next := make(chan int)
+	var wg sync.WaitGroup
+	wg.Add(1)
 	go func() {
+		defer wg.Done()
 		defer close(next)
 		for i := range members {
 			select {
 			case next <- i:
 			case <-ctx.Done():
-				for ; i < len(members); i++ {
-					results[i] <- patientResult{err: ctx.Err()}
-				}
 				return
 			}
 		}
 	}()
-	var wg sync.WaitGroup
-	for range min(readers, len(members)) {
+	m := &memberReader{src: src, spec: spec, pz: pz, cells: newLayout(spec)}
+	for w := range sp.writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				r := patientResult{excluded: map[string]int{}}
-				r.subject, r.rows, r.reason, r.err = patientData(ctx, src, spec, pz, members[i].PatientID, r.excluded)
+				r := patientResult{member: i, excluded: map[string]int{}}
+				sink := sp.sink(w)
+				r.subject, r.reason, r.err = m.patientData(ctx, members[i].PatientID, sink, r.excluded)
+				if r.err == nil && r.reason == "" {
+					r.rows = sink.run()
+				} else if err := sink.discard(); err != nil && r.err == nil {
+					r.err = err
+				}
+				select {
+				case out <- r:
+				case <-ctx.Done():
+				}
 				if r.err != nil {
 					cancel()
 				}
-				results[i] <- r
 			}
 		}()
 	}
-	go func() { wg.Wait(); cancel() }()
-	return results, func() { cancel(); wg.Wait() }
+	return out, func() { cancel(); wg.Wait() }
 }
 
 // enforce runs k-anonymity over one row per patient (quasi-identifiers are
@@ -245,41 +296,79 @@ func outputColumns(spec Spec) []anonymize.Column {
 	return cols
 }
 
-// patientData reads one member's quasi-identifiers and rows. A reason is
-// returned instead when the patient is left out; an error only when the
-// sources cannot be read (the job fails rather than release a dataset that
-// silently misses patients).
-func patientData(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseudonymizer, patientID string, excluded map[string]int) (anonymize.Row, []anonymize.Row, string, error) {
-	versions, err := src.Latest(ctx, patientID)
+// tailColumns are the columns of a row's own values: those after the
+// pseudonym and the quasi-identifiers, which every row of a patient shares
+// and outputColumns puts first. They are what is spooled of a row.
+func tailColumns(columns []anonymize.Column, qis []string) []anonymize.Column {
+	return columns[1+len(qis):]
+}
+
+// layout is where each of a row's own values goes among its spooled cells
+// (tailColumns), -1 for a column the spec does not output.
+type layout struct {
+	source, category, code, value, unit, date, timeOfDay, count, min, max, mean int
+}
+
+func newLayout(spec Spec) layout {
+	tail := tailColumns(outputColumns(spec), spec.qis())
+	at := func(name string) int {
+		return slices.IndexFunc(tail, func(c anonymize.Column) bool { return c.Name == name })
+	}
+	return layout{source: at(ColSource), category: at(ColCategory), code: at(ColCode), value: at(ColValue), unit: at(ColUnit),
+		date: at(ColDate), timeOfDay: at(ColTimeOfDay), count: at(ColCount), min: at(ColMin), max: at(ColMax), mean: at(ColMean)}
+}
+
+// set puts a non-empty value in its cell, when its column is output.
+func set(cells []string, i int, v string) {
+	if i >= 0 && v != "" {
+		cells[i] = v
+	}
+}
+
+// memberReader reads the members of one build: their quasi-identifiers,
+// and their rows, which it writes to the spool as it makes them.
+type memberReader struct {
+	src   Sources
+	spec  Spec
+	pz    *anonymize.Pseudonymizer
+	cells layout
+}
+
+// patientData reads one member's quasi-identifiers and writes their rows to
+// out. A reason is returned instead when the patient is left out (their
+// rows in out are then discarded); an error only when the sources cannot be
+// read (the job fails rather than release a dataset that silently misses
+// patients) or the rows cannot be spooled.
+func (m *memberReader) patientData(ctx context.Context, patientID string, out *rowSink, excluded map[string]int) (anonymize.Row, string, error) {
+	spec, l := m.spec, m.cells
+	versions, err := m.src.Latest(ctx, patientID)
 	if err != nil {
-		return nil, nil, "", fmt.Errorf("%w: records of a cohort member: %w", ErrUnavailable, err)
+		return nil, "", fmt.Errorf("%w: records of a cohort member: %w", ErrUnavailable, err)
 	}
 	subject := anonymize.Row{ColPseudonym: patientID}
 	if qis := spec.qis(); len(qis) > 0 {
-		d, reason, err := demographics(ctx, src, versions)
+		d, reason, err := demographics(ctx, m.src, versions)
 		if err != nil || reason != "" {
-			return nil, nil, reason, err
+			return nil, reason, err
 		}
 		for _, q := range qis {
 			subject[q] = map[string]string{ColAgeBand: d.BirthDate, ColSex: d.Sex, ColZIP3: d.ZIP}[q]
 		}
 	}
-	pseudonym := pz.Pseudonym(patientID)
-	var rows []anonymize.Row
 	wanted := spec.recordCategories()
 	for _, v := range versions {
 		if !slices.Contains(wanted, v.Category) {
 			continue
 		}
-		raw, err := src.Read(ctx, v)
+		raw, err := m.src.Read(ctx, v)
 		switch {
 		case errors.Is(err, recordstore.ErrErased):
-			return nil, nil, exclErased, nil
+			return nil, exclErased, nil
 		case errors.Is(err, recordstore.ErrTampered):
 			excluded[exclRecordTampered]++
 			continue
 		case err != nil:
-			return nil, nil, "", fmt.Errorf("%w: a record of a cohort member: %w", ErrUnavailable, err)
+			return nil, "", fmt.Errorf("%w: a record of a cohort member: %w", ErrUnavailable, err)
 		}
 		f, err := factOf(v.Category, raw)
 		if err != nil {
@@ -292,16 +381,26 @@ func patientData(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseu
 		if f.ValueRefused && (slices.Contains(spec.Fields, ColValue) || slices.Contains(spec.Fields, ColUnit)) {
 			excluded[exclRecordValueUnusable]++
 		}
-		rows = append(rows, factRow(spec, pz, patientID, pseudonym, f))
+		cells := out.next()
+		set(cells, l.source, "record")
+		set(cells, l.category, f.Category)
+		set(cells, l.code, f.Code)
+		set(cells, l.value, f.Value)
+		set(cells, l.unit, f.Unit)
+		if l.date >= 0 {
+			set(cells, l.date, releaseDate(spec, m.pz, patientID, f.Date))
+		}
+		if err := out.put(); err != nil {
+			return nil, "", err
+		}
 	}
 	if slices.Contains(spec.Categories, "vitals") {
-		rs, reason, err := readingRows(ctx, src, spec, pz, patientID, pseudonym)
+		reason, err := m.readings(ctx, patientID, out)
 		if err != nil || reason != "" {
-			return nil, nil, reason, err
+			return nil, reason, err
 		}
-		rows = append(rows, rs...)
 	}
-	return subject, rows, "", nil
+	return subject, "", nil
 }
 
 // demographics reads the patient's most recent Patient resource.
@@ -338,16 +437,6 @@ func demographics(ctx context.Context, src Sources, versions []ledgerapi.Notariz
 	return d, "", nil
 }
 
-// factRow is the row of one clinical record.
-func factRow(spec Spec, pz *anonymize.Pseudonymizer, patientID, pseudonym string, f Fact) anonymize.Row {
-	r := anonymize.Row{ColPseudonym: pseudonym, ColSource: "record", ColCategory: f.Category}
-	set(r, spec, ColCode, f.Code)
-	set(r, spec, ColValue, f.Value)
-	set(r, spec, ColUnit, f.Unit)
-	set(r, spec, ColDate, releaseDate(spec, pz, patientID, f.Date))
-	return r
-}
-
 func releaseDate(spec Spec, pz *anonymize.Pseudonymizer, patientID string, t time.Time) string {
 	if spec.Dates == ShiftedDays {
 		return pz.ShiftDate(patientID, t).Format(time.DateOnly)
@@ -355,79 +444,115 @@ func releaseDate(spec Spec, pz *anonymize.Pseudonymizer, patientID string, t tim
 	return anonymize.Year(t)
 }
 
-// set puts a chosen, non-empty value in r.
-func set(r anonymize.Row, spec Spec, col, v string) {
-	if v != "" && slices.Contains(spec.Fields, col) {
-		r[col] = v
-	}
-}
-
-// readingRows are the patient's readings in the window, released raw (time
-// shifted) or summarized per shifted day or over the window.
-func readingRows(ctx context.Context, src Sources, spec Spec, pz *anonymize.Pseudonymizer, patientID, pseudonym string) ([]anonymize.Row, string, error) {
+// readings writes the patient's readings in the window to out: raw (time
+// shifted) as they are read, or summarized per shifted day or over the
+// window once all are read (the summaries' running totals are all that is
+// held).
+func (m *memberReader) readings(ctx context.Context, patientID string, out *rowSink) (string, error) {
+	spec, l := m.spec, m.cells
 	var (
-		rows []anonymize.Row
-		raw  []anonymize.Reading
 		// The patient's date offset, drawn once: every reading of theirs
 		// moves by the same whole days (anonymize.ShiftDate, in UTC).
 		epoch = time.Unix(0, 0).UTC()
-		shift = pz.ShiftDate(patientID, epoch).Sub(epoch)
+		shift = m.pz.ShiftDate(patientID, epoch).Sub(epoch)
+		dates dateCache
+		// sum is nil for raw readings; sumErr is the first reading it
+		// refused (the job fails with it, as SummarizeReadings would).
+		sum      *anonymize.Summarizer
+		sumErr   error
+		spoolErr error
 	)
-	err := src.Readings(ctx, patientID, spec.From, spec.To, func(sr readingstore.StoredReading) error {
+	switch spec.Readings {
+	case DailySummary:
+		sum, _ = m.pz.NewSummarizer(anonymize.ByDay) // a valid granularity
+	case WindowSummary:
+		sum, _ = m.pz.NewSummarizer(anonymize.WholeWindow)
+	}
+	err := m.src.Readings(ctx, patientID, spec.From, spec.To, func(sr readingstore.StoredReading) error {
 		if !spec.kindWanted(sr.Kind) {
 			return nil
 		}
 		t := sr.TimeFrame.Begin()
-		for _, v := range readingValues(sr.Reading) {
-			if spec.Readings == RawReadings {
-				r := anonymize.Row{ColPseudonym: pseudonym, ColSource: "reading", ColCategory: "vitals"}
-				set(r, spec, ColCode, v.code)
-				set(r, spec, ColValue, strconv.FormatFloat(v.value, 'g', -1, 64))
-				set(r, spec, ColUnit, sr.Unit)
-				shifted := t.UTC().Add(shift)
-				set(r, spec, ColDate, shifted.Format(time.DateOnly))
-				set(r, spec, ColTimeOfDay, shifted.Format(time.TimeOnly))
-				rows = append(rows, r)
+		values, n := readingValues(sr.Reading)
+		for _, v := range values[:n] {
+			if sum != nil {
+				if sumErr == nil {
+					sumErr = sum.Add(anonymize.Reading{PatientID: patientID, Kind: v.code, Time: t, Value: v.value})
+				}
 				continue
 			}
-			raw = append(raw, anonymize.Reading{PatientID: patientID, Kind: v.code, Time: t, Value: v.value})
+			cells := out.next()
+			set(cells, l.source, "reading")
+			set(cells, l.category, "vitals")
+			set(cells, l.code, v.code)
+			if l.value >= 0 {
+				set(cells, l.value, strconv.FormatFloat(v.value, 'g', -1, 64))
+			}
+			set(cells, l.unit, sr.Unit)
+			shifted := t.UTC().Add(shift)
+			if l.date >= 0 {
+				set(cells, l.date, dates.format(shifted))
+			}
+			if l.timeOfDay >= 0 {
+				set(cells, l.timeOfDay, shifted.Format(time.TimeOnly))
+			}
+			if spoolErr = out.put(); spoolErr != nil {
+				return spoolErr
+			}
 		}
 		return nil
 	})
 	switch {
+	case spoolErr != nil:
+		return "", spoolErr
 	case errors.Is(err, readingstore.ErrNotFound):
-		return nil, exclErased, nil
+		return exclErased, nil
 	case errors.Is(err, readingstore.ErrTampered):
 		// A batch that fails its check is never used, and neither is the
 		// rest of the patient's data: a release must not depend on which
 		// of their readings an attacker chose to break.
-		return nil, exclReadingTampered, nil
+		return exclReadingTampered, nil
 	case err != nil:
-		return nil, "", fmt.Errorf("%w: readings of a cohort member: %w", ErrUnavailable, err)
+		return "", fmt.Errorf("%w: readings of a cohort member: %w", ErrUnavailable, err)
+	case sumErr != nil:
+		return "", sumErr
+	case sum == nil:
+		return "", nil
 	}
-	if spec.Readings == RawReadings || len(raw) == 0 {
-		return rows, "", nil
+	for _, s := range sum.Summaries() {
+		cells := out.next()
+		set(cells, l.source, "reading-summary")
+		set(cells, l.category, "vitals")
+		set(cells, l.code, s.Kind)
+		set(cells, l.unit, kindUnits[baseKind(s.Kind)])
+		set(cells, l.date, s.Day)
+		set(cells, l.count, strconv.Itoa(s.Count))
+		set(cells, l.min, strconv.FormatFloat(s.Min, 'g', 6, 64))
+		set(cells, l.max, strconv.FormatFloat(s.Max, 'g', 6, 64))
+		set(cells, l.mean, strconv.FormatFloat(s.Mean, 'g', 6, 64))
+		if err := out.put(); err != nil {
+			return "", err
+		}
 	}
-	g := anonymize.WholeWindow
-	if spec.Readings == DailySummary {
-		g = anonymize.ByDay
+	return "", nil
+}
+
+// dateCache formats UTC dates, remembering the last: a patient's readings
+// come a day at a time.
+type dateCache struct {
+	day  int64 // days since the Unix epoch
+	date string
+}
+
+func (c *dateCache) format(t time.Time) string {
+	day := t.Unix() / 86400
+	if t.Unix() < 0 && t.Unix()%86400 != 0 {
+		day-- // floor, for dates before 1970
 	}
-	sums, err := pz.SummarizeReadings(raw, g)
-	if err != nil {
-		return nil, "", err
+	if c.date == "" || day != c.day {
+		c.day, c.date = day, t.Format(time.DateOnly)
 	}
-	for _, s := range sums {
-		r := anonymize.Row{ColPseudonym: s.Pseudonym, ColSource: "reading-summary", ColCategory: "vitals"}
-		set(r, spec, ColCode, s.Kind)
-		set(r, spec, ColUnit, kindUnits[baseKind(s.Kind)])
-		set(r, spec, ColDate, s.Day)
-		set(r, spec, ColCount, strconv.Itoa(s.Count))
-		set(r, spec, ColMin, strconv.FormatFloat(s.Min, 'g', 6, 64))
-		set(r, spec, ColMax, strconv.FormatFloat(s.Max, 'g', 6, 64))
-		set(r, spec, ColMean, strconv.FormatFloat(s.Mean, 'g', 6, 64))
-		rows = append(rows, r)
-	}
-	return rows, "", nil
+	return c.date
 }
 
 type readingValue struct {
@@ -435,13 +560,19 @@ type readingValue struct {
 	value float64
 }
 
+// Codes of a blood pressure's two values.
+var (
+	codeSystolic  = mhealth.BloodPressure.String() + "-systolic"
+	codeDiastolic = mhealth.BloodPressure.String() + "-diastolic"
+)
+
 // readingValues splits a blood pressure into its systolic and diastolic
 // values; every other kind has one value.
-func readingValues(r mhealth.Reading) []readingValue {
+func readingValues(r mhealth.Reading) (values [2]readingValue, n int) {
 	if r.Kind == mhealth.BloodPressure {
-		return []readingValue{{r.Kind.String() + "-systolic", r.Value}, {r.Kind.String() + "-diastolic", r.Diastolic}}
+		return [2]readingValue{{codeSystolic, r.Value}, {codeDiastolic, r.Diastolic}}, 2
 	}
-	return []readingValue{{r.Kind.String(), r.Value}}
+	return [2]readingValue{{r.Kind.String(), r.Value}}, 1
 }
 
 // kindUnits is the unit of each reading kind, by name.

@@ -399,48 +399,37 @@ func TestCheckFilesRefuses(t *testing.T) {
 		t.Fatal(err)
 	}
 	cols := outputColumns(spec)
-	patient := func(pseudonym, sex string) patientRows {
-		return patientRows{qi: anonymize.Row{ColPseudonym: pseudonym, ColSex: sex},
+	patient := func(pseudonym, sex string) testPatient {
+		return testPatient{qi: anonymize.Row{ColPseudonym: pseudonym, ColSex: sex},
 			rows: []anonymize.Row{{ColPseudonym: pseudonym, ColSource: "record", ColCategory: "labs", ColCode: "718-7"}}}
 	}
-	b := &built{columns: cols, qis: spec.qis(), patients: []patientRows{
+	patients := []testPatient{
 		patient("0123456789abcdef", "female"), patient("1123456789abcdef", "female"), patient("2123456789abcdef", "female"),
 		patient("3123456789abcdef", "male"),
-	}}
-	e, err := encode(b)
-	if err != nil {
-		t.Fatal(err)
 	}
-	if err := checkFiles(e, cols, spec.qis(), 3); !errors.Is(err, anonymize.ErrNotAnonymous) {
+	e := writeTestFiles(t, cols, spec.qis(), patients)
+	if err := e.check(cols, spec.qis(), 3); !errors.Is(err, anonymize.ErrNotAnonymous) {
 		t.Errorf("a group of one: checkFiles = %v, want ErrNotAnonymous", err)
 	}
 
-	b.patients = b.patients[:3]
-	e, err = encode(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := checkFiles(e, cols, spec.qis(), 3); err != nil {
+	e = writeTestFiles(t, cols, spec.qis(), patients[:3])
+	if err := e.check(cols, spec.qis(), 3); err != nil {
 		t.Fatalf("three patients of one group: checkFiles = %v", err)
 	}
 	changed := e
 	changed.ndjson = []byte(strings.Replace(string(e.ndjson), "718-7", "718-8", 1))
-	if err := checkFiles(changed, cols, spec.qis(), 3); err == nil {
+	if err := changed.check(cols, spec.qis(), 3); err == nil {
 		t.Error("NDJSON differing from the CSV: checkFiles accepted it")
 	}
 	short := e
 	short.rows++
-	if err := checkFiles(short, cols, spec.qis(), 3); err == nil {
+	if err := short.check(cols, spec.qis(), 3); err == nil {
 		t.Error("fewer rows than written: checkFiles accepted it")
 	}
-	raw := &built{columns: cols, qis: spec.qis(), patients: []patientRows{
+	e = writeTestFiles(t, cols, spec.qis(), []testPatient{
 		patient("patient-0001", "female"), patient("patient-0002", "female"), patient("patient-0003", "female"),
-	}}
-	e, err = encode(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := checkFiles(e, cols, spec.qis(), 3); !errors.Is(err, anonymize.ErrNotAnonymous) {
+	})
+	if err := e.check(cols, spec.qis(), 3); !errors.Is(err, anonymize.ErrNotAnonymous) {
 		t.Errorf("raw patient ids: checkFiles = %v, want ErrNotAnonymous", err)
 	}
 }
@@ -513,7 +502,7 @@ func TestBuildFailureStopsItsReaders(t *testing.T) {
 	for i := range 4 {
 		members = append(members, Member{PatientID: fmt.Sprintf("patient-%04d", i+1), ConsentIDs: []string{fmt.Sprintf("c-%d", i)}})
 	}
-	_, err := build(ctx, src, spec, Cohort{Time: testNow, Members: members}, func(string, int, int, int64) {}, slog.New(slog.DiscardHandler))
+	_, err := build(ctx, src, spec, Cohort{Time: testNow, Members: members}, t.TempDir(), func(string, int, int, int64) {}, slog.New(slog.DiscardHandler))
 	if n := src.inside.Load(); n != 0 {
 		t.Fatalf("build returned with %d readers still reading", n)
 	}

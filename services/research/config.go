@@ -11,6 +11,11 @@ type Config struct {
 	Bucket string
 	// RecordsBucket and WearablesBucket are read, never written.
 	RecordsBucket, WearablesBucket string
+	// TempDir is where a dataset being built is kept on disk: its rows
+	// between the two passes and its files until they are stored, about 4
+	// times the size of its CSV in all. Empty means the system's temporary
+	// folder. The files are unlinked when made, and mode 0600.
+	TempDir string
 }
 
 // NewConfig returns the defaults.

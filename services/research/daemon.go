@@ -48,6 +48,7 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	}
 	src := &storeSources{ledger: l, records: recordstore.NewArchive(records, v), readings: readingstore.NewArchive(wearables, v)}
 	svc := newService(l, src, datasets, decider, p.Log())
+	svc.tempDir = cfg.TempDir
 	return &daemon.Service{
 		Register:   func(s grpc.ServiceRegistrar) { researchv1.RegisterResearchServiceServer(s, &api{svc: svc}) },
 		Gateway:    []serving.RegisterFunc{researchv1.RegisterResearchServiceHandlerFromEndpoint},

@@ -1,12 +1,14 @@
 package research
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	researchv1 "healthexchange/proto/research/v1"
+	"healthexchange/services/domain/anonymize"
 	"healthexchange/services/domain/fhir"
 	"healthexchange/services/domain/policy"
 	"healthexchange/services/platform/auth"
@@ -502,6 +505,90 @@ func (w *world) released(spec Spec) *researchv1.Dataset {
 		w.t.Fatalf("dataset is %v (%s), want released", d.GetState(), d.GetError())
 	}
 	return d
+}
+
+// download reads one file of a dataset through Service.Download, to its
+// end, as the API streams it; nothing when the stream fails.
+func (w *world) download(p auth.Principal, id, file string) ([]byte, error) {
+	r, err := w.svc.Download(w.ctx, p, id, file)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// testFiles are a dataset's two data files, and how many rows were written.
+type testFiles struct {
+	csv, ndjson []byte
+	rows        int64
+}
+
+// check runs the independent check over the files.
+func (f testFiles) check(columns []anonymize.Column, qis []string, k int) error {
+	csvRead, ndjsonRead, err := checkFiles(bytes.NewReader(f.csv), bytes.NewReader(f.ndjson), f.rows, columns, qis, k)
+	if err == nil && (csvRead != (digest{sha256Of(f.csv), int64(len(f.csv))}) || ndjsonRead != (digest{sha256Of(f.ndjson), int64(len(f.ndjson))})) {
+		return fmt.Errorf("checkFiles read %v and %v, not the files", csvRead, ndjsonRead)
+	}
+	return err
+}
+
+// testPatient is a released patient and their rows.
+type testPatient struct {
+	qi   anonymize.Row // pseudonym and generalized quasi-identifiers
+	rows []anonymize.Row
+}
+
+// writeTestFiles spools the patients' rows and writes the files, as build
+// and writeFiles do.
+func writeTestFiles(t *testing.T, columns []anonymize.Column, qis []string, patients []testPatient) testFiles {
+	t.Helper()
+	dir := t.TempDir()
+	tail := tailColumns(columns, qis)
+	sp, err := newSpool(dir, 2, len(tail))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &built{columns: columns, qis: qis, spool: sp}
+	defer b.Close()
+	for i, p := range patients {
+		sink := sp.sink(i % 2)
+		for _, r := range p.rows {
+			cells := sink.next()
+			for j, c := range tail {
+				cells[j] = r[c.Name]
+			}
+			if err := sink.put(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b.patients = append(b.patients, releasedPatient{qi: p.qi, rows: sink.run()})
+	}
+	if err := sp.flush(); err != nil {
+		t.Fatal(err)
+	}
+	fs, err := writeFiles(t.Context(), b, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fs.Close()
+	out := testFiles{rows: fs.rows}
+	for _, f := range []struct {
+		dst  *[]byte
+		file dataFile
+	}{{&out.csv, fs.csv}, {&out.ndjson, fs.ndjson}} {
+		if *f.dst, err = io.ReadAll(f.file.reader()); err != nil {
+			t.Fatal(err)
+		}
+		if sha256Of(*f.dst) != f.file.sha256 || int64(len(*f.dst)) != f.file.bytes {
+			t.Fatalf("a written file is not what its hash and size say")
+		}
+	}
+	return out
 }
 
 // object is a stored file of a dataset.

@@ -1,7 +1,8 @@
 package research
 
 import (
-	"bytes"
+	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -9,8 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"healthexchange/services/domain/anonymize"
 )
@@ -29,89 +34,238 @@ var fileObjects = map[string]string{
 	FileManifest: "manifest.json",
 }
 
-// encoded is a dataset's data files.
-type encoded struct {
-	csv, ndjson []byte
+// dataFile is one written data file: a temporary file (gone when closed),
+// its size and its SHA-256.
+type dataFile struct {
+	f      *os.File
+	bytes  int64
+	sha256 string
+}
+
+// reader reads the file from its start.
+func (d dataFile) reader() io.Reader { return io.NewSectionReader(d.f, 0, d.bytes) }
+
+// digest is the file's SHA-256 and size.
+func (d dataFile) digest() digest { return digest{sum: d.sha256, n: d.bytes} }
+
+// files are a dataset's data files, written and not yet stored.
+type files struct {
+	csv, ndjson dataFile
 	rows        int64
 }
 
-// encode writes the rows as CSV (a header, then one line per row, an empty
-// cell where a row has no value) and NDJSON (one object per row, with only
-// the columns the row has, values as strings), in the same order. Every
-// cell goes through neutralize; the NDJSON is written from the same cells,
-// so both files hold the same rows.
-func encode(b *built) (encoded, error) {
-	var csvBuf, ndBuf bytes.Buffer
-	cw := csv.NewWriter(&csvBuf)
-	names := names(b.columns)
-	header := make([]string, len(names))
-	for i, n := range names {
-		header[i] = neutralize(n)
+// Close removes the files.
+func (fs *files) Close() error {
+	return errors.Join(fs.csv.f.Close(), fs.ndjson.f.Close())
+}
+
+// fileBuffer is the write buffer of each data file.
+const fileBuffer = 256 << 10
+
+// writeFiles is the second pass of a build: it writes the released
+// patients' rows, read back from the spool in pseudonym order, as CSV (a
+// header, then one line per row, an empty cell where a row has no value)
+// and NDJSON (one object per row, with only the columns the row has, values
+// as strings), in the same order, to temporary files in dir, hashing them as
+// it goes. Every cell goes through neutralize (the spooled ones were); both
+// files are made from the same cells, so they hold the same rows. The two
+// are written at once, each by its own goroutine, holding a line at a time;
+// they stop between patients when ctx ends.
+func writeFiles(ctx context.Context, b *built, dir string) (*files, error) {
+	var (
+		out      files
+		rows     [2]int64
+		errs     [2]error
+		wg       sync.WaitGroup
+		encoders = []rowEncoder{newCSVEncoder(b.columns), newNDJSONEncoder(b.columns, len(b.qis))}
+	)
+	for i, df := range []*dataFile{&out.csv, &out.ndjson} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*df, rows[i], errs[i] = writeFile(ctx, b, dir, encoders[i])
+		}()
 	}
-	if err := cw.Write(header); err != nil {
-		return encoded{}, err
+	wg.Wait()
+	err := errors.Join(errs[:]...)
+	if err == nil && rows[0] != rows[1] {
+		err = fmt.Errorf("the CSV has %d rows, the NDJSON %d", rows[0], rows[1])
 	}
-	record := make([]string, len(names))
-	var rows int64
-	var line []byte
+	if err != nil {
+		for _, d := range []dataFile{out.csv, out.ndjson} {
+			if d.f != nil {
+				d.f.Close()
+			}
+		}
+		return nil, err
+	}
+	out.rows = rows[0]
+	return &out, nil
+}
+
+// rowEncoder is one format of the data files.
+type rowEncoder interface {
+	// header appends the file's first line, if it has one.
+	header(dst []byte) []byte
+	// lead appends what begins each line of a patient: the pseudonym and
+	// the quasi-identifiers (cells, neutralized).
+	lead(dst []byte, cells []string) []byte
+	// line appends one row's line: lead, then the row's own cells.
+	line(dst, lead []byte, cells [][]byte) []byte
+}
+
+// writeFile writes b's rows in one format to a temporary file.
+func writeFile(ctx context.Context, b *built, dir string, enc rowEncoder) (dataFile, int64, error) {
+	f, err := tempFile(dir, "hx-dataset-")
+	if err != nil {
+		return dataFile{}, 0, err
+	}
+	h := sha256.New()
+	counted := &countingWriter{w: io.MultiWriter(f, h)}
+	w := bufio.NewWriterSize(counted, fileBuffer)
+	buf := enc.header(nil)
+	w.Write(buf) // a bufio.Writer's error is kept, and Flush returns it
+	var (
+		rows     int64
+		lead     []byte
+		leadCols = append([]string{ColPseudonym}, b.qis...)
+		qi       = make([]string, len(leadCols))
+		rr       = b.spool.reader()
+	)
 	for _, p := range b.patients {
-		for _, r := range p.rows {
-			for i, n := range names {
-				v, ok := p.qi[n]
-				if !ok {
-					v = r[n]
-				}
-				record[i] = neutralize(v)
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return dataFile{}, 0, err
+		}
+		for i, name := range leadCols {
+			qi[i] = neutralize(p.qi[name])
+		}
+		lead = enc.lead(lead[:0], qi)
+		rr.open(p.rows)
+		for {
+			cells, err := rr.next()
+			if errors.Is(err, io.EOF) {
+				break
 			}
-			if err := cw.Write(record); err != nil {
-				return encoded{}, err
+			if err != nil {
+				f.Close()
+				return dataFile{}, 0, err
 			}
-			line = appendNDJSON(line[:0], names, record)
-			ndBuf.Write(line)
+			buf = enc.line(buf[:0], lead, cells)
+			if _, err := w.Write(buf); err != nil {
+				f.Close()
+				return dataFile{}, 0, fmt.Errorf("writing the dataset: %w", err)
+			}
 			rows++
 		}
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return encoded{}, err
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return dataFile{}, 0, fmt.Errorf("writing the dataset: %w", err)
 	}
-	return encoded{csv: csvBuf.Bytes(), ndjson: ndBuf.Bytes(), rows: rows}, nil
+	return dataFile{f: f, bytes: counted.n, sha256: hex.EncodeToString(h.Sum(nil))}, rows, nil
 }
 
-// checkFiles is the independent check of the files about to be released: it
-// reads them back as a researcher would, checks the NDJSON holds the same
-// rows as the CSV and no cell would be read as a spreadsheet formula, and
-// runs anonymize.Verify (which shares no code with Enforce) over the CSV's
-// rows: every quasi-identifier group has at least k patients, no column is
-// undeclared or a direct identifier, and no value looks like one.
-func checkFiles(e encoded, columns []anonymize.Column, qis []string, k int) error {
-	rows, err := ReadCSV(bytes.NewReader(e.csv))
-	if err != nil {
-		return fmt.Errorf("reading the CSV back: %w", err)
-	}
-	if int64(len(rows)) != e.rows {
-		return fmt.Errorf("the CSV holds %d rows, %d were written", len(rows), e.rows)
-	}
-	// The NDJSON must hold the same rows: encoded again from the CSV's, it
-	// is byte for byte the same.
-	var nd bytes.Buffer
-	names := names(columns)
-	record := make([]string, len(columns))
-	var line []byte
-	for n, r := range rows {
-		for i, c := range columns {
-			record[i] = r[c.Name]
-			if neutralize(record[i]) != record[i] {
-				return fmt.Errorf("row %d, column %q: a spreadsheet would read the cell as a formula", n+1, c.Name)
-			}
+// countingWriter counts what passes through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// csvEncoder writes what encoding/csv's Writer writes (comma, \n).
+type csvEncoder struct{ names []string }
+
+func newCSVEncoder(columns []anonymize.Column) csvEncoder {
+	return csvEncoder{names: names(columns)}
+}
+
+func (e csvEncoder) header(dst []byte) []byte {
+	for i, n := range e.names {
+		if i > 0 {
+			dst = append(dst, ',')
 		}
-		line = appendNDJSON(line[:0], names, record)
-		nd.Write(line)
+		dst = appendCSVField(dst, neutralize(n))
 	}
-	if !bytes.Equal(nd.Bytes(), e.ndjson) {
-		return errors.New("the NDJSON does not hold the same rows as the CSV")
+	return append(dst, '\n')
+}
+
+func (e csvEncoder) lead(dst []byte, cells []string) []byte {
+	for i, c := range cells {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendCSVField(dst, c)
 	}
-	return anonymize.Verify(rows, anonymize.Schema{Columns: columns}, qis, k)
+	return dst
+}
+
+func (e csvEncoder) line(dst, lead []byte, cells [][]byte) []byte {
+	dst = append(dst, lead...)
+	for _, c := range cells {
+		dst = append(dst, ',')
+		dst = appendCSVField(dst, c)
+	}
+	return append(dst, '\n')
+}
+
+// ndjsonEncoder writes what appendNDJSON writes.
+type ndjsonEncoder struct {
+	leadKeys, tailKeys [][]byte // each a JSON string and a colon
+}
+
+func newNDJSONEncoder(columns []anonymize.Column, qis int) ndjsonEncoder {
+	var e ndjsonEncoder
+	for i, n := range names(columns) {
+		key := append(appendJSONString(nil, n), ':')
+		if i <= qis {
+			e.leadKeys = append(e.leadKeys, key)
+		} else {
+			e.tailKeys = append(e.tailKeys, key)
+		}
+	}
+	return e
+}
+
+func (e ndjsonEncoder) header(dst []byte) []byte { return dst }
+
+func (e ndjsonEncoder) lead(dst []byte, cells []string) []byte {
+	dst = append(dst, '{')
+	first := true
+	for i, c := range cells {
+		if c == "" {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, e.leadKeys[i]...)
+		dst = appendJSONString(dst, c)
+	}
+	return dst
+}
+
+func (e ndjsonEncoder) line(dst, lead []byte, cells [][]byte) []byte {
+	dst = append(dst, lead...)
+	first := len(lead) == 1 // the brace alone: no cell before the row's own
+	for i, c := range cells {
+		if len(c) == 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(dst, e.tailKeys[i]...)
+		dst = appendJSONString(dst, c)
+	}
+	return append(dst, '}', '\n')
 }
 
 // formulaTriggers are the first characters that make a spreadsheet read a
@@ -166,11 +320,55 @@ func appendNDJSON(buf []byte, names, values []string) []byte {
 	return append(buf, '}', '\n')
 }
 
+// appendCSVField appends one CSV field as encoding/csv's Writer writes it
+// (comma, "\n" line ends): quoted when it holds a comma, a double quote, a
+// line break, is \. or starts with a space, its double quotes doubled.
+func appendCSVField[T string | []byte](buf []byte, field T) []byte {
+	if !csvNeedsQuotes(field) {
+		return append(buf, field...)
+	}
+	buf = append(buf, '"')
+	for i := 0; i < len(field); i++ {
+		if field[i] == '"' {
+			buf = append(buf, '"')
+		}
+		buf = append(buf, field[i])
+	}
+	return append(buf, '"')
+}
+
+func csvNeedsQuotes[T string | []byte](field T) bool {
+	if len(field) == 0 {
+		return false
+	}
+	if string(field) == `\.` {
+		return true
+	}
+	for i := 0; i < len(field); i++ {
+		if c := field[i]; c == '\n' || c == '\r' || c == '"' || c == ',' {
+			return true
+		}
+	}
+	var first [utf8.UTFMax]byte
+	r, _ := utf8.DecodeRune(first[:copy(first[:], field)])
+	return unicode.IsSpace(r)
+}
+
+// jsonEscaped are the bytes json.Marshal writes otherwise than as they are
+// in a string (control characters, non-ASCII, quote, backslash, and the
+// HTML-safe <, > and &).
+var jsonEscaped = func() (t [256]bool) {
+	for c := range 256 {
+		t[c] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string.
-func appendJSONString(buf []byte, s string) []byte {
+func appendJSONString[T string | []byte](buf []byte, s T) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always marshals
+		if jsonEscaped[s[i]] {
+			q, _ := json.Marshal(string(s)) // a string always marshals
 			return append(buf, q...)
 		}
 	}

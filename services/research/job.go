@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -106,8 +107,10 @@ func (s *Service) runJob(ctx context.Context, id string) {
 	}
 }
 
-// release is the job: cohort, data, de-identification, independent check,
-// files, ledger, status.
+// release is the job: cohort, data and de-identification (build), files
+// (writeFiles), stored as streams, the independent check of the stored
+// files, manifest, ledger, status. Rows are never all in memory: they go
+// through the spool and temporary files (both gone when it returns).
 func (s *Service) release(ctx context.Context, d *researchv1.Dataset, spec Spec) error {
 	id := d.GetDatasetId()
 	lastSave := time.Time{}
@@ -125,31 +128,43 @@ func (s *Service) release(ctx context.Context, d *researchv1.Dataset, spec Spec)
 		return err
 	}
 	progress("reading", 0, len(cohort.Members), 0)
-	b, err := build(ctx, s.sources, spec, cohort, progress, s.log)
+	b, err := build(ctx, s.sources, spec, cohort, s.tempDir, progress, s.log)
 	if err != nil {
 		return err
 	}
-	progress("verifying", len(cohort.Members), len(cohort.Members), b.rowsIn)
-	files, err := encode(b)
+	defer b.Close()
+	progress("writing", len(cohort.Members), len(cohort.Members), b.rowsIn)
+	files, err := writeFiles(ctx, b, s.tempDir)
 	if err != nil {
 		return err
 	}
-	if err := checkFiles(files, b.columns, b.qis, spec.K); err != nil {
-		return fmt.Errorf("the independent check refused the files: %w", err)
+	defer files.Close()
+
+	progress("storing", len(cohort.Members), len(cohort.Members), files.rows)
+	for _, f := range []struct {
+		name string
+		file dataFile
+	}{{FileCSV, files.csv}, {FileNDJSON, files.ndjson}} {
+		if err := s.store.PutStream(ctx, fileKey(id, f.name), f.file.reader(), f.file.bytes); err != nil {
+			s.deleteFiles(ctx, id)
+			return fmt.Errorf("%w: storing %s: %w", ErrUnavailable, f.name, err)
+		}
+	}
+	progress("verifying", len(cohort.Members), len(cohort.Members), files.rows)
+	if err := s.checkStored(ctx, id, files, b, spec.K); err != nil {
+		s.deleteFiles(ctx, id)
+		return err
 	}
 	m := s.manifest(d, spec, cohort, b, files)
 	manifestJSON, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(m)
 	if err != nil {
+		s.deleteFiles(ctx, id)
 		return err
 	}
 	releaseSum := sha256Hex(manifestJSON)
-
-	progress("storing", len(cohort.Members), len(cohort.Members), files.rows)
-	for name, data := range map[string][]byte{FileCSV: files.csv, FileNDJSON: files.ndjson, FileManifest: manifestJSON} {
-		if err := s.store.Put(ctx, fileKey(id, name), data); err != nil {
-			s.deleteFiles(ctx, id)
-			return fmt.Errorf("%w: storing %s: %w", ErrUnavailable, name, err)
-		}
+	if err := s.store.Put(ctx, fileKey(id, FileManifest), manifestJSON); err != nil {
+		s.deleteFiles(ctx, id)
+		return fmt.Errorf("%w: storing %s: %w", ErrUnavailable, FileManifest, err)
 	}
 
 	progress("recording", len(cohort.Members), len(cohort.Members), files.rows)
@@ -182,6 +197,32 @@ func (s *Service) release(ctx context.Context, d *researchv1.Dataset, spec Spec)
 	}
 	s.log.InfoContext(ctx, "dataset released", "dataset", id, "study", spec.StudyID, "researcher", d.GetResearcher(),
 		"cohort", len(cohort.Members), "rows", files.rows, "k_achieved", m.GetKAchieved(), "sha256", releaseSum, "tx", rel.TxID)
+	return nil
+}
+
+// checkStored runs the independent check over the stored files, read back
+// as streams, and makes sure the files checked are the files written, whose
+// hashes go in the manifest.
+func (s *Service) checkStored(ctx context.Context, id string, files *files, b *built, k int) error {
+	var stored [2]io.ReadCloser
+	for i, name := range []string{FileCSV, FileNDJSON} {
+		r, err := s.store.GetStream(ctx, fileKey(id, name), maxFileSize)
+		if err != nil {
+			return fmt.Errorf("%w: reading %s back: %w", ErrUnavailable, name, err)
+		}
+		defer r.Close()
+		stored[i] = r
+	}
+	csvRead, ndjsonRead, err := checkFiles(stored[0], stored[1], files.rows, b.columns, b.qis, k)
+	switch {
+	case errors.Is(err, ErrUnavailable):
+		return err
+	case err != nil:
+		return fmt.Errorf("the independent check refused the files: %w", err)
+	}
+	if csvRead != files.csv.digest() || ndjsonRead != files.ndjson.digest() {
+		return errors.New("the independent check refused the files: the stored files are not the files written")
+	}
 	return nil
 }
 
@@ -301,7 +342,7 @@ func steps(spec Spec) []string {
 }
 
 // manifest describes the released files.
-func (s *Service) manifest(d *researchv1.Dataset, spec Spec, cohort Cohort, b *built, files encoded) *researchv1.Manifest {
+func (s *Service) manifest(d *researchv1.Dataset, spec Spec, cohort Cohort, b *built, files *files) *researchv1.Manifest {
 	m := &researchv1.Manifest{
 		DatasetId: d.GetDatasetId(), StudyId: spec.StudyID, Researcher: d.GetResearcher(),
 		CohortTime: ledgerapi.FormatTime(cohort.Time), Spec: d.GetSpec(),
@@ -323,9 +364,9 @@ func (s *Service) manifest(d *researchv1.Dataset, spec Spec, cohort Cohort, b *b
 	}
 	for _, f := range []struct {
 		name string
-		data []byte
+		file dataFile
 	}{{FileCSV, files.csv}, {FileNDJSON, files.ndjson}} {
-		m.Files = append(m.Files, &researchv1.File{Name: f.name, Object: fileKey(d.GetDatasetId(), f.name), Sha256: sha256Hex(f.data), Bytes: int64(len(f.data))})
+		m.Files = append(m.Files, &researchv1.File{Name: f.name, Object: fileKey(d.GetDatasetId(), f.name), Sha256: f.file.sha256, Bytes: f.file.bytes})
 	}
 	return m
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -29,7 +30,9 @@ type Decider interface {
 }
 
 // Store is the datasets bucket (*objectstore.Bucket): objects, and URLs that
-// fetch one without credentials for a while.
+// fetch one without credentials for a while. A Store that also has
+// PutStream and GetStream (streamStore, as the Bucket has) is used through
+// them for the dataset's files, which are then never held whole.
 type Store interface {
 	objectstore.Objects
 	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
@@ -59,7 +62,7 @@ const (
 type Service struct {
 	ledger  Ledger
 	sources Sources
-	store   Store
+	store   streamStore
 	decider Decider
 	log     *slog.Logger
 	now     func() time.Time
@@ -69,6 +72,8 @@ type Service struct {
 	// settleAfter is when a release whose outcome stayed unknown is
 	// settled with the ledger again.
 	retryWait, settleAfter time.Duration
+	// tempDir holds a build's spooled rows and files (Config.TempDir).
+	tempDir string
 }
 
 // enqueue queues a job without waiting; false when the queue is full.
@@ -85,7 +90,7 @@ func (s *Service) enqueue(id string) bool {
 const SoftwareVersion = "healthexchange-research/1"
 
 func newService(l Ledger, src Sources, store Store, d Decider, log *slog.Logger) *Service {
-	return &Service{ledger: l, sources: src, store: store, decider: d, log: log, now: time.Now,
+	return &Service{ledger: l, sources: src, store: streams(store), decider: d, log: log, now: time.Now,
 		version: SoftwareVersion, queue: make(chan string, 1024), retryWait: time.Second, settleAfter: 30 * time.Second}
 }
 
@@ -297,21 +302,26 @@ func (s *Service) DownloadURL(ctx context.Context, p auth.Principal, id, file st
 	return url, expires, sum, nil
 }
 
-// Download returns one file of a released dataset, checked against its hash.
-func (s *Service) Download(ctx context.Context, p auth.Principal, id, file string) ([]byte, error) {
+// downloadHold is how much of a file Download holds back until the file is
+// known to match its hash.
+const downloadHold = 64 << 10
+
+// Download opens one file of a released dataset as a stream checked against
+// its recorded hash: the stream ends in ErrUnavailable instead of io.EOF when
+// the file does not match, and its last bytes are held back until the whole
+// file has been hashed, so a caller never gets an altered file whole. The
+// caller closes it.
+func (s *Service) Download(ctx context.Context, p auth.Principal, id, file string) (io.ReadCloser, error) {
 	_, key, sum, err := s.released(ctx, p, id, file)
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.store.Get(ctx, key, maxFileSize)
+	r, err := s.store.GetStream(ctx, key, maxFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	if sha256Hex(b) != sum {
-		return nil, fmt.Errorf("%w: file %s of dataset %s does not match its recorded hash", ErrUnavailable, file, id)
-	}
-	s.log.InfoContext(ctx, "dataset downloaded", "dataset", id, "file", file, "researcher", p.Subject)
-	return b, nil
+	s.log.InfoContext(ctx, "dataset download", "dataset", id, "file", file, "researcher", p.Subject)
+	return newVerifiedReader(r, sum, downloadHold, fmt.Sprintf("file %s of dataset %s", file, id)), nil
 }
 
 func stateName(s researchv1.DatasetState) string {

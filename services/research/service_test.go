@@ -297,7 +297,7 @@ func TestRecoverFinishesALandedRelease(t *testing.T) {
 	if string(w.object(id, FileCSV)) != string(csv) {
 		t.Error("recovery rebuilt the released CSV")
 	}
-	got, err := w.svc.Download(w.ctx, alice, id, FileCSV)
+	got, err := w.download(alice, id, FileCSV)
 	if err != nil || string(got) != string(csv) {
 		t.Errorf("Download after recovery: %v", err)
 	}
@@ -392,7 +392,7 @@ func TestJobQueuedTwiceRunsOnce(t *testing.T) {
 	if d.GetState() != researchv1.DatasetState_DATASET_STATE_RELEASED {
 		t.Fatalf("dataset is %v (%q), want released", d.GetState(), d.GetError())
 	}
-	if _, err := w.svc.Download(w.ctx, alice, id, FileCSV); err != nil {
+	if _, err := w.download(alice, id, FileCSV); err != nil {
 		t.Errorf("Download: %v", err)
 	}
 }
@@ -442,7 +442,7 @@ func TestAuthorization(t *testing.T) {
 			if _, err := w.svc.Get(w.ctx, p, id); !errors.Is(err, ErrDenied) {
 				t.Errorf("Get: %v, want ErrDenied", err)
 			}
-			if _, err := w.svc.Download(w.ctx, p, id, FileCSV); !errors.Is(err, ErrDenied) {
+			if _, err := w.download(p, id, FileCSV); !errors.Is(err, ErrDenied) {
 				t.Errorf("Download: %v, want ErrDenied", err)
 			}
 			if _, _, _, err := w.svc.DownloadURL(w.ctx, p, id, FileCSV); !errors.Is(err, ErrDenied) {
@@ -476,7 +476,7 @@ func TestAuthorization(t *testing.T) {
 		if _, err := w.svc.Get(w.ctx, bob, id); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Get: %v, want ErrNotFound", err)
 		}
-		if _, err := w.svc.Download(w.ctx, bob, id, FileCSV); !errors.Is(err, ErrNotFound) {
+		if _, err := w.download(bob, id, FileCSV); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Download: %v, want ErrNotFound", err)
 		}
 		if ds, _, err := w.svc.List(w.ctx, bob, 0, ""); err != nil || len(ds) != 0 {
@@ -506,7 +506,7 @@ func TestAuthorization(t *testing.T) {
 			t.Fatalf("List: %d datasets, next %q, %v; want 2", len(ds), next, err)
 		}
 		for _, file := range []string{FileCSV, FileNDJSON, FileManifest} {
-			b, err := w.svc.Download(w.ctx, alice, id, file)
+			b, err := w.download(alice, id, file)
 			if err != nil {
 				t.Fatalf("Download %s: %v", file, err)
 			}
@@ -524,12 +524,12 @@ func TestAuthorization(t *testing.T) {
 				t.Errorf("DownloadURL %s: %q %v %q %v", file, url, expires, sum, err)
 			}
 		}
-		if _, err := w.svc.Download(w.ctx, alice, id, "pdf"); !errors.Is(err, ErrInvalid) {
+		if _, err := w.download(alice, id, "pdf"); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Download of an unknown file: %v, want ErrInvalid", err)
 		}
 	})
 	t.Run("not released", func(t *testing.T) {
-		if _, err := w.svc.Download(w.ctx, alice, queued, FileCSV); !errors.Is(err, ErrNotReleased) {
+		if _, err := w.download(alice, queued, FileCSV); !errors.Is(err, ErrNotReleased) {
 			t.Errorf("Download: %v, want ErrNotReleased", err)
 		}
 		if _, _, _, err := w.svc.DownloadURL(w.ctx, alice, queued, FileManifest); !errors.Is(err, ErrNotReleased) {
@@ -538,7 +538,7 @@ func TestAuthorization(t *testing.T) {
 	})
 	t.Run("an altered file is not served", func(t *testing.T) {
 		w.store.Set(fileKey(id, FileNDJSON), append(w.object(id, FileNDJSON), '\n'))
-		if _, err := w.svc.Download(w.ctx, alice, id, FileNDJSON); !errors.Is(err, ErrUnavailable) {
+		if _, err := w.download(alice, id, FileNDJSON); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("Download: %v, want ErrUnavailable", err)
 		}
 	})
@@ -554,7 +554,7 @@ func TestAuthorization(t *testing.T) {
 		if _, _, err := w.svc.List(w.ctx, alice, 0, ""); !errors.Is(err, ErrUnavailable) {
 			t.Errorf("List: %v, want ErrUnavailable", err)
 		}
-		if b, err := w.svc.Download(w.ctx, alice, id, FileCSV); !errors.Is(err, ErrUnavailable) || b != nil {
+		if b, err := w.download(alice, id, FileCSV); !errors.Is(err, ErrUnavailable) || b != nil {
 			t.Errorf("Download: %v, want ErrUnavailable and no bytes", err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/platform/objectstore"
 	"healthexchange/services/store/readingstore"
 	"healthexchange/services/store/recordstore"
 )
@@ -18,6 +19,9 @@ type storeSources struct {
 }
 
 var _ Sources = (*storeSources)(nil)
+
+// The bucket streams the dataset files.
+var _ streamStore = (*objectstore.Bucket)(nil)
 
 const recordsPageSize = 100
 

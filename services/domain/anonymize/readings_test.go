@@ -3,6 +3,7 @@ package anonymize
 import (
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,29 @@ func TestSummarizeReadings(t *testing.T) {
 	}
 	if _, err := p.SummarizeReadings(readings, Granularity(0)); !errors.Is(err, ErrConfig) {
 		t.Errorf("granularity 0: %v", err)
+	}
+}
+
+// TestSummarizerAdd: a refused reading is named by its position and left
+// out of the summaries.
+func TestSummarizerAdd(t *testing.T) {
+	p := newP(t)
+	s, err := p.NewSummarizer(WholeWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2024, 5, 1, 8, 0, 0, 0, time.UTC)
+	if err := s.Add(Reading{PatientID: "A", Kind: "heart-rate", Time: at, Value: 60}); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Add(Reading{PatientID: "A", Kind: "heart-rate", Time: at, Value: math.Inf(-1)})
+	if !errors.Is(err, ErrInvalidValue) || !strings.Contains(err.Error(), "reading 1") {
+		t.Errorf("Add = %v, want ErrInvalidValue naming reading 1", err)
+	}
+	if got := s.Summaries(); len(got) != 1 || got[0].Count != 1 || got[0].Mean != 60 {
+		t.Errorf("Summaries = %+v, want the one valid reading", got)
+	}
+	if _, err := p.NewSummarizer(Granularity(7)); !errors.Is(err, ErrConfig) {
+		t.Errorf("granularity 7: %v", err)
 	}
 }

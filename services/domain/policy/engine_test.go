@@ -3,6 +3,8 @@ package policy_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -554,6 +556,37 @@ func TestInputDocument(t *testing.T) {
 			got, err := policy.InputDocument(tc.in)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// What the engine derives for the fast allow, checked apart.
+			doc := got.(map[string]any)
+			subject := doc["subject"].(map[string]any)
+			if subject["key"] != tc.in.Subject.Org+"/"+tc.in.Subject.ID {
+				t.Errorf("subject key %v", subject["key"])
+			}
+			delete(subject, "key")
+			if tc.in.Time != "" {
+				want, _ := time.Parse(time.RFC3339Nano, tc.in.Time)
+				if doc["time_ns"] != json.Number(fmt.Sprint(want.UnixNano())) {
+					t.Errorf("time_ns %v, want %d", doc["time_ns"], want.UnixNano())
+				}
+			} else if _, ok := doc["time_ns"]; ok {
+				t.Error("time_ns of no time")
+			}
+			delete(doc, "time_ns")
+			if cs, ok := doc["consents"].([]any); ok {
+				for i, c := range cs {
+					c := c.(map[string]any)
+					nb, ea := c["not_before_ns"], c["expires_at_ns"]
+					wantNB, wantEA := json.Number("0"), json.Number(fmt.Sprint(int64(math.MaxInt64)))
+					if tc.in.Consents[i].NotBefore == "2030-01-01T00:00:00Z" {
+						wantNB, wantEA = json.Number("1893456000000000000"), json.Number("1924992000000000000")
+					}
+					if nb != wantNB || ea != wantEA {
+						t.Errorf("consent %d window %v..%v, want %v..%v", i, nb, ea, wantNB, wantEA)
+					}
+					delete(c, "not_before_ns")
+					delete(c, "expires_at_ns")
+				}
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("input document (-json +engine):\n%s", diff)

@@ -69,6 +69,90 @@ func (m *Bucket) Get(ctx context.Context, key string, maxSize int64) ([]byte, er
 	return data, nil
 }
 
+// streamRate is the slowest transfer a stream is allowed: a stream's time
+// limit is the call timeout plus its size at this rate.
+const streamRate = 8 << 20 // bytes per second
+
+// streamTimeout is the time limit of a stream of size bytes.
+func (m *Bucket) streamTimeout(size int64) time.Duration {
+	return m.timeout + time.Duration(size/streamRate+1)*time.Second
+}
+
+// PutStream stores the size bytes r yields under key without holding them:
+// they go to the store in parts as they are read.
+func (m *Bucket) PutStream(ctx context.Context, key string, r io.Reader, size int64) error {
+	call, cancel := context.WithTimeout(ctx, m.streamTimeout(size))
+	defer cancel()
+	_, err := m.client.PutObject(call, m.bucket, key, r, size,
+		minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20})
+	if err != nil {
+		return m.fail(ctx, call, "put "+key, err)
+	}
+	return nil
+}
+
+// GetStream opens key for reading. A missing object fails with an error
+// wrapping ErrNotFound, one larger than maxSize with ErrTooLarge, before
+// any byte is read. The reader must be closed; reading it is bounded by
+// the call timeout plus the object's size at streamRate.
+func (m *Bucket) GetStream(ctx context.Context, key string, maxSize int64) (io.ReadCloser, error) {
+	// One request: the call timeout until the object is known, then the
+	// time its size needs.
+	call, cancel := context.WithCancel(ctx)
+	limit := time.AfterFunc(m.timeout, cancel)
+	fail := func(err error) (io.ReadCloser, error) {
+		timedOut := !limit.Stop() && ctx.Err() == nil
+		cancel()
+		if timedOut {
+			return nil, fmt.Errorf("object store: get %s: no answer within %v", key, m.timeout)
+		}
+		return nil, fmt.Errorf("object store: get %s: %w", key, Classify(err))
+	}
+	obj, err := m.client.GetObject(call, m.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return fail(err)
+	}
+	info, err := obj.Stat()
+	if err != nil {
+		obj.Close()
+		return fail(err)
+	}
+	if info.Size > maxSize {
+		obj.Close()
+		limit.Stop()
+		cancel()
+		return nil, fmt.Errorf("object store: get %s: %w: %d bytes, more than %d", key, ErrTooLarge, info.Size, maxSize)
+	}
+	if !limit.Stop() {
+		obj.Close()
+		cancel()
+		return nil, fmt.Errorf("object store: get %s: no answer within %v", key, m.timeout)
+	}
+	limit = time.AfterFunc(m.streamTimeout(info.Size), cancel)
+	return &objectReader{r: io.LimitReader(obj, maxSize), obj: obj, cancel: func() { limit.Stop(); cancel() }}, nil
+}
+
+// objectReader is an open object; Close ends its transfer.
+type objectReader struct {
+	r      io.Reader
+	obj    *minio.Object
+	cancel context.CancelFunc
+}
+
+func (o *objectReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("object store: read: %w", Classify(err))
+	}
+	return n, err
+}
+
+func (o *objectReader) Close() error {
+	err := o.obj.Close()
+	o.cancel()
+	return err
+}
+
 func (m *Bucket) Delete(ctx context.Context, key string) error {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()

@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -246,4 +248,58 @@ func TestWrongSecretIsDeniedNotNotFound(t *testing.T) {
 	if errors.Is(err, objectstore.ErrNotFound) || !errors.As(err, &resp) || resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("get with a wrong secret = %v, want a 403 refusal that is not ErrNotFound", err)
 	}
+}
+
+// TestStreams puts an object larger than a part in parts and reads it back
+// as a stream; a missing object and one over the limit fail before any byte.
+func TestStreams(t *testing.T) {
+	ctx := testContext(t)
+	client := dial(t)
+	b := objectstore.NewBucket(client, newBucket(t, client), 30*time.Second)
+
+	const size = 40<<20 + 123 // three parts of 16 MiB
+	src := io.LimitReader(rand.Reader, size)
+	h := sha256Of(t, nil)
+	if err := b.PutStream(ctx, "datasets/d1/rows.csv", io.TeeReader(src, h), size); err != nil {
+		t.Fatalf("PutStream: %v", err)
+	}
+	want := hex.EncodeToString(h.Sum(nil))
+
+	r, err := b.GetStream(ctx, "datasets/d1/rows.csv", size)
+	if err != nil {
+		t.Fatalf("GetStream: %v", err)
+	}
+	got := sha256Of(t, r)
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if hex.EncodeToString(got.Sum(nil)) != want {
+		t.Fatal("the stream read back is not the one put")
+	}
+
+	if _, err := b.GetStream(ctx, "datasets/d1/rows.csv", size-1); !errors.Is(err, objectstore.ErrTooLarge) {
+		t.Fatalf("GetStream over the limit = %v, want ErrTooLarge", err)
+	}
+	if _, err := b.GetStream(ctx, "datasets/none.csv", size); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("GetStream of a missing object = %v, want ErrNotFound", err)
+	}
+	// A short stream is refused and leaves nothing behind.
+	if err := b.PutStream(ctx, "datasets/d2/rows.csv", bytes.NewReader(make([]byte, 10)), 20); err == nil {
+		t.Fatal("PutStream of fewer bytes than announced succeeded")
+	}
+	if _, err := b.Get(ctx, "datasets/d2/rows.csv", 100); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("after a short PutStream, Get = %v, want ErrNotFound", err)
+	}
+}
+
+// sha256Of returns a hash fed with r's bytes (none when r is nil).
+func sha256Of(t *testing.T, r io.Reader) hash.Hash {
+	t.Helper()
+	h := sha256.New()
+	if r != nil {
+		if _, err := io.Copy(h, r); err != nil {
+			t.Fatalf("read: %v", err)
+		}
+	}
+	return h
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"healthexchange/services/platform/objectstore"
@@ -134,11 +135,18 @@ func (a *Archive) Load(ctx context.Context, patientID, key string) (Batch, error
 	return sb, nil
 }
 
+// batchesAhead is how many of a patient's batches Readings loads while the
+// one before them is handed out: a patient's objects are fetched a few at a
+// time, and at most batchesAhead+1 of their batches are held at once.
+const batchesAhead = 3
+
 // Readings calls fn with every accepted reading of the patient taken in
 // [from, to), batch by batch in key order (not sorted by time). It lists the
 // patient's batches once and opens only those filed in the hours of the
-// range and the hour before. A batch that does not open or decode is
-// ErrTampered; an erased patient is ErrNotFound. An error of fn stops it.
+// range and the hour before, up to batchesAhead of them ahead of the batch
+// fn is given. A batch that does not open or decode is ErrTampered; an
+// erased patient is ErrNotFound. The first error in key order, or of fn,
+// stops it; it returns once no load is left running.
 func (a *Archive) Readings(ctx context.Context, patientID string, from, to time.Time, fn func(StoredReading) error) error {
 	keys, err := a.objects.List(ctx, patientID+"/")
 	if err != nil {
@@ -146,14 +154,52 @@ func (a *Archive) Readings(ctx context.Context, patientID string, from, to time.
 	}
 	first := from.UTC().Truncate(time.Hour).Add(-MaxBatchSpan).Format(hourLayout)
 	last := to.UTC().Format(hourLayout)
+	var wanted []string
 	for _, key := range keys {
 		hour, _, ok := strings.Cut(strings.TrimPrefix(key, patientID+"/"), "/")
 		if !ok || len(hour) != len(hourLayout) || hour < first || hour > last {
 			continue // proofs/ and batches filed outside the range
 		}
-		if err := a.BatchReadings(ctx, patientID, key, from, to, fn); err != nil {
+		wanted = append(wanted, key)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var loads sync.WaitGroup
+	defer func() { cancel(); loads.Wait() }()
+	type result struct {
+		b   openedBatch
+		err error
+	}
+	ahead := make(chan chan result, batchesAhead) // loads in key order
+	loads.Add(1)
+	go func() {
+		defer loads.Done()
+		defer close(ahead)
+		for _, key := range wanted {
+			done := make(chan result, 1)
+			select {
+			case ahead <- done:
+			case <-ctx.Done():
+				return
+			}
+			loads.Add(1)
+			go func() {
+				defer loads.Done()
+				b, err := a.open(ctx, patientID, key)
+				done <- result{b, err}
+			}()
+		}
+	}()
+	for done := range ahead {
+		r := <-done
+		if r.err != nil {
+			return r.err
+		}
+		if err := r.b.each(from, to, fn); err != nil {
 			return err
 		}
+	}
+	if err := ctx.Err(); err != nil { // the loads stop early only when ctx ends
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return nil
 }
@@ -161,27 +207,46 @@ func (a *Archive) Readings(ctx context.Context, patientID string, from, to time.
 // BatchReadings calls fn with the accepted readings of one stored batch
 // taken in [from, to).
 func (a *Archive) BatchReadings(ctx context.Context, patientID, key string, from, to time.Time, fn func(StoredReading) error) error {
-	sb, err := a.Load(ctx, patientID, key)
+	b, err := a.open(ctx, patientID, key)
 	if err != nil {
 		return err
 	}
+	return b.each(from, to, fn)
+}
+
+// openedBatch is a stored batch, opened and decoded.
+type openedBatch struct {
+	batch mhealth.Batch
+	skip  map[int]bool // rejected readings
+}
+
+func (a *Archive) open(ctx context.Context, patientID, key string) (openedBatch, error) {
+	sb, err := a.Load(ctx, patientID, key)
+	if err != nil {
+		return openedBatch{}, err
+	}
 	b, err := mhealth.Decode(sb.Payload)
 	if err != nil {
-		return fmt.Errorf("%w: batch %s: %w", ErrTampered, key, err)
+		return openedBatch{}, fmt.Errorf("%w: batch %s: %w", ErrTampered, key, err)
 	}
 	if b.PatientID != patientID {
-		return fmt.Errorf("%w: batch %s belongs to another patient", ErrTampered, key)
+		return openedBatch{}, fmt.Errorf("%w: batch %s belongs to another patient", ErrTampered, key)
 	}
 	skip := make(map[int]bool, len(sb.Rejected))
 	for _, r := range sb.Rejected {
 		skip[r.Index] = true
 	}
-	for i, r := range b.Readings {
+	return openedBatch{batch: b, skip: skip}, nil
+}
+
+// each calls fn with the batch's accepted readings taken in [from, to).
+func (o openedBatch) each(from, to time.Time, fn func(StoredReading) error) error {
+	for i, r := range o.batch.Readings {
 		t := r.TimeFrame.Begin()
-		if skip[i] || t.Before(from) || !t.Before(to) {
+		if o.skip[i] || t.Before(from) || !t.Before(to) {
 			continue
 		}
-		if err := fn(StoredReading{Reading: r, DeviceID: b.DeviceID, Seq: b.Seq, Index: i}); err != nil {
+		if err := fn(StoredReading{Reading: r, DeviceID: o.batch.DeviceID, Seq: o.batch.Seq, Index: i}); err != nil {
 			return err
 		}
 	}
