@@ -21,7 +21,9 @@ import (
 	ingestv1 "healthexchange/proto/ingest/v1"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/merkle"
+	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
 	"healthexchange/wearables/mhealth"
 )
 
@@ -285,4 +287,56 @@ func TestIngestIntegration(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestFirstBatchAfterRevocationIsRefused attacks the device view: a device
+// whose batches are being accepted is revoked straight on the ledger (not
+// through any of our services), and the very next batch, sent the moment the
+// revocation's commit is confirmed, must be refused. Several rounds, each a
+// device the view already knows as active.
+func TestFirstBatchAfterRevocationIsRefused(t *testing.T) {
+	h := start(t)
+	ctx := itest.Context(t)
+	lcfg, err := itest.Env(t).Ledger("providers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := ledger.Dial(lcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lc.Close()
+	key, err := patientkey.Generate(itest.Unique("pat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := key.Register()
+	if _, err := lc.RegisterPatient(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for round := range 6 {
+		pub, priv, _ := ed25519.GenerateKey(nil)
+		d := device{id: itest.Unique("watch"), patient: key.PatientID(), key: priv}
+		reg, _ := key.RegisterDevice(d.id, base64.StdEncoding.EncodeToString(pub))
+		if _, err := lc.RegisterDevice(ctx, reg); err != nil {
+			t.Fatal(err)
+		}
+		// Accepted until the revocation (the first batch may find the
+		// device on the ledger before the view has its block; the later
+		// ones find it in the view).
+		for seq := uint64(1); seq <= 3; seq++ {
+			if ack := h.upload(ctx, t, d.signed(t, seq, heartRates(now.Add(-time.Minute), 5, 70)))[0]; ack.GetStatus() != ingestv1.BatchStatus_BATCH_STATUS_ACCEPTED {
+				t.Fatalf("round %d: batch %d before the revocation: %v", round, seq, ack)
+			}
+		}
+		rev, _ := key.RevokeDevice(d.id)
+		if _, err := lc.RevokeDevice(ctx, rev); err != nil {
+			t.Fatal(err)
+		}
+		ack := h.upload(ctx, t, d.signed(t, 4, heartRates(now.Add(-time.Minute), 5, 70)))[0]
+		if ack.GetStatus() != ingestv1.BatchStatus_BATCH_STATUS_REJECTED || !strings.Contains(ack.GetError(), "revoked") {
+			t.Fatalf("round %d: the first batch after the revocation committed: %v, want rejected as revoked", round, ack)
+		}
+	}
 }
