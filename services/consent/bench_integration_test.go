@@ -86,8 +86,7 @@ const decisionCallers = 32
 // processes used meanwhile. First, in the same run, the same decision made
 // by the policy engine in this process, and single's ratio to it.
 func BenchmarkDecisions(b *testing.B) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // a busy machine is slow, not wrong
-	defer cancel()
+	ctx := itest.BenchContext(b)
 	c := itest.NewConsentd(b, consentdBin, "-decision-rate", "1000000", "-decision-burst", "1000000")
 	dc := c.Decisions(b)
 	clinician := itest.Unique("dr")
@@ -205,8 +204,7 @@ func inProcess(ctx context.Context, b *testing.B, n int) ([]time.Duration, time.
 // asking for decisions (allowed ones, each with its access event on the
 // ledger) as fast as the service answers.
 func BenchmarkCommitToDeny(b *testing.B) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
+	ctx := itest.BenchContext(b)
 	c := itest.NewConsentd(b, consentdBin, "-decision-rate", "1000000", "-decision-burst", "1000000")
 	dc := c.Decisions(b)
 	loaded := decisionLoad(ctx, b, c, dc, 16)

@@ -42,7 +42,7 @@ func BenchmarkIngest(b *testing.B) {
 		flags = append(flags, "-cpuprofile", p) // written when ingestd stops
 	}
 	h := startB(b, flags...)
-	ctx := itest.Context(b)
+	ctx := itest.BenchContext(b)
 	var devs []sim.Device
 	for range benchDevices {
 		devs = append(devs, h.pairKeyFile(b, itest.NewPatient(b, h.consent)))

@@ -38,7 +38,7 @@ func percentile(lat []time.Duration, q float64) float64 {
 // p50/p99 of each and the ratios of the p50s.
 func BenchmarkRecordPutGet(b *testing.B) {
 	h := startRecords(b)
-	ctx := itest.Context(b)
+	ctx := itest.BenchContext(b)
 	p := itest.NewPatient(b, h.consent)
 	h.consent.Grant(b, p, "--to", "org:ProvidersMSP", "--categories", "labs", "--purposes", "treatment")
 	tok := itest.Token(b, itest.Unique("dr-bench"), auth.RoleClinician, "ProvidersMSP")

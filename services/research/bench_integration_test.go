@@ -54,7 +54,7 @@ const (
 // same run, reads, decrypts and decodes the same batches, with as many
 // readers, and does nothing else.
 func BenchmarkDataset(b *testing.B) {
-	ctx := context.Background()
+	ctx := itest.BenchContext(b)
 	minio, err := itest.StartMinIO()
 	if err != nil {
 		b.Fatal(err)

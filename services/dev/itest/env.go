@@ -22,6 +22,15 @@ func Context(t testing.TB) context.Context {
 	return ctx
 }
 
+// BenchContext is a benchmark's context: ended when it ends, with a
+// deadline far beyond any run's, so that a busy machine makes a benchmark
+// slow, never failed.
+func BenchContext(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // Env is the running test network's description (network.json).
 func Env(t testing.TB) devenv.Env {
 	t.Helper()

@@ -3,7 +3,6 @@
 package ledger_test
 
 import (
-	"context"
 	"slices"
 	"sync"
 	"testing"
@@ -21,7 +20,7 @@ import (
 // measured in the same run, is reading the same consent back (evaluate on one
 // peer, no ordering): the ratio is the price of a committed write.
 func BenchmarkConsentGrantCommit(b *testing.B) {
-	ctx := testContext(b)
+	ctx := itest.BenchContext(b)
 	providers := dial(b, "providers")
 	p := newPatient(b)
 	if _, err := providers.RegisterPatient(ctx, must(p.Register())); err != nil {
@@ -73,8 +72,7 @@ func percentile(ds []time.Duration, q float64) float64 {
 // kind of network process used meanwhile (where the CPU goes).
 func BenchmarkSustainedGrants(b *testing.B) {
 	const patients = 64
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute) // a busy machine is slow, not wrong
-	defer cancel()
+	ctx := itest.BenchContext(b)
 	clients := []*ledger.Client{dial(b, "providers"), dial(b, "research")}
 	keys := make([]*patientkey.Key, patients)
 	var wg sync.WaitGroup
