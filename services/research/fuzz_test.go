@@ -1,10 +1,12 @@
 package research
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 
 	researchv1 "healthexchange/proto/research/v1"
@@ -213,6 +215,37 @@ func FuzzSpecFromProto(f *testing.F) {
 		}
 		if err := back.validate(); err != nil {
 			t.Errorf("a stored valid spec no longer validates: %v", err)
+		}
+	})
+}
+
+// FuzzCheckFiles feeds the independent check files it did not write: it
+// must refuse or pass them without panicking, and when it passes them it
+// has read both to the end (the digests are of the whole inputs).
+func FuzzCheckFiles(f *testing.F) {
+	start := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	spec := Spec{StudyID: "fuzz", Categories: []string{"vitals"}, From: start, To: start.Add(time.Hour), K: 2,
+		Readings: RawReadings, Dates: ShiftedDays}
+	if err := spec.validate(); err != nil {
+		f.Fatal(err)
+	}
+	columns, qis := outputColumns(spec), spec.qis()
+	header := make([]string, len(columns))
+	for i, c := range columns {
+		header[i] = c.Name
+	}
+	h := strings.Join(header, ",") + "\n"
+	f.Add([]byte(h), []byte(""), int64(0))
+	f.Add([]byte(h+strings.Repeat("x,", len(columns)-1)+"x\n"), []byte("{}\n"), int64(1))
+	f.Add([]byte("=cmd(),b\n1,2\n"), []byte(`{"a":1}`+"\n"), int64(1))
+	f.Add([]byte("\"unterminated\n"), []byte("not json"), int64(3))
+	f.Fuzz(func(t *testing.T, csvIn, ndjsonIn []byte, rows int64) {
+		csvRead, ndjsonRead, err := checkFiles(bytes.NewReader(csvIn), bytes.NewReader(ndjsonIn), rows, columns, qis, spec.K)
+		if err != nil {
+			return
+		}
+		if csvRead != (digest{sha256Of(csvIn), int64(len(csvIn))}) || ndjsonRead != (digest{sha256Of(ndjsonIn), int64(len(ndjsonIn))}) {
+			t.Errorf("passed files it did not read whole: %v %v", csvRead, ndjsonRead)
 		}
 	})
 }
