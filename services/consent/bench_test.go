@@ -3,6 +3,7 @@ package consent
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -102,4 +103,24 @@ func BenchmarkDecisionLoaded(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-us")
 		})
 	}
+}
+
+// BenchmarkViewMemory is what the decision view holds in memory for
+// 100,000 consents of 10,000 patients (consents, indexes and prepared
+// policy documents): the heap in use after loading it, less before, per
+// consent. The sizing in deploy/SCALING.md starts from it.
+func BenchmarkViewMemory(b *testing.B) {
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		v := loadedView(b)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		held := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		b.ReportMetric(held/float64(loadedPatients*loadedConsentsPerPatient), "bytes/consent")
+		b.ReportMetric(held/1e6, "MB-view")
+		runtime.KeepAlive(v)
+	}
+	b.ReportMetric(0, "ns/op")
 }

@@ -31,6 +31,8 @@ bench "sustained consent grants: 64 patients granting at once, 1600 grants (core
 	-bench SustainedGrants -benchtime 1600x -tags integration ./services/platform/ledger/
 bench "decisions in the consent service's process, 100,000 consents of 10,000 patients loaded" \
 	-bench DecisionLoaded -benchtime 20000x ./services/consent/
+bench "the decision view's memory, 100,000 consents of 10,000 patients" \
+	-bench ViewMemory -benchtime 1x ./services/consent/
 bench "decisions through consentd, 32 callers (baseline: the same decision in-process)" \
 	-bench Decisions -benchtime 20000x -tags integration ./services/consent/
 bench "revocation committed -> first deny, under decision load" \
