@@ -38,6 +38,11 @@ type Issuer struct {
 	// CERTIFICATE blocks; each key must be Ed25519 (for EdDSA tokens) or
 	// ECDSA P-256 (for ES256 tokens).
 	Keys []string
+	// JWKS, instead of Keys, is the https URL of the issuer's JSON Web Key
+	// Set, fetched at the start (a service does not start without it) and
+	// every DefaultJWKSRefresh after; JWKSCA, if set, is the CA file its
+	// TLS certificate is checked against instead of the system's roots.
+	JWKS, JWKSCA string
 	// Org is the MSP id of its organisation, one of the channel's members;
 	// "" for the patients' provider, whose tokens carry no organisation.
 	Org string
@@ -97,7 +102,16 @@ func (iss Issuer) validate(name string) error {
 	if name == "" {
 		return errors.New("auth config: an issuer name is empty")
 	}
-	if len(iss.Keys) == 0 {
+	switch {
+	case iss.JWKS != "" && len(iss.Keys) > 0:
+		return fmt.Errorf("auth config: issuer %q has both key files and a key set URL: give one", name)
+	case iss.JWKS != "":
+		if err := checkJWKSURL(iss.JWKS); err != nil {
+			return fmt.Errorf("auth config: issuer %q: %w", name, err)
+		}
+	case iss.JWKSCA != "":
+		return fmt.Errorf("auth config: issuer %q has a key set CA but no key set URL", name)
+	case len(iss.Keys) == 0:
 		return fmt.Errorf("auth config: issuer %q has no public key files", name)
 	}
 	for _, f := range iss.Keys {
@@ -133,9 +147,14 @@ func ParseIssuer(spec string) (string, Issuer, error) {
 	head, rest, _ := strings.Cut(spec, ",")
 	name, files, ok := strings.Cut(head, "=")
 	if !ok || name == "" || files == "" {
-		return "", Issuer{}, fmt.Errorf("issuer %q is not ISSUER=PEMFILE,org=MSP_ID,roles=ROLE+ROLE", spec)
+		return "", Issuer{}, fmt.Errorf("issuer %q is not ISSUER=PEMFILE,org=MSP_ID,roles=ROLE+ROLE (or ISSUER=jwks:https://...,org=...,roles=...)", spec)
 	}
-	iss := Issuer{Keys: strings.Split(files, "+")}
+	var iss Issuer
+	if endpoint, ok := strings.CutPrefix(files, "jwks:"); ok {
+		iss.JWKS = endpoint
+	} else {
+		iss.Keys = strings.Split(files, "+")
+	}
 	seen := map[string]bool{}
 	for kv := range strings.SplitSeq(rest, ",") {
 		if rest == "" {
@@ -153,8 +172,10 @@ func ParseIssuer(spec string) (string, Issuer, error) {
 			for _, r := range strings.Split(v, "+") {
 				iss.Roles = append(iss.Roles, Role(r))
 			}
+		case "jwks-ca":
+			iss.JWKSCA = v
 		default:
-			return "", Issuer{}, fmt.Errorf("issuer %q: unknown key %q (org=, roles=)", spec, k)
+			return "", Issuer{}, fmt.Errorf("issuer %q: unknown key %q (org=, roles=, jwks-ca=)", spec, k)
 		}
 	}
 	if !seen["org"] || !seen["roles"] {
@@ -169,7 +190,15 @@ func (iss Issuer) String(name string) string {
 	for i, r := range iss.Roles {
 		roles[i] = string(r)
 	}
-	return name + "=" + strings.Join(iss.Keys, "+") + ",org=" + iss.Org + ",roles=" + strings.Join(roles, "+")
+	keys := strings.Join(iss.Keys, "+")
+	if iss.JWKS != "" {
+		keys = "jwks:" + iss.JWKS
+	}
+	out := name + "=" + keys + ",org=" + iss.Org + ",roles=" + strings.Join(roles, "+")
+	if iss.JWKSCA != "" {
+		out += ",jwks-ca=" + iss.JWKSCA
+	}
+	return out
 }
 
 // issuerKeys are one issuer's public keys, by the algorithm they verify.

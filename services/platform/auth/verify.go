@@ -1,9 +1,11 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -22,7 +24,9 @@ const (
 
 // Verifier checks bearer tokens. It is safe for concurrent use.
 type Verifier struct {
+	mu          sync.RWMutex // guards issuers (key sets are refreshed)
 	issuers     map[string]issuerKeys
+	jwks        map[string]jwksSource
 	scopes      map[string]Issuer
 	audience    string
 	maxLifetime time.Duration
@@ -30,8 +34,9 @@ type Verifier struct {
 	parser      *jwt.Parser
 }
 
-// NewVerifier validates cfg and loads every issuer's public keys; an
-// unreadable or unusable key file is an error here, not on the first request.
+// NewVerifier validates cfg and loads every issuer's public keys, from its
+// files or its key set URL; an unreadable or unusable key file or key set
+// is an error here, not on the first request.
 func NewVerifier(cfg Config) (*Verifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -42,12 +47,24 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	v := &Verifier{issuers: make(map[string]issuerKeys, len(cfg.Issuers)), scopes: cfg.Issuers, audience: cfg.Audience,
 		maxLifetime: cfg.MaxLifetime, leeway: cfg.Leeway}
+	v.jwks = map[string]jwksSource{}
 	for name, iss := range cfg.Issuers {
+		if iss.JWKS != "" {
+			client, err := jwksClient(iss.JWKSCA)
+			if err != nil {
+				return nil, fmt.Errorf("auth config: issuer %q: key set CA: %w", name, err)
+			}
+			v.jwks[name] = jwksSource{endpoint: iss.JWKS, client: client}
+			continue
+		}
 		keys, err := loadIssuerKeys(name, iss.Keys)
 		if err != nil {
 			return nil, err
 		}
 		v.issuers[name] = keys
+	}
+	if err := v.RefreshKeys(context.Background()); err != nil {
+		return nil, fmt.Errorf("auth config: %w", err)
 	}
 	v.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{algEdDSA, algES256}),
@@ -176,7 +193,9 @@ func (v *Verifier) keysFor(t *jwt.Token, claims *tokenClaims) (any, error) {
 	if claims.Issuer == "" {
 		return nil, reject(ErrWrongIssuer, "token has no iss claim")
 	}
+	v.mu.RLock()
 	keys, ok := v.issuers[claims.Issuer]
+	v.mu.RUnlock()
 	if !ok {
 		return nil, reject(ErrWrongIssuer, "issuer %s is not trusted", quote(claims.Issuer))
 	}

@@ -181,7 +181,7 @@ func (s *Settings) bind(fs *flag.FlagSet) {
 	fs.StringVar(&s.TLSCert, "tls-cert", s.TLSCert, "the service's certificate (PEM)")
 	fs.StringVar(&s.TLSKey, "tls-key", s.TLSKey, "the service's private key (PEM, mode 0600)")
 	fs.StringVar(&s.TLSCA, "tls-ca", s.TLSCA, "the CA that the service trusts for its peers (PEM)")
-	fs.Var(&listFlag{list: &s.Issuers}, "issuer", "a trusted token issuer, ISSUER=PEMFILE[+PEMFILE],org=MSP_ID,roles=ROLE[+ROLE] (org= empty for the patients' provider; repeat for more; the first use replaces the default)")
+	fs.Var(&listFlag{list: &s.Issuers}, "issuer", "a trusted token issuer, ISSUER=PEMFILE[+PEMFILE],org=MSP_ID,roles=ROLE[+ROLE], or ISSUER=jwks:https://HOST/PATH,org=...,roles=...[,jwks-ca=PEMFILE] for an issuer's JSON Web Key Set (fetched at the start and every 5 minutes); org= empty for the patients' provider; repeat for more; the first use replaces the default")
 	fs.StringVar(&s.Audience, "audience", s.Audience, "the audience a token must name (this service's)")
 	fs.DurationVar(&s.ReadHeaderTimeout, "read-header-timeout", s.ReadHeaderTimeout, "how long the HTTP gateway waits for a request's headers (0: the default)")
 	fs.StringVar(&s.LedgerConnection, "ledger-connection", s.LedgerConnection, "the network description with the organisations' peers and client identities")

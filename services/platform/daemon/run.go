@@ -113,6 +113,13 @@ func Run(ctx context.Context, cfg Config, build BuildFunc) (err error) {
 		return err
 	}
 	background := svc.Background
+	if verifier.FetchesKeys() {
+		background = append(background, func(ctx context.Context) {
+			verifier.RefreshKeysEvery(ctx, auth.DefaultJWKSRefresh, func(err error) {
+				cfg.Log.Warn(cfg.Name+": token issuers' key sets not refreshed; the keys fetched before stay in use", "err", err)
+			})
+		})
+	}
 	if cfg.PprofAddr != "" {
 		lis, err := net.Listen("tcp", cfg.PprofAddr)
 		if err != nil {
