@@ -268,6 +268,8 @@ func (e Env) Settings(name string) (daemon.Settings, error) {
 		StoreConfig: store,
 		KEKFile:     e.Vault.KEK, KeyDir: e.Vault.Keys,
 		ConsentAddr: consent.GRPC,
+		// The development network lives on loopback addresses only.
+		LoopbackOnly: true,
 	}, nil
 }
 

@@ -41,3 +41,16 @@ func TestMinIOConfigPath(t *testing.T) {
 		})
 	}
 }
+
+// The development network's settings keep every service on loopback.
+func TestSettingsAreLoopbackOnly(t *testing.T) {
+	e := Env{Path: filepath.Join(t.TempDir(), "network.json"),
+		Services: map[string]Service{"consent": {GRPC: "127.0.0.1:27101", HTTP: "127.0.0.1:27102"}}}
+	s, err := e.Settings("consent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.LoopbackOnly {
+		t.Fatal("the development profile's settings allow addresses off loopback")
+	}
+}

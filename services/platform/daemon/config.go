@@ -35,7 +35,9 @@ type Config struct {
 	// Backends are what the service may open through its Platform.
 	Backends Backends
 	// LoopbackOnly refuses every listen and dial address that is not a
-	// loopback IP address: the rule of the development network.
+	// loopback IP address: the rule of the development network (NewConfig
+	// and the development profile set it; a deployment configured by
+	// flags alone has it off unless -loopback-only says otherwise).
 	LoopbackOnly bool
 	// PprofAddr, if set, serves net/http/pprof there (always loopback);
 	// CPUProfile, if set, writes a CPU profile of the whole run.
@@ -157,8 +159,11 @@ type Settings struct {
 	OTLPEndpoint    string
 	TraceStdout     bool
 	LogLevel        string
-	PprofAddr       string
-	CPUProfile      string
+	// LoopbackOnly refuses addresses off loopback: set by the development
+	// profile, off for a deployment configured by flags alone.
+	LoopbackOnly bool
+	PprofAddr    string
+	CPUProfile   string
 	// ReadHeaderTimeout, when set, replaces the default bound on reading an
 	// HTTP request's headers.
 	ReadHeaderTimeout time.Duration
@@ -174,6 +179,7 @@ func (s Settings) Load(name string) (Config, error) {
 	c.TLS = serving.TLSFiles{CertFile: s.TLSCert, KeyFile: s.TLSKey, CAFile: s.TLSCA}
 	c.Backends.KEKFile, c.Backends.KeyDir, c.Backends.ConsentAddr = s.KEKFile, s.KeyDir, s.ConsentAddr
 	c.PprofAddr, c.CPUProfile = s.PprofAddr, s.CPUProfile
+	c.LoopbackOnly = s.LoopbackOnly
 	if s.ReadHeaderTimeout != 0 {
 		c.Limits.ReadHeaderTimeout = s.ReadHeaderTimeout
 	}

@@ -193,6 +193,7 @@ func (s *Settings) bind(fs *flag.FlagSet) {
 	fs.StringVar(&s.OTLPEndpoint, "otlp-endpoint", s.OTLPEndpoint, "OTLP/gRPC collector host:port for traces (default $OTEL_EXPORTER_OTLP_ENDPOINT; empty: traces not exported)")
 	fs.BoolVar(&s.TraceStdout, "trace-stdout", false, "write spans to standard output")
 	fs.StringVar(&s.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&s.LoopbackOnly, "loopback-only", s.LoopbackOnly, "refuse every listen and dial address off loopback (the development profile's rule, its default there)")
 	fs.StringVar(&s.PprofAddr, "pprof", "", "serve net/http/pprof on this loopback address")
 	fs.StringVar(&s.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 }

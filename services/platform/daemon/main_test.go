@@ -26,6 +26,7 @@ func (p fakeProfile) Apply(path, name string, s *Settings) error {
 	s.GRPCAddr, s.HTTPAddr = "127.0.0.1:1001", "127.0.0.1:1002"
 	s.Issuers = []string{"profile-iss=profile.pem,org=,roles=patient"}
 	s.Audience = "from-profile"
+	s.LoopbackOnly = true
 	return nil
 }
 
@@ -148,5 +149,39 @@ func TestRunExitCodes(t *testing.T) {
 	if code := run(t.Context(), spec, nil, lookup, &stdout, &stderr); code != exitUsage ||
 		!strings.Contains(stderr.String(), "recordsd: records config: the grpc and http addresses are both required") {
 		t.Errorf("no configuration exits %d with %q, want %d and every missing setting", code, &stderr, exitUsage)
+	}
+}
+
+// The loopback-only rule is the development profile's: a daemon
+// configured by flags alone may listen on every interface and reach its
+// backends by name, and the profile's rule can be set or lifted by flag.
+func TestLoopbackOnlyIsTheProfilesRule(t *testing.T) {
+	dir := t.TempDir()
+	existing := filepath.Join(dir, "network.json")
+	writeFile(t, existing, "{}")
+	missing := filepath.Join(dir, "missing.json")
+	for _, tc := range []struct {
+		name        string
+		defaultPath string
+		args        []string
+		want        bool
+	}{
+		{"the development profile", existing, nil, true},
+		{"flags alone", missing, []string{"-grpc", "0.0.0.0:443"}, false},
+		{"flags alone, asking for it", missing, []string{"-loopback-only"}, true},
+		{"the profile, lifted by flag", existing, []string{"-loopback-only=false"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var applied []string
+			spec := Spec{Name: "records", Profile: fakeProfile{path: tc.defaultPath, calls: &applied}}
+			var stdout, stderr bytes.Buffer
+			cfg, err := Configure(spec, tc.args, func(string) (string, bool) { return "", false }, &stdout, &stderr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.LoopbackOnly != tc.want {
+				t.Fatalf("LoopbackOnly = %v, want %v", cfg.LoopbackOnly, tc.want)
+			}
+		})
 	}
 }
