@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -23,13 +26,18 @@ type Objects interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 }
 
-// Bucket is Objects in one bucket of a MinIO server. Every call is bounded
-// by a timeout, so a store that stops answering fails the call instead of
-// holding it.
+// Bucket is Objects in one bucket of a MinIO server (or any S3-compatible
+// store). Every call is bounded by a timeout, so a store that stops
+// answering fails the call instead of holding it. With several endpoints of
+// the same store, a call that cannot reach one (the connection refused or
+// unroutable, the name unknown) is made at the next, and the one that
+// answered is tried first from then on; a call that reached a store and
+// failed there is not repeated elsewhere.
 type Bucket struct {
-	client  *minio.Client
-	bucket  string
-	timeout time.Duration
+	clients   []*minio.Client
+	preferred atomic.Int32
+	bucket    string
+	timeout   time.Duration
 }
 
 var _ Objects = (*Bucket)(nil)
@@ -37,14 +45,49 @@ var _ Objects = (*Bucket)(nil)
 // NewBucket returns the bucket named bucket (which must exist) of client,
 // each call bounded by timeout.
 func NewBucket(client *minio.Client, bucket string, timeout time.Duration) *Bucket {
-	return &Bucket{client: client, bucket: bucket, timeout: timeout}
+	return &Bucket{clients: []*minio.Client{client}, bucket: bucket, timeout: timeout}
+}
+
+// client is the endpoint tried first.
+func (m *Bucket) client() *minio.Client { return m.clients[m.preferred.Load()] }
+
+// attempt runs op against the preferred endpoint, then, while the
+// endpoint could not be reached and the call has time left, against the
+// next ones in turn. op must be safe to repeat (every Put of this package
+// stores the same bytes under the same key).
+func (m *Bucket) attempt(call context.Context, op func(*minio.Client) error) error {
+	first := int(m.preferred.Load())
+	var err error
+	for i := range m.clients {
+		n := (first + i) % len(m.clients)
+		if err = op(m.clients[n]); err == nil {
+			m.preferred.Store(int32(n))
+			return nil
+		}
+		if !unreachable(err) || call.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// unreachable reports whether err says no connection to the endpoint
+// could be made: nothing was sent, so the call may go elsewhere.
+func unreachable(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 func (m *Bucket) Put(ctx context.Context, key string, data []byte) error {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	_, err := m.client.PutObject(call, m.bucket, key, bytes.NewReader(data), int64(len(data)),
-		minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
+	err := m.attempt(call, func(c *minio.Client) error {
+		_, err := c.PutObject(call, m.bucket, key, bytes.NewReader(data), int64(len(data)),
+			minio.PutObjectOptions{ContentType: "application/octet-stream", DisableMultipart: true})
+		return err
+	})
 	if err != nil {
 		return m.fail(ctx, call, "put "+key, err)
 	}
@@ -54,12 +97,16 @@ func (m *Bucket) Put(ctx context.Context, key string, data []byte) error {
 func (m *Bucket) Get(ctx context.Context, key string, maxSize int64) ([]byte, error) {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	obj, err := m.client.GetObject(call, m.bucket, key, minio.GetObjectOptions{})
-	if err != nil {
-		return nil, m.fail(ctx, call, "get "+key, err)
-	}
-	defer obj.Close()
-	data, err := io.ReadAll(io.LimitReader(obj, maxSize+1))
+	var data []byte
+	err := m.attempt(call, func(c *minio.Client) error {
+		obj, err := c.GetObject(call, m.bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			return err
+		}
+		defer obj.Close()
+		data, err = io.ReadAll(io.LimitReader(obj, maxSize+1))
+		return err
+	})
 	if err != nil {
 		return nil, m.fail(ctx, call, "get "+key, err)
 	}
@@ -79,11 +126,12 @@ func (m *Bucket) streamTimeout(size int64) time.Duration {
 }
 
 // PutStream stores the size bytes r yields under key without holding them:
-// they go to the store in parts as they are read.
+// they go to the store in parts as they are read. It is made at the
+// preferred endpoint only (r cannot be read twice).
 func (m *Bucket) PutStream(ctx context.Context, key string, r io.Reader, size int64) error {
 	call, cancel := context.WithTimeout(ctx, m.streamTimeout(size))
 	defer cancel()
-	_, err := m.client.PutObject(call, m.bucket, key, r, size,
+	_, err := m.client().PutObject(call, m.bucket, key, r, size,
 		minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20})
 	if err != nil {
 		return m.fail(ctx, call, "put "+key, err)
@@ -108,13 +156,21 @@ func (m *Bucket) GetStream(ctx context.Context, key string, maxSize int64) (io.R
 		}
 		return nil, fmt.Errorf("object store: get %s: %w", key, Classify(err))
 	}
-	obj, err := m.client.GetObject(call, m.bucket, key, minio.GetObjectOptions{})
+	var obj *minio.Object
+	var info minio.ObjectInfo
+	err := m.attempt(call, func(c *minio.Client) error {
+		o, err := c.GetObject(call, m.bucket, key, minio.GetObjectOptions{})
+		if err != nil {
+			return err
+		}
+		if info, err = o.Stat(); err != nil {
+			o.Close()
+			return err
+		}
+		obj = o
+		return nil
+	})
 	if err != nil {
-		return fail(err)
-	}
-	info, err := obj.Stat()
-	if err != nil {
-		obj.Close()
 		return fail(err)
 	}
 	if info.Size > maxSize {
@@ -156,7 +212,9 @@ func (o *objectReader) Close() error {
 func (m *Bucket) Delete(ctx context.Context, key string) error {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	if err := m.client.RemoveObject(call, m.bucket, key, minio.RemoveObjectOptions{}); err != nil {
+	if err := m.attempt(call, func(c *minio.Client) error {
+		return c.RemoveObject(call, m.bucket, key, minio.RemoveObjectOptions{})
+	}); err != nil {
 		return m.fail(ctx, call, "delete "+key, err)
 	}
 	return nil
@@ -166,11 +224,18 @@ func (m *Bucket) List(ctx context.Context, prefix string) ([]string, error) {
 	call, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
 	var keys []string
-	for info := range m.client.ListObjects(call, m.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
-		if info.Err != nil {
-			return nil, m.fail(ctx, call, "list "+prefix, info.Err)
+	err := m.attempt(call, func(c *minio.Client) error {
+		keys = keys[:0]
+		for info := range c.ListObjects(call, m.bucket, minio.ListObjectsOptions{Prefix: prefix, Recursive: true}) {
+			if info.Err != nil {
+				return info.Err
+			}
+			keys = append(keys, info.Key)
 		}
-		keys = append(keys, info.Key)
+		return nil
+	})
+	if err != nil {
+		return nil, m.fail(ctx, call, "list "+prefix, err)
 	}
 	if err := call.Err(); err != nil {
 		return nil, m.fail(ctx, call, "list "+prefix, err)
@@ -196,23 +261,24 @@ var ErrTooLarge = errors.New("objectstore: object too large")
 // OpenBucket connects to the server cfg names and returns its bucket name,
 // made if missing (within timeout), each later call bounded by timeout.
 func OpenBucket(ctx context.Context, cfg Config, name string, timeout time.Duration) (*Bucket, error) {
-	client, err := New(cfg)
+	clients, err := newClients(cfg)
 	if err != nil {
 		return nil, err
 	}
+	m := &Bucket{clients: clients, bucket: name, timeout: timeout}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	if err := EnsureBucket(ctx, client, name); err != nil {
+	if err := m.attempt(ctx, func(c *minio.Client) error { return EnsureBucket(ctx, c, name) }); err != nil {
 		return nil, fmt.Errorf("%w (is MinIO up? make minio-up)", err)
 	}
-	return NewBucket(client, name, timeout), nil
+	return m, nil
 }
 
 // PresignGet returns a URL that fetches key without credentials until expiry
 // (at most 7 days). Anyone holding the URL can fetch the object: hand it only
 // to a caller allowed to read it, and keep expiry short.
 func (m *Bucket) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
-	u, err := m.client.PresignedGetObject(ctx, m.bucket, key, expiry, nil)
+	u, err := m.client().PresignedGetObject(ctx, m.bucket, key, expiry, nil)
 	if err != nil {
 		return "", m.fail(ctx, ctx, "presign "+key, err)
 	}

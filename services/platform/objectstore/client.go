@@ -8,20 +8,36 @@ import (
 	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
-// New validates cfg and returns a client for it with static credentials. It
-// does not contact the server.
+// New validates cfg and returns a client for its first endpoint with
+// static credentials. It does not contact the server.
 func New(cfg Config) (*minio.Client, error) {
+	clients, err := newClients(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return clients[0], nil
+}
+
+// newClients validates cfg and returns a client for each of its endpoints.
+// With more than one, a client gives up on an endpoint it cannot reach
+// after one retry, and the bucket tries the next.
+func newClients(cfg Config) ([]*minio.Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	c, err := minio.New(cfg.Endpoint, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
-		Secure: cfg.UseTLS,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("objectstore: client for %s: %w", cfg.Endpoint, err)
+	var clients []*minio.Client
+	for _, endpoint := range cfg.Endpoints() {
+		opts := &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), Secure: cfg.UseTLS}
+		if len(cfg.Failover) > 0 {
+			opts.MaxRetries = 2
+		}
+		c, err := minio.New(endpoint, opts)
+		if err != nil {
+			return nil, fmt.Errorf("objectstore: client for %s: %w", endpoint, err)
+		}
+		clients = append(clients, c)
 	}
-	return c, nil
+	return clients, nil
 }
 
 // BucketMaker is the part of *minio.Client that EnsureBucket needs.

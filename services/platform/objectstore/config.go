@@ -16,6 +16,10 @@ import (
 type Config struct {
 	// Endpoint is host:port (or a host alone), without a scheme.
 	Endpoint string
+	// Failover are more endpoints of the same store (the other nodes of a
+	// distributed MinIO, or of any S3-compatible cluster), tried in order
+	// when one cannot be reached.
+	Failover []string
 	// AccessKey and SecretKey are the S3 credentials (MinIO's root user and
 	// password in development).
 	AccessKey string
@@ -31,24 +35,44 @@ func (c Config) Validate() error {
 	if c.Endpoint == "" {
 		return fmt.Errorf("%w: endpoint is empty", ErrInvalidConfig)
 	}
-	if strings.Contains(c.Endpoint, "://") || strings.ContainsAny(c.Endpoint, "/?#") {
-		return fmt.Errorf("%w: endpoint %q must be host:port without scheme or path (UseTLS selects https)",
-			ErrInvalidConfig, c.Endpoint)
-	}
-	host := c.Endpoint
-	if h, port, err := net.SplitHostPort(c.Endpoint); err == nil {
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("%w: endpoint %q: port must be a number from 1 to 65535", ErrInvalidConfig, c.Endpoint)
+	seen := map[string]bool{}
+	for _, e := range c.Endpoints() {
+		if seen[e] {
+			return fmt.Errorf("%w: endpoint %q is given twice", ErrInvalidConfig, e)
 		}
-		host = h
-	} else if strings.Contains(c.Endpoint, ":") && net.ParseIP(c.Endpoint) == nil {
-		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, c.Endpoint, err)
-	}
-	if host == "" {
-		return fmt.Errorf("%w: endpoint %q has no host", ErrInvalidConfig, c.Endpoint)
+		seen[e] = true
+		if err := c.checkEndpoint(e); err != nil {
+			return err
+		}
 	}
 	if c.AccessKey == "" || c.SecretKey == "" {
 		return fmt.Errorf("%w: access key and secret key are both required", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Endpoints are Endpoint and then Failover.
+func (c Config) Endpoints() []string { return append([]string{c.Endpoint}, c.Failover...) }
+
+func (c Config) checkEndpoint(endpoint string) error {
+	if endpoint == "" {
+		return fmt.Errorf("%w: an endpoint is empty", ErrInvalidConfig)
+	}
+	if strings.Contains(endpoint, "://") || strings.ContainsAny(endpoint, "/?#") {
+		return fmt.Errorf("%w: endpoint %q must be host:port without scheme or path (UseTLS selects https)",
+			ErrInvalidConfig, endpoint)
+	}
+	host := endpoint
+	if h, port, err := net.SplitHostPort(endpoint); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%w: endpoint %q: port must be a number from 1 to 65535", ErrInvalidConfig, endpoint)
+		}
+		host = h
+	} else if strings.Contains(endpoint, ":") && net.ParseIP(endpoint) == nil {
+		return fmt.Errorf("%w: endpoint %q: %w", ErrInvalidConfig, endpoint, err)
+	}
+	if host == "" {
+		return fmt.Errorf("%w: endpoint %q has no host", ErrInvalidConfig, endpoint)
 	}
 	if !c.UseTLS && !isLoopback(host) {
 		return fmt.Errorf("%w: plain http to %s, which is not a loopback address; set UseTLS",
@@ -71,8 +95,8 @@ func (c Config) String() string {
 	if c.SecretKey != "" {
 		secret = "redacted"
 	}
-	return fmt.Sprintf("objectstore.Config{Endpoint:%q AccessKey:%q SecretKey:%s UseTLS:%t}",
-		c.Endpoint, c.AccessKey, secret, c.UseTLS)
+	return fmt.Sprintf("objectstore.Config{Endpoint:%q Failover:%q AccessKey:%q SecretKey:%s UseTLS:%t}",
+		c.Endpoint, c.Failover, c.AccessKey, secret, c.UseTLS)
 }
 
 // GoString is String, so %#v does not print the secret key either.
@@ -83,11 +107,12 @@ func (c Config) GoString() string { return c.String() }
 // separate env file (MINIO_ROOT_USER=..., MINIO_ROOT_PASSWORD=...) whose path
 // is absolute or relative to minio.json.
 type clientFile struct {
-	Endpoint        string `json:"endpoint"`
-	UseTLS          bool   `json:"useTLS"`
-	CredentialsFile string `json:"credentialsFile"`
-	AccessKey       string `json:"accessKey"`
-	SecretKey       string `json:"secretKey"`
+	Endpoint        string   `json:"endpoint"`
+	Failover        []string `json:"failover"`
+	UseTLS          bool     `json:"useTLS"`
+	CredentialsFile string   `json:"credentialsFile"`
+	AccessKey       string   `json:"accessKey"`
+	SecretKey       string   `json:"secretKey"`
 }
 
 // ConfigFromFile reads the minio.json that `minio.sh up` writes, and the
@@ -103,7 +128,7 @@ func ConfigFromFile(path string) (Config, error) {
 	if err := dec.Decode(&f); err != nil {
 		return Config{}, fmt.Errorf("objectstore config: %s: %w", path, err)
 	}
-	cfg := Config{Endpoint: f.Endpoint, AccessKey: f.AccessKey, SecretKey: f.SecretKey, UseTLS: f.UseTLS}
+	cfg := Config{Endpoint: f.Endpoint, Failover: f.Failover, AccessKey: f.AccessKey, SecretKey: f.SecretKey, UseTLS: f.UseTLS}
 	if f.CredentialsFile != "" {
 		if cfg.AccessKey != "" || cfg.SecretKey != "" {
 			return Config{}, fmt.Errorf("%w: %s names a credentials file and holds keys too; keep one",

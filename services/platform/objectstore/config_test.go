@@ -44,6 +44,14 @@ func TestValidate(t *testing.T) {
 		"missing secret key":          {change: func(c *objectstore.Config) { c.SecretKey = "" }, wantErr: "access key and secret key"},
 		"plain http to a remote host": {change: func(c *objectstore.Config) { c.Endpoint = "objects.example.org:9000" }, wantErr: "not a loopback address"},
 		"plain http to a LAN address": {change: func(c *objectstore.Config) { c.Endpoint = "10.0.0.5:9000" }, wantErr: "not a loopback address"},
+		"failover endpoints":          {change: func(c *objectstore.Config) { c.Failover = []string{"127.0.0.1:9001", "[::1]:9002"} }},
+		"failover over TLS": {change: func(c *objectstore.Config) {
+			c.Endpoint, c.Failover, c.UseTLS = "s3-a.example.org", []string{"s3-b.example.org"}, true
+		}},
+		"failover to a remote host over plain http": {change: func(c *objectstore.Config) { c.Failover = []string{"objects.example.org:9000"} }, wantErr: "not a loopback address"},
+		"an empty failover endpoint":                {change: func(c *objectstore.Config) { c.Failover = []string{""} }, wantErr: "an endpoint is empty"},
+		"a failover endpoint with a scheme":         {change: func(c *objectstore.Config) { c.Failover = []string{"https://a:9000"} }, wantErr: "without scheme"},
+		"the same endpoint twice":                   {change: func(c *objectstore.Config) { c.Failover = []string{c.Endpoint} }, wantErr: "given twice"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -302,4 +303,64 @@ func sha256Of(t *testing.T, r io.Reader) hash.Hash {
 		}
 	}
 	return h
+}
+
+// TestFailoverToTheNextEndpoint: a store given as two endpoints, the first
+// of which nothing listens on (a node that is down). Every call is made at
+// the second, and from then on the second is asked first; a store that
+// cannot be reached at all fails the call.
+func TestFailoverToTheNextEndpoint(t *testing.T) {
+	ctx := testContext(t)
+	cfg, err := objectstore.ConfigFromFile(devenv.MinIOConfigPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := closedPort(t)
+	cfg.Failover = []string{cfg.Endpoint}
+	cfg.Endpoint = down
+	name := newBucket(t, dial(t))
+	b, err := objectstore.OpenBucket(ctx, cfg, name, 10*time.Second)
+	if err != nil {
+		t.Fatalf("open with the first endpoint down: %v", err)
+	}
+	if err := b.Put(ctx, "a/one", []byte("one")); err != nil {
+		t.Fatalf("put: %v", err)
+	}
+	if got, err := b.Get(ctx, "a/one", 10); err != nil || string(got) != "one" {
+		t.Fatalf("get = %q, %v", got, err)
+	}
+	if keys, err := b.List(ctx, "a/"); err != nil || len(keys) != 1 {
+		t.Fatalf("list = %v, %v", keys, err)
+	}
+	r, err := b.GetStream(ctx, "a/one", 10)
+	if err != nil {
+		t.Fatalf("get stream: %v", err)
+	}
+	r.Close()
+	if _, err := b.Get(ctx, "a/missing", 10); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Fatalf("a missing object through the failover: %v, want not found", err)
+	}
+	if err := b.Delete(ctx, "a/one"); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	// Fresh bucket handles over two dead endpoints: nothing answers.
+	dead := cfg
+	dead.Endpoint, dead.Failover = down, []string{closedPort(t)}
+	start := time.Now()
+	if _, err := objectstore.OpenBucket(ctx, dead, name, 5*time.Second); err == nil {
+		t.Fatal("a bucket opened with every endpoint down")
+	}
+	t.Logf("every endpoint down: refused after %v", time.Since(start).Round(time.Millisecond))
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }
