@@ -60,7 +60,8 @@ type Backends struct {
 	// KeyDir the folder of patients' wrapped data keys.
 	KEKFile, KeyDir string
 	// ConsentAddr is the consent service's gRPC address (the decision
-	// point of the enforcement services).
+	// point of the enforcement services), or the addresses of its
+	// instances separated by commas.
 	ConsentAddr string
 }
 
@@ -100,8 +101,8 @@ func (c Config) Validate() error {
 	}
 	if c.LoopbackOnly {
 		addrs := []serving.NamedAddr{{Name: "grpc address", Addr: c.GRPCAddr}, {Name: "http address", Addr: c.HTTPAddr}}
-		if c.Backends.ConsentAddr != "" {
-			addrs = append(addrs, serving.NamedAddr{Name: "consent address", Addr: c.Backends.ConsentAddr})
+		for _, a := range serving.SplitAddrs(c.Backends.ConsentAddr) {
+			addrs = append(addrs, serving.NamedAddr{Name: "consent address", Addr: a})
 		}
 		errs = append(errs, serving.CheckLoopback(c.Name, nonEmpty(addrs)...))
 	}

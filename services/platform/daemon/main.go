@@ -189,7 +189,7 @@ func (s *Settings) bind(fs *flag.FlagSet) {
 	fs.StringVar(&s.StoreConfig, "store-config", s.StoreConfig, "the object storage client description (endpoint, TLS, credentials file)")
 	fs.StringVar(&s.KEKFile, "kek-file", s.KEKFile, "the vault's key-encryption key (32 bytes, mode 0600)")
 	fs.StringVar(&s.KeyDir, "key-dir", s.KeyDir, "the folder of patients' wrapped data keys")
-	fs.StringVar(&s.ConsentAddr, "consent", s.ConsentAddr, "the consent service's gRPC address")
+	fs.StringVar(&s.ConsentAddr, "consent", s.ConsentAddr, "the consent service's gRPC address, or its instances' separated by commas (calls spread over those that are up)")
 	fs.StringVar(&s.OTLPEndpoint, "otlp-endpoint", s.OTLPEndpoint, "OTLP/gRPC collector host:port for traces (default $OTEL_EXPORTER_OTLP_ENDPOINT; empty: traces not exported)")
 	fs.BoolVar(&s.TraceStdout, "trace-stdout", false, "write spans to standard output")
 	fs.StringVar(&s.LogLevel, "log-level", "info", "debug, info, warn or error")
