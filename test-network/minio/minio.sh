@@ -16,6 +16,8 @@
 #                    not answer
 #   minio.sh env     print shell exports of the endpoint and credentials,
 #                    for eval "$(minio.sh env)"
+#   minio.sh bin     build the server if missing and print its path (for
+#                    tests that run servers of their own, e.g. distributed)
 #
 # Clients find the server through $HX_STATE/minio/minio.json (endpoint, TLS,
 # the credentials file); the credentials file is mode 0600 and lives only in
@@ -205,8 +207,9 @@ up) up ;;
 down) down ;;
 status) status ;;
 env) env_cmd ;;
+bin) ensure_minio && minio_bin && echo ;;
 *)
-  printf 'usage: %s up|down|status|env\n' "$0" >&2
+  printf 'usage: %s up|down|status|env|bin\n' "$0" >&2
   exit 2
   ;;
 esac

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -137,4 +138,19 @@ func minioScript() (string, error) {
 			return "", fmt.Errorf("no test-network/minio/minio.sh in %s or any folder above it", wd)
 		}
 	}
+}
+
+// MinIOBinary is the path of the cached MinIO server (built by minio.sh
+// if missing), for tests that run servers of their own.
+func MinIOBinary(t testing.TB) string {
+	t.Helper()
+	script, err := minioScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("bash", script, "bin").Output()
+	if err != nil {
+		t.Fatalf("minio.sh bin: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
