@@ -7,7 +7,7 @@ HXDEV := go run ./services/cmd/hxdev
 GO_PACKAGES := ./...
 INTEGRATION_PACKAGES := ./services/...
 
-.PHONY: help up status down demo test test-unit test-chaincode test-integration test-slow bench fuzz lint \
+.PHONY: help up status down demo test test-unit test-chaincode test-integration test-slow bench fuzz lint images \
         network-up network-down network-status clean \
         generate verify-generate proto-lint breaking
 
@@ -55,6 +55,9 @@ test-integration: ## integration tests against the real network (started if need
 
 bench: ## benchmarks against the real network, each with its baseline from the same run; ends with the targets table
 	@$(NETWORK) with services/dev/bench.sh
+
+images: ## container images of the four daemons, without a container engine: an OCI image layout in .cache/images, each digest printed
+	@go run ./services/cmd/hximages -out .cache/images
 
 FUZZTIME ?= 10s
 fuzz: test-slow ## the slow unit tests, then every fuzz target for FUZZTIME each (make test runs their seed corpora only)
