@@ -1,8 +1,6 @@
 package research
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,49 +8,6 @@ import (
 	"hash"
 	"io"
 )
-
-// streamStore is the datasets bucket as the service uses it: a Store that
-// also takes and gives objects as streams, because a dataset's files can be
-// larger than memory.
-type streamStore interface {
-	Store
-	// PutStream stores the size bytes r yields under key.
-	PutStream(ctx context.Context, key string, r io.Reader, size int64) error
-	// GetStream opens key for reading; a missing object is
-	// objectstore.ErrNotFound, and reading past maxSize bytes fails with
-	// objectstore.ErrTooLarge.
-	GetStream(ctx context.Context, key string, maxSize int64) (io.ReadCloser, error)
-}
-
-// streams returns s itself when it streams, else s with each object held
-// whole while it is put or read: correct, but a dataset's file then costs
-// its size in memory (a test double may be in that case; *objectstore.Bucket
-// streams).
-func streams(s Store) streamStore {
-	if ss, ok := s.(streamStore); ok {
-		return ss
-	}
-	return wholeObjects{s}
-}
-
-// wholeObjects streams through a Store that cannot, one object held whole.
-type wholeObjects struct{ Store }
-
-func (w wholeObjects) PutStream(ctx context.Context, key string, r io.Reader, size int64) error {
-	data := make([]byte, size)
-	if _, err := io.ReadFull(r, data); err != nil {
-		return err
-	}
-	return w.Put(ctx, key, data)
-}
-
-func (w wholeObjects) GetStream(ctx context.Context, key string, maxSize int64) (io.ReadCloser, error) {
-	data, err := w.Get(ctx, key, maxSize)
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(bytes.NewReader(data)), nil
-}
 
 // errAltered: a stored file does not hash to what was recorded.
 var errAltered = errors.New("does not match its recorded hash")

@@ -29,12 +29,17 @@ type Decider interface {
 	Decide(ctx context.Context, in policy.DatasetInput) (policy.DatasetDecision, error)
 }
 
-// Store is the datasets bucket (*objectstore.Bucket): objects, and URLs that
-// fetch one without credentials for a while. A Store that also has
-// PutStream and GetStream (streamStore, as the Bucket has) is used through
-// them for the dataset's files, which are then never held whole.
+// Store is the datasets bucket (*objectstore.Bucket): objects, objects as
+// streams (a dataset's files can be larger than memory, and are never held
+// whole), and URLs that fetch one without credentials for a while.
 type Store interface {
 	objectstore.Objects
+	// PutStream stores the size bytes r yields under key.
+	PutStream(ctx context.Context, key string, r io.Reader, size int64) error
+	// GetStream opens key for reading; a missing object is
+	// objectstore.ErrNotFound, one larger than maxSize
+	// objectstore.ErrTooLarge.
+	GetStream(ctx context.Context, key string, maxSize int64) (io.ReadCloser, error)
 	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
 }
 
@@ -62,7 +67,7 @@ const (
 type Service struct {
 	ledger  Ledger
 	sources Sources
-	store   streamStore
+	store   Store
 	decider Decider
 	log     *slog.Logger
 	now     func() time.Time
@@ -90,7 +95,7 @@ func (s *Service) enqueue(id string) bool {
 const SoftwareVersion = "healthexchange-research/1"
 
 func newService(l Ledger, src Sources, store Store, d Decider, log *slog.Logger) *Service {
-	return &Service{ledger: l, sources: src, store: streams(store), decider: d, log: log, now: time.Now,
+	return &Service{ledger: l, sources: src, store: store, decider: d, log: log, now: time.Now,
 		version: SoftwareVersion, queue: make(chan string, 1024), retryWait: time.Second, settleAfter: 30 * time.Second}
 }
 

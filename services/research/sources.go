@@ -21,7 +21,7 @@ type storeSources struct {
 var _ Sources = (*storeSources)(nil)
 
 // The bucket streams the dataset files.
-var _ streamStore = (*objectstore.Bucket)(nil)
+var _ Store = (*objectstore.Bucket)(nil)
 
 const recordsPageSize = 100
 

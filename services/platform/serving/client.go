@@ -35,7 +35,10 @@ func DialAsCaller(tls TLSFiles, addrs string) (*grpc.ClientConn, error) {
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 	}
 	list := SplitAddrs(addrs)
-	target := addrs
+	if len(list) == 0 {
+		return nil, fmt.Errorf("dial %q: no address", addrs)
+	}
+	target := list[0]
 	if len(list) > 1 {
 		r := manual.NewBuilderWithScheme("hx-instances")
 		state := resolver.State{}

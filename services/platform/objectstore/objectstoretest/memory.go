@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,27 @@ func (m *Memory) Get(_ context.Context, key string, maxSize int64) ([]byte, erro
 		return nil, fmt.Errorf("get %s: %w", key, objectstore.ErrTooLarge)
 	}
 	return bytes.Clone(data), nil
+}
+
+// PutStream stores the size bytes r yields, as objectstore.Bucket does
+// (held in memory here); a short stream stores nothing.
+func (m *Memory) PutStream(ctx context.Context, key string, r io.Reader, size int64) error {
+	data := make([]byte, size)
+	if _, err := io.ReadFull(r, data); err != nil {
+		return fmt.Errorf("put %s: %w", key, err)
+	}
+	return m.Put(ctx, key, data)
+}
+
+// GetStream opens key for reading, as objectstore.Bucket does: a missing
+// object is ErrNotFound and one larger than maxSize ErrTooLarge, before any
+// byte is read.
+func (m *Memory) GetStream(ctx context.Context, key string, maxSize int64) (io.ReadCloser, error) {
+	data, err := m.Get(ctx, key, maxSize)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
 // Delete implements objectstore.Objects.
