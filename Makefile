@@ -7,8 +7,8 @@ HXDEV := go run ./services/cmd/hxdev
 GO_PACKAGES := ./...
 INTEGRATION_PACKAGES := ./services/...
 
-.PHONY: help up status down demo test test-unit test-chaincode test-integration test-slow bench fuzz lint images \
-        network-up network-down network-status clean \
+.PHONY: help up status down demo test test-unit test-chaincode test-deploy test-integration test-slow bench fuzz lint images \
+        network-up network-down network-status network-up-ha network-down-ha network-status-ha test-ha clean \
         generate verify-generate proto-lint breaking
 
 help: ## list the targets
@@ -30,7 +30,7 @@ demo: up ## make up, then run the story end to end (everything stays up: make st
 	@services/dev/demo.sh
 	@echo "== the exchange is still running: 'make status', 'make down'"
 
-test: lint test-unit test-chaincode test-integration ## every test: lint, unit (race detector), chaincode, integration on the real network
+test: lint test-unit test-chaincode test-deploy test-integration test-ha ## every test: lint, unit (race detector), chaincode, deploy's manifests, integration on the real network, faults on the high-availability profile
 	@echo "== make test: all passed"
 
 test-unit: ## unit tests of the root module, with the race detector (slow property tests: make test-slow)
@@ -44,6 +44,10 @@ test-slow: ## the unit tests in full: the slow property tests too (make fuzz run
 test-chaincode: ## unit and fuzz-seed tests of the chaincode module, with the race detector
 	@echo "== chaincode tests (-race)"
 	cd chaincode && go test -count=1 -race ./...
+
+test-deploy: ## the Kubernetes manifests (deploy/k8s): every overlay rendered with the kustomize API, decoded strictly, and checked
+	@echo "== deploy tests (deploy module: render, strict decode, checks)"
+	cd deploy && go test -count=1 ./...
 
 test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running), the peer-stall test alone, then the demo
 	@echo "== integration tests (real Fabric network)"
@@ -74,13 +78,15 @@ fuzz: test-slow ## the slow unit tests, then every fuzz target for FUZZTIME each
 # into .cache/lint-<pin>/bin.
 LINT_TOOLS := services/dev/tools/ensure.sh
 
-lint: verify-generate proto-lint ## generated code current, buf lint, gofmt, go vet and staticcheck (both modules)
+lint: verify-generate proto-lint ## generated code current, buf lint, gofmt, go vet and staticcheck (root, chaincode and deploy modules)
 	@echo "== lint"
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	go vet -tags integration,disruptive $(GO_PACKAGES)
+	go vet -tags integration,disruptive,ha $(GO_PACKAGES)
 	cd chaincode && go vet ./...
-	@bin="$$($(LINT_TOOLS))" && echo "staticcheck (root module, chaincode)" && \
-	  "$$bin/staticcheck" -tags integration,disruptive $(GO_PACKAGES) && (cd chaincode && "$$bin/staticcheck" ./...)
+	cd deploy && go vet ./...
+	@bin="$$($(LINT_TOOLS))" && echo "staticcheck (root module, chaincode, deploy)" && \
+	  "$$bin/staticcheck" -tags integration,disruptive,ha $(GO_PACKAGES) && (cd chaincode && "$$bin/staticcheck" ./...) && \
+	  (cd deploy && "$$bin/staticcheck" ./...)
 
 # The protobuf toolchain (buf and the protoc plugins) is pinned in
 # proto/tools/go.mod and built on first use into .cache/prototools-<pin>/bin.
@@ -110,6 +116,24 @@ network-down: ## stop the Fabric test network and remove its state
 
 network-status: ## what runs
 	@$(NETWORK) status
+
+# The high-availability profile (test-network/ha.sh): 3 Raft orderers, 2 peers
+# per peer organisation, MinIO on 4 erasure-coded nodes, each node a host of
+# its own (a network namespace on a bridge the script makes; root needed,
+# without root: loopback addresses and no partition tests).
+network-up-ha: ## start the high-availability profile of the network (separate hosts; see test-network/README.md)
+	@$(NETWORK) up --ha
+
+network-down-ha: ## stop it: no process, namespace, link or state left
+	@$(NETWORK) down --ha
+
+network-status-ha: ## what runs on the high-availability profile, where
+	@$(NETWORK) status --ha
+
+test-ha: ## fault tests on the high-availability profile (started and stopped again if it was not running): a killed Raft leader, a cut orderer, stopped peers, a stopped MinIO node
+	@echo "== fault tests on the high-availability profile (separate hosts)"
+	@$(NETWORK) with --ha go test -count=1 -tags ha -timeout 20m -v ./services/dev/hatest/ 2>&1 | \
+	  grep -v '^\[network-ha\]' | grep -E '^(=== RUN|--- |    |PASS|FAIL|ok )' ; exit $${PIPESTATUS[0]}
 
 # A MinIO server on loopback for development and the integration tests; the
 # server is built on first use from the pin in test-network/minio/tools into

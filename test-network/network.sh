@@ -252,18 +252,39 @@ admin_env() { # org: environment of the peer CLI acting as the org's admin
 
 # --------------------------------------------------------------------- up ---
 
-render() { # template, output
-  sed -e "s|@STATE@|$HX_STATE|g" \
-    -e "s|@ORDERER_PORT@|$HX_ORDERER_PORT|g" \
-    -e "s|@PROVIDERS_PEER_PORT@|$HX_PROVIDERS_PEER_PORT|g" \
-    -e "s|@RESEARCH_PEER_PORT@|$HX_RESEARCH_PEER_PORT|g" "$1" >"$2"
+# render TEMPLATE OUTPUT TOKEN=VALUE...: the template with each @TOKEN@
+# replaced by its value (one line; the YAML templates take flow lists).
+render() {
+  local in="$1" out="$2" kv args=()
+  shift 2
+  for kv in "$@"; do args+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+  sed "${args[@]}" "$in" >"$out"
+}
+
+# The default network's nodes, as the templates take them: every node on
+# 127.0.0.1, each certificate naming localhost and 127.0.0.1.
+config_tokens() {
+  local local_sans="SANS: [localhost, 127.0.0.1]"
+  tokens=(
+    "STATE=$HX_STATE"
+    "ORDERER_SPECS=[{Hostname: orderer0, $local_sans}]"
+    "PROVIDERS_PEERS=[{Hostname: peer0, $local_sans}]"
+    "RESEARCH_PEERS=[{Hostname: peer0, $local_sans}]"
+    "ORDERER_ENDPOINTS=[127.0.0.1:$HX_ORDERER_PORT]"
+    "PROVIDERS_ANCHORS=[{Host: 127.0.0.1, Port: $HX_PROVIDERS_PEER_PORT}]"
+    "RESEARCH_ANCHORS=[{Host: 127.0.0.1, Port: $HX_RESEARCH_PEER_PORT}]"
+    "CONSENTERS=[{Host: 127.0.0.1, Port: $HX_ORDERER_PORT, ClientTLSCert: $orderer_tls/server.crt, ServerTLSCert: $orderer_tls/server.crt}]"
+  )
 }
 
 make_config() {
   log "generating crypto material and the channel's genesis block"
   mkdir -p "$HX_STATE/config"
-  cryptogen generate --config="$here/config/crypto-config.yaml" --output="$crypto" >/dev/null
-  render "$here/config/configtx.yaml" "$HX_STATE/config/configtx.yaml"
+  local tokens
+  config_tokens
+  render "$here/config/crypto-config.yaml" "$HX_STATE/config/crypto-config.yaml" "${tokens[@]}"
+  cryptogen generate --config="$HX_STATE/config/crypto-config.yaml" --output="$crypto" >/dev/null
+  render "$here/config/configtx.yaml" "$HX_STATE/config/configtx.yaml" "${tokens[@]}"
   cp "$fabric_src/sampleconfig/orderer.yaml" "$HX_STATE/config/orderer.yaml"
   # No Docker here: with no VM endpoint the peer can only use external builders.
   sed -e 's|^\(    endpoint:\) unix:///var/run/docker.sock|\1 ""|' \
@@ -278,7 +299,8 @@ make_config() {
 # DIR, and for each NAME a P-256 key and a certificate for 127.0.0.1 with the
 # given extended key usage and, when KIND is not "-", the identity
 # spiffe://health-exchange/KIND/NAME as a URI SAN (the servers read who calls
-# from it). Keys are 0600.
+# from it). Keys are 0600. HX_TLS_EXTRA_SANS (",IP:a.b.c.d,...") adds names
+# to every certificate: the high-availability profile's node addresses.
 make_tls() {
   local d="$1" ca="$2" entry name kind usage uri
   shift 2
@@ -291,7 +313,7 @@ make_tls() {
       IFS=: read -r name kind usage <<<"$entry"
       uri=""
       [ "$kind" = "-" ] || uri=",URI:spiffe://health-exchange/$kind/${name#"$kind"-}"
-      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost%s\nextendedKeyUsage=%s\n' "$uri" "$usage" >"$name.ext"
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost%s%s\nextendedKeyUsage=%s\n' "${HX_TLS_EXTRA_SANS:-}" "$uri" "$usage" >"$name.ext"
       openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
         -subj "/CN=$name" -keyout "$name.key" -out "$name.csr"
       openssl x509 -req -in "$name.csr" -CA ca.crt -CAkey ca.key -CAcreateserial \
@@ -558,6 +580,13 @@ with() {
   fi
   return $rc
 }
+
+# ha.sh takes the functions above and replaces the ones that differ.
+if [ "${HX_NETWORK_LIB:-}" = 1 ]; then return 0; fi
+
+# The high-availability profile is its own script (ha.sh) with its own
+# state: network.sh up --ha, down --ha, status --ha.
+if [ "${2:-}" = --ha ]; then exec "$here/ha.sh" "$1" "${@:3}"; fi
 
 case "${1:-}" in
 up) up ;;

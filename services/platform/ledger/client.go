@@ -17,6 +17,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+
+	"healthexchange/services/platform/serving"
 )
 
 // Client is a connection to the health chaincode as one organisation's client.
@@ -46,13 +48,17 @@ func Dial(cfg Config) (*Client, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("ledger: %s holds no PEM certificate", cfg.Org.TLSRootCert)
 	}
-	conn, err := grpc.NewClient(cfg.Org.PeerEndpoint,
+	target, spread, err := serving.Instances(cfg.Org.Peers())
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	conn, err := grpc.NewClient(target, append(spread,
 		grpc.WithTransportCredentials(credentials.NewClientTLSFromCert(pool, cfg.Org.PeerHostName)),
 		// A peer that stops answering (paused, unplugged) is noticed within
 		// seconds, not at the next write: its streams end and are retried.
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}))
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 3 * time.Second, PermitWithoutStream: true}))...)
 	if err != nil {
-		return nil, fmt.Errorf("ledger: dial %s: %w", cfg.Org.PeerEndpoint, err)
+		return nil, fmt.Errorf("ledger: dial %s: %w", target, err)
 	}
 	gw, err := client.Connect(id,
 		client.WithSign(sign),

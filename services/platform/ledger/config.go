@@ -19,10 +19,24 @@ type Org struct {
 	// own).
 	PeerMSPID    string `json:"peerMspId"`
 	PeerEndpoint string `json:"peerEndpoint"`
-	PeerHostName string `json:"peerHostName"`
-	TLSRootCert  string `json:"tlsRootCert"`
-	UserCert     string `json:"userCert"`
-	UserKey      string `json:"userKey"`
+	// PeerEndpoints, when set, are all the gateway peers of that
+	// organisation (PeerEndpoint among them): calls are spread over those
+	// that are up, and go on through the others when one is down. Their
+	// TLS certificates all name PeerHostName.
+	PeerEndpoints []string `json:"peerEndpoints,omitempty"`
+	PeerHostName  string   `json:"peerHostName"`
+	TLSRootCert   string   `json:"tlsRootCert"`
+	UserCert      string   `json:"userCert"`
+	UserKey       string   `json:"userKey"`
+}
+
+// Peers is the list of the gateway peers to dial: PeerEndpoints, or the
+// one PeerEndpoint.
+func (o Org) Peers() []string {
+	if len(o.PeerEndpoints) > 0 {
+		return o.PeerEndpoints
+	}
+	return []string{o.PeerEndpoint}
 }
 
 // Config says which channel, chaincode and organisation to connect as, and how
@@ -59,7 +73,7 @@ func (c Config) Validate() error {
 		return errors.New("ledger config: chaincode is empty")
 	case c.Org.MSPID == "":
 		return errors.New("ledger config: organisation MSP id is empty")
-	case c.Org.PeerEndpoint == "":
+	case c.Org.PeerEndpoint == "" && len(c.Org.PeerEndpoints) == 0:
 		return errors.New("ledger config: peer endpoint is empty")
 	case c.Org.TLSRootCert == "" || c.Org.UserCert == "" || c.Org.UserKey == "":
 		return errors.New("ledger config: TLS root certificate, user certificate and user key are all required")

@@ -99,3 +99,21 @@ func FuzzConfigFromNetworkFile(f *testing.F) {
 		}
 	})
 }
+
+// An organisation with several gateway peers is dialled at all of them; one
+// with a single endpoint at that one; the list, when given, is what counts.
+func TestOrgPeers(t *testing.T) {
+	one := Org{PeerEndpoint: "127.0.0.1:27051"}
+	if got := one.Peers(); len(got) != 1 || got[0] != "127.0.0.1:27051" {
+		t.Fatalf("Peers() of one endpoint = %v", got)
+	}
+	both := Org{PeerEndpoint: "10.231.0.21:7051", PeerEndpoints: []string{"10.231.0.21:7051", "10.231.0.22:7051"}}
+	if got := both.Peers(); len(got) != 2 || got[1] != "10.231.0.22:7051" {
+		t.Fatalf("Peers() of a list = %v", got)
+	}
+	c := NewConfig()
+	c.Org = Org{MSPID: "ProvidersMSP", PeerEndpoints: []string{"10.231.0.21:7051"}, TLSRootCert: "ca.pem", UserCert: "c.pem", UserKey: "k.pem"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("a config with an endpoint list only: %v", err)
+	}
+}

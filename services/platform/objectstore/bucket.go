@@ -126,17 +126,54 @@ func (m *Bucket) streamTimeout(size int64) time.Duration {
 }
 
 // PutStream stores the size bytes r yields under key without holding them:
-// they go to the store in parts as they are read. It is made at the
-// preferred endpoint only (r cannot be read twice).
+// they go to the store in parts as they are read. When the endpoint asked
+// cannot be reached the upload is made at the next one, if r can give its
+// bytes again: nothing of it was read yet, or it can seek back to its start
+// (a file, a buffer). Otherwise the upload fails where it began.
 func (m *Bucket) PutStream(ctx context.Context, key string, r io.Reader, size int64) error {
 	call, cancel := context.WithTimeout(ctx, m.streamTimeout(size))
 	defer cancel()
-	_, err := m.client().PutObject(call, m.bucket, key, r, size,
-		minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20})
+	body := &countingReader{r: r}
+	start := int64(-1)
+	if s, ok := r.(io.Seeker); ok {
+		if at, err := s.Seek(0, io.SeekCurrent); err == nil {
+			start = at
+		}
+	}
+	err := m.attempt(call, func(c *minio.Client) error {
+		if body.n > 0 {
+			if start < 0 {
+				return errStreamConsumed
+			}
+			if _, err := r.(io.Seeker).Seek(start, io.SeekStart); err != nil {
+				return errStreamConsumed
+			}
+			body.n = 0
+		}
+		_, err := c.PutObject(call, m.bucket, key, body, size,
+			minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20})
+		return err
+	})
 	if err != nil {
 		return m.fail(ctx, call, "put "+key, err)
 	}
 	return nil
+}
+
+// errStreamConsumed: an upload could not be made elsewhere because its
+// reader was read and cannot give its bytes again.
+var errStreamConsumed = errors.New("the upload's bytes were read and cannot be read again for another endpoint")
+
+// countingReader counts what was read from r.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // GetStream opens key for reading. A missing object fails with an error

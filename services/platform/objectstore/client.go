@@ -2,7 +2,9 @@ package objectstore
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"os"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -25,9 +27,28 @@ func newClients(cfg Config) ([]*minio.Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	var roots *x509.CertPool
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("objectstore: CA file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrInvalidConfig, cfg.CAFile)
+		}
+	}
 	var clients []*minio.Client
 	for _, endpoint := range cfg.Endpoints() {
 		opts := &minio.Options{Creds: credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""), Secure: cfg.UseTLS}
+		if roots != nil {
+			t, err := minio.DefaultTransport(true)
+			if err != nil {
+				return nil, fmt.Errorf("objectstore: transport: %w", err)
+			}
+			t.TLSClientConfig.RootCAs = roots
+			opts.Transport = t
+		}
 		if len(cfg.Failover) > 0 {
 			opts.MaxRetries = 2
 		}

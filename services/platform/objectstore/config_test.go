@@ -52,6 +52,10 @@ func TestValidate(t *testing.T) {
 		"an empty failover endpoint":                {change: func(c *objectstore.Config) { c.Failover = []string{""} }, wantErr: "an endpoint is empty"},
 		"a failover endpoint with a scheme":         {change: func(c *objectstore.Config) { c.Failover = []string{"https://a:9000"} }, wantErr: "without scheme"},
 		"the same endpoint twice":                   {change: func(c *objectstore.Config) { c.Failover = []string{c.Endpoint} }, wantErr: "given twice"},
+		"a private CA over TLS": {change: func(c *objectstore.Config) {
+			c.Endpoint, c.UseTLS, c.CAFile = "10.231.0.41:9000", true, "ca.crt"
+		}},
+		"a CA file without TLS": {change: func(c *objectstore.Config) { c.CAFile = "ca.crt" }, wantErr: "a CA file is for TLS"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -80,6 +84,16 @@ func TestNewRejectsAnInvalidConfig(t *testing.T) {
 	if _, err := objectstore.New(validConfig()); err != nil {
 		t.Fatalf("New(valid) = %v", err)
 	}
+	tlsCfg := validConfig()
+	tlsCfg.UseTLS = true
+	tlsCfg.CAFile = filepath.Join("testdata", "credentials.env") // no certificate in it
+	if _, err := objectstore.New(tlsCfg); !errors.Is(err, objectstore.ErrInvalidConfig) || !strings.Contains(err.Error(), "no PEM certificate") {
+		t.Fatalf("New with a CA file holding no certificate = %v, want ErrInvalidConfig", err)
+	}
+	tlsCfg.CAFile = filepath.Join("testdata", "missing.pem")
+	if _, err := objectstore.New(tlsCfg); err == nil {
+		t.Fatal("New with a missing CA file succeeded")
+	}
 }
 
 func TestConfigNeverPrintsTheSecretKey(t *testing.T) {
@@ -106,6 +120,12 @@ func TestConfigFromFile(t *testing.T) {
 			path: filepath.Join("testdata", "inline.json"),
 			want: objectstore.Config{Endpoint: "objects.example.org:443", AccessKey: "fixture-access",
 				SecretKey: "fixture-secret", UseTLS: true},
+		},
+		"a private CA beside minio.json, several nodes": {
+			path: filepath.Join("testdata", "private-ca.json"),
+			want: objectstore.Config{Endpoint: "10.231.0.41:9000", Failover: []string{"10.231.0.42:9000"},
+				AccessKey: "fixture-access", SecretKey: "fixture-secret", UseTLS: true,
+				CAFile: filepath.Join("testdata", "ca.crt")},
 		},
 	}
 	for name, tc := range tests {

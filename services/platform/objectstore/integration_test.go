@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -337,6 +338,21 @@ func TestFailoverToTheNextEndpoint(t *testing.T) {
 		t.Fatalf("get stream: %v", err)
 	}
 	r.Close()
+	// A streamed upload goes to the next endpoint too: from a reader that
+	// can seek back, and from one that cannot when nothing was read yet.
+	// Each starts at the dead endpoint again.
+	for name, body := range map[string]io.Reader{
+		"seekable":   strings.NewReader("streamed once"),
+		"unseekable": io.MultiReader(strings.NewReader("streamed once")),
+	} {
+		objectstore.AskFirstEndpointFirst(b)
+		if err := b.PutStream(ctx, "s/"+name, body, int64(len("streamed once"))); err != nil {
+			t.Fatalf("put stream (%s) with the first endpoint down: %v", name, err)
+		}
+		if got, err := b.Get(ctx, "s/"+name, 100); err != nil || string(got) != "streamed once" {
+			t.Fatalf("get of the %s stream = %q, %v", name, got, err)
+		}
+	}
 	if _, err := b.Get(ctx, "a/missing", 10); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Fatalf("a missing object through the failover: %v, want not found", err)
 	}

@@ -34,31 +34,43 @@ func DialAsCaller(tls TLSFiles, addrs string) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(credentials.NewTLS(clientTLS)),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 	}
-	list := SplitAddrs(addrs)
-	if len(list) == 0 {
-		return nil, fmt.Errorf("dial %q: no address", addrs)
+	target, spread, err := Instances(SplitAddrs(addrs))
+	if err != nil {
+		return nil, fmt.Errorf("%w (%q)", err, addrs)
 	}
-	target := list[0]
-	if len(list) > 1 {
-		r := manual.NewBuilderWithScheme("hx-instances")
-		state := resolver.State{}
-		for _, a := range list {
-			host, _, err := net.SplitHostPort(a)
-			if err != nil {
-				return nil, fmt.Errorf("dial %s: %w", a, err)
-			}
-			// Each instance's certificate is checked against its own host.
-			state.Addresses = append(state.Addresses, resolver.Address{Addr: a, ServerName: host})
-		}
-		r.InitialState(state)
-		target = r.Scheme() + ":///instances"
-		opts = append(opts, grpc.WithResolvers(r), grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`))
-	}
+	opts = append(opts, spread...)
 	conn, err := grpc.NewClient(target, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", addrs, err)
 	}
 	return conn, nil
+}
+
+// Instances is the dial target and options that spread calls over the
+// instances at list (round robin over those that are up: one that goes
+// down is left out until it is back). A single address is dialled as it
+// is. Each instance's TLS certificate is checked against its own host,
+// unless the connection's credentials name the server themselves (the
+// ledger's peers, which share their organisation's gateway name).
+func Instances(list []string) (string, []grpc.DialOption, error) {
+	switch len(list) {
+	case 0:
+		return "", nil, fmt.Errorf("dial: no address")
+	case 1:
+		return list[0], nil, nil
+	}
+	r := manual.NewBuilderWithScheme("hx-instances")
+	state := resolver.State{}
+	for _, a := range list {
+		host, _, err := net.SplitHostPort(a)
+		if err != nil {
+			return "", nil, fmt.Errorf("dial %s: %w", a, err)
+		}
+		state.Addresses = append(state.Addresses, resolver.Address{Addr: a, ServerName: host})
+	}
+	r.InitialState(state)
+	return r.Scheme() + ":///instances", []grpc.DialOption{grpc.WithResolvers(r),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`)}, nil
 }
 
 // SplitAddrs is a comma-separated list of addresses as a slice, blanks
