@@ -240,7 +240,7 @@ func (l *consentLoad) send(ctx context.Context, id string, revoke bool, call fun
 			return false
 		}
 		l.mu.Lock()
-		l.failures = append(l.failures, err.Error())
+		l.failures = append(l.failures, time.Now().Format("15:04:05.000")+" "+err.Error())
 		l.mu.Unlock()
 		retried = true
 		time.Sleep(250 * time.Millisecond)
@@ -385,6 +385,15 @@ func (l *consentLoad) tally(t *testing.T, reader *ledger.Client) tally {
 	return tl
 }
 
+// logFailures shows each failed attempt, when and why.
+func (l *consentLoad) logFailures(t *testing.T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, f := range l.failures {
+		t.Logf("failed attempt: %.300s", f)
+	}
+}
+
 func (tl tally) String() string {
 	return fmt.Sprintf("acknowledged %d (%d of them on a retry refused as already applied), present %d, lost %d, duplicated %d; failed attempts (retried) %d",
 		tl.acknowledged, tl.onRetry, tl.present, tl.lost, tl.duplicated, tl.failedAttempts)
@@ -414,6 +423,7 @@ func TestRaftLeaderKilledDuringGrantsAndRevokes(t *testing.T) {
 	t.Logf("Raft leader %s killed; %s leads now; first commit %s after the kill, longest gap between commits %s", old, now,
 		first.Round(time.Millisecond), longest.Round(time.Millisecond))
 	t.Logf("%s", tl)
+	l.logFailures(t)
 	if now == old {
 		t.Errorf("the killed orderer %s still reported as leader", old)
 	}
@@ -441,6 +451,7 @@ func TestPartitionedOrdererCatchesUp(t *testing.T) {
 	at := height(t, cut)
 	cutAt := time.Now()
 	ha(t, "cut", cut)
+	t.Logf("%s cut at %s", cut, cutAt.Format("15:04:05.000"))
 	l.waitAcked(t, 40, cutAt, 3*time.Minute)
 	l.finish(t)
 	first, longest := l.gapAfter(cutAt)
@@ -458,6 +469,7 @@ func TestPartitionedOrdererCatchesUp(t *testing.T) {
 
 	tl := l.tally(t, c)
 	t.Logf("%s", tl)
+	l.logFailures(t)
 	if tl.lost != 0 || tl.duplicated != 0 {
 		t.Fatalf("lost %d, duplicated %d", tl.lost, tl.duplicated)
 	}

@@ -128,7 +128,7 @@ func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (o
 	defer func() { endSpan(span, err) }()
 	contract := c.network.GetContract(c.cfg.Chaincode)
 	for wait := behindPeerWait; ; wait *= 2 {
-		raw, err := contract.SubmitWithContext(ctx, fn, client.WithArguments(args...))
+		raw, err := c.submitOnce(ctx, span, contract, fn, args)
 		if err == nil {
 			return out, decode(fn, raw, &out)
 		}
@@ -141,6 +141,51 @@ func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (o
 		case <-ctx.Done():
 			return out, ctx.Err()
 		case <-time.After(wait):
+		}
+	}
+}
+
+// submitOnce endorses fn, sends it to be ordered and waits for its commit.
+// A transaction not committed within CommitResendAfter is sent again: the
+// same signed envelope, the same transaction id. One lost on its way (the
+// orderer that took it died, or the Raft leader it was forwarded to) is
+// ordered then; one that was only slow is ordered twice, and the peers
+// invalidate the second copy as a duplicate id: the first counts, nothing
+// is applied twice. A resend refused (no Raft leader yet) is tried again at
+// the next interval; the wait ends with the caller's context.
+func (c *Client) submitOnce(ctx context.Context, span trace.Span, contract *client.Contract, fn string, args []string) ([]byte, error) {
+	proposal, err := contract.NewProposal(fn, client.WithArguments(args...))
+	if err != nil {
+		return nil, err
+	}
+	tx, err := proposal.EndorseWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	commit, err := tx.SubmitWithContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		wait, cancel := ctx, context.CancelFunc(func() {})
+		if c.cfg.CommitResendAfter > 0 {
+			wait, cancel = context.WithTimeout(ctx, c.cfg.CommitResendAfter)
+		}
+		status, err := commit.StatusWithContext(wait)
+		resend := err != nil && wait.Err() != nil && ctx.Err() == nil
+		cancel()
+		switch {
+		case resend:
+			span.AddEvent("not committed in time; sending the same transaction again")
+			if again, err := tx.SubmitWithContext(ctx); err == nil {
+				commit = again
+			}
+		case err != nil:
+			return nil, err
+		case !status.Successful:
+			return nil, &Error{Function: fn, Kind: ErrConflict, Message: status.Code.String(), TxID: status.TransactionID}
+		default:
+			return tx.Result(), nil
 		}
 	}
 }

@@ -49,6 +49,9 @@ type Config struct {
 	EndorseTimeout  time.Duration
 	SubmitTimeout   time.Duration
 	CommitTimeout   time.Duration
+	// CommitResendAfter is how long a submitted transaction may go without
+	// committing before it is sent to be ordered again (0: never).
+	CommitResendAfter time.Duration
 }
 
 // NewConfig returns the defaults: channel and chaincode "health", timeouts
@@ -61,6 +64,9 @@ func NewConfig() Config {
 		EndorseTimeout:  15 * time.Second,
 		SubmitTimeout:   5 * time.Second,
 		CommitTimeout:   30 * time.Second,
+		// Longer than a commit takes under load (tens of milliseconds to a
+		// second), about a Raft election.
+		CommitResendAfter: 5 * time.Second,
 	}
 }
 
@@ -79,6 +85,8 @@ func (c Config) Validate() error {
 		return errors.New("ledger config: TLS root certificate, user certificate and user key are all required")
 	case c.EvaluateTimeout <= 0 || c.EndorseTimeout <= 0 || c.SubmitTimeout <= 0 || c.CommitTimeout <= 0:
 		return errors.New("ledger config: every timeout must be positive")
+	case c.CommitResendAfter < 0:
+		return errors.New("ledger config: the commit resend interval must not be negative")
 	}
 	return nil
 }

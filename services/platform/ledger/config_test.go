@@ -25,6 +25,7 @@ func TestConfigValidate(t *testing.T) {
 		"no user key":      {func(c *Config) { c.Org.UserKey = "" }, "user key"},
 		"zero timeout":     {func(c *Config) { c.CommitTimeout = 0 }, "timeout"},
 		"negative timeout": {func(c *Config) { c.EvaluateTimeout = -time.Second }, "timeout"},
+		"negative resend":  {func(c *Config) { c.CommitResendAfter = -time.Second }, "resend"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -74,6 +74,10 @@ func classify(ctx context.Context, fn string, err error) error {
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return ctxErr
 	}
+	var done *Error
+	if errors.As(err, &done) {
+		return err
+	}
 	var commitErr *client.CommitError
 	if errors.As(err, &commitErr) {
 		return &Error{Function: fn, Kind: ErrConflict, Message: commitErr.Code.String(), TxID: commitErr.TransactionID}

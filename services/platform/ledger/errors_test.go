@@ -52,6 +52,10 @@ func TestClassify(t *testing.T) {
 			ErrUnavailable, nil, "failed to endorse",
 		},
 		"not a gRPC error at all": {errors.New("boom"), ErrUnavailable, nil, "boom"},
+		"already classified (a commit status read after a resend) keeps its kind": {
+			&Error{Function: "consents:Grant", Kind: ErrConflict, Message: "MVCC_READ_CONFLICT", TxID: "tx1"},
+			ErrConflict, nil, "MVCC_READ_CONFLICT",
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
