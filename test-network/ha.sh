@@ -386,10 +386,15 @@ deploy_chaincode_ha() {
 
 # Every peer has heard of the three others (gossip), so each gateway can
 # collect both organisations' endorsements and pick either peer of each.
+# (A gateway also needs the others' channel state, which follows within a
+# gossip round; the fault tests wait for their first endorsement.)
 peers_know_all() {
-  local p
+  local p q
   for p in providers-peer0 providers-peer1 research-peer0 research-peer1; do
-    [ "$(grep -c "Membership view has changed. peers went online:" "$logs/$p.log")" -ge 1 ] || return 1
+    for q in providers-peer0 providers-peer1 research-peer0 research-peer1; do
+      [ "$p" = "$q" ] && continue
+      grep -q "peers went online:.*$(ip_of "$q"):$peer_port_ha" "$logs/$p.log" || return 1
+    done
   done
 }
 

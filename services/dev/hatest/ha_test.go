@@ -176,8 +176,17 @@ func startConsentLoad(t *testing.T, c *ledger.Client, patients int) *consentLoad
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.RegisterPatient(ctx, s); err != nil {
-			t.Fatalf("registering patient %d: %v", i, err)
+		// Right after the profile starts, a gateway may not yet know the
+		// other organisation's peers (gossip): wait for the first
+		// endorsement, a minute at most.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
+			_, err := c.RegisterPatient(ctx, s)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ledger.ErrUnavailable) || time.Now().After(deadline) {
+				t.Fatalf("registering patient %d: %v", i, err)
+			}
 		}
 		keys[i] = k
 	}
