@@ -48,7 +48,9 @@ ha_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export HX_CACHE HX_STATE="$HX_HA_STATE"
 
 # Everything network.sh does that is the same here (binaries, processes,
-# TLS material, identity providers, the chaincode package).
+# TLS material, identity providers, the chaincode package, "with"); the
+# functions below that share its names (up, down, status, all_alive,
+# config_tokens) replace its own.
 HX_NETWORK_LIB=1 . "$ha_here/network.sh"
 hx_name=network-ha
 
@@ -421,20 +423,20 @@ write_client_config_ha() {
   log "client configuration: $f"
 }
 
-all_alive_ha() {
+all_alive() {
   local n
   for n in "${all_nodes[@]}"; do alive "$n" || return 1; done
 }
 
-up_ha() {
+up() {
   ensure_fabric
-  if all_alive_ha && chaincode_answers_on providers 0 && chaincode_answers_on research 1; then
+  if all_alive && chaincode_answers_on providers 0 && chaincode_answers_on research 1; then
     log "already up (state: $HX_STATE)"
     return 0
   fi
   if [ -d "$HX_STATE" ] || { [ $namespaces = 1 ] && ip link show "$bridge" >/dev/null 2>&1; }; then
     log "found a partial high-availability network; removing it first"
-    down_ha
+    down
   fi
   minio_bin="$("$ha_here/minio/minio.sh" bin | tail -n 1)"
   build_chaincode
@@ -469,7 +471,7 @@ up_ha() {
   log "up: channel $channel on ${#orderers[@]} orderers and 4 peers, chaincode $chaincode ($package_id), MinIO on ${#minios[@]} nodes"
 }
 
-down_ha() {
+down() {
   local n
   for n in "${all_nodes[@]}"; do stop "$n"; done
   # A process whose pid file is gone (a half-finished up) still holds its
@@ -484,7 +486,7 @@ down_ha() {
   log "down: no process left, namespaces, links and state removed"
 }
 
-status_ha() {
+status() {
   local n
   for n in "${all_nodes[@]}"; do
     if alive "$n"; then
@@ -518,25 +520,16 @@ height() {
     sed -n "s/^ledger_blockchain_height{channel=\"$channel\"} //p"
 }
 
-with_ha() {
-  local started=0 rc=0
-  all_alive_ha || started=1
-  up_ha
-  "$@" || rc=$?
-  [ $started = 0 ] || down_ha
-  return $rc
-}
-
 need_node() { [ -n "${1:-}" ] && [ -n "${node_host[$1]:-}" ] || fail "usage: ha.sh ${2} NODE (ha.sh nodes lists them)"; }
 
 case "${1:-}" in
-up) up_ha ;;
-down) down_ha ;;
-status) status_ha ;;
+up) up ;;
+down) down ;;
+status) status ;;
 with)
   shift
   [ $# -gt 0 ] || fail "usage: ha.sh with COMMAND [ARGS...]"
-  with_ha "$@"
+  with "$@"
   ;;
 stop) need_node "${2:-}" stop && stop_node "$2" ;;
 start)

@@ -20,6 +20,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/dev/devenv"
+	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/ledger"
 )
@@ -83,16 +84,7 @@ func needNamespaces(t *testing.T) {
 
 func dialOrg(t testing.TB, org string) *ledger.Client {
 	t.Helper()
-	cfg, err := ledger.ConfigFromNetworkFile(filepath.Join(haState, "network.json"), org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ledger.Dial(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return itest.Ledger(t, filepath.Join(haState, "network.json"), org)
 }
 
 func height(t testing.TB, node string) uint64 {

@@ -26,10 +26,14 @@ type objectLoad struct {
 	size     int
 	stream   bool // PutStream (the wearables' batch uploads), else Put (records)
 	mu       sync.Mutex
-	acked    map[string][32]byte
-	order    []string
-	ackedAt  []time.Time
+	acked    []ackedObject // in the order acknowledged
 	failures []string
+}
+
+type ackedObject struct {
+	key    string
+	sha256 [32]byte
+	at     time.Time
 }
 
 func (l *objectLoad) run(ctx context.Context) {
@@ -49,9 +53,7 @@ func (l *objectLoad) run(ctx context.Context) {
 		if err != nil {
 			l.failures = append(l.failures, err.Error())
 		} else {
-			l.acked[key] = sha256.Sum256(body)
-			l.order = append(l.order, key)
-			l.ackedAt = append(l.ackedAt, time.Now())
+			l.acked = append(l.acked, ackedObject{key: key, sha256: sha256.Sum256(body), at: time.Now()})
 		}
 		l.mu.Unlock()
 	}
@@ -61,9 +63,9 @@ func (l *objectLoad) ackedSince(t0 time.Time) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var keys []string
-	for i, at := range l.ackedAt {
-		if !at.Before(t0) {
-			keys = append(keys, l.order[i])
+	for _, o := range l.acked {
+		if !o.at.Before(t0) {
+			keys = append(keys, o.key)
 		}
 	}
 	return keys
@@ -102,8 +104,8 @@ func TestMinIONodeStoppedDuringPutsAndUploads(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	suffix := fmt.Sprintf("%d", time.Now().UnixNano())
-	records := &objectLoad{name: "record", plural: "records", size: 8 << 10, acked: map[string][32]byte{}}
-	batches := &objectLoad{name: "batch", plural: "wearable batches", size: 512 << 10, stream: true, acked: map[string][32]byte{}}
+	records := &objectLoad{name: "record", plural: "records", size: 8 << 10}
+	batches := &objectLoad{name: "batch", plural: "wearable batches", size: 512 << 10, stream: true}
 	buckets := map[*objectLoad]string{records: "ha-records-" + suffix, batches: "ha-wearables-" + suffix}
 	for l, name := range buckets {
 		if l.bucket, err = objectstore.OpenBucket(ctx, cfg, name, 20*time.Second); err != nil {
@@ -135,15 +137,15 @@ func TestMinIONodeStoppedDuringPutsAndUploads(t *testing.T) {
 		t.Helper()
 		for l := range buckets {
 			lost, corrupt := 0, 0
-			for key, want := range l.acked {
-				got, err := l.bucket.Get(ctx, key, 4<<20)
+			for _, o := range l.acked {
+				got, err := l.bucket.Get(ctx, o.key, 4<<20)
 				switch {
 				case err != nil:
 					lost++
-					t.Errorf("%s: %s: %v", when, key, err)
-				case sha256.Sum256(got) != want:
+					t.Errorf("%s: %s: %v", when, o.key, err)
+				case sha256.Sum256(got) != o.sha256:
 					corrupt++
-					t.Errorf("%s: %s: read back different bytes", when, key)
+					t.Errorf("%s: %s: read back different bytes", when, o.key)
 				}
 			}
 			t.Logf("%s: %s: acknowledged %d (%d while %s was down), read back intact %d, lost %d, corrupt %d; failed puts %d",

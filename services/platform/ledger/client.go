@@ -145,39 +145,49 @@ func submit[T any](ctx context.Context, c *Client, fn string, args ...string) (o
 	}
 }
 
-// submitOnce endorses fn, sends it to be ordered and waits for its commit.
-// A transaction not committed within CommitResendAfter is sent again: the
+// submitOnce endorses fn, sends it to be ordered and waits for its commit,
+// each step within its configured timeout (and the caller's context). A
+// transaction not committed within CommitResendAfter is sent again: the
 // same signed envelope, the same transaction id. One lost on its way (the
 // orderer that took it died, or the Raft leader it was forwarded to) is
 // ordered then; one that was only slow is ordered twice, and the peers
 // invalidate the second copy as a duplicate id: the first counts, nothing
 // is applied twice. A resend refused (no Raft leader yet) is tried again at
-// the next interval; the wait ends with the caller's context.
+// the next interval, until CommitTimeout.
 func (c *Client) submitOnce(ctx context.Context, span trace.Span, contract *client.Contract, fn string, args []string) ([]byte, error) {
 	proposal, err := contract.NewProposal(fn, client.WithArguments(args...))
 	if err != nil {
 		return nil, err
 	}
-	tx, err := proposal.EndorseWithContext(ctx)
+	endorseCtx, cancel := context.WithTimeout(ctx, c.cfg.EndorseTimeout)
+	tx, err := proposal.EndorseWithContext(endorseCtx)
+	cancel()
 	if err != nil {
 		return nil, err
 	}
-	commit, err := tx.SubmitWithContext(ctx)
+	send := func() (*client.Commit, error) {
+		submitCtx, cancel := context.WithTimeout(ctx, c.cfg.SubmitTimeout)
+		defer cancel()
+		return tx.SubmitWithContext(submitCtx)
+	}
+	commit, err := send()
 	if err != nil {
 		return nil, err
 	}
+	commitCtx, cancelCommit := context.WithTimeout(ctx, c.cfg.CommitTimeout)
+	defer cancelCommit()
 	for {
-		wait, cancel := ctx, context.CancelFunc(func() {})
+		wait, cancel := commitCtx, context.CancelFunc(func() {})
 		if c.cfg.CommitResendAfter > 0 {
-			wait, cancel = context.WithTimeout(ctx, c.cfg.CommitResendAfter)
+			wait, cancel = context.WithTimeout(commitCtx, c.cfg.CommitResendAfter)
 		}
 		status, err := commit.StatusWithContext(wait)
-		resend := err != nil && wait.Err() != nil && ctx.Err() == nil
+		resend := err != nil && wait.Err() != nil && commitCtx.Err() == nil
 		cancel()
 		switch {
 		case resend:
 			span.AddEvent("not committed in time; sending the same transaction again")
-			if again, err := tx.SubmitWithContext(ctx); err == nil {
+			if again, err := send(); err == nil {
 				commit = again
 			}
 		case err != nil:

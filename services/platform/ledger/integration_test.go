@@ -20,6 +20,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/dev/devenv"
+	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/ledger"
 )
@@ -29,16 +30,7 @@ import (
 
 func dial(t testing.TB, org string) *ledger.Client {
 	t.Helper()
-	cfg, err := ledger.ConfigFromNetworkFile(devenv.DefaultPath(), org)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ledger.Dial(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return itest.Ledger(t, devenv.DefaultPath(), org)
 }
 
 func testContext(t testing.TB) context.Context {

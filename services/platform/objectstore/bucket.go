@@ -140,29 +140,28 @@ func (m *Bucket) PutStream(ctx context.Context, key string, r io.Reader, size in
 			start = at
 		}
 	}
+	var last error
 	err := m.attempt(call, func(c *minio.Client) error {
 		if body.n > 0 {
+			// The endpoint before could not be reached, but the upload's
+			// bytes were read: only a reader that seeks back can go on.
 			if start < 0 {
-				return errStreamConsumed
+				return last
 			}
 			if _, err := r.(io.Seeker).Seek(start, io.SeekStart); err != nil {
-				return errStreamConsumed
+				return last
 			}
 			body.n = 0
 		}
-		_, err := c.PutObject(call, m.bucket, key, body, size,
+		_, last = c.PutObject(call, m.bucket, key, body, size,
 			minio.PutObjectOptions{ContentType: "application/octet-stream", PartSize: 16 << 20})
-		return err
+		return last
 	})
 	if err != nil {
 		return m.fail(ctx, call, "put "+key, err)
 	}
 	return nil
 }
-
-// errStreamConsumed: an upload could not be made elsewhere because its
-// reader was read and cannot give its bytes again.
-var errStreamConsumed = errors.New("the upload's bytes were read and cannot be read again for another endpoint")
 
 // countingReader counts what was read from r.
 type countingReader struct {

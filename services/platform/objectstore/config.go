@@ -138,21 +138,14 @@ func ConfigFromFile(path string) (Config, error) {
 	}
 	cfg := Config{Endpoint: f.Endpoint, Failover: f.Failover, AccessKey: f.AccessKey, SecretKey: f.SecretKey, UseTLS: f.UseTLS}
 	if f.CAFile != "" {
-		cfg.CAFile = f.CAFile
-		if !filepath.IsAbs(cfg.CAFile) {
-			cfg.CAFile = filepath.Join(filepath.Dir(path), cfg.CAFile)
-		}
+		cfg.CAFile = beside(path, f.CAFile)
 	}
 	if f.CredentialsFile != "" {
 		if cfg.AccessKey != "" || cfg.SecretKey != "" {
 			return Config{}, fmt.Errorf("%w: %s names a credentials file and holds keys too; keep one",
 				ErrInvalidConfig, path)
 		}
-		creds := f.CredentialsFile
-		if !filepath.IsAbs(creds) {
-			creds = filepath.Join(filepath.Dir(path), creds)
-		}
-		if cfg.AccessKey, cfg.SecretKey, err = readCredentials(creds); err != nil {
+		if cfg.AccessKey, cfg.SecretKey, err = readCredentials(beside(path, f.CredentialsFile)); err != nil {
 			return Config{}, err
 		}
 	}
@@ -160,6 +153,15 @@ func ConfigFromFile(path string) (Config, error) {
 		return Config{}, fmt.Errorf("objectstore config: %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// beside is name as a path: as it is when absolute, else relative to the
+// folder of the description at path.
+func beside(path, name string) string {
+	if filepath.IsAbs(name) {
+		return name
+	}
+	return filepath.Join(filepath.Dir(path), name)
 }
 
 // readCredentials reads MINIO_ROOT_USER and MINIO_ROOT_PASSWORD from an env
