@@ -7,7 +7,11 @@
 #     name, gateway.<domain>,
 #   - one chaincode server per organisation, which both its peers use,
 #   - MinIO as 4 nodes with erasure coding (2 data, 2 parity shards per
-#     object: one node lost loses nothing, and writes go on).
+#     object: one node lost loses nothing, and writes go on),
+#   - 2 instances of each service (consent, records, ingest, research), each
+#     with its own state folder; their clients are given both (network.json
+#     services.NAME.grpc lists them, separated by a comma) and carry on
+#     against the other when one goes.
 # Every node is a host of its own: a network namespace (hxha-NODE) with its
 # own address on 10.231.0.0/24 (HX_HA_NET), linked by a veth pair to a bridge
 # (hxha0, address .1) that this script creates; the processes on this machine
@@ -69,16 +73,21 @@ declare -A node_host=(
   [providers-peer0]=21 [providers-peer1]=22 [providers-chaincode]=23
   [research-peer0]=31 [research-peer1]=32 [research-chaincode]=33
   [minio0]=41 [minio1]=42 [minio2]=43 [minio3]=44
+  [consent-a]=51 [consent-b]=52 [records-a]=53 [records-b]=54
+  [ingest-a]=55 [ingest-b]=56 [research-a]=57 [research-b]=58
 )
 orderers=(orderer0 orderer1 orderer2)
 peer_orgs=(providers research)
 minios=(minio0 minio1 minio2 minio3)
+services=(consent records ingest research)
+service_nodes=(consent-a consent-b records-a records-b ingest-a ingest-b research-a research-b)
 all_nodes=("${orderers[@]}" providers-peer0 providers-peer1 research-peer0 research-peer1
-  providers-chaincode research-chaincode "${minios[@]}")
+  providers-chaincode research-chaincode "${minios[@]}" "${service_nodes[@]}")
 
 # The ports, the same on every host.
 orderer_port=7050 orderer_admin_port=7053 orderer_ops_port=9443
 peer_port_ha=7051 peer_cc_port=7052 peer_ops_port=9444 ccaas_port_ha=9999 minio_port=9000
+service_grpc_port=8443 service_http_port=8444
 
 ip_of() { printf '%s.%s' "$HX_HA_NET" "${node_host[$1]:?unknown node $1}"; }
 ns_of() { printf 'hxha-%s' "$1"; }
@@ -246,6 +255,7 @@ start_node() {
       start "$node" $(on "$node") "$HX_STATE/bin/health-chaincode"
     ) ;;
   minio*) start_minio "$node" ;;
+  consent-* | records-* | ingest-* | research-*) start_service "$node" ;;
   *) fail "unknown node $node" ;;
   esac
 }
@@ -256,6 +266,7 @@ wait_node() { # node
   orderer*) wait_for "$node's operations endpoint" "$logs/$node.log" http_ok "http://$(ip_of "$node"):$orderer_ops_port/healthz" ;;
   *-peer*) wait_for "$node" "$logs/$node.log" http_ok "http://$(ip_of "$node"):$peer_ops_port/healthz" ;;
   minio*) wait_for "$node" "$logs/$node.log" minio_ok "$node" /minio/health/live ;;
+  consent-* | records-* | ingest-* | research-*) wait_for "$node" "$logs/$node.log" service_ok "$node" ;;
   *) ;;
   esac
 }
@@ -331,6 +342,49 @@ write_minio_config() {
 }
 
 minio_cluster_ok() { minio_ok minio0 /minio/health/cluster; }
+
+# --------------------------------------------------------------- services ---
+
+# The daemons, built from this checkout into $HX_CACHE/bin (what make up
+# builds too).
+build_services() {
+  log "building the services' daemons into $HX_CACHE/bin"
+  (cd "$ha_here/.." && go build -o "$HX_CACHE/bin/" ./services/cmd/consentd ./services/cmd/recordsd \
+    ./services/cmd/ingestd ./services/cmd/researchd) >>"$logs/build.log" 2>&1 ||
+    fail "building the services failed" "$logs/build.log"
+}
+
+# start_service NODE (consent-a ...): the service's daemon on the node's host,
+# configured by network.json like the default network's, and by flags for
+# what is the instance's own: its addresses, its state folder (its journals,
+# its view's snapshot), its name (in ingest anchor ids, on research jobs).
+# What the instances must share is in MinIO (records, readings, datasets,
+# the consent service's access requests and break-glass grants) or on the
+# ledger; the vault's wrapped keys are in one folder (a KMS's stand-in,
+# written with exclusive creates and file locks). The services check
+# that they listen and dial on loopback only in the default network; here
+# they run on hosts of their own (-loopback-only=false).
+start_service() {
+  local node="$1" svc="${1%-*}" ip args
+  ip="$(ip_of "$node")"
+  args=(-env "$HX_STATE/network.json" -grpc "$ip:$service_grpc_port" -http "$ip:$service_http_port"
+    -state "$HX_STATE/services/$node" -loopback-only=false)
+  case "$svc" in
+  ingest | research) args+=(-instance "$node") ;;
+  # The access requests and break-glass grants, which every instance must
+  # see, in a bucket of the shared MinIO.
+  consent) args+=(-shared-bucket consent-shared) ;;
+  esac
+  start "$node" $(on "$node") "$HX_CACHE/bin/${svc}d" "${args[@]}"
+}
+
+# A service instance listens once its HTTP gateway answers (the tests wait
+# for its gRPC health check to say SERVING: the consent service says so only
+# once its view follows the ledger).
+service_ok() { # node
+  curl -fsS -o /dev/null --max-time 2 --cacert "$HX_STATE/services-tls/ca.crt" \
+    "https://$(ip_of "$1"):$service_http_port/openapi.json"
+}
 
 # ------------------------------------------------------------ the network ---
 
@@ -414,12 +468,25 @@ write_client_config_ha() {
       '{name:$name, mspId:$msp, peerMspId:$peermsp, peerEndpoint:$endpoints[0], peerEndpoints:$endpoints,
         peerHostName:$host, tlsRootCert:$tlsca, userCert:$cert, userKey:$key}')")
   done
-  local nodes
+  local nodes svcs
   nodes="$(for n in "${all_nodes[@]}"; do printf '%s %s\n' "$n" "$(ip_of "$n")"; done |
     jq -Rn '[inputs | split(" ") | {(.[0]): .[1]}] | add')"
+  # Each service: its instances, and what its clients are given (grpc: every
+  # instance, separated by commas; http: every instance's gateway, the same).
+  svcs="$(for n in "${service_nodes[@]}"; do printf '%s %s %s\n' "$n" "$(ip_of "$n"):$service_grpc_port" "$(ip_of "$n"):$service_http_port"; done |
+    jq -Rn '[inputs | split(" ") | {service:(.[0] | sub("-[a-z]$"; "")), name:.[0], grpc:.[1], http:.[2]}]
+      | group_by(.service) | map({(.[0].service): {grpc:(map(.grpc) | join(",")), http:(map(.http) | join(",")),
+          instances:map({name, grpc, http})}}) | add
+      | .consent.orgs = ["providers","stmarys","pharmacy","insurer","research"] | .records.orgs = ["providers","stmarys"]
+      | .ingest.orgs = ["providers"] | .research.orgs = ["research"]')"
   printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
-    --argjson nodes "$nodes" --argjson ns "$namespaces" \
-    '{channel:$channel, chaincode:$chaincode, orgs:., ha:{nodes:$nodes, namespaces:($ns == 1)}}' >"$f"
+    --argjson nodes "$nodes" --argjson ns "$namespaces" --argjson services "$svcs" \
+    --arg tls "$HX_STATE/services-tls" --arg idp "$HX_STATE/idp" --arg vault "$HX_STATE/vault" \
+    --argjson idps "$(idps_json)" \
+    '{channel:$channel, chaincode:$chaincode, orgs:.,
+      servicesTls:{dir:$tls, ca:($tls + "/ca.crt")}, idps:$idps,
+      vault:{kek:($vault + "/kek"), keys:($vault + "/keys")},
+      services:$services, ha:{nodes:$nodes, namespaces:($ns == 1)}}' >"$f"
   log "client configuration: $f"
 }
 
@@ -446,6 +513,8 @@ up() {
   local sans="" n
   for n in "${all_nodes[@]}"; do sans+=",IP:$(ip_of "$n")"; done
   HX_TLS_EXTRA_SANS="$sans" make_chaincode_tls
+  HX_TLS_EXTRA_SANS="$sans" make_services_tls
+  build_services
   make_dev_idp
   make_vault_kek
   make_minio_credentials
@@ -468,7 +537,9 @@ up() {
   wait_for "MinIO's write quorum" "$logs/minio0.log" minio_cluster_ok
   write_minio_config
   write_client_config_ha
-  log "up: channel $channel on ${#orderers[@]} orderers and 4 peers, chaincode $chaincode ($package_id), MinIO on ${#minios[@]} nodes"
+  for n in "${service_nodes[@]}"; do start_node "$n"; done
+  for n in "${service_nodes[@]}"; do wait_node "$n"; done
+  log "up: channel $channel on ${#orderers[@]} orderers and 4 peers, chaincode $chaincode ($package_id), MinIO on ${#minios[@]} nodes, 2 instances of each of ${services[*]}"
 }
 
 down() {

@@ -455,6 +455,15 @@ peers_know_each_other() {
     grep -q "Membership view has changed. peers went online:" "$logs/research-peer.log"
 }
 
+# The development identity providers as network.json lists them: who each
+# is, the organisation it speaks for, the roles it may assert, its key files.
+idps_json() {
+  jq -n --arg idp "$HX_STATE/idp" '[["patients","",["patient"]], ["providers","ProvidersMSP",["clinician"]], ["stmarys","StMarysMSP",["clinician"]],
+      ["pharmacy","PharmacyMSP",["pharmacist"]], ["insurer","InsurerMSP",["insurer"]], ["research","ResearchMSP",["researcher"]]]
+    | map({name:.[0], issuer:("https://idp." + .[0] + ".hx.local"), org:.[1], roles:.[2],
+           key:($idp + "/" + .[0] + ".key"), publicKey:($idp + "/" + .[0] + ".pub")})'
+}
+
 write_client_config() {
   local f="$HX_STATE/network.json" org entries=()
   # One entry per organisation: its own client identity (User1), and the peer
@@ -472,17 +481,14 @@ write_client_config() {
         tlsRootCert:$tlsca, userCert:$cert, userKey:$key}')")
   done
   printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
-    --arg tls "$HX_STATE/services-tls" --arg idp "$HX_STATE/idp" --arg vault "$HX_STATE/vault" \
+    --arg tls "$HX_STATE/services-tls" --argjson idps "$(idps_json)" --arg vault "$HX_STATE/vault" \
     --arg consent_grpc "127.0.0.1:$HX_CONSENT_GRPC_PORT" --arg consent_http "127.0.0.1:$HX_CONSENT_HTTP_PORT" \
     --arg records_grpc "127.0.0.1:$HX_RECORDS_GRPC_PORT" --arg records_http "127.0.0.1:$HX_RECORDS_HTTP_PORT" \
     --arg ingest_grpc "127.0.0.1:$HX_INGEST_GRPC_PORT" --arg ingest_http "127.0.0.1:$HX_INGEST_HTTP_PORT" \
     --arg research_grpc "127.0.0.1:$HX_RESEARCH_GRPC_PORT" --arg research_http "127.0.0.1:$HX_RESEARCH_HTTP_PORT" \
     '{channel:$channel, chaincode:$chaincode, orgs:.,
       servicesTls:{dir:$tls, ca:($tls + "/ca.crt")},
-      idps:([["patients","",["patient"]], ["providers","ProvidersMSP",["clinician"]], ["stmarys","StMarysMSP",["clinician"]],
-             ["pharmacy","PharmacyMSP",["pharmacist"]], ["insurer","InsurerMSP",["insurer"]], ["research","ResearchMSP",["researcher"]]]
-            | map({name:.[0], issuer:("https://idp." + .[0] + ".hx.local"), org:.[1], roles:.[2],
-                   key:($idp + "/" + .[0] + ".key"), publicKey:($idp + "/" + .[0] + ".pub")})),
+      idps:$idps,
       vault:{kek:($vault + "/kek"), keys:($vault + "/keys")},
       services:{
         consent:{grpc:$consent_grpc, http:$consent_http, orgs:["providers","stmarys","pharmacy","insurer","research"]},

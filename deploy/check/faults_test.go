@@ -245,8 +245,11 @@ func TestChecksFindFaults(t *testing.T) {
 			s.Namespaces()[0].Labels["pod-security.kubernetes.io/enforce"] = "baseline"
 		}, "does not enforce the restricted pod security standard"},
 		"a service of one replica in production": {"production", func(t *testing.T, s, _ *Set) {
-			deployment(t, s, "research").Spec.Replicas = ptr(int32(1))
-		}, "Deployment research has 1 replicas, want 2 or more"},
+			deployment(t, s, "records").Spec.Replicas = ptr(int32(1))
+		}, "Deployment records has 1 replicas, want 2 or more"},
+		"a stateful service of one replica in production": {"production", func(t *testing.T, s, _ *Set) {
+			statefulSet(t, s, "research").Spec.Replicas = ptr(int32(1))
+		}, "StatefulSet research has 1 replicas, want 2 or more"},
 		"one peer in an organisation in production": {"production", func(t *testing.T, s, _ *Set) {
 			statefulSet(t, s, "providers-peer").Spec.Replicas = ptr(int32(1))
 		}, "StatefulSet providers-peer has 1 replicas, want 2 or more (two peers per peer organisation)"},

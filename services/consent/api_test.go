@@ -454,7 +454,7 @@ func TestApproveAccessRequest(t *testing.T) {
 			if msg := status.Convert(err).Message(); !strings.Contains(msg, tt.wantMsg) {
 				t.Errorf("message = %q, want it to mention %q", msg, tt.wantMsg)
 			}
-			stored := f.svc.requests.list("pat-1", "")
+			stored := f.svc.requests.mustList("pat-1", "")
 			if len(stored) != 1 {
 				t.Fatalf("pat-1 has %d requests, want 1", len(stored))
 			}
@@ -515,7 +515,7 @@ func TestDenyAccessRequest(t *testing.T) {
 			if codeOf(err) != tt.wantCode {
 				t.Fatalf("DenyAccessRequest = %v, want code %v", err, tt.wantCode)
 			}
-			stored := f.svc.requests.list("pat-1", "")[0]
+			stored := f.svc.requests.mustList("pat-1", "")[0]
 			if tt.wantCode != codes.OK {
 				if stored.State != requestPending {
 					t.Errorf("request = %+v, want it still pending", stored)
@@ -561,7 +561,7 @@ func TestCreateAndListAccessRequests(t *testing.T) {
 			if codeOf(err) != tt.wantCode {
 				t.Fatalf("CreateAccessRequest = %v, want %v", err, tt.wantCode)
 			}
-			stored := svc.requests.list("pat-1", "")
+			stored := svc.requests.mustList("pat-1", "")
 			if tt.wantCode != codes.OK {
 				if len(stored) != 0 {
 					t.Errorf("a refused request was stored: %+v", stored)

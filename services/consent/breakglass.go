@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -15,6 +16,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/objectstore"
 )
 
 // BreakGlassLimits bound emergency access without consent.
@@ -58,6 +60,46 @@ type breakGlass struct {
 
 	mu     sync.Mutex
 	grants map[string][]bgGrant // by "<org>/<clinician>"
+
+	// shared, when the service runs as several instances, keeps the grants
+	// in the object storage they share instead (one object per grant under
+	// break-glass/<org>/<clinician>/), so that each instance counts every
+	// instance's grants against the daily limit.
+	shared objectstore.Objects
+}
+
+// maxGrantObject bounds what is read back of one stored grant.
+const maxGrantObject = 4 << 10
+
+// sharedRecent reads who's grants opened in the 24 hours before now from
+// the shared storage, removing older ones.
+func (b *breakGlass) sharedRecent(ctx context.Context, prefix string, now time.Time) ([]bgGrant, error) {
+	keys, err := b.shared.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	var out []bgGrant
+	for _, k := range keys {
+		raw, err := b.shared.Get(ctx, k, maxGrantObject)
+		if errors.Is(err, objectstore.ErrNotFound) {
+			continue // removed meanwhile by another instance
+		}
+		if err != nil {
+			return nil, err
+		}
+		var g bgGrant
+		if err := json.Unmarshal(raw, &g); err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		if now.Sub(g.Opened) >= 24*time.Hour {
+			if err := b.shared.Delete(ctx, k); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+				return nil, err
+			}
+			continue
+		}
+		out = append(out, g)
+	}
+	return out, nil
 }
 
 // openBreakGlass reads the grants in path and the sealing key in keyPath
@@ -103,26 +145,48 @@ type bgOutcome struct {
 // at now: an open grant for the patient lets it through; otherwise a new
 // grant is opened, and saved, unless the clinician has opened PerDay in
 // the last 24 hours. A grant that cannot be saved is not opened.
+//
+// With shared grants, two instances opening a clinician's last grant of the
+// day at the same moment may both open it: the limit can be exceeded by
+// the number of instances racing, never more.
 func (b *breakGlass) admit(org, clinician, patientID string, now time.Time) (bgOutcome, error) {
 	who := org + "/" + clinician
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var recent []bgGrant
+	if b.shared != nil {
+		if err := errors.Join(ledgerapi.ValidateID("org", org), ledgerapi.ValidateID("clinician", clinician)); err != nil {
+			return bgOutcome{}, fmt.Errorf("break-glass: %w", err)
+		}
+		ctx := context.Background()
+		prefix := "break-glass/" + who + "/"
+		var err error
+		if recent, err = b.sharedRecent(ctx, prefix, now); err != nil {
+			return bgOutcome{}, fmt.Errorf("break-glass: reading the grants: %w", err)
+		}
+		out, open := b.limit(recent, patientID, now)
+		if !open {
+			return out, nil
+		}
+		raw, err := json.Marshal(bgGrant{Patient: patientID, Opened: now, Until: out.until})
+		if err == nil {
+			err = b.shared.Put(ctx, fmt.Sprintf("%s%020d-%s.json", prefix, now.UnixNano(), newID("g")), raw)
+		}
+		if err != nil {
+			return bgOutcome{}, fmt.Errorf("break-glass: saving the grant: %w", err)
+		}
+		return out, nil
+	}
 	for _, g := range b.grants[who] {
 		if now.Sub(g.Opened) < 24*time.Hour {
 			recent = append(recent, g)
 		}
 	}
-	for _, g := range recent {
-		if g.Patient == patientID && now.Before(g.Until) {
-			return bgOutcome{allow: true, until: g.Until}, nil
-		}
+	out, open := b.limit(recent, patientID, now)
+	if !open {
+		return out, nil
 	}
-	if len(recent) >= b.limits.PerDay {
-		return bgOutcome{code: "break-glass-limit",
-			reason: fmt.Sprintf("break-glass limit reached: %d emergency accesses opened in the last 24 hours (at most %d)", len(recent), b.limits.PerDay)}, nil
-	}
-	g := bgGrant{Patient: patientID, Opened: now, Until: now.Add(b.limits.Window)}
+	g := bgGrant{Patient: patientID, Opened: now, Until: out.until}
 	next := make(map[string][]bgGrant, len(b.grants))
 	for k, gs := range b.grants {
 		if k != who {
@@ -138,7 +202,24 @@ func (b *breakGlass) admit(org, clinician, patientID string, now time.Time) (bgO
 		return bgOutcome{}, fmt.Errorf("break-glass: saving the grant: %w", err)
 	}
 	b.grants = next
-	return bgOutcome{allow: true, until: g.Until, opened: true}, nil
+	return out, nil
+}
+
+// limit decides on a clinician's recent grants (those of the last 24
+// hours): an open grant for the patient lets the read through, the daily
+// limit reached denies it, and otherwise a new grant is to be opened (open
+// true, out.until its end).
+func (b *breakGlass) limit(recent []bgGrant, patientID string, now time.Time) (out bgOutcome, open bool) {
+	for _, g := range recent {
+		if g.Patient == patientID && now.Before(g.Until) {
+			return bgOutcome{allow: true, until: g.Until}, false
+		}
+	}
+	if len(recent) >= b.limits.PerDay {
+		return bgOutcome{code: "break-glass-limit",
+			reason: fmt.Sprintf("break-glass limit reached: %d emergency accesses opened in the last 24 hours (at most %d)", len(recent), b.limits.PerDay)}, false
+	}
+	return bgOutcome{allow: true, until: now.Add(b.limits.Window), opened: true}, true
 }
 
 // sealReason encrypts a break-glass reason for one patient's feed

@@ -31,6 +31,11 @@ type Config struct {
 	// the patient's feed as expiring; ExpiringEvery how often they are
 	// looked for.
 	ExpiringNotice, ExpiringEvery time.Duration
+	// SharedBucket, when set, is the bucket of the object storage where the
+	// service's instances keep what they must all see: the access requests
+	// and the break-glass grants. Empty: one instance, which keeps them in
+	// its state folder.
+	SharedBucket string
 }
 
 // NewConfig returns the defaults.

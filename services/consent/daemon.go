@@ -86,6 +86,15 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		refused.Close()
 		return nil, err
 	}
+	if cfg.SharedBucket != "" {
+		shared, err := p.Bucket(ctx, cfg.SharedBucket)
+		if err != nil {
+			journal.Close()
+			refused.Close()
+			return nil, err
+		}
+		requests, bg.shared = sharedRequests(shared), shared
+	}
 	feed, err := openFeed(filepath.Join(stateDir, "notifications"), p.Log())
 	if err != nil {
 		journal.Close()

@@ -477,3 +477,12 @@ func everyOrg(sink eventSink) map[string]eventSink {
 	}
 	return out
 }
+
+// mustList is list for a test, whose store cannot fail to be read.
+func (s *requestStore) mustList(patientID, state string) []accessRequest {
+	out, err := s.list(patientID, state)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}

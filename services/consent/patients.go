@@ -266,7 +266,7 @@ func (s *service) listRequests(p auth.Principal, state string) ([]accessRequest,
 	if state != "" && state != requestPending && state != requestApproved && state != requestDenied {
 		return nil, fmt.Errorf("%w: state must be pending, approved, denied or empty", ErrInvalid)
 	}
-	return s.requests.list(p.Subject, state), nil
+	return s.requests.list(p.Subject, state)
 }
 
 // approveRequest grants what a pending request asked for: the patient's

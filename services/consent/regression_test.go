@@ -40,7 +40,7 @@ func TestBugRequestListOldestFirstWithinASecond(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := requestIDs(s.list("pat-1", ""))
+			got := requestIDs(s.mustList("pat-1", ""))
 			if diff := cmp.Diff([]string{a.RequestID, b.RequestID}, got); diff != "" {
 				t.Errorf("list not oldest first (created %s then %s) (-want +got):\n%s", a.CreatedAt, b.CreatedAt, diff)
 			}

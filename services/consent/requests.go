@@ -2,6 +2,7 @@ package consent
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/objectstore"
 )
 
 // Access request states.
@@ -44,11 +46,58 @@ type accessRequest struct {
 }
 
 // requestStore keeps access requests in one file, replaced atomically on
-// every change.
+// every change; or, when the service runs as several instances, in the
+// object storage they share (shared), one object per request under
+// requests/<patient>/, so that a request filed at one instance is listed
+// and answered at any.
 type requestStore struct {
 	path  string
 	mu    sync.Mutex
 	items map[string]accessRequest
+
+	shared objectstore.Objects
+}
+
+// sharedRequests keeps access requests in objects (the instances' shared
+// bucket).
+func sharedRequests(o objectstore.Objects) *requestStore {
+	return &requestStore{shared: o}
+}
+
+// maxRequestObject bounds what is read back of one stored request.
+const maxRequestObject = 16 << 10
+
+func requestKey(patientID, id string) string { return "requests/" + patientID + "/" + id + ".json" }
+
+// load reads one shared request of the patient.
+func (s *requestStore) load(id, patientID string) (accessRequest, error) {
+	if ledgerapi.ValidateID("request", id) != nil {
+		return accessRequest{}, fmt.Errorf("%w: access request %s", ErrNotFound, id)
+	}
+	raw, err := s.shared.Get(context.Background(), requestKey(patientID, id), maxRequestObject)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return accessRequest{}, fmt.Errorf("%w: access request %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return accessRequest{}, fmt.Errorf("%w: access requests: %w", ErrUnavailable, err)
+	}
+	var r accessRequest
+	if err := json.Unmarshal(raw, &r); err != nil || r.RequestID != id || r.PatientID != patientID {
+		return accessRequest{}, fmt.Errorf("access request %s: the stored object does not decode as it (%v)", id, err)
+	}
+	return r, nil
+}
+
+// store writes one shared request.
+func (s *requestStore) store(r accessRequest) error {
+	raw, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("access requests: %w", err)
+	}
+	if err := s.shared.Put(context.Background(), requestKey(r.PatientID, r.RequestID), raw); err != nil {
+		return fmt.Errorf("%w: access requests: %w", ErrUnavailable, err)
+	}
+	return nil
 }
 
 func openRequests(path string) (*requestStore, error) {
@@ -122,6 +171,12 @@ func (s *requestStore) create(r accessRequest, now time.Time) (accessRequest, er
 		return accessRequest{}, err
 	}
 	r.RequestID, r.State, r.CreatedAt = newID("req"), requestPending, ledgerapi.FormatTime(now)
+	if s.shared != nil {
+		if err := s.store(r); err != nil {
+			return accessRequest{}, err
+		}
+		return r, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.items[r.RequestID] = r
@@ -133,11 +188,33 @@ func (s *requestStore) create(r accessRequest, now time.Time) (accessRequest, er
 }
 
 // list returns a patient's requests in a state ("" for all), oldest first.
-func (s *requestStore) list(patientID, state string) []accessRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+func (s *requestStore) list(patientID, state string) ([]accessRequest, error) {
+	var all []accessRequest
+	if s.shared != nil {
+		keys, err := s.shared.List(context.Background(), "requests/"+patientID+"/")
+		if err != nil {
+			return nil, fmt.Errorf("%w: access requests: %w", ErrUnavailable, err)
+		}
+		for _, k := range keys {
+			id, ok := strings.CutSuffix(k[strings.LastIndexByte(k, '/')+1:], ".json")
+			if !ok {
+				continue
+			}
+			r, err := s.load(id, patientID)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, r)
+		}
+	} else {
+		s.mu.Lock()
+		for _, r := range s.items {
+			all = append(all, r)
+		}
+		s.mu.Unlock()
+	}
 	var out []accessRequest
-	for _, r := range s.items {
+	for _, r := range all {
 		if r.PatientID == patientID && (state == "" || r.State == state) {
 			out = append(out, r)
 		}
@@ -148,11 +225,21 @@ func (s *requestStore) list(patientID, state string) []accessRequest {
 	slices.SortFunc(out, func(a, b accessRequest) int {
 		return cmp.Or(created(a).Compare(created(b)), strings.Compare(a.RequestID, b.RequestID))
 	})
-	return out
+	return out, nil
 }
 
 // pending returns a pending request of the patient.
 func (s *requestStore) pending(id, patientID string) (accessRequest, error) {
+	if s.shared != nil {
+		r, err := s.load(id, patientID)
+		if err != nil {
+			return accessRequest{}, err
+		}
+		if r.State != requestPending {
+			return accessRequest{}, fmt.Errorf("%w: %s is %s", ErrAnswered, id, r.State)
+		}
+		return r, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.items[id]
@@ -167,14 +254,26 @@ func (s *requestStore) pending(id, patientID string) (accessRequest, error) {
 	return r, nil
 }
 
-// answer moves a pending request to approved or denied.
+// answer moves a pending request to approved or denied. With shared
+// requests, two instances answering one request at the same moment both
+// succeed, the later answer standing (an approval's consent is on the
+// ledger either way, and the patient can revoke it).
 func (s *requestStore) answer(id, patientID, state, consentID string, now time.Time) (accessRequest, error) {
-	if _, err := s.pending(id, patientID); err != nil {
+	before, err := s.pending(id, patientID)
+	if err != nil {
 		return accessRequest{}, err
+	}
+	if s.shared != nil {
+		after := before
+		after.State, after.ConsentID, after.AnsweredAt = state, consentID, ledgerapi.FormatTime(now)
+		if err := s.store(after); err != nil {
+			return accessRequest{}, err
+		}
+		return after, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	before := s.items[id]
+	before = s.items[id]
 	if before.State != requestPending { // answered meanwhile
 		return accessRequest{}, fmt.Errorf("%w: %s is %s", ErrAnswered, id, before.State)
 	}

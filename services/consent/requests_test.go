@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/platform/objectstore/objectstoretest"
 )
 
 func openTestRequests(t *testing.T) (*requestStore, string) {
@@ -70,7 +71,7 @@ func TestRequestStoreCreate(t *testing.T) {
 				if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("create = %v, want ErrInvalid mentioning %q", err, tt.wantErr)
 				}
-				if all := s.list("pat-1", ""); len(all) != 0 {
+				if all := s.mustList("pat-1", ""); len(all) != 0 {
 					t.Errorf("a refused request was stored: %+v", all)
 				}
 				return
@@ -86,7 +87,7 @@ func TestRequestStoreCreate(t *testing.T) {
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("created request (-want +got):\n%s", diff)
 			}
-			if diff := cmp.Diff([]accessRequest{got}, s.list("pat-1", "")); diff != "" {
+			if diff := cmp.Diff([]accessRequest{got}, s.mustList("pat-1", "")); diff != "" {
 				t.Errorf("stored requests (-want +got):\n%s", diff)
 			}
 		})
@@ -143,7 +144,7 @@ func TestRequestStoreList(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := s.list(tt.patient, tt.state)
+			got := s.mustList(tt.patient, tt.state)
 			if diff := cmp.Diff(tt.want, requestIDs(got)); diff != "" {
 				t.Errorf("list(%q, %q) (-want +got):\n%s", tt.patient, tt.state, diff)
 			}
@@ -210,7 +211,7 @@ func TestRequestStorePendingAndAnswer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, _ := openTestRequests(t)
 			id := tt.setup(t, s)
-			before := s.list(tt.patient, "")
+			before := s.mustList(tt.patient, "")
 
 			r, err := s.pending(id, tt.patient)
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil && err != nil) {
@@ -225,7 +226,7 @@ func TestRequestStorePendingAndAnswer(t *testing.T) {
 				t.Fatalf("answer = %v, want %v", err, tt.wantErr)
 			}
 			if tt.wantErr != nil {
-				if diff := cmp.Diff(before, s.list(tt.patient, "")); diff != "" {
+				if diff := cmp.Diff(before, s.mustList(tt.patient, "")); diff != "" {
 					t.Errorf("a refused answer changed the requests (-before +after):\n%s", diff)
 				}
 				return
@@ -238,7 +239,7 @@ func TestRequestStorePendingAndAnswer(t *testing.T) {
 			if !errors.Is(err, ErrAnswered) {
 				t.Fatalf("second answer = %v, want ErrAnswered", err)
 			}
-			if diff := cmp.Diff([]accessRequest{answered}, s.list(tt.patient, "")); diff != "" {
+			if diff := cmp.Diff([]accessRequest{answered}, s.mustList(tt.patient, "")); diff != "" {
 				t.Errorf("the second answer changed the request (-want +got):\n%s", diff)
 			}
 		})
@@ -284,7 +285,7 @@ func TestRequestStoreAnswerRace(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(s.list("pat-1", ""), reopened.list("pat-1", "")); diff != "" {
+			if diff := cmp.Diff(s.mustList("pat-1", ""), reopened.mustList("pat-1", "")); diff != "" {
 				t.Errorf("the stored answer differs from the one in memory (-memory +disk):\n%s", diff)
 			}
 		})
@@ -334,7 +335,7 @@ func TestRequestStorePersistence(t *testing.T) {
 				t.Fatalf("openRequests: %v", err)
 			}
 			for _, patient := range []string{"pat-1", "pat-2"} {
-				if diff := cmp.Diff(s.list(patient, ""), reopened.list(patient, "")); diff != "" {
+				if diff := cmp.Diff(s.mustList(patient, ""), reopened.mustList(patient, "")); diff != "" {
 					t.Errorf("%s's requests after reopening (-before +after):\n%s", patient, diff)
 				}
 			}
@@ -358,4 +359,49 @@ func TestRequestStorePersistence(t *testing.T) {
 			t.Fatal("openRequests of a damaged file = nil error")
 		}
 	})
+}
+
+// TestSharedRequestsAcrossInstances: two instances keeping requests in the
+// storage they share: a request filed at one is listed, answered and seen
+// answered at the other; another patient, a made-up id or a path in the id
+// finds nothing; storage that is down is an error, never an empty list.
+func TestSharedRequestsAcrossInstances(t *testing.T) {
+	objects := objectstoretest.New()
+	a, b := sharedRequests(objects), sharedRequests(objects)
+	r, err := a.create(labsRequest("pat-1", "dr-bob"), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.create(labsRequest("pat-2", "dr-bob"), testNow); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.mustList("pat-1", requestPending); len(got) != 1 || !cmp.Equal(got[0], r) {
+		t.Fatalf("the other instance lists %+v, want the request filed at the first", got)
+	}
+	if _, err := b.answer("req-000000000000000000000000", "pat-1", requestApproved, "c-1", testNow); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a made-up id: %v, want ErrNotFound", err)
+	}
+	if _, err := b.pending(r.RequestID, "pat-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("pat-1's request asked for as pat-2's: %v, want ErrNotFound", err)
+	}
+	if _, err := b.pending("../pat-2/"+r.RequestID, "pat-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("a path as the id: %v, want ErrNotFound", err)
+	}
+	answered, err := b.answer(r.RequestID, "pat-1", requestApproved, "c-1", testNow.Add(time.Minute))
+	if err != nil || answered.State != requestApproved || answered.ConsentID != "c-1" {
+		t.Fatalf("answer at the other instance: %+v, %v", answered, err)
+	}
+	if got := a.mustList("pat-1", ""); len(got) != 1 || !cmp.Equal(got[0], answered) {
+		t.Fatalf("the first instance lists %+v, want the answered request", got)
+	}
+	if _, err := a.answer(r.RequestID, "pat-1", requestDenied, "", testNow.Add(time.Hour)); !errors.Is(err, ErrAnswered) {
+		t.Fatalf("answering again at the first instance: %v, want ErrAnswered", err)
+	}
+	objects.SetDown(true)
+	if got, err := a.list("pat-1", ""); !errors.Is(err, ErrUnavailable) || got != nil {
+		t.Fatalf("list with the storage down: %v, %v; want ErrUnavailable", got, err)
+	}
+	if _, err := a.create(labsRequest("pat-1", "dr-eve"), testNow); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("create with the storage down: %v, want ErrUnavailable", err)
+	}
 }

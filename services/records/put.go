@@ -162,6 +162,9 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	if err != nil {
 		return PutResult{}, err
 	}
+	if s.hooks != nil && s.hooks.afterPlanLookup != nil {
+		s.hooks.afterPlanLookup()
+	}
 	if found && pl.Request != requestHash {
 		return PutResult{}, fmt.Errorf("%w: a retry must repeat the request exactly", ErrIdempotencyKey)
 	}
@@ -174,7 +177,12 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	} else {
 		pl = plan{Request: requestHash, RecordID: req.RecordID, PatientID: req.PatientID, Version: 1,
 			SHA256: sum, Category: res.Category, Author: p.Subject, Created: s.now().UTC(), Entry: entryKey}
-		if latest == nil {
+		if latest == nil && req.IdempotencyKey != "" {
+			// The same for every attempt under this key, at whichever
+			// instance: two attempts racing at two instances plan the same
+			// record, and the ledger notarizes it once.
+			pl.RecordID = recordIDFor(entryKey)
+		} else if latest == nil {
 			pl.RecordID = newRecordID()
 		} else {
 			if req.BaseVersion != 0 && req.BaseVersion != latest.Version {

@@ -87,6 +87,9 @@ type Service struct {
 
 // hooks are test-only points inside a put.
 type hooks struct {
+	// afterPlanLookup runs once a put has looked for its idempotency
+	// entry, before it stores one.
+	afterPlanLookup func()
 	// beforeObjectPut runs after the put's plan is stored, before the
 	// sealed object is written.
 	beforeObjectPut func()

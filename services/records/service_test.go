@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -522,5 +523,50 @@ func TestStatusMapping(t *testing.T) {
 		if reason != tc.reason {
 			t.Errorf("%v: detail reason %q, want %q", tc.err, reason, tc.reason)
 		}
+	}
+}
+
+// TestOnePutAtTwoInstances: the same put (one idempotency key) reaches two
+// instances of the service at once (a client gave up on the first and tried
+// the second while the first was still at work). Both answer with the same
+// record, and the ledger holds it once.
+func TestOnePutAtTwoInstances(t *testing.T) {
+	f := newFixture(t)
+	other := NewService(f.ledger, f.decider, f.objects, f.vault, slog.New(slog.DiscardHandler))
+	looked, release := make(chan struct{}), make(chan struct{})
+	f.svc.hooks = &hooks{afterPlanLookup: func() { close(looked); <-release }}
+	req := PutRequest{PatientID: "alice", Resource: observation("alice", "raced"), IdempotencyKey: "k-race"}
+
+	first := make(chan PutResult, 1)
+	go func() {
+		r, err := f.svc.Put(testContext(t), drWho, req)
+		if err != nil {
+			t.Errorf("the first instance: %v", err)
+		}
+		first <- r
+	}()
+	<-looked // it found no idempotency entry, and has written nothing yet
+	second, err := other.Put(testContext(t), drWho, req)
+	if err != nil {
+		t.Fatalf("the second instance: %v", err)
+	}
+	close(release)
+	r := <-first
+	if r.Record.RecordID != second.Record.RecordID || r.Record.Version != 1 || second.Record.Version != 1 {
+		t.Fatalf("the instances answered %s v%d and %s v%d, want one record", r.Record.RecordID, r.Record.Version,
+			second.Record.RecordID, second.Record.Version)
+	}
+	if n := f.ledger.records(); n != 1 {
+		t.Fatalf("%d records notarized, want 1", n)
+	}
+	got, err := other.Get(testContext(t), drWho, GetRequest{PatientID: "alice", RecordID: r.Record.RecordID})
+	if err != nil || got.Record.SHA256 != r.Record.SHA256 {
+		t.Fatalf("reading the record back: %v", err)
+	}
+	// Another clinician's put under the same key is a record of its own.
+	drNo := auth.Principal{Subject: "dr-no", Role: auth.RoleClinician, Org: "ProvidersMSP"}
+	theirs, err := other.Put(testContext(t), drNo, req)
+	if err != nil || theirs.Record.RecordID == r.Record.RecordID {
+		t.Fatalf("another clinician's put under the same key: %+v, %v", theirs.Record, err)
 	}
 }

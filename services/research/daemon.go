@@ -48,12 +48,12 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	}
 	src := &storeSources{ledger: l, records: recordstore.NewArchive(records, v), readings: readingstore.NewArchive(wearables, v)}
 	svc := newService(l, src, datasets, decider, p.Log())
-	svc.tempDir = cfg.TempDir
+	svc.tempDir, svc.instance = cfg.TempDir, cfg.Instance
 	return &daemon.Service{
 		Register:   func(s grpc.ServiceRegistrar) { researchv1.RegisterResearchServiceServer(s, &api{svc: svc}) },
 		Gateway:    []serving.RegisterFunc{researchv1.RegisterResearchServiceHandlerFromEndpoint},
 		OpenAPI:    researchv1.OpenAPI,
 		Background: []func(context.Context){svc.work},
-		Started:    []any{"bucket", cfg.Bucket, "reads", []string{cfg.RecordsBucket, cfg.WearablesBucket}},
+		Started:    []any{"bucket", cfg.Bucket, "reads", []string{cfg.RecordsBucket, cfg.WearablesBucket}, "instance", cfg.Instance},
 	}, nil
 }

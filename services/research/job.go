@@ -16,6 +16,7 @@ import (
 	researchv1 "healthexchange/proto/research/v1"
 	"healthexchange/services/domain/anonymize"
 	"healthexchange/services/platform/ledger"
+	"healthexchange/services/platform/objectstore"
 )
 
 // work builds the queued datasets one at a time until ctx ends (datasets
@@ -35,9 +36,11 @@ func (s *Service) work(ctx context.Context) {
 	}
 }
 
-// recover resolves the jobs a stopped service left: a RUNNING job whose
-// release reached the ledger is finished from its stored files; any other
-// RUNNING job has its files deleted and is built again, like a QUEUED one.
+// recover resolves the jobs this instance left when it stopped (and jobs
+// no instance took): a RUNNING job whose release reached the ledger is
+// finished from its stored files; any other RUNNING job has its files
+// deleted and is built again, like a QUEUED one. Another instance's jobs
+// are its own to resume: it may be building them now.
 func (s *Service) recover(ctx context.Context) error {
 	keys, err := s.store.List(ctx, "ds-")
 	if err != nil {
@@ -56,6 +59,15 @@ func (s *Service) recover(ctx context.Context) error {
 		}
 		switch d.GetState() {
 		case researchv1.DatasetState_DATASET_STATE_QUEUED, researchv1.DatasetState_DATASET_STATE_RUNNING:
+			owner, err := s.store.Get(ctx, instanceKey(id), 256)
+			if err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+				s.log.ErrorContext(ctx, "recovering dataset jobs: whose job it is is unreadable", "dataset", id, "err", err)
+				continue
+			}
+			if err == nil && string(owner) != s.instance {
+				s.log.InfoContext(ctx, "dataset job left to its instance", "dataset", id, "instance", string(owner))
+				continue
+			}
 			s.log.InfoContext(ctx, "dataset job recovered", "dataset", d.GetDatasetId(), "state", stateName(d.GetState()))
 			if !s.enqueue(d.GetDatasetId()) {
 				return errors.New("the queue is full; the rest waits for the next start")

@@ -46,12 +46,14 @@ type Store interface {
 // Object layout in the datasets bucket:
 //
 //	<datasetId>/status.json                 the job (a research.v1.Dataset, protojson)
+//	owners/<datasetId>                      the name of the instance that took the job
 //	<datasetId>/dataset.csv | dataset.ndjson | manifest.json   the released files
 //	researchers/<researcher>/<datasetId>    an empty marker, for listing
 //
 // Files are written before the release is recorded on the ledger, and the
 // status says RELEASED only after that; a job that fails deletes its files.
 func statusKey(id string) string            { return id + "/status.json" }
+func instanceKey(id string) string          { return "owners/" + id }
 func fileKey(id, file string) string        { return id + "/" + fileObjects[file] }
 func markerPrefix(researcher string) string { return "researchers/" + researcher + "/" }
 
@@ -79,6 +81,8 @@ type Service struct {
 	retryWait, settleAfter time.Duration
 	// tempDir holds a build's spooled rows and files (Config.TempDir).
 	tempDir string
+	// instance is this instance's name (Config.Instance).
+	instance string
 }
 
 // enqueue queues a job without waiting; false when the queue is full.
@@ -95,7 +99,7 @@ func (s *Service) enqueue(id string) bool {
 const SoftwareVersion = "healthexchange-research/1"
 
 func newService(l Ledger, src Sources, store Store, d Decider, log *slog.Logger) *Service {
-	return &Service{ledger: l, sources: src, store: store, decider: d, log: log, now: time.Now,
+	return &Service{ledger: l, sources: src, store: store, decider: d, log: log, now: time.Now, instance: "research",
 		version: SoftwareVersion, queue: make(chan string, 1024), retryWait: time.Second, settleAfter: 30 * time.Second}
 }
 
@@ -147,6 +151,11 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, spec Spec, reque
 	// a status without a marker would be a dataset its researcher cannot
 	// list.
 	if err := s.store.Put(ctx, markerPrefix(p.Subject)+id, nil); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	// The job is this instance's before it is queued: another instance
+	// starting meanwhile leaves it alone.
+	if err := s.store.Put(ctx, instanceKey(id), []byte(s.instance)); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	d := &researchv1.Dataset{DatasetId: id, Researcher: p.Subject, Spec: want, State: researchv1.DatasetState_DATASET_STATE_QUEUED,

@@ -329,6 +329,51 @@ func TestRecoverRebuildsAnUnreleasedJob(t *testing.T) {
 	}
 }
 
+// TestRecoverLeavesAnotherInstancesJobs: of two instances sharing the
+// bucket, the one starting resumes its own interrupted job and a job no
+// instance took, and leaves the job the other instance is building alone
+// (neither its files deleted nor built twice).
+func TestRecoverLeavesAnotherInstancesJobs(t *testing.T) {
+	w := newWorld(t)
+	w.cohort(4)
+	w.svc.instance = "research-b"
+	theirs := w.create(labsSpec(), "theirs").GetDatasetId()
+	<-w.svc.queue // research-b is building it
+	w.svc.instance = "research-a"
+	mine := w.create(labsSpec(), "mine").GetDatasetId()
+	<-w.svc.queue // research-a stopped before it ran
+	legacy := w.create(labsSpec(), "legacy").GetDatasetId()
+	<-w.svc.queue
+	if err := w.store.Delete(w.ctx, instanceKey(legacy)); err != nil { // made before jobs had owners
+		t.Fatal(err)
+	}
+	for _, id := range []string{theirs, mine} {
+		d, _ := w.svc.load(w.ctx, id)
+		d.State = researchv1.DatasetState_DATASET_STATE_RUNNING
+		if err := w.svc.save(w.ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.store.Set(fileKey(theirs, FileCSV), []byte("research-b's file being written"))
+
+	if err := w.svc.recover(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	var queued []string
+	for len(w.svc.queue) > 0 {
+		queued = append(queued, <-w.svc.queue)
+	}
+	slices.Sort(queued)
+	want := []string{mine, legacy}
+	slices.Sort(want)
+	if !slices.Equal(queued, want) {
+		t.Fatalf("recovered %v, want %v (its own and the ownerless job, not %s)", queued, want, theirs)
+	}
+	if got := w.object(theirs, FileCSV); string(got) != "research-b's file being written" {
+		t.Fatalf("the other instance's file was touched: %q", got)
+	}
+}
+
 func TestRecoverWaitsForTheLedger(t *testing.T) {
 	w := newWorld(t)
 	w.cohort(4)

@@ -50,9 +50,24 @@ type Env struct {
 // consent service records every organisation's accesses, as each of them;
 // the records service files records for the hospitals it serves).
 type Service struct {
+	// GRPC is where its clients call it: one address, or, when it runs as
+	// several instances (the high-availability profile), each instance's
+	// separated by commas (serving.DialAsCaller spreads calls over those
+	// that are up). HTTP is its HTTP/JSON gateway, or its instances'
+	// separated by commas.
 	GRPC string   `json:"grpc"`
 	HTTP string   `json:"http"`
 	Orgs []string `json:"orgs"`
+	// Instances are its instances when there are several.
+	Instances []Instance `json:"instances,omitempty"`
+}
+
+// Instance is one instance of a service: its node's name (consent-a) and
+// addresses.
+type Instance struct {
+	Name string `json:"name"`
+	GRPC string `json:"grpc"`
+	HTTP string `json:"http"`
 }
 
 // IdP is a development identity provider: who it is, the one organisation
@@ -209,13 +224,19 @@ func (e Env) Service(name string) (Service, error) {
 	return s, nil
 }
 
-// URL is the https:// address of a service's HTTP/JSON gateway ("" if the
-// description has no such service).
+// URL is the https:// address of a service's HTTP/JSON gateway, or of
+// each of its instances' separated by commas ("" if the description has no
+// such service).
 func (e Env) URL(name string) string {
-	if s, ok := e.Services[name]; ok && s.HTTP != "" {
-		return "https://" + s.HTTP
+	s, ok := e.Services[name]
+	if !ok || s.HTTP == "" {
+		return ""
 	}
-	return ""
+	var urls []string
+	for _, a := range strings.Split(s.HTTP, ",") {
+		urls = append(urls, "https://"+strings.TrimSpace(a))
+	}
+	return strings.Join(urls, ",")
 }
 
 // TrustIdPs makes c accept the development identity providers' tokens for

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -147,52 +146,55 @@ type ack struct {
 // answer is an error is sent again, the same signed bytes, until it is
 // acknowledged or refused as already applied: what a patient's app does.
 type consentLoad struct {
-	mu       sync.Mutex
-	acks     []ack
-	failures []string // each failed attempt, as the client saw it
-	done     chan struct{}
-	stop     context.CancelFunc
-	fatal    error
+	*opLoad
+	changes []ack // under opLoad.mu
 }
 
+// consentWriter is the way a patient's signed changes reach the ledger:
+// straight through an organisation's gateway (the ledger client), or
+// through the consent service. An error the writer returns that wraps
+// ledger.ErrRejected is final; any other is retried.
+type consentWriter interface {
+	grant(ctx context.Context, s ledger.Signed) error
+	revoke(ctx context.Context, s ledger.Signed) error
+}
+
+// viaLedger writes through an organisation's ledger client.
+type viaLedger struct{ c *ledger.Client }
+
+func (v viaLedger) grant(ctx context.Context, s ledger.Signed) error {
+	_, err := v.c.GrantConsent(ctx, s)
+	return err
+}
+
+func (v viaLedger) revoke(ctx context.Context, s ledger.Signed) error {
+	_, err := v.c.RevokeConsent(ctx, s)
+	return err
+}
+
+// startConsentLoad runs the load through c, the ledger client that also
+// registers the patients.
 func startConsentLoad(t *testing.T, c *ledger.Client, patients int) *consentLoad {
 	t.Helper()
-	ctx := context.Background()
-	keys := make([]*patientkey.Key, patients)
-	for i := range keys {
-		k, err := patientkey.Generate(fmt.Sprintf("pat-ha-%s-%d", strconv.FormatInt(time.Now().UnixNano(), 36), i))
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := k.Register()
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Right after the profile starts, a gateway may not yet know the
-		// other organisation's peers (gossip): wait for the first
-		// endorsement, a minute at most.
-		for deadline := time.Now().Add(time.Minute); ; time.Sleep(500 * time.Millisecond) {
-			_, err := c.RegisterPatient(ctx, s)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, ledger.ErrUnavailable) || time.Now().After(deadline) {
-				t.Fatalf("registering patient %d: %v", i, err)
-			}
-		}
-		keys[i] = k
-	}
-	runCtx, stop := context.WithCancel(ctx)
-	l := &consentLoad{done: make(chan struct{}), stop: stop}
-	var wg sync.WaitGroup
+	return startConsentLoadVia(t, c, func(*patientkey.Key) consentWriter { return viaLedger{c} }, patients)
+}
+
+// startConsentLoadVia registers the patients through c and runs the load
+// through each patient's writer.
+func startConsentLoadVia(t *testing.T, c *ledger.Client, via func(*patientkey.Key) consentWriter, patients int) *consentLoad {
+	t.Helper()
+	keys := registerPatients(t, c, patients)
+	ol, runCtx := newOpLoad("consent")
+	l := &consentLoad{opLoad: ol}
+	var clients []func()
 	for i, k := range keys {
-		wg.Go(func() { l.patient(runCtx, c, k, i) })
+		clients = append(clients, func() { l.patient(runCtx, via(k), k, i) })
 	}
-	go func() { wg.Wait(); close(l.done) }()
+	l.run(clients...)
 	return l
 }
 
-func (l *consentLoad) patient(ctx context.Context, c *ledger.Client, k *patientkey.Key, i int) {
+func (l *consentLoad) patient(ctx context.Context, w consentWriter, k *patientkey.Key, i int) {
 	for n := 0; ctx.Err() == nil; n++ {
 		id := fmt.Sprintf("%s-c%d", k.PatientID(), n)
 		grant, err := k.Grant(ledgerapi.ConsentGrant{
@@ -205,7 +207,7 @@ func (l *consentLoad) patient(ctx context.Context, c *ledger.Client, k *patientk
 			l.setFatal(err)
 			return
 		}
-		if !l.send(ctx, id, false, func(ctx context.Context) error { _, err := c.GrantConsent(ctx, grant); return err }) {
+		if !l.send(ctx, id, false, func(ctx context.Context) error { return w.grant(ctx, grant) }) {
 			return
 		}
 		if n%2 == 1 {
@@ -214,7 +216,7 @@ func (l *consentLoad) patient(ctx context.Context, c *ledger.Client, k *patientk
 				l.setFatal(err)
 				return
 			}
-			if !l.send(ctx, id, true, func(ctx context.Context) error { _, err := c.RevokeConsent(ctx, revoke); return err }) {
+			if !l.send(ctx, id, true, func(ctx context.Context) error { return w.revoke(ctx, revoke) }) {
 				return
 			}
 		}
@@ -251,83 +253,17 @@ func (l *consentLoad) send(ctx context.Context, id string, revoke bool, call fun
 
 func (l *consentLoad) record(a ack) {
 	l.mu.Lock()
-	l.acks = append(l.acks, a)
+	l.changes = append(l.changes, a)
+	l.acks = append(l.acks, a.at)
 	l.mu.Unlock()
 }
 
-func (l *consentLoad) setFatal(err error) {
+func (l *opLoad) setFatal(err error) {
 	l.mu.Lock()
 	if l.fatal == nil {
 		l.fatal = err
 	}
 	l.mu.Unlock()
-}
-
-// acked is how many changes were acknowledged at or after since.
-func (l *consentLoad) acked(since time.Time) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, a := range l.acks {
-		if !a.at.Before(since) {
-			n++
-		}
-	}
-	return n
-}
-
-// waitAcked waits until n changes were acknowledged at or after since.
-func (l *consentLoad) waitAcked(t *testing.T, n int, since time.Time, within time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for l.acked(since) < n {
-		l.mu.Lock()
-		fatal := l.fatal
-		l.mu.Unlock()
-		if fatal != nil {
-			t.Fatal(fatal)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d changes acknowledged since %s, want %d within %s", l.acked(since), since.Format(time.TimeOnly), n, within)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (l *consentLoad) finish(t *testing.T) {
-	t.Helper()
-	l.stop()
-	select {
-	case <-l.done:
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the load did not end within 2 minutes of being stopped")
-	}
-	if l.fatal != nil {
-		t.Fatal(l.fatal)
-	}
-}
-
-// gapAfter is how long after t0 the first change was acknowledged, and the
-// longest time between two acknowledgements from t0 on.
-func (l *consentLoad) gapAfter(t0 time.Time) (first, longest time.Duration) {
-	l.mu.Lock()
-	var times []time.Time
-	for _, a := range l.acks {
-		if !a.at.Before(t0) {
-			times = append(times, a.at)
-		}
-	}
-	l.mu.Unlock()
-	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-	if len(times) == 0 {
-		return 0, 0
-	}
-	first, prev := times[0].Sub(t0), t0
-	for _, at := range times {
-		longest = max(longest, at.Sub(prev))
-		prev = at
-	}
-	return first, longest
 }
 
 // tally reads every acknowledged consent back from the ledger (through
@@ -344,7 +280,7 @@ func (l *consentLoad) tally(t *testing.T, reader *ledger.Client) tally {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	l.mu.Lock()
-	acks := slices.Clone(l.acks)
+	acks := slices.Clone(l.changes)
 	tl := tally{acknowledged: len(acks), failedAttempts: len(l.failures)}
 	l.mu.Unlock()
 	want := map[string]int{} // consent -> changes acknowledged
@@ -384,15 +320,6 @@ func (l *consentLoad) tally(t *testing.T, reader *ledger.Client) tally {
 		}
 	}
 	return tl
-}
-
-// logFailures shows each failed attempt, when and why.
-func (l *consentLoad) logFailures(t *testing.T) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, f := range l.failures {
-		t.Logf("failed attempt: %.300s", f)
-	}
 }
 
 func (tl tally) String() string {

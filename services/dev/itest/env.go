@@ -89,17 +89,5 @@ func StudyToken(t testing.TB, sub string, role auth.Role, org, study string) str
 // organisation issuerOrg ("" for the patients'), valid for an hour.
 func IssuedToken(t testing.TB, issuerOrg string, c devissuer.Claims) string {
 	t.Helper()
-	idp, err := Env(t).IdPFor(issuerOrg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	iss, err := devissuer.Load(idp.Issuer, idp.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := iss.Issue(c, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return IssuedTokenIn(t, Env(t), issuerOrg, c)
 }

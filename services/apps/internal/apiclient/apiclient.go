@@ -14,20 +14,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
-// Client calls one service's gateway as one caller.
+// Client calls one service's gateway as one caller. A service that runs
+// as several instances is given as the list of their gateways: a call that
+// cannot connect to one (nothing was sent) is made at the next, and the
+// one that answered is tried first from then on.
 type Client struct {
-	base     string
+	bases    []string
+	next     atomic.Int32
 	token    string
 	name     string
 	hint     string
@@ -109,8 +116,9 @@ func WithMaxResponseBytes(n int64) Option {
 	}
 }
 
-// New makes a client of the gateway at baseURL (https only), trusting the
-// PEM certificates in caFile. An empty token sends no Authorization header,
+// New makes a client of the gateway at baseURL (https only; the gateways
+// of a service's instances separated by commas), trusting the PEM
+// certificates in caFile. An empty token sends no Authorization header,
 // for public calls.
 func New(baseURL, caFile, token string, opts ...Option) (*Client, error) {
 	s := settings{timeout: 30 * time.Second, maxBytes: 16 << 20, name: "the service"}
@@ -119,9 +127,14 @@ func New(baseURL, caFile, token string, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	u, err := url.Parse(baseURL)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("apiclient: server %q must be an https:// URL", baseURL)
+	var bases []string
+	for _, b := range strings.Split(baseURL, ",") {
+		b = strings.TrimSpace(b)
+		u, err := url.Parse(b)
+		if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+			return nil, fmt.Errorf("apiclient: server %q must be an https:// URL, or several separated by commas", b)
+		}
+		bases = append(bases, strings.TrimRight(b, "/"))
 	}
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -132,7 +145,7 @@ func New(baseURL, caFile, token string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", caFile)
 	}
 	return &Client{
-		base:     strings.TrimRight(baseURL, "/"),
+		bases:    bases,
 		token:    token,
 		name:     s.name,
 		hint:     s.hint,
@@ -151,44 +164,24 @@ func New(baseURL, caFile, token string, opts ...Option) (*Client, error) {
 // any) and decodes the answer into resp (nil to ignore it). A status answer
 // is a *StatusError.
 func (c *Client) Call(ctx context.Context, method, path string, req, resp proto.Message) error {
-	var body io.Reader
+	var raw []byte
 	if req != nil {
-		raw, err := protojson.Marshal(req)
-		if err != nil {
+		var err error
+		if raw, err = protojson.Marshal(req); err != nil {
 			return err
 		}
-		body = bytes.NewReader(raw)
 	}
-	hreq, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	hresp, base, err := c.do(ctx, c.http, method, path, "application/json", raw)
 	if err != nil {
 		return err
 	}
-	if c.token != "" {
-		hreq.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if body != nil {
-		hreq.Header.Set("Content-Type", "application/json")
-	}
-	hreq.Header.Set("Accept", "application/json")
-	hresp, err := c.http.Do(hreq)
-	if err != nil {
-		// The url.Error repeats the method and URL; the cause is enough.
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%s at %s: %w", c.name, c.base, err)
-		}
-		return &UnreachableError{Service: c.name, URL: c.base, Hint: c.hint, Err: err}
-	}
 	defer hresp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(hresp.Body, c.maxBytes+1))
+	raw, err = io.ReadAll(io.LimitReader(hresp.Body, c.maxBytes+1))
 	if err != nil {
-		return fmt.Errorf("%s at %s: %w", c.name, c.base, err)
+		return fmt.Errorf("%s at %s: %w", c.name, base, err)
 	}
 	if int64(len(raw)) > c.maxBytes {
-		return fmt.Errorf("%s at %s: answer to %s %s is larger than %d bytes", c.name, c.base, method, path, c.maxBytes)
+		return fmt.Errorf("%s at %s: answer to %s %s is larger than %d bytes", c.name, base, method, path, c.maxBytes)
 	}
 	if hresp.StatusCode != http.StatusOK {
 		return parseStatus(method, path, hresp.StatusCode, raw)
@@ -197,9 +190,64 @@ func (c *Client) Call(ctx context.Context, method, path string, req, resp proto.
 		return nil
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(raw, resp); err != nil {
-		return fmt.Errorf("%s at %s: answer to %s %s: %w", c.name, c.base, method, path, err)
+		return fmt.Errorf("%s at %s: answer to %s %s: %w", c.name, base, method, path, err)
 	}
 	return nil
+}
+
+// do sends the request (body nil for none) with hc to the gateway tried first,
+// then, while none could be connected to and the call has time left, to
+// the next ones in turn; it returns the answer and the gateway that gave
+// it. A request that reached a gateway is never sent to another: it may
+// have been carried out.
+func (c *Client) do(ctx context.Context, hc *http.Client, method, path, accept string, body []byte) (*http.Response, string, error) {
+	first := int(c.next.Load())
+	var err error
+	for i := range c.bases {
+		n := (first + i) % len(c.bases)
+		base := c.bases[n]
+		var r io.Reader
+		if body != nil {
+			r = bytes.NewReader(body)
+		}
+		hreq, rerr := http.NewRequestWithContext(ctx, method, base+path, r)
+		if rerr != nil {
+			return nil, base, rerr
+		}
+		if c.token != "" {
+			hreq.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		if body != nil {
+			hreq.Header.Set("Content-Type", "application/json")
+		}
+		hreq.Header.Set("Accept", accept)
+		var hresp *http.Response
+		if hresp, err = hc.Do(hreq); err == nil {
+			c.next.Store(int32(n))
+			return hresp, base, nil
+		}
+		// The url.Error repeats the method and URL; the cause is enough.
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err
+		}
+		if ctx.Err() != nil {
+			return nil, base, fmt.Errorf("%s at %s: %w", c.name, base, err)
+		}
+		if !notConnected(err) || i == len(c.bases)-1 {
+			return nil, base, &UnreachableError{Service: c.name, URL: strings.Join(c.bases, ","), Hint: c.hint, Err: err}
+		}
+	}
+	return nil, "", err // not reached: the loop returns
+}
+
+// notConnected reports whether err says no connection to the gateway
+// could be made: nothing was sent, so the request may go to another.
+func notConnected(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 // GetPage reads one page of a listing into resp: a GET of path with query q

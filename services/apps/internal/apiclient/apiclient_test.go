@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,10 +209,13 @@ func TestNewRefuses(t *testing.T) {
 		url  string
 		opts []Option
 	}{
-		"plain http":        {url: "http://127.0.0.1:27112"},
-		"no scheme":         {url: "127.0.0.1:27112"},
-		"zero timeout":      {url: srv.URL, opts: []Option{WithTimeout(0)}},
-		"negative max size": {url: srv.URL, opts: []Option{WithMaxResponseBytes(-1)}},
+		"plain http":               {url: "http://127.0.0.1:27112"},
+		"one of a list plain http": {url: srv.URL + ",http://127.0.0.1:27112"},
+		"an empty list entry":      {url: srv.URL + ","},
+		"credentials in the URL":   {url: "https://user:pw@127.0.0.1:27112"},
+		"no scheme":                {url: "127.0.0.1:27112"},
+		"zero timeout":             {url: srv.URL, opts: []Option{WithTimeout(0)}},
+		"negative max size":        {url: srv.URL, opts: []Option{WithMaxResponseBytes(-1)}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -268,5 +272,61 @@ func TestGetPage(t *testing.T) {
 				t.Fatalf("decoded %v", resp)
 			}
 		})
+	}
+}
+
+// TestInstancesFailOver: a client given two instances' gateways calls the
+// second when nothing listens at the first, and from then on calls it
+// first; a gateway that took the request and broke off is not asked again
+// elsewhere (the request may have been carried out); when none answers the
+// error names them all.
+func TestInstancesFailOver(t *testing.T) {
+	var got seen
+	up := serve(t, 200, `{"match":true}`, &got)
+	ca := writeCA(t, up)
+	closed := httptest.NewUnstartedServer(nil)
+	dead := "https://" + closed.Listener.Addr().String()
+	closed.Listener.Close() // nothing listens there now
+
+	c, err := New(dead+","+up.URL, ca, "tok-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp recordsv1.VerifyRecordResponse
+	if err := c.Call(testContext(t), http.MethodPost, "/v1/records:verify", &recordsv1.VerifyRecordRequest{}, &resp); err != nil || !resp.GetMatch() {
+		t.Fatalf("with the first instance down: %v", err)
+	}
+	if got.method != http.MethodPost || got.auth != "Bearer tok-1" || len(got.body) == 0 {
+		t.Fatalf("the second instance got %+v, want the whole request", got)
+	}
+	if c.next.Load() != 1 {
+		t.Fatalf("the instance tried first is %d, want the one that answered", c.next.Load())
+	}
+
+	var hits atomic.Int32
+	broken := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close() // took the request, no answer
+	}))
+	t.Cleanup(broken.Close)
+	got = seen{}
+	c, err = New(broken.URL+","+up.URL, ca, "tok-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Call(testContext(t), http.MethodPost, "/v1/records:verify", &recordsv1.VerifyRecordRequest{}, &resp)
+	var unreachable *UnreachableError
+	if !errors.As(err, &unreachable) || got.method != "" || hits.Load() == 0 {
+		t.Fatalf("a gateway that broke off: %v (the other got %+v); want an error and no second send", err, got)
+	}
+
+	c, err = New(dead+","+dead, ca, "tok-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Call(testContext(t), http.MethodGet, "/x", nil, nil)
+	if !errors.As(err, &unreachable) || unreachable.URL != dead+","+dead {
+		t.Fatalf("none answering: %v", err)
 	}
 }

@@ -3,11 +3,9 @@ package apiclient
 import (
 	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 )
 
@@ -25,26 +23,14 @@ type Event struct {
 // fails. The stream has no overall timeout; a refused request is a
 // *StatusError as for Call.
 func (c *Client) Events(ctx context.Context, path string, fn func(Event) error) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
-	if err != nil {
-		return err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("Accept", "text/event-stream")
 	stream := *c.http
 	stream.Timeout = 0 // a stream lasts as long as the caller wants it
-	resp, err := stream.Do(req)
+	resp, base, err := c.do(ctx, &stream, http.MethodGet, path, "text/event-stream", nil)
 	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err
-		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		return &UnreachableError{Service: c.name, URL: c.base, Hint: c.hint, Err: err}
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -75,7 +61,7 @@ func (c *Client) Events(ctx context.Context, path string, fn func(Event) error) 
 				ev.Name = value
 			case "data":
 				if len(ev.Data)+len(value) > maxEventBytes {
-					return fmt.Errorf("%s at %s: an event is larger than %d bytes", c.name, c.base, maxEventBytes)
+					return fmt.Errorf("%s at %s: an event is larger than %d bytes", c.name, base, maxEventBytes)
 				}
 				if ev.Data != nil {
 					ev.Data = append(ev.Data, '\n')
@@ -85,7 +71,7 @@ func (c *Client) Events(ctx context.Context, path string, fn func(Event) error) 
 		}
 	}
 	if err := sc.Err(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("%s at %s: the event stream: %w", c.name, c.base, err)
+		return fmt.Errorf("%s at %s: the event stream: %w", c.name, base, err)
 	}
 	return nil
 }
