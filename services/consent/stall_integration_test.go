@@ -3,6 +3,8 @@
 package consent_test
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"healthexchange/services/dev/devenv"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/ledger"
 )
 
 // TestStalledPeer pauses the Providers peer (SIGSTOP), the peer consentd
@@ -85,6 +88,19 @@ func TestStalledPeer(t *testing.T) {
 	}
 	if why := strings.Join(denied.GetReasons(), " "); !strings.Contains(why, "consent view") {
 		t.Errorf("the deny does not say the view is not live: %q", why)
+	}
+
+	// A ledger read the caller gives a minute fails as unavailable within
+	// the client's evaluate timeout (5 s), not at the caller's deadline.
+	lc := itest.Ledger(t, itest.Env(t).Path, "providers")
+	readCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	asked := time.Now()
+	_, err = lc.Patient(readCtx, p.ID)
+	cancel()
+	if waited := time.Since(asked); !errors.Is(err, ledger.ErrUnavailable) || waited > 8*time.Second {
+		t.Errorf("a ledger read from the stalled peer: %v after %v; want unavailable within the 5 s evaluate timeout", err, waited.Round(time.Millisecond))
+	} else {
+		t.Logf("a ledger read from the stalled peer failed as unavailable after %v", waited.Round(time.Millisecond))
 	}
 
 	resume()

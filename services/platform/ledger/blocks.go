@@ -149,9 +149,9 @@ func txEvents(raw []byte, chaincode string) ([]Event, error) {
 // ChainHeight is the number of blocks the organisation's peer has committed
 // on the channel; the last block is ChainHeight-1.
 func (c *Client) ChainHeight(ctx context.Context) (uint64, error) {
-	raw, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(c.cfg.Channel))
+	raw, err := c.evaluateOn(ctx, "qscc", "GetChainInfo", c.cfg.Channel)
 	if err != nil {
-		return 0, classify(ctx, "qscc:GetChainInfo", err)
+		return 0, err
 	}
 	info := &common.BlockchainInfo{}
 	if err := proto.Unmarshal(raw, info); err != nil {
@@ -178,10 +178,9 @@ func HeaderHash(h *common.BlockHeader) []byte {
 // BlockHash is the header hash of block number on the channel, as the
 // organisation's peer has it.
 func (c *Client) BlockHash(ctx context.Context, number uint64) ([]byte, error) {
-	raw, err := c.network.GetContract("qscc").EvaluateWithContext(ctx, "GetBlockByNumber",
-		client.WithArguments(c.cfg.Channel, strconv.FormatUint(number, 10)))
+	raw, err := c.evaluateOn(ctx, "qscc", "GetBlockByNumber", c.cfg.Channel, strconv.FormatUint(number, 10))
 	if err != nil {
-		return nil, classify(ctx, "qscc:GetBlockByNumber", err)
+		return nil, err
 	}
 	b := &common.Block{}
 	if err := proto.Unmarshal(raw, b); err != nil || b.GetHeader() == nil {

@@ -211,11 +211,31 @@ const (
 func evaluate[T any](ctx context.Context, c *Client, fn string, args ...string) (out T, err error) {
 	ctx, span := tracer.Start(ctx, "ledger evaluate "+fn, trace.WithSpanKind(trace.SpanKindClient))
 	defer func() { endSpan(span, err) }()
-	raw, err := c.network.GetContract(c.cfg.Chaincode).EvaluateWithContext(ctx, fn, client.WithArguments(args...))
+	raw, err := c.evaluateOn(ctx, c.cfg.Chaincode, fn, args...)
 	if err != nil {
-		return out, classify(ctx, fn, err)
+		return out, err
 	}
 	return out, decode(fn, raw, &out)
+}
+
+// evaluateOn runs fn of the named chaincode on the organisation's peer,
+// bounded by EvaluateTimeout (the gateway's own default applies only to
+// calls without a context): a peer that stops answering fails the call as
+// unavailable within that time, whatever the caller's deadline.
+func (c *Client) evaluateOn(ctx context.Context, chaincode, fn string, args ...string) ([]byte, error) {
+	call, cancel := context.WithTimeout(ctx, c.cfg.EvaluateTimeout)
+	defer cancel()
+	raw, err := c.network.GetContract(chaincode).EvaluateWithContext(call, fn, client.WithArguments(args...))
+	if err != nil {
+		// Classified by the caller's context: the call's own time limit
+		// running out is the peer's failure, not the caller's deadline.
+		label := fn
+		if chaincode != c.cfg.Chaincode {
+			label = chaincode + ":" + fn // a system chaincode's (qscc)
+		}
+		return nil, classify(ctx, label, err)
+	}
+	return raw, nil
 }
 
 var tracer = otel.Tracer("healthexchange/services/platform/ledger")
