@@ -16,6 +16,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/durable"
+	"healthexchange/services/platform/keylock"
 	"healthexchange/services/platform/objectstore"
 )
 
@@ -64,8 +65,11 @@ type breakGlass struct {
 	// shared, when the service runs as several instances, keeps the grants
 	// in the object storage they share instead (one object per grant under
 	// break-glass/<org>/<clinician>/), so that each instance counts every
-	// instance's grants against the daily limit.
-	shared objectstore.Objects
+	// instance's grants against the daily limit. Its calls are made under
+	// one clinician's lock (clinicians), not mu: a slow store holds up that
+	// clinician's emergency reads, not everyone's.
+	shared     objectstore.Objects
+	clinicians keylock.Locks
 }
 
 // maxGrantObject bounds what is read back of one stored grant.
@@ -151,32 +155,12 @@ type bgOutcome struct {
 // the number of instances racing, never more.
 func (b *breakGlass) admit(org, clinician, patientID string, now time.Time) (bgOutcome, error) {
 	who := org + "/" + clinician
+	if b.shared != nil {
+		return b.admitShared(who, org, clinician, patientID, now)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var recent []bgGrant
-	if b.shared != nil {
-		if err := errors.Join(ledgerapi.ValidateID("org", org), ledgerapi.ValidateID("clinician", clinician)); err != nil {
-			return bgOutcome{}, fmt.Errorf("break-glass: %w", err)
-		}
-		ctx := context.Background()
-		prefix := "break-glass/" + who + "/"
-		var err error
-		if recent, err = b.sharedRecent(ctx, prefix, now); err != nil {
-			return bgOutcome{}, fmt.Errorf("break-glass: reading the grants: %w", err)
-		}
-		out, open := b.limit(recent, patientID, now)
-		if !open {
-			return out, nil
-		}
-		raw, err := json.Marshal(bgGrant{Patient: patientID, Opened: now, Until: out.until})
-		if err == nil {
-			err = b.shared.Put(ctx, fmt.Sprintf("%s%020d-%s.json", prefix, now.UnixNano(), newID("g")), raw)
-		}
-		if err != nil {
-			return bgOutcome{}, fmt.Errorf("break-glass: saving the grant: %w", err)
-		}
-		return out, nil
-	}
 	for _, g := range b.grants[who] {
 		if now.Sub(g.Opened) < 24*time.Hour {
 			recent = append(recent, g)
@@ -202,6 +186,36 @@ func (b *breakGlass) admit(org, clinician, patientID string, now time.Time) (bgO
 		return bgOutcome{}, fmt.Errorf("break-glass: saving the grant: %w", err)
 	}
 	b.grants = next
+	return out, nil
+}
+
+// admitShared is admit with the grants in the shared storage.
+func (b *breakGlass) admitShared(who, org, clinician, patientID string, now time.Time) (bgOutcome, error) {
+	if err := errors.Join(ledgerapi.ValidateID("org", org), ledgerapi.ValidateID("clinician", clinician)); err != nil {
+		return bgOutcome{}, fmt.Errorf("break-glass: %w", err)
+	}
+	ctx := context.Background()
+	unlock, err := b.clinicians.Lock(ctx, who)
+	if err != nil {
+		return bgOutcome{}, err
+	}
+	defer unlock()
+	prefix := "break-glass/" + who + "/"
+	recent, err := b.sharedRecent(ctx, prefix, now)
+	if err != nil {
+		return bgOutcome{}, fmt.Errorf("break-glass: reading the grants: %w", err)
+	}
+	out, open := b.limit(recent, patientID, now)
+	if !open {
+		return out, nil
+	}
+	raw, err := json.Marshal(bgGrant{Patient: patientID, Opened: now, Until: out.until})
+	if err == nil {
+		err = b.shared.Put(ctx, fmt.Sprintf("%s%020d-%s.json", prefix, now.UnixNano(), newID("g")), raw)
+	}
+	if err != nil {
+		return bgOutcome{}, fmt.Errorf("break-glass: saving the grant: %w", err)
+	}
 	return out, nil
 }
 

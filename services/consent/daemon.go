@@ -18,6 +18,7 @@ import (
 	"healthexchange/services/platform/daemon"
 	"healthexchange/services/platform/durable"
 	"healthexchange/services/platform/follow"
+	"healthexchange/services/platform/objectstore"
 	"healthexchange/services/platform/serving"
 )
 
@@ -80,20 +81,21 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		journal.Close()
 		return nil, err
 	}
-	requests, err := openRequests(filepath.Join(stateDir, "access-requests.json"))
+	// The access requests and break-glass grants every instance must see:
+	// in the shared bucket when there is one, else in the state folder.
+	var requests *requestStore
+	if cfg.SharedBucket != "" {
+		var shared *objectstore.Bucket
+		if shared, err = p.Bucket(ctx, cfg.SharedBucket); err == nil {
+			requests, bg.shared = sharedRequests(shared), shared
+		}
+	} else {
+		requests, err = openRequests(filepath.Join(stateDir, "access-requests.json"))
+	}
 	if err != nil {
 		journal.Close()
 		refused.Close()
 		return nil, err
-	}
-	if cfg.SharedBucket != "" {
-		shared, err := p.Bucket(ctx, cfg.SharedBucket)
-		if err != nil {
-			journal.Close()
-			refused.Close()
-			return nil, err
-		}
-		requests, bg.shared = sharedRequests(shared), shared
 	}
 	feed, err := openFeed(filepath.Join(stateDir, "notifications"), p.Log())
 	if err != nil {

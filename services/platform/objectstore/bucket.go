@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/minio/minio-go/v7"
+
+	"healthexchange/services/platform/failover"
 )
 
 // Objects is the object storage the service keeps sealed records in. Get of
@@ -64,20 +64,11 @@ func (m *Bucket) attempt(call context.Context, op func(*minio.Client) error) err
 			m.preferred.Store(int32(n))
 			return nil
 		}
-		if !unreachable(err) || call.Err() != nil {
+		if !failover.NotConnected(err) || call.Err() != nil {
 			return err
 		}
 	}
 	return err
-}
-
-// unreachable reports whether err says no connection to the endpoint
-// could be made: nothing was sent, so the call may go elsewhere.
-func unreachable(err error) bool {
-	var op *net.OpError
-	var dns *net.DNSError
-	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
 func (m *Bucket) Put(ctx context.Context, key string, data []byte) error {

@@ -14,18 +14,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"healthexchange/services/platform/failover"
 )
 
 // Client calls one service's gateway as one caller. A service that runs
@@ -234,20 +234,11 @@ func (c *Client) do(ctx context.Context, hc *http.Client, method, path, accept s
 		if ctx.Err() != nil {
 			return nil, base, fmt.Errorf("%s at %s: %w", c.name, base, err)
 		}
-		if !notConnected(err) || i == len(c.bases)-1 {
-			return nil, base, &UnreachableError{Service: c.name, URL: strings.Join(c.bases, ","), Hint: c.hint, Err: err}
+		if !failover.NotConnected(err) {
+			break
 		}
 	}
-	return nil, "", err // not reached: the loop returns
-}
-
-// notConnected reports whether err says no connection to the gateway
-// could be made: nothing was sent, so the request may go to another.
-func notConnected(err error) bool {
-	var op *net.OpError
-	var dns *net.DNSError
-	return errors.As(err, &dns) || (errors.As(err, &op) && op.Op == "dial") ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+	return nil, "", &UnreachableError{Service: c.name, URL: strings.Join(c.bases, ","), Hint: c.hint, Err: err}
 }
 
 // GetPage reads one page of a listing into resp: a GET of path with query q
