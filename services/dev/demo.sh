@@ -92,7 +92,7 @@ cat >"$lab" <<JSON
   "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobin A1c"}]},
   "subject": {"reference": "Patient/$pat"},
   "effectiveDateTime": "2026-11-20T08:30:00Z",
-  "valueQuantity": {"value": 6.1, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
+  "valueQuantity": {"value": 6.10, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
 }
 JSON
 out=$(HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --json --patient "$pat" --idempotency-key "demo-$run" "$lab")
@@ -105,7 +105,7 @@ echo "  fetched: $(head -c 120 "$records/fetched-$run.json")..."
 
 say "6. Anyone can check a copy against the notary, without a token: the original matches, an altered copy does not"
 as_clinician "" verify "$lab"
-sed 's/"value": 6.1/"value": 5.1/' "$lab" >"$records/altered-$run.json"
+sed 's/"value": 6.10/"value": 5.10/' "$lab" >"$records/altered-$run.json"
 if as_clinician "" verify "$records/altered-$run.json"; then
   echo "demo: an altered copy verified" >&2
   exit 1

@@ -31,7 +31,7 @@ func percentile(lat []time.Duration, q float64) float64 {
 }
 
 // BenchmarkRecordPutGet measures, one call at a time, a put (validate,
-// canonicalize, authorize through consentd, seal, store in MinIO, notarize
+// validate, authorize through consentd, seal, store in MinIO, notarize
 // and wait for the commit) and a get (authorize, read, open, hash, compare
 // with the ledger) of a 10 KB resource through the gRPC API, and in the same
 // run a plain MinIO put and get of the same bytes: the baseline. It reports

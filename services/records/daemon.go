@@ -2,6 +2,8 @@ package records
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -17,7 +19,8 @@ import (
 // New builds the records service on the daemon skeleton: the ledger (as
 // every organisation it files records for, its own first), the records and
 // wearables buckets, the vault and the consent service's decision point from
-// p, the API on gRPC and HTTP/JSON (verification public), and the sweeper of
+// p, the API on gRPC and HTTP/JSON (verification public), the FHIR R4 API
+// beside it (FHIRBase), and the sweeper of
 // unfinished puts in the background.
 func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, error) {
 	if err := cfg.Validate(); err != nil {
@@ -39,6 +42,9 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	decisions, err := p.Decisions()
 	if err != nil {
 		return nil, err
+	}
+	if p.Verifier() == nil {
+		return nil, errors.New("records: the FHIR API needs the daemon's token verifier")
 	}
 	svc := NewService(l, decisions, bucket, v, p.Log())
 	stateDir, err := p.StateDir()
@@ -70,6 +76,7 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		OpenAPI:  recordsv1.OpenAPI,
 		Access: serving.Access{Public: []string{recordsv1.RecordService_VerifyRecord_FullMethodName},
 			PublicPaths: []string{"/v1/records:verify"}},
+		Routes: map[string]http.Handler{FHIRBase + "/": svc.FHIRHandler(p.Verifier())},
 		Limits: limits(),
 		Background: []func(context.Context){
 			func(ctx context.Context) { svc.sweepEvery(ctx, cfg.SweepEvery) },

@@ -34,6 +34,7 @@ type fakeLedger struct {
 	events   []ledgerapi.AccessEvent
 	erasures map[string]ledgerapi.Erasure
 	patients map[string]ledgerapi.Patient
+	consents []ledgerapi.Consent
 	tx       int
 
 	notarizeErr  error
@@ -354,4 +355,43 @@ func (f *fixture) put(t *testing.T, p auth.Principal, req PutRequest) PutResult 
 		t.Fatalf("Put: %v", err)
 	}
 	return r
+}
+
+func (l *fakeLedger) ConsentsByPatient(_ context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	page := ledgerapi.ConsentPage{Items: []ledgerapi.Consent{}}
+	for _, c := range l.consents {
+		if c.PatientID == patientID {
+			page.Items = append(page.Items, c)
+		}
+	}
+	return page, nil
+}
+
+func (l *fakeLedger) AccessEvents(_ context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return ledgerapi.AccessEventPage{}, errLedgerDown
+	}
+	// Pages of pageSize, the bookmark the index of the next event.
+	start := 0
+	if bookmark != "" {
+		fmt.Sscan(bookmark, &start)
+	}
+	page := ledgerapi.AccessEventPage{Items: []ledgerapi.AccessEvent{}}
+	var mine []ledgerapi.AccessEvent
+	for _, e := range l.events {
+		if e.PatientID == patientID {
+			mine = append(mine, e)
+		}
+	}
+	for i := start; i < len(mine) && len(page.Items) < pageSize; i++ {
+		page.Items = append(page.Items, mine[i])
+		if i+1 < len(mine) && len(page.Items) == pageSize {
+			page.Bookmark = fmt.Sprint(i + 1)
+		}
+	}
+	return page, nil
 }

@@ -26,7 +26,7 @@ type GetRequest struct {
 // GetResult is a verified record.
 type GetResult struct {
 	Record       ledgerapi.Notarization
-	Resource     []byte // canonical JSON; its SHA-256 is Record.SHA256
+	Resource     []byte // exactly as filed; its SHA-256 is Record.SHA256
 	ResourceType string
 	Obligations  []string
 }

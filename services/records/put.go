@@ -120,10 +120,9 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	if err != nil {
 		return PutResult{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	canonical, sum, err := fhir.Hash(req.Resource)
-	if err != nil {
-		return PutResult{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
+	// The filed bytes are what is sealed, served and notarized: nothing of
+	// them is rewritten (a decimal's precision is part of its value).
+	sum := fhir.Digest(req.Resource)
 
 	var latest *ledgerapi.Notarization
 	if req.RecordID != "" {
@@ -194,7 +193,7 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	}
 	// Sealed before anything is written: a patient the vault refuses
 	// (erased) leaves nothing behind.
-	sealed, err := s.vault.Seal(ctx, pl.PatientID, pl.objectKey(), canonical)
+	sealed, err := s.vault.Seal(ctx, pl.PatientID, pl.objectKey(), req.Resource)
 	if err != nil {
 		return PutResult{}, err
 	}

@@ -33,6 +33,10 @@ type Ledger interface {
 	RequestErasure(ctx context.Context, s ledger.Signed) (ledgerapi.Erasure, error)
 	CompleteErasure(ctx context.Context, patientID, erasureID string, counts ledgerapi.ErasureCounts) (ledgerapi.Erasure, error)
 	Erasure(ctx context.Context, patientID string) (ledgerapi.Erasure, error)
+	// The patient's consents and access log, served read-only as FHIR
+	// Consent and AuditEvent resources.
+	ConsentsByPatient(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
+	AccessEvents(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error)
 	// MSPID is the organisation the client acts for.
 	MSPID() string
 }

@@ -28,7 +28,7 @@ func TestPutThenGet(t *testing.T) {
 	f := newFixture(t)
 	raw := observation("alice", "glucose-marker-7731")
 	r := f.put(t, drWho, PutRequest{PatientID: "alice", Resource: raw, IdempotencyKey: "k1"})
-	canonical, sum, _ := fhir.Hash(raw)
+	sum := fhir.Digest(raw)
 	if r.Record.Version != 1 || r.Record.SHA256 != sum || r.Record.Category != "labs" || r.Record.Author != "dr-who" || r.Replayed {
 		t.Fatalf("put = %+v, want version 1 of labs by dr-who with hash %s", r, sum)
 	}
@@ -36,8 +36,8 @@ func TestPutThenGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got.Resource, canonical) || got.ResourceType != "Observation" || got.Record.SHA256 != sum {
-		t.Fatalf("get = %s (%s), want the canonical resource", got.Resource, got.ResourceType)
+	if !bytes.Equal(got.Resource, raw) || got.ResourceType != "Observation" || got.Record.SHA256 != sum {
+		t.Fatalf("get = %s (%s), want the resource as filed", got.Resource, got.ResourceType)
 	}
 	for _, key := range f.keys(false) {
 		data, _ := f.objects.Get(context.Background(), key, 1<<20)
@@ -420,14 +420,16 @@ func TestVerify(t *testing.T) {
 	f := newFixture(t)
 	raw := observation("alice", "x")
 	r := f.put(t, drWho, PutRequest{PatientID: "alice", Resource: raw})
-	// The same resource formatted differently hashes the same.
+	// What is notarized is the filed file: the same resource formatted
+	// otherwise is another file.
 	compact := []byte(strings.Join(strings.Fields(string(raw)), ""))
 	for _, tc := range []struct {
 		name      string
 		req       VerifyRequest
 		wantMatch bool
 	}{
-		{"resource, any record", VerifyRequest{Resource: compact}, true},
+		{"resource, any record", VerifyRequest{Resource: raw}, true},
+		{"the resource reformatted", VerifyRequest{Resource: compact}, false},
 		{"resource of the record", VerifyRequest{RecordID: r.Record.RecordID, Resource: raw}, true},
 		{"hash", VerifyRequest{SHA256: r.Record.SHA256}, true},
 		{"changed resource", VerifyRequest{Resource: observation("alice", "y")}, false},
@@ -449,7 +451,7 @@ func TestVerify(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []VerifyRequest{{}, {Resource: raw, SHA256: r.Record.SHA256}, {SHA256: "ABC"}, {Resource: []byte("{")}, {RecordID: "/x", SHA256: r.Record.SHA256}} {
+	for _, bad := range []VerifyRequest{{}, {Resource: raw, SHA256: r.Record.SHA256}, {SHA256: "ABC"}, {RecordID: "/x", SHA256: r.Record.SHA256}} {
 		if _, err := f.svc.Verify(testContext(t), bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Verify(%+v) = %v, want ErrInvalid", bad, err)
 		}

@@ -36,7 +36,7 @@ type Notarized struct {
 
 var hexHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
-// Verify checks a resource (canonicalized, then hashed) or a hash against
+// Verify checks a resource (its bytes exactly as filed, hashed) or a hash against
 // the ledger: against one record's versions when RecordID is set, else
 // against every notarized version. It needs no consent: it reads nothing
 // stored, and it answers only whether and when the hash was notarized, never
@@ -62,10 +62,7 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) (VerifyResult, 
 	}
 	sum := req.SHA256
 	if sum == "" {
-		var err error
-		if _, sum, err = fhir.Hash(req.Resource); err != nil {
-			return VerifyResult{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-		}
+		sum = fhir.Digest(req.Resource)
 	}
 	if req.RecordID != "" {
 		r, err := s.ledger.Verify(ctx, req.RecordID, sum)

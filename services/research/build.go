@@ -24,7 +24,7 @@ import (
 type Sources interface {
 	// Latest returns the latest version of each of the patient's records.
 	Latest(ctx context.Context, patientID string) ([]ledgerapi.Notarization, error)
-	// Read returns a version's canonical resource, checked against its
+	// Read returns a version's resource as filed, checked against its
 	// notarized hash (recordstore.ErrTampered, recordstore.ErrErased otherwise).
 	Read(ctx context.Context, n ledgerapi.Notarization) ([]byte, error)
 	// Readings calls fn with the patient's accepted readings in [from, to).

@@ -55,7 +55,7 @@ func (o *opts) app() *clikit.App {
 			{Name: "get", Summary: "read a record, verified against the ledger",
 				Args: "--patient P [--version N] [--purpose P] [--break-glass REASON] [--out FILE] RECORD",
 				Help: "Read a record (its latest version by default). The service checks it against the hash notarized on the ledger before\n" +
-					"answering. The resource (canonical JSON, the exact bytes that were hashed) goes to --out (mode 0600) or stdout; with\n" +
+					"answering. The resource (exactly the bytes that were filed and hashed) goes to --out (mode 0600) or stdout; with\n" +
 					"--json the whole answer does instead.", Flags: o.records(o.get)},
 			{Name: "list", Summary: "list a patient's records you may read",
 				Args: "--patient P [--page-size N] [--page-token T] [--all] [--purpose P]",
@@ -64,7 +64,7 @@ func (o *opts) app() *clikit.App {
 				Help: "List every notarized version of a record, oldest first, each with the hash it links to.", Flags: o.records(o.history)},
 			{Name: "verify", Summary: "check a resource or its hash against the ledger (no token needed)",
 				Args: "[--record R] FILE | [--record R] --sha256 H",
-				Help: "Check a resource (FILE, - for standard input, any formatting) or its SHA-256 against the ledger's notarizations. Needs no\n" +
+				Help: "Check a resource (FILE, - for standard input, exactly as filed: a reformatted copy does not match) or its SHA-256 against the ledger's notarizations. Needs no\n" +
 					"token (one is sent if given). Exit code 0 when it matches, 1 when it does not (or the check failed), 2 on usage errors.", Flags: o.records(o.verify)},
 			{Name: "vitals", Summary: "read a patient's wearable readings from the ingest service",
 				Args: "--patient P [--kind K] [--from T] [--to T] [--last D] [--limit N] [--purpose P] [--ingest-server URL]",

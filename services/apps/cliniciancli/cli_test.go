@@ -21,9 +21,9 @@ import (
 	recordsv1 "healthexchange/proto/records/v1"
 )
 
-// canonical is the resource the fake service stores and serves, as the real
-// one would: canonical JSON, no trailing newline.
-const canonical = `{"id":"o1","resourceType":"Observation","status":"final","subject":{"reference":"Patient/pat-1"}}`
+// filed is the resource the fake service stores and serves, as the real one
+// would: exactly the bytes that were filed.
+const filed = `{"resourceType":"Observation","id":"o1","status":"final","code":{"text":"x"},"value":6.10,"subject":{"reference":"Patient/pat-1"}}`
 
 const denial = `{"code":7,"message":"access denied: no active consent for labs","details":[` +
 	`{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"ACCESS_DENIED","domain":"records.healthexchange",` +
@@ -63,7 +63,7 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		answer = &recordsv1.PutRecordResponse{Record: rec, Replayed: req.GetIdempotencyKey() == "retry-1"}
 	case "GET /v1/patients/pat-1/records/r-1":
-		answer = &recordsv1.GetRecordResponse{Record: v1, Resource: []byte(canonical), ResourceType: "Observation", Obligations: []string{"log-access"}}
+		answer = &recordsv1.GetRecordResponse{Record: v1, Resource: []byte(filed), ResourceType: "Observation", Obligations: []string{"log-access"}}
 	case "GET /v1/patients/pat-1/records/r-1/history":
 		answer = &recordsv1.GetRecordHistoryResponse{Versions: []*recordsv1.RecordVersion{v1, v2}}
 	case "GET /v1/patients/pat-1/records":
@@ -76,7 +76,7 @@ func (f *fakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "POST /v1/records:verify":
 		var req recordsv1.VerifyRecordRequest
 		protojson.Unmarshal(body, &req)
-		match := string(req.GetResource()) == canonical || req.GetSha256() == v1.GetSha256()
+		match := string(req.GetResource()) == filed || req.GetSha256() == v1.GetSha256()
 		if match {
 			answer = &recordsv1.VerifyRecordResponse{Match: true, Sha256: v1.GetSha256(),
 				Matches: []*recordsv1.NotarizedVersion{{Version: v1.GetVersion(), NotarizedAt: v1.GetNotarizedAt()}}, Reason: "matches version 1"}
@@ -201,7 +201,7 @@ func TestUsage(t *testing.T) {
 func TestPut(t *testing.T) {
 	t.Setenv("HX_TOKEN", "tok-secret")
 	f := newFixture(t)
-	// Any formatting: the service canonicalizes; the CLI sends the bytes as they are.
+	// The CLI sends the bytes as they are: the service keeps them so.
 	resource := "{\n  \"resourceType\": \"Observation\",\n  \"id\": \"o1\",\n  \"status\": \"final\",\n  \"subject\": {\"reference\": \"Patient/pat-1\"}\n}\n"
 	file := f.file(t, "obs.json", resource)
 	tests := map[string]struct {
@@ -315,8 +315,8 @@ func TestGet(t *testing.T) {
 			t.Fatalf("exit %d: %s", r.code, r.errOut)
 		}
 		got, err := os.ReadFile(out)
-		if err != nil || string(got) != canonical {
-			t.Fatalf("--out holds %q (%v), want %q", got, err, canonical)
+		if err != nil || string(got) != filed {
+			t.Fatalf("--out holds %q (%v), want %q", got, err, filed)
 		}
 		if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
 			t.Fatalf("--out mode %v (%v), want 0600", fi.Mode().Perm(), err)
@@ -334,8 +334,8 @@ func TestGet(t *testing.T) {
 	})
 	t.Run("stdout that is not a terminal gets the exact bytes", func(t *testing.T) {
 		r := f.run(t, "", "get", "--patient", "pat-1", "--version", "1", "--break-glass", "unconscious in the ER", "r-1")
-		if r.code != 0 || r.out != canonical {
-			t.Fatalf("exit %d, stdout %q; want %q", r.code, r.out, canonical)
+		if r.code != 0 || r.out != filed {
+			t.Fatalf("exit %d, stdout %q; want %q", r.code, r.out, filed)
 		}
 		calls := f.gw.sent()
 		q := calls[len(calls)-1].query
@@ -346,7 +346,7 @@ func TestGet(t *testing.T) {
 	t.Run("--json prints the whole answer", func(t *testing.T) {
 		r := f.run(t, "", "get", "--patient", "pat-1", "--json", "r-1")
 		var resp recordsv1.GetRecordResponse
-		if err := protojson.Unmarshal([]byte(r.out), &resp); err != nil || string(resp.GetResource()) != canonical || resp.GetRecord().GetSha256() == "" {
+		if err := protojson.Unmarshal([]byte(r.out), &resp); err != nil || string(resp.GetResource()) != filed || resp.GetRecord().GetSha256() == "" {
 			t.Fatalf("exit %d, stdout %q (%v)", r.code, r.out, err)
 		}
 	})
@@ -438,7 +438,7 @@ func TestVerify(t *testing.T) {
 		wantAuth string
 	}{
 		"a matching resource, no token": {
-			args: []string{"verify", f.file(t, "same.json", canonical)}, code: 0,
+			args: []string{"verify", f.file(t, "same.json", filed)}, code: 0,
 			want: []string{"MATCH", "matches version 1", "notarized  version 1 at 2026-01-02T03:04:05Z"},
 		},
 		"a matching hash": {

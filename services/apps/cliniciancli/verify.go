@@ -17,7 +17,7 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 func (o *opts) verify(fs *flag.FlagSet) func(context.Context, []string) error {
 	record := fs.String("record", "", "check against this record only (default: any record)")
-	sum := fs.String("sha256", "", "the SHA-256 (hex) of the resource's canonical JSON, instead of FILE")
+	sum := fs.String("sha256", "", "the SHA-256 (hex) of the resource's bytes as filed, instead of FILE")
 	return func(ctx context.Context, args []string) error {
 		req := &recordsv1.VerifyRecordRequest{RecordId: *record}
 		switch {

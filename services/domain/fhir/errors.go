@@ -7,12 +7,12 @@ import (
 	"strings"
 )
 
-// Every error from Validate, Canonicalize and Hash wraps exactly one of
-// these, for errors.Is.
+// Every error from Validate wraps exactly one of these, for errors.Is.
 var (
 	// ErrInvalid: the input is not exactly one well-formed JSON object of the
 	// expected shape (syntax, duplicate member names, trailing data, invalid
-	// UTF-8, numbers out of range, malformed id or reference).
+	// UTF-8, numbers out of range, malformed id or reference), or not a valid
+	// R4 resource of its type.
 	ErrInvalid = errors.New("invalid resource")
 	// ErrTooLarge: the input is larger than MaxResourceBytes.
 	ErrTooLarge = errors.New("resource too large")

@@ -11,8 +11,8 @@ import (
 	"unicode/utf8"
 )
 
-// MaxResourceBytes is the largest resource, in bytes of JSON, that Validate,
-// Canonicalize and Hash accept.
+// MaxResourceBytes is the largest resource, in bytes of JSON, that Validate
+// accepts.
 const MaxResourceBytes = 1 << 20
 
 // maxDepth bounds the nesting of arrays and objects. FHIR resources nest a
@@ -28,11 +28,8 @@ type (
 		name  string
 		value any
 	}
-	// number keeps the literal as written and its canonical (RFC 8785) form.
-	number struct {
-		literal   string
-		canonical string
-	}
+	// number is a number's literal, as written.
+	number string
 )
 
 // get returns the value of the member called name.
@@ -51,16 +48,14 @@ type parser struct {
 	raw  []byte
 	dec  *json.Decoder
 	path []pathSeg
-	// exact rejects numbers whose canonical form has a different value.
-	exact bool
 }
 
 // parse reads raw as exactly one JSON value. It rejects what JSON parsers
-// disagree on or silently repair, since either would let two inputs that
-// mean different things share a canonical form, or one input have two:
-// invalid UTF-8, unpaired surrogate escapes, duplicate member names, numbers
-// beyond the range of an IEEE 754 double, and anything after the value.
-func parse(raw []byte, exact bool) (any, error) {
+// disagree on or silently repair, since either would let two readers of the
+// same filed bytes see two different resources: invalid UTF-8, unpaired
+// surrogate escapes, duplicate member names, numbers beyond the range of an
+// IEEE 754 double, and anything after the value.
+func parse(raw []byte) (any, error) {
 	if len(raw) > MaxResourceBytes {
 		return nil, failf(ErrTooLarge, "$", "%d bytes, the limit is %d", len(raw), MaxResourceBytes)
 	}
@@ -69,7 +64,7 @@ func parse(raw []byte, exact bool) (any, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	p := &parser{raw: raw, dec: dec, exact: exact}
+	p := &parser{raw: raw, dec: dec}
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -189,16 +184,9 @@ func (p *parser) array(depth int) ([]any, error) {
 func (p *parser) number(literal string) (number, error) {
 	f, err := strconv.ParseFloat(literal, 64)
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
-		return number{}, p.fail("number is beyond the range of an IEEE 754 double")
+		return "", p.fail("number is beyond the range of an IEEE 754 double")
 	}
-	canonical, err := formatNumber(f)
-	if err != nil {
-		return number{}, p.fail("%v", err)
-	}
-	if p.exact && !sameDecimal(literal, canonical) {
-		return number{}, p.fail("number has more precision than an IEEE 754 double holds; its canonical form would change its value")
-	}
-	return number{literal: literal, canonical: canonical}, nil
+	return number(literal), nil
 }
 
 // unpairedSurrogate reports whether the JSON string literal in seg (after

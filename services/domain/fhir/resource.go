@@ -52,8 +52,9 @@ const observationCategorySystem = "http://terminology.hl7.org/CodeSystem/observa
 // patient whose id is patientID, and returns its type, id and category.
 //
 // raw must be exactly one JSON object, at most MaxResourceBytes long, with no
-// duplicate member names at any depth and only numbers that a double holds
-// exactly (else ErrInvalid or ErrTooLarge). Its resourceType must be one of
+// duplicate member names at any depth and no number beyond a double's
+// range (else ErrInvalid or ErrTooLarge); numbers are kept as written, so a
+// decimal's precision is what was filed. Its resourceType must be one of
 // the clinical types the exchange accepts (else ErrUnknownType) and its id,
 // if present, FHIR id syntax [A-Za-z0-9\-\.]{1,64} (else ErrInvalid). It
 // must belong to the patient (else ErrWrongPatient): a Patient's id is
@@ -62,11 +63,13 @@ const observationCategorySystem = "http://terminology.hl7.org/CodeSystem/observa
 // subject.reference for the rest) is present and is exactly
 // "Patient/<patientID>", and so is a subject or patient reference it has
 // besides. Absolute, versioned or logical references are not accepted.
+// Last, it must be a valid R4 resource of its type (else ErrInvalid, naming
+// the element path and the rule).
 func Validate(raw []byte, patientID string) (Resource, error) {
 	if !validID(patientID) {
 		return Resource{}, failf(ErrWrongPatient, "patientID", "the patient id to check against is not a FHIR id")
 	}
-	root, err := parse(raw, true)
+	root, err := parse(raw)
 	if err != nil {
 		return Resource{}, err
 	}
@@ -104,6 +107,9 @@ func Validate(raw []byte, patientID string) (Resource, error) {
 		if category, err = observationCategory(obj); err != nil {
 			return Resource{}, err
 		}
+	}
+	if err := checkR4(raw); err != nil {
+		return Resource{}, err
 	}
 	return Resource{Type: typ, ID: id, Category: category}, nil
 }

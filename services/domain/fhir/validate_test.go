@@ -17,11 +17,34 @@ const patient = "pat-1"
 
 var sentinels = []error{fhir.ErrInvalid, fhir.ErrTooLarge, fhir.ErrWrongPatient, fhir.ErrUnknownType}
 
-// resource is a minimal resource of type typ whose field references ref,
-// with more members appended.
-func resource(typ, field, ref, more string) string {
-	return fmt.Sprintf(`{"resourceType":%q,"id":"r-1",%q:{"reference":%q}%s}`, typ, field, ref, more)
+// required are the elements R4 requires of each type (but the patient),
+// minimal: what a resource of the type must have to be a valid one.
+var required = map[string]string{
+	"Observation":          `,"status":"final","code":{"text":"glucose"}`,
+	"MedicationRequest":    `,"status":"active","intent":"order","medicationCodeableConcept":{"text":"amoxicillin"}`,
+	"MedicationStatement":  `,"status":"active","medicationCodeableConcept":{"text":"amoxicillin"}`,
+	"Immunization":         `,"status":"completed","vaccineCode":{"text":"MMR"},"occurrenceDateTime":"2024-01-01"`,
+	"DiagnosticReport":     `,"status":"final","code":{"text":"panel"}`,
+	"ImagingStudy":         `,"status":"available"`,
+	"Procedure":            `,"status":"completed"`,
+	"Encounter":            `,"status":"finished","class":{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"}`,
+	"DocumentReference":    `,"status":"current","content":[{"attachment":{"contentType":"text/plain","data":"aGk="}}]`,
+	"Claim":                `,"status":"active","type":{"text":"oral"},"use":"claim","created":"2024-01-01","provider":{"reference":"Organization/o-1"},"priority":{"text":"normal"},"insurance":[{"sequence":1,"focal":true,"coverage":{"reference":"Coverage/c-1"}}]`,
+	"ExplanationOfBenefit": `,"status":"active","type":{"text":"oral"},"use":"claim","created":"2024-01-01","insurer":{"reference":"Organization/o-2"},"provider":{"reference":"Organization/o-1"},"outcome":"complete","insurance":[{"focal":true,"coverage":{"reference":"Coverage/c-1"}}]`,
+	"CarePlan":             `,"status":"active","intent":"plan"`,
 }
+
+// resource is a minimal valid resource of type typ whose field references
+// ref, with more members appended.
+func resource(typ, field, ref, more string) string {
+	return fmt.Sprintf(`{"resourceType":%q,"id":"r-1",%q:{"reference":%q}%s%s}`, typ, field, ref, required[typ], more)
+}
+
+// heartRate is one resource, valid.
+const heartRate = `{"resourceType":"Observation","id":"hr-1","status":"final",` +
+	`"code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}],"text":"Heart rate"},` +
+	`"subject":{"reference":"Patient/pat-1"},"valueQuantity":{"value":72,"unit":"beats/minute"},` +
+	`"component":[{"code":{"text":"a"},"valueQuantity":{"value":0.5}},{"code":{"text":"b"},"valueQuantity":{"value":1500}}]}`
 
 func obs(more string) string { return resource("Observation", "subject", "Patient/"+patient, more) }
 
@@ -122,7 +145,7 @@ func TestValidateRejects(t *testing.T) {
 		{name: "only whitespace", raw: " \n\t", want: fhir.ErrInvalid, path: "$"},
 		{name: "not JSON", raw: `resourceType=Observation`, want: fhir.ErrInvalid, path: "$"},
 		{name: "truncated object", raw: `{"resourceType":"Observation","subject":{"reference":"Patient/pat-1"}`, want: fhir.ErrInvalid, path: "$"},
-		{name: "syntax error names its path", raw: obs(`,"code":{"coding":[{"code":"x",}]}`), want: fhir.ErrInvalid, path: "$.code.coding[0]"},
+		{name: "syntax error names its path", raw: obs(`,"valueCodeableConcept":{"coding":[{"code":"x",}]}`), want: fhir.ErrInvalid, path: "$.valueCodeableConcept.coding[0]"},
 		{name: "trailing comma in array", raw: obs(`,"note":[{"text":"a"},]`), want: fhir.ErrInvalid, path: "$.note[1]"},
 		{name: "single quotes", raw: `{'resourceType':'Patient','id':'pat-1'}`, want: fhir.ErrInvalid, path: "$"},
 		{name: "array at the top", raw: `[` + obs("") + `]`, want: fhir.ErrInvalid, path: "$"},
@@ -136,7 +159,7 @@ func TestValidateRejects(t *testing.T) {
 		{name: "duplicate resourceType", raw: `{"resourceType":"Observation","resourceType":"Patient","id":"pat-1"}`, want: fhir.ErrInvalid, path: "$.resourceType"},
 		{name: "duplicate subject", raw: obs(`,"subject":{"reference":"Patient/pat-2"}`), want: fhir.ErrInvalid, path: "$.subject"},
 		{name: "duplicate nested member", raw: `{"resourceType":"Observation","subject":{"reference":"Patient/pat-2","reference":"Patient/pat-1"}}`, want: fhir.ErrInvalid, path: "$.subject.reference"},
-		{name: "duplicate member inside an array", raw: obs(`,"code":{"coding":[{"code":"a"},{"code":"b","code":"c"}]}`), want: fhir.ErrInvalid, path: "$.code.coding[1].code"},
+		{name: "duplicate member inside an array", raw: obs(`,"valueCodeableConcept":{"coding":[{"code":"a"},{"code":"b","code":"c"}]}`), want: fhir.ErrInvalid, path: "$.valueCodeableConcept.coding[1].code"},
 		{name: "duplicate member spelled with an escape", raw: obs(`,"st\u0061tus":"final","status":"amended"`), want: fhir.ErrInvalid, path: "$.status"},
 		{name: "duplicate member with an odd name", raw: obs(`,"a b":1,"a b":2`), want: fhir.ErrInvalid, path: `$["a b"]`},
 		{name: "invalid UTF-8", raw: obs(`,"note":[{"text":"caf` + "\xe9" + `"}]`), want: fhir.ErrInvalid, path: "$"},
@@ -147,9 +170,6 @@ func TestValidateRejects(t *testing.T) {
 		{name: "nesting too deep", raw: obs(`,"extension":` + strings.Repeat(`[`, 1000) + strings.Repeat(`]`, 1000)), want: fhir.ErrInvalid, path: "$.extension" + strings.Repeat("[0]", 99)},
 		{name: "number beyond the double range", raw: obs(`,"valueQuantity":{"value":1e400}`), want: fhir.ErrInvalid, path: "$.valueQuantity.value"},
 		{name: "negative number beyond the double range", raw: obs(`,"valueQuantity":{"value":-2e308}`), want: fhir.ErrInvalid, path: "$.valueQuantity.value"},
-		{name: "number that underflows to zero", raw: obs(`,"valueQuantity":{"value":1e-400}`), want: fhir.ErrInvalid, path: "$.valueQuantity.value"},
-		{name: "integer beyond double precision", raw: obs(`,"valueInteger":9007199254740993`), want: fhir.ErrInvalid, path: "$.valueInteger"},
-		{name: "decimal beyond double precision", raw: obs(`,"valueQuantity":{"value":0.30000000000000001}`), want: fhir.ErrInvalid, path: "$.valueQuantity.value"},
 		{name: "NaN", raw: obs(`,"valueQuantity":{"value":NaN}`), want: fhir.ErrInvalid, path: "$.valueQuantity.value"},
 		{name: "Infinity", raw: obs(`,"valueQuantity":{"value":Infinity}`), want: fhir.ErrInvalid, path: "$.valueQuantity.value"},
 		{name: "leading zero", raw: obs(`,"valueInteger":07`), want: fhir.ErrInvalid, path: "$"},
@@ -202,6 +222,19 @@ func TestValidateRejects(t *testing.T) {
 		{name: "Immunization with a subject of another patient besides", raw: resource("Immunization", "patient", "Patient/pat-1", `,"subject":{"reference":"Patient/pat-2"}`), want: fhir.ErrWrongPatient, path: "$.subject.reference"},
 		{name: "Observation with a patient of another patient besides", raw: obs(`,"patient":{"reference":"Patient/pat-2"}`), want: fhir.ErrWrongPatient, path: "$.patient.reference"},
 
+		// The R4 structure, checked by the R4 parser; its errors name the
+		// element, never the value found.
+		{name: "R4: a code outside its value set", raw: `{"resourceType":"Observation","subject":{"reference":"Patient/pat-1"},"status":"amended-ish","code":{"text":"x"}}`, want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: an element the type does not have", raw: obs(`,"Banana":"zoë"`), want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: a required element missing", raw: `{"resourceType":"Observation","subject":{"reference":"Patient/pat-1"},"code":{"text":"x"}}`, want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: a dateTime that is not one", raw: obs(`,"effectiveDateTime":"2024-13-45"`), want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: a string where an object belongs", raw: obs(`,"valueQuantity":"Doe"`), want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: an array where one value belongs", raw: obs(`,"valueString":["Doe"]`), want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: a decimal as a string", raw: obs(`,"valueQuantity":{"value":"6.10"}`), want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: an integer beyond 32 bits", raw: obs(`,"valueInteger":9007199254740993`), want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: two value[x] choices", raw: obs(`,"valueString":"a","valueBoolean":true`), want: fhir.ErrInvalid, path: "$"},
+		{name: "R4: a contained resource that is invalid", raw: obs(`,"contained":[{"resourceType":"Medication","id":"m1","status":"vital-signs"}]`), want: fhir.ErrInvalid, path: "$"},
+
 		// Observation categories, which decide who may read it.
 		{name: "category not an array", raw: obs(`,"category":{"coding":[{"code":"vital-signs"}]}`), want: fhir.ErrInvalid, path: "$.category"},
 		{name: "category entry not an object", raw: obs(`,"category":["vital-signs"]`), want: fhir.ErrInvalid, path: "$.category[0]"},
@@ -220,6 +253,9 @@ func TestValidateRejects(t *testing.T) {
 				t.Errorf("Validate returned %+v with its error", got)
 			}
 			checkError(t, err, c.want, c.path)
+			if strings.HasPrefix(c.name, "R4: ") && !strings.Contains(err.Error(), `not a valid R4 resource: error at "`) {
+				t.Errorf("error %q does not pass on the R4 parser's element path", err)
+			}
 		})
 	}
 }
@@ -277,13 +313,13 @@ func TestValidateSizeLimit(t *testing.T) {
 	if _, err := fhir.Validate(over, patient); !errors.Is(err, fhir.ErrTooLarge) {
 		t.Errorf("a resource of MaxResourceBytes+1: err = %v, want ErrTooLarge", err)
 	}
-	if _, err := fhir.Canonicalize(over); !errors.Is(err, fhir.ErrTooLarge) {
-		t.Errorf("Canonicalize of MaxResourceBytes+1: err = %v, want ErrTooLarge", err)
-	}
 }
 
-func TestValidateAcceptsNumbersADoubleHoldsExactly(t *testing.T) {
-	for _, n := range []string{"0", "-0", "72", "72.0", "98.60", "1.5e3", "0.1", "1e-7", "1E30", "-40.5", "9007199254740992", "1.7976931348623157e308", "5e-324", "0.30000000000000004"} {
+// A decimal's precision is significant in FHIR: every spelling a double's
+// range holds is accepted as written, beyond a double's precision too.
+func TestValidateAcceptsDecimalsAsWritten(t *testing.T) {
+	for _, n := range []string{"0", "-0", "72", "72.0", "98.60", "6.10", "1.5e3", "0.1", "1e-7", "1E30", "-40.5", "9007199254740992",
+		"9007199254740993", "0.30000000000000001", "1.7976931348623157e308", "5e-324", "1e-400", "0.30000000000000004"} {
 		t.Run(n, func(t *testing.T) {
 			if _, err := fhir.Validate([]byte(obs(`,"valueQuantity":{"value":`+n+`}`)), patient); err != nil {
 				t.Errorf("Validate: %v", err)
@@ -316,4 +352,36 @@ func readFixture(t testing.TB, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// The R4 examples of testdata/r4, one of each type the exchange accepts,
+// are valid as they are: trailing-zero decimals, exponents, unicode and
+// escapes, narrative, extensions and contained resources.
+func TestValidateR4Examples(t *testing.T) {
+	want := map[string]string{
+		"Patient.json": "demographics", "Observation.json": "labs", "Observation-vitals.json": "vitals",
+		"Condition.json": "conditions", "MedicationRequest.json": "prescriptions", "MedicationStatement.json": "medications",
+		"AllergyIntolerance.json": "allergies", "Immunization.json": "immunizations", "DiagnosticReport.json": "labs",
+		"ImagingStudy.json": "imaging", "Procedure.json": "notes", "Encounter.json": "notes", "DocumentReference.json": "notes",
+		"Claim.json": "claims", "ExplanationOfBenefit.json": "claims", "CarePlan.json": "notes",
+	}
+	files, err := os.ReadDir("testdata/r4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != len(want) {
+		t.Fatalf("%d examples in testdata/r4, want %d", len(files), len(want))
+	}
+	for _, f := range files {
+		t.Run(f.Name(), func(t *testing.T) {
+			raw := readFixture(t, "r4/"+f.Name())
+			got, err := fhir.Validate(raw, "p-example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Category != want[f.Name()] || got.Type != strings.Split(strings.TrimSuffix(f.Name(), ".json"), "-")[0] {
+				t.Errorf("Validate = %+v, want category %s", got, want[f.Name()])
+			}
+		})
+	}
 }

@@ -39,19 +39,19 @@ func NewArchive(objects objectstore.Objects, v Sealer) *Archive {
 	return &Archive{objects: objects, vault: v}
 }
 
-// StoreVerbatim seals canonical (the resource as hashed) and writes it as
+// StoreVerbatim seals resource (the bytes n's hash is of) and writes it as
 // the version n notarizes, with no validation and no notarization. It is for
 // loading test and benchmark data straight into a bucket.
-func (a *Archive) StoreVerbatim(ctx context.Context, n ledgerapi.Notarization, canonical []byte) error {
+func (a *Archive) StoreVerbatim(ctx context.Context, n ledgerapi.Notarization, resource []byte) error {
 	key := VersionKey(n.PatientID, n.RecordID, n.Version, n.SHA256)
-	sealed, err := a.vault.Seal(ctx, n.PatientID, key, canonical)
+	sealed, err := a.vault.Seal(ctx, n.PatientID, key, resource)
 	if err != nil {
 		return err
 	}
 	return a.objects.Put(ctx, key, sealed)
 }
 
-// Read fetches, opens and checks one version: the canonical resource whose
+// Read fetches, opens and checks one version: the resource, as filed, whose
 // hash the ledger notarized. The error wraps ErrTampered when storage does
 // not hold exactly what was notarized, ErrErased for an erased patient.
 func (a *Archive) Read(ctx context.Context, v ledgerapi.Notarization) ([]byte, error) {
@@ -80,11 +80,7 @@ func (a *Archive) Read(ctx context.Context, v ledgerapi.Notarization) ([]byte, e
 	case err != nil:
 		return nil, err
 	}
-	_, sum, err := fhir.Hash(plaintext)
-	if err != nil {
-		return nil, fmt.Errorf("%w: the stored object of version %d is not JSON: %w", ErrTampered, v.Version, err)
-	}
-	if sum != v.SHA256 {
+	if sum := fhir.Digest(plaintext); sum != v.SHA256 {
 		return nil, fmt.Errorf("%w: the stored object of version %d hashes to %s, the ledger notarized %s", ErrTampered, v.Version, sum, v.SHA256)
 	}
 	return plaintext, nil

@@ -1,0 +1,216 @@
+//go:build integration
+
+package records
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/domain/fhir"
+	"healthexchange/services/platform/auth"
+)
+
+// fhirHTTP calls the FHIR API of the harness's records service over TLS.
+type fhirHTTP struct {
+	base   string
+	client *http.Client
+}
+
+func newFHIRHTTP(t *testing.T, h *harness) *fhirHTTP {
+	t.Helper()
+	pem, err := os.ReadFile(itest.Env(t).ServicesTLS.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	return &fhirHTTP{base: "https://" + h.daemon.HTTPAddr + FHIRBase,
+		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
+}
+
+func (c *fhirHTTP) do(t *testing.T, method, path, token string, body []byte, header ...string) fhirAnswer {
+	t.Helper()
+	req, err := http.NewRequestWithContext(itest.Context(t), method, c.base+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/fhir+json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return fhirAnswer{resp.StatusCode, resp.Header, b}
+}
+
+// On the real network, MinIO and consent service: a lab filed through the
+// FHIR API comes back with its decimals as written, byte-exact through the
+// gRPC API, and element-exact through FHIR; a clinician without a consent
+// is refused a read and finds nothing in a search.
+func TestFHIRAPIIntegration(t *testing.T) {
+	h := startRecords(t)
+	ctx := itest.Context(t)
+	p := itest.NewPatient(t, h.consent)
+	writer := itest.Token(t, itest.Unique("dr-house"), auth.RoleClinician, "ProvidersMSP")
+	stranger := itest.Token(t, itest.Unique("dr-nobody"), auth.RoleClinician, "StMarysMSP")
+	h.consent.Grant(t, p, "--to", "org:ProvidersMSP", "--categories", "labs", "--purposes", "treatment")
+	api := newFHIRHTTP(t, h)
+
+	example, err := os.ReadFile("../domain/fhir/testdata/r4/Observation.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := bytes.ReplaceAll(example, []byte("Patient/p-example"), []byte("Patient/"+p.ID))
+	created := api.do(t, "POST", "/Observation", writer, raw)
+	if created.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", created.code, created.body)
+	}
+	id := created.json(t)["id"].(string)
+	read := api.do(t, "GET", "/Observation/"+id, writer, nil)
+	if read.code != http.StatusOK || !bytes.Contains(read.body, []byte(`"value": 6.10`)) {
+		t.Fatalf("read: %d %s", read.code, read.body)
+	}
+	validR4(t, read.body)
+	if got, want := withoutServerMeta(t, read.body), withoutServerMeta(t, raw); !jsonEqual(got, want) {
+		t.Fatalf("served resource differs from the filed one:\nserved %s\nfiled  %s", read.body, raw)
+	}
+	got, err := h.grpc.GetRecord(ctx, &recordsv1.GetRecordRequest{PatientId: p.ID, RecordId: id}, as(writer))
+	if err != nil || !bytes.Equal(got.GetResource(), raw) || got.GetRecord().GetSha256() != fhir.Digest(raw) {
+		t.Fatalf("gRPC read: %v; byte-exact %v", err, bytes.Equal(got.GetResource(), raw))
+	}
+
+	says := api.do(t, "GET", "/Observation/"+id, stranger, nil).outcome(t, http.StatusForbidden, "forbidden")
+	if !strings.Contains(says, "ACCESS_DENIED") {
+		t.Errorf("denial says %q", says)
+	}
+	a := api.do(t, "GET", "/Observation?patient="+p.ID, stranger, nil)
+	var b fhir.Bundle
+	json.Unmarshal(a.body, &b)
+	if a.code != http.StatusOK || b.Total == nil || *b.Total != 0 || len(b.Entry) != 0 {
+		t.Fatalf("a stranger's search: %d %s", a.code, a.body)
+	}
+
+	t.Run("fhir-kit-client", func(t *testing.T) {
+		out := runFHIRKitClient(t, api.base, writer, p.ID)
+		var r struct {
+			Capability struct {
+				FHIRVersion string   `json:"fhirVersion"`
+				Types       []string `json:"types"`
+			} `json:"capability"`
+			Created []string `json:"created"`
+			Read    struct {
+				ID, VersionID, Text string
+				Value               float64
+			} `json:"read"`
+			SearchTotal int      `json:"searchTotal"`
+			SearchIDs   []string `json:"searchIds"`
+			SearchPages int      `json:"searchPages"`
+			Updated     struct {
+				VersionID string  `json:"versionId"`
+				Value     float64 `json:"value"`
+			} `json:"updated"`
+			StaleUpdate          any `json:"staleUpdate"`
+			UpdateWithoutIfMatch any `json:"updateWithoutIfMatch"`
+			History              struct {
+				Total    int      `json:"total"`
+				Versions []string `json:"versions"`
+			} `json:"history"`
+			Vread1      struct{ Value float64 } `json:"vread1"`
+			UnknownRead any                     `json:"unknownRead"`
+		}
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("client printed %q: %v", out, err)
+		}
+		t.Logf("fhir-kit-client: %s", out)
+		if r.Capability.FHIRVersion != "4.0.1" || !slices.Contains(r.Capability.Types, "Observation") {
+			t.Errorf("capability: %+v", r.Capability)
+		}
+		if len(r.Created) != 3 || r.Read.ID != r.Created[0] || r.Read.VersionID != "1" || r.Read.Text != "fkc-0" || r.Read.Value != 5.4 {
+			t.Errorf("create and read: %+v %+v", r.Created, r.Read)
+		}
+		// The search finds the three (the example filed above is HbA1c,
+		// LOINC 4548-4), over two pages of two.
+		want := slices.Clone(r.Created)
+		slices.Sort(want)
+		gotIDs := slices.Clone(r.SearchIDs)
+		slices.Sort(gotIDs)
+		if r.SearchTotal != 3 || !slices.Equal(gotIDs, want) || r.SearchPages != 2 {
+			t.Errorf("search: total %d, ids %v in %d pages; want %v in 2", r.SearchTotal, r.SearchIDs, r.SearchPages, want)
+		}
+		if r.Updated.VersionID != "2" || r.Updated.Value != 5.5 {
+			t.Errorf("update: %+v", r.Updated)
+		}
+		if r.StaleUpdate != float64(412) || r.UpdateWithoutIfMatch != float64(428) || r.UnknownRead != float64(404) {
+			t.Errorf("stale update %v (want 412), update without If-Match %v (want 428), unknown read %v (want 404)",
+				r.StaleUpdate, r.UpdateWithoutIfMatch, r.UnknownRead)
+		}
+		if r.History.Total != 2 || !slices.Equal(r.History.Versions, []string{"2", "1"}) || r.Vread1.Value != 5.4 {
+			t.Errorf("history %+v, vread 1 %+v", r.History, r.Vread1)
+		}
+	})
+}
+
+// runFHIRKitClient installs testdata/fhirclient's locked packages (once,
+// under the repository's .cache) and runs its client against base.
+func runFHIRKitClient(t *testing.T, base, token, patient string) []byte {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, ".cache", "node", "fhirclient")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, _ := os.ReadFile("testdata/fhirclient/package-lock.json")
+	installed, _ := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	for _, name := range []string{"package.json", "package-lock.json", "client.mjs"} {
+		b, err := os.ReadFile(filepath.Join("testdata/fhirclient", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "fhir-kit-client")); err != nil || !bytes.Equal(lock, installed) {
+		install := exec.CommandContext(itest.Context(t), "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts")
+		install.Dir = dir
+		if out, err := install.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci: %v\n%s", err, out)
+		}
+	}
+	run := exec.CommandContext(itest.Context(t), "node", "client.mjs")
+	run.Dir = dir
+	run.Env = append(os.Environ(), "FHIR_BASE="+base, "FHIR_TOKEN="+token, "FHIR_PATIENT="+patient,
+		"NODE_EXTRA_CA_CERTS="+itest.Env(t).ServicesTLS.CA)
+	var stderr bytes.Buffer
+	run.Stderr = &stderr
+	out, err := run.Output()
+	if err != nil {
+		t.Fatalf("node client.mjs: %v\n%s", err, stderr.String())
+	}
+	return bytes.TrimSpace(out)
+}
