@@ -99,6 +99,8 @@ var ReasonCodes = []string{
 	"no-consent", "category-not-granted", "purpose-not-granted", "record-not-granted",
 	"consent-revoked", "consent-inactive", "consent-not-yet-valid", "consent-expired",
 	"consent-read-only", "consent-malformed",
+	// Denied: the token (a SMART app's scopes).
+	"scope-not-granted",
 	// Denied: the exchange.
 	"patient-erased", "patient-unknown", "view-not-live", "policy-error", "tamper-detected",
 }

@@ -39,6 +39,7 @@ decision := {
 } if {
 	count(problems) == 0
 	grant
+	count(scope_denials) == 0
 } else := {
 	"allow": false,
 	"reasons": deny_reasons,
@@ -84,8 +85,8 @@ grant := {
 #   every rule it failed, else the default.
 deny_reasons := sort(problems) if {
 	count(problems) > 0
-} else := sort({d.reason | some d in denials}) if {
-	count(denials) > 0
+} else := sort({d.reason | some d in all_denials}) if {
+	count(all_denials) > 0
 } else := ["denied by default: no rule allows this request"]
 
 # METADATA
@@ -93,9 +94,113 @@ deny_reasons := sort(problems) if {
 # description: The codes of the deny reasons, in the same order of precedence.
 deny_codes := ["malformed-request"] if {
 	count(problems) > 0
-} else := sort({d.code | some d in denials}) if {
-	count(denials) > 0
+} else := sort({d.code | some d in all_denials}) if {
+	count(all_denials) > 0
 } else := ["default-deny"]
+
+# METADATA
+# title: All denials
+# description: >-
+#   What denied a well-formed request: the token's scopes alone when a
+#   rule (the patient's own records, break-glass, a consent) allows it, else
+#   the rules it failed and the scopes, if they deny too. So a deny says
+#   which one denied: scope-not-granted, a consent's code, or both.
+all_denials := scope_denials if {
+	grant
+} else := denials | scope_denials
+
+# METADATA
+# title: SMART scopes
+# description: >-
+#   A request whose subject acts through a SMART on FHIR app (input.smart:
+#   the token carried a scope claim) is allowed only within the token's
+#   resource scopes as well as the consents: a scope of the right context,
+#   type and category that grants the interaction. patient/ scopes reach
+#   only the launch context's patient (a patient's own id, for a patient);
+#   user/ and system/ scopes reach whatever the user may reach. A token
+#   without a scope claim (the exchange's own) is limited by role and
+#   consents alone.
+# scope: document
+scope_denials contains {"code": "scope-not-granted", "reason": sprintf("the app's SMART scopes do not allow %s", [scope_ask])} if {
+	is_object(request.smart)
+	not scope_permits
+}
+
+scope_permits if {
+	some s in request.smart.scopes
+	scope_context_ok(s)
+	scope_type_ok(s)
+	contains(s.permissions, interaction)
+	scope_category_ok(s)
+}
+
+# METADATA
+# description: >-
+#   The SMART permission asked for: as given, else r for a read and c for
+#   a write.
+interaction := request.smart.interaction if {
+	request.smart.interaction != ""
+} else := "r" if {
+	action == "read"
+} else := "c"
+
+# METADATA
+# description: What was asked, for the deny reason.
+scope_ask := sprintf("%s of %s (%s) of patient %s", [interaction, request.smart.resource_type, category, patient_id]) if {
+	request.smart.resource_type != ""
+} else := sprintf("%s of %s of patient %s", [interaction, category, patient_id])
+
+scope_context_ok(s) if s.context in {"user", "system"}
+
+scope_context_ok(s) if {
+	s.context == "patient"
+	request.smart.launch_patient != ""
+	request.smart.launch_patient == patient_id
+}
+
+# A scope of any type reaches every category; a scope of one type reaches
+# the categories that type's records are in, and, when the request names
+# its FHIR type, only that type.
+scope_type_ok(s) if s.type == "*"
+
+scope_type_ok(s) if {
+	s.type != "*"
+	category in type_categories[s.type]
+	object.get(request.smart, "resource_type", "") in {"", s.type}
+}
+
+scope_category_ok(s) if s.category == ""
+
+scope_category_ok(s) if smart_categories[s.category] == category
+
+# METADATA
+# description: >-
+#   The record categories of each FHIR type the exchange files
+#   (services/domain/fhir's kinds; a Go test keeps the two the same).
+type_categories := {
+	"Patient": {"demographics"},
+	"Observation": {"labs", "vitals"},
+	"Condition": {"conditions"},
+	"MedicationRequest": {"prescriptions"},
+	"MedicationStatement": {"medications"},
+	"AllergyIntolerance": {"allergies"},
+	"Immunization": {"immunizations"},
+	"DiagnosticReport": {"labs"},
+	"ImagingStudy": {"imaging"},
+	"Procedure": {"notes"},
+	"Encounter": {"notes"},
+	"DocumentReference": {"notes"},
+	"Claim": {"claims"},
+	"ExplanationOfBenefit": {"claims"},
+	"CarePlan": {"notes"},
+}
+
+# METADATA
+# description: >-
+#   What a scope's ?category= restriction names: an Observation category
+#   code of R4 (laboratory, vital-signs) or one of the exchange's record
+#   categories.
+smart_categories := object.union({c: c | some c in categories}, {"laboratory": "labs", "vital-signs": "vitals"})
 
 # Vocabularies (chaincode SPEC.md).
 
@@ -618,12 +723,15 @@ consent_denial(c) := {"covers": 0, "code": "category-not-granted", "reason": spr
 #   undefined when it finds no allow, and then decision decides (and says
 #   why). It never allows what decision denies: the tests compare the two on
 #   every kind of request (policies_test.go and the engine's property test).
-#   Pharmacists and insurers are left to decision.
+#   Pharmacists and insurers, and every request through a SMART app
+#   (input.smart), are left to decision.
 fast_allow := "patient-own-records" if {
+	not input.smart
 	input.subject.role == "patient"
 	input.subject.id == input.resource.patient_id
 	input.action == "read"
 } else := "break-glass" if {
+	not input.smart
 	input.subject.role == "clinician"
 	input.purpose == "emergency"
 	input.action == "read"
@@ -635,6 +743,7 @@ fast_allow := "patient-own-records" if {
 # METADATA
 # description: The ids of the consents that allow a clinician's request, found cheaply.
 fast_matching contains c.consent_id if {
+	not input.smart
 	input.subject.role == "clinician"
 	input.purpose == "treatment"
 	some c in input.consents

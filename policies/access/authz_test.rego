@@ -643,3 +643,83 @@ test_codes_of_role_denials if {
 	denied_with(decide({"purpose": "emergency"}), ["break-glass-reason-missing"])
 	denied_with(decide({"action": "delete"}), ["malformed-request"])
 }
+
+# SMART scopes x consents. A scoped request (input.smart) is allowed only
+# within both; a deny names the one that denied (scope-not-granted, a
+# consent's code) or both.
+
+smart(scopes, patch) := object.union(
+	{"smart": {"scopes": scopes, "launch_patient": "", "resource_type": "Observation", "interaction": "r"}},
+	patch,
+)
+
+scope(ctx, typ, perms, cat) := {"context": ctx, "type": typ, "permissions": perms, "category": cat}
+
+labs_consent := [consent("c-1", {})]
+
+scope_cases := [
+	# [name, scopes, smart patch, request patch, consents, allowed, codes on deny]
+	["user scope and consent allow", [scope("user", "Observation", "rs", "")], {}, {}, labs_consent, true, []],
+	["user/*.cruds and consent allow", [scope("user", "*", "cruds", "")], {}, {}, labs_consent, true, []],
+	["the category restriction matches", [scope("user", "Observation", "rs", "laboratory")], {}, {}, labs_consent, true, []],
+	["the exchange's category name restricts too", [scope("user", "Observation", "rs", "labs")], {}, {}, labs_consent, true, []],
+	["v1-style read mapped to rs, search", [scope("user", "Observation", "rs", "")], {"smart": {"interaction": "s"}}, {}, labs_consent, true, []],
+	["scope allows, no consent", [scope("user", "Observation", "rs", "")], {}, {}, [], false, ["no-consent"]],
+	["consent allows, scope of another type", [scope("user", "Condition", "rs", "")], {}, {}, labs_consent, false, ["scope-not-granted"]],
+	["consent allows, the URL's type differs from the scope's", [scope("user", "Observation", "rs", "")], {"smart": {"resource_type": "DiagnosticReport"}}, {}, labs_consent, false, ["scope-not-granted"]],
+	["consent allows, the type does not hold the category", [scope("user", "Observation", "rs", "")], {}, {"resource": {"category": "conditions"}}, [consent("c-1", {"categories": ["conditions"]})], false, ["scope-not-granted"]],
+	["consent allows, the category restriction differs", [scope("user", "Observation", "rs", "vital-signs")], {}, {}, labs_consent, false, ["scope-not-granted"]],
+	["consent allows, read only scope for a search", [scope("user", "Observation", "r", "")], {"smart": {"interaction": "s"}}, {}, labs_consent, false, ["scope-not-granted"]],
+	["consent allows, no resource scope at all", [], {}, {}, labs_consent, false, ["scope-not-granted"]],
+	["both deny: both say so", [scope("user", "Condition", "rs", "")], {}, {}, [], false, ["no-consent", "scope-not-granted"]],
+	["patient scope without a launch patient", [scope("patient", "Observation", "rs", "")], {}, {}, labs_consent, false, ["scope-not-granted"]],
+	["patient scope of another launch patient", [scope("patient", "Observation", "rs", "")], {"smart": {"launch_patient": "pat-2"}}, {}, labs_consent, false, ["scope-not-granted"]],
+	["patient scope of the launch patient", [scope("patient", "Observation", "rs", "")], {"smart": {"launch_patient": "pat-1"}}, {}, labs_consent, true, []],
+	["an unknown type without a FHIR type asked", [scope("user", "Banana", "rs", "")], {"smart": {"resource_type": ""}}, {}, labs_consent, false, ["scope-not-granted"]],
+	["a type's scope reaches its categories when the type is not known", [scope("user", "Observation", "rs", "")], {"smart": {"resource_type": "", "interaction": ""}}, {}, labs_consent, true, []],
+	["a write needs c by default", [scope("user", "Observation", "rs", "")], {"smart": {"interaction": ""}}, {"action": "write", "resource": {"record_id": ""}}, [consent("c-1", {"grantee": {"kind": "org", "id": "clinic-north"}})], false, ["scope-not-granted"]],
+	["a create with c", [scope("user", "Observation", "c", "")], {"smart": {"interaction": "c"}}, {"action": "write", "resource": {"record_id": ""}}, [consent("c-1", {"grantee": {"kind": "org", "id": "clinic-north"}})], true, []],
+	["an update needs u, c is not enough", [scope("user", "Observation", "c", "")], {"smart": {"interaction": "u"}}, {"action": "write"}, [consent("c-1", {"grantee": {"kind": "org", "id": "clinic-north"}})], false, ["scope-not-granted"]],
+	["break-glass still needs the scope", [scope("user", "Condition", "r", "")], {}, {"purpose": "emergency", "break_glass_reason": "unconscious on arrival"}, [], false, ["scope-not-granted"]],
+	["break-glass within the scope", [scope("user", "Observation", "r", "")], {}, {"purpose": "emergency", "break_glass_reason": "unconscious on arrival"}, [], true, []],
+]
+
+test_scopes_and_consents if {
+	every c in scope_cases {
+		[name, scopes, smart_patch, patch, consents, allowed, codes] := c
+		d := with_consents(object.union(smart(scopes, smart_patch), patch), consents)
+		scope_case_ok(name, d, allowed, codes)
+	}
+}
+
+scope_case_ok(_, d, true, _) if d.allow == true
+
+scope_case_ok(_, d, false, codes) if denied_with(d, codes)
+
+# A patient's app: patient/ scopes reach their own records only (the
+# launch patient is the patient), and the scope still limits them.
+test_patient_app_scopes if {
+	own := {"subject": {"id": "pat-1", "role": "patient", "org": ""}}
+	d1 := decide(object.union(own, smart([scope("patient", "Observation", "rs", "")], {"smart": {"launch_patient": "pat-1"}})))
+	d1.allow == true
+	d2 := decide(object.union(own, smart([scope("patient", "Condition", "rs", "")], {"smart": {"launch_patient": "pat-1"}})))
+	denied_with(d2, ["scope-not-granted"])
+	d3 := decide(object.union(own, smart([scope("patient", "Observation", "rs", "")], {"smart": {"launch_patient": "pat-1"}, "resource": {"patient_id": "pat-2"}})))
+	denied_with(d3, ["other-patient", "scope-not-granted"])
+}
+
+# Without a scope claim the request is decided as before: the same consent
+# allows, and no scope code ever appears.
+test_unscoped_requests_ignore_scopes if {
+	allowed_by(with_consents({}, labs_consent), "c-1")
+	denied_with(with_consents({}, []), ["no-consent"])
+}
+
+# The fast allow leaves every scoped request to the decision.
+test_fast_allow_skips_scoped_requests if {
+	req := object.union(object.union(base, smart([], {})), {
+		"subject": {"id": "pat-1", "role": "patient", "org": ""},
+		"resource": {"patient_id": "pat-1"},
+	})
+	not access.fast_allow with input as req
+}

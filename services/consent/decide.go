@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -39,6 +40,9 @@ type resource struct {
 type query struct {
 	action, purpose, breakGlass string
 	resource                    resource
+	// resourceType and interaction are the FHIR type and the SMART
+	// permission asked for, when the asking service knows them.
+	resourceType, interaction string
 }
 
 // decision is the answer to one query: the policy's, and the access event
@@ -67,7 +71,14 @@ func (q query) validate() error {
 	if len(q.breakGlass) > maxBreakGlassReason {
 		bgErr = fmt.Errorf("break_glass_reason is longer than %d bytes", maxBreakGlassReason)
 	}
-	if err := errors.Join(actionErr, bgErr, recordErr,
+	var fhirErr error
+	switch {
+	case q.interaction != "" && (len(q.interaction) != 1 || !strings.Contains("cruds", q.interaction)):
+		fhirErr = fmt.Errorf("fhir_interaction must be one of c r u d s")
+	case q.resourceType != "" && !fhirTypeName(q.resourceType):
+		fhirErr = fmt.Errorf("fhir_resource_type must be a FHIR resource type name")
+	}
+	if err := errors.Join(actionErr, bgErr, recordErr, fhirErr,
 		ledgerapi.ValidateID("resource.patient_id", r.patientID),
 		ledgerapi.ValidateCategory("resource.category", r.category),
 		ledgerapi.ValidatePurpose("purpose", q.purpose),
@@ -75,6 +86,19 @@ func (q query) validate() error {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
+}
+
+// fhirTypeName reports whether t looks like a FHIR resource type name.
+func fhirTypeName(t string) bool {
+	if len(t) == 0 || len(t) > 64 || t[0] < 'A' || t[0] > 'Z' {
+		return false
+	}
+	for _, c := range t {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // decideAll decides every query for the verified caller, records every
@@ -187,6 +211,13 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 			BreakGlassReason: q.breakGlass,
 			Time:             ledgerapi.FormatTime(now),
 			Prepared:         s.view.MatchingPrepared(r.patientID, p.Subject, p.Org),
+		}
+		if p.Scoped {
+			in.Smart = &policy.Smart{LaunchPatient: p.LaunchPatient, ResourceType: q.resourceType, Interaction: q.interaction,
+				Scopes: []policy.Scope{}}
+			for _, sc := range p.ResourceScopes() {
+				in.Smart.Scopes = append(in.Smart.Scopes, policy.Scope{Context: sc.Context, Type: sc.Type, Permissions: sc.Permissions, Category: sc.Category})
+			}
 		}
 		var err error
 		if d, err = s.policy.Decide(ctx, in); err != nil {

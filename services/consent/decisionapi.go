@@ -22,7 +22,8 @@ type decisionAPI struct {
 var Delegates = []string{"records", "ingest", "research"}
 
 func (a *decisionAPI) Authorize(ctx context.Context, req *consentv1.AuthorizeRequest) (*consentv1.AuthorizeResponse, error) {
-	ds, err := a.decideMessages(ctx, req.GetOnBehalfOf(), req.GetAction(), req.GetPurpose(), req.GetBreakGlassReason(), []*consentv1.Resource{req.GetResource()})
+	ds, err := a.decideMessages(ctx, req.GetOnBehalfOf(), query{action: req.GetAction(), purpose: req.GetPurpose(), breakGlass: req.GetBreakGlassReason(),
+		resourceType: req.GetFhirResourceType(), interaction: req.GetFhirInteraction()}, []*consentv1.Resource{req.GetResource()})
 	if err != nil {
 		return nil, toStatus(ctx, a.log, err)
 	}
@@ -33,7 +34,8 @@ func (a *decisionAPI) BatchAuthorize(ctx context.Context, req *consentv1.BatchAu
 	if n := len(req.GetResources()); n == 0 || n > maxBatch {
 		return nil, toStatus(ctx, a.log, fmt.Errorf("%w: 1 to %d resources per call", ErrInvalid, maxBatch))
 	}
-	ds, err := a.decideMessages(ctx, req.GetOnBehalfOf(), req.GetAction(), req.GetPurpose(), req.GetBreakGlassReason(), req.GetResources())
+	ds, err := a.decideMessages(ctx, req.GetOnBehalfOf(), query{action: req.GetAction(), purpose: req.GetPurpose(), breakGlass: req.GetBreakGlassReason(),
+		resourceType: req.GetFhirResourceType(), interaction: req.GetFhirInteraction()}, req.GetResources())
 	if err != nil {
 		return nil, toStatus(ctx, a.log, err)
 	}
@@ -59,7 +61,8 @@ func (a *decisionAPI) actor(ctx context.Context, onBehalf *consentv1.Subject) (a
 		return auth.Principal{}, fmt.Errorf("%w: only the %v services may ask on another person's behalf", ErrPermission, Delegates)
 	}
 	p := auth.Principal{Subject: onBehalf.GetId(), Role: auth.Role(onBehalf.GetRole()), Org: onBehalf.GetOrg(),
-		Issuer: onBehalf.GetIssuer(), StudyID: onBehalf.GetStudyId()}
+		Issuer: onBehalf.GetIssuer(), StudyID: onBehalf.GetStudyId(),
+		Scoped: onBehalf.GetScoped(), Scopes: onBehalf.GetScopes(), LaunchPatient: onBehalf.GetLaunchPatient()}
 	if a.verifier == nil {
 		return auth.Principal{}, fmt.Errorf("%w: no issuers to vouch for %s", ErrPermission, p.Subject)
 	}
@@ -74,7 +77,7 @@ func (a *decisionAPI) actor(ctx context.Context, onBehalf *consentv1.Subject) (a
 func principalKey(p auth.Principal) string { return p.Issuer + "|" + p.Org + "|" + p.Subject }
 
 // decideMessages decides one query per resource for who is acting.
-func (a *decisionAPI) decideMessages(ctx context.Context, onBehalf *consentv1.Subject, action, purpose, breakGlass string, resources []*consentv1.Resource) ([]*consentv1.Decision, error) {
+func (a *decisionAPI) decideMessages(ctx context.Context, onBehalf *consentv1.Subject, asked query, resources []*consentv1.Resource) ([]*consentv1.Decision, error) {
 	p, err := a.actor(ctx, onBehalf)
 	if err != nil {
 		return nil, err
@@ -89,8 +92,8 @@ func (a *decisionAPI) decideMessages(ctx context.Context, onBehalf *consentv1.Su
 		if r == nil {
 			return nil, fmt.Errorf("%w: resource is required", ErrInvalid)
 		}
-		queries[i] = query{action: action, purpose: purpose, breakGlass: breakGlass,
-			resource: resource{patientID: r.GetPatientId(), category: r.GetCategory(), recordID: r.GetRecordId()}}
+		queries[i] = asked
+		queries[i].resource = resource{patientID: r.GetPatientId(), category: r.GetCategory(), recordID: r.GetRecordId()}
 	}
 	ds, err := a.decideAll(ctx, p, queries)
 	if err != nil {

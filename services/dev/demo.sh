@@ -280,3 +280,38 @@ if HX_PATIENT_KEY="$stolen" "$bin/patient" grant --ca "$ca" --to "user:InsurerMS
 fi
 patient grant --to "user:StMarysMSP/$dr" --categories labs --purposes treatment --for 24h
 patient key history
+
+say "21. FHIR R4: Dr. Alice's app reads the patient's labs as filed; the patient reads who accessed their data as AuditEvents"
+fhir="${HX_RECORDS_URL%%,*}/fhir/r4"
+printf '$ curl %s/metadata\n' "$fhir"
+curl -fsS --cacert "$ca" "$fhir/metadata" |
+  jq -r '"  CapabilityStatement: FHIR " + .fhirVersion + ": " + ([.rest[0].resource[].type] | join(", "))'
+# Dr. Alice's app holds a SMART token limited to lab Observations; her
+# consent (granted again in step 20) covers labs.
+app_token="$(token -sub "$dr" -role clinician -org StMarysMSP -scope 'user/Observation.rs?category=laboratory')"
+printf '$ curl -H "Authorization: Bearer $APP (scope user/Observation.rs?category=laboratory)" "%s/Observation?patient=%s&category=laboratory"\n' "$fhir" "$pat"
+labs=$(curl -fsS --cacert "$ca" -H "Authorization: Bearer $app_token" "$fhir/Observation?patient=$pat&category=laboratory")
+jq -r '"  searchset, total " + (.total|tostring) + ":", (.entry[].resource | "  Observation/" + .id + " version " + .meta.versionId + ": " + .code.coding[0].display)' <<<"$labs"
+grep -o '"valueQuantity":{"value":[^,]*' <<<"$labs" | sed 's/^/  as filed: /'
+grep -q '"value":6.10' <<<"$labs" || { echo "demo: the lab result did not come back as filed (6.10)" >&2; exit 1; }
+# Another app of hers, limited to conditions, asks for the same lab result:
+# her consent would allow it, the app's scope does not, and the answer says so.
+cond_app="$(token -sub "$dr" -role clinician -org StMarysMSP -scope 'user/Condition.rs')"
+printf '$ curl -H "Authorization: Bearer $APP2 (scope user/Condition.rs)" "%s/Observation/%s"\n' "$fhir" "$record"
+curl -sS --cacert "$ca" -H "Authorization: Bearer $cond_app" "$fhir/Observation/$record" |
+  jq -r '"  " + .issue[0].code + ": " + (.issue[0].details.text // .issue[0].diagnostics)'
+# Dr. House (Providers, consent to vitals) reads the wearable's heart rates
+# of step 7 as vital-signs Observations.
+since=$(date -u -d '-15 min' +%Y-%m-%dT%H:%M:%SZ) until=$(date -u -d '+1 min' +%Y-%m-%dT%H:%M:%SZ)
+printf '$ curl -H "Authorization: Bearer $DR_HOUSE" "%s/Observation?patient=%s&category=vital-signs&code=http://loinc.org|8867-4&date=ge%s&date=lt%s&_count=3"\n' "$fhir" "$pat" "$since" "$until"
+vitals=$(curl -fsS --cacert "$ca" -H "Authorization: Bearer $house_token" "$fhir/Observation?patient=$pat&category=vital-signs&code=http://loinc.org%7C8867-4&date=ge$since&date=lt$until&_count=3")
+jq -r '"  searchset, total " + (.total|tostring) + ":", ((.entry // [])[].resource | "  " + .effectiveDateTime[0:19] + "  " + .code.text + " " + (.valueQuantity.value|tostring) + " " + .valueQuantity.unit + "  (" + .identifier[0].value + ")")' <<<"$vitals"
+[ "$(jq .total <<<"$vitals")" -gt 0 ] || { echo "demo: no wearable reading as an Observation" >&2; exit 1; }
+printf '$ curl -H "Authorization: Bearer $PATIENT" "%s/AuditEvent?_count=8"\n' "$fhir"
+curl -fsS --cacert "$ca" -H "Authorization: Bearer $pat_token" "$fhir/AuditEvent?_count=8" |
+  jq -r '"  AuditEvents (IHE BALP), newest first, total " + (.total|tostring) + ":",
+    (.entry[].resource | "  " + .recorded[0:19] + "  " + (.agent[0].who.display // .agent[0].who.identifier.value) + "  " + .subtype[0].code + " " +
+      ([.entity[] | select(.what.identifier.system == "urn:healthexchange:category" or .what.identifier.system == "urn:healthexchange:record") | .what.identifier.value][0] // "") +
+      "  " + (if .outcome == "0" then "allowed" else "DENIED (" + .outcomeDesc + ")" end) +
+      (if ([.purposeOfEvent[]?.coding[0].code] | index("BTG")) then "  BREAK-GLASS" else "" end) +
+      "  tx " + ([.entity[] | select(.what.identifier.system == "urn:healthexchange:ledger-transaction") | .what.identifier.value][0] // "")[0:12])'

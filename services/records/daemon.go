@@ -76,7 +76,10 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		OpenAPI:  recordsv1.OpenAPI,
 		Access: serving.Access{Public: []string{recordsv1.RecordService_VerifyRecord_FullMethodName},
 			PublicPaths: []string{"/v1/records:verify"}},
-		Routes: map[string]http.Handler{FHIRBase + "/": svc.FHIRHandler(p.Verifier())},
+		Routes: map[string]http.Handler{
+			FHIRBase + "/":                         svc.FHIRHandler(p.Verifier()),
+			"GET /.well-known/smart-configuration": http.HandlerFunc(smartConfigurationHandler),
+		},
 		Limits: limits(),
 		Background: []func(context.Context){
 			func(ctx context.Context) { svc.sweepEvery(ctx, cfg.SweepEvery) },

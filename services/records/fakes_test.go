@@ -248,6 +248,8 @@ type fakeDecider struct {
 	allow func(action string, r *consentv1.Resource) bool
 	asked []string
 	err   error
+	// fhir lists "type interaction scopes" of every call, as asked.
+	fhir []string
 }
 
 func (d *fakeDecider) decide(action string, r *consentv1.Resource) *consentv1.Decision {
@@ -264,6 +266,7 @@ func (d *fakeDecider) Authorize(_ context.Context, in *consentv1.AuthorizeReques
 	if d.err != nil {
 		return nil, d.err
 	}
+	d.fhir = append(d.fhir, in.GetFhirResourceType()+" "+in.GetFhirInteraction()+" "+in.GetOnBehalfOf().GetScopes())
 	return &consentv1.AuthorizeResponse{Decision: d.decide(in.GetAction(), in.GetResource())}, nil
 }
 
@@ -273,6 +276,7 @@ func (d *fakeDecider) BatchAuthorize(_ context.Context, in *consentv1.BatchAutho
 	if d.err != nil {
 		return nil, d.err
 	}
+	d.fhir = append(d.fhir, in.GetFhirResourceType()+" "+in.GetFhirInteraction()+" "+in.GetOnBehalfOf().GetScopes())
 	out := &consentv1.BatchAuthorizeResponse{}
 	for _, r := range in.GetResources() {
 		out.Decisions = append(out.Decisions, d.decide(in.GetAction(), r))

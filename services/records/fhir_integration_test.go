@@ -18,9 +18,11 @@ import (
 	"time"
 
 	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/dev/devenv"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/fhir"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/auth/devissuer"
 )
 
 // fhirHTTP calls the FHIR API of the harness's records service over TLS.
@@ -213,4 +215,70 @@ func runFHIRKitClient(t *testing.T, base, token, patient string) []byte {
 		t.Fatalf("node client.mjs: %v\n%s", err, stderr.String())
 	}
 	return bytes.TrimSpace(out)
+}
+
+// SMART scopes x consents on the real service and the real policy: every
+// request is allowed only within both, and a denial says which one denied.
+func TestFHIRScopesAndConsentsIntegration(t *testing.T) {
+	h := startRecords(t)
+	p := itest.NewPatient(t, h.consent)
+	api := newFHIRHTTP(t, h)
+	h.consent.Grant(t, p, "--to", "org:ProvidersMSP", "--categories", "labs,conditions", "--purposes", "treatment")
+	writer := itest.Token(t, itest.Unique("dr-house"), auth.RoleClinician, "ProvidersMSP")
+	lab := api.do(t, "POST", "/Observation", writer, labResult(p.ID, "scopes"))
+	cond := api.do(t, "POST", "/Condition", writer, []byte(`{"resourceType":"Condition","code":{"text":"asthma"},"subject":{"reference":"Patient/`+p.ID+`"}}`))
+	if lab.code != http.StatusCreated || cond.code != http.StatusCreated {
+		t.Fatalf("filing: %d %s / %d %s", lab.code, lab.body, cond.code, cond.body)
+	}
+	labID, condID := lab.json(t)["id"].(string), cond.json(t)["id"].(string)
+
+	// app issues a clinician's SMART app token of org with scopes.
+	app := func(org, scope, patient string) string {
+		return itest.IssuedToken(t, org, devissuer.Claims{Subject: itest.Unique("dr-app"), Audiences: devenv.AudiencesFor("clinician"),
+			Role: auth.RoleClinician, Org: org, Scope: scope, Patient: patient})
+	}
+	const scopeWords, consentWords = "SMART scopes do not allow", "no consent"
+	cases := []struct {
+		name, token, method, path string
+		body                      []byte
+		code                      int
+		says, saysNot             string
+	}{
+		{"scope and consent allow", app("ProvidersMSP", "user/Observation.rs", ""), "GET", "/Observation/" + labID, nil, 200, "", ""},
+		{"consent allows, scope of another type: the scope denied", app("ProvidersMSP", "user/Observation.rs", ""), "GET", "/Condition/" + condID, nil, 403, scopeWords, consentWords},
+		{"consent allows, category restriction differs", app("ProvidersMSP", "user/Observation.rs?category=vital-signs", ""), "GET", "/Observation/" + labID, nil, 403, scopeWords, consentWords},
+		{"category restriction matches", app("ProvidersMSP", "user/Observation.rs?category=laboratory", ""), "GET", "/Observation/" + labID, nil, 200, "", ""},
+		{"scope allows, no consent: the consent denied", app("StMarysMSP", "user/*.cruds", ""), "GET", "/Observation/" + labID, nil, 403, consentWords, scopeWords},
+		{"both deny: both named", app("StMarysMSP", "user/Condition.rs", ""), "GET", "/Observation/" + labID, nil, 403, scopeWords, ""},
+		{"patient scope without a launch patient", app("ProvidersMSP", "patient/Observation.rs", ""), "GET", "/Observation/" + labID, nil, 403, scopeWords, ""},
+		{"patient scope of another patient", app("ProvidersMSP", "patient/Observation.rs", "pat-someone-else"), "GET", "/Observation/" + labID, nil, 403, scopeWords, ""},
+		{"patient scope of this patient", app("ProvidersMSP", "patient/Observation.rs", p.ID), "GET", "/Observation/" + labID, nil, 200, "", ""},
+		{"read-only scope cannot create", app("ProvidersMSP", "user/Observation.rs", ""), "POST", "/Observation", labResult(p.ID, "app"), 403, scopeWords, ""},
+		{"create scope creates", app("ProvidersMSP", "user/Observation.crs", ""), "POST", "/Observation", labResult(p.ID, "app"), 201, "", ""},
+		{"a token without a scope claim: consents alone", writer, "GET", "/Condition/" + condID, nil, 200, "", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := api.do(t, c.method, c.path, c.token, c.body)
+			if a.code != c.code {
+				t.Fatalf("%d, want %d: %s", a.code, c.code, a.body)
+			}
+			if c.says != "" && !bytes.Contains(a.body, []byte(c.says)) {
+				t.Errorf("answer does not say %q: %s", c.says, a.body)
+			}
+			if c.saysNot != "" && bytes.Contains(a.body, []byte(c.saysNot)) {
+				t.Errorf("answer says %q: %s", c.saysNot, a.body)
+			}
+		})
+	}
+	// A search within a read-only scope (no s) finds nothing; with s, the
+	// two labs (the one filed first and the app's).
+	for scope, want := range map[string]int{"user/Observation.r": 0, "user/Observation.rs": 2} {
+		a := api.do(t, "GET", "/Observation?patient="+p.ID, app("ProvidersMSP", scope, ""), nil)
+		var b fhir.Bundle
+		json.Unmarshal(a.body, &b)
+		if a.code != 200 || b.Total == nil || *b.Total != want {
+			t.Errorf("search with %s: %d %s, want total %d", scope, a.code, a.body, want)
+		}
+	}
 }

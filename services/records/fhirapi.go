@@ -48,6 +48,7 @@ func (s *Service) FHIRHandler(v Verifier) http.Handler {
 	a := &fhirAPI{svc: s, verifier: v}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+FHIRBase+"/metadata", a.metadata)
+	mux.HandleFunc("GET "+FHIRBase+"/.well-known/smart-configuration", smartConfigurationHandler)
 	mux.HandleFunc("GET "+FHIRBase+"/{type}", a.withCaller(a.search))
 	mux.HandleFunc("POST "+FHIRBase+"/{type}", a.withCaller(a.create))
 	mux.HandleFunc("GET "+FHIRBase+"/{type}/{id}", a.withCaller(a.read))
@@ -110,10 +111,13 @@ func (a *fhirAPI) withCaller(h callerHandler) http.HandlerFunc {
 			writeOutcome(w, http.StatusUnauthorized, "login", err.Error(), nil)
 			return
 		}
-		if typ := r.PathValue("type"); typ != "" && !served(typ) {
-			writeOutcome(w, http.StatusNotFound, "not-supported",
-				fmt.Sprintf("resource type %q is not served here (served: %s)", r.PathValue("type"), strings.Join(fhir.SearchTypes(), ", ")), nil)
-			return
+		if typ := r.PathValue("type"); typ != "" {
+			if !served(typ) {
+				writeOutcome(w, http.StatusNotFound, "not-supported",
+					fmt.Sprintf("resource type %q is not served here (served: %s)", typ, strings.Join(fhir.SearchTypes(), ", ")), nil)
+				return
+			}
+			r = r.WithContext(withFHIRType(r.Context(), typ))
 		}
 		h(w, r, p)
 	}
@@ -140,6 +144,11 @@ func (a *fhirAPI) read(w http.ResponseWriter, r *http.Request, p auth.Principal)
 			return
 		}
 		version = n
+	}
+	if strings.HasPrefix(id, "wr-") {
+		writeOutcome(w, http.StatusNotFound, "not-supported",
+			"a wearable reading is served by search only (Observation?patient=&category=vital-signs&date=ge..&date=lt..); its identifier names its device, batch and index, which the ingest service's proof takes", nil)
+		return
 	}
 	patient, err := a.svc.patientOf(ctx, id)
 	if err != nil {
@@ -360,10 +369,20 @@ func (a *fhirAPI) search(w http.ResponseWriter, r *http.Request, p auth.Principa
 		a.fail(ctx, w, err)
 		return
 	}
-	total := len(matches)
-	bundle := fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Total: &total}
 	base := baseURL(r)
+	readings, err := a.svc.searchReadings(ctx, p, base, s)
+	if err != nil {
+		a.fail(ctx, w, err)
+		return
+	}
+	total := len(matches) + len(readings)
+	bundle := fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Total: &total}
 	for i := s.Offset; i < total && i < s.Offset+s.Count; i++ {
+		if i >= len(matches) { // the records first, then the wearable readings
+			rm := readings[i-len(matches)]
+			bundle.Entry = append(bundle.Entry, fhir.BundleEntry{FullURL: rm.fullURL, Resource: rm.raw, Search: &fhir.EntrySearch{Mode: "match"}})
+			continue
+		}
 		m := matches[i]
 		view, err := fhir.WithServerMeta(m.raw, serverMeta(m.n))
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
@@ -20,6 +21,9 @@ import (
 	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/domain/fhir"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/objectstore/objectstoretest"
+	"healthexchange/services/store/readingstore"
+	"healthexchange/wearables/mhealth"
 )
 
 // tokens is a Verifier that knows fixed tokens.
@@ -584,4 +588,132 @@ func TestFHIRConsentAndAuditEvent(t *testing.T) {
 	f.do(t, "GET", "/Consent?status=maybe", "tok-alice", nil).outcome(t, 400, "invalid")
 	f.ledger.down = true
 	f.do(t, "GET", "/AuditEvent", "tok-alice", nil).outcome(t, 503, "transient")
+}
+
+// The FHIR API names the type and the interaction in every decision it
+// asks for, with the caller's SMART scopes, for the policy to match; the
+// gRPC API names the interaction and, for a put, the type.
+func TestFHIRDecisionsNameTypeAndInteraction(t *testing.T) {
+	f := newFHIRFixture(t)
+	app := auth.Principal{Subject: "dr-app", Role: auth.RoleClinician, Org: "ProvidersMSP", Scoped: true, Scopes: "user/Observation.cruds"}
+	h := f.svc.FHIRHandler(tokens{"tok-app": app})
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	f.srv = srv
+	created := f.do(t, "POST", "/Observation", "tok-app", observation("alice", "x"))
+	id := created.json(t)["id"].(string)
+	f.do(t, "GET", "/Observation/"+id, "tok-app", nil)
+	f.do(t, "GET", "/Observation?patient=alice", "tok-app", nil)
+	f.do(t, "PUT", "/Observation/"+id, "tok-app", created.body, "If-Match", `W/"1"`)
+	f.svc.Get(testContext(t), drWho, GetRequest{PatientID: "alice", RecordID: id})
+	want := []string{
+		"Observation c user/Observation.cruds", "Observation r user/Observation.cruds", "Observation s user/Observation.cruds",
+		"Observation u user/Observation.cruds", " r ",
+	}
+	if !slices.Equal(f.decider.fhir, want) {
+		t.Errorf("decisions asked for %q, want %q", f.decider.fhir, want)
+	}
+}
+
+func TestSMARTConfiguration(t *testing.T) {
+	f := newFHIRFixture(t)
+	a := f.do(t, "GET", "/.well-known/smart-configuration", "", nil)
+	var c struct {
+		Capabilities    []string `json:"capabilities"`
+		ScopesSupported []string `json:"scopes_supported"`
+		FHIRBase        string   `json:"fhir_base"`
+		TokenEndpoint   *string  `json:"token_endpoint"`
+	}
+	if a.code != 200 || json.Unmarshal(a.body, &c) != nil || !slices.Contains(c.Capabilities, "permission-v2") ||
+		!slices.Contains(c.ScopesSupported, "patient/AuditEvent.rs") || c.FHIRBase != f.srv.URL+FHIRBase || c.TokenEndpoint != nil {
+		t.Fatalf("%d %s", a.code, a.body)
+	}
+}
+
+// A SMART app reads the consents and the access log only within its scopes.
+func TestFHIRLedgerViewsWithinScopes(t *testing.T) {
+	f := newFHIRFixture(t)
+	patientApp := func(scopes string) auth.Principal {
+		return auth.Principal{Subject: "alice", Role: auth.RolePatient, Scoped: true, Scopes: scopes, LaunchPatient: "alice"}
+	}
+	srv := httptest.NewServer(f.svc.FHIRHandler(tokens{
+		"tok-audit": patientApp("patient/AuditEvent.rs"), "tok-obs": patientApp("patient/Observation.rs"), "tok-all": patientApp("patient/*.rs"),
+	}))
+	defer srv.Close()
+	f.srv = srv
+	for _, c := range []struct {
+		token, path string
+		code        int
+	}{
+		{"tok-audit", "/AuditEvent", 200}, {"tok-audit", "/Consent", 403}, {"tok-obs", "/AuditEvent", 403},
+		{"tok-all", "/Consent", 200}, {"tok-all", "/AuditEvent", 200},
+	} {
+		a := f.do(t, "GET", c.path, c.token, nil)
+		if a.code != c.code {
+			t.Errorf("%s %s: %d, want %d: %s", c.token, c.path, a.code, c.code, a.body)
+		}
+		if c.code == 403 && !bytes.Contains(a.body, []byte("SMART scopes do not allow")) {
+			t.Errorf("denial does not name the scopes: %s", a.body)
+		}
+	}
+}
+
+// Wearable readings as vital-signs Observations, in a search that asks for
+// them (category vital-signs, a date range of at most 7 days), under one
+// consent decision for the patient's vitals.
+func TestFHIRSearchWearableReadings(t *testing.T) {
+	f := newFHIRFixture(t)
+	f.svc.wearables = objectstoretest.New()
+	archive := readingstore.NewArchive(f.svc.wearables, f.vault)
+	at := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	payload, err := mhealth.Batch{DeviceID: "watch-1", PatientID: "alice", Seq: 1, Readings: []mhealth.Reading{
+		{Kind: mhealth.HeartRate, Value: 61, Unit: mhealth.UnitBeatsPerMinute, TimeFrame: mhealth.Instant(at)},
+		{Kind: mhealth.HeartRate, Value: 64, Unit: mhealth.UnitBeatsPerMinute, TimeFrame: mhealth.Instant(at.Add(time.Minute))},
+		{Kind: mhealth.BloodPressure, Value: 118, Diastolic: 76, Unit: mhealth.UnitMmHg, TimeFrame: mhealth.Instant(at.Add(2 * time.Minute))},
+	}}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := archive.StoreSigned(testContext(t), payload, []byte("signature"), at); err != nil {
+		t.Fatal(err)
+	}
+	f.put(t, alice, PutRequest{PatientID: "alice", Resource: vitalSign("alice", "70")}) // a vitals record, 2025
+	search := func(query string) (int, []string) {
+		t.Helper()
+		a := f.do(t, "GET", "/Observation?patient=alice&"+query, "tok-dr", nil)
+		if a.code != http.StatusOK {
+			t.Fatalf("%s: %d %s", query, a.code, a.body)
+		}
+		validR4(t, a.body)
+		var b fhir.Bundle
+		json.Unmarshal(a.body, &b)
+		var ids []string
+		for _, e := range b.Entry {
+			validR4(t, e.Resource)
+			var r struct{ ID string }
+			json.Unmarshal(e.Resource, &r)
+			ids = append(ids, r.ID)
+		}
+		return *b.Total, ids
+	}
+	hr0, _ := fhir.ReadingID("watch-1", 1, 0)
+	if n, ids := search("category=vital-signs&date=ge2026-11-20&date=lt2026-11-21"); n != 3 || !slices.Contains(ids, hr0) {
+		t.Errorf("readings of 20 November: %d %v", n, ids)
+	}
+	if n, _ := search("category=vital-signs&code=http://loinc.org|8867-4&date=ge2026-11-20T08:00:30Z&date=lt2026-11-21"); n != 1 {
+		t.Errorf("heart rates after 08:00:30: %d", n)
+	}
+	if n, _ := search("category=vital-signs&date=ge2025-01-01&date=lt2025-01-02"); n != 1 {
+		t.Errorf("the vitals record of 2025, no reading: %d", n)
+	}
+	if n, _ := search("category=vital-signs"); n != 1 { // no date range: records only
+		t.Errorf("without a date range: %d", n)
+	}
+	f.do(t, "GET", "/Observation?patient=alice&category=vital-signs&date=ge2026-11-01&date=lt2026-11-21", "tok-dr", nil).outcome(t, 400, "invalid")
+	f.do(t, "GET", "/Observation/"+hr0, "tok-dr", nil).outcome(t, 404, "not-supported")
+	// Vitals denied: neither the record nor a reading.
+	f.decider.allow = func(action string, r *consentv1.Resource) bool { return r.GetCategory() != "vitals" }
+	if n, _ := search("category=vital-signs&date=ge2026-11-20&date=lt2026-11-21"); n != 0 {
+		t.Errorf("vitals denied: %d", n)
+	}
 }

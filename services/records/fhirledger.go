@@ -45,6 +45,16 @@ func ownPatient(p auth.Principal, q url.Values) (string, error) {
 	return patient, nil
 }
 
+// scopeAllows refuses a SMART app whose scopes do not cover the
+// interaction on typ (the consents and the access log are outside the
+// access policy's categories, so this is checked here).
+func scopeAllows(p auth.Principal, typ, interaction, patient string) error {
+	if !p.ScopePermits(typ, interaction, patient) {
+		return &DeniedError{Reasons: []string{fmt.Sprintf("the app's SMART scopes do not allow %s of %s of patient %s", interaction, typ, patient)}}
+	}
+	return nil
+}
+
 // consents reads every consent of the patient, newest grant first.
 func (s *Service) consents(ctx context.Context, patient string) ([]ledgerapi.Consent, error) {
 	var out []ledgerapi.Consent
@@ -134,6 +144,9 @@ func (a *fhirAPI) searchLedger(typ string) callerHandler {
 		ctx := r.Context()
 		q := r.URL.Query()
 		patient, err := ownPatient(p, q)
+		if err == nil {
+			err = scopeAllows(p, typ, interactionSearch, patient)
+		}
 		if err != nil {
 			a.fail(ctx, w, err)
 			return
@@ -214,6 +227,10 @@ func (a *fhirAPI) readLedger(typ string) callerHandler {
 		ctx := r.Context()
 		if p.Role != auth.RolePatient {
 			a.fail(ctx, w, &DeniedError{Reasons: []string{"only the patient reads their own consents and access log"}})
+			return
+		}
+		if err := scopeAllows(p, typ, interactionRead, p.Subject); err != nil {
+			a.fail(ctx, w, err)
 			return
 		}
 		id := r.PathValue("id")

@@ -26,8 +26,14 @@ func capabilityStatement(base string) map[string]any {
 			params = append(params, map[string]any{"name": p, "type": types[p], "documentation": docs[p]})
 		}
 		params = append(params, map[string]any{"name": "_count", "type": "number", "documentation": "page size, 1 to 100 (default 20); pages follow the Bundle's next link"})
+		doc := "the patient's records of this type, as filed"
+		if typ == "Observation" {
+			doc += "; a search with category vital-signs (or activity) and a date range of at most 7 days also returns the patient's " +
+				"wearable readings as vital-signs Observations (search only: their ids are not readable one by one)"
+		}
 		resources = append(resources, map[string]any{
-			"type": typ,
+			"type":          typ,
+			"documentation": doc,
 			"interaction": []map[string]string{
 				{"code": "read"}, {"code": "vread"}, {"code": "history-instance"}, {"code": "create"}, {"code": "update"}, {"code": "search-type"},
 			},
@@ -85,4 +91,38 @@ func capabilityStatement(base string) map[string]any {
 // metadata serves GET /metadata, public.
 func (a *fhirAPI) metadata(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, capabilityStatement(baseURL(r)))
+}
+
+// smartConfiguration describes the SMART on FHIR side of the API, and only
+// what is true of it: the scopes it enforces and how. It names no
+// authorization or token endpoint because the exchange has none: tokens
+// are issued by the organisations' identity providers (and, in the
+// development profile, by hxtoken), with the scope claim the app was
+// granted there.
+func smartConfiguration(base string) map[string]any {
+	return map[string]any{
+		"capabilities": []string{"permission-v2", "permission-v1", "permission-patient", "permission-user"},
+		"scopes_supported": []string{
+			"patient/*.cruds", "user/*.cruds", "system/*.cruds",
+			"patient/Observation.rs?category=laboratory", "patient/Observation.rs?category=vital-signs",
+			"patient/Consent.rs", "patient/AuditEvent.rs",
+		},
+		"grant_types_supported": []string{},
+		"fhir_base":             base,
+		"description": "Bearer JWTs of the exchange's identity providers (audience health-exchange/records). A token with a scope claim " +
+			"is a SMART app's: every request is allowed only within both its resource scopes (patient/, user/, system/; " +
+			"permissions c r u d s; v1 read/write/* accepted; one ?category= restriction, an Observation category code or a " +
+			"record category) and the patient's consents, and a denial says which one denied (scope-not-granted, or the " +
+			"consent's reason). patient/ scopes reach the token's patient claim (a patient's own id for a patient). " +
+			"A token without a scope claim is the exchange's own, limited by role and consents. There is no " +
+			"authorization or token endpoint here: the organisations' identity providers issue the tokens.",
+	}
+}
+
+// smartConfigurationHandler serves GET .well-known/smart-configuration,
+// public.
+func smartConfigurationHandler(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	b, _ := fhir.Marshal(smartConfiguration(baseURL(r)))
+	w.Write(b)
 }

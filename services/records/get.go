@@ -73,6 +73,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, req GetRequest) (Ge
 		v = versions[req.Version-1]
 	}
 	obligations, err := s.authorize(ctx, p, pep.Access{Action: actionRead, Purpose: req.Purpose, BreakGlass: req.BreakGlass,
+		ResourceType: fhirType(ctx), Interaction: interactionRead,
 		PatientID: req.PatientID, Category: v.Category, RecordID: req.RecordID})
 	if err != nil {
 		return GetResult{}, err

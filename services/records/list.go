@@ -83,7 +83,8 @@ func (s *Service) List(ctx context.Context, p auth.Principal, req ListRequest) (
 			categories = append(categories, &consentv1.Resource{PatientId: req.PatientID, Category: n.Category})
 		}
 	}
-	byCategory, _, err := s.authorizeMany(ctx, p, actionRead, req.Purpose, categories)
+	q := manyQuery{action: actionRead, purpose: req.Purpose, resourceType: fhirType(ctx), interaction: interactionSearch}
+	byCategory, _, err := s.authorizeMany(ctx, p, q, categories)
 	if err != nil {
 		return ListResult{}, err
 	}
@@ -100,7 +101,7 @@ func (s *Service) List(ctx context.Context, p auth.Principal, req ListRequest) (
 		allowed[i] = byCategory[index[n.Category]]
 	}
 	if len(records) > 0 {
-		byRecord, _, err := s.authorizeMany(ctx, p, actionRead, req.Purpose, records)
+		byRecord, _, err := s.authorizeMany(ctx, p, q, records)
 		if err != nil {
 			return ListResult{}, err
 		}
@@ -141,7 +142,7 @@ func (s *Service) History(ctx context.Context, p auth.Principal, req HistoryRequ
 		return nil, err
 	}
 	latest := versions[len(versions)-1]
-	if _, err := s.authorize(ctx, p, pep.Access{Action: actionRead, Purpose: req.Purpose,
+	if _, err := s.authorize(ctx, p, pep.Access{Action: actionRead, Purpose: req.Purpose, ResourceType: fhirType(ctx), Interaction: interactionRead,
 		PatientID: req.PatientID, Category: latest.Category, RecordID: req.RecordID}); err != nil {
 		return nil, err
 	}

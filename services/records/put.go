@@ -136,7 +136,11 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 				ErrInvalid, req.RecordID, latest.Category, res.Category)
 		}
 	}
-	if _, err := s.authorize(ctx, p, pep.Access{Action: actionWrite, Purpose: req.Purpose,
+	interaction := interactionCreate
+	if req.RecordID != "" {
+		interaction = interactionUpdate
+	}
+	if _, err := s.authorize(ctx, p, pep.Access{Action: actionWrite, Purpose: req.Purpose, ResourceType: res.Type, Interaction: interaction,
 		PatientID: req.PatientID, Category: res.Category, RecordID: req.RecordID}); err != nil {
 		return PutResult{}, err
 	}

@@ -3069,9 +3069,15 @@ type AuthorizeRequest struct {
 	// research) verified them, when that service asks on their behalf with its
 	// own certificate and no token. Anyone else sends the person's own token
 	// and leaves this empty.
-	OnBehalfOf    *Subject `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OnBehalfOf *Subject `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	// The FHIR resource type asked for, when the asking service knows it
+	// ("" otherwise): what a SMART scope's type is matched against.
+	FhirResourceType string `protobuf:"bytes,6,opt,name=fhir_resource_type,json=fhirResourceType,proto3" json:"fhir_resource_type,omitempty"`
+	// The FHIR interaction as a SMART permission: c, r, u, d or s ("" for
+	// r on a read, c on a write).
+	FhirInteraction string `protobuf:"bytes,7,opt,name=fhir_interaction,json=fhirInteraction,proto3" json:"fhir_interaction,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *AuthorizeRequest) Reset() {
@@ -3139,6 +3145,20 @@ func (x *AuthorizeRequest) GetOnBehalfOf() *Subject {
 	return nil
 }
 
+func (x *AuthorizeRequest) GetFhirResourceType() string {
+	if x != nil {
+		return x.FhirResourceType
+	}
+	return ""
+}
+
+func (x *AuthorizeRequest) GetFhirInteraction() string {
+	if x != nil {
+		return x.FhirInteraction
+	}
+	return ""
+}
+
 // Subject is a person a service of the exchange has authenticated: the
 // claims of the token it verified.
 type Subject struct {
@@ -3152,7 +3172,16 @@ type Subject struct {
 	// The identity provider that vouched for them.
 	Issuer string `protobuf:"bytes,4,opt,name=issuer,proto3" json:"issuer,omitempty"`
 	// The study a researcher acts for.
-	StudyId       string `protobuf:"bytes,5,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	StudyId string `protobuf:"bytes,5,opt,name=study_id,json=studyId,proto3" json:"study_id,omitempty"`
+	// Set when the person's token carried a SMART on FHIR scope claim: they
+	// act through an app, allowed only what both its scopes and the consents
+	// allow.
+	Scoped bool `protobuf:"varint,6,opt,name=scoped,proto3" json:"scoped,omitempty"`
+	// The token's SMART resource scopes, space-separated, in v2 spelling
+	// (patient/Observation.rs?category=laboratory user/*.cruds).
+	Scopes string `protobuf:"bytes,7,opt,name=scopes,proto3" json:"scopes,omitempty"`
+	// The launch context's patient, for patient/ scopes.
+	LaunchPatient string `protobuf:"bytes,8,opt,name=launch_patient,json=launchPatient,proto3" json:"launch_patient,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3218,6 +3247,27 @@ func (x *Subject) GetIssuer() string {
 func (x *Subject) GetStudyId() string {
 	if x != nil {
 		return x.StudyId
+	}
+	return ""
+}
+
+func (x *Subject) GetScoped() bool {
+	if x != nil {
+		return x.Scoped
+	}
+	return false
+}
+
+func (x *Subject) GetScopes() string {
+	if x != nil {
+		return x.Scopes
+	}
+	return ""
+}
+
+func (x *Subject) GetLaunchPatient() string {
+	if x != nil {
+		return x.LaunchPatient
 	}
 	return ""
 }
@@ -3384,9 +3434,13 @@ type BatchAuthorizeRequest struct {
 	// Non-empty asks for break-glass emergency access, with this reason.
 	BreakGlassReason string `protobuf:"bytes,4,opt,name=break_glass_reason,json=breakGlassReason,proto3" json:"break_glass_reason,omitempty"`
 	// Who is acting, as for AuthorizeRequest.on_behalf_of.
-	OnBehalfOf    *Subject `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	OnBehalfOf *Subject `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
+	// As AuthorizeRequest.fhir_resource_type.
+	FhirResourceType string `protobuf:"bytes,6,opt,name=fhir_resource_type,json=fhirResourceType,proto3" json:"fhir_resource_type,omitempty"`
+	// As AuthorizeRequest.fhir_interaction.
+	FhirInteraction string `protobuf:"bytes,7,opt,name=fhir_interaction,json=fhirInteraction,proto3" json:"fhir_interaction,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *BatchAuthorizeRequest) Reset() {
@@ -3452,6 +3506,20 @@ func (x *BatchAuthorizeRequest) GetOnBehalfOf() *Subject {
 		return x.OnBehalfOf
 	}
 	return nil
+}
+
+func (x *BatchAuthorizeRequest) GetFhirResourceType() string {
+	if x != nil {
+		return x.FhirResourceType
+	}
+	return ""
+}
+
+func (x *BatchAuthorizeRequest) GetFhirInteraction() string {
+	if x != nil {
+		return x.FhirInteraction
+	}
+	return ""
 }
 
 // BatchAuthorizeResponse has one decision per resource, in request order.
@@ -3738,20 +3806,25 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1a\n" +
 	"\bcategory\x18\x02 \x01(\tR\bcategory\x12\x1b\n" +
-	"\trecord_id\x18\x03 \x01(\tR\brecordId\"\xdb\x01\n" +
+	"\trecord_id\x18\x03 \x01(\tR\brecordId\"\xb4\x02\n" +
 	"\x10AuthorizeRequest\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x120\n" +
 	"\bresource\x18\x02 \x01(\v2\x14.consent.v1.ResourceR\bresource\x12\x18\n" +
 	"\apurpose\x18\x03 \x01(\tR\apurpose\x12,\n" +
 	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\x125\n" +
 	"\fon_behalf_of\x18\x05 \x01(\v2\x13.consent.v1.SubjectR\n" +
-	"onBehalfOf\"r\n" +
+	"onBehalfOf\x12,\n" +
+	"\x12fhir_resource_type\x18\x06 \x01(\tR\x10fhirResourceType\x12)\n" +
+	"\x10fhir_interaction\x18\a \x01(\tR\x0ffhirInteraction\"\xc9\x01\n" +
 	"\aSubject\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x10\n" +
 	"\x03org\x18\x03 \x01(\tR\x03org\x12\x16\n" +
 	"\x06issuer\x18\x04 \x01(\tR\x06issuer\x12\x19\n" +
-	"\bstudy_id\x18\x05 \x01(\tR\astudyId\"\xe6\x01\n" +
+	"\bstudy_id\x18\x05 \x01(\tR\astudyId\x12\x16\n" +
+	"\x06scoped\x18\x06 \x01(\bR\x06scoped\x12\x16\n" +
+	"\x06scopes\x18\a \x01(\tR\x06scopes\x12%\n" +
+	"\x0elaunch_patient\x18\b \x01(\tR\rlaunchPatient\"\xe6\x01\n" +
 	"\bDecision\x12\x14\n" +
 	"\x05allow\x18\x01 \x01(\bR\x05allow\x12\x18\n" +
 	"\areasons\x18\x02 \x03(\tR\areasons\x12 \n" +
@@ -3762,14 +3835,16 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\bresource\x18\x06 \x01(\v2\x14.consent.v1.ResourceR\bresource\x12\x1c\n" +
 	"\tfulfilled\x18\a \x03(\tR\tfulfilled\"E\n" +
 	"\x11AuthorizeResponse\x120\n" +
-	"\bdecision\x18\x01 \x01(\v2\x14.consent.v1.DecisionR\bdecision\"\xe2\x01\n" +
+	"\bdecision\x18\x01 \x01(\v2\x14.consent.v1.DecisionR\bdecision\"\xbb\x02\n" +
 	"\x15BatchAuthorizeRequest\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x122\n" +
 	"\tresources\x18\x02 \x03(\v2\x14.consent.v1.ResourceR\tresources\x12\x18\n" +
 	"\apurpose\x18\x03 \x01(\tR\apurpose\x12,\n" +
 	"\x12break_glass_reason\x18\x04 \x01(\tR\x10breakGlassReason\x125\n" +
 	"\fon_behalf_of\x18\x05 \x01(\v2\x13.consent.v1.SubjectR\n" +
-	"onBehalfOf\"L\n" +
+	"onBehalfOf\x12,\n" +
+	"\x12fhir_resource_type\x18\x06 \x01(\tR\x10fhirResourceType\x12)\n" +
+	"\x10fhir_interaction\x18\a \x01(\tR\x0ffhirInteraction\"L\n" +
 	"\x16BatchAuthorizeResponse\x122\n" +
 	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\xcb\r\n" +
 	"\x0eConsentService\x12Z\n" +

@@ -37,7 +37,7 @@ func app(stdout io.Writer) *clikit.App {
 				Help:  "Write DIR/issuer.key (private, mode 0600) and DIR/issuer.pub (public); existing keys are never overwritten.",
 				Flags: keygen(stdout)},
 			{Name: "issue", Summary: "print a signed token",
-				Args: "--sub SUB --role ROLE [--org ORG] [--study S] [--ttl 1h] [--key FILE --iss ISSUER] [--aud AUD,AUD]",
+				Args: "--sub SUB --role ROLE [--org ORG] [--study S] [--scope 'patient/Observation.rs ...' [--patient P]] [--ttl 1h] [--key FILE --iss ISSUER] [--aud AUD,AUD]",
 				Help: "Print a token for SUB with ROLE, signed by an issuer key. When the development network is up (make up),\n" +
 					"--key and --iss default to its identity provider for --org (each speaks for one organisation; the patients'\n" +
 					"for tokens without one), and --aud to the services the role uses. Tokens live at most an hour.",
@@ -76,6 +76,8 @@ func issue(stdout io.Writer, env devenv.Env, envErr error) func(fs *flag.FlagSet
 		role := fs.String("role", "", "one of "+roleList()+" (required)")
 		org := fs.String("org", "", "organisation MSP id, e.g. ProvidersMSP (required for every role but patient)")
 		study := fs.String("study", "", "study id (required for role researcher)")
+		scope := fs.String("scope", "", "SMART on FHIR scopes, space-separated (patient/Observation.rs, user/*.cruds, ...?category=laboratory): the token is then an app's, allowed only what both its scopes and the patient's consents allow")
+		patient := fs.String("patient", "", "the SMART launch context's patient, for patient/ scopes of a non-patient")
 		ttl := fs.Duration("ttl", time.Hour, "how long the token is valid (the services accept at most an hour)")
 		return func(_ context.Context, args []string) error {
 			if err := clikit.NoArgs(args); err != nil {
@@ -103,7 +105,8 @@ func issue(stdout io.Writer, env devenv.Env, envErr error) func(fs *flag.FlagSet
 			if *ttl <= 0 {
 				return clikit.Usagef("--ttl must be positive, got %v", *ttl)
 			}
-			claims := devissuer.Claims{Subject: *sub, Audiences: audiences, Role: auth.Role(*role), Org: *org, StudyID: *study}
+			claims := devissuer.Claims{Subject: *sub, Audiences: audiences, Role: auth.Role(*role), Org: *org, StudyID: *study,
+				Scope: *scope, Patient: *patient}
 			if err := (auth.Principal{Subject: claims.Subject, Role: claims.Role, Org: claims.Org, StudyID: claims.StudyID}).Validate(); err != nil {
 				return clikit.Usagef("%v", err)
 			}

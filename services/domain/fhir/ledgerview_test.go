@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/fhir/go/fhirversion"
 	"github.com/google/fhir/go/jsonformat"
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/domain/fhir"
+	"healthexchange/wearables/mhealth"
 )
 
 func checkR4(t *testing.T, raw []byte) map[string]any {
@@ -112,5 +114,44 @@ func TestAuditEventResource(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestReadingObservation(t *testing.T) {
+	at := time.Date(2026, 11, 20, 8, 30, 0, 0, time.UTC)
+	cases := map[string]struct {
+		r    mhealth.Reading
+		want []string
+	}{
+		"heart rate": {mhealth.Reading{Kind: mhealth.HeartRate, Value: 72, Unit: mhealth.UnitBeatsPerMinute, TimeFrame: mhealth.Instant(at)},
+			[]string{`"code":"8867-4"`, `"value":72}`, `"code":"/min"`, "StructureDefinition/heartrate", `"effectiveDateTime":"2026-11-20T08:30:00Z"`, `"code":"vital-signs"`}},
+		"blood pressure": {mhealth.Reading{Kind: mhealth.BloodPressure, Value: 120, Diastolic: 80, Unit: mhealth.UnitMmHg, TimeFrame: mhealth.Instant(at)},
+			[]string{`"code":"85354-9"`, `"code":"8480-6"`, `"code":"8462-4"`, `"value":120}`, `"value":80}`, `"code":"mm[Hg]"`}},
+		"oxygen saturation": {mhealth.Reading{Kind: mhealth.OxygenSaturation, Value: 97.5, Unit: mhealth.UnitPercent, TimeFrame: mhealth.Instant(at)},
+			[]string{`"code":"59408-5"`, `"value":97.5}`}},
+		"body temperature": {mhealth.Reading{Kind: mhealth.BodyTemperature, Value: 36.85, Unit: mhealth.UnitCelsius, TimeFrame: mhealth.Instant(at)},
+			[]string{`"code":"8310-5"`, `"value":36.85}`, `"code":"Cel"`}},
+		"steps": {mhealth.Reading{Kind: mhealth.StepCount, Value: 1200, Unit: mhealth.UnitSteps, TimeFrame: mhealth.Interval(at, at.Add(time.Hour))},
+			[]string{`"code":"55423-8"`, `"effectivePeriod"`, `"code":"activity"`}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			raw, err := fhir.ReadingObservation("pat-1", "watch-1", 7, 3, c.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := checkR4(t, raw)
+			if id, _ := fhir.ReadingID("watch-1", 7, 3); m["id"] != id || !strings.Contains(string(raw), `"value":"watch-1/7/3"`) {
+				t.Errorf("id %v in %s", m["id"], raw)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(string(raw), w) {
+					t.Errorf("missing %s in %s", w, raw)
+				}
+			}
+		})
+	}
+	if _, ok := fhir.ReadingID(strings.Repeat("d", 40), 1, 1); ok {
+		t.Error("an id longer than 64 characters")
 	}
 }

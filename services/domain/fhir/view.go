@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 )
 
@@ -197,4 +198,14 @@ func ResourceID(raw []byte) (string, error) {
 		return "", failf(ErrInvalid, "$", "not a JSON object")
 	}
 	return r.ID, nil
+}
+
+// Types are the resource types the exchange files, sorted.
+func Types() []string {
+	out := make([]string, 0, len(kinds))
+	for t := range kinds {
+		out = append(out, t)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -27,6 +27,32 @@ type Input struct {
 	// documents (PrepareConsent), used instead of Consents: a view that
 	// keeps them prepared saves the conversion on every decision.
 	Prepared []PreparedConsent `json:"-"`
+	// Smart, when set, is what the subject's SMART on FHIR token limits
+	// the request to: the policy allows only what both the scopes and the
+	// consents allow, and says which one denied.
+	Smart *Smart `json:"smart,omitempty"`
+}
+
+// Smart is a SMART on FHIR app's token and what the request asks of it.
+type Smart struct {
+	Scopes []Scope `json:"scopes"`
+	// LaunchPatient is the patient in context, for patient/ scopes.
+	LaunchPatient string `json:"launch_patient"`
+	// ResourceType is the FHIR type asked for, "" when not known;
+	// Interaction the SMART permission (c r u d s), "" for r on a read and
+	// c on a write.
+	ResourceType string `json:"resource_type"`
+	Interaction  string `json:"interaction"`
+}
+
+// Scope is one SMART resource scope: context (patient, user, system),
+// type ("*" for any), permissions (some of cruds) and an optional category
+// restriction.
+type Scope struct {
+	Context     string `json:"context"`
+	Type        string `json:"type"`
+	Permissions string `json:"permissions"`
+	Category    string `json:"category"`
 }
 
 // PreparedConsent is a consent as the policy's input document holds it,
@@ -198,6 +224,23 @@ func (in *Input) value() ast.Value {
 	}
 	if ns, ok := unixNanos(in.Time); ok {
 		fields = append(fields, item("time_ns", intTerm(ns)))
+	}
+	if in.Smart != nil {
+		scopes := make([]*ast.Term, len(in.Smart.Scopes))
+		for i, s := range in.Smart.Scopes {
+			scopes[i] = ast.ObjectTerm(
+				item("context", ast.StringTerm(s.Context)),
+				item("type", ast.StringTerm(s.Type)),
+				item("permissions", ast.StringTerm(s.Permissions)),
+				item("category", ast.StringTerm(s.Category)),
+			)
+		}
+		fields = append(fields, item("smart", ast.ObjectTerm(
+			item("scopes", ast.ArrayTerm(scopes...)),
+			item("launch_patient", ast.StringTerm(in.Smart.LaunchPatient)),
+			item("resource_type", ast.StringTerm(in.Smart.ResourceType)),
+			item("interaction", ast.StringTerm(in.Smart.Interaction)),
+		)))
 	}
 	return ast.NewObject(fields...)
 }

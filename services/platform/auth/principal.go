@@ -44,6 +44,17 @@ type Principal struct {
 	Issuer string
 	// ExpiresAt is when the token stops being accepted.
 	ExpiresAt time.Time
+	// Scoped is set when the token carried a scope claim: the caller is a
+	// SMART on FHIR app, allowed only what Scopes allow (and the consents).
+	// A token without one is the exchange's own, limited by role and
+	// consents alone.
+	Scoped bool
+	// Scopes are the SMART resource scopes of the token (ParseScopes), in
+	// their v2 spelling, space-separated (ResourceScopes has them parsed).
+	Scopes string
+	// LaunchPatient is the patient in context for patient/ scopes: the
+	// token's patient claim, or a patient's own id.
+	LaunchPatient string
 }
 
 // Validate checks the identity fields the way Verify checks a token's
@@ -79,7 +90,24 @@ func (p Principal) Validate() error {
 			return reject(ErrInvalidClaims, "study must be 1-128 characters of A-Z a-z 0-9 . _ : @ - starting with a letter or digit")
 		}
 	}
+	if p.LaunchPatient != "" {
+		if err := ledgerapi.ValidateID("patient", p.LaunchPatient); err != nil {
+			return reject(ErrInvalidClaims, "patient (the launch context) must be a patient id")
+		}
+	}
+	if p.Scopes != "" && !p.Scoped {
+		return reject(ErrInvalidClaims, "scopes without the scope claim")
+	}
+	if _, err := ParseScopes(p.Scopes); err != nil {
+		return err
+	}
 	return nil
+}
+
+// ResourceScopes are the caller's SMART resource scopes, parsed.
+func (p Principal) ResourceScopes() []Scope {
+	scopes, _ := ParseScopes(p.Scopes) // Validate has checked them
+	return scopes
 }
 
 // quote renders an untrusted claim value for an error message: quoted,

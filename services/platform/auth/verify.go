@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,6 +85,10 @@ type tokenClaims struct {
 	Role  string `json:"role"`
 	Org   string `json:"org"`
 	Study string `json:"study"`
+	// Scope holds SMART on FHIR scopes, space-separated; nil when absent.
+	Scope *string `json:"scope"`
+	// Patient is the SMART launch context's patient, for patient/ scopes.
+	Patient string `json:"patient"`
 }
 
 // Verify checks token's signature against its issuer's configured keys, its
@@ -127,6 +132,20 @@ func (v *Verifier) Verify(token string) (Principal, error) {
 	}
 	if claims.ExpiresAt != nil {
 		p.ExpiresAt = claims.ExpiresAt.Time
+	}
+	if claims.Scope != nil {
+		scopes, err := ParseScopes(*claims.Scope)
+		if err != nil {
+			return Principal{}, err
+		}
+		spelled := make([]string, len(scopes))
+		for i, sc := range scopes {
+			spelled[i] = sc.String()
+		}
+		p.Scoped, p.Scopes, p.LaunchPatient = true, strings.Join(spelled, " "), claims.Patient
+	}
+	if p.Scoped && p.Role == RolePatient {
+		p.LaunchPatient = p.Subject // a patient's context is themselves, whatever the token says
 	}
 	if err := p.Validate(); err != nil {
 		return Principal{}, err

@@ -54,12 +54,18 @@ type Authorizer interface {
 type Access struct {
 	Action, Purpose, BreakGlass   string
 	PatientID, Category, RecordID string
+	// ResourceType is the FHIR type asked for, "" when not known;
+	// Interaction the FHIR interaction as a SMART permission (c r u d s),
+	// "" for r on a read and c on a write. A caller with SMART scopes is
+	// matched against them.
+	ResourceType, Interaction string
 }
 
 // Subject is a verified caller as the consent service takes them in
-// on_behalf_of.
+// on_behalf_of, with their SMART scopes.
 func Subject(p auth.Principal) *consentv1.Subject {
-	return &consentv1.Subject{Id: p.Subject, Role: string(p.Role), Org: p.Org, Issuer: p.Issuer, StudyId: p.StudyID}
+	return &consentv1.Subject{Id: p.Subject, Role: string(p.Role), Org: p.Org, Issuer: p.Issuer, StudyId: p.StudyID,
+		Scoped: p.Scoped, Scopes: p.Scopes, LaunchPatient: p.LaunchPatient}
 }
 
 // Authorize asks for one decision for the verified caller p. It returns
@@ -77,6 +83,8 @@ func Authorize(ctx context.Context, d Authorizer, p auth.Principal, a Access) ([
 		Purpose:          a.Purpose,
 		BreakGlassReason: a.BreakGlass,
 		OnBehalfOf:       who,
+		FhirResourceType: a.ResourceType,
+		FhirInteraction:  a.Interaction,
 	})
 	if err != nil {
 		return nil, FromStatus(err)

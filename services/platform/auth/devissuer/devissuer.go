@@ -166,6 +166,11 @@ type Claims struct {
 	Role      auth.Role
 	Org       string
 	StudyID   string
+	// Scope, when set, is a SMART on FHIR scope claim (space-separated):
+	// the token is then an app's, allowed only what its scopes allow.
+	Scope string
+	// Patient is the SMART launch context's patient, for patient/ scopes.
+	Patient string
 }
 
 // Issue signs a token for c, valid from now for ttl. It refuses claims that
@@ -177,8 +182,11 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration) (string, error) {
 	if len(c.Audiences) == 0 || slices.Contains(c.Audiences, "") {
 		return "", errors.New("devissuer: an audience is empty")
 	}
-	p := auth.Principal{Subject: c.Subject, Role: c.Role, Org: c.Org, StudyID: c.StudyID}
+	p := auth.Principal{Subject: c.Subject, Role: c.Role, Org: c.Org, StudyID: c.StudyID, LaunchPatient: c.Patient}
 	if err := p.Validate(); err != nil {
+		return "", fmt.Errorf("devissuer: %w", err)
+	}
+	if _, err := auth.ParseScopes(c.Scope); err != nil {
 		return "", fmt.Errorf("devissuer: %w", err)
 	}
 	now := time.Now().Truncate(time.Second)
@@ -196,6 +204,12 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration) (string, error) {
 	}
 	if c.StudyID != "" {
 		claims["study"] = c.StudyID
+	}
+	if c.Scope != "" {
+		claims["scope"] = c.Scope
+	}
+	if c.Patient != "" {
+		claims["patient"] = c.Patient
 	}
 	return i.Sign(claims)
 }
