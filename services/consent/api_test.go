@@ -673,6 +673,21 @@ func TestListConsentsAndAccessLog(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a patient's SMART app reads only within its scopes", func(t *testing.T) {
+		l := &fakeLedger{
+			consents: func(string, int, string) (ledgerapi.ConsentPage, error) { return ledgerapi.ConsentPage{}, nil },
+			events:   func(string, int, string) (ledgerapi.AccessEventPage, error) { return ledgerapi.AccessEventPage{}, nil },
+		}
+		api, _ := patientService(t, l, registeredView(t))
+		app := auth.NewContext(testContext(t), auth.Principal{Subject: "pat-1", Role: auth.RolePatient, Scoped: true,
+			Scopes: "patient/AuditEvent.rs", LaunchPatient: "pat-1"})
+		if _, err := api.GetAccessLog(app, &consentv1.GetAccessLogRequest{}); err != nil {
+			t.Errorf("access log within patient/AuditEvent.rs: %v", err)
+		}
+		if _, err := api.ListConsents(app, &consentv1.ListConsentsRequest{}); codeOf(err) != codes.PermissionDenied || l.called("ConsentsByPatient") != 0 {
+			t.Errorf("consents outside the scopes: %v (ledger asked %d times)", err, l.called("ConsentsByPatient"))
+		}
+	})
 	t.Run("clinician may not read a patient's log", func(t *testing.T) {
 		l := &fakeLedger{}
 		api, _ := patientService(t, l, registeredView(t))

@@ -197,6 +197,9 @@ func pageSize(n int32) (int, error) {
 
 // consents is one page of the calling patient's consents.
 func (s *service) consents(ctx context.Context, p auth.Principal, size int32, token string) ([]ledgerapi.Consent, string, error) {
+	if !p.ScopePermits("Consent", "s", p.Subject) {
+		return nil, "", fmt.Errorf("%w: the app's SMART scopes do not allow reading the consents (patient/Consent.rs)", ErrPermission)
+	}
 	return callersPage(p, size, func(patientID string, n int) ([]ledgerapi.Consent, string, error) {
 		page, err := s.ledger.ConsentsByPatient(ctx, patientID, n, token)
 		return page.Items, page.Bookmark, err
@@ -205,6 +208,9 @@ func (s *service) consents(ctx context.Context, p auth.Principal, size int32, to
 
 // accessLog is one page of the calling patient's access events.
 func (s *service) accessLog(ctx context.Context, p auth.Principal, size int32, token string) ([]ledgerapi.AccessEvent, string, error) {
+	if !p.ScopePermits("AuditEvent", "s", p.Subject) {
+		return nil, "", fmt.Errorf("%w: the app's SMART scopes do not allow reading the access log (patient/AuditEvent.rs)", ErrPermission)
+	}
 	return callersPage(p, size, func(patientID string, n int) ([]ledgerapi.AccessEvent, string, error) {
 		page, err := s.ledger.AccessEvents(ctx, patientID, n, token)
 		return page.Items, page.Bookmark, err

@@ -320,11 +320,9 @@ func (a *fhirAPI) history(w http.ResponseWriter, r *http.Request, p auth.Princip
 			a.fail(ctx, w, err)
 			return
 		}
-		if i == total-1-offset {
-			if t, _ := fhir.ResourceTypeOf(raw); t != typ {
-				writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s is not a %s", t, id, typ), nil)
-				return
-			}
+		if t, _ := fhir.ResourceTypeOf(raw); t != typ {
+			writeOutcome(w, http.StatusNotFound, "not-found", fmt.Sprintf("%s/%s is not a %s", t, id, typ), nil)
+			return
 		}
 		view, err := fhir.WithServerMeta(raw, serverMeta(n))
 		if err != nil {

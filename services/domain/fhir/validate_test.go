@@ -385,3 +385,18 @@ func TestValidateR4Examples(t *testing.T) {
 		})
 	}
 }
+
+// Inspect is Validate without the R4 structure: the patient and the type
+// are still checked.
+func TestInspect(t *testing.T) {
+	notR4 := `{"resourceType":"Observation","subject":{"reference":"Patient/pat-1"},"status":"bogus"}`
+	if _, err := fhir.Validate([]byte(notR4), patient); !errors.Is(err, fhir.ErrInvalid) {
+		t.Fatalf("Validate: %v", err)
+	}
+	if got, err := fhir.Inspect([]byte(notR4), patient); err != nil || got.Type != "Observation" || got.Category != "labs" {
+		t.Fatalf("Inspect = %+v, %v", got, err)
+	}
+	if _, err := fhir.Inspect([]byte(notR4), "pat-2"); !errors.Is(err, fhir.ErrWrongPatient) {
+		t.Fatalf("Inspect for another patient: %v", err)
+	}
+}
