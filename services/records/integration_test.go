@@ -286,7 +286,8 @@ func TestRecordsIntegration(t *testing.T) {
 			req   *recordsv1.VerifyRecordRequest
 			match bool
 		}{
-			{"the resource, reformatted", &recordsv1.VerifyRecordRequest{Resource: append([]byte("\n  "), raw...)}, true},
+			{"the resource as filed", &recordsv1.VerifyRecordRequest{Resource: raw}, true},
+			{"the resource, reformatted: another file", &recordsv1.VerifyRecordRequest{Resource: append([]byte("\n  "), raw...)}, false},
 			{"the hash, against the record", &recordsv1.VerifyRecordRequest{RecordId: rec.GetRecordId(), Sha256: sum}, true},
 			{"an altered resource", &recordsv1.VerifyRecordRequest{Resource: labResult(p.ID, marker+"-forged")}, false},
 			{"an altered resource, against the record", &recordsv1.VerifyRecordRequest{RecordId: rec.GetRecordId(), Resource: labResult(p.ID, marker+"-forged")}, false},
