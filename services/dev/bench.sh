@@ -39,6 +39,8 @@ bench "revocation committed -> first deny, under decision load" \
 	-bench CommitToDeny -benchtime 20x -tags integration ./services/consent/
 bench "policy engine (baseline: bare prepared OPA)" \
 	-bench . -benchtime 2000x ./services/domain/policy/
+bench "FHIR R4 validation of a put (baseline: the same resource's other checks, what a read does)" \
+	-bench Validate -benchtime 2s ./services/domain/fhir/
 bench "vault: seal and open of a 10 KB object" \
 	-bench . ./services/platform/vault/
 bench "records: put and get of a 10 KB resource (baseline: plain MinIO put and get of the same bytes)" \

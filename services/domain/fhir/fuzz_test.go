@@ -56,6 +56,17 @@ func FuzzValidate(f *testing.F) {
 			checkOneSentinel(t, err)
 			return
 		}
+		// The FHIR API files a resource for the patient PatientOf reads from
+		// it: that must be the one Validate checked, and Inspect agrees.
+		if got, err := fhir.PatientOf(raw); err != nil || got != patientID {
+			t.Fatalf("PatientOf = %q, %v; Validate accepted it for %q", got, err, patientID)
+		}
+		if typ, err := fhir.ResourceTypeOf(raw); err != nil || typ != res.Type {
+			t.Fatalf("ResourceTypeOf = %q, %v; Validate says %s", typ, err, res.Type)
+		}
+		if again, err := fhir.Inspect(raw, patientID); err != nil || again != res {
+			t.Fatalf("Inspect = %+v, %v; Validate %+v", again, err, res)
+		}
 		if len(raw) > fhir.MaxResourceBytes {
 			t.Fatalf("accepted %d bytes", len(raw))
 		}
