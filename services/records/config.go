@@ -21,6 +21,9 @@ type Config struct {
 	// VerifyRate bounds the public verifications one client address may
 	// ask for.
 	VerifyRate serving.Rate
+	// SearchRate bounds the FHIR searches (records, consents, the access
+	// log) one caller may ask for: each reads many records or ledger pages.
+	SearchRate serving.Rate
 
 	// hooks are test-only points inside a put (nil in production).
 	hooks *hooks
@@ -29,7 +32,7 @@ type Config struct {
 // NewConfig returns the defaults.
 func NewConfig() Config {
 	return Config{Bucket: "records", WearablesBucket: "wearables", SweepEvery: 10 * time.Minute, PendingAfter: time.Hour,
-		VerifyRate: serving.Rate{PerSecond: 20, Burst: 40}}
+		VerifyRate: serving.Rate{PerSecond: 20, Burst: 40}, SearchRate: serving.Rate{PerSecond: 5, Burst: 20}}
 }
 
 // Validate reports every missing or impossible setting at once.

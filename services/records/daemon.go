@@ -61,6 +61,9 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	if svc.verifyLimit, err = serving.NewLimiter(cfg.VerifyRate); err != nil {
 		return nil, err
 	}
+	if svc.searchLimit, err = serving.NewLimiter(cfg.SearchRate); err != nil {
+		return nil, err
+	}
 	svc.filers = map[string]Filer{}
 	for _, f := range ledgers {
 		svc.filers[f.MSPID()] = f

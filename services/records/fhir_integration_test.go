@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,13 +24,8 @@ import (
 	"healthexchange/services/platform/auth/devissuer"
 )
 
-// fhirHTTP calls the FHIR API of the harness's records service over TLS.
-type fhirHTTP struct {
-	base   string
-	client *http.Client
-}
-
-func newFHIRHTTP(t *testing.T, h *harness) *fhirHTTP {
+// newFHIRHTTP calls the FHIR API of the harness's records service over TLS.
+func newFHIRHTTP(t *testing.T, h *harness) fhirClient {
 	t.Helper()
 	pem, err := os.ReadFile(itest.Env(t).ServicesTLS.CA)
 	if err != nil {
@@ -39,32 +33,8 @@ func newFHIRHTTP(t *testing.T, h *harness) *fhirHTTP {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
-	return &fhirHTTP{base: "https://" + h.daemon.HTTPAddr + FHIRBase,
+	return fhirClient{base: "https://" + h.daemon.HTTPAddr + FHIRBase,
 		client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
-}
-
-func (c *fhirHTTP) do(t *testing.T, method, path, token string, body []byte, header ...string) fhirAnswer {
-	t.Helper()
-	req, err := http.NewRequestWithContext(itest.Context(t), method, c.base+path, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/fhir+json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := c.client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return fhirAnswer{resp.StatusCode, resp.Header, b}
 }
 
 // On the real network, MinIO and consent service: a lab filed through the

@@ -49,14 +49,14 @@ func (s *Service) FHIRHandler(v Verifier) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+FHIRBase+"/metadata", a.metadata)
 	mux.HandleFunc("GET "+FHIRBase+"/.well-known/smart-configuration", smartConfigurationHandler)
-	mux.HandleFunc("GET "+FHIRBase+"/{type}", a.withCaller(a.search))
+	mux.HandleFunc("GET "+FHIRBase+"/{type}", a.withCaller(a.throttled(a.search)))
 	mux.HandleFunc("POST "+FHIRBase+"/{type}", a.withCaller(a.create))
 	mux.HandleFunc("GET "+FHIRBase+"/{type}/{id}", a.withCaller(a.read))
 	mux.HandleFunc("PUT "+FHIRBase+"/{type}/{id}", a.withCaller(a.update))
 	mux.HandleFunc("GET "+FHIRBase+"/{type}/{id}/_history", a.withCaller(a.history))
 	mux.HandleFunc("GET "+FHIRBase+"/{type}/{id}/_history/{vid}", a.withCaller(a.read))
 	for _, typ := range []string{"Consent", "AuditEvent"} {
-		mux.HandleFunc("GET "+FHIRBase+"/"+typ, a.withCaller(a.searchLedger(typ)))
+		mux.HandleFunc("GET "+FHIRBase+"/"+typ, a.withCaller(a.throttled(a.searchLedger(typ))))
 		mux.HandleFunc("GET "+FHIRBase+"/"+typ+"/{id}", a.withCaller(a.readLedger(typ)))
 		mux.HandleFunc("POST "+FHIRBase+"/"+typ, readOnly)
 		mux.HandleFunc("PUT "+FHIRBase+"/"+typ+"/{id}", readOnly)
@@ -94,6 +94,21 @@ func acceptsJSON(accept string) bool {
 }
 
 type callerHandler func(w http.ResponseWriter, r *http.Request, p auth.Principal)
+
+// throttled refuses a caller past the service's search rate (429, with
+// Retry-After): a search reads many records or ledger pages.
+func (a *fhirAPI) throttled(h callerHandler) callerHandler {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
+		if a.svc.searchLimit != nil {
+			if ok, wait := a.svc.searchLimit.Allow(p.Issuer + "|" + p.Org + "|" + p.Subject); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+				writeOutcome(w, http.StatusTooManyRequests, "throttled", "too many searches: try again after Retry-After seconds", nil)
+				return
+			}
+		}
+		h(w, r, p)
+	}
+}
 
 // withCaller verifies the bearer token (401 without a valid one, before the
 // body is read) and checks the type in the path.

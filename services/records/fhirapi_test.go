@@ -22,6 +22,7 @@ import (
 	"healthexchange/services/domain/fhir"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/objectstore/objectstoretest"
+	"healthexchange/services/platform/serving"
 	"healthexchange/services/store/readingstore"
 	"healthexchange/wearables/mhealth"
 )
@@ -40,16 +41,27 @@ func (t tokens) Verify(token string) (auth.Principal, error) {
 // fhirFixture is the FHIR API over a fixture, on an httptest server.
 type fhirFixture struct {
 	*fixture
-	srv *httptest.Server
+	fhirClient
 }
 
 func newFHIRFixture(t *testing.T) *fhirFixture {
-	f := newFixture(t)
-	h := f.svc.FHIRHandler(tokens{"tok-dr": drWho, "tok-alice": alice,
-		"tok-p": {Subject: "p-example", Role: auth.RolePatient}})
-	srv := httptest.NewServer(h)
+	f := &fhirFixture{fixture: newFixture(t)}
+	f.serve(t, tokens{"tok-dr": drWho, "tok-alice": alice, "tok-p": {Subject: "p-example", Role: auth.RolePatient}})
+	return f
+}
+
+// serve serves the fixture's FHIR API, to the callers of tokens, on a new
+// server that f calls from now on.
+func (f *fhirFixture) serve(t *testing.T, v tokens) {
+	srv := httptest.NewServer(f.svc.FHIRHandler(v))
 	t.Cleanup(srv.Close)
-	return &fhirFixture{fixture: f, srv: srv}
+	f.fhirClient = fhirClient{base: srv.URL + FHIRBase, client: srv.Client()}
+}
+
+// fhirClient calls a FHIR API at base.
+type fhirClient struct {
+	base   string
+	client *http.Client
 }
 
 type fhirAnswer struct {
@@ -70,10 +82,10 @@ func (a fhirAnswer) json(t *testing.T) map[string]any {
 }
 
 // do sends a request; url is relative to the FHIR base unless absolute.
-func (f *fhirFixture) do(t *testing.T, method, url, token string, body []byte, header ...string) fhirAnswer {
+func (c fhirClient) do(t *testing.T, method, url, token string, body []byte, header ...string) fhirAnswer {
 	t.Helper()
 	if !strings.HasPrefix(url, "http") {
-		url = f.srv.URL + FHIRBase + url
+		url = c.base + url
 	}
 	req, err := http.NewRequestWithContext(testContext(t), method, url, bytes.NewReader(body))
 	if err != nil {
@@ -88,7 +100,7 @@ func (f *fhirFixture) do(t *testing.T, method, url, token string, body []byte, h
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,10 +614,7 @@ func TestFHIRConsentAndAuditEvent(t *testing.T) {
 func TestFHIRDecisionsNameTypeAndInteraction(t *testing.T) {
 	f := newFHIRFixture(t)
 	app := auth.Principal{Subject: "dr-app", Role: auth.RoleClinician, Org: "ProvidersMSP", Scoped: true, Scopes: "user/Observation.cruds"}
-	h := f.svc.FHIRHandler(tokens{"tok-app": app})
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	f.srv = srv
+	f.serve(t, tokens{"tok-app": app})
 	created := f.do(t, "POST", "/Observation", "tok-app", observation("alice", "x"))
 	id := created.json(t)["id"].(string)
 	f.do(t, "GET", "/Observation/"+id, "tok-app", nil)
@@ -631,7 +640,7 @@ func TestSMARTConfiguration(t *testing.T) {
 		TokenEndpoint   *string  `json:"token_endpoint"`
 	}
 	if a.code != 200 || json.Unmarshal(a.body, &c) != nil || !slices.Contains(c.Capabilities, "permission-v2") ||
-		!slices.Contains(c.ScopesSupported, "patient/AuditEvent.rs") || c.FHIRBase != f.srv.URL+FHIRBase || c.TokenEndpoint != nil {
+		!slices.Contains(c.ScopesSupported, "patient/AuditEvent.rs") || c.FHIRBase != f.base || c.TokenEndpoint != nil {
 		t.Fatalf("%d %s", a.code, a.body)
 	}
 }
@@ -642,11 +651,9 @@ func TestFHIRLedgerViewsWithinScopes(t *testing.T) {
 	patientApp := func(scopes string) auth.Principal {
 		return auth.Principal{Subject: "alice", Role: auth.RolePatient, Scoped: true, Scopes: scopes, LaunchPatient: "alice"}
 	}
-	srv := httptest.NewServer(f.svc.FHIRHandler(tokens{
+	f.serve(t, tokens{
 		"tok-audit": patientApp("patient/AuditEvent.rs"), "tok-obs": patientApp("patient/Observation.rs"), "tok-all": patientApp("patient/*.rs"),
-	}))
-	defer srv.Close()
-	f.srv = srv
+	})
 	for _, c := range []struct {
 		token, path string
 		code        int
@@ -721,5 +728,29 @@ func TestFHIRSearchWearableReadings(t *testing.T) {
 	f.decider.allow = func(action string, r *consentv1.Resource) bool { return r.GetCategory() != "vitals" }
 	if n, _ := search("category=vital-signs&date=ge2026-11-20&date=lt2026-11-21"); n != 0 {
 		t.Errorf("vitals denied: %d", n)
+	}
+}
+
+// A caller past the search rate is refused with 429 and Retry-After; a
+// read is not a search, and another caller is not held up.
+func TestFHIRSearchRate(t *testing.T) {
+	f := newFHIRFixture(t)
+	var err error
+	if f.svc.searchLimit, err = serving.NewLimiter(serving.Rate{PerSecond: 0.01, Burst: 3}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if a := f.do(t, "GET", "/Observation?patient=alice", "tok-dr", nil); a.code != 200 {
+			t.Fatalf("search %d: %d", i, a.code)
+		}
+	}
+	a := f.do(t, "GET", "/AuditEvent", "tok-alice", nil)
+	if a.code != 200 {
+		t.Fatalf("another caller: %d %s", a.code, a.body)
+	}
+	a = f.do(t, "GET", "/Observation?patient=alice", "tok-dr", nil)
+	a.outcome(t, http.StatusTooManyRequests, "throttled")
+	if a.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After")
 	}
 }

@@ -80,6 +80,8 @@ type Service struct {
 	pendingAfter time.Duration
 	// verifyLimit bounds each client's public verifications (nil: none).
 	verifyLimit *serving.Limiter
+	// searchLimit bounds each caller's FHIR searches (nil: none).
+	searchLimit *serving.Limiter
 	// notary, if set, is the local copy of the notary a get reads the
 	// record's history from (nil: the ledger is asked every time).
 	notary *NotaryView

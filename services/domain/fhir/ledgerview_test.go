@@ -61,11 +61,7 @@ func TestConsentResource(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkR4(t, raw)
-			for _, w := range c.want {
-				if !strings.Contains(string(raw), w) {
-					t.Errorf("missing %s in %s", w, raw)
-				}
-			}
+			checkContains(t, raw, c.want)
 		})
 	}
 }
@@ -108,11 +104,7 @@ func TestAuditEventResource(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkR4(t, raw)
-			for _, w := range c.want {
-				if !strings.Contains(string(raw), w) {
-					t.Errorf("missing %s in %s", w, raw)
-				}
-			}
+			checkContains(t, raw, c.want)
 		})
 	}
 }
@@ -144,14 +136,20 @@ func TestReadingObservation(t *testing.T) {
 			if id, _ := fhir.ReadingID("watch-1", 7, 3); m["id"] != id || !strings.Contains(string(raw), `"value":"watch-1/7/3"`) {
 				t.Errorf("id %v in %s", m["id"], raw)
 			}
-			for _, w := range c.want {
-				if !strings.Contains(string(raw), w) {
-					t.Errorf("missing %s in %s", w, raw)
-				}
-			}
+			checkContains(t, raw, c.want)
 		})
 	}
 	if _, ok := fhir.ReadingID(strings.Repeat("d", 40), 1, 1); ok {
 		t.Error("an id longer than 64 characters")
+	}
+}
+
+// checkContains checks that the JSON raw holds each of want.
+func checkContains(t *testing.T, raw []byte, want []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(string(raw), w) {
+			t.Errorf("missing %s in %s", w, raw)
+		}
 	}
 }
