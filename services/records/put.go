@@ -148,6 +148,19 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	if err != nil {
 		return PutResult{}, err
 	}
+	if latest != nil {
+		// The ledger knows the record's category, not its type: the
+		// stored version tells (it is read here, checked against its
+		// notarization, and never returned).
+		stored, err := s.read(ctx, *latest)
+		if err != nil {
+			return PutResult{}, err
+		}
+		if typ, _ := fhir.ResourceTypeOf(stored); typ != res.Type {
+			return PutResult{}, fmt.Errorf("%w: record %s is of type %s; a new version cannot change it to %s (store a new record instead)",
+				ErrInvalid, req.RecordID, typ, res.Type)
+		}
+	}
 
 	key := req.IdempotencyKey
 	if key == "" {

@@ -187,6 +187,11 @@ func TestUpdateVersions(t *testing.T) {
 	if _, err := f.svc.Put(testContext(t), drWho, PutRequest{PatientID: "alice", RecordID: id, Resource: condition("alice", "c")}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("update changing the category: %v, want ErrInvalid", err)
 	}
+	report := []byte(`{"resourceType":"DiagnosticReport","status":"final","code":{"text":"panel"},"subject":{"reference":"Patient/alice"}}`)
+	if _, err := f.svc.Put(testContext(t), drWho, PutRequest{PatientID: "alice", RecordID: id, Resource: report}); !errors.Is(err, ErrInvalid) ||
+		!strings.Contains(err.Error(), "is of type Observation; a new version cannot change it to DiagnosticReport") {
+		t.Fatalf("update changing the type within the category (labs): %v, want ErrInvalid", err)
+	}
 	if _, err := f.svc.Put(testContext(t), drWho, PutRequest{PatientID: "bob", RecordID: id, Resource: observation("bob", "b")}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("update of alice's record as bob's: %v, want ErrNotFound", err)
 	}
