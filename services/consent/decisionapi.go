@@ -72,10 +72,6 @@ func (a *decisionAPI) actor(ctx context.Context, onBehalf *consentv1.Subject) (a
 	return p, nil
 }
 
-// principalKey names a person for rate limits: the same subject from
-// another issuer or organisation is someone else.
-func principalKey(p auth.Principal) string { return p.Issuer + "|" + p.Org + "|" + p.Subject }
-
 // decideMessages decides one query per resource for who is acting.
 func (a *decisionAPI) decideMessages(ctx context.Context, onBehalf *consentv1.Subject, asked query, resources []*consentv1.Resource) ([]*consentv1.Decision, error) {
 	p, err := a.actor(ctx, onBehalf)
@@ -83,7 +79,7 @@ func (a *decisionAPI) decideMessages(ctx context.Context, onBehalf *consentv1.Su
 		return nil, err
 	}
 	if a.decisionLimit != nil {
-		if err := a.decisionLimit.Throttle(ctx, principalKey(p), "decisions"); err != nil {
+		if err := a.decisionLimit.Throttle(ctx, p.Key(), "decisions"); err != nil {
 			return nil, err
 		}
 	}

@@ -240,7 +240,7 @@ func (s *service) createRequest(ctx context.Context, p auth.Principal, patientID
 		return accessRequest{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if s.requestLimit != nil {
-		if err := s.requestLimit.Throttle(ctx, principalKey(p), "access requests"); err != nil {
+		if err := s.requestLimit.Throttle(ctx, p.Key(), "access requests"); err != nil {
 			return accessRequest{}, err
 		}
 	}

@@ -57,7 +57,8 @@ func (s *Service) FHIRHandler(v Verifier) http.Handler {
 	mux.HandleFunc("GET "+FHIRBase+"/{type}/{id}/_history/{vid}", a.withCaller(a.read))
 	for _, typ := range []string{"Consent", "AuditEvent"} {
 		mux.HandleFunc("GET "+FHIRBase+"/"+typ, a.withCaller(a.throttled(a.searchLedger(typ))))
-		mux.HandleFunc("GET "+FHIRBase+"/"+typ+"/{id}", a.withCaller(a.readLedger(typ)))
+		// A read looks through the whole list too: throttled as a search.
+		mux.HandleFunc("GET "+FHIRBase+"/"+typ+"/{id}", a.withCaller(a.throttled(a.readLedger(typ))))
 		mux.HandleFunc("POST "+FHIRBase+"/"+typ, readOnly)
 		mux.HandleFunc("PUT "+FHIRBase+"/"+typ+"/{id}", readOnly)
 		mux.HandleFunc("DELETE "+FHIRBase+"/"+typ+"/{id}", readOnly)
@@ -100,7 +101,7 @@ type callerHandler func(w http.ResponseWriter, r *http.Request, p auth.Principal
 func (a *fhirAPI) throttled(h callerHandler) callerHandler {
 	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) {
 		if a.svc.searchLimit != nil {
-			if ok, wait := a.svc.searchLimit.Allow(p.Issuer + "|" + p.Org + "|" + p.Subject); !ok {
+			if ok, wait := a.svc.searchLimit.Allow(p.Key()); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 				writeOutcome(w, http.StatusTooManyRequests, "throttled", "too many searches: try again after Retry-After seconds", nil)
 				return
@@ -127,7 +128,7 @@ func (a *fhirAPI) withCaller(h callerHandler) http.HandlerFunc {
 			return
 		}
 		if typ := r.PathValue("type"); typ != "" {
-			if !served(typ) {
+			if !fhir.Searchable(typ) {
 				writeOutcome(w, http.StatusNotFound, "not-supported",
 					fmt.Sprintf("resource type %q is not served here (served: %s)", typ, strings.Join(fhir.SearchTypes(), ", ")), nil)
 				return
@@ -136,15 +137,6 @@ func (a *fhirAPI) withCaller(h callerHandler) http.HandlerFunc {
 		}
 		h(w, r, p)
 	}
-}
-
-func served(typ string) bool {
-	for _, t := range fhir.SearchTypes() {
-		if t == typ {
-			return true
-		}
-	}
-	return false
 }
 
 // read serves GET /{type}/{id} and GET /{type}/{id}/_history/{vid}.
@@ -409,17 +401,10 @@ func (a *fhirAPI) search(w http.ResponseWriter, r *http.Request, p auth.Principa
 	writeJSON(w, http.StatusOK, bundle)
 }
 
-// paging reads _count and _offset of a history.
+// paging reads _count and _offset of a history or a ledger view's search.
 func paging(q url.Values) (count, offset int, err error) {
-	count = fhir.DefaultCount
-	for name, dst := range map[string]*int{"_count": &count, "_offset": &offset} {
-		if v := q.Get(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > 1_000_000 || name == "_count" && (n < 1 || n > fhir.MaxCount) {
-				return 0, 0, fmt.Errorf("%w: %s must be a number (_count 1 to %d)", ErrInvalid, name, fhir.MaxCount)
-			}
-			*dst = n
-		}
+	if count, offset, err = fhir.Paging(q); err != nil {
+		return 0, 0, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return count, offset, nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
@@ -33,9 +34,7 @@ func ownPatient(p auth.Principal, q url.Values) (string, error) {
 	if patient == "" && p.Role == auth.RolePatient {
 		patient = p.Subject
 	}
-	if len(patient) > len("Patient/") && patient[:len("Patient/")] == "Patient/" {
-		patient = patient[len("Patient/"):]
-	}
+	patient = strings.TrimPrefix(patient, "Patient/")
 	if patient == "" {
 		return "", fmt.Errorf("%w: patient is required", ErrInvalid)
 	}
@@ -55,50 +54,71 @@ func scopeAllows(p auth.Principal, typ, interaction, patient string) error {
 	return nil
 }
 
-// consents reads every consent of the patient, newest grant first.
-func (s *Service) consents(ctx context.Context, patient string) ([]ledgerapi.Consent, error) {
-	var out []ledgerapi.Consent
-	token := ""
+// allPages reads a list from the ledger page by page (fetch answers the
+// items after a bookmark and the next bookmark, "" after the last), at
+// most maxLedgerPages of them: a longer list is an error, not a part.
+func allPages[T any](what string, fetch func(bookmark string) ([]T, string, error)) ([]T, error) {
+	var out []T
+	bookmark := ""
 	for range maxLedgerPages {
-		page, err := s.ledger.ConsentsByPatient(ctx, patient, 100, token)
+		items, next, err := fetch(bookmark)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, page.Items...)
-		if token = page.Bookmark; token == "" {
-			slices.SortStableFunc(out, func(a, b ledgerapi.Consent) int { return -compareStrings(a.GrantedAt, b.GrantedAt) })
+		out = append(out, items...)
+		if bookmark = next; bookmark == "" {
 			return out, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: the patient has more than %d consents; not served here", ErrInvalid, maxLedgerPages*100)
+	return nil, fmt.Errorf("%w: the patient has more than %d %s; not served here", ErrInvalid, maxLedgerPages*ledgerPageSize, what)
 }
 
-// accessEvents reads the patient's access log, newest first.
-func (s *Service) accessEvents(ctx context.Context, patient string) ([]ledgerapi.AccessEvent, error) {
-	var out []ledgerapi.AccessEvent
-	token := ""
-	for range maxLedgerPages {
-		page, err := s.ledger.AccessEvents(ctx, patient, 100, token)
+// ledgerPageSize is the page size asked of the ledger.
+const ledgerPageSize = 100
+
+// ledgerEntries are the patient's consents or access events that a ledger
+// view serves, in its order: their ids, and how to write the i-th as FHIR
+// (done for the entries served only).
+type ledgerEntries struct {
+	ids   []string
+	write func(i int) ([]byte, error)
+}
+
+// ledgerView reads the patient's consents (newest grant first, of status
+// when set) or access events (newest first, recorded within dates).
+func (s *Service) ledgerView(ctx context.Context, typ, patient, status string, dates []fhir.DateBound) (ledgerEntries, error) {
+	if typ == "Consent" {
+		all, err := allPages("consents", func(b string) ([]ledgerapi.Consent, string, error) {
+			page, err := s.ledger.ConsentsByPatient(ctx, patient, ledgerPageSize, b)
+			return page.Items, page.Bookmark, err
+		})
 		if err != nil {
-			return nil, err
+			return ledgerEntries{}, err
 		}
-		out = append(out, page.Items...)
-		if token = page.Bookmark; token == "" {
-			slices.Reverse(out) // the ledger lists them oldest first
-			return out, nil
+		slices.SortStableFunc(all, func(a, b ledgerapi.Consent) int { return strings.Compare(b.GrantedAt, a.GrantedAt) })
+		all = slices.DeleteFunc(all, func(c ledgerapi.Consent) bool {
+			return status != "" && (status == "active") != (c.Status == ledgerapi.StatusActive)
+		})
+		out := ledgerEntries{write: func(i int) ([]byte, error) { return fhir.ConsentResource(all[i]) }}
+		for _, c := range all {
+			out.ids = append(out.ids, c.ConsentID)
 		}
+		return out, nil
 	}
-	return nil, fmt.Errorf("%w: the access log has more than %d events; read it with the patient CLI", ErrInvalid, maxLedgerPages*100)
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+	all, err := allPages("access events", func(b string) ([]ledgerapi.AccessEvent, string, error) {
+		page, err := s.ledger.AccessEvents(ctx, patient, ledgerPageSize, b)
+		return page.Items, page.Bookmark, err
+	})
+	if err != nil {
+		return ledgerEntries{}, err
 	}
-	return 0
+	slices.Reverse(all) // the ledger lists them oldest first
+	all = slices.DeleteFunc(all, func(e ledgerapi.AccessEvent) bool { return !recordedWithin(e.Time, dates) })
+	out := ledgerEntries{write: func(i int) ([]byte, error) { return fhir.AuditEventResource(all[i]) }}
+	for _, e := range all {
+		out.ids = append(out.ids, e.EventID)
+	}
+	return out, nil
 }
 
 // ledgerSearch parses a Consent or AuditEvent search: patient, _count and
@@ -156,48 +176,21 @@ func (a *fhirAPI) searchLedger(typ string) callerHandler {
 			a.fail(ctx, w, err)
 			return
 		}
-		var resources [][]byte
-		var ids []string
-		if typ == "Consent" {
-			consents, err := a.svc.consents(ctx, patient)
-			if err != nil {
-				a.fail(ctx, w, err)
-				return
-			}
-			for _, c := range consents {
-				if status != "" && (status == "active") != (c.Status == ledgerapi.StatusActive) {
-					continue
-				}
-				raw, err := fhir.ConsentResource(c)
-				if err != nil {
-					a.fail(ctx, w, err)
-					return
-				}
-				resources, ids = append(resources, raw), append(ids, c.ConsentID)
-			}
-		} else {
-			events, err := a.svc.accessEvents(ctx, patient)
-			if err != nil {
-				a.fail(ctx, w, err)
-				return
-			}
-			for _, e := range events {
-				if !recordedWithin(e.Time, dates) {
-					continue
-				}
-				raw, err := fhir.AuditEventResource(e)
-				if err != nil {
-					a.fail(ctx, w, err)
-					return
-				}
-				resources, ids = append(resources, raw), append(ids, e.EventID)
-			}
+		entries, err := a.svc.ledgerView(ctx, typ, patient, status, dates)
+		if err != nil {
+			a.fail(ctx, w, err)
+			return
 		}
-		total := len(resources)
+		total := len(entries.ids)
 		bundle := fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Total: &total}
 		for i := offset; i < total && i < offset+count; i++ {
-			bundle.Entry = append(bundle.Entry, fhir.BundleEntry{FullURL: baseURL(r) + "/" + typ + "/" + ids[i],
-				Resource: resources[i], Search: &fhir.EntrySearch{Mode: "match"}})
+			raw, err := entries.write(i)
+			if err != nil {
+				a.fail(ctx, w, err)
+				return
+			}
+			bundle.Entry = append(bundle.Entry, fhir.BundleEntry{FullURL: baseURL(r) + "/" + typ + "/" + entries.ids[i],
+				Resource: raw, Search: &fhir.EntrySearch{Mode: "match"}})
 		}
 		bundle.Link = pageLinks(r, total, count, offset)
 		writeJSON(w, http.StatusOK, bundle)
@@ -234,29 +227,14 @@ func (a *fhirAPI) readLedger(typ string) callerHandler {
 			return
 		}
 		id := r.PathValue("id")
+		entries, err := a.svc.ledgerView(ctx, typ, p.Subject, "", nil)
 		var raw []byte
-		var err error
-		if typ == "Consent" {
-			var consents []ledgerapi.Consent
-			if consents, err = a.svc.consents(ctx, p.Subject); err == nil {
-				for _, c := range consents {
-					if c.ConsentID == id {
-						raw, err = fhir.ConsentResource(c)
-					}
-				}
+		if err == nil {
+			if i := slices.Index(entries.ids, id); i >= 0 {
+				raw, err = entries.write(i)
+			} else {
+				err = fmt.Errorf("%w: the patient has no %s %s", ErrNotFound, typ, strconv.Quote(id))
 			}
-		} else {
-			var events []ledgerapi.AccessEvent
-			if events, err = a.svc.accessEvents(ctx, p.Subject); err == nil {
-				for _, e := range events {
-					if e.EventID == id {
-						raw, err = fhir.AuditEventResource(e)
-					}
-				}
-			}
-		}
-		if err == nil && raw == nil {
-			err = fmt.Errorf("%w: the patient has no %s %s", ErrNotFound, typ, strconv.Quote(id))
 		}
 		if err != nil {
 			a.fail(ctx, w, err)

@@ -21,8 +21,8 @@ const (
 
 // readingMatch is a wearable reading a search matched, as served.
 type readingMatch struct {
-	id, fullURL string
-	raw         []byte
+	fullURL string
+	raw     []byte
 }
 
 // readingsAsked reports whether an Observation search asks for wearable
@@ -109,8 +109,11 @@ func (s *Service) searchReadings(ctx context.Context, p auth.Principal, base str
 		if len(out) == maxReadings {
 			return fmt.Errorf("%w: more than %d wearable readings match; narrow the date range", ErrInvalid, maxReadings)
 		}
-		id, _ := fhir.ReadingID(r.DeviceID, r.Seq, r.Index)
-		out = append(out, readingMatch{id: id, fullURL: base + "/Observation/" + id, raw: raw})
+		fullURL := fmt.Sprintf("urn:healthexchange:wearable-reading:%s/%d/%d", r.DeviceID, r.Seq, r.Index) // an id too long for FHIR
+		if id, ok := fhir.ReadingID(r.DeviceID, r.Seq, r.Index); ok {
+			fullURL = base + "/Observation/" + id
+		}
+		out = append(out, readingMatch{fullURL: fullURL, raw: raw})
 		return nil
 	})
 	if err != nil {

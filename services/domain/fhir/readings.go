@@ -2,7 +2,6 @@ package fhir
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"healthexchange/wearables/mhealth"
@@ -48,7 +47,7 @@ func ReadingObservation(patientID, deviceID string, seq uint64, index int, r mhe
 		id = ""
 	}
 	quantity := func(v float64) map[string]any {
-		return map[string]any{"value": json4(v), "unit": vs.unit, "system": "http://unitsofmeasure.org", "code": vs.ucum}
+		return map[string]any{"value": v, "unit": vs.unit, "system": "http://unitsofmeasure.org", "code": vs.ucum}
 	}
 	category := concept(observationCategorySystem, "vital-signs", "Vital Signs")
 	var meta any
@@ -95,13 +94,4 @@ func ReadingObservation(patientID, deviceID string, seq uint64, index int, r mhe
 		obs.ValueQuantity = quantity(r.Value)
 	}
 	return Marshal(obs)
-}
-
-// json4 is a reading's value as a JSON number, as the device sent it: the
-// shortest decimal that is the same double.
-type json4 float64
-
-// MarshalJSON writes the number in plain decimal notation.
-func (v json4) MarshalJSON() ([]byte, error) {
-	return strconv.AppendFloat(nil, float64(v), 'f', -1, 64), nil
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -40,13 +41,45 @@ var searchElements = map[string]struct{ category, code, date string }{
 // SearchTypes are the resource types the FHIR API serves, in a stable
 // order. Patient is not among them: a patient's demographics are a record
 // whose id is the patient's, which the API's record ids do not model yet.
-func SearchTypes() []string {
+func SearchTypes() []string { return slices.Clone(searchTypes()) }
+
+var searchTypes = sync.OnceValue(func() []string {
 	types := make([]string, 0, len(searchElements))
 	for t := range searchElements {
 		types = append(types, t)
 	}
 	slices.Sort(types)
 	return types
+})
+
+// Searchable reports whether the FHIR API serves type typ (SearchTypes).
+func Searchable(typ string) bool {
+	_, ok := searchElements[typ]
+	return ok
+}
+
+// Paging reads a search's or a history's _count (DefaultCount when
+// absent, 1 to MaxCount) and _offset (0 to 1,000,000), each given at most
+// once.
+func Paging(q url.Values) (count, offset int, err error) {
+	count = DefaultCount
+	for _, p := range []struct {
+		name string
+		dst  *int
+		min  int
+		max  int
+	}{{"_count", &count, 1, MaxCount}, {"_offset", &offset, 0, 1_000_000}} {
+		values, ok := q[p.name]
+		if !ok {
+			continue
+		}
+		n, convErr := strconv.Atoi(values[0])
+		if len(values) != 1 || convErr != nil || n < p.min || n > p.max {
+			return 0, 0, fmt.Errorf("%w: %s: must be given once, a number from %d to %d", ErrInvalid, p.name, p.min, p.max)
+		}
+		*p.dst = n
+	}
+	return count, offset, nil
 }
 
 // SearchParams returns the search parameters type typ supports besides
@@ -153,20 +186,7 @@ func ParseSearch(typ string, q url.Values) (Search, error) {
 				}
 				s.Date = append(s.Date, d)
 			}
-		case name == "_count" || name == "_offset":
-			v, err := one()
-			if err != nil {
-				return Search{}, err
-			}
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || name == "_count" && (n < 1 || n > MaxCount) || n > 1_000_000 {
-				return Search{}, fmt.Errorf("%w: %s: must be a number (_count 1 to %d)", ErrInvalid, name, MaxCount)
-			}
-			if name == "_count" {
-				s.Count = n
-			} else {
-				s.Offset = n
-			}
+		case name == "_count" || name == "_offset": // Paging, below
 		case name == "_format":
 			v, err := one()
 			if err != nil || !JSONFormat(v) {
@@ -179,6 +199,10 @@ func ParseSearch(typ string, q url.Values) (Search, error) {
 	}
 	if s.Patient == "" {
 		return Search{}, fmt.Errorf("%w: patient is required: every search is of one patient's records", ErrInvalid)
+	}
+	var err error
+	if s.Count, s.Offset, err = Paging(q); err != nil {
+		return Search{}, err
 	}
 	return s, nil
 }

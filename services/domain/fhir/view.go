@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // ServerMeta is what a FHIR server manages itself on a resource it serves:
@@ -150,19 +151,12 @@ func PatientOf(raw []byte) (string, error) {
 			ref = r.Patient.Reference
 		}
 	}
-	id, ok := cutPrefix(ref, "Patient/")
+	id, ok := strings.CutPrefix(ref, "Patient/")
 	if !ok || !validID(id) {
 		return "", failf(ErrWrongPatient, jsonPath(key(kind.patientField), key("reference")),
 			"missing: the resource must name its patient as the reference Patient/<id>")
 	}
 	return id, nil
-}
-
-func cutPrefix(s, prefix string) (string, bool) {
-	if len(s) < len(prefix) || s[:len(prefix)] != prefix {
-		return "", false
-	}
-	return s[len(prefix):], true
 }
 
 // Categories returns the record categories a resource of type typ can be

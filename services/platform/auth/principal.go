@@ -104,6 +104,10 @@ func (p Principal) Validate() error {
 	return nil
 }
 
+// Key names the person for rate limits and the like: the same subject
+// from another issuer or organisation is someone else.
+func (p Principal) Key() string { return p.Issuer + "|" + p.Org + "|" + p.Subject }
+
 // ResourceScopes are the caller's SMART resource scopes, parsed.
 func (p Principal) ResourceScopes() []Scope {
 	scopes, _ := ParseScopes(p.Scopes) // Validate has checked them
