@@ -477,7 +477,7 @@ write_client_config_ha() {
     jq -Rn '[inputs | split(" ") | {service:(.[0] | sub("-[a-z]$"; "")), name:.[0], grpc:.[1], http:.[2]}]
       | group_by(.service) | map({(.[0].service): {grpc:(map(.grpc) | join(",")), http:(map(.http) | join(",")),
           instances:map({name, grpc, http})}}) | add
-      | .consent.orgs = ["providers","stmarys","pharmacy","insurer","research"] | .records.orgs = ["providers","stmarys"]
+      | .consent.orgs = ["providers","stmarys","pharmacy","insurer","research"] | .records.orgs = ["providers","stmarys","pharmacy"]
       | .ingest.orgs = ["providers"] | .research.orgs = ["research"]')"
   printf '%s\n' "${entries[@]}" | jq -s --arg channel "$channel" --arg chaincode "$chaincode" \
     --argjson nodes "$nodes" --argjson ns "$namespaces" --argjson services "$svcs" \

@@ -492,7 +492,7 @@ write_client_config() {
       vault:{kek:($vault + "/kek"), keys:($vault + "/keys")},
       services:{
         consent:{grpc:$consent_grpc, http:$consent_http, orgs:["providers","stmarys","pharmacy","insurer","research"]},
-        records:{grpc:$records_grpc, http:$records_http, orgs:["providers","stmarys"]},
+        records:{grpc:$records_grpc, http:$records_http, orgs:["providers","stmarys","pharmacy"]},
         ingest:{grpc:$ingest_grpc, http:$ingest_http, orgs:["providers"]},
         research:{grpc:$research_grpc, http:$research_http, orgs:["research"]}}}' >"$f"
   log "client configuration: $f"

@@ -1,10 +1,11 @@
 // Package health is the "health" chaincode of the medical record exchange:
 // the patient and device registries, consents, record notarizations, batch
-// anchors, the access log, dataset releases and patient erasures, one
-// contract each. It stores pseudonymous ids, hashes and consent terms only and
-// must never write health data to the ledger; every patient-initiated change
-// is verified against the patient's own signature, so a service that relays
-// it cannot forge it.
+// anchors, the access log, dataset releases, patient erasures, prescription
+// dispenses and the health card issuers, one contract each. It stores
+// pseudonymous ids, hashes and consent terms only and must never write
+// health data to the ledger; every patient-initiated change is verified
+// against the patient's own signature, so a service that relays it cannot
+// forge it.
 package health
 
 import (
@@ -25,6 +26,8 @@ func NewChaincode() (*contractapi.ContractChaincode, error) {
 		&AccessLog{Contract: contractapi.Contract{Name: "accesslog"}},
 		&Datasets{Contract: contractapi.Contract{Name: "datasets"}},
 		&Erasures{Contract: contractapi.Contract{Name: "erasures"}},
+		&Dispensing{Contract: contractapi.Contract{Name: "dispensing"}},
+		&CardIssuers{Contract: contractapi.Contract{Name: "cardissuers"}},
 	)
 	if err != nil {
 		return nil, fmt.Errorf("assemble health chaincode: %w", err)

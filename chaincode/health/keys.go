@@ -23,6 +23,8 @@ const (
 	datasetType      = "dataset"      // datasetId
 	notarizationType = "notarization" // recordId, version (see versionAttr)
 	erasureType      = "erasure"      // patientId: one erasure per patient
+	dispenseType     = "dispense"     // recordId, fill (see versionAttr)
+	cardIssuerType   = "card-issuer"  // org (MSP id)
 
 	latestNotarizationType = "notarization-by-patient" // patientId, recordId: the latest version
 	notarizationsByHash    = "notarization~sha256"     // sha256, recordId, version: a copy

@@ -34,6 +34,32 @@ func (*Notary) GetEvaluateTransactions() []string {
 // version 1, or from another that holds such a consent. The version also
 // replaces the previous one as the record's latest in ListByPatient.
 func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, patientID, sha256, category string, version int, previousSHA256 string) (*ledgerapi.Notarization, error) {
+	return notarize(ctx, recordID, patientID, sha256, category, version, previousSHA256, nil)
+}
+
+// NotarizePrescription is Notarize for a version of a prescription (category
+// prescriptions) with the fill terms the filing organisation read from it:
+// how many dispenses it allows in all (0 when it is no longer active) and
+// until when. Only a prescription notarized this way can be dispensed, and
+// a dispense must name its latest version, so a new version (a change, a
+// cancellation) replaces the terms of the one before.
+func (*Notary) NotarizePrescription(ctx contractapi.TransactionContextInterface, recordID, patientID, sha256 string, version int, previousSHA256 string, fills int, validUntil string) (*ledgerapi.Notarization, error) {
+	terms := &ledgerapi.FillTerms{Fills: fills, ValidUntil: validUntil}
+	if err := terms.Validate(); err != nil {
+		return nil, err
+	}
+	if validUntil != "" {
+		t, _ := ledgerapi.ParseTime("validUntil", validUntil)
+		terms.ValidUntil = ledgerapi.FormatTime(t)
+	}
+	return notarize(ctx, recordID, patientID, sha256, CategoryPrescriptions, version, previousSHA256, terms)
+}
+
+// CategoryPrescriptions is the category of prescriptions, the records a
+// pharmacy dispenses.
+const CategoryPrescriptions = "prescriptions"
+
+func notarize(ctx contractapi.TransactionContextInterface, recordID, patientID, sha256, category string, version int, previousSHA256 string, terms *ledgerapi.FillTerms) (*ledgerapi.Notarization, error) {
 	mspID, err := authorize(ctx, members)
 	if err != nil {
 		return nil, err
@@ -79,6 +105,7 @@ func (*Notary) Notarize(ctx contractapi.TransactionContextInterface, recordID, p
 		Version:        version,
 		PreviousSHA256: previousSHA256,
 		TxID:           ctx.GetStub().GetTxID(),
+		Prescription:   terms,
 	}
 	if err := follows(n, versions); err != nil {
 		return nil, err

@@ -274,3 +274,11 @@ func TestOneMeaningCatches(t *testing.T) {
 		t.Errorf("oneMeaning of the re-encoding itself = %v", err)
 	}
 }
+
+// FuzzParseCardKey: a health card issuer's key, as cardissuers:Register
+// takes it (a valid P-256 point whose kid is its thumbprint).
+func FuzzParseCardKey(f *testing.F) {
+	k := CardKey{X: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", Y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}
+	k.Kid = k.Thumbprint()
+	fuzzParse(f, k)
+}

@@ -168,7 +168,59 @@ type Notarization struct {
 	PreviousSHA256 string `json:"previousSha256,omitempty" metadata:",optional"`
 	TxID           string `json:"txId"`
 	Timestamp      string `json:"timestamp"`
+	// Prescription holds the fill terms of a prescription notarized with
+	// notary:NotarizePrescription; nil for every other record.
+	Prescription *FillTerms `json:"prescription,omitempty" metadata:",optional"`
 }
+
+// FillTerms are what a pharmacy may dispense on a version of a
+// prescription: Fills is how many dispenses the prescription allows in all
+// (the first fill and its repeats; 0 when the request is no longer active)
+// and ValidUntil, if set, when it expires. They are counts and a date, no
+// health data: the filing organisation states them from the request, and
+// the chaincode enforces them at every dispense.
+type FillTerms struct {
+	Fills      int    `json:"fills"`
+	ValidUntil string `json:"validUntil,omitempty" metadata:",optional"`
+}
+
+// MaxFills bounds the fills a prescription may allow.
+const MaxFills = 100
+
+// Validate checks the terms.
+func (t FillTerms) Validate() error {
+	if t.Fills < 0 || t.Fills > MaxFills {
+		return fmt.Errorf("%w: fills must be between 0 and %d", ErrInvalid, MaxFills)
+	}
+	if t.ValidUntil != "" {
+		if _, err := ParseTime("validUntil", t.ValidUntil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Dispense is one fill of a prescription by a pharmacy: which record and
+// version, how much (a quantity, in the prescription's own unit), by whom
+// (the pharmacy's MSP and the pharmacist's id) and which fill it was.
+// Nothing else about the medicine is on the ledger.
+type Dispense struct {
+	RecordID   string `json:"recordId"`
+	PatientID  string `json:"patientId"`
+	Version    int    `json:"version"`
+	SHA256     string `json:"sha256"`
+	Fill       int    `json:"fill"`
+	Fills      int    `json:"fills"`
+	Quantity   int    `json:"quantity"`
+	Org        string `json:"org"`
+	Pharmacist string `json:"pharmacist"`
+	ConsentID  string `json:"consentId"`
+	TxID       string `json:"txId"`
+	Timestamp  string `json:"timestamp"`
+}
+
+// MaxDispenseQuantity bounds one dispense's quantity.
+const MaxDispenseQuantity = 100000
 
 // VerifyResult says whether a hash matches a notarized version of a record.
 // Notarization is the matching version, else the latest one.

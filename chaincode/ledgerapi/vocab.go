@@ -116,8 +116,12 @@ var Categories = []string{
 
 // Purposes of use a consent can allow.
 var Purposes = []string{
-	"treatment", "payment", "operations", "research", "emergency", "public-health",
+	"treatment", "payment", "operations", "research", "emergency", "public-health", "dispensing",
 }
+
+// PurposeDispensing is the purpose a consent must allow for a pharmacy to
+// dispense a prescription.
+const PurposeDispensing = "dispensing"
 
 // PurposeResearch is the purpose a consent must allow for a dataset release.
 const PurposeResearch = "research"

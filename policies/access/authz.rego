@@ -214,7 +214,7 @@ categories := {
 
 # METADATA
 # description: Purposes of use a consent can allow.
-purposes := {"treatment", "payment", "operations", "research", "emergency", "public-health"}
+purposes := {"treatment", "payment", "operations", "research", "emergency", "public-health", "dispensing"}
 
 # METADATA
 # description: Roles a subject can have.
@@ -232,7 +232,7 @@ actions := {"read", "write"}
 #   clinician's organisation (see consent_allows_action).
 consent_terms := {
 	"clinician": {"categories": categories, "purposes": {"treatment"}, "actions": {"read", "write"}},
-	"pharmacist": {"categories": {"prescriptions"}, "purposes": {"treatment"}, "actions": {"read"}},
+	"pharmacist": {"categories": {"prescriptions"}, "purposes": {"dispensing"}, "actions": {"read"}},
 	"insurer": {"categories": {"claims"}, "purposes": {"payment"}, "actions": {"read"}},
 }
 

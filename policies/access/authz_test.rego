@@ -401,10 +401,14 @@ test_malformed_consents_skipped if {
 
 # Rule 3: pharmacists and insurers.
 
-pharmacist := {"subject": {"id": "ph-1", "role": "pharmacist", "org": "pharmacy-7"}, "resource": {"category": "prescriptions"}}
+pharmacist := {
+	"subject": {"id": "ph-1", "role": "pharmacist", "org": "pharmacy-7"},
+	"resource": {"category": "prescriptions"},
+	"purpose": "dispensing",
+}
 
 pharmacy_consent(id, patch) := consent(id, object.union(
-	{"grantee": {"kind": "org", "id": "pharmacy-7"}, "categories": ["prescriptions", "labs"]},
+	{"grantee": {"kind": "org", "id": "pharmacy-7"}, "categories": ["prescriptions", "labs"], "purposes": ["dispensing", "treatment"]},
 	patch,
 ))
 
@@ -427,10 +431,20 @@ test_pharmacist_write_denied if {
 	denied_because(d, "pharmacists may only read")
 }
 
-test_pharmacist_purpose_other_than_treatment_denied if {
+test_pharmacist_purpose_other_than_dispensing_denied if {
 	c := pharmacy_consent("c1", {"purposes": ["payment"]})
 	d := with_consents(object.union(pharmacist, {"purpose": "payment"}), [c])
-	denied_because(d, "pharmacists may only use purpose treatment")
+	denied_because(d, "pharmacists may only use purpose dispensing")
+}
+
+test_pharmacist_treatment_denied_even_with_a_consent_for_it if {
+	d := with_consents(object.union(pharmacist, {"purpose": "treatment"}), [pharmacy_consent("c1", {})])
+	denied_because(d, "pharmacists may only use purpose dispensing")
+}
+
+test_pharmacist_consent_for_treatment_does_not_allow_dispensing if {
+	c := pharmacy_consent("c1", {"purposes": ["treatment"]})
+	denied_because(with_consents(pharmacist, [c]), "purpose dispensing is not granted by consent c1")
 }
 
 test_pharmacist_expired_consent_denied if {
@@ -638,7 +652,8 @@ test_codes_of_consent_denials if {
 
 test_codes_of_role_denials if {
 	denied_with(decide({"subject": {"role": "researcher"}}), ["researcher-no-direct-access"])
-	denied_with(decide({"subject": {"role": "pharmacist"}, "purpose": "treatment"}), ["role-category"])
+	denied_with(decide({"subject": {"role": "pharmacist"}, "purpose": "dispensing"}), ["role-category"])
+	denied_with(decide({"subject": {"role": "pharmacist"}, "resource": {"category": "prescriptions"}, "purpose": "treatment"}), ["role-purpose"])
 	denied_with(decide(object.union(emergency, {"action": "write"})), ["break-glass-read-only"])
 	denied_with(decide({"purpose": "emergency"}), ["break-glass-reason-missing"])
 	denied_with(decide({"action": "delete"}), ["malformed-request"])

@@ -161,13 +161,59 @@ request=$("$bin/patient" requests --ca "$ca" --json --state pending | jq -r '.re
 patient approve "$request" --for 168h
 authorize imaging treatment
 
-say "12. The pharmacy and the insurer are organisations of their own: each sees only what the patient gave it"
-authorize_as "$pharmacist_token" "$pharmacist (Pharmacy)" prescriptions treatment
-patient grant --to org:PharmacyMSP --categories prescriptions --purposes treatment --for 720h
-authorize_as "$pharmacist_token" "$pharmacist (Pharmacy)" prescriptions treatment
-authorize_as "$pharmacist_token" "$pharmacist (Pharmacy)" labs treatment
-authorize_as "$insurer_token" "$insurer (Insurer)" labs payment
+say "12. The pharmacy fills a prescription once; the insurer reads claims only, and checks a claim without reading records"
+# as_partner CLI TOKEN ARGS...: the pharmacist's or insurer's CLI, echoed,
+# its output indented; its exit code is kept.
+as_partner() {
+  local cli="$1" tok="$2"
+  shift 2
+  printf '$ %s %s\n' "$cli" "$*"
+  HX_TOKEN="$tok" "$bin/$cli" "$@" --ca "$ca" 2>&1 | sed 's/^/  /'
+  return "${PIPESTATUS[0]}"
+}
+patient grant --to org:ProvidersMSP --categories prescriptions,claims,immunizations --purposes treatment --for 720h
+rx="$records/rx-$run.json"
+cat >"$rx" <<JSON
+{"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+ "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "861007", "display": "metformin 500 MG Oral Tablet"}]},
+ "subject": {"reference": "Patient/$pat"}, "authoredOn": "$(date -u +%Y-%m-%d)",
+ "dispenseRequest": {"validityPeriod": {"end": "$(date -u -d '+90 days' +%Y-%m-%d)"}, "numberOfRepeatsAllowed": 0,
+   "quantity": {"value": 60, "unit": "tablet"}}}
+JSON
+echo "\$ clinician put --patient $pat $rx  (Dr. House prescribes metformin, no repeat)"
+rx_record=$(HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --json --patient "$pat" "$rx" 2>/dev/null | jq -r .record.recordId)
+echo "  stored $rx_record: its fill terms (1 fill, until $(date -u -d '+91 days' +%Y-%m-%d)) notarized with it"
+if as_partner pharmacist "$pharmacist_token" verify --prescription "$rx" --record "$rx_record"; then
+  echo "demo: the pharmacy checked a prescription without the patient's consent" >&2
+  exit 1
+fi
+patient grant --to org:PharmacyMSP --categories prescriptions --purposes dispensing --for 720h
+as_partner pharmacist "$pharmacist_token" verify --prescription "$rx" --record "$rx_record"
+as_partner pharmacist "$pharmacist_token" dispense --prescription "$rx" --record "$rx_record" --quantity 60
+if as_partner pharmacist "$pharmacist_token" dispense --prescription "$rx" --record "$rx_record" --quantity 60; then
+  echo "demo: a prescription was filled twice" >&2
+  exit 1
+fi
+claim="$records/claim-$run.json"
+cat >"$claim" <<JSON
+{"resourceType": "Claim", "status": "active", "use": "claim",
+ "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "pharmacy"}]},
+ "patient": {"reference": "Patient/$pat"}, "created": "$(date -u +%Y-%m-%d)",
+ "provider": {"display": "Providers General Hospital"}, "priority": {"coding": [{"code": "normal"}]},
+ "insurance": [{"sequence": 1, "focal": true, "coverage": {"display": "Northern Health Insurance"}}],
+ "total": {"value": 42.50, "currency": "EUR"}}
+JSON
+echo "\$ clinician put --patient $pat $claim  (the hospital files the claim)"
+HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --json --patient "$pat" "$claim" 2>/dev/null | jq -r '"  stored " + .record.recordId + " (claims)"'
+patient grant --to org:InsurerMSP --categories claims,labs --purposes payment --for 720h
 authorize_as "$insurer_token" "$insurer (Insurer)" claims payment
+authorize_as "$insurer_token" "$insurer (Insurer, though the consent names labs)" labs payment
+as_partner insurer "" verify --claim "$claim" --document "$rx"
+sed 's/"value": 42.50/"value": 142.50/' "$claim" >"$records/claim-altered-$run.json"
+if as_partner insurer "" verify --claim "$records/claim-altered-$run.json"; then
+  echo "demo: an altered claim verified" >&2
+  exit 1
+fi
 
 say "13. The patient revokes Dr. Alice's consent; her next fetch of the lab result is denied"
 patient revoke "$consent"
@@ -180,8 +226,9 @@ fi
 say "14. The patient reads who accessed their data (allowed and denied; written to the ledger in batches)"
 # The decisions above reach the ledger in the next batch: the records
 # service's put and get, the vitals read, the proof (at least once), ten
-# asked directly, the break-glass fetch, five by the pharmacy and the
-# insurer, and the denied fetch.
+# asked directly, the break-glass fetch, the prescription's and the claim's
+# filing, the pharmacy's check and fills, two by the insurer, and the denied
+# fetch.
 want=20
 for _ in $(seq 1 150); do
   n=$("$bin/patient" access-log --ca "$ca" --json | jq '.events | length')
@@ -315,3 +362,36 @@ curl -fsS --cacert "$ca" -H "Authorization: Bearer $pat_token" "$fhir/AuditEvent
       "  " + (if .outcome == "0" then "allowed" else "DENIED (" + .outcomeDesc + ")" end) +
       (if ([.purposeOfEvent[]?.coding[0].code] | index("BTG")) then "  BREAK-GLASS" else "" end) +
       "  tx " + ([.entity[] | select(.what.identifier.system == "urn:healthexchange:ledger-transaction") | .what.identifier.value][0] // "")[0:12])'
+
+say "22. A vaccination card anyone can check: the patient asks for a SMART Health Card; a verifier with no account checks it"
+flu="$records/flu-$run.json"
+cat >"$flu" <<JSON
+{"resourceType": "Immunization", "status": "completed",
+ "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "150", "display": "Influenza, injectable, quadrivalent"}]},
+ "patient": {"reference": "Patient/$pat"}, "occurrenceDateTime": "$(date -u +%Y-%m-%d)", "lotNumber": "FLU-$run",
+ "note": [{"text": "no reaction after 15 minutes"}]}
+JSON
+echo "\$ clinician put --patient $pat $flu  (Dr. House records a flu shot)"
+flu_record=$(HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --json --patient "$pat" "$flu" 2>/dev/null | jq -r .record.recordId)
+echo "  stored $flu_record (immunizations)"
+card="$records/flu-$run.smart-health-card"
+patient card --record "$flu_record" --out "$card" | cut -c1-160
+printf '$ verifier check %s   (no account, no token)\n' "$card"
+"$bin/verifier" check --ca "$ca" "$card" | sed 's/^/  /'
+grep -q "no reaction" <(jq -r '.verifiableCredential[0]' "$card") && { echo "demo: the card holds the note" >&2; exit 1; }
+# A forged card: its signature altered (the hospital's signature over
+# other bytes, as a changed card would have).
+forged=$(jq -r '.verifiableCredential[0]' "$card" | awk -F. '{s = $3; print $1 "." $2 "." (substr(s, 1, 4) == "AAAA" ? "BBBB" : "AAAA") substr(s, 5)}')
+printf '$ verifier check <the card with its signature altered>\n'
+if "$bin/verifier" check --ca "$ca" "$forged" | sed 's/^/  /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+  echo "demo: a forged card was valid" >&2
+  exit 1
+fi
+echo "\$ clinician put --patient $pat --record $flu_record $flu  (Dr. House corrects the lot number: version 2)"
+sed "s/FLU-$run/FLU-$run-B/" "$flu" >"$flu.v2"
+HX_TOKEN="$house_token" "$bin/clinician" put --ca "$ca" --json --patient "$pat" --record "$flu_record" "$flu.v2" 2>/dev/null | jq -r '"  version " + (.record.version|tostring)'
+printf '$ verifier check %s   (the card of version 1)\n' "$card"
+if "$bin/verifier" check --ca "$ca" "$card" | sed 's/^/  /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+  echo "demo: a card of a superseded record was valid" >&2
+  exit 1
+fi

@@ -136,3 +136,57 @@ func toVersions(ns []ledgerapi.Notarization) []*recordsv1.RecordVersion {
 	}
 	return out
 }
+
+func (a *api) VerifyPrescription(ctx context.Context, req *recordsv1.VerifyPrescriptionRequest) (*recordsv1.VerifyPrescriptionResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	c, err := a.svc.VerifyPrescription(ctx, p, req.GetRecordId(), req.GetResource())
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.VerifyPrescriptionResponse{Notarized: c.Notarized, Version: int32(c.Version), LatestVersion: int32(c.Latest),
+		Sha256: c.SHA256, PatientId: c.PatientID, PrescriberOrg: c.PrescriberOrg, PrescriberName: c.PrescriberName,
+		PrescriberRegistered: c.PrescriberRegistered, Status: c.Status, Intent: c.Intent, ValidUntil: c.ValidUntil,
+		Fills: int32(c.Fills), Dispensed: int32(c.Dispensed), Fillable: c.Fillable, Problems: c.Problems}, nil
+}
+
+func (a *api) DispensePrescription(ctx context.Context, req *recordsv1.DispensePrescriptionRequest) (*recordsv1.DispensePrescriptionResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	d, err := a.svc.Dispense(ctx, p, req.GetRecordId(), req.GetSha256(), int(req.GetQuantity()))
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.DispensePrescriptionResponse{RecordId: d.RecordID, Version: int32(d.Version), Fill: int32(d.Fill),
+		Fills: int32(d.Fills), Quantity: int32(d.Quantity), Org: d.Org, Pharmacist: d.Pharmacist, TxId: d.TxID, DispensedAt: d.Timestamp}, nil
+}
+
+func (a *api) IssueHealthCard(ctx context.Context, req *recordsv1.IssueHealthCardRequest) (*recordsv1.IssueHealthCardResponse, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	c, err := a.svc.IssueCard(ctx, p, req.GetPatientId(), req.GetRecordId(), req.GetIncludeIdentity())
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.IssueHealthCardResponse{Jws: c.JWS, Numeric: c.Numeric, Issuer: c.Issuer, Org: c.Org, Kid: c.Kid, Bundle: c.Bundle}, nil
+}
+
+func (a *api) CheckHealthCard(ctx context.Context, req *recordsv1.CheckHealthCardRequest) (*recordsv1.CheckHealthCardResponse, error) {
+	if a.svc.cardCheckLimit != nil {
+		if err := a.svc.cardCheckLimit.Throttle(ctx, serving.ClientAddress(ctx), "card checks"); err != nil {
+			return nil, err
+		}
+	}
+	c, err := a.svc.CheckCard(ctx, req.GetCard())
+	if err != nil {
+		return nil, toStatus(ctx, a.svc.log, err)
+	}
+	return &recordsv1.CheckHealthCardResponse{Valid: c.Valid, Problems: c.Problems, Issuer: c.Issuer, Kid: c.Kid, Org: c.Org,
+		OrgName: c.OrgName, Version: int32(c.Version), LatestVersion: int32(c.LatestVersion)}, nil
+}

@@ -24,6 +24,10 @@ type Config struct {
 	// SearchRate bounds the FHIR searches (records, consents, the access
 	// log) one caller may ask for: each reads many records or ledger pages.
 	SearchRate serving.Rate
+	// CardIssuerURL is the public URL of this service that health cards
+	// name as their issuer, followed by /shc/<MSP id> ("": https:// and the
+	// HTTP listener's address). Every instance of the service may share it.
+	CardIssuerURL string
 
 	// hooks are test-only points inside a put (nil in production).
 	hooks *hooks

@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"errors"
+	"healthexchange/chaincode/ledgerapi"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -65,8 +66,28 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		return nil, err
 	}
 	svc.filers = map[string]Filer{}
+	svc.dispensers = map[string]Dispenser{}
+	registrars := map[string]CardRegistrar{}
 	for _, f := range ledgers {
+		registrars[f.MSPID()] = f
 		svc.filers[f.MSPID()] = f
+		if o, ok := ledgerapi.OrganisationOf(f.MSPID()); ok && o.Kind == ledgerapi.OrgPharmacy {
+			svc.dispensers[f.MSPID()] = f
+		}
+	}
+	secrets, err := p.SecretsDir()
+	if err != nil {
+		return nil, err
+	}
+	issuerURL := cfg.CardIssuerURL
+	if issuerURL == "" {
+		issuerURL = "https://" + p.HTTPAddr()
+	}
+	if svc.cards, err = loadCardIssuers(filepath.Join(secrets, "card-issuers"), issuerURL, registrars); err != nil {
+		return nil, err
+	}
+	if svc.cardCheckLimit, err = serving.NewLimiter(cfg.VerifyRate); err != nil {
+		return nil, err
 	}
 	if cfg.WearablesBucket != "" {
 		if svc.wearables, err = p.Bucket(ctx, cfg.WearablesBucket); err != nil {
@@ -77,11 +98,13 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		Register: func(s grpc.ServiceRegistrar) { recordsv1.RegisterRecordServiceServer(s, &api{svc: svc}) },
 		Gateway:  []serving.RegisterFunc{recordsv1.RegisterRecordServiceHandlerFromEndpoint},
 		OpenAPI:  recordsv1.OpenAPI,
-		Access: serving.Access{Public: []string{recordsv1.RecordService_VerifyRecord_FullMethodName},
-			PublicPaths: []string{"/v1/records:verify"}},
+		Access: serving.Access{Public: []string{recordsv1.RecordService_VerifyRecord_FullMethodName, recordsv1.RecordService_CheckHealthCard_FullMethodName},
+			PublicPaths: []string{"/v1/records:verify", "/v1/health-cards:check"}},
 		Routes: map[string]http.Handler{
 			FHIRBase + "/":                         svc.FHIRHandler(p.Verifier()),
 			"GET /.well-known/smart-configuration": http.HandlerFunc(smartConfigurationHandler),
+			"GET /.well-known/jwks.json":           svc.jwksHandler(""),
+			"GET /shc/{org}/.well-known/jwks.json": svc.jwksHandler("{org}"),
 		},
 		Limits: limits(),
 		Background: []func(context.Context){

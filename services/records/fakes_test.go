@@ -35,7 +35,11 @@ type fakeLedger struct {
 	erasures map[string]ledgerapi.Erasure
 	patients map[string]ledgerapi.Patient
 	consents []ledgerapi.Consent
-	tx       int
+	// dispenses are prescriptions' fills, by record id.
+	dispenses map[string][]ledgerapi.Dispense
+	// cardIssuers is the health card issuer registry.
+	cardIssuers []ledgerapi.CardIssuer
+	tx          int
 
 	notarizeErr  error
 	notarizeLand bool // with notarizeErr: the notarization is stored anyway (outcome unknown to the caller)
@@ -68,7 +72,7 @@ func (l *fakeLedger) Notarize(_ context.Context, n ledgerapi.Notarization) (ledg
 			Message: fmt.Sprintf("conflicts with the ledger: record %s: version %d does not follow", n.RecordID, n.Version)}
 	}
 	l.tx++
-	n.TxID, n.Timestamp = fmt.Sprintf("tx%d", l.tx), ledgerapi.FormatTime(time.Unix(int64(l.tx), 0))
+	n.TxID, n.Timestamp, n.Org = fmt.Sprintf("tx%d", l.tx), ledgerapi.FormatTime(time.Unix(int64(l.tx), 0)), l.MSPID()
 	l.versions[n.RecordID] = append(vs, n)
 	if l.notarizeErr != nil {
 		return ledgerapi.Notarization{}, l.notarizeErr
@@ -398,4 +402,40 @@ func (l *fakeLedger) AccessEvents(_ context.Context, patientID string, pageSize 
 		}
 	}
 	return page, nil
+}
+
+func (l *fakeLedger) Dispenses(_ context.Context, recordID string) ([]ledgerapi.Dispense, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return nil, errLedgerDown
+	}
+	return l.dispenses[recordID], nil
+}
+
+func (l *fakeLedger) CardIssuers(context.Context) ([]ledgerapi.CardIssuer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return nil, errLedgerDown
+	}
+	return l.cardIssuers, nil
+}
+
+func (l *fakeLedger) RegisterCardIssuer(_ context.Context, issuer string, k ledgerapi.CardKey) (ledgerapi.CardIssuer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.down {
+		return ledgerapi.CardIssuer{}, errLedgerDown
+	}
+	for i := range l.cardIssuers {
+		if l.cardIssuers[i].Org == l.MSPID() {
+			l.cardIssuers[i].Issuers = append(l.cardIssuers[i].Issuers, issuer)
+			l.cardIssuers[i].Keys = append(l.cardIssuers[i].Keys, k)
+			return l.cardIssuers[i], nil
+		}
+	}
+	ci := ledgerapi.CardIssuer{Org: l.MSPID(), Issuers: []string{issuer}, Keys: []ledgerapi.CardKey{k}}
+	l.cardIssuers = append(l.cardIssuers, ci)
+	return ci, nil
 }

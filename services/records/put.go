@@ -53,6 +53,9 @@ type plan struct {
 	Category       string    `json:"category"`
 	Author         string    `json:"author"`
 	Created        time.Time `json:"created"`
+	// Prescription is a MedicationRequest's fill terms, nil for every
+	// other resource: the ledger enforces them at each dispense.
+	Prescription *ledgerapi.FillTerms `json:"prescription,omitempty"`
 	// Entry is the plan's own object key.
 	Entry string `json:"entry"`
 }
@@ -64,7 +67,7 @@ func (p plan) objectKey() string {
 func (p plan) notarization() ledgerapi.Notarization {
 	return ledgerapi.Notarization{
 		RecordID: p.RecordID, PatientID: p.PatientID, SHA256: p.SHA256, Category: p.Category,
-		Author: p.Author, Version: p.Version, PreviousSHA256: p.PreviousSHA256,
+		Author: p.Author, Version: p.Version, PreviousSHA256: p.PreviousSHA256, Prescription: p.Prescription,
 	}
 }
 
@@ -123,6 +126,15 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 	// The filed bytes are what is sealed, served and notarized: nothing of
 	// them is rewritten (a decimal's precision is part of its value).
 	sum := fhir.Digest(req.Resource)
+	var terms *ledgerapi.FillTerms
+	if res.Type == "MedicationRequest" {
+		rx, err := fhir.PrescriptionOf(req.Resource)
+		if err != nil {
+			return PutResult{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		t := rx.Terms()
+		terms = &t
+	}
 
 	var latest *ledgerapi.Notarization
 	if req.RecordID != "" {
@@ -192,7 +204,8 @@ func (s *Service) Put(ctx context.Context, p auth.Principal, req PutRequest) (Pu
 		}
 	} else {
 		pl = plan{Request: requestHash, RecordID: req.RecordID, PatientID: req.PatientID, Version: 1,
-			SHA256: sum, Category: res.Category, Author: p.Subject, Created: s.now().UTC(), Entry: entryKey}
+			SHA256: sum, Category: res.Category, Author: p.Subject, Created: s.now().UTC(), Entry: entryKey,
+			Prescription: terms}
 		if latest == nil && req.IdempotencyKey != "" {
 			// The same for every attempt under this key, at whichever
 			// instance: two attempts racing at two instances plan the same

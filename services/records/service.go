@@ -33,6 +33,10 @@ type Ledger interface {
 	RequestErasure(ctx context.Context, s ledger.Signed) (ledgerapi.Erasure, error)
 	CompleteErasure(ctx context.Context, patientID, erasureID string, counts ledgerapi.ErasureCounts) (ledgerapi.Erasure, error)
 	Erasure(ctx context.Context, patientID string) (ledgerapi.Erasure, error)
+	// Dispenses are a prescription's fills, first fill first.
+	Dispenses(ctx context.Context, recordID string) ([]ledgerapi.Dispense, error)
+	// CardIssuers are the registered health card issuers.
+	CardIssuers(ctx context.Context) ([]ledgerapi.CardIssuer, error)
 	// The patient's consents and access log, served read-only as FHIR
 	// Consent and AuditEvent resources.
 	ConsentsByPatient(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
@@ -70,6 +74,14 @@ type Service struct {
 	// id: a clinician's record is notarized as the clinician's organisation,
 	// which owns it (nil: every organisation files with ledger, for tests).
 	filers map[string]Filer
+	// dispensers are the pharmacies this service records dispenses for, by
+	// MSP id (none: no one dispenses here).
+	dispensers map[string]Dispenser
+	// cards are the health card issuers of the organisations this service
+	// files for, by MSP id (none: it issues no cards).
+	cards map[string]*cardIssuer
+	// cardCheckLimit bounds each client's public card checks (nil: none).
+	cardCheckLimit *serving.Limiter
 	// wearables, if set, is the ingest service's bucket: an erasure deletes
 	// the patient's objects there too.
 	wearables objectstore.Objects

@@ -31,7 +31,7 @@ type RecordVersion struct {
 	PatientId string `protobuf:"bytes,2,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
 	// 1 for the first version, then 2, 3, ...
 	Version int32 `protobuf:"varint,3,opt,name=version,proto3" json:"version,omitempty"`
-	// SHA-256 (lower-case hex) of the canonical JSON of this version.
+	// SHA-256 (lower-case hex) of this version's bytes, as filed.
 	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	// SHA-256 of the previous version ("" for version 1).
 	PreviousSha256 string `protobuf:"bytes,5,opt,name=previous_sha256,json=previousSha256,proto3" json:"previous_sha256,omitempty"`
@@ -391,7 +391,7 @@ type GetRecordResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The version read, as notarized.
 	Record *RecordVersion `protobuf:"bytes,1,opt,name=record,proto3" json:"record,omitempty"`
-	// The resource in canonical JSON (RFC 8785): its SHA-256 is record.sha256.
+	// The resource, byte for byte as filed: its SHA-256 is record.sha256.
 	Resource []byte `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
 	// The FHIR resourceType.
 	ResourceType string `protobuf:"bytes,3,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
@@ -713,11 +713,11 @@ type VerifyRecordRequest struct {
 	// The record to check against; when empty, every record with a version of
 	// this hash is found.
 	RecordId string `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
-	// The resource's JSON (any formatting: it is canonicalized before
-	// hashing), or
+	// The resource's JSON, byte for byte as filed (a reformatted copy is
+	// another file), or
 	Resource []byte `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
-	// its SHA-256 (64 lower-case hex digits) of the canonical JSON. Exactly one
-	// of resource and sha256 must be set.
+	// its SHA-256 (64 lower-case hex digits). Exactly one of resource and
+	// sha256 must be set.
 	Sha256        string `protobuf:"bytes,3,opt,name=sha256,proto3" json:"sha256,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1135,6 +1135,715 @@ func (x *ErasePatientRecordsResponse) GetRequestTxId() string {
 	return ""
 }
 
+// VerifyPrescriptionRequest is a prescription as the pharmacist holds it.
+type VerifyPrescriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The prescription's record id.
+	RecordId string `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// The MedicationRequest's JSON, byte for byte as filed (at most 1 MiB).
+	Resource      []byte `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyPrescriptionRequest) Reset() {
+	*x = VerifyPrescriptionRequest{}
+	mi := &file_records_v1_records_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyPrescriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyPrescriptionRequest) ProtoMessage() {}
+
+func (x *VerifyPrescriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyPrescriptionRequest.ProtoReflect.Descriptor instead.
+func (*VerifyPrescriptionRequest) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *VerifyPrescriptionRequest) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *VerifyPrescriptionRequest) GetResource() []byte {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
+// VerifyPrescriptionResponse is what the notary, the ledger's dispenses and
+// the prescription itself say. fillable is true only when nothing is wrong.
+type VerifyPrescriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when the bytes are a notarized version of the record.
+	Notarized bool `protobuf:"varint,1,opt,name=notarized,proto3" json:"notarized,omitempty"`
+	// The version they match (0 if none), and the record's latest.
+	Version       int32 `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	LatestVersion int32 `protobuf:"varint,3,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	// The bytes' SHA-256.
+	Sha256 string `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// The organisation that filed the prescription (MSP id), its name, and
+	// whether it is a hospital of the exchange.
+	PrescriberOrg        string `protobuf:"bytes,5,opt,name=prescriber_org,json=prescriberOrg,proto3" json:"prescriber_org,omitempty"`
+	PrescriberName       string `protobuf:"bytes,6,opt,name=prescriber_name,json=prescriberName,proto3" json:"prescriber_name,omitempty"`
+	PrescriberRegistered bool   `protobuf:"varint,7,opt,name=prescriber_registered,json=prescriberRegistered,proto3" json:"prescriber_registered,omitempty"`
+	// The MedicationRequest's status and intent.
+	Status string `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
+	Intent string `protobuf:"bytes,9,opt,name=intent,proto3" json:"intent,omitempty"`
+	// When it expires (RFC 3339, the first instant past its validity), "" if
+	// never.
+	ValidUntil string `protobuf:"bytes,10,opt,name=valid_until,json=validUntil,proto3" json:"valid_until,omitempty"`
+	// The fills the ledger allows for the latest version, and those already
+	// dispensed (by any pharmacy).
+	Fills     int32 `protobuf:"varint,11,opt,name=fills,proto3" json:"fills,omitempty"`
+	Dispensed int32 `protobuf:"varint,12,opt,name=dispensed,proto3" json:"dispensed,omitempty"`
+	// True when it may be dispensed now; otherwise problems say why.
+	Fillable bool     `protobuf:"varint,13,opt,name=fillable,proto3" json:"fillable,omitempty"`
+	Problems []string `protobuf:"bytes,14,rep,name=problems,proto3" json:"problems,omitempty"`
+	// The patient the prescription is for.
+	PatientId     string `protobuf:"bytes,15,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyPrescriptionResponse) Reset() {
+	*x = VerifyPrescriptionResponse{}
+	mi := &file_records_v1_records_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyPrescriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyPrescriptionResponse) ProtoMessage() {}
+
+func (x *VerifyPrescriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyPrescriptionResponse.ProtoReflect.Descriptor instead.
+func (*VerifyPrescriptionResponse) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *VerifyPrescriptionResponse) GetNotarized() bool {
+	if x != nil {
+		return x.Notarized
+	}
+	return false
+}
+
+func (x *VerifyPrescriptionResponse) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *VerifyPrescriptionResponse) GetLatestVersion() int32 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
+func (x *VerifyPrescriptionResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *VerifyPrescriptionResponse) GetPrescriberOrg() string {
+	if x != nil {
+		return x.PrescriberOrg
+	}
+	return ""
+}
+
+func (x *VerifyPrescriptionResponse) GetPrescriberName() string {
+	if x != nil {
+		return x.PrescriberName
+	}
+	return ""
+}
+
+func (x *VerifyPrescriptionResponse) GetPrescriberRegistered() bool {
+	if x != nil {
+		return x.PrescriberRegistered
+	}
+	return false
+}
+
+func (x *VerifyPrescriptionResponse) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *VerifyPrescriptionResponse) GetIntent() string {
+	if x != nil {
+		return x.Intent
+	}
+	return ""
+}
+
+func (x *VerifyPrescriptionResponse) GetValidUntil() string {
+	if x != nil {
+		return x.ValidUntil
+	}
+	return ""
+}
+
+func (x *VerifyPrescriptionResponse) GetFills() int32 {
+	if x != nil {
+		return x.Fills
+	}
+	return 0
+}
+
+func (x *VerifyPrescriptionResponse) GetDispensed() int32 {
+	if x != nil {
+		return x.Dispensed
+	}
+	return 0
+}
+
+func (x *VerifyPrescriptionResponse) GetFillable() bool {
+	if x != nil {
+		return x.Fillable
+	}
+	return false
+}
+
+func (x *VerifyPrescriptionResponse) GetProblems() []string {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *VerifyPrescriptionResponse) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+// DispensePrescriptionRequest is one fill.
+type DispensePrescriptionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The prescription's record id.
+	RecordId string `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// The SHA-256 of the version being filled: it must be the latest.
+	Sha256 string `protobuf:"bytes,2,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	// How much is dispensed (1 to 100000, in the prescription's unit).
+	Quantity      int32 `protobuf:"varint,3,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DispensePrescriptionRequest) Reset() {
+	*x = DispensePrescriptionRequest{}
+	mi := &file_records_v1_records_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DispensePrescriptionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DispensePrescriptionRequest) ProtoMessage() {}
+
+func (x *DispensePrescriptionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DispensePrescriptionRequest.ProtoReflect.Descriptor instead.
+func (*DispensePrescriptionRequest) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *DispensePrescriptionRequest) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *DispensePrescriptionRequest) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *DispensePrescriptionRequest) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+// DispensePrescriptionResponse is the dispense as the ledger recorded it.
+type DispensePrescriptionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The prescription and the version filled.
+	RecordId string `protobuf:"bytes,1,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	Version  int32  `protobuf:"varint,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Which fill this was (1 for the first) of how many.
+	Fill     int32 `protobuf:"varint,3,opt,name=fill,proto3" json:"fill,omitempty"`
+	Fills    int32 `protobuf:"varint,4,opt,name=fills,proto3" json:"fills,omitempty"`
+	Quantity int32 `protobuf:"varint,5,opt,name=quantity,proto3" json:"quantity,omitempty"`
+	// The pharmacy (MSP id) and the pharmacist.
+	Org        string `protobuf:"bytes,6,opt,name=org,proto3" json:"org,omitempty"`
+	Pharmacist string `protobuf:"bytes,7,opt,name=pharmacist,proto3" json:"pharmacist,omitempty"`
+	// The ledger transaction and when it committed (RFC 3339, UTC).
+	TxId          string `protobuf:"bytes,8,opt,name=tx_id,json=txId,proto3" json:"tx_id,omitempty"`
+	DispensedAt   string `protobuf:"bytes,9,opt,name=dispensed_at,json=dispensedAt,proto3" json:"dispensed_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DispensePrescriptionResponse) Reset() {
+	*x = DispensePrescriptionResponse{}
+	mi := &file_records_v1_records_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DispensePrescriptionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DispensePrescriptionResponse) ProtoMessage() {}
+
+func (x *DispensePrescriptionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DispensePrescriptionResponse.ProtoReflect.Descriptor instead.
+func (*DispensePrescriptionResponse) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DispensePrescriptionResponse) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *DispensePrescriptionResponse) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *DispensePrescriptionResponse) GetFill() int32 {
+	if x != nil {
+		return x.Fill
+	}
+	return 0
+}
+
+func (x *DispensePrescriptionResponse) GetFills() int32 {
+	if x != nil {
+		return x.Fills
+	}
+	return 0
+}
+
+func (x *DispensePrescriptionResponse) GetQuantity() int32 {
+	if x != nil {
+		return x.Quantity
+	}
+	return 0
+}
+
+func (x *DispensePrescriptionResponse) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *DispensePrescriptionResponse) GetPharmacist() string {
+	if x != nil {
+		return x.Pharmacist
+	}
+	return ""
+}
+
+func (x *DispensePrescriptionResponse) GetTxId() string {
+	if x != nil {
+		return x.TxId
+	}
+	return ""
+}
+
+func (x *DispensePrescriptionResponse) GetDispensedAt() string {
+	if x != nil {
+		return x.DispensedAt
+	}
+	return ""
+}
+
+// IssueHealthCardRequest names the vaccination and what of the patient the
+// card shows.
+type IssueHealthCardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The patient: the caller.
+	PatientId string `protobuf:"bytes,1,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// The Immunization record (its latest version is copied).
+	RecordId string `protobuf:"bytes,2,opt,name=record_id,json=recordId,proto3" json:"record_id,omitempty"`
+	// The identity claims to put on the card, from the patient's Patient
+	// record: "name", "birthDate". None by default.
+	IncludeIdentity []string `protobuf:"bytes,3,rep,name=include_identity,json=includeIdentity,proto3" json:"include_identity,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *IssueHealthCardRequest) Reset() {
+	*x = IssueHealthCardRequest{}
+	mi := &file_records_v1_records_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueHealthCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueHealthCardRequest) ProtoMessage() {}
+
+func (x *IssueHealthCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueHealthCardRequest.ProtoReflect.Descriptor instead.
+func (*IssueHealthCardRequest) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *IssueHealthCardRequest) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *IssueHealthCardRequest) GetRecordId() string {
+	if x != nil {
+		return x.RecordId
+	}
+	return ""
+}
+
+func (x *IssueHealthCardRequest) GetIncludeIdentity() []string {
+	if x != nil {
+		return x.IncludeIdentity
+	}
+	return nil
+}
+
+// IssueHealthCardResponse is the card.
+type IssueHealthCardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The card: a compact JWS, header {"alg":"ES256","zip":"DEF","kid":...}.
+	Jws string `protobuf:"bytes,1,opt,name=jws,proto3" json:"jws,omitempty"`
+	// The same as a QR code's content: "shc:/" and two digits per character.
+	Numeric string `protobuf:"bytes,2,opt,name=numeric,proto3" json:"numeric,omitempty"`
+	// The card's iss, the organisation (MSP id) that signed it and its key's
+	// id (the JWK thumbprint).
+	Issuer string `protobuf:"bytes,3,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	Org    string `protobuf:"bytes,4,opt,name=org,proto3" json:"org,omitempty"`
+	Kid    string `protobuf:"bytes,5,opt,name=kid,proto3" json:"kid,omitempty"`
+	// The FHIR Bundle the card holds, JSON.
+	Bundle        []byte `protobuf:"bytes,6,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueHealthCardResponse) Reset() {
+	*x = IssueHealthCardResponse{}
+	mi := &file_records_v1_records_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueHealthCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueHealthCardResponse) ProtoMessage() {}
+
+func (x *IssueHealthCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueHealthCardResponse.ProtoReflect.Descriptor instead.
+func (*IssueHealthCardResponse) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *IssueHealthCardResponse) GetJws() string {
+	if x != nil {
+		return x.Jws
+	}
+	return ""
+}
+
+func (x *IssueHealthCardResponse) GetNumeric() string {
+	if x != nil {
+		return x.Numeric
+	}
+	return ""
+}
+
+func (x *IssueHealthCardResponse) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *IssueHealthCardResponse) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *IssueHealthCardResponse) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *IssueHealthCardResponse) GetBundle() []byte {
+	if x != nil {
+		return x.Bundle
+	}
+	return nil
+}
+
+// CheckHealthCardRequest is a card as the verifier got it.
+type CheckHealthCardRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The JWS, or the "shc:/" numeric form.
+	Card          string `protobuf:"bytes,1,opt,name=card,proto3" json:"card,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckHealthCardRequest) Reset() {
+	*x = CheckHealthCardRequest{}
+	mi := &file_records_v1_records_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckHealthCardRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckHealthCardRequest) ProtoMessage() {}
+
+func (x *CheckHealthCardRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckHealthCardRequest.ProtoReflect.Descriptor instead.
+func (*CheckHealthCardRequest) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CheckHealthCardRequest) GetCard() string {
+	if x != nil {
+		return x.Card
+	}
+	return ""
+}
+
+// CheckHealthCardResponse is what the ledger says of the card. It names no
+// patient.
+type CheckHealthCardResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when nothing is wrong; otherwise problems say what.
+	Valid    bool     `protobuf:"varint,1,opt,name=valid,proto3" json:"valid,omitempty"`
+	Problems []string `protobuf:"bytes,2,rep,name=problems,proto3" json:"problems,omitempty"`
+	// The card's iss and key id, and the organisation registered for them.
+	Issuer  string `protobuf:"bytes,3,opt,name=issuer,proto3" json:"issuer,omitempty"`
+	Kid     string `protobuf:"bytes,4,opt,name=kid,proto3" json:"kid,omitempty"`
+	Org     string `protobuf:"bytes,5,opt,name=org,proto3" json:"org,omitempty"`
+	OrgName string `protobuf:"bytes,6,opt,name=org_name,json=orgName,proto3" json:"org_name,omitempty"`
+	// The version of the record the card copies, and the latest.
+	Version       int32 `protobuf:"varint,7,opt,name=version,proto3" json:"version,omitempty"`
+	LatestVersion int32 `protobuf:"varint,8,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckHealthCardResponse) Reset() {
+	*x = CheckHealthCardResponse{}
+	mi := &file_records_v1_records_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckHealthCardResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckHealthCardResponse) ProtoMessage() {}
+
+func (x *CheckHealthCardResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_records_v1_records_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckHealthCardResponse.ProtoReflect.Descriptor instead.
+func (*CheckHealthCardResponse) Descriptor() ([]byte, []int) {
+	return file_records_v1_records_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CheckHealthCardResponse) GetValid() bool {
+	if x != nil {
+		return x.Valid
+	}
+	return false
+}
+
+func (x *CheckHealthCardResponse) GetProblems() []string {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
+func (x *CheckHealthCardResponse) GetIssuer() string {
+	if x != nil {
+		return x.Issuer
+	}
+	return ""
+}
+
+func (x *CheckHealthCardResponse) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *CheckHealthCardResponse) GetOrg() string {
+	if x != nil {
+		return x.Org
+	}
+	return ""
+}
+
+func (x *CheckHealthCardResponse) GetOrgName() string {
+	if x != nil {
+		return x.OrgName
+	}
+	return ""
+}
+
+func (x *CheckHealthCardResponse) GetVersion() int32 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *CheckHealthCardResponse) GetLatestVersion() int32 {
+	if x != nil {
+		return x.LatestVersion
+	}
+	return 0
+}
+
 var File_records_v1_records_proto protoreflect.FileDescriptor
 
 const file_records_v1_records_proto_rawDesc = "" +
@@ -1225,14 +1934,79 @@ const file_records_v1_records_proto_rawDesc = "" +
 	"\terased_at\x18\x05 \x01(\tR\berasedAt\x12\x13\n" +
 	"\x05tx_id\x18\x06 \x01(\tR\x04txId\x128\n" +
 	"\x18wearable_objects_deleted\x18\a \x01(\x05R\x16wearableObjectsDeleted\x12\"\n" +
-	"\rrequest_tx_id\x18\b \x01(\tR\vrequestTxId2\x8d\x04\n" +
+	"\rrequest_tx_id\x18\b \x01(\tR\vrequestTxId\"T\n" +
+	"\x19VerifyPrescriptionRequest\x12\x1b\n" +
+	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x1a\n" +
+	"\bresource\x18\x02 \x01(\fR\bresource\"\xf4\x03\n" +
+	"\x1aVerifyPrescriptionResponse\x12\x1c\n" +
+	"\tnotarized\x18\x01 \x01(\bR\tnotarized\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12%\n" +
+	"\x0elatest_version\x18\x03 \x01(\x05R\rlatestVersion\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12%\n" +
+	"\x0eprescriber_org\x18\x05 \x01(\tR\rprescriberOrg\x12'\n" +
+	"\x0fprescriber_name\x18\x06 \x01(\tR\x0eprescriberName\x123\n" +
+	"\x15prescriber_registered\x18\a \x01(\bR\x14prescriberRegistered\x12\x16\n" +
+	"\x06status\x18\b \x01(\tR\x06status\x12\x16\n" +
+	"\x06intent\x18\t \x01(\tR\x06intent\x12\x1f\n" +
+	"\vvalid_until\x18\n" +
+	" \x01(\tR\n" +
+	"validUntil\x12\x14\n" +
+	"\x05fills\x18\v \x01(\x05R\x05fills\x12\x1c\n" +
+	"\tdispensed\x18\f \x01(\x05R\tdispensed\x12\x1a\n" +
+	"\bfillable\x18\r \x01(\bR\bfillable\x12\x1a\n" +
+	"\bproblems\x18\x0e \x03(\tR\bproblems\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x0f \x01(\tR\tpatientId\"n\n" +
+	"\x1bDispensePrescriptionRequest\x12\x1b\n" +
+	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x16\n" +
+	"\x06sha256\x18\x02 \x01(\tR\x06sha256\x12\x1a\n" +
+	"\bquantity\x18\x03 \x01(\x05R\bquantity\"\x85\x02\n" +
+	"\x1cDispensePrescriptionResponse\x12\x1b\n" +
+	"\trecord_id\x18\x01 \x01(\tR\brecordId\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x12\n" +
+	"\x04fill\x18\x03 \x01(\x05R\x04fill\x12\x14\n" +
+	"\x05fills\x18\x04 \x01(\x05R\x05fills\x12\x1a\n" +
+	"\bquantity\x18\x05 \x01(\x05R\bquantity\x12\x10\n" +
+	"\x03org\x18\x06 \x01(\tR\x03org\x12\x1e\n" +
+	"\n" +
+	"pharmacist\x18\a \x01(\tR\n" +
+	"pharmacist\x12\x13\n" +
+	"\x05tx_id\x18\b \x01(\tR\x04txId\x12!\n" +
+	"\fdispensed_at\x18\t \x01(\tR\vdispensedAt\"\x7f\n" +
+	"\x16IssueHealthCardRequest\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1b\n" +
+	"\trecord_id\x18\x02 \x01(\tR\brecordId\x12)\n" +
+	"\x10include_identity\x18\x03 \x03(\tR\x0fincludeIdentity\"\x99\x01\n" +
+	"\x17IssueHealthCardResponse\x12\x10\n" +
+	"\x03jws\x18\x01 \x01(\tR\x03jws\x12\x18\n" +
+	"\anumeric\x18\x02 \x01(\tR\anumeric\x12\x16\n" +
+	"\x06issuer\x18\x03 \x01(\tR\x06issuer\x12\x10\n" +
+	"\x03org\x18\x04 \x01(\tR\x03org\x12\x10\n" +
+	"\x03kid\x18\x05 \x01(\tR\x03kid\x12\x16\n" +
+	"\x06bundle\x18\x06 \x01(\fR\x06bundle\",\n" +
+	"\x16CheckHealthCardRequest\x12\x12\n" +
+	"\x04card\x18\x01 \x01(\tR\x04card\"\xe3\x01\n" +
+	"\x17CheckHealthCardResponse\x12\x14\n" +
+	"\x05valid\x18\x01 \x01(\bR\x05valid\x12\x1a\n" +
+	"\bproblems\x18\x02 \x03(\tR\bproblems\x12\x16\n" +
+	"\x06issuer\x18\x03 \x01(\tR\x06issuer\x12\x10\n" +
+	"\x03kid\x18\x04 \x01(\tR\x03kid\x12\x10\n" +
+	"\x03org\x18\x05 \x01(\tR\x03org\x12\x19\n" +
+	"\borg_name\x18\x06 \x01(\tR\aorgName\x12\x18\n" +
+	"\aversion\x18\a \x01(\x05R\aversion\x12%\n" +
+	"\x0elatest_version\x18\b \x01(\x05R\rlatestVersion2\x95\a\n" +
 	"\rRecordService\x12H\n" +
 	"\tPutRecord\x12\x1c.records.v1.PutRecordRequest\x1a\x1d.records.v1.PutRecordResponse\x12H\n" +
 	"\tGetRecord\x12\x1c.records.v1.GetRecordRequest\x1a\x1d.records.v1.GetRecordResponse\x12N\n" +
 	"\vListRecords\x12\x1e.records.v1.ListRecordsRequest\x1a\x1f.records.v1.ListRecordsResponse\x12]\n" +
 	"\x10GetRecordHistory\x12#.records.v1.GetRecordHistoryRequest\x1a$.records.v1.GetRecordHistoryResponse\x12Q\n" +
 	"\fVerifyRecord\x12\x1f.records.v1.VerifyRecordRequest\x1a .records.v1.VerifyRecordResponse\x12f\n" +
-	"\x13ErasePatientRecords\x12&.records.v1.ErasePatientRecordsRequest\x1a'.records.v1.ErasePatientRecordsResponseB+Z)healthexchange/proto/records/v1;recordsv1b\x06proto3"
+	"\x13ErasePatientRecords\x12&.records.v1.ErasePatientRecordsRequest\x1a'.records.v1.ErasePatientRecordsResponse\x12c\n" +
+	"\x12VerifyPrescription\x12%.records.v1.VerifyPrescriptionRequest\x1a&.records.v1.VerifyPrescriptionResponse\x12i\n" +
+	"\x14DispensePrescription\x12'.records.v1.DispensePrescriptionRequest\x1a(.records.v1.DispensePrescriptionResponse\x12Z\n" +
+	"\x0fIssueHealthCard\x12\".records.v1.IssueHealthCardRequest\x1a#.records.v1.IssueHealthCardResponse\x12Z\n" +
+	"\x0fCheckHealthCard\x12\".records.v1.CheckHealthCardRequest\x1a#.records.v1.CheckHealthCardResponseB+Z)healthexchange/proto/records/v1;recordsv1b\x06proto3"
 
 var (
 	file_records_v1_records_proto_rawDescOnce sync.Once
@@ -1246,23 +2020,31 @@ func file_records_v1_records_proto_rawDescGZIP() []byte {
 	return file_records_v1_records_proto_rawDescData
 }
 
-var file_records_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_records_v1_records_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_records_v1_records_proto_goTypes = []any{
-	(*RecordVersion)(nil),               // 0: records.v1.RecordVersion
-	(*PutRecordRequest)(nil),            // 1: records.v1.PutRecordRequest
-	(*PutRecordResponse)(nil),           // 2: records.v1.PutRecordResponse
-	(*GetRecordRequest)(nil),            // 3: records.v1.GetRecordRequest
-	(*GetRecordResponse)(nil),           // 4: records.v1.GetRecordResponse
-	(*ListRecordsRequest)(nil),          // 5: records.v1.ListRecordsRequest
-	(*ListRecordsResponse)(nil),         // 6: records.v1.ListRecordsResponse
-	(*GetRecordHistoryRequest)(nil),     // 7: records.v1.GetRecordHistoryRequest
-	(*GetRecordHistoryResponse)(nil),    // 8: records.v1.GetRecordHistoryResponse
-	(*VerifyRecordRequest)(nil),         // 9: records.v1.VerifyRecordRequest
-	(*VerifyRecordResponse)(nil),        // 10: records.v1.VerifyRecordResponse
-	(*NotarizedVersion)(nil),            // 11: records.v1.NotarizedVersion
-	(*ErasePatientRecordsRequest)(nil),  // 12: records.v1.ErasePatientRecordsRequest
-	(*SignedErasure)(nil),               // 13: records.v1.SignedErasure
-	(*ErasePatientRecordsResponse)(nil), // 14: records.v1.ErasePatientRecordsResponse
+	(*RecordVersion)(nil),                // 0: records.v1.RecordVersion
+	(*PutRecordRequest)(nil),             // 1: records.v1.PutRecordRequest
+	(*PutRecordResponse)(nil),            // 2: records.v1.PutRecordResponse
+	(*GetRecordRequest)(nil),             // 3: records.v1.GetRecordRequest
+	(*GetRecordResponse)(nil),            // 4: records.v1.GetRecordResponse
+	(*ListRecordsRequest)(nil),           // 5: records.v1.ListRecordsRequest
+	(*ListRecordsResponse)(nil),          // 6: records.v1.ListRecordsResponse
+	(*GetRecordHistoryRequest)(nil),      // 7: records.v1.GetRecordHistoryRequest
+	(*GetRecordHistoryResponse)(nil),     // 8: records.v1.GetRecordHistoryResponse
+	(*VerifyRecordRequest)(nil),          // 9: records.v1.VerifyRecordRequest
+	(*VerifyRecordResponse)(nil),         // 10: records.v1.VerifyRecordResponse
+	(*NotarizedVersion)(nil),             // 11: records.v1.NotarizedVersion
+	(*ErasePatientRecordsRequest)(nil),   // 12: records.v1.ErasePatientRecordsRequest
+	(*SignedErasure)(nil),                // 13: records.v1.SignedErasure
+	(*ErasePatientRecordsResponse)(nil),  // 14: records.v1.ErasePatientRecordsResponse
+	(*VerifyPrescriptionRequest)(nil),    // 15: records.v1.VerifyPrescriptionRequest
+	(*VerifyPrescriptionResponse)(nil),   // 16: records.v1.VerifyPrescriptionResponse
+	(*DispensePrescriptionRequest)(nil),  // 17: records.v1.DispensePrescriptionRequest
+	(*DispensePrescriptionResponse)(nil), // 18: records.v1.DispensePrescriptionResponse
+	(*IssueHealthCardRequest)(nil),       // 19: records.v1.IssueHealthCardRequest
+	(*IssueHealthCardResponse)(nil),      // 20: records.v1.IssueHealthCardResponse
+	(*CheckHealthCardRequest)(nil),       // 21: records.v1.CheckHealthCardRequest
+	(*CheckHealthCardResponse)(nil),      // 22: records.v1.CheckHealthCardResponse
 }
 var file_records_v1_records_proto_depIdxs = []int32{
 	0,  // 0: records.v1.PutRecordResponse.record:type_name -> records.v1.RecordVersion
@@ -1277,14 +2059,22 @@ var file_records_v1_records_proto_depIdxs = []int32{
 	7,  // 9: records.v1.RecordService.GetRecordHistory:input_type -> records.v1.GetRecordHistoryRequest
 	9,  // 10: records.v1.RecordService.VerifyRecord:input_type -> records.v1.VerifyRecordRequest
 	12, // 11: records.v1.RecordService.ErasePatientRecords:input_type -> records.v1.ErasePatientRecordsRequest
-	2,  // 12: records.v1.RecordService.PutRecord:output_type -> records.v1.PutRecordResponse
-	4,  // 13: records.v1.RecordService.GetRecord:output_type -> records.v1.GetRecordResponse
-	6,  // 14: records.v1.RecordService.ListRecords:output_type -> records.v1.ListRecordsResponse
-	8,  // 15: records.v1.RecordService.GetRecordHistory:output_type -> records.v1.GetRecordHistoryResponse
-	10, // 16: records.v1.RecordService.VerifyRecord:output_type -> records.v1.VerifyRecordResponse
-	14, // 17: records.v1.RecordService.ErasePatientRecords:output_type -> records.v1.ErasePatientRecordsResponse
-	12, // [12:18] is the sub-list for method output_type
-	6,  // [6:12] is the sub-list for method input_type
+	15, // 12: records.v1.RecordService.VerifyPrescription:input_type -> records.v1.VerifyPrescriptionRequest
+	17, // 13: records.v1.RecordService.DispensePrescription:input_type -> records.v1.DispensePrescriptionRequest
+	19, // 14: records.v1.RecordService.IssueHealthCard:input_type -> records.v1.IssueHealthCardRequest
+	21, // 15: records.v1.RecordService.CheckHealthCard:input_type -> records.v1.CheckHealthCardRequest
+	2,  // 16: records.v1.RecordService.PutRecord:output_type -> records.v1.PutRecordResponse
+	4,  // 17: records.v1.RecordService.GetRecord:output_type -> records.v1.GetRecordResponse
+	6,  // 18: records.v1.RecordService.ListRecords:output_type -> records.v1.ListRecordsResponse
+	8,  // 19: records.v1.RecordService.GetRecordHistory:output_type -> records.v1.GetRecordHistoryResponse
+	10, // 20: records.v1.RecordService.VerifyRecord:output_type -> records.v1.VerifyRecordResponse
+	14, // 21: records.v1.RecordService.ErasePatientRecords:output_type -> records.v1.ErasePatientRecordsResponse
+	16, // 22: records.v1.RecordService.VerifyPrescription:output_type -> records.v1.VerifyPrescriptionResponse
+	18, // 23: records.v1.RecordService.DispensePrescription:output_type -> records.v1.DispensePrescriptionResponse
+	20, // 24: records.v1.RecordService.IssueHealthCard:output_type -> records.v1.IssueHealthCardResponse
+	22, // 25: records.v1.RecordService.CheckHealthCard:output_type -> records.v1.CheckHealthCardResponse
+	16, // [16:26] is the sub-list for method output_type
+	6,  // [6:16] is the sub-list for method input_type
 	6,  // [6:6] is the sub-list for extension type_name
 	6,  // [6:6] is the sub-list for extension extendee
 	0,  // [0:6] is the sub-list for field type_name
@@ -1301,7 +2091,7 @@ func file_records_v1_records_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_records_v1_records_proto_rawDesc), len(file_records_v1_records_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RecordService_PutRecord_FullMethodName           = "/records.v1.RecordService/PutRecord"
-	RecordService_GetRecord_FullMethodName           = "/records.v1.RecordService/GetRecord"
-	RecordService_ListRecords_FullMethodName         = "/records.v1.RecordService/ListRecords"
-	RecordService_GetRecordHistory_FullMethodName    = "/records.v1.RecordService/GetRecordHistory"
-	RecordService_VerifyRecord_FullMethodName        = "/records.v1.RecordService/VerifyRecord"
-	RecordService_ErasePatientRecords_FullMethodName = "/records.v1.RecordService/ErasePatientRecords"
+	RecordService_PutRecord_FullMethodName            = "/records.v1.RecordService/PutRecord"
+	RecordService_GetRecord_FullMethodName            = "/records.v1.RecordService/GetRecord"
+	RecordService_ListRecords_FullMethodName          = "/records.v1.RecordService/ListRecords"
+	RecordService_GetRecordHistory_FullMethodName     = "/records.v1.RecordService/GetRecordHistory"
+	RecordService_VerifyRecord_FullMethodName         = "/records.v1.RecordService/VerifyRecord"
+	RecordService_ErasePatientRecords_FullMethodName  = "/records.v1.RecordService/ErasePatientRecords"
+	RecordService_VerifyPrescription_FullMethodName   = "/records.v1.RecordService/VerifyPrescription"
+	RecordService_DispensePrescription_FullMethodName = "/records.v1.RecordService/DispensePrescription"
+	RecordService_IssueHealthCard_FullMethodName      = "/records.v1.RecordService/IssueHealthCard"
+	RecordService_CheckHealthCard_FullMethodName      = "/records.v1.RecordService/CheckHealthCard"
 )
 
 // RecordServiceClient is the client API for RecordService service.
@@ -41,7 +45,7 @@ type RecordServiceClient interface {
 	// existing one (record_id set: the version links to the previous version's
 	// hash). The author is the caller: a clinician of an organisation the
 	// patient granted the record's category to, or the patient. The resource is
-	// validated, canonicalized (RFC 8785) and hashed; the record exists once its
+	// validated (FHIR R4) and hashed as filed; the record exists once its
 	// hash is notarized, and a failed put leaves nothing that is listed or
 	// served. A retry with the same idempotency_key returns the first result.
 	PutRecord(ctx context.Context, in *PutRecordRequest, opts ...grpc.CallOption) (*PutRecordResponse, error)
@@ -64,6 +68,29 @@ type RecordServiceClient interface {
 	// destroyed and their objects deleted, and the ledger records that the
 	// erasure happened. Only the patient may ask, and it cannot be undone.
 	ErasePatientRecords(ctx context.Context, in *ErasePatientRecordsRequest, opts ...grpc.CallOption) (*ErasePatientRecordsResponse, error)
+	// VerifyPrescription checks a prescription (a MedicationRequest) a
+	// pharmacist holds: its bytes against the notary, that it is the latest
+	// version, filed by a hospital of the exchange, active and not expired,
+	// and how many of its fills are dispensed. Only a pharmacist the patient
+	// lets use the record for dispensing may ask; the check is an access
+	// event in the patient's log.
+	VerifyPrescription(ctx context.Context, in *VerifyPrescriptionRequest, opts ...grpc.CallOption) (*VerifyPrescriptionResponse, error)
+	// DispensePrescription records one fill of a prescription on the ledger,
+	// as the pharmacist's organisation: the record, the fill and the quantity,
+	// nothing else. The chaincode refuses a fill beyond those the prescription
+	// allows (from any pharmacy), of a superseded, cancelled or expired
+	// prescription, and without the patient's consent for dispensing.
+	DispensePrescription(ctx context.Context, in *DispensePrescriptionRequest, opts ...grpc.CallOption) (*DispensePrescriptionResponse, error)
+	// IssueHealthCard makes a SMART Health Card of an Immunization record for
+	// its patient (only they may ask): a JWS signed (ES256) by the
+	// organisation that filed the record, whose keys are published at the
+	// card's iss + "/.well-known/jwks.json" and registered on the ledger.
+	IssueHealthCard(ctx context.Context, in *IssueHealthCardRequest, opts ...grpc.CallOption) (*IssueHealthCardResponse, error)
+	// CheckHealthCard checks a card against the ledger: its issuer is a
+	// hospital of the exchange, it is signed with a key that hospital
+	// registered, and the record it copies is notarized by it and not
+	// superseded. It is public: it needs no token and reads no record.
+	CheckHealthCard(ctx context.Context, in *CheckHealthCardRequest, opts ...grpc.CallOption) (*CheckHealthCardResponse, error)
 }
 
 type recordServiceClient struct {
@@ -134,6 +161,46 @@ func (c *recordServiceClient) ErasePatientRecords(ctx context.Context, in *Erase
 	return out, nil
 }
 
+func (c *recordServiceClient) VerifyPrescription(ctx context.Context, in *VerifyPrescriptionRequest, opts ...grpc.CallOption) (*VerifyPrescriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyPrescriptionResponse)
+	err := c.cc.Invoke(ctx, RecordService_VerifyPrescription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordServiceClient) DispensePrescription(ctx context.Context, in *DispensePrescriptionRequest, opts ...grpc.CallOption) (*DispensePrescriptionResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DispensePrescriptionResponse)
+	err := c.cc.Invoke(ctx, RecordService_DispensePrescription_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordServiceClient) IssueHealthCard(ctx context.Context, in *IssueHealthCardRequest, opts ...grpc.CallOption) (*IssueHealthCardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueHealthCardResponse)
+	err := c.cc.Invoke(ctx, RecordService_IssueHealthCard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recordServiceClient) CheckHealthCard(ctx context.Context, in *CheckHealthCardRequest, opts ...grpc.CallOption) (*CheckHealthCardResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CheckHealthCardResponse)
+	err := c.cc.Invoke(ctx, RecordService_CheckHealthCard_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecordServiceServer is the server API for RecordService service.
 // All implementations must embed UnimplementedRecordServiceServer
 // for forward compatibility.
@@ -148,7 +215,7 @@ type RecordServiceServer interface {
 	// existing one (record_id set: the version links to the previous version's
 	// hash). The author is the caller: a clinician of an organisation the
 	// patient granted the record's category to, or the patient. The resource is
-	// validated, canonicalized (RFC 8785) and hashed; the record exists once its
+	// validated (FHIR R4) and hashed as filed; the record exists once its
 	// hash is notarized, and a failed put leaves nothing that is listed or
 	// served. A retry with the same idempotency_key returns the first result.
 	PutRecord(context.Context, *PutRecordRequest) (*PutRecordResponse, error)
@@ -171,6 +238,29 @@ type RecordServiceServer interface {
 	// destroyed and their objects deleted, and the ledger records that the
 	// erasure happened. Only the patient may ask, and it cannot be undone.
 	ErasePatientRecords(context.Context, *ErasePatientRecordsRequest) (*ErasePatientRecordsResponse, error)
+	// VerifyPrescription checks a prescription (a MedicationRequest) a
+	// pharmacist holds: its bytes against the notary, that it is the latest
+	// version, filed by a hospital of the exchange, active and not expired,
+	// and how many of its fills are dispensed. Only a pharmacist the patient
+	// lets use the record for dispensing may ask; the check is an access
+	// event in the patient's log.
+	VerifyPrescription(context.Context, *VerifyPrescriptionRequest) (*VerifyPrescriptionResponse, error)
+	// DispensePrescription records one fill of a prescription on the ledger,
+	// as the pharmacist's organisation: the record, the fill and the quantity,
+	// nothing else. The chaincode refuses a fill beyond those the prescription
+	// allows (from any pharmacy), of a superseded, cancelled or expired
+	// prescription, and without the patient's consent for dispensing.
+	DispensePrescription(context.Context, *DispensePrescriptionRequest) (*DispensePrescriptionResponse, error)
+	// IssueHealthCard makes a SMART Health Card of an Immunization record for
+	// its patient (only they may ask): a JWS signed (ES256) by the
+	// organisation that filed the record, whose keys are published at the
+	// card's iss + "/.well-known/jwks.json" and registered on the ledger.
+	IssueHealthCard(context.Context, *IssueHealthCardRequest) (*IssueHealthCardResponse, error)
+	// CheckHealthCard checks a card against the ledger: its issuer is a
+	// hospital of the exchange, it is signed with a key that hospital
+	// registered, and the record it copies is notarized by it and not
+	// superseded. It is public: it needs no token and reads no record.
+	CheckHealthCard(context.Context, *CheckHealthCardRequest) (*CheckHealthCardResponse, error)
 	mustEmbedUnimplementedRecordServiceServer()
 }
 
@@ -198,6 +288,18 @@ func (UnimplementedRecordServiceServer) VerifyRecord(context.Context, *VerifyRec
 }
 func (UnimplementedRecordServiceServer) ErasePatientRecords(context.Context, *ErasePatientRecordsRequest) (*ErasePatientRecordsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ErasePatientRecords not implemented")
+}
+func (UnimplementedRecordServiceServer) VerifyPrescription(context.Context, *VerifyPrescriptionRequest) (*VerifyPrescriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method VerifyPrescription not implemented")
+}
+func (UnimplementedRecordServiceServer) DispensePrescription(context.Context, *DispensePrescriptionRequest) (*DispensePrescriptionResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method DispensePrescription not implemented")
+}
+func (UnimplementedRecordServiceServer) IssueHealthCard(context.Context, *IssueHealthCardRequest) (*IssueHealthCardResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method IssueHealthCard not implemented")
+}
+func (UnimplementedRecordServiceServer) CheckHealthCard(context.Context, *CheckHealthCardRequest) (*CheckHealthCardResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CheckHealthCard not implemented")
 }
 func (UnimplementedRecordServiceServer) mustEmbedUnimplementedRecordServiceServer() {}
 func (UnimplementedRecordServiceServer) testEmbeddedByValue()                       {}
@@ -328,6 +430,78 @@ func _RecordService_ErasePatientRecords_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecordService_VerifyPrescription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyPrescriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordServiceServer).VerifyPrescription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordService_VerifyPrescription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordServiceServer).VerifyPrescription(ctx, req.(*VerifyPrescriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordService_DispensePrescription_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DispensePrescriptionRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordServiceServer).DispensePrescription(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordService_DispensePrescription_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordServiceServer).DispensePrescription(ctx, req.(*DispensePrescriptionRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordService_IssueHealthCard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueHealthCardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordServiceServer).IssueHealthCard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordService_IssueHealthCard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordServiceServer).IssueHealthCard(ctx, req.(*IssueHealthCardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecordService_CheckHealthCard_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CheckHealthCardRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecordServiceServer).CheckHealthCard(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecordService_CheckHealthCard_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecordServiceServer).CheckHealthCard(ctx, req.(*CheckHealthCardRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecordService_ServiceDesc is the grpc.ServiceDesc for RecordService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -358,6 +532,22 @@ var RecordService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ErasePatientRecords",
 			Handler:    _RecordService_ErasePatientRecords_Handler,
+		},
+		{
+			MethodName: "VerifyPrescription",
+			Handler:    _RecordService_VerifyPrescription_Handler,
+		},
+		{
+			MethodName: "DispensePrescription",
+			Handler:    _RecordService_DispensePrescription_Handler,
+		},
+		{
+			MethodName: "IssueHealthCard",
+			Handler:    _RecordService_IssueHealthCard_Handler,
+		},
+		{
+			MethodName: "CheckHealthCard",
+			Handler:    _RecordService_CheckHealthCard_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	recordsv1 "healthexchange/proto/records/v1"
+	"healthexchange/services/apps/internal/clikit"
 )
 
 // filed is the resource the fake service stores and serves, as the real one
@@ -276,7 +277,7 @@ func TestPutRefusesBadInputBeforeSending(t *testing.T) {
 		"a missing file": {file: filepath.Join(f.dir, "missing.json"), wantErr: "missing.json: no such file"},
 		"not JSON":       {file: f.file(t, "notes.txt", "patient is fine"), wantErr: "is not JSON"},
 		"empty":          {file: f.file(t, "empty.json", "\n"), wantErr: "is empty"},
-		"too large":      {file: f.file(t, "big.json", `"`+strings.Repeat("x", maxResource)+`"`), wantErr: "larger than 1 MiB"},
+		"too large":      {file: f.file(t, "big.json", `"`+strings.Repeat("x", clikit.MaxResource)+`"`), wantErr: "larger than 1 MiB"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

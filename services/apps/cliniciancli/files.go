@@ -1,45 +1,10 @@
 package cliniciancli
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 )
-
-// maxResource is the largest resource the records service takes
-// (records.proto: at most 1 MiB).
-const maxResource = 1 << 20
-
-// readResource reads the FHIR JSON resource in the file name ("-" for
-// standard input), refusing what the service would refuse anyway: too large,
-// empty, not JSON.
-func readResource(stdin io.Reader, name string) ([]byte, error) {
-	r, label := stdin, "standard input"
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return nil, fmt.Errorf("cannot read the resource: %w", err)
-		}
-		defer f.Close()
-		r, label = f, name
-	}
-	b, err := io.ReadAll(io.LimitReader(r, maxResource+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read the resource from %s: %w", label, err)
-	}
-	switch {
-	case len(b) > maxResource:
-		return nil, fmt.Errorf("%s is larger than 1 MiB, the most a record may hold", label)
-	case len(bytes.TrimSpace(b)) == 0:
-		return nil, fmt.Errorf("%s is empty; want a FHIR resource (JSON)", label)
-	case !json.Valid(b):
-		return nil, fmt.Errorf("%s is not JSON; want a FHIR resource (JSON)", label)
-	}
-	return b, nil
-}
 
 // writeFileAtomic writes data to path with mode 0600: into a temporary file
 // beside it, synced, then renamed over path, so a reader never sees half a

@@ -53,7 +53,7 @@ func (o *opts) put(fs *flag.FlagSet) func(context.Context, []string) error {
 		if len(*key) > maxIdempotencyKey {
 			return clikit.Usagef("--idempotency-key is longer than %d characters", maxIdempotencyKey)
 		}
-		resource, err := readResource(o.in, file)
+		resource, err := clikit.ReadResource(o.in, file)
 		if err != nil {
 			return err
 		}

@@ -33,7 +33,7 @@ func (o *opts) verify(fs *flag.FlagSet) func(context.Context, []string) error {
 				return clikit.Usagef("--sha256 must be 64 hex digits")
 			}
 		default:
-			resource, err := readResource(o.in, args[0])
+			resource, err := clikit.ReadResource(o.in, args[0])
 			if err != nil {
 				return err
 			}

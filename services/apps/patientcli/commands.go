@@ -3,6 +3,7 @@ package patientcli
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -67,6 +68,11 @@ func (o *opts) app() *clikit.App {
 					"period named at registration; until then your current key, if anyone still has it, can cancel it.\n" +
 					"cancel: with your current key, stop a recovery you did not ask for.\n" +
 					"complete: after the waiting period, put the new key in force and move it to KEY.", Flags: o.recovery},
+			{Name: "card", Summary: "get a SMART Health Card of a vaccination, anyone can check (records service)",
+				Args: "--record R [--include name,birthDate] [--out FILE] [--records-server URL]",
+				Help: "Get a SMART Health Card of your Immunization record R: signed by the hospital that filed it, checkable by anyone with\n" +
+					"`verifier check`. It holds the vaccination and, of you, only what --include names (from your Patient record; nothing by\n" +
+					"default). The card goes to --out (mode 0600, a .smart-health-card file) and its QR-ready shc:/ form is printed.", Flags: o.card},
 			{Name: "erase", Summary: "erase all your records for good (records service)", Args: "--confirm [--records-server URL] [--id ERASURE_ID]",
 				Help: "Erase all your records and wearable readings for good: their key is destroyed and their stored objects deleted, and the ledger\n" +
 					"records your signed request and what was removed (the notarized hashes stay). It cannot be undone, so it needs --confirm.", Flags: o.erase},
@@ -511,6 +517,56 @@ func (o *opts) erase(fs *flag.FlagSet) func(context.Context, []string) error {
 			fmt.Fprintf(w, "wearable objects deleted\t%d\n", resp.GetWearableObjectsDeleted())
 			fmt.Fprintf(w, "data key destroyed\t%s\n", key)
 			fmt.Fprintf(w, "erasure\t%s (requested in tx %s, completed in tx %s)\n", resp.GetErasureId(), resp.GetRequestTxId(), resp.GetTxId())
+		})
+	}
+}
+
+func (o *opts) card(fs *flag.FlagSet) func(context.Context, []string) error {
+	record := fs.String("record", "", "the Immunization record")
+	include := fs.String("include", "", "what of you the card shows, from your Patient record: name, birthDate (comma-separated; default nothing)")
+	out := fs.String("out", "", "write the card here (a .smart-health-card file, mode 0600)")
+	server := fs.String("records-server", devenv.ServerURL("records"), "the records service's HTTP/JSON gateway ($HX_RECORDS_URL, else the development network's)")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		if *record == "" {
+			return clikit.Usagef("--record is required")
+		}
+		k, err := o.loadKey()
+		if err != nil {
+			return err
+		}
+		var claims []string
+		if *include != "" {
+			claims = strings.Split(*include, ",")
+		}
+		g, err := o.client("records", *server, "--records-server")
+		if err != nil {
+			return err
+		}
+		resp := &recordsv1.IssueHealthCardResponse{}
+		path := "/v1/patients/" + url.PathEscape(k.PatientID()) + "/records/" + url.PathEscape(*record) + ":health-card"
+		req := &recordsv1.IssueHealthCardRequest{PatientId: k.PatientID(), RecordId: *record, IncludeIdentity: claims}
+		if err := g.Call(ctx, "POST", path, req, resp); err != nil {
+			return err
+		}
+		if *out != "" {
+			file, err := json.Marshal(map[string][]string{"verifiableCredential": {resp.GetJws()}})
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(*out, append(file, '\n'), 0o600); err != nil {
+				return fmt.Errorf("cannot write the card: %w", err)
+			}
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintf(w, "health card of record %s, signed by %s (key %s)\n", *record, resp.GetOrg(), resp.GetKid())
+			fmt.Fprintf(w, "issuer\t%s\n", resp.GetIssuer())
+			if *out != "" {
+				fmt.Fprintf(w, "file\t%s\n", *out)
+			}
+			fmt.Fprintf(w, "QR (%d characters)\t%s\n", len(resp.GetNumeric()), resp.GetNumeric())
 		})
 	}
 }

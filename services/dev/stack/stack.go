@@ -56,7 +56,7 @@ func New(stdout, stderr io.Writer) (*Stack, error) {
 
 // Commands are the binaries that Up builds: the daemons and the tools a
 // person tries next.
-var Commands = []string{"consentd", "recordsd", "ingestd", "researchd", "patient", "clinician", "researcher", "wearable", "hxtoken", "hxdemo", "hxdev"}
+var Commands = []string{"consentd", "recordsd", "ingestd", "researchd", "patient", "clinician", "researcher", "wearable", "pharmacist", "insurer", "verifier", "hxtoken", "hxdemo", "hxdev"}
 
 func (s *Stack) bin() string             { return filepath.Join(s.Cache, "bin") }
 func (s *Stack) pidFile(n string) string { return filepath.Join(s.State, "services", n+".pid") }

@@ -86,10 +86,12 @@ func TestDecide(t *testing.T) {
 	pharmacist := func(in *policy.Input) {
 		in.Subject = policy.Subject{ID: "ph-1", Role: "pharmacist", Org: "pharmacy-7"}
 		in.Resource.Category = "prescriptions"
+		in.Purpose = "dispensing"
 	}
 	pharmacyConsent := func(c *policy.Consent) {
 		c.Grantee = policy.Grantee{Kind: "org", ID: "pharmacy-7"}
 		c.Categories = []string{"prescriptions", "labs"}
+		c.Purposes = []string{"dispensing"}
 	}
 	insurer := func(in *policy.Input) {
 		in.Subject = policy.Subject{ID: "ins-1", Role: "insurer", Org: "insurer-x"}

@@ -21,7 +21,7 @@ func FuzzDecide(f *testing.F) {
 	f.Add("dr-ada", "clinician", "clinic-north", "read", "pat-1", "notes", "", "emergency", "unconscious on arrival", now)
 	f.Add("dr-ada", "clinician", "", "write", "pat-1", "notes", "", "emergency", "unconscious on arrival", now)
 	f.Add("dr-ada", "clinician", "", "read", "pat-1", "notes", "", "emergency", "   short   ", now)
-	f.Add("ph-1", "pharmacist", "pharmacy-7", "read", "pat-1", "prescriptions", "", "treatment", "", now)
+	f.Add("ph-1", "pharmacist", "pharmacy-7", "read", "pat-1", "prescriptions", "", "dispensing", "", now)
 	f.Add("ins-1", "insurer", "x", "read", "pat-1", "claims", "", "payment", "", "2300-01-01T00:00:00Z")
 	f.Add("res-1", "researcher", "uni", "read", "pat-1", "labs", "", "research", "", now)
 	f.Add("", "", "", "", "", "", "", "", "", "")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 
 	"google.golang.org/grpc"
@@ -28,6 +29,7 @@ type Platform struct {
 	name     string
 	log      *slog.Logger
 	stateDir string
+	httpAddr string
 	tls      serving.TLSFiles
 	cfg      Backends
 	health   *health.Server
@@ -41,7 +43,7 @@ type Platform struct {
 }
 
 func newPlatform(c Config, v *auth.Verifier) *Platform {
-	return &Platform{name: c.Name, log: c.Log, stateDir: c.StateDir, tls: c.TLS, cfg: c.Backends,
+	return &Platform{name: c.Name, log: c.Log, stateDir: c.StateDir, httpAddr: c.HTTPAddr, tls: c.TLS, cfg: c.Backends,
 		health: health.NewServer(), verifier: v, buckets: map[string]*objectstore.Bucket{}}
 }
 
@@ -58,6 +60,19 @@ func (p *Platform) StateDir() (string, error) {
 		return "", fmt.Errorf("%s config: the state folder is required (-state)", p.name)
 	}
 	return p.stateDir, nil
+}
+
+// HTTPAddr is the address of the service's HTTP listener.
+func (p *Platform) HTTPAddr() string { return p.httpAddr }
+
+// SecretsDir is the folder of the vault's key-encryption key: every
+// instance of a service that holds the KEK has it, so secrets the instances
+// share (a health card issuer's signing key) are kept there.
+func (p *Platform) SecretsDir() (string, error) {
+	if p.cfg.KEKFile == "" {
+		return "", fmt.Errorf("%s config: the KEK file is required (-kek-file)", p.name)
+	}
+	return filepath.Dir(p.cfg.KEKFile), nil
 }
 
 // Ledger is the ledger client of the service's own organisation (the first

@@ -124,9 +124,41 @@ func (c *Client) Device(ctx context.Context, deviceID string) (ledgerapi.Device,
 // Notarize records the hash of a record version, filed by this client's
 // organisation (the chaincode records it and this client's identity as the
 // author; n.Org and n.Author are not sent).
+// A prescription with fill terms (n.Prescription) is notarized with them,
+// in the same transaction.
 func (c *Client) Notarize(ctx context.Context, n ledgerapi.Notarization) (ledgerapi.Notarization, error) {
+	if t := n.Prescription; t != nil {
+		return submit[ledgerapi.Notarization](ctx, c, "notary:NotarizePrescription",
+			n.RecordID, n.PatientID, n.SHA256, strconv.Itoa(n.Version), n.PreviousSHA256, strconv.Itoa(t.Fills), t.ValidUntil)
+	}
 	return submit[ledgerapi.Notarization](ctx, c, "notary:Notarize",
 		n.RecordID, n.PatientID, n.SHA256, n.Category, strconv.Itoa(n.Version), n.PreviousSHA256)
+}
+
+// Dispense records a fill of a prescription by the client's pharmacy, for
+// its pharmacist pharmacistID.
+func (c *Client) Dispense(ctx context.Context, recordID, sha256Hex, pharmacistID string, quantity int) (ledgerapi.Dispense, error) {
+	return submit[ledgerapi.Dispense](ctx, c, "dispensing:Dispense", recordID, sha256Hex, pharmacistID, strconv.Itoa(quantity))
+}
+
+// Dispenses returns the fills of a prescription, first fill first.
+func (c *Client) Dispenses(ctx context.Context, recordID string) ([]ledgerapi.Dispense, error) {
+	return evaluate[[]ledgerapi.Dispense](ctx, c, "dispensing:Dispenses", recordID)
+}
+
+// RegisterCardIssuer adds an issuer URL and a signing key to the client's
+// organisation's health card issuer registration.
+func (c *Client) RegisterCardIssuer(ctx context.Context, issuer string, k ledgerapi.CardKey) (ledgerapi.CardIssuer, error) {
+	data, err := json.Marshal(k)
+	if err != nil {
+		return ledgerapi.CardIssuer{}, err
+	}
+	return submit[ledgerapi.CardIssuer](ctx, c, "cardissuers:Register", issuer, string(data))
+}
+
+// CardIssuers lists the registered health card issuers.
+func (c *Client) CardIssuers(ctx context.Context) ([]ledgerapi.CardIssuer, error) {
+	return evaluate[[]ledgerapi.CardIssuer](ctx, c, "cardissuers:List")
 }
 
 // Verify compares a hash with a record's notarized versions.
