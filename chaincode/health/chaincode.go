@@ -1,11 +1,12 @@
 // Package health is the "health" chaincode of the medical record exchange:
 // the patient and device registries, consents, record notarizations, batch
 // anchors, the access log, dataset releases, patient erasures, prescription
-// dispenses and the health card issuers, one contract each. It stores
-// pseudonymous ids, hashes and consent terms only and must never write
-// health data to the ledger; every patient-initiated change is verified
-// against the patient's own signature, so a service that relays it cannot
-// forge it.
+// dispenses, the health card issuers and delegations, one contract each. It
+// stores pseudonymous ids, hashes and consent terms only and must never
+// write health data to the ledger; every patient-initiated change is
+// verified against the patient's own signature (or a delegate's, within the
+// delegation the patient signed), so a service that relays it cannot forge
+// it.
 package health
 
 import (
@@ -28,6 +29,7 @@ func NewChaincode() (*contractapi.ContractChaincode, error) {
 		&Erasures{Contract: contractapi.Contract{Name: "erasures"}},
 		&Dispensing{Contract: contractapi.Contract{Name: "dispensing"}},
 		&CardIssuers{Contract: contractapi.Contract{Name: "cardissuers"}},
+		&Delegations{Contract: contractapi.Contract{Name: "delegations"}},
 	)
 	if err != nil {
 		return nil, fmt.Errorf("assemble health chaincode: %w", err)

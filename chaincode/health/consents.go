@@ -27,12 +27,14 @@ func (*Consents) GetEvaluateTransactions() []string {
 	return []string{"Get", "ListByPatient", "ListByGrantee", "History", "Check"}
 }
 
-// Grant stores a consent. The payload is a ConsentGrant signed by the patient.
+// Grant stores a consent. The payload is a ConsentGrant signed by the
+// patient, or by a delegate with the power to grant (the consent then names
+// the delegation in GrantedBy).
 func (*Consents) Grant(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Consent, error) {
 	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
-	g, _, err := acceptSigned[ledgerapi.ConsentGrant](ctx, payload, signature)
+	g, delegation, err := acceptForPatient[ledgerapi.ConsentGrant](ctx, payload, signature, ledgerapi.PowerGrant)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +72,7 @@ func (*Consents) Grant(ctx contractapi.TransactionContextInterface, payload, sig
 		Status:     ledgerapi.StatusActive,
 		GrantedAt:  ledgerapi.FormatTime(now),
 		GrantTxID:  ctx.GetStub().GetTxID(),
+		GrantedBy:  delegation,
 	}
 	start, end, err := window(consent)
 	if err != nil {
@@ -88,12 +91,13 @@ func (*Consents) Grant(ctx contractapi.TransactionContextInterface, payload, sig
 }
 
 // Revoke withdraws a consent. The payload is a ConsentRevocation signed by the
-// patient who gave the consent.
+// patient who gave the consent, or by a delegate with the power to revoke
+// (RevokedBy names the delegation).
 func (*Consents) Revoke(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Consent, error) {
 	if _, err := authorize(ctx, members); err != nil {
 		return nil, err
 	}
-	r, _, err := acceptSigned[ledgerapi.ConsentRevocation](ctx, payload, signature)
+	r, delegation, err := acceptForPatient[ledgerapi.ConsentRevocation](ctx, payload, signature, ledgerapi.PowerRevoke)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +118,7 @@ func (*Consents) Revoke(ctx contractapi.TransactionContextInterface, payload, si
 	consent.Status = ledgerapi.StatusRevoked
 	consent.RevokedAt = ledgerapi.FormatTime(now)
 	consent.RevokeTxID = ctx.GetStub().GetTxID()
+	consent.RevokedBy = delegation
 	return storeConsent(ctx, EventConsentRevoked, consent)
 }
 

@@ -25,6 +25,7 @@ const (
 	erasureType      = "erasure"      // patientId: one erasure per patient
 	dispenseType     = "dispense"     // recordId, fill (see versionAttr)
 	cardIssuerType   = "card-issuer"  // org (MSP id)
+	delegationType   = "delegation"   // delegationId
 
 	latestNotarizationType = "notarization-by-patient" // patientId, recordId: the latest version
 	notarizationsByHash    = "notarization~sha256"     // sha256, recordId, version: a copy
@@ -32,6 +33,9 @@ const (
 	consentsByPatient = "consent~patient" // patientId, consentId
 	consentsByGrantee = "consent~grantee" // grantee kind, grantee id, consentId
 	eventsByPatient   = "event~patient"   // patientId, time (see timeAttr), eventId
+
+	delegationsByPatient  = "delegation~patient"  // patientId, delegationId
+	delegationsByDelegate = "delegation~delegate" // delegateId, delegationId
 )
 
 // key builds a composite key.

@@ -198,11 +198,28 @@ func FuzzParsePatientRegistration(f *testing.F) {
 func FuzzParseConsentGrant(f *testing.F) {
 	noLimits := validGrant()
 	noLimits.RecordIDs, noLimits.NotBefore, noLimits.ExpiresAt = []string{}, "", ""
-	fuzzParse(f, validGrant(), noLimits)
+	delegated := validGrant()
+	delegated.DelegationID = "d-1"
+	fuzzParse(f, validGrant(), noLimits, delegated)
 }
 
 func FuzzParseConsentRevocation(f *testing.F) {
-	fuzzParse(f, validRevocation())
+	delegated := validRevocation()
+	delegated.DelegationID = "d-1"
+	fuzzParse(f, validRevocation(), delegated)
+}
+
+// FuzzParseDelegationGrant: the delegation payload the patient signs.
+func FuzzParseDelegationGrant(f *testing.F) {
+	d := DelegationGrant{Header: Header{Op: OpDelegationGrant, Nonce: 4, PatientID: "child"}, DelegationID: "d-1", DelegateID: "mum",
+		DelegateKey: publicKeyOf(testKey("mum")), Relationship: "parent", Powers: []string{PowerGrant, PowerRevoke}, ExpiresAt: "2044-05-01T00:00:00Z"}
+	grantOnly := d
+	grantOnly.Powers, grantOnly.Relationship = []string{PowerGrant}, "carer"
+	fuzzParse(f, d, grantOnly)
+}
+
+func FuzzParseDelegationRevocation(f *testing.F) {
+	fuzzParse(f, DelegationRevocation{Header: Header{Op: OpDelegationEnd, Nonce: 5, PatientID: "child"}, DelegationID: "d-1"})
 }
 
 func FuzzParseDeviceRegistration(f *testing.F) {

@@ -19,6 +19,8 @@ const (
 	OpConsentRevoke   = "consent.revoke"
 	OpDeviceRegister  = "device.register"
 	OpDeviceRevoke    = "device.revoke"
+	OpDelegationGrant = "delegation.grant"
+	OpDelegationEnd   = "delegation.revoke"
 )
 
 // Bounds of the waiting period before a recovery key's replacement of a
@@ -163,7 +165,14 @@ type ConsentGrant struct {
 	RecordIDs  []string `json:"recordIds"`
 	NotBefore  string   `json:"notBefore"`
 	ExpiresAt  string   `json:"expiresAt"`
+	// DelegationID, if set, names the delegation under which a delegate's
+	// key signed the grant for the patient (PatientID), instead of the
+	// patient's own key.
+	DelegationID string `json:"delegationId,omitempty"`
 }
+
+// Delegation is the delegation a delegate signed under, "" for the patient.
+func (g ConsentGrant) Delegation() string { return g.DelegationID }
 
 // Validate checks the grant on its own; the chaincode checks the rest against
 // the ledger and the transaction time.
@@ -179,6 +188,7 @@ func (g ConsentGrant) Validate() error {
 		checkList("recordIds", g.RecordIDs, 0, MaxRecordIDs, ValidateID),
 		notBeforeErr,
 		expiresAtErr,
+		validateOptionalID("delegationId", g.DelegationID),
 	)
 	if err == nil && g.NotBefore != "" && g.ExpiresAt != "" && !expiresAt.After(notBefore) {
 		err = fmt.Errorf("%w: expiresAt must be after notBefore", ErrInvalid)
@@ -193,11 +203,84 @@ func (g ConsentGrant) Validate() error {
 type ConsentRevocation struct {
 	Header
 	ConsentID string `json:"consentId"`
+	// DelegationID: as in ConsentGrant.
+	DelegationID string `json:"delegationId,omitempty"`
 }
+
+// Delegation is the delegation a delegate signed under, "" for the patient.
+func (r ConsentRevocation) Delegation() string { return r.DelegationID }
 
 // Validate checks the revocation.
 func (r ConsentRevocation) Validate() error {
-	return errors.Join(r.validate(OpConsentRevoke), ValidateID("consentId", r.ConsentID))
+	return errors.Join(r.validate(OpConsentRevoke), ValidateID("consentId", r.ConsentID), validateOptionalID("delegationId", r.DelegationID))
+}
+
+func validateOptionalID(field, v string) error {
+	if v == "" {
+		return nil
+	}
+	return ValidateID(field, v)
+}
+
+// Powers a delegation may give: to grant consents and to revoke them, in
+// the patient's name, each signed with the delegate's own key.
+const (
+	PowerGrant  = "grant"
+	PowerRevoke = "revoke"
+)
+
+// DelegationPowers lists the powers.
+var DelegationPowers = []string{PowerGrant, PowerRevoke}
+
+// Relationships of a delegate to the patient.
+var Relationships = []string{"parent", "guardian", "carer"}
+
+// MaxDelegation bounds how long a delegation lasts: it must end, and a
+// child's ends at majority at the latest.
+const MaxDelegation = 18 * 366 * 24 * time.Hour
+
+// DelegationGrant lets a delegate (a parent, a guardian, a carer), known by
+// their own id and key, act for the patient until ExpiresAt, with Powers.
+// The patient's key signs it.
+type DelegationGrant struct {
+	Header
+	DelegationID string   `json:"delegationId"`
+	DelegateID   string   `json:"delegateId"`
+	DelegateKey  string   `json:"delegateKey"`
+	Relationship string   `json:"relationship"`
+	Powers       []string `json:"powers"`
+	ExpiresAt    string   `json:"expiresAt"`
+}
+
+// Validate checks the delegation on its own; the chaincode checks the
+// rest against the ledger and the transaction time.
+func (d DelegationGrant) Validate() error {
+	_, expErr := ParseTime("expiresAt", d.ExpiresAt)
+	var selfErr error
+	if d.DelegateID == d.PatientID {
+		selfErr = fmt.Errorf("%w: delegateId must not be the patient", ErrInvalid)
+	}
+	return errors.Join(
+		d.validate(OpDelegationGrant),
+		ValidateID("delegationId", d.DelegationID),
+		ValidateID("delegateId", d.DelegateID),
+		ValidatePublicKey("delegateKey", d.DelegateKey),
+		oneOf("relationship", d.Relationship, Relationships...),
+		checkList("powers", d.Powers, 1, len(DelegationPowers), func(field, v string) error { return oneOf(field, v, DelegationPowers...) }),
+		expErr,
+		selfErr,
+	)
+}
+
+// DelegationRevocation ends a delegation; the patient's key signs it.
+type DelegationRevocation struct {
+	Header
+	DelegationID string `json:"delegationId"`
+}
+
+// Validate checks the revocation.
+func (r DelegationRevocation) Validate() error {
+	return errors.Join(r.validate(OpDelegationEnd), ValidateID("delegationId", r.DelegationID))
 }
 
 // DeviceRegistration registers a wearable's public key to the patient.

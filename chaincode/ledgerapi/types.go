@@ -115,6 +115,30 @@ type Consent struct {
 	RevokedAt  string `json:"revokedAt,omitempty" metadata:",optional"`
 	GrantTxID  string `json:"grantTxId"`
 	RevokeTxID string `json:"revokeTxId,omitempty" metadata:",optional"`
+	// GrantedBy and RevokedBy name the delegation a delegate acted under,
+	// "" when the patient acted.
+	GrantedBy string `json:"grantedBy,omitempty" metadata:",optional"`
+	RevokedBy string `json:"revokedBy,omitempty" metadata:",optional"`
+}
+
+// Delegation lets a delegate act for a patient: who (their id and their
+// own key), how they are related, what they may do, and until when. It ends
+// when the patient revokes it, or by itself at ExpiresAt. Nonce is the last
+// nonce accepted from the delegate under it.
+type Delegation struct {
+	DelegationID string   `json:"delegationId"`
+	PatientID    string   `json:"patientId"`
+	DelegateID   string   `json:"delegateId"`
+	DelegateKey  string   `json:"delegateKey"`
+	Relationship string   `json:"relationship"`
+	Powers       []string `json:"powers"`
+	ExpiresAt    string   `json:"expiresAt"`
+	Status       string   `json:"status"`
+	GrantedAt    string   `json:"grantedAt"`
+	GrantTxID    string   `json:"grantTxId"`
+	RevokedAt    string   `json:"revokedAt,omitempty" metadata:",optional"`
+	RevokeTxID   string   `json:"revokeTxId,omitempty" metadata:",optional"`
+	Nonce        uint64   `json:"nonce"`
 }
 
 // ConsentVersion is one entry of a consent's history. Consent is absent when

@@ -69,6 +69,34 @@ func (a *patientAPI) RevokeConsent(ctx context.Context, req *consentv1.RevokeCon
 	})
 }
 
+func (a *patientAPI) GrantDelegation(ctx context.Context, req *consentv1.GrantDelegationRequest) (*consentv1.GrantDelegationResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.GrantDelegationResponse, error) {
+		d, err := a.grantDelegation(ctx, p, signed(req.GetGrant()))
+		return &consentv1.GrantDelegationResponse{Delegation: delegationToProto(d)}, err
+	})
+}
+
+func (a *patientAPI) RevokeDelegation(ctx context.Context, req *consentv1.RevokeDelegationRequest) (*consentv1.RevokeDelegationResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.RevokeDelegationResponse, error) {
+		d, err := a.revokeDelegation(ctx, p, signed(req.GetRevocation()))
+		return &consentv1.RevokeDelegationResponse{Delegation: delegationToProto(d)}, err
+	})
+}
+
+func (a *patientAPI) ListDelegations(ctx context.Context, _ *consentv1.ListDelegationsRequest) (*consentv1.ListDelegationsResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.ListDelegationsResponse, error) {
+		given, received, err := a.listDelegations(ctx, p)
+		return &consentv1.ListDelegationsResponse{Given: convertAll(given, delegationToProto), Received: convertAll(received, delegationToProto)}, err
+	})
+}
+
+func (a *patientAPI) GetDelegation(ctx context.Context, req *consentv1.GetDelegationRequest) (*consentv1.GetDelegationResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.GetDelegationResponse, error) {
+		d, err := a.delegation(ctx, p, req.GetDelegationId())
+		return &consentv1.GetDelegationResponse{Delegation: delegationToProto(d)}, err
+	})
+}
+
 func (a *patientAPI) PairDevice(ctx context.Context, req *consentv1.PairDeviceRequest) (*consentv1.PairDeviceResponse, error) {
 	return serve(ctx, a, func(p auth.Principal) (*consentv1.PairDeviceResponse, error) {
 		d, err := changeDevice[ledgerapi.DeviceRegistration](ctx, a.service, p, signed(req.GetRegistration()), ledgerapi.OpDeviceRegister, a.ledger.RegisterDevice)

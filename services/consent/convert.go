@@ -18,7 +18,15 @@ func consentToProto(c ledgerapi.Consent) *consentv1.Consent {
 		Status:     c.Status,
 		GrantedAt:  c.GrantedAt,
 		RevokedAt:  c.RevokedAt,
+		GrantedBy:  c.GrantedBy,
+		RevokedBy:  c.RevokedBy,
 	}
+}
+
+func delegationToProto(d ledgerapi.Delegation) *consentv1.Delegation {
+	return &consentv1.Delegation{DelegationId: d.DelegationID, PatientId: d.PatientID, DelegateId: d.DelegateID, DelegateKey: d.DelegateKey,
+		Relationship: d.Relationship, Powers: d.Powers, ExpiresAt: d.ExpiresAt, Status: d.Status, GrantedAt: d.GrantedAt,
+		RevokedAt: d.RevokedAt, Nonce: d.Nonce}
 }
 
 func eventToProto(e ledgerapi.AccessEvent) *consentv1.AccessEvent {

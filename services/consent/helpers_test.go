@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -284,6 +285,57 @@ type fakeLedger struct {
 	// keyChange answers RotateKey, RequestRecovery, CancelRecovery and
 	// CompleteRecovery (call names one).
 	keyChange func(call string, k ledger.KeyChange) (ledgerapi.Patient, error)
+	// delegations answers Delegation, by id; delegate answers the grant
+	// and the revocation of one.
+	delegations map[string]ledgerapi.Delegation
+	delegate    func(call string, s ledger.Signed) (ledgerapi.Delegation, error)
+}
+
+func (f *fakeLedger) GrantDelegation(_ context.Context, s ledger.Signed) (ledgerapi.Delegation, error) {
+	f.record("GrantDelegation", &s)
+	if f.delegate == nil {
+		return ledgerapi.Delegation{}, errUnexpected
+	}
+	return f.delegate("GrantDelegation", s)
+}
+
+func (f *fakeLedger) RevokeDelegation(_ context.Context, s ledger.Signed) (ledgerapi.Delegation, error) {
+	f.record("RevokeDelegation", &s)
+	if f.delegate == nil {
+		return ledgerapi.Delegation{}, errUnexpected
+	}
+	return f.delegate("RevokeDelegation", s)
+}
+
+func (f *fakeLedger) Delegation(_ context.Context, id string) (ledgerapi.Delegation, error) {
+	f.record("Delegation", nil)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, ok := f.delegations[id]
+	if !ok {
+		return ledgerapi.Delegation{}, fmt.Errorf("%w: delegation %s", ledgerapi.ErrNotFound, id)
+	}
+	return d, nil
+}
+
+func (f *fakeLedger) DelegationsByPatient(_ context.Context, patientID string) ([]ledgerapi.Delegation, error) {
+	return f.delegationsWhere(func(d ledgerapi.Delegation) bool { return d.PatientID == patientID }), nil
+}
+
+func (f *fakeLedger) DelegationsByDelegate(_ context.Context, delegateID string) ([]ledgerapi.Delegation, error) {
+	return f.delegationsWhere(func(d ledgerapi.Delegation) bool { return d.DelegateID == delegateID }), nil
+}
+
+func (f *fakeLedger) delegationsWhere(keep func(ledgerapi.Delegation) bool) []ledgerapi.Delegation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []ledgerapi.Delegation
+	for _, d := range f.delegations {
+		if keep(d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (f *fakeLedger) keyCall(call string, k ledger.KeyChange) (ledgerapi.Patient, error) {

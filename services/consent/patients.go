@@ -43,7 +43,24 @@ func signedBy[T any, P ledgerapi.Input[T]](ctx context.Context, s *service, p au
 	if !ok {
 		return zero, fmt.Errorf("%w: not a patient-signed payload", ErrInvalid)
 	}
-	if patientID, _ := header.Signer(); patientID != p.Subject {
+	patientID, _ := header.Signer()
+	if d, ok := any(v).(interface{ Delegation() string }); ok && d.Delegation() != "" {
+		// A delegate's change for the patient: the caller must be the
+		// delegation's delegate, and its key must have signed. Whether it
+		// is in force and gives the power is the chaincode's to say.
+		delegation, err := s.ledger.Delegation(ctx, d.Delegation())
+		if err != nil {
+			return zero, err
+		}
+		if delegation.DelegateID != p.Subject || delegation.PatientID != patientID {
+			return zero, fmt.Errorf("%w: delegation %s does not let %s act for patient %s", ErrPermission, d.Delegation(), p.Subject, patientID)
+		}
+		if err := ledgerapi.VerifySignature(delegation.DelegateKey, []byte(sp.Payload), sp.Signature); err != nil {
+			return zero, err
+		}
+		return v, nil
+	}
+	if patientID != p.Subject {
 		return zero, fmt.Errorf("%w: the payload speaks for patient %s, the caller is %s", ErrPermission, patientID, p.Subject)
 	}
 	var publicKey string

@@ -395,3 +395,36 @@ if "$bin/verifier" check --ca "$ca" "$card" | sed 's/^/  /'; [ "${PIPESTATUS[0]}
   echo "demo: a card of a superseded record was valid" >&2
   exit 1
 fi
+
+say "23. A parent acts for a child: the child's key lets Mum grant and revoke until majority; Mum's own key signs; the child ends it"
+kid="kid-$run" mum="mum-$run"
+kid_token="$(token -sub "$kid" -role patient)" mum_token="$(token -sub "$mum" -role patient)"
+kid_key="$HX_STATE/demo-keys/$kid.json" mum_key="$HX_STATE/demo-keys/$mum.json"
+as_person() { # WHO TOKEN KEY ARGS...: the patient CLI as someone else, echoed
+  local who="$1" tok="$2" k="$3"
+  shift 3
+  printf '$ patient %s   (as %s)\n' "$*" "$who"
+  "$bin/patient" "$@" --ca "$ca" --token "$tok" --key "$k" 2>&1 | sed 's/^/  /'
+  return "${PIPESTATUS[0]}"
+}
+"$bin/patient" keygen --ca "$ca" --token "$kid_token" --key "$kid_key" --id "$kid" >/dev/null
+"$bin/patient" register --ca "$ca" --token "$kid_token" --key "$kid_key" >/dev/null
+echo "  ($kid is registered at birth; their key is kept for them until they take over)"
+mum_pub=$("$bin/patient" keygen --ca "$ca" --json --key "$mum_key" --id "$mum" | jq -r .publicKey)
+echo "\$ patient keygen --id $mum   (as $mum, on her phone)"
+echo "  public key: $mum_pub"
+majority="$(date -u -d '+16 years' +%Y-%m-%d)T00:00:00Z"
+out=$("$bin/patient" delegate --ca "$ca" --json --token "$kid_token" --key "$kid_key" --to "$mum" --delegate-key "$mum_pub" \
+  --relationship parent --powers grant,revoke --until "$majority")
+delegation=$(jq -r .delegation.delegationId <<<"$out")
+echo "\$ patient delegate --to $mum --delegate-key <her key> --relationship parent --powers grant,revoke --until $majority   (as $kid)"
+jq -r '"  delegated: " + .delegation.delegationId + " to " + .delegation.delegateId + " (" + .delegation.relationship + "), may " + (.delegation.powers | join(",")) + ", until " + .delegation.expiresAt' <<<"$out"
+as_person "$mum" "$mum_token" "$mum_key" grant --for-patient "$kid" --delegation "$delegation" \
+  --to "user:ProvidersMSP/$house" --categories immunizations --purposes treatment --for 720h
+as_person "$kid" "$kid_token" "$kid_key" consents
+as_person "$kid" "$kid_token" "$kid_key" undelegate "$delegation"
+if as_person "$mum" "$mum_token" "$mum_key" grant --for-patient "$kid" --delegation "$delegation" \
+  --to "user:ProvidersMSP/$house" --categories labs --purposes treatment --for 720h; then
+  echo "demo: a delegate acted after the delegation ended" >&2
+  exit 1
+fi

@@ -155,7 +155,11 @@ type Consent struct {
 	// RFC 3339 time of the grant's transaction.
 	GrantedAt string `protobuf:"bytes,10,opt,name=granted_at,json=grantedAt,proto3" json:"granted_at,omitempty"`
 	// RFC 3339 time of the revocation's transaction, if revoked.
-	RevokedAt     string `protobuf:"bytes,11,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	RevokedAt string `protobuf:"bytes,11,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// The delegation under which a delegate granted it, "" if the patient did.
+	GrantedBy string `protobuf:"bytes,12,opt,name=granted_by,json=grantedBy,proto3" json:"granted_by,omitempty"`
+	// The delegation under which a delegate revoked it, "" if the patient did.
+	RevokedBy     string `protobuf:"bytes,13,opt,name=revoked_by,json=revokedBy,proto3" json:"revoked_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -263,6 +267,20 @@ func (x *Consent) GetGrantedAt() string {
 func (x *Consent) GetRevokedAt() string {
 	if x != nil {
 		return x.RevokedAt
+	}
+	return ""
+}
+
+func (x *Consent) GetGrantedBy() string {
+	if x != nil {
+		return x.GrantedBy
+	}
+	return ""
+}
+
+func (x *Consent) GetRevokedBy() string {
+	if x != nil {
+		return x.RevokedBy
 	}
 	return ""
 }
@@ -3568,6 +3586,509 @@ func (x *BatchAuthorizeResponse) GetDecisions() []*Decision {
 	return nil
 }
 
+// Delegation lets a delegate act for a patient, as the ledger holds it.
+type Delegation struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delegation's id.
+	DelegationId string `protobuf:"bytes,1,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
+	// The patient the delegate acts for.
+	PatientId string `protobuf:"bytes,2,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
+	// The delegate's id (as their own tokens name them) and public key
+	// (Ed25519, base64): their key signs what they do.
+	DelegateId  string `protobuf:"bytes,3,opt,name=delegate_id,json=delegateId,proto3" json:"delegate_id,omitempty"`
+	DelegateKey string `protobuf:"bytes,4,opt,name=delegate_key,json=delegateKey,proto3" json:"delegate_key,omitempty"`
+	// parent, guardian or carer.
+	Relationship string `protobuf:"bytes,5,opt,name=relationship,proto3" json:"relationship,omitempty"`
+	// What the delegate may do: grant, revoke.
+	Powers []string `protobuf:"bytes,6,rep,name=powers,proto3" json:"powers,omitempty"`
+	// RFC 3339: when it ends by itself.
+	ExpiresAt string `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	// "active" or "revoked".
+	Status string `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
+	// RFC 3339 times of the grant and of the revocation, if revoked.
+	GrantedAt string `protobuf:"bytes,9,opt,name=granted_at,json=grantedAt,proto3" json:"granted_at,omitempty"`
+	RevokedAt string `protobuf:"bytes,10,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// The last nonce accepted from the delegate under it.
+	Nonce         uint64 `protobuf:"varint,11,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delegation) Reset() {
+	*x = Delegation{}
+	mi := &file_consent_v1_consent_proto_msgTypes[55]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delegation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delegation) ProtoMessage() {}
+
+func (x *Delegation) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[55]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delegation.ProtoReflect.Descriptor instead.
+func (*Delegation) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{55}
+}
+
+func (x *Delegation) GetDelegationId() string {
+	if x != nil {
+		return x.DelegationId
+	}
+	return ""
+}
+
+func (x *Delegation) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
+	}
+	return ""
+}
+
+func (x *Delegation) GetDelegateId() string {
+	if x != nil {
+		return x.DelegateId
+	}
+	return ""
+}
+
+func (x *Delegation) GetDelegateKey() string {
+	if x != nil {
+		return x.DelegateKey
+	}
+	return ""
+}
+
+func (x *Delegation) GetRelationship() string {
+	if x != nil {
+		return x.Relationship
+	}
+	return ""
+}
+
+func (x *Delegation) GetPowers() []string {
+	if x != nil {
+		return x.Powers
+	}
+	return nil
+}
+
+func (x *Delegation) GetExpiresAt() string {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return ""
+}
+
+func (x *Delegation) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *Delegation) GetGrantedAt() string {
+	if x != nil {
+		return x.GrantedAt
+	}
+	return ""
+}
+
+func (x *Delegation) GetRevokedAt() string {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return ""
+}
+
+func (x *Delegation) GetNonce() uint64 {
+	if x != nil {
+		return x.Nonce
+	}
+	return 0
+}
+
+// GrantDelegationRequest is the patient's signed delegation.
+type GrantDelegationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A delegation.grant payload signed by the calling patient's key.
+	Grant         *SignedPayload `protobuf:"bytes,1,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantDelegationRequest) Reset() {
+	*x = GrantDelegationRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[56]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantDelegationRequest) ProtoMessage() {}
+
+func (x *GrantDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[56]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantDelegationRequest.ProtoReflect.Descriptor instead.
+func (*GrantDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{56}
+}
+
+func (x *GrantDelegationRequest) GetGrant() *SignedPayload {
+	if x != nil {
+		return x.Grant
+	}
+	return nil
+}
+
+// GrantDelegationResponse is the delegation stored.
+type GrantDelegationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delegation.
+	Delegation    *Delegation `protobuf:"bytes,1,opt,name=delegation,proto3" json:"delegation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrantDelegationResponse) Reset() {
+	*x = GrantDelegationResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrantDelegationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrantDelegationResponse) ProtoMessage() {}
+
+func (x *GrantDelegationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrantDelegationResponse.ProtoReflect.Descriptor instead.
+func (*GrantDelegationResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *GrantDelegationResponse) GetDelegation() *Delegation {
+	if x != nil {
+		return x.Delegation
+	}
+	return nil
+}
+
+// RevokeDelegationRequest is the patient's signed revocation.
+type RevokeDelegationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A delegation.revoke payload signed by the calling patient's key.
+	Revocation    *SignedPayload `protobuf:"bytes,1,opt,name=revocation,proto3" json:"revocation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDelegationRequest) Reset() {
+	*x = RevokeDelegationRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDelegationRequest) ProtoMessage() {}
+
+func (x *RevokeDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDelegationRequest.ProtoReflect.Descriptor instead.
+func (*RevokeDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{58}
+}
+
+func (x *RevokeDelegationRequest) GetRevocation() *SignedPayload {
+	if x != nil {
+		return x.Revocation
+	}
+	return nil
+}
+
+// RevokeDelegationResponse is the delegation ended.
+type RevokeDelegationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delegation.
+	Delegation    *Delegation `protobuf:"bytes,1,opt,name=delegation,proto3" json:"delegation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeDelegationResponse) Reset() {
+	*x = RevokeDelegationResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeDelegationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeDelegationResponse) ProtoMessage() {}
+
+func (x *RevokeDelegationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeDelegationResponse.ProtoReflect.Descriptor instead.
+func (*RevokeDelegationResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *RevokeDelegationResponse) GetDelegation() *Delegation {
+	if x != nil {
+		return x.Delegation
+	}
+	return nil
+}
+
+// ListDelegationsRequest has no fields: the caller is the subject.
+type ListDelegationsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDelegationsRequest) Reset() {
+	*x = ListDelegationsRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDelegationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDelegationsRequest) ProtoMessage() {}
+
+func (x *ListDelegationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDelegationsRequest.ProtoReflect.Descriptor instead.
+func (*ListDelegationsRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{60}
+}
+
+// ListDelegationsResponse is what the caller gave and was given.
+type ListDelegationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Delegations the caller gave, as a patient (at most 100).
+	Given []*Delegation `protobuf:"bytes,1,rep,name=given,proto3" json:"given,omitempty"`
+	// Delegations given to the caller, as a delegate (at most 100).
+	Received      []*Delegation `protobuf:"bytes,2,rep,name=received,proto3" json:"received,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDelegationsResponse) Reset() {
+	*x = ListDelegationsResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDelegationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDelegationsResponse) ProtoMessage() {}
+
+func (x *ListDelegationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDelegationsResponse.ProtoReflect.Descriptor instead.
+func (*ListDelegationsResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *ListDelegationsResponse) GetGiven() []*Delegation {
+	if x != nil {
+		return x.Given
+	}
+	return nil
+}
+
+func (x *ListDelegationsResponse) GetReceived() []*Delegation {
+	if x != nil {
+		return x.Received
+	}
+	return nil
+}
+
+// GetDelegationRequest names a delegation.
+type GetDelegationRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delegation.
+	DelegationId  string `protobuf:"bytes,1,opt,name=delegation_id,json=delegationId,proto3" json:"delegation_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDelegationRequest) Reset() {
+	*x = GetDelegationRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDelegationRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDelegationRequest) ProtoMessage() {}
+
+func (x *GetDelegationRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDelegationRequest.ProtoReflect.Descriptor instead.
+func (*GetDelegationRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *GetDelegationRequest) GetDelegationId() string {
+	if x != nil {
+		return x.DelegationId
+	}
+	return ""
+}
+
+// GetDelegationResponse is the delegation.
+type GetDelegationResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The delegation.
+	Delegation    *Delegation `protobuf:"bytes,1,opt,name=delegation,proto3" json:"delegation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDelegationResponse) Reset() {
+	*x = GetDelegationResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDelegationResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDelegationResponse) ProtoMessage() {}
+
+func (x *GetDelegationResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDelegationResponse.ProtoReflect.Descriptor instead.
+func (*GetDelegationResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *GetDelegationResponse) GetDelegation() *Delegation {
+	if x != nil {
+		return x.Delegation
+	}
+	return nil
+}
+
 var File_consent_v1_consent_proto protoreflect.FileDescriptor
 
 const file_consent_v1_consent_proto_rawDesc = "" +
@@ -3579,7 +4100,7 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\tsignature\x18\x02 \x01(\tR\tsignature\"-\n" +
 	"\aGrantee\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\"\xe5\x02\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\"\xa3\x03\n" +
 	"\aConsent\x12\x1d\n" +
 	"\n" +
 	"consent_id\x18\x01 \x01(\tR\tconsentId\x12\x1d\n" +
@@ -3601,7 +4122,11 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"granted_at\x18\n" +
 	" \x01(\tR\tgrantedAt\x12\x1d\n" +
 	"\n" +
-	"revoked_at\x18\v \x01(\tR\trevokedAt\"\xc0\x03\n" +
+	"revoked_at\x18\v \x01(\tR\trevokedAt\x12\x1d\n" +
+	"\n" +
+	"granted_by\x18\f \x01(\tR\tgrantedBy\x12\x1d\n" +
+	"\n" +
+	"revoked_by\x18\r \x01(\tR\trevokedBy\"\xc0\x03\n" +
 	"\vAccessEvent\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\tR\x05actor\x12\x1b\n" +
@@ -3846,7 +4371,50 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x12fhir_resource_type\x18\x06 \x01(\tR\x10fhirResourceType\x12)\n" +
 	"\x10fhir_interaction\x18\a \x01(\tR\x0ffhirInteraction\"L\n" +
 	"\x16BatchAuthorizeResponse\x122\n" +
-	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions2\xcb\r\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions\"\xdb\x02\n" +
+	"\n" +
+	"Delegation\x12#\n" +
+	"\rdelegation_id\x18\x01 \x01(\tR\fdelegationId\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x02 \x01(\tR\tpatientId\x12\x1f\n" +
+	"\vdelegate_id\x18\x03 \x01(\tR\n" +
+	"delegateId\x12!\n" +
+	"\fdelegate_key\x18\x04 \x01(\tR\vdelegateKey\x12\"\n" +
+	"\frelationship\x18\x05 \x01(\tR\frelationship\x12\x16\n" +
+	"\x06powers\x18\x06 \x03(\tR\x06powers\x12\x1d\n" +
+	"\n" +
+	"expires_at\x18\a \x01(\tR\texpiresAt\x12\x16\n" +
+	"\x06status\x18\b \x01(\tR\x06status\x12\x1d\n" +
+	"\n" +
+	"granted_at\x18\t \x01(\tR\tgrantedAt\x12\x1d\n" +
+	"\n" +
+	"revoked_at\x18\n" +
+	" \x01(\tR\trevokedAt\x12\x14\n" +
+	"\x05nonce\x18\v \x01(\x04R\x05nonce\"I\n" +
+	"\x16GrantDelegationRequest\x12/\n" +
+	"\x05grant\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\x05grant\"Q\n" +
+	"\x17GrantDelegationResponse\x126\n" +
+	"\n" +
+	"delegation\x18\x01 \x01(\v2\x16.consent.v1.DelegationR\n" +
+	"delegation\"T\n" +
+	"\x17RevokeDelegationRequest\x129\n" +
+	"\n" +
+	"revocation\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\n" +
+	"revocation\"R\n" +
+	"\x18RevokeDelegationResponse\x126\n" +
+	"\n" +
+	"delegation\x18\x01 \x01(\v2\x16.consent.v1.DelegationR\n" +
+	"delegation\"\x18\n" +
+	"\x16ListDelegationsRequest\"{\n" +
+	"\x17ListDelegationsResponse\x12,\n" +
+	"\x05given\x18\x01 \x03(\v2\x16.consent.v1.DelegationR\x05given\x122\n" +
+	"\breceived\x18\x02 \x03(\v2\x16.consent.v1.DelegationR\breceived\";\n" +
+	"\x14GetDelegationRequest\x12#\n" +
+	"\rdelegation_id\x18\x01 \x01(\tR\fdelegationId\"O\n" +
+	"\x15GetDelegationResponse\x126\n" +
+	"\n" +
+	"delegation\x18\x01 \x01(\v2\x16.consent.v1.DelegationR\n" +
+	"delegation2\xb8\x10\n" +
 	"\x0eConsentService\x12Z\n" +
 	"\x0fRegisterPatient\x12\".consent.v1.RegisterPatientRequest\x1a#.consent.v1.RegisterPatientResponse\x12Q\n" +
 	"\fGrantConsent\x12\x1f.consent.v1.GrantConsentRequest\x1a .consent.v1.GrantConsentResponse\x12T\n" +
@@ -3868,7 +4436,11 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x0eCancelRecovery\x12!.consent.v1.CancelRecoveryRequest\x1a\".consent.v1.CancelRecoveryResponse\x12]\n" +
 	"\x10CompleteRecovery\x12#.consent.v1.CompleteRecoveryRequest\x1a$.consent.v1.CompleteRecoveryResponse\x12`\n" +
 	"\x11ListNotifications\x12$.consent.v1.ListNotificationsRequest\x1a%.consent.v1.ListNotificationsResponse\x12e\n" +
-	"\x12WatchNotifications\x12%.consent.v1.WatchNotificationsRequest\x1a&.consent.v1.WatchNotificationsResponse0\x012\xb4\x01\n" +
+	"\x12WatchNotifications\x12%.consent.v1.WatchNotificationsRequest\x1a&.consent.v1.WatchNotificationsResponse0\x01\x12Z\n" +
+	"\x0fGrantDelegation\x12\".consent.v1.GrantDelegationRequest\x1a#.consent.v1.GrantDelegationResponse\x12]\n" +
+	"\x10RevokeDelegation\x12#.consent.v1.RevokeDelegationRequest\x1a$.consent.v1.RevokeDelegationResponse\x12Z\n" +
+	"\x0fListDelegations\x12\".consent.v1.ListDelegationsRequest\x1a#.consent.v1.ListDelegationsResponse\x12T\n" +
+	"\rGetDelegation\x12 .consent.v1.GetDelegationRequest\x1a!.consent.v1.GetDelegationResponse2\xb4\x01\n" +
 	"\x0fDecisionService\x12H\n" +
 	"\tAuthorize\x12\x1c.consent.v1.AuthorizeRequest\x1a\x1d.consent.v1.AuthorizeResponse\x12W\n" +
 	"\x0eBatchAuthorize\x12!.consent.v1.BatchAuthorizeRequest\x1a\".consent.v1.BatchAuthorizeResponseB+Z)healthexchange/proto/consent/v1;consentv1b\x06proto3"
@@ -3885,7 +4457,7 @@ func file_consent_v1_consent_proto_rawDescGZIP() []byte {
 	return file_consent_v1_consent_proto_rawDescData
 }
 
-var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
 var file_consent_v1_consent_proto_goTypes = []any{
 	(*SignedPayload)(nil),                // 0: consent.v1.SignedPayload
 	(*Grantee)(nil),                      // 1: consent.v1.Grantee
@@ -3942,6 +4514,15 @@ var file_consent_v1_consent_proto_goTypes = []any{
 	(*AuthorizeResponse)(nil),            // 52: consent.v1.AuthorizeResponse
 	(*BatchAuthorizeRequest)(nil),        // 53: consent.v1.BatchAuthorizeRequest
 	(*BatchAuthorizeResponse)(nil),       // 54: consent.v1.BatchAuthorizeResponse
+	(*Delegation)(nil),                   // 55: consent.v1.Delegation
+	(*GrantDelegationRequest)(nil),       // 56: consent.v1.GrantDelegationRequest
+	(*GrantDelegationResponse)(nil),      // 57: consent.v1.GrantDelegationResponse
+	(*RevokeDelegationRequest)(nil),      // 58: consent.v1.RevokeDelegationRequest
+	(*RevokeDelegationResponse)(nil),     // 59: consent.v1.RevokeDelegationResponse
+	(*ListDelegationsRequest)(nil),       // 60: consent.v1.ListDelegationsRequest
+	(*ListDelegationsResponse)(nil),      // 61: consent.v1.ListDelegationsResponse
+	(*GetDelegationRequest)(nil),         // 62: consent.v1.GetDelegationRequest
+	(*GetDelegationResponse)(nil),        // 63: consent.v1.GetDelegationResponse
 }
 var file_consent_v1_consent_proto_depIdxs = []int32{
 	1,  // 0: consent.v1.Consent.grantee:type_name -> consent.v1.Grantee
@@ -3982,53 +4563,68 @@ var file_consent_v1_consent_proto_depIdxs = []int32{
 	48, // 35: consent.v1.BatchAuthorizeRequest.resources:type_name -> consent.v1.Resource
 	50, // 36: consent.v1.BatchAuthorizeRequest.on_behalf_of:type_name -> consent.v1.Subject
 	51, // 37: consent.v1.BatchAuthorizeResponse.decisions:type_name -> consent.v1.Decision
-	24, // 38: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
-	26, // 39: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
-	28, // 40: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
-	30, // 41: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
-	32, // 42: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
-	35, // 43: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
-	37, // 44: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
-	39, // 45: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
-	41, // 46: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
-	44, // 47: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
-	46, // 48: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
-	7,  // 49: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
-	9,  // 50: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
-	11, // 51: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
-	13, // 52: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
-	15, // 53: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
-	17, // 54: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
-	20, // 55: consent.v1.ConsentService.ListNotifications:input_type -> consent.v1.ListNotificationsRequest
-	22, // 56: consent.v1.ConsentService.WatchNotifications:input_type -> consent.v1.WatchNotificationsRequest
-	49, // 57: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
-	53, // 58: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
-	25, // 59: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
-	27, // 60: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
-	29, // 61: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
-	31, // 62: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
-	33, // 63: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
-	36, // 64: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
-	38, // 65: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
-	40, // 66: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
-	42, // 67: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
-	45, // 68: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
-	47, // 69: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
-	8,  // 70: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
-	10, // 71: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
-	12, // 72: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
-	14, // 73: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
-	16, // 74: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
-	18, // 75: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
-	21, // 76: consent.v1.ConsentService.ListNotifications:output_type -> consent.v1.ListNotificationsResponse
-	23, // 77: consent.v1.ConsentService.WatchNotifications:output_type -> consent.v1.WatchNotificationsResponse
-	52, // 78: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
-	54, // 79: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
-	59, // [59:80] is the sub-list for method output_type
-	38, // [38:59] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	0,  // 38: consent.v1.GrantDelegationRequest.grant:type_name -> consent.v1.SignedPayload
+	55, // 39: consent.v1.GrantDelegationResponse.delegation:type_name -> consent.v1.Delegation
+	0,  // 40: consent.v1.RevokeDelegationRequest.revocation:type_name -> consent.v1.SignedPayload
+	55, // 41: consent.v1.RevokeDelegationResponse.delegation:type_name -> consent.v1.Delegation
+	55, // 42: consent.v1.ListDelegationsResponse.given:type_name -> consent.v1.Delegation
+	55, // 43: consent.v1.ListDelegationsResponse.received:type_name -> consent.v1.Delegation
+	55, // 44: consent.v1.GetDelegationResponse.delegation:type_name -> consent.v1.Delegation
+	24, // 45: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
+	26, // 46: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
+	28, // 47: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
+	30, // 48: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
+	32, // 49: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
+	35, // 50: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
+	37, // 51: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
+	39, // 52: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
+	41, // 53: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
+	44, // 54: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
+	46, // 55: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
+	7,  // 56: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
+	9,  // 57: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
+	11, // 58: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
+	13, // 59: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
+	15, // 60: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
+	17, // 61: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
+	20, // 62: consent.v1.ConsentService.ListNotifications:input_type -> consent.v1.ListNotificationsRequest
+	22, // 63: consent.v1.ConsentService.WatchNotifications:input_type -> consent.v1.WatchNotificationsRequest
+	56, // 64: consent.v1.ConsentService.GrantDelegation:input_type -> consent.v1.GrantDelegationRequest
+	58, // 65: consent.v1.ConsentService.RevokeDelegation:input_type -> consent.v1.RevokeDelegationRequest
+	60, // 66: consent.v1.ConsentService.ListDelegations:input_type -> consent.v1.ListDelegationsRequest
+	62, // 67: consent.v1.ConsentService.GetDelegation:input_type -> consent.v1.GetDelegationRequest
+	49, // 68: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
+	53, // 69: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
+	25, // 70: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
+	27, // 71: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
+	29, // 72: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
+	31, // 73: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
+	33, // 74: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
+	36, // 75: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
+	38, // 76: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
+	40, // 77: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
+	42, // 78: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
+	45, // 79: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
+	47, // 80: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
+	8,  // 81: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
+	10, // 82: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
+	12, // 83: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
+	14, // 84: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
+	16, // 85: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
+	18, // 86: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
+	21, // 87: consent.v1.ConsentService.ListNotifications:output_type -> consent.v1.ListNotificationsResponse
+	23, // 88: consent.v1.ConsentService.WatchNotifications:output_type -> consent.v1.WatchNotificationsResponse
+	57, // 89: consent.v1.ConsentService.GrantDelegation:output_type -> consent.v1.GrantDelegationResponse
+	59, // 90: consent.v1.ConsentService.RevokeDelegation:output_type -> consent.v1.RevokeDelegationResponse
+	61, // 91: consent.v1.ConsentService.ListDelegations:output_type -> consent.v1.ListDelegationsResponse
+	63, // 92: consent.v1.ConsentService.GetDelegation:output_type -> consent.v1.GetDelegationResponse
+	52, // 93: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
+	54, // 94: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
+	70, // [70:95] is the sub-list for method output_type
+	45, // [45:70] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_consent_v1_consent_proto_init() }
@@ -4042,7 +4638,7 @@ func file_consent_v1_consent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consent_v1_consent_proto_rawDesc), len(file_consent_v1_consent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   55,
+			NumMessages:   64,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

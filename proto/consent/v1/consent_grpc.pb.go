@@ -38,6 +38,10 @@ const (
 	ConsentService_CompleteRecovery_FullMethodName     = "/consent.v1.ConsentService/CompleteRecovery"
 	ConsentService_ListNotifications_FullMethodName    = "/consent.v1.ConsentService/ListNotifications"
 	ConsentService_WatchNotifications_FullMethodName   = "/consent.v1.ConsentService/WatchNotifications"
+	ConsentService_GrantDelegation_FullMethodName      = "/consent.v1.ConsentService/GrantDelegation"
+	ConsentService_RevokeDelegation_FullMethodName     = "/consent.v1.ConsentService/RevokeDelegation"
+	ConsentService_ListDelegations_FullMethodName      = "/consent.v1.ConsentService/ListDelegations"
+	ConsentService_GetDelegation_FullMethodName        = "/consent.v1.ConsentService/GetDelegation"
 )
 
 // ConsentServiceClient is the client API for ConsentService service.
@@ -110,6 +114,18 @@ type ConsentServiceClient interface {
 	// it comes, until the caller stops (on the HTTP gateway also as
 	// Server-Sent Events at GET /v1/notifications/events).
 	WatchNotifications(ctx context.Context, in *WatchNotificationsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNotificationsResponse], error)
+	// GrantDelegation lets a parent, guardian or carer act for the calling
+	// patient: a delegation.grant payload signed by the patient's key, naming
+	// the delegate's id and key, their powers and until when.
+	GrantDelegation(ctx context.Context, in *GrantDelegationRequest, opts ...grpc.CallOption) (*GrantDelegationResponse, error)
+	// RevokeDelegation ends one of the calling patient's delegations at once
+	// (a delegation.revoke payload signed by the patient's key).
+	RevokeDelegation(ctx context.Context, in *RevokeDelegationRequest, opts ...grpc.CallOption) (*RevokeDelegationResponse, error)
+	// ListDelegations lists the delegations the caller gave (as a patient)
+	// and those given to them (as a delegate).
+	ListDelegations(ctx context.Context, in *ListDelegationsRequest, opts ...grpc.CallOption) (*ListDelegationsResponse, error)
+	// GetDelegation returns one delegation, to its patient or its delegate.
+	GetDelegation(ctx context.Context, in *GetDelegationRequest, opts ...grpc.CallOption) (*GetDelegationResponse, error)
 }
 
 type consentServiceClient struct {
@@ -319,6 +335,46 @@ func (c *consentServiceClient) WatchNotifications(ctx context.Context, in *Watch
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ConsentService_WatchNotificationsClient = grpc.ServerStreamingClient[WatchNotificationsResponse]
 
+func (c *consentServiceClient) GrantDelegation(ctx context.Context, in *GrantDelegationRequest, opts ...grpc.CallOption) (*GrantDelegationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GrantDelegationResponse)
+	err := c.cc.Invoke(ctx, ConsentService_GrantDelegation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) RevokeDelegation(ctx context.Context, in *RevokeDelegationRequest, opts ...grpc.CallOption) (*RevokeDelegationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevokeDelegationResponse)
+	err := c.cc.Invoke(ctx, ConsentService_RevokeDelegation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) ListDelegations(ctx context.Context, in *ListDelegationsRequest, opts ...grpc.CallOption) (*ListDelegationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDelegationsResponse)
+	err := c.cc.Invoke(ctx, ConsentService_ListDelegations_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) GetDelegation(ctx context.Context, in *GetDelegationRequest, opts ...grpc.CallOption) (*GetDelegationResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDelegationResponse)
+	err := c.cc.Invoke(ctx, ConsentService_GetDelegation_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConsentServiceServer is the server API for ConsentService service.
 // All implementations must embed UnimplementedConsentServiceServer
 // for forward compatibility.
@@ -389,6 +445,18 @@ type ConsentServiceServer interface {
 	// it comes, until the caller stops (on the HTTP gateway also as
 	// Server-Sent Events at GET /v1/notifications/events).
 	WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error
+	// GrantDelegation lets a parent, guardian or carer act for the calling
+	// patient: a delegation.grant payload signed by the patient's key, naming
+	// the delegate's id and key, their powers and until when.
+	GrantDelegation(context.Context, *GrantDelegationRequest) (*GrantDelegationResponse, error)
+	// RevokeDelegation ends one of the calling patient's delegations at once
+	// (a delegation.revoke payload signed by the patient's key).
+	RevokeDelegation(context.Context, *RevokeDelegationRequest) (*RevokeDelegationResponse, error)
+	// ListDelegations lists the delegations the caller gave (as a patient)
+	// and those given to them (as a delegate).
+	ListDelegations(context.Context, *ListDelegationsRequest) (*ListDelegationsResponse, error)
+	// GetDelegation returns one delegation, to its patient or its delegate.
+	GetDelegation(context.Context, *GetDelegationRequest) (*GetDelegationResponse, error)
 	mustEmbedUnimplementedConsentServiceServer()
 }
 
@@ -455,6 +523,18 @@ func (UnimplementedConsentServiceServer) ListNotifications(context.Context, *Lis
 }
 func (UnimplementedConsentServiceServer) WatchNotifications(*WatchNotificationsRequest, grpc.ServerStreamingServer[WatchNotificationsResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method WatchNotifications not implemented")
+}
+func (UnimplementedConsentServiceServer) GrantDelegation(context.Context, *GrantDelegationRequest) (*GrantDelegationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GrantDelegation not implemented")
+}
+func (UnimplementedConsentServiceServer) RevokeDelegation(context.Context, *RevokeDelegationRequest) (*RevokeDelegationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RevokeDelegation not implemented")
+}
+func (UnimplementedConsentServiceServer) ListDelegations(context.Context, *ListDelegationsRequest) (*ListDelegationsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListDelegations not implemented")
+}
+func (UnimplementedConsentServiceServer) GetDelegation(context.Context, *GetDelegationRequest) (*GetDelegationResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetDelegation not implemented")
 }
 func (UnimplementedConsentServiceServer) mustEmbedUnimplementedConsentServiceServer() {}
 func (UnimplementedConsentServiceServer) testEmbeddedByValue()                        {}
@@ -812,6 +892,78 @@ func _ConsentService_WatchNotifications_Handler(srv interface{}, stream grpc.Ser
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type ConsentService_WatchNotificationsServer = grpc.ServerStreamingServer[WatchNotificationsResponse]
 
+func _ConsentService_GrantDelegation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GrantDelegationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).GrantDelegation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_GrantDelegation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).GrantDelegation(ctx, req.(*GrantDelegationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_RevokeDelegation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RevokeDelegationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).RevokeDelegation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_RevokeDelegation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).RevokeDelegation(ctx, req.(*RevokeDelegationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_ListDelegations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDelegationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).ListDelegations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_ListDelegations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).ListDelegations(ctx, req.(*ListDelegationsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_GetDelegation_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDelegationRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).GetDelegation(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_GetDelegation_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).GetDelegation(ctx, req.(*GetDelegationRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConsentService_ServiceDesc is the grpc.ServiceDesc for ConsentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -890,6 +1042,22 @@ var ConsentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListNotifications",
 			Handler:    _ConsentService_ListNotifications_Handler,
+		},
+		{
+			MethodName: "GrantDelegation",
+			Handler:    _ConsentService_GrantDelegation_Handler,
+		},
+		{
+			MethodName: "RevokeDelegation",
+			Handler:    _ConsentService_RevokeDelegation_Handler,
+		},
+		{
+			MethodName: "ListDelegations",
+			Handler:    _ConsentService_ListDelegations_Handler,
+		},
+		{
+			MethodName: "GetDelegation",
+			Handler:    _ConsentService_GetDelegation_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

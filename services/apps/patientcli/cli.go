@@ -212,8 +212,15 @@ func printConsent(w io.Writer, c *consentv1.Consent) {
 	if len(c.GetRecordIds()) > 0 {
 		records = "records " + strings.Join(c.GetRecordIds(), ",")
 	}
-	fmt.Fprintf(w, "%s\t%s\t%s:%s\t%s\t%s\t%s\t%s\n", c.GetConsentId(), c.GetStatus(), c.GetGrantee().GetKind(), c.GetGrantee().GetId(),
-		strings.Join(c.GetCategories(), ","), strings.Join(c.GetPurposes(), ","), records, window)
+	by := ""
+	if c.GetGrantedBy() != "" {
+		by += "  granted by a delegate (" + c.GetGrantedBy() + ")"
+	}
+	if c.GetRevokedBy() != "" {
+		by += "  revoked by a delegate (" + c.GetRevokedBy() + ")"
+	}
+	fmt.Fprintf(w, "%s\t%s\t%s:%s\t%s\t%s\t%s\t%s%s\n", c.GetConsentId(), c.GetStatus(), c.GetGrantee().GetKind(), c.GetGrantee().GetId(),
+		strings.Join(c.GetCategories(), ","), strings.Join(c.GetPurposes(), ","), records, window, by)
 }
 
 func printRequest(w io.Writer, r *consentv1.AccessRequest) {

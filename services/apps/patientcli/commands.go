@@ -68,6 +68,14 @@ func (o *opts) app() *clikit.App {
 					"period named at registration; until then your current key, if anyone still has it, can cancel it.\n" +
 					"cancel: with your current key, stop a recovery you did not ask for.\n" +
 					"complete: after the waiting period, put the new key in force and move it to KEY.", Flags: o.recovery},
+			{Name: "delegate", Summary: "let a parent, guardian or carer grant and revoke for you, until a date",
+				Args: "--to DELEGATE_ID --delegate-key KEY --relationship parent|guardian|carer --powers grant,revoke (--until T | --for D) [--id ID]",
+				Help: "Sign a delegation with your key: the delegate (their own id, as their tokens name them, and their own public key,\n" +
+					"`patient keygen` prints it on their side) may grant and/or revoke consents in your name, each change signed with their key\n" +
+					"and marked as theirs on the ledger. It ends by itself at --until (for a child: at majority), or when you run\n" +
+					"`patient undelegate`. Reading your records and answering your access requests are not powers a delegate can have yet.", Flags: o.delegate},
+			{Name: "delegations", Summary: "list the delegations you gave and those given to you", Help: "List the delegations you gave, and those given to you.", Flags: o.listDelegations},
+			{Name: "undelegate", Summary: "end a delegation at once", Args: "DELEGATION_ID", Help: "End one of your delegations at once (signed by your key).", Flags: o.undelegate},
 			{Name: "card", Summary: "get a SMART Health Card of a vaccination, anyone can check (records service)",
 				Args: "--record R [--include name,birthDate] [--out FILE] [--records-server URL]",
 				Help: "Get a SMART Health Card of your Immunization record R: signed by the hospital that filed it, checkable by anyone with\n" +
@@ -164,8 +172,12 @@ func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 	expires := fs.String("expires", "", "RFC 3339 end (default: none)")
 	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
 	id := fs.String("id", "", "consent id (default: a random one)")
+	d := o.delegatedFlags(fs)
 	return func(ctx context.Context, args []string) error {
 		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		if err := d.check(); err != nil {
 			return err
 		}
 		kind, who, ok := cutGrantee(*to)
@@ -189,10 +201,17 @@ func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		resp := &consentv1.GrantConsentResponse{}
-		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, func(sp *consentv1.SignedPayload) error {
+		send := func(sp *consentv1.SignedPayload) error {
 			return o.call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp)
-		}); err != nil {
-			return err
+		}
+		var err2 error
+		if d.delegated() {
+			err2 = o.submitDelegated(ctx, d.delegation, func(k *patientkey.Key) (ledger.Signed, error) { return k.GrantFor(d.patient, d.delegation, c) }, send)
+		} else {
+			err2 = o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, send)
+		}
+		if err2 != nil {
+			return err2
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, resp.GetConsent()) })
 	}
@@ -231,7 +250,8 @@ func checkGrant(c ledgerapi.ConsentGrant) error {
 	return nil
 }
 
-func (o *opts) revoke(*flag.FlagSet) func(context.Context, []string) error {
+func (o *opts) revoke(fs *flag.FlagSet) func(context.Context, []string) error {
+	d := o.delegatedFlags(fs)
 	return func(ctx context.Context, args []string) error {
 		consentID, err := clikit.OneArg(args, "CONSENT_ID")
 		if err != nil {
@@ -240,10 +260,19 @@ func (o *opts) revoke(*flag.FlagSet) func(context.Context, []string) error {
 		if err := ledgerapi.ValidateID("CONSENT_ID", consentID); err != nil {
 			return clikit.Usagef("%v", err)
 		}
+		if err := d.check(); err != nil {
+			return err
+		}
 		resp := &consentv1.RevokeConsentResponse{}
-		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) }, func(sp *consentv1.SignedPayload) error {
+		send := func(sp *consentv1.SignedPayload) error {
 			return o.call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp)
-		}); err != nil {
+		}
+		if d.delegated() {
+			err = o.submitDelegated(ctx, d.delegation, func(k *patientkey.Key) (ledger.Signed, error) { return k.RevokeFor(d.patient, d.delegation, consentID) }, send)
+		} else {
+			err = o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) }, send)
+		}
+		if err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "revoked:\n"); printConsent(w, resp.GetConsent()) })
@@ -569,4 +598,151 @@ func (o *opts) card(fs *flag.FlagSet) func(context.Context, []string) error {
 			fmt.Fprintf(w, "QR (%d characters)\t%s\n", len(resp.GetNumeric()), resp.GetNumeric())
 		})
 	}
+}
+
+// delegated are the flags with which a delegate acts for a patient: grant
+// and revoke take them.
+type delegated struct{ patient, delegation string }
+
+func (o *opts) delegatedFlags(fs *flag.FlagSet) *delegated {
+	d := &delegated{}
+	fs.StringVar(&d.patient, "for-patient", "", "as a delegate: the patient you act for (with --delegation; your own key signs)")
+	fs.StringVar(&d.delegation, "delegation", "", "as a delegate: the delegation you act under")
+	return d
+}
+
+func (d *delegated) delegated() bool { return d.delegation != "" }
+
+func (d *delegated) check() error {
+	if (d.patient == "") != (d.delegation == "") {
+		return clikit.Usagef("--for-patient and --delegation go together")
+	}
+	if d.delegated() {
+		if err := errors.Join(ledgerapi.ValidateID("--for-patient", d.patient), ledgerapi.ValidateID("--delegation", d.delegation)); err != nil {
+			return clikit.Usagef("%v", err)
+		}
+	}
+	return nil
+}
+
+// submitDelegated signs a change with the caller's key as a delegate under
+// delegationID and sends it: the nonce is one above the delegation's last
+// (read first) and this key file's last.
+func (o *opts) submitDelegated(ctx context.Context, delegationID string, sign func(k *patientkey.Key) (ledger.Signed, error), send func(*consentv1.SignedPayload) error) error {
+	k, err := o.loadKey()
+	if err != nil {
+		return err
+	}
+	g, err := o.gateway()
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		d := &consentv1.GetDelegationResponse{}
+		if err := g.Call(ctx, "GET", "/v1/delegations/"+url.PathEscape(delegationID), nil, d); err != nil {
+			return fmt.Errorf("reading the delegation (for the next nonce): %w", err)
+		}
+		k.SetNonce(d.GetDelegation().GetNonce())
+		s, err := sign(k)
+		if err != nil {
+			return err
+		}
+		if err := k.Save(o.keyPath); err != nil {
+			return err
+		}
+		err = send(&consentv1.SignedPayload{Payload: s.Payload, Signature: s.Signature})
+		if attempt == 0 && staleNonce(err) {
+			continue
+		}
+		return err
+	}
+}
+
+func (o *opts) delegate(fs *flag.FlagSet) func(context.Context, []string) error {
+	to := fs.String("to", "", "the delegate's id, as their own tokens name them")
+	key := fs.String("delegate-key", "", "the delegate's public key (Ed25519, base64; `patient keygen` prints it on their side)")
+	relationship := fs.String("relationship", "", "parent, guardian or carer")
+	powers := fs.String("powers", "", "what they may do in your name, comma-separated: grant, revoke")
+	until := fs.String("until", "", "RFC 3339 end (for a child: the day of majority)")
+	lasting := fs.Duration("for", 0, "how long it lasts, e.g. 8760h")
+	id := fs.String("id", "", "delegation id (default: a random one)")
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		_, end, err := validity("", *until, *lasting)
+		if err != nil {
+			return err
+		}
+		if end == "" {
+			return clikit.Usagef("a delegation ends: give --until or --for")
+		}
+		delegationID := *id
+		if delegationID == "" {
+			delegationID = newID("d-")
+		}
+		d := ledgerapi.DelegationGrant{DelegationID: delegationID, DelegateID: *to, DelegateKey: *key, Relationship: *relationship,
+			Powers: splitList(*powers), ExpiresAt: end}
+		d.Header = ledgerapi.Header{Op: ledgerapi.OpDelegationGrant, PatientID: "stand-in"}
+		if err := d.Validate(); err != nil {
+			return clikit.Usagef("%v", err)
+		}
+		resp := &consentv1.GrantDelegationResponse{}
+		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Delegate(d) }, func(sp *consentv1.SignedPayload) error {
+			return o.call(ctx, "POST", "/v1/delegations:grant", &consentv1.GrantDelegationRequest{Grant: sp}, resp)
+		}); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "delegated:\n"); printDelegation(w, resp.GetDelegation()) })
+	}
+}
+
+func (o *opts) undelegate(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		delegationID, err := clikit.OneArg(args, "DELEGATION_ID")
+		if err != nil {
+			return err
+		}
+		if err := ledgerapi.ValidateID("DELEGATION_ID", delegationID); err != nil {
+			return clikit.Usagef("%v", err)
+		}
+		resp := &consentv1.RevokeDelegationResponse{}
+		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.EndDelegation(delegationID) }, func(sp *consentv1.SignedPayload) error {
+			return o.call(ctx, "POST", "/v1/delegations:revoke", &consentv1.RevokeDelegationRequest{Revocation: sp}, resp)
+		}); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "ended:\n"); printDelegation(w, resp.GetDelegation()) })
+	}
+}
+
+func (o *opts) listDelegations(*flag.FlagSet) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error {
+		if err := clikit.NoArgs(args); err != nil {
+			return err
+		}
+		resp := &consentv1.ListDelegationsResponse{}
+		if err := o.call(ctx, "GET", "/v1/delegations", nil, resp); err != nil {
+			return err
+		}
+		return o.show(resp, func(w io.Writer) {
+			fmt.Fprintf(w, "given (%d):\n", len(resp.GetGiven()))
+			for _, d := range resp.GetGiven() {
+				printDelegation(w, d)
+			}
+			fmt.Fprintf(w, "given to you (%d):\n", len(resp.GetReceived()))
+			for _, d := range resp.GetReceived() {
+				printDelegation(w, d)
+			}
+		})
+	}
+}
+
+func printDelegation(w io.Writer, d *consentv1.Delegation) {
+	state := d.GetStatus() + " until " + d.GetExpiresAt()
+	if d.GetRevokedAt() != "" {
+		state = d.GetStatus() + " at " + d.GetRevokedAt()
+	}
+	fmt.Fprintf(w, "%s\t%s\tpatient %s\t%s %s\tmay %s\n", d.GetDelegationId(), state, d.GetPatientId(), d.GetRelationship(),
+		d.GetDelegateId(), strings.Join(d.GetPowers(), ","))
 }

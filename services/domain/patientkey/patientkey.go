@@ -165,3 +165,37 @@ func (k *Key) RegisterDevice(deviceID, publicKey string) (ledger.Signed, error) 
 func (k *Key) RevokeDevice(deviceID string) (ledger.Signed, error) {
 	return k.sign(ledgerapi.DeviceRevocation{Header: k.next(ledgerapi.OpDeviceRevoke), DeviceID: deviceID})
 }
+
+// Delegate signs a delegation of the patient's: its header is filled in
+// here.
+func (k *Key) Delegate(d ledgerapi.DelegationGrant) (ledger.Signed, error) {
+	d.Header = k.next(ledgerapi.OpDelegationGrant)
+	return k.sign(d)
+}
+
+// EndDelegation signs the end of one of the patient's delegations.
+func (k *Key) EndDelegation(delegationID string) (ledger.Signed, error) {
+	return k.sign(ledgerapi.DelegationRevocation{Header: k.next(ledgerapi.OpDelegationEnd), DelegationID: delegationID})
+}
+
+// forPatient is the header of a change this key signs as a delegate, for
+// patientID under delegationID: the key's next nonce, the patient's id.
+func (k *Key) forPatient(op, patientID string) ledgerapi.Header {
+	h := k.next(op)
+	h.PatientID = patientID
+	return h
+}
+
+// GrantFor signs, as a delegate, a consent of patientID under
+// delegationID. The nonce is this key's own counter (SetNonce it to the
+// delegation's last first).
+func (k *Key) GrantFor(patientID, delegationID string, g ledgerapi.ConsentGrant) (ledger.Signed, error) {
+	g.Header, g.DelegationID = k.forPatient(ledgerapi.OpConsentGrant, patientID), delegationID
+	return k.sign(g)
+}
+
+// RevokeFor signs, as a delegate, the revocation of a consent of
+// patientID under delegationID.
+func (k *Key) RevokeFor(patientID, delegationID, consentID string) (ledger.Signed, error) {
+	return k.sign(ledgerapi.ConsentRevocation{Header: k.forPatient(ledgerapi.OpConsentRevoke, patientID), ConsentID: consentID, DelegationID: delegationID})
+}

@@ -73,6 +73,31 @@ func (c *Client) RevokeConsent(ctx context.Context, s Signed) (ledgerapi.Consent
 	return submit[ledgerapi.Consent](ctx, c, "consents:Revoke", s.Payload, s.Signature)
 }
 
+// GrantDelegation stores a patient-signed delegation.
+func (c *Client) GrantDelegation(ctx context.Context, s Signed) (ledgerapi.Delegation, error) {
+	return submit[ledgerapi.Delegation](ctx, c, "delegations:Grant", s.Payload, s.Signature)
+}
+
+// RevokeDelegation ends a delegation, signed by its patient.
+func (c *Client) RevokeDelegation(ctx context.Context, s Signed) (ledgerapi.Delegation, error) {
+	return submit[ledgerapi.Delegation](ctx, c, "delegations:Revoke", s.Payload, s.Signature)
+}
+
+// Delegation returns one delegation in its current state.
+func (c *Client) Delegation(ctx context.Context, delegationID string) (ledgerapi.Delegation, error) {
+	return evaluate[ledgerapi.Delegation](ctx, c, "delegations:Get", delegationID)
+}
+
+// DelegationsByPatient lists the delegations a patient gave.
+func (c *Client) DelegationsByPatient(ctx context.Context, patientID string) ([]ledgerapi.Delegation, error) {
+	return evaluate[[]ledgerapi.Delegation](ctx, c, "delegations:ListByPatient", patientID)
+}
+
+// DelegationsByDelegate lists the delegations given to a delegate.
+func (c *Client) DelegationsByDelegate(ctx context.Context, delegateID string) ([]ledgerapi.Delegation, error) {
+	return evaluate[[]ledgerapi.Delegation](ctx, c, "delegations:ListByDelegate", delegateID)
+}
+
 // Consent returns one consent in its current state.
 func (c *Client) Consent(ctx context.Context, consentID string) (ledgerapi.Consent, error) {
 	return evaluate[ledgerapi.Consent](ctx, c, "consents:Get", consentID)

@@ -1,0 +1,121 @@
+//go:build integration
+
+package consent_test
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"healthexchange/services/dev/itest"
+	"healthexchange/services/platform/auth"
+)
+
+// A parent acts for a child on the real network: the child's key delegates
+// to the parent's; the parent grants and revokes with their own key, within
+// the powers and the dates; the child ends it at any time.
+func TestDelegationIntegration(t *testing.T) {
+	c := itest.NewConsentd(t, consentdBin)
+	ctx := itest.Context(t)
+	child := itest.NewPatient(t, c)
+	mum := itest.Patient{ID: itest.Unique("mum"), Key: filepath.Join(t.TempDir(), "mum.json")}
+	mum.Token = itest.Token(t, mum.ID, auth.RolePatient, "")
+	out, err := c.CLI(t, mum.Token, mum.Key, "keygen", "--id", mum.ID) // not registered: a key is all a delegate needs
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kg struct {
+		PublicKey string `json:"publicKey"`
+	}
+	if err := json.Unmarshal([]byte(out), &kg); err != nil || kg.PublicKey == "" {
+		t.Fatalf("keygen output %q: %v", out, err)
+	}
+	delegate := func(t *testing.T, id, powers, lasting string) {
+		t.Helper()
+		if _, err := c.CLI(t, child.Token, child.Key, "delegate", "--to", mum.ID, "--delegate-key", kg.PublicKey, "--relationship", "parent",
+			"--powers", powers, "--for", lasting, "--id", id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asMum := func(args ...string) (string, error) { return c.CLI(t, mum.Token, mum.Key, args...) }
+	dr := itest.Unique("dr")
+	grantArgs := func(d string) []string {
+		return []string{"grant", "--for-patient", child.ID, "--delegation", d, "--to", "user:ProvidersMSP/" + dr, "--categories", "labs", "--purposes", "treatment", "--for", "24h"}
+	}
+	d1, dGrantOnly, dShort := itest.Unique("d"), itest.Unique("d"), itest.Unique("d")
+	delegate(t, d1, "grant,revoke", "8760h")
+	delegate(t, dGrantOnly, "grant", "8760h")
+
+	var consentID string
+	t.Run("the parent grants in the child's name, with their own key; the consent says so", func(t *testing.T) {
+		out, err := asMum(grantArgs(d1)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var resp struct {
+			Consent struct {
+				ConsentID, PatientID, GrantedBy, Status string
+			} `json:"consent"`
+		}
+		if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.Consent.PatientID != child.ID || resp.Consent.GrantedBy != d1 || resp.Consent.Status != "active" {
+			t.Fatalf("%s: %v", out, err)
+		}
+		consentID = resp.Consent.ConsentID
+		d, err := itest.Authorize(ctx, t, c.Decisions(t), itest.Token(t, dr, auth.RoleClinician, "ProvidersMSP"), read(child.ID, "labs", "treatment"))
+		if err != nil || !d.GetAllow() {
+			t.Fatalf("the doctor's read under the parent's consent: %v, %v", d, err)
+		}
+		list, err := c.CLI(t, child.Token, child.Key, "consents")
+		if err != nil || !strings.Contains(list, d1) {
+			t.Fatalf("the child's consents do not show the delegate: %s %v", list, err)
+		}
+	})
+	t.Run("someone else cannot use the parent's delegation", func(t *testing.T) {
+		other := itest.NewPatient(t, c)
+		if _, err := c.CLI(t, other.Token, other.Key, grantArgs(d1)...); err == nil {
+			t.Fatal("a stranger granted under the parent's delegation")
+		}
+	})
+	t.Run("beyond the powers", func(t *testing.T) {
+		_, err := asMum("revoke", "--for-patient", child.ID, "--delegation", dGrantOnly, consentID)
+		if err == nil || !strings.Contains(err.Error(), "power to revoke") {
+			t.Fatalf("a grant-only delegate revoked: %v", err)
+		}
+	})
+	t.Run("the parent revokes, within the powers", func(t *testing.T) {
+		out, err := asMum("revoke", "--for-patient", child.ID, "--delegation", d1, consentID)
+		var resp struct {
+			Consent struct{ Status, RevokedBy string } `json:"consent"`
+		}
+		if err != nil || json.Unmarshal([]byte(out), &resp) != nil || resp.Consent.Status != "revoked" || resp.Consent.RevokedBy != d1 {
+			t.Fatalf("%s: %v", out, err)
+		}
+	})
+	t.Run("the child ends the delegation; the parent's next grant is refused", func(t *testing.T) {
+		if _, err := c.CLI(t, child.Token, child.Key, "undelegate", d1); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := asMum(grantArgs(d1)...); err == nil || !strings.Contains(err.Error(), "revoked") {
+			t.Fatalf("a grant after the end: %v", err)
+		}
+	})
+	t.Run("a delegation ends by itself at its end date", func(t *testing.T) {
+		delegate(t, dShort, "grant", "3s")
+		time.Sleep(4 * time.Second) // the end is a date on the ledger; nothing to poll
+		if _, err := asMum(grantArgs(dShort)...); err == nil || !strings.Contains(err.Error(), "ended") {
+			t.Fatalf("a grant after the end date: %v", err)
+		}
+	})
+	t.Run("only the patient delegates", func(t *testing.T) {
+		if _, err := c.CLI(t, mum.Token, mum.Key, "delegate", "--to", itest.Unique("x"), "--delegate-key", kg.PublicKey, "--relationship", "carer",
+			"--powers", "grant", "--for", "1h"); err == nil {
+			t.Fatal("an unregistered delegate delegated")
+		}
+		list, err := asMum("delegations")
+		if err != nil || !strings.Contains(list, dGrantOnly) {
+			t.Fatalf("the parent's delegations: %s %v", list, err)
+		}
+	})
+}

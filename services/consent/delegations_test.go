@@ -1,0 +1,84 @@
+package consent
+
+import (
+	"errors"
+	"testing"
+
+	"healthexchange/chaincode/ledgerapi"
+	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/platform/ledger"
+)
+
+// A delegate's change goes through the same calls as the patient's: the
+// caller must be the delegation's delegate and its key must have signed.
+func TestDelegatedChanges(t *testing.T) {
+	child, mum, stranger := newKey(t, "child-1"), newKey(t, "mum-1"), newKey(t, "stranger-1")
+	l := patientLedger(child)
+	l.delegations = map[string]ledgerapi.Delegation{"d-1": {DelegationID: "d-1", PatientID: "child-1", DelegateID: "mum-1",
+		DelegateKey: mum.PublicKey(), Powers: []string{"grant", "revoke"}, Status: "active", ExpiresAt: "2040-01-01T00:00:00Z"}}
+	grantBy := func(k interface {
+		GrantFor(string, string, ledgerapi.ConsentGrant) (ledger.Signed, error)
+	}, delegation string) ledger.Signed {
+		return mustSign(t, func() (ledger.Signed, error) { return k.GrantFor("child-1", delegation, labsGrant("c-1")) })
+	}
+	byMum := grantBy(mum, "d-1")
+	c := consentOf(t, byMum, "tx-1")
+	c.GrantedBy = "d-1"
+	l.grant = func(ledger.Signed) (ledgerapi.Consent, error) { return c, nil }
+	api, _ := patientService(t, l, liveView(t, c))
+
+	t.Run("mum grants for her child", func(t *testing.T) {
+		resp, err := api.GrantConsent(asPatient(t, "mum-1"), &consentv1.GrantConsentRequest{Grant: signedPayload(byMum)})
+		if err != nil || resp.GetConsent().GetGrantedBy() != "d-1" || resp.GetConsent().GetPatientId() != "child-1" {
+			t.Fatalf("%v, %v", resp, err)
+		}
+	})
+	for name, tc := range map[string]struct {
+		caller string
+		signed ledger.Signed
+		want   error
+	}{
+		"someone else sends mum's signed grant":        {"stranger-1", byMum, ErrPermission},
+		"the child sends it (not the delegate)":        {"child-1", byMum, ErrPermission},
+		"a stranger's key under mum's delegation":      {"mum-1", grantBy(stranger, "d-1"), ledgerapi.ErrSignature},
+		"a delegation that does not exist":             {"mum-1", grantBy(mum, "d-9"), ledgerapi.ErrNotFound},
+		"the child's own grant sent by mum (no deleg)": {"mum-1", mustSign(t, func() (ledger.Signed, error) { return child.Grant(labsGrant("c-2")) }), ErrPermission},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := len(l.signed)
+			_, err := api.service.grant(asPatient(t, tc.caller), *patient(tc.caller), tc.signed, nil)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if len(l.signed) != before {
+				t.Fatal("a refused change reached the ledger")
+			}
+		})
+	}
+	t.Run("a delegation is shown to its patient and its delegate only", func(t *testing.T) {
+		for caller, ok := range map[string]bool{"child-1": true, "mum-1": true, "stranger-1": false} {
+			_, err := api.GetDelegation(asPatient(t, caller), &consentv1.GetDelegationRequest{DelegationId: "d-1"})
+			if (err == nil) != ok {
+				t.Errorf("%s: %v", caller, err)
+			}
+		}
+		list, err := api.ListDelegations(asPatient(t, "mum-1"), &consentv1.ListDelegationsRequest{})
+		if err != nil || len(list.GetReceived()) != 1 || len(list.GetGiven()) != 0 {
+			t.Fatalf("%v, %v", list, err)
+		}
+	})
+	t.Run("only the patient delegates, with their key", func(t *testing.T) {
+		d := ledgerapi.DelegationGrant{DelegationID: "d-2", DelegateID: "mum-1", DelegateKey: mum.PublicKey(), Relationship: "parent",
+			Powers: []string{"grant"}, ExpiresAt: "2040-01-01T00:00:00Z"}
+		s := mustSign(t, func() (ledger.Signed, error) { return child.Delegate(d) })
+		if _, err := api.GrantDelegation(asPatient(t, "mum-1"), &consentv1.GrantDelegationRequest{Grant: signedPayload(s)}); err == nil {
+			t.Fatal("mum delegated for the child")
+		}
+		l.delegate = func(string, ledger.Signed) (ledgerapi.Delegation, error) {
+			return ledgerapi.Delegation{DelegationID: "d-2"}, nil
+		}
+		if _, err := api.GrantDelegation(asPatient(t, "child-1"), &consentv1.GrantDelegationRequest{Grant: signedPayload(s)}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
