@@ -75,7 +75,7 @@ func TestDelegations(t *testing.T) {
 				g.ExpiresAt = until(19 * 366 * 24 * time.Hour)
 				return g
 			}(), ledgerapi.ErrInvalid},
-			"a power not built":        {delegation("d0", "read"), ledgerapi.ErrInvalid},
+			"a power that is not one":  {delegation("d0", "approve"), ledgerapi.ErrInvalid},
 			"no power":                 {delegation("d0"), ledgerapi.ErrInvalid},
 			"a relationship not known": {func() ledgerapi.DelegationGrant { g := delegation("d0", "grant"); g.Relationship = "friend"; return g }(), ledgerapi.ErrInvalid},
 		} {

@@ -223,14 +223,17 @@ func validateOptionalID(field, v string) error {
 }
 
 // Powers a delegation may give: to grant consents and to revoke them, in
-// the patient's name, each signed with the delegate's own key.
+// the patient's name, each signed with the delegate's own key; and to read
+// the patient's records (decided by the consent service's policy, each read
+// marked "delegation" in the patient's access log).
 const (
 	PowerGrant  = "grant"
 	PowerRevoke = "revoke"
+	PowerRead   = "read"
 )
 
 // DelegationPowers lists the powers.
-var DelegationPowers = []string{PowerGrant, PowerRevoke}
+var DelegationPowers = []string{PowerGrant, PowerRevoke, PowerRead}
 
 // Relationships of a delegate to the patient.
 var Relationships = []string{"parent", "guardian", "carer"}

@@ -88,7 +88,7 @@ var Actions = []string{ActionRead, ActionWrite, ActionErase, ActionVerify}
 // a reason.
 var ReasonCodes = []string{
 	// Allowed.
-	"patient-own-records", "consent", "break-glass",
+	"patient-own-records", "consent", "break-glass", "delegation",
 	// Denied: the request, the role, the patient.
 	"malformed-request", "default-deny", "other-patient", "researcher-no-direct-access",
 	"role-category", "role-purpose", "role-action", "organisation-unknown",

@@ -61,6 +61,13 @@ grant := {
 } if {
 	patient_own_records
 } else := {
+	"reason": sprintf("a delegate of the patient may read their records (delegation %s)", [delegation_id]),
+	"code": "delegation",
+	"obligations": ["log-access"],
+	"consent_id": "",
+} if {
+	delegation_id := min(reading_delegations)
+} else := {
 	# The free-text break_glass_reason stays out: reasons reach the ledger's
 	# access log, which must hold no health information.
 	"reason": sprintf("break-glass: emergency read by clinician %s without consent", [subject_id]),
@@ -379,6 +386,42 @@ problems contains "subject.org is missing (required for a clinician's write, whi
 
 problems contains "consents must be a list" if {
 	not consent_list
+}
+
+problems contains "delegations must be a list" if {
+	not delegation_list
+}
+
+# METADATA
+# description: >-
+#   The delegations passed in (those the patient gave the subject): a
+#   list, or none when absent or null.
+delegation_list := request.delegations if {
+	is_array(request.delegations)
+} else := [] if {
+	object.get(request, "delegations", null) == null
+}
+
+# Rule 1b: delegates.
+
+# METADATA
+# title: A delegate reading for the patient
+# description: >-
+#   A parent, guardian or carer the patient delegated the power to read
+#   (on the ledger, signed by the patient's key) reads the patient's
+#   records while the delegation is active and before its end; the access
+#   log marks each such read "delegation". A delegate never writes.
+reading_delegations contains d.delegation_id if {
+	role == "patient"
+	subject_id != ""
+	subject_id != patient_id
+	action == "read"
+	some d in delegation_list
+	d.patient_id == patient_id
+	d.delegate_id == subject_id
+	d.status == "active"
+	"read" in d.powers
+	time.parse_rfc3339_ns(request.time) < time.parse_rfc3339_ns(d.expires_at)
 }
 
 # Rule 1: patients.

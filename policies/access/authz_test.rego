@@ -116,6 +116,54 @@ test_patient_denied_on_another_patients_records_even_with_consent if {
 	denied_because(d, "a patient may only access their own records")
 }
 
+# Rule 1b: a delegate (a parent of pat-2) reads for the patient.
+
+delegate_request := object.union(patient, {"resource": {"patient_id": "pat-2"}, "time": "2030-06-01T00:00:00Z"})
+
+delegation(id, patch) := object.union(
+	{
+		"delegation_id": id, "patient_id": "pat-2", "delegate_id": "pat-1", "powers": ["grant", "read"],
+		"status": "active", "expires_at": "2031-01-01T00:00:00Z",
+	},
+	patch,
+)
+
+with_delegations(patch, ds) := decide(object.union(object.union(delegate_request, patch), {"delegations": ds}))
+
+test_delegate_reads_for_the_patient if {
+	d := with_delegations({}, [delegation("d-2", {}), delegation("d-1", {})])
+	d.allow == true
+	d.codes == ["delegation"]
+	d.reasons == ["a delegate of the patient may read their records (delegation d-1)"]
+	d.obligations == ["log-access"]
+}
+
+test_delegate_refused if {
+	every ds in [
+		[],
+		[delegation("d-1", {"powers": ["grant", "revoke"]})],
+		[delegation("d-1", {"status": "revoked"})],
+		[delegation("d-1", {"expires_at": "2030-06-01T00:00:00Z"})],
+		[delegation("d-1", {"patient_id": "pat-3"})],
+		[delegation("d-1", {"delegate_id": "pat-9"})],
+		[delegation("d-1", {"expires_at": "not a time"})],
+	] {
+		d := with_delegations({}, ds)
+		d.allow == false
+		d.codes == ["other-patient"]
+	}
+}
+
+test_delegate_never_writes if {
+	d := with_delegations({"action": "write"}, [delegation("d-1", {"powers": ["read"]})])
+	d.allow == false
+}
+
+test_delegations_must_be_a_list if {
+	d := decide(object.union(delegate_request, {"delegations": "d-1"}))
+	denied_with(d, ["malformed-request"])
+}
+
 test_patient_own_records_with_unknown_action_denied if {
 	d := decide(object.union(patient, {"action": "delete"}))
 	denied_because(d, `unknown action "delete": must be read or write`)

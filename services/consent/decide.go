@@ -212,6 +212,10 @@ func (s *service) decide(ctx context.Context, p auth.Principal, q query) (decisi
 			Time:             ledgerapi.FormatTime(now),
 			Prepared:         s.view.MatchingPrepared(r.patientID, p.Subject, p.Org),
 		}
+		if p.Role == auth.RolePatient && p.Subject != r.patientID {
+			// A parent, guardian or carer reading for the patient.
+			in.Delegations = s.view.Delegations(r.patientID, p.Subject)
+		}
 		if p.Scoped {
 			in.Smart = &policy.Smart{LaunchPatient: p.LaunchPatient, ResourceType: q.resourceType, Interaction: q.interaction,
 				Scopes: []policy.Scope{}}

@@ -45,7 +45,7 @@ func TestDelegationIntegration(t *testing.T) {
 		return []string{"grant", "--for-patient", child.ID, "--delegation", d, "--to", "user:ProvidersMSP/" + dr, "--categories", "labs", "--purposes", "treatment", "--for", "24h"}
 	}
 	d1, dGrantOnly, dShort := itest.Unique("d"), itest.Unique("d"), itest.Unique("d")
-	delegate(t, d1, "grant,revoke", "8760h")
+	delegate(t, d1, "grant,revoke,read", "8760h")
 	delegate(t, dGrantOnly, "grant", "8760h")
 
 	var consentID string
@@ -93,12 +93,36 @@ func TestDelegationIntegration(t *testing.T) {
 			t.Fatalf("%s: %v", out, err)
 		}
 	})
-	t.Run("the child ends the delegation; the parent's next grant is refused", func(t *testing.T) {
+	t.Run("the parent reads the child's records; the access log marks it as delegated", func(t *testing.T) {
+		d, err := itest.Authorize(ctx, t, c.Decisions(t), mum.Token, read(child.ID, "immunizations", "treatment"))
+		if err != nil || !d.GetAllow() || !strings.Contains(strings.Join(d.GetReasons(), ";"), "a delegate of the patient may read") {
+			t.Fatalf("the parent's read: %v, %v", d, err)
+		}
+		stranger := itest.Token(t, itest.Unique("pat"), auth.RolePatient, "")
+		if d, err := itest.Authorize(ctx, t, c.Decisions(t), stranger, read(child.ID, "immunizations", "treatment")); err != nil || d.GetAllow() {
+			t.Fatalf("a stranger's read: %v, %v", d, err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			log, err := c.CLI(t, child.Token, child.Key, "access-log")
+			if err == nil && strings.Contains(log, mum.ID) && strings.Contains(log, `"delegation"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the child's access log has no delegated read: %s %v", log, err)
+			}
+			time.Sleep(300 * time.Millisecond)
+		}
+	})
+	t.Run("the child ends the delegation; the parent's next grant and read are refused", func(t *testing.T) {
 		if _, err := c.CLI(t, child.Token, child.Key, "undelegate", d1); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := asMum(grantArgs(d1)...); err == nil || !strings.Contains(err.Error(), "revoked") {
 			t.Fatalf("a grant after the end: %v", err)
+		}
+		if d, err := itest.Authorize(ctx, t, c.Decisions(t), mum.Token, read(child.ID, "immunizations", "treatment")); err != nil || d.GetAllow() {
+			t.Fatalf("a read after the end: %v, %v", d, err)
 		}
 	})
 	t.Run("a delegation ends by itself at its end date", func(t *testing.T) {

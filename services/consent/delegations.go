@@ -14,7 +14,9 @@ import (
 // The patient's key signs the delegation and its end; the delegate's own
 // key signs what they do (grant, revoke), which goes through grant and
 // revoke like the patient's own changes (signedBy takes the delegate's
-// key for a payload that names its delegation).
+// key for a payload that names its delegation). A delegate with the power
+// to read reads through the decision point (the view keeps the
+// delegations; the policy decides).
 
 // grantDelegation relays the calling patient's signed delegation.
 func (s *service) grantDelegation(ctx context.Context, p auth.Principal, sp ledger.Signed) (ledgerapi.Delegation, error) {
@@ -31,6 +33,7 @@ func (s *service) grantDelegation(ctx context.Context, p auth.Principal, sp ledg
 	if err != nil {
 		return ledgerapi.Delegation{}, err
 	}
+	s.view.CommittedDelegation(d)
 	s.log.InfoContext(ctx, "delegation granted", "patient", d.PatientID, "delegation", d.DelegationID, "delegate", d.DelegateID, "powers", d.Powers)
 	return d, nil
 }
@@ -50,6 +53,9 @@ func (s *service) revokeDelegation(ctx context.Context, p auth.Principal, sp led
 	if err != nil {
 		return ledgerapi.Delegation{}, err
 	}
+	// Committed: a delegate's reads end at once, before the block reaches
+	// the view.
+	s.view.CommittedDelegation(d)
 	s.log.InfoContext(ctx, "delegation ended", "patient", d.PatientID, "delegation", d.DelegationID)
 	return d, nil
 }

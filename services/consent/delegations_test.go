@@ -1,6 +1,7 @@
 package consent
 
 import (
+	"encoding/json"
 	"errors"
 	"testing"
 
@@ -81,4 +82,57 @@ func TestDelegatedChanges(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func delegationEvent(t *testing.T, name string, d ledgerapi.Delegation) ledger.Event {
+	t.Helper()
+	raw, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ledger.Event{TransactionID: "tx-" + d.DelegationID, Name: name, Payload: raw}
+}
+
+// The view keeps the delegations the ledger announces, a revocation is
+// final, and a snapshot keeps them.
+func TestViewDelegations(t *testing.T) {
+	v := NewView()
+	d := ledgerapi.Delegation{DelegationID: "d-1", PatientID: "kid", DelegateID: "mum", Powers: []string{"read"}, Status: "active", ExpiresAt: "2040-01-01T00:00:00Z"}
+	other := d
+	other.DelegationID, other.DelegateID = "d-2", "gran"
+	if err := v.Apply(ledger.Block{Number: 0, Events: []ledger.Event{delegationEvent(t, eventDelegated, d), delegationEvent(t, eventDelegated, other)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.Delegations("kid", "mum"); len(got) != 1 || got[0].DelegationID != "d-1" || got[0].Status != "active" {
+		t.Fatalf("%+v", got)
+	}
+	if got := v.Delegations("kid", "stranger"); len(got) != 0 {
+		t.Fatalf("a stranger's: %+v", got)
+	}
+	ended := d
+	ended.Status = "revoked"
+	v.CommittedDelegation(ended)
+	if err := v.Apply(ledger.Block{Number: 1, Events: []ledger.Event{delegationEvent(t, eventDelegated, d)}}); err != nil { // an older state, late
+		t.Fatal(err)
+	}
+	if got := v.Delegations("kid", "mum"); got[0].Status != "revoked" {
+		t.Fatalf("a revoked delegation came back: %+v", got)
+	}
+	snap, err := v.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s viewState
+	if err := json.Unmarshal(snap, &s); err != nil {
+		t.Fatal(err)
+	}
+	w := NewView()
+	w.restore(s)
+	if got := w.Delegations("kid", "gran"); len(got) != 1 || got[0].Status != "active" {
+		t.Fatalf("restored: %+v", got)
+	}
+	bad := ledger.Event{TransactionID: "tx-x", Name: eventDelegated, Payload: []byte(`{"delegationId":""}`)}
+	if err := v.Apply(ledger.Block{Number: 2, Events: []ledger.Event{bad}}); err == nil {
+		t.Fatal("a malformed delegation event was applied")
+	}
 }

@@ -342,8 +342,8 @@ func TestLoadSnapshot(t *testing.T) {
 		wantNext uint64
 	}{
 		{name: "no snapshot: the view starts at genesis", content: nil, wantNext: 0},
-		{name: "a snapshot", content: ptr(`{"format":3,"checkpoint":{"next":12},"patients":["pat-1"],"consents":[]}`), wantNext: 12},
-		{name: "an older format: rebuilt from genesis", content: ptr(`{"format":2,"checkpoint":{"next":12},"consents":[]}`), wantNext: 0},
+		{name: "a snapshot", content: ptr(`{"format":4,"checkpoint":{"next":12},"patients":["pat-1"],"consents":[]}`), wantNext: 12},
+		{name: "an older format: rebuilt from genesis", content: ptr(`{"format":3,"checkpoint":{"next":12},"consents":[]}`), wantNext: 0},
 		{name: "a damaged snapshot is an error", content: ptr(`{"checkpoint":`), wantErr: true},
 	}
 	for _, tt := range tests {

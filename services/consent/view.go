@@ -21,11 +21,13 @@ const (
 	eventConsentRevoked = "ConsentRevoked"
 	eventPatientErased  = "PatientErased"
 	eventRegistered     = "PatientRegistered"
+	eventDelegated      = "DelegationGranted"
+	eventUndelegated    = "DelegationRevoked"
 )
 
 // viewFormat is the snapshot format; a snapshot of another format is
 // ignored and the view rebuilt from the ledger.
-const viewFormat = 3
+const viewFormat = 4
 
 // View is the decision view of consent state: every patient's consents as of
 // the last block read, indexed by patient and grantee. It is trusted only
@@ -38,7 +40,9 @@ type View struct {
 	byPatient map[string]*patientConsents
 	patients  map[string]bool // registered patients
 	erased    map[string]bool // patients whose data was erased: always denied
-	changed   chan struct{}   // closed and replaced on every change
+	// delegations are the delegations patients gave, by patient and id.
+	delegations map[string]map[string]ledgerapi.Delegation
+	changed     chan struct{} // closed and replaced on every change
 	// observe, if set, hears of every consent change and erasure the view
 	// applies, after it applied them.
 	observe observer
@@ -62,7 +66,8 @@ type observer struct {
 // NewView returns an empty view that starts at the genesis block.
 func NewView() *View {
 	return &View{pos: follow.NewPosition("consent view", follow.DefaultBound), byPatient: map[string]*patientConsents{},
-		patients: map[string]bool{}, erased: map[string]bool{}, changed: make(chan struct{})}
+		patients: map[string]bool{}, erased: map[string]bool{}, delegations: map[string]map[string]ledgerapi.Delegation{},
+		changed: make(chan struct{})}
 }
 
 // Position is the view's place on the chain (follow.View).
@@ -75,6 +80,8 @@ type viewState struct {
 	Patients []string            `json:"patients"`
 	Consents []ledgerapi.Consent `json:"consents"`
 	Erased   []string            `json:"erased,omitempty"`
+	// Delegations are the patients' delegations.
+	Delegations []ledgerapi.Delegation `json:"delegations,omitempty"`
 }
 
 // Apply applies a block's consent events in order and moves the checkpoint
@@ -83,7 +90,16 @@ func (v *View) Apply(b ledger.Block) error {
 	// Decode first, so a malformed event leaves the view as it was.
 	var changes []ledgerapi.Consent
 	var erasures, registrations []string
+	var delegations []ledgerapi.Delegation
 	for _, e := range b.Events {
+		if e.Name == eventDelegated || e.Name == eventUndelegated {
+			var d ledgerapi.Delegation
+			if err := json.Unmarshal(e.Payload, &d); err != nil || d.DelegationID == "" || d.PatientID == "" {
+				return fmt.Errorf("consent view: block %d tx %s: malformed %s event", b.Number, e.TransactionID, e.Name)
+			}
+			delegations = append(delegations, d)
+			continue
+		}
 		if e.Name == eventRegistered {
 			var p ledgerapi.Patient
 			if err := json.Unmarshal(e.Payload, &p); err != nil || p.PatientID == "" {
@@ -109,7 +125,7 @@ func (v *View) Apply(b ledger.Block) error {
 		}
 		changes = append(changes, c)
 	}
-	obs, applied, err := v.apply(b, changes, registrations, erasures)
+	obs, applied, err := v.apply(b, changes, registrations, erasures, delegations)
 	if err != nil || !applied {
 		return err
 	}
@@ -128,7 +144,7 @@ func (v *View) Apply(b ledger.Block) error {
 
 // apply changes the view for block b, if it is the next one, and returns
 // the observer to tell.
-func (v *View) apply(b ledger.Block, changes []ledgerapi.Consent, registrations, erasures []string) (observer, bool, error) {
+func (v *View) apply(b ledger.Block, changes []ledgerapi.Consent, registrations, erasures []string, delegations []ledgerapi.Delegation) (observer, bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if next, err := v.pos.Check(b); !next || err != nil {
@@ -142,6 +158,9 @@ func (v *View) apply(b ledger.Block, changes []ledgerapi.Consent, registrations,
 	}
 	for _, p := range erasures {
 		v.erased[p] = true
+	}
+	for _, d := range delegations {
+		v.putDelegation(d)
 	}
 	v.pos.Advance(b)
 	v.notify()
@@ -172,6 +191,46 @@ func (v *View) put(c ledgerapi.Consent) {
 		slices.Sort(ids)
 		pc.byGrantee[c.Grantee] = ids
 	}
+}
+
+// putDelegation stores a delegation's state; as for a consent, a revocation
+// is final.
+func (v *View) putDelegation(d ledgerapi.Delegation) {
+	byID := v.delegations[d.PatientID]
+	if byID == nil {
+		byID = map[string]ledgerapi.Delegation{}
+		v.delegations[d.PatientID] = byID
+	}
+	if old, ok := byID[d.DelegationID]; ok && old.Status == ledgerapi.StatusRevoked && d.Status != ledgerapi.StatusRevoked {
+		return
+	}
+	byID[d.DelegationID] = d
+}
+
+// CommittedDelegation applies a delegation change whose transaction this
+// service saw commit, before its block reaches the view.
+func (v *View) CommittedDelegation(d ledgerapi.Delegation) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.putDelegation(d)
+	v.notify()
+}
+
+// Delegations are the delegations the patient gave the delegate, whatever
+// their status, in id order, as the policy reads them: it decides which
+// count.
+func (v *View) Delegations(patientID, delegateID string) []policy.Delegation {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	var out []policy.Delegation
+	for _, d := range v.delegations[patientID] {
+		if d.DelegateID == delegateID {
+			out = append(out, policy.Delegation{DelegationID: d.DelegationID, PatientID: d.PatientID, DelegateID: d.DelegateID,
+				Powers: d.Powers, Status: d.Status, ExpiresAt: d.ExpiresAt})
+		}
+	}
+	slices.SortFunc(out, func(a, b policy.Delegation) int { return strings.Compare(a.DelegationID, b.DelegationID) })
+	return out
 }
 
 // Committed applies a consent change whose transaction this service saw
@@ -337,6 +396,12 @@ func (v *View) state() viewState {
 		s.Erased = append(s.Erased, p)
 	}
 	slices.Sort(s.Erased)
+	for _, byID := range v.delegations {
+		for _, d := range byID {
+			s.Delegations = append(s.Delegations, d)
+		}
+	}
+	slices.SortFunc(s.Delegations, func(a, b ledgerapi.Delegation) int { return strings.Compare(a.DelegationID, b.DelegationID) })
 	return s
 }
 
@@ -356,6 +421,10 @@ func (v *View) restore(s viewState) {
 	v.erased = map[string]bool{}
 	for _, p := range s.Erased {
 		v.erased[p] = true
+	}
+	v.delegations = map[string]map[string]ledgerapi.Delegation{}
+	for _, d := range s.Delegations {
+		v.putDelegation(d)
 	}
 	v.pos.Restore(s.State)
 	v.notify()

@@ -415,14 +415,24 @@ echo "\$ patient keygen --id $mum   (as $mum, on her phone)"
 echo "  public key: $mum_pub"
 majority="$(date -u -d '+16 years' +%Y-%m-%d)T00:00:00Z"
 out=$("$bin/patient" delegate --ca "$ca" --json --token "$kid_token" --key "$kid_key" --to "$mum" --delegate-key "$mum_pub" \
-  --relationship parent --powers grant,revoke --until "$majority")
+  --relationship parent --powers grant,revoke,read --until "$majority")
 delegation=$(jq -r .delegation.delegationId <<<"$out")
-echo "\$ patient delegate --to $mum --delegate-key <her key> --relationship parent --powers grant,revoke --until $majority   (as $kid)"
+echo "\$ patient delegate --to $mum --delegate-key <her key> --relationship parent --powers grant,revoke,read --until $majority   (as $kid)"
 jq -r '"  delegated: " + .delegation.delegationId + " to " + .delegation.delegateId + " (" + .delegation.relationship + "), may " + (.delegation.powers | join(",")) + ", until " + .delegation.expiresAt' <<<"$out"
 as_person "$mum" "$mum_token" "$mum_key" grant --for-patient "$kid" --delegation "$delegation" \
   --to "user:ProvidersMSP/$house" --categories immunizations --purposes treatment --for 720h
 as_person "$kid" "$kid_token" "$kid_key" consents
+# kid_reads TOKEN WHO: the decision point asked about a read of the kid's
+# immunizations, as the records service asks it.
+kid_reads() {
+  printf '$ %s asks: read %s'"'"'s immunizations\n' "$2" "$kid"
+  post_as "$1" /v1/authorize "$(jq -nc --arg p "$kid" '{action:"read", resource:{patientId:$p, category:"immunizations"}, purpose:"treatment"}')" |
+    jq -r '.decision | "  " + (if .allow then "ALLOW" else "DENY" end) + ": " + (.reasons | join("; "))'
+}
+kid_reads "$mum_token" "$mum (delegate)"
+kid_reads "$(token -sub "stranger-$run" -role patient)" "stranger-$run"
 as_person "$kid" "$kid_token" "$kid_key" undelegate "$delegation"
+kid_reads "$mum_token" "$mum (after the end)"
 if as_person "$mum" "$mum_token" "$mum_key" grant --for-patient "$kid" --delegation "$delegation" \
   --to "user:ProvidersMSP/$house" --categories labs --purposes treatment --for 720h; then
   echo "demo: a delegate acted after the delegation ended" >&2

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/domain/shc"
@@ -149,15 +150,60 @@ func (c *cardIssuer) register(ctx context.Context) error {
 }
 
 // JWKS is the public keys of the issuers of this service (one
-// organisation's, or all of them for org "").
-func (s *Service) JWKS(org string) (shc.JWKS, bool) {
+// organisation's, or all of them for org ""): each issuer's own key, and
+// every key its organisation registered on the ledger, so that every
+// instance of the service, whichever key it signs with, publishes the same
+// set. The registry is read at most once per cardKeysTTL; a ledger that
+// does not answer leaves the own keys alone, never none.
+func (s *Service) JWKS(ctx context.Context, org string) (shc.JWKS, bool) {
 	out := shc.JWKS{Keys: []shc.JWK{}}
+	if org != "" && s.cards[org] == nil {
+		return out, false
+	}
+	registered := s.registeredCardKeys(ctx)
 	for _, name := range slices.Sorted(mapKeys(s.cards)) {
-		if org == "" || org == name {
-			out.Keys = append(out.Keys, s.cards[name].jwk)
+		if org != "" && org != name {
+			continue
+		}
+		out.Keys = append(out.Keys, s.cards[name].jwk)
+		for _, k := range registered[name] {
+			if k.Kid != s.cards[name].jwk.Kid {
+				out.Keys = append(out.Keys, shc.JWK{Kty: "EC", Crv: "P-256", Use: "sig", Alg: "ES256", Kid: k.Kid, X: k.X, Y: k.Y})
+			}
 		}
 	}
-	return out, org == "" || s.cards[org] != nil
+	return out, true
+}
+
+// cardKeysTTL is how long the registry's keys are served before it is read
+// again.
+const cardKeysTTL = time.Minute
+
+// cardKeyCache is the ledger's card issuer registry, by organisation, as
+// last read.
+type cardKeyCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	keys map[string][]ledgerapi.CardKey
+}
+
+func (s *Service) registeredCardKeys(ctx context.Context) map[string][]ledgerapi.CardKey {
+	c := &s.cardKeys
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys != nil && s.now().Sub(c.at) < cardKeysTTL {
+		return c.keys
+	}
+	issuers, err := s.ledger.CardIssuers(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "card issuer registry unreadable; serving this instance's keys", "err", err)
+		return c.keys
+	}
+	c.keys, c.at = map[string][]ledgerapi.CardKey{}, s.now()
+	for _, ci := range issuers {
+		c.keys[ci.Org] = ci.Keys
+	}
+	return c.keys
 }
 
 func mapKeys[V any](m map[string]V) func(func(string) bool) {
@@ -464,7 +510,7 @@ func (s *Service) jwksHandler(org string) http.Handler {
 		if org == "{org}" {
 			name = r.PathValue("org")
 		}
-		keys, ok := s.JWKS(name)
+		keys, ok := s.JWKS(r.Context(), name)
 		if !ok {
 			http.Error(w, "no such issuer", http.StatusNotFound)
 			return

@@ -53,7 +53,7 @@ func TestHealthCard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keys, _ := f.svc.JWKS("ProvidersMSP")
+		keys, _ := f.svc.JWKS(ctx, "ProvidersMSP")
 		if err := c.Verify(keys); err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func TestHealthCard(t *testing.T) {
 		}
 	})
 	t.Run("the JWKS holds public keys only", func(t *testing.T) {
-		keys, ok := f.svc.JWKS("")
+		keys, ok := f.svc.JWKS(ctx, "")
 		data, _ := json.Marshal(keys)
 		if !ok || len(keys.Keys) != 1 || strings.Contains(string(data), `"d"`) {
 			t.Fatalf("%s", data)
@@ -176,8 +176,28 @@ func TestHealthCard(t *testing.T) {
 		if _, err := shc.ParseJWKS(data); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := f.svc.JWKS("StMarysMSP"); ok {
+		if _, ok := f.svc.JWKS(ctx, "StMarysMSP"); ok {
 			t.Fatal("an issuer this service does not hold")
+		}
+	})
+	t.Run("every instance publishes the keys its organisation registered", func(t *testing.T) {
+		other, err := loadCardIssuers(t.TempDir(), "https://records-b.test", map[string]CardRegistrar{"ProvidersMSP": f.ledger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other["ProvidersMSP"].register(ctx); err != nil { // instance b's key, on the ledger
+			t.Fatal(err)
+		}
+		f.svc.cardKeys = cardKeyCache{} // as after cardKeysTTL
+		keys, _ := f.svc.JWKS(ctx, "ProvidersMSP")
+		if _, ok := keys.Key(other["ProvidersMSP"].jwk.Kid); !ok || len(keys.Keys) != 2 {
+			t.Fatalf("instance a does not publish instance b's key: %+v", keys)
+		}
+		f.ledger.down = true
+		defer func() { f.ledger.down = false }()
+		f.svc.cardKeys = cardKeyCache{}
+		if keys, _ := f.svc.JWKS(ctx, "ProvidersMSP"); len(keys.Keys) != 1 {
+			t.Fatalf("with the ledger down: %+v", keys)
 		}
 	})
 }

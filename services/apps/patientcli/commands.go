@@ -68,12 +68,13 @@ func (o *opts) app() *clikit.App {
 					"period named at registration; until then your current key, if anyone still has it, can cancel it.\n" +
 					"cancel: with your current key, stop a recovery you did not ask for.\n" +
 					"complete: after the waiting period, put the new key in force and move it to KEY.", Flags: o.recovery},
-			{Name: "delegate", Summary: "let a parent, guardian or carer grant and revoke for you, until a date",
-				Args: "--to DELEGATE_ID --delegate-key KEY --relationship parent|guardian|carer --powers grant,revoke (--until T | --for D) [--id ID]",
+			{Name: "delegate", Summary: "let a parent, guardian or carer grant, revoke or read for you, until a date",
+				Args: "--to DELEGATE_ID --delegate-key KEY --relationship parent|guardian|carer --powers grant,revoke,read (--until T | --for D) [--id ID]",
 				Help: "Sign a delegation with your key: the delegate (their own id, as their tokens name them, and their own public key,\n" +
 					"`patient keygen` prints it on their side) may grant and/or revoke consents in your name, each change signed with their key\n" +
 					"and marked as theirs on the ledger. It ends by itself at --until (for a child: at majority), or when you run\n" +
-					"`patient undelegate`. Reading your records and answering your access requests are not powers a delegate can have yet.", Flags: o.delegate},
+					"`patient undelegate`. With the power read they may also read your records (each read marked \"delegation\" in your access\n" +
+					"log). Answering your access requests is not a power a delegate can have yet.", Flags: o.delegate},
 			{Name: "delegations", Summary: "list the delegations you gave and those given to you", Help: "List the delegations you gave, and those given to you.", Flags: o.listDelegations},
 			{Name: "undelegate", Summary: "end a delegation at once", Args: "DELEGATION_ID", Help: "End one of your delegations at once (signed by your key).", Flags: o.undelegate},
 			{Name: "card", Summary: "get a SMART Health Card of a vaccination, anyone can check (records service)",
@@ -662,7 +663,7 @@ func (o *opts) delegate(fs *flag.FlagSet) func(context.Context, []string) error 
 	to := fs.String("to", "", "the delegate's id, as their own tokens name them")
 	key := fs.String("delegate-key", "", "the delegate's public key (Ed25519, base64; `patient keygen` prints it on their side)")
 	relationship := fs.String("relationship", "", "parent, guardian or carer")
-	powers := fs.String("powers", "", "what they may do in your name, comma-separated: grant, revoke")
+	powers := fs.String("powers", "", "what they may do in your name, comma-separated: grant, revoke, read")
 	until := fs.String("until", "", "RFC 3339 end (for a child: the day of majority)")
 	lasting := fs.Duration("for", 0, "how long it lasts, e.g. 8760h")
 	id := fs.String("id", "", "delegation id (default: a random one)")

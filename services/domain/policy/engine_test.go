@@ -626,3 +626,30 @@ func TestDecideIsConcurrent(t *testing.T) {
 		t.Errorf("wrong decision: %s", e)
 	}
 }
+
+// A delegate's read goes through the Go input, not only the Rego tests'
+// JSON: the engine reads Input.Delegations.
+func TestDelegateRead(t *testing.T) {
+	e := realEngine(t)
+	in := policy.Input{Subject: policy.Subject{ID: "mum", Role: "patient"}, Action: "read",
+		Resource: policy.Resource{PatientID: "kid", Category: "immunizations"}, Purpose: "treatment", Time: "2030-06-01T00:00:00Z"}
+	active := policy.Delegation{DelegationID: "d-1", PatientID: "kid", DelegateID: "mum", Powers: []string{"read"}, Status: "active", ExpiresAt: "2031-01-01T00:00:00Z"}
+	for name, tc := range map[string]struct {
+		ds    []policy.Delegation
+		allow bool
+	}{
+		"with a delegation to read": {[]policy.Delegation{active}, true},
+		"without":                   {nil, false},
+		"past its end":              {[]policy.Delegation{func() policy.Delegation { d := active; d.ExpiresAt = "2030-01-01T00:00:00Z"; return d }()}, false},
+		"to grant only":             {[]policy.Delegation{func() policy.Delegation { d := active; d.Powers = []string{"grant"}; return d }()}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := in
+			in.Delegations = tc.ds
+			d, err := e.Decide(testContext(t), in)
+			if err != nil || d.Allow != tc.allow || tc.allow && d.Codes[0] != "delegation" {
+				t.Fatalf("%+v, %v", d, err)
+			}
+		})
+	}
+}

@@ -31,6 +31,20 @@ type Input struct {
 	// the request to: the policy allows only what both the scopes and the
 	// consents allow, and says which one denied.
 	Smart *Smart `json:"smart,omitempty"`
+	// Delegations are the delegations the patient gave the subject (a
+	// parent, a guardian, a carer), as the ledger holds them: the policy
+	// checks patient, delegate, status, powers and end itself.
+	Delegations []Delegation `json:"delegations,omitempty"`
+}
+
+// Delegation is a delegation as the policy reads it.
+type Delegation struct {
+	DelegationID string   `json:"delegation_id"`
+	PatientID    string   `json:"patient_id"`
+	DelegateID   string   `json:"delegate_id"`
+	Powers       []string `json:"powers"`
+	Status       string   `json:"status"`
+	ExpiresAt    string   `json:"expires_at"`
 }
 
 // Smart is a SMART on FHIR app's token and what the request asks of it.
@@ -241,6 +255,24 @@ func (in *Input) value() ast.Value {
 			item("resource_type", ast.StringTerm(in.Smart.ResourceType)),
 			item("interaction", ast.StringTerm(in.Smart.Interaction)),
 		)))
+	}
+	if in.Delegations != nil {
+		ds := make([]*ast.Term, len(in.Delegations))
+		for i, d := range in.Delegations {
+			powers := make([]*ast.Term, len(d.Powers))
+			for j, p := range d.Powers {
+				powers[j] = ast.StringTerm(p)
+			}
+			ds[i] = ast.ObjectTerm(
+				item("delegation_id", ast.StringTerm(d.DelegationID)),
+				item("patient_id", ast.StringTerm(d.PatientID)),
+				item("delegate_id", ast.StringTerm(d.DelegateID)),
+				item("powers", ast.ArrayTerm(powers...)),
+				item("status", ast.StringTerm(d.Status)),
+				item("expires_at", ast.StringTerm(d.ExpiresAt)),
+			)
+		}
+		fields = append(fields, item("delegations", ast.ArrayTerm(ds...)))
 	}
 	return ast.NewObject(fields...)
 }
