@@ -75,7 +75,8 @@ func TestDelegations(t *testing.T) {
 				g.ExpiresAt = until(19 * 366 * 24 * time.Hour)
 				return g
 			}(), ledgerapi.ErrInvalid},
-			"a power that is not one":  {delegation("d0", "approve"), ledgerapi.ErrInvalid},
+			"a power that is not one":  {delegation("d0", "sign"), ledgerapi.ErrInvalid},
+			"approve without grant":    {delegation("d0", "approve", "revoke"), ledgerapi.ErrInvalid},
 			"no power":                 {delegation("d0"), ledgerapi.ErrInvalid},
 			"a relationship not known": {func() ledgerapi.DelegationGrant { g := delegation("d0", "grant"); g.Relationship = "friend"; return g }(), ledgerapi.ErrInvalid},
 		} {

@@ -223,17 +223,20 @@ func validateOptionalID(field, v string) error {
 }
 
 // Powers a delegation may give: to grant consents and to revoke them, in
-// the patient's name, each signed with the delegate's own key; and to read
-// the patient's records (decided by the consent service's policy, each read
-// marked "delegation" in the patient's access log).
+// the patient's name, each signed with the delegate's own key; to read the
+// patient's records (decided by the consent service's policy, each read
+// marked "delegation" in the patient's access log); and to answer the
+// patient's access requests (the consent service's; an approval is a
+// grant, so approve needs grant).
 const (
-	PowerGrant  = "grant"
-	PowerRevoke = "revoke"
-	PowerRead   = "read"
+	PowerGrant   = "grant"
+	PowerRevoke  = "revoke"
+	PowerRead    = "read"
+	PowerApprove = "approve"
 )
 
 // DelegationPowers lists the powers.
-var DelegationPowers = []string{PowerGrant, PowerRevoke, PowerRead}
+var DelegationPowers = []string{PowerGrant, PowerRevoke, PowerRead, PowerApprove}
 
 // Relationships of a delegate to the patient.
 var Relationships = []string{"parent", "guardian", "carer"}
@@ -259,9 +262,12 @@ type DelegationGrant struct {
 // rest against the ledger and the transaction time.
 func (d DelegationGrant) Validate() error {
 	_, expErr := ParseTime("expiresAt", d.ExpiresAt)
-	var selfErr error
+	var selfErr, approveErr error
 	if d.DelegateID == d.PatientID {
 		selfErr = fmt.Errorf("%w: delegateId must not be the patient", ErrInvalid)
+	}
+	if slices.Contains(d.Powers, PowerApprove) && !slices.Contains(d.Powers, PowerGrant) {
+		approveErr = fmt.Errorf("%w: powers: approve needs grant (an approval grants a consent)", ErrInvalid)
 	}
 	return errors.Join(
 		d.validate(OpDelegationGrant),
@@ -272,6 +278,7 @@ func (d DelegationGrant) Validate() error {
 		checkList("powers", d.Powers, 1, len(DelegationPowers), func(field, v string) error { return oneOf(field, v, DelegationPowers...) }),
 		expErr,
 		selfErr,
+		approveErr,
 	)
 }
 

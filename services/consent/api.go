@@ -134,7 +134,7 @@ func (a *patientAPI) CreateAccessRequest(ctx context.Context, req *consentv1.Cre
 
 func (a *patientAPI) ListAccessRequests(ctx context.Context, req *consentv1.ListAccessRequestsRequest) (*consentv1.ListAccessRequestsResponse, error) {
 	return serve(ctx, a, func(p auth.Principal) (*consentv1.ListAccessRequestsResponse, error) {
-		rs, err := a.listRequests(p, req.GetState())
+		rs, err := a.listRequests(ctx, p, req.GetPatientId(), req.GetState())
 		return &consentv1.ListAccessRequestsResponse{Requests: convertAll(rs, requestToProto)}, err
 	})
 }
@@ -148,7 +148,7 @@ func (a *patientAPI) ApproveAccessRequest(ctx context.Context, req *consentv1.Ap
 
 func (a *patientAPI) DenyAccessRequest(ctx context.Context, req *consentv1.DenyAccessRequestRequest) (*consentv1.DenyAccessRequestResponse, error) {
 	return serve(ctx, a, func(p auth.Principal) (*consentv1.DenyAccessRequestResponse, error) {
-		r, err := a.denyRequest(p, req.GetRequestId())
+		r, err := a.denyRequest(ctx, p, req.GetPatientId(), req.GetRequestId())
 		return &consentv1.DenyAccessRequestResponse{Request: requestToProto(r)}, err
 	})
 }

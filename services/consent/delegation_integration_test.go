@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
+	consentv1 "healthexchange/proto/consent/v1"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/platform/auth"
 )
@@ -45,7 +48,7 @@ func TestDelegationIntegration(t *testing.T) {
 		return []string{"grant", "--for-patient", child.ID, "--delegation", d, "--to", "user:ProvidersMSP/" + dr, "--categories", "labs", "--purposes", "treatment", "--for", "24h"}
 	}
 	d1, dGrantOnly, dShort := itest.Unique("d"), itest.Unique("d"), itest.Unique("d")
-	delegate(t, d1, "grant,revoke,read", "8760h")
+	delegate(t, d1, "grant,revoke,read,approve", "8760h")
 	delegate(t, dGrantOnly, "grant", "8760h")
 
 	var consentID string
@@ -112,6 +115,28 @@ func TestDelegationIntegration(t *testing.T) {
 				t.Fatalf("the child's access log has no delegated read: %s %v", log, err)
 			}
 			time.Sleep(300 * time.Millisecond)
+		}
+	})
+	t.Run("the parent answers the child's access requests", func(t *testing.T) {
+		asker := itest.Unique("dr")
+		drTok := itest.Token(t, asker, auth.RoleClinician, "StMarysMSP")
+		clinicians := consentv1.NewConsentServiceClient(itest.Dial(t, c.GRPCAddr, "app-clinician"))
+		created, err := clinicians.CreateAccessRequest(ctx, &consentv1.CreateAccessRequestRequest{PatientId: child.ID,
+			Categories: []string{"imaging"}, Purposes: []string{"treatment"}, Reason: "follow-up"}, grpc.PerRPCCredentials(auth.Bearer(drTok)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := created.GetRequest().GetRequestId()
+		if _, err := asMum("approve", id, "--for-patient", child.ID, "--delegation", dGrantOnly, "--for", "24h"); err == nil {
+			t.Fatal("a delegate without approve approved a request")
+		}
+		out, err := asMum("approve", id, "--for-patient", child.ID, "--delegation", d1, "--for", "24h")
+		if err != nil || !strings.Contains(out, `"approved"`) {
+			t.Fatalf("%s: %v", out, err)
+		}
+		d, err := itest.Authorize(ctx, t, c.Decisions(t), drTok, read(child.ID, "imaging", "treatment"))
+		if err != nil || !d.GetAllow() {
+			t.Fatalf("the asker's read after the parent's approval: %v, %v", d, err)
 		}
 	})
 	t.Run("the child ends the delegation; the parent's next grant and read are refused", func(t *testing.T) {

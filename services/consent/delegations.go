@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/auth"
@@ -92,4 +93,43 @@ func (s *service) delegation(ctx context.Context, p auth.Principal, id string) (
 		return ledgerapi.Delegation{}, fmt.Errorf("%w: no delegation %s of yours", ledgerapi.ErrNotFound, id)
 	}
 	return d, err
+}
+
+// actingFor returns the patient a call is for: the calling patient when
+// patientID is theirs or empty, else patientID when the caller is their
+// delegate under a delegation (read from the ledger: delegationID's, or any
+// when it is "") that is active, has not ended and gives power.
+func (s *service) actingFor(ctx context.Context, p auth.Principal, patientID, delegationID, power string) (string, error) {
+	if err := requireRole(p, auth.RolePatient); err != nil {
+		return "", err
+	}
+	if patientID == "" || patientID == p.Subject {
+		return p.Subject, nil
+	}
+	if err := ledgerapi.ValidateID("patient_id", patientID); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var candidates []ledgerapi.Delegation
+	if delegationID != "" {
+		d, err := s.ledger.Delegation(ctx, delegationID)
+		if err != nil && !errors.Is(err, ledgerapi.ErrNotFound) {
+			return "", err
+		}
+		candidates = append(candidates, d)
+	} else {
+		given, err := s.ledger.DelegationsByDelegate(ctx, p.Subject)
+		if err != nil {
+			return "", err
+		}
+		candidates = given
+	}
+	now := s.now()
+	for _, d := range candidates {
+		end, err := ledgerapi.ParseTime("expiresAt", d.ExpiresAt)
+		if d.PatientID == patientID && d.DelegateID == p.Subject && d.Status == ledgerapi.StatusActive && err == nil && now.Before(end) &&
+			slices.Contains(d.Powers, power) {
+			return patientID, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s acts for patient %s under no delegation in force that gives the power to %s", ErrPermission, p.Subject, patientID, power)
 }

@@ -136,3 +136,87 @@ func TestViewDelegations(t *testing.T) {
 		t.Fatal("a malformed delegation event was applied")
 	}
 }
+
+// A delegate with approve answers the patient's access requests; one
+// without, or with a delegation ended, or someone else, cannot.
+func TestDelegateAnswersRequests(t *testing.T) {
+	child, mum := newKey(t, "child-1"), newKey(t, "mum-1")
+	l := patientLedger(child)
+	approver := ledgerapi.Delegation{DelegationID: "d-1", PatientID: "child-1", DelegateID: "mum-1", DelegateKey: mum.PublicKey(),
+		Powers: []string{"grant", "approve"}, Status: "active", ExpiresAt: "2040-01-01T00:00:00Z"}
+	granter := approver
+	granter.DelegationID, granter.Powers = "d-2", []string{"grant"}
+	ended := approver
+	ended.DelegationID, ended.ExpiresAt = "d-3", "2030-01-01T00:00:00Z" // before testNow
+	l.delegations = map[string]ledgerapi.Delegation{"d-1": approver, "d-2": granter}
+	api, svc := patientService(t, l, liveView(t))
+	ask := func() accessRequest {
+		r, err := svc.requests.create(accessRequest{PatientID: "child-1", Requester: "dr-alice", RequesterOrg: "ProvidersMSP",
+			RequesterRole: "clinician", Categories: []string{"labs"}, Purposes: []string{"treatment"}, Reason: "follow-up"}, testNow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	grantUnder := func(delegation string) ledger.Signed {
+		return mustSign(t, func() (ledger.Signed, error) { return mum.GrantFor("child-1", delegation, labsGrant("c-"+delegation)) })
+	}
+	r := ask()
+	t.Run("mum lists and approves her child's request", func(t *testing.T) {
+		list, err := api.ListAccessRequests(asPatient(t, "mum-1"), &consentv1.ListAccessRequestsRequest{PatientId: "child-1", State: "pending"})
+		if err != nil || len(list.GetRequests()) != 1 {
+			t.Fatalf("%v, %v", list, err)
+		}
+		s := grantUnder("d-1")
+		c := consentOf(t, s, "tx-1")
+		c.GrantedBy = "d-1"
+		l.grant = func(ledger.Signed) (ledgerapi.Consent, error) { return c, nil }
+		svc.view.Committed(c)
+		resp, err := api.ApproveAccessRequest(asPatient(t, "mum-1"), &consentv1.ApproveAccessRequestRequest{RequestId: r.RequestID, Grant: signedPayload(s)})
+		if err != nil || resp.GetRequest().GetState() != requestApproved {
+			t.Fatalf("%v, %v", resp, err)
+		}
+	})
+	for name, tc := range map[string]struct {
+		caller, patient string
+	}{
+		"grant without approve": {"mum-1", "child-1"},
+		"a stranger":            {"stranger-1", "child-1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if name == "grant without approve" {
+				l.delegations = map[string]ledgerapi.Delegation{"d-2": granter, "d-3": ended}
+				defer func() { l.delegations = map[string]ledgerapi.Delegation{"d-1": approver, "d-2": granter} }()
+			}
+			r := ask()
+			if _, err := api.ListAccessRequests(asPatient(t, tc.caller), &consentv1.ListAccessRequestsRequest{PatientId: tc.patient}); err == nil {
+				t.Fatal("listed the child's requests")
+			}
+			if _, err := api.DenyAccessRequest(asPatient(t, tc.caller), &consentv1.DenyAccessRequestRequest{RequestId: r.RequestID, PatientId: tc.patient}); err == nil {
+				t.Fatal("denied a request")
+			}
+			if _, err := api.ApproveAccessRequest(asPatient(t, tc.caller), &consentv1.ApproveAccessRequestRequest{RequestId: r.RequestID, Grant: signedPayload(grantUnder("d-2"))}); err == nil {
+				t.Fatal("approved a request")
+			}
+			if tc.caller == "mum-1" {
+				// Under d-2 (grant only) while d-1 gives approve: the grant's own delegation must.
+				l.delegations["d-1"] = approver
+				_, err := api.ApproveAccessRequest(asPatient(t, tc.caller), &consentv1.ApproveAccessRequestRequest{RequestId: r.RequestID, Grant: signedPayload(grantUnder("d-2"))})
+				delete(l.delegations, "d-1")
+				if err == nil {
+					t.Fatal("approved under a delegation without approve")
+				}
+			}
+			if got, _ := svc.requests.pending(r.RequestID, "child-1"); got.State != requestPending {
+				t.Fatalf("the request changed: %+v", got)
+			}
+		})
+	}
+	t.Run("mum denies one", func(t *testing.T) {
+		r := ask()
+		resp, err := api.DenyAccessRequest(asPatient(t, "mum-1"), &consentv1.DenyAccessRequestRequest{RequestId: r.RequestID, PatientId: "child-1"})
+		if err != nil || resp.GetRequest().GetState() != requestDenied {
+			t.Fatalf("%v, %v", resp, err)
+		}
+	})
+}

@@ -282,23 +282,31 @@ func (s *service) createRequest(ctx context.Context, p auth.Principal, patientID
 
 // listRequests are the calling patient's access requests in a state ("" for
 // all).
-func (s *service) listRequests(p auth.Principal, state string) ([]accessRequest, error) {
-	if err := requireRole(p, auth.RolePatient); err != nil {
+func (s *service) listRequests(ctx context.Context, p auth.Principal, patientID, state string) ([]accessRequest, error) {
+	patientID, err := s.actingFor(ctx, p, patientID, "", ledgerapi.PowerApprove)
+	if err != nil {
 		return nil, err
 	}
 	if state != "" && state != requestPending && state != requestApproved && state != requestDenied {
 		return nil, fmt.Errorf("%w: state must be pending, approved, denied or empty", ErrInvalid)
 	}
-	return s.requests.list(p.Subject, state)
+	return s.requests.list(patientID, state)
 }
 
 // approveRequest grants what a pending request asked for: the patient's
 // signed grant must give exactly that, to whom asked.
 func (s *service) approveRequest(ctx context.Context, p auth.Principal, requestID string, sp ledger.Signed) (accessRequest, ledgerapi.Consent, error) {
-	if err := requireRole(p, auth.RolePatient); err != nil {
+	// The grant says whose request it answers: the caller's, or, signed
+	// under a delegation, the patient's the caller acts for.
+	patientID, delegationID := "", ""
+	if g, err := ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(sp.Payload)); err == nil && g.DelegationID != "" {
+		patientID, delegationID = g.PatientID, g.DelegationID
+	}
+	patientID, err := s.actingFor(ctx, p, patientID, delegationID, ledgerapi.PowerApprove)
+	if err != nil {
 		return accessRequest{}, ledgerapi.Consent{}, err
 	}
-	r, err := s.requests.pending(requestID, p.Subject)
+	r, err := s.requests.pending(requestID, patientID)
 	if err != nil {
 		return accessRequest{}, ledgerapi.Consent{}, err
 	}
@@ -312,7 +320,7 @@ func (s *service) approveRequest(ctx context.Context, p auth.Principal, requestI
 	if err != nil {
 		return accessRequest{}, ledgerapi.Consent{}, err
 	}
-	answered, err := s.requests.answer(r.RequestID, p.Subject, requestApproved, c.ConsentID, s.now())
+	answered, err := s.requests.answer(r.RequestID, patientID, requestApproved, c.ConsentID, s.now())
 	if err != nil {
 		return accessRequest{}, ledgerapi.Consent{}, err
 	}
@@ -320,11 +328,12 @@ func (s *service) approveRequest(ctx context.Context, p auth.Principal, requestI
 }
 
 // denyRequest refuses a pending request.
-func (s *service) denyRequest(p auth.Principal, requestID string) (accessRequest, error) {
-	if err := requireRole(p, auth.RolePatient); err != nil {
+func (s *service) denyRequest(ctx context.Context, p auth.Principal, patientID, requestID string) (accessRequest, error) {
+	patientID, err := s.actingFor(ctx, p, patientID, "", ledgerapi.PowerApprove)
+	if err != nil {
 		return accessRequest{}, err
 	}
-	return s.requests.answer(requestID, p.Subject, requestDenied, "", s.now())
+	return s.requests.answer(requestID, patientID, requestDenied, "", s.now())
 }
 
 func sameSet(a, b []string) bool {

@@ -28,6 +28,11 @@ type Config struct {
 	// name as their issuer, followed by /shc/<MSP id> ("": https:// and the
 	// HTTP listener's address). Every instance of the service may share it.
 	CardIssuerURL string
+	// CardKeyDir holds the health card issuers' signing keys, one per
+	// organisation ("": card-issuers beside the vault's KEK, which every
+	// instance of the service has). It must outlive the instances: each
+	// new key is registered on the ledger, at most 8 per organisation.
+	CardKeyDir string
 
 	// hooks are test-only points inside a put (nil in production).
 	hooks *hooks

@@ -75,15 +75,19 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 			svc.dispensers[f.MSPID()] = f
 		}
 	}
-	secrets, err := p.SecretsDir()
-	if err != nil {
-		return nil, err
+	keyDir := cfg.CardKeyDir
+	if keyDir == "" {
+		secrets, err := p.SecretsDir()
+		if err != nil {
+			return nil, err
+		}
+		keyDir = filepath.Join(secrets, "card-issuers")
 	}
 	issuerURL := cfg.CardIssuerURL
 	if issuerURL == "" {
 		issuerURL = "https://" + p.HTTPAddr()
 	}
-	if svc.cards, err = loadCardIssuers(filepath.Join(secrets, "card-issuers"), issuerURL, registrars); err != nil {
+	if svc.cards, err = loadCardIssuers(keyDir, issuerURL, registrars); err != nil {
 		return nil, err
 	}
 	if svc.cardCheckLimit, err = serving.NewLimiter(cfg.VerifyRate); err != nil {

@@ -2439,7 +2439,10 @@ func (x *CreateAccessRequestResponse) GetRequest() *AccessRequest {
 type ListAccessRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// "pending", "approved", "denied", or empty for all.
-	State         string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	State string `protobuf:"bytes,1,opt,name=state,proto3" json:"state,omitempty"`
+	// Empty for the caller's own requests; as a delegate with the power to
+	// approve, the patient whose requests to list.
+	PatientId     string `protobuf:"bytes,2,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2477,6 +2480,13 @@ func (*ListAccessRequestsRequest) Descriptor() ([]byte, []int) {
 func (x *ListAccessRequestsRequest) GetState() string {
 	if x != nil {
 		return x.State
+	}
+	return ""
+}
+
+func (x *ListAccessRequestsRequest) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
 	}
 	return ""
 }
@@ -2533,7 +2543,8 @@ type ApproveAccessRequestRequest struct {
 	// The request to approve.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// A ConsentGrant for the requester with the requested categories and
-	// purposes, signed by the patient.
+	// purposes, signed by the patient, or by a delegate with the powers to
+	// approve and grant (the grant names the delegation).
 	Grant         *SignedPayload `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2642,7 +2653,10 @@ func (x *ApproveAccessRequestResponse) GetConsent() *Consent {
 type DenyAccessRequestRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The request to deny.
-	RequestId     string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Empty for the caller's own request; as a delegate with the power to
+	// approve, the patient the request is addressed to.
+	PatientId     string `protobuf:"bytes,2,opt,name=patient_id,json=patientId,proto3" json:"patient_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2680,6 +2694,13 @@ func (*DenyAccessRequestRequest) Descriptor() ([]byte, []int) {
 func (x *DenyAccessRequestRequest) GetRequestId() string {
 	if x != nil {
 		return x.RequestId
+	}
+	return ""
+}
+
+func (x *DenyAccessRequestRequest) GetPatientId() string {
+	if x != nil {
+		return x.PatientId
 	}
 	return ""
 }
@@ -3599,7 +3620,7 @@ type Delegation struct {
 	DelegateKey string `protobuf:"bytes,4,opt,name=delegate_key,json=delegateKey,proto3" json:"delegate_key,omitempty"`
 	// parent, guardian or carer.
 	Relationship string `protobuf:"bytes,5,opt,name=relationship,proto3" json:"relationship,omitempty"`
-	// What the delegate may do: grant, revoke.
+	// What the delegate may do: grant, revoke, read, approve.
 	Powers []string `protobuf:"bytes,6,rep,name=powers,proto3" json:"powers,omitempty"`
 	// RFC 3339: when it ends by itself.
 	ExpiresAt string `protobuf:"bytes,7,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
@@ -4290,9 +4311,11 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\bpurposes\x18\x03 \x03(\tR\bpurposes\x12\x16\n" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"R\n" +
 	"\x1bCreateAccessRequestResponse\x123\n" +
-	"\arequest\x18\x01 \x01(\v2\x19.consent.v1.AccessRequestR\arequest\"1\n" +
+	"\arequest\x18\x01 \x01(\v2\x19.consent.v1.AccessRequestR\arequest\"P\n" +
 	"\x19ListAccessRequestsRequest\x12\x14\n" +
-	"\x05state\x18\x01 \x01(\tR\x05state\"S\n" +
+	"\x05state\x18\x01 \x01(\tR\x05state\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x02 \x01(\tR\tpatientId\"S\n" +
 	"\x1aListAccessRequestsResponse\x125\n" +
 	"\brequests\x18\x01 \x03(\v2\x19.consent.v1.AccessRequestR\brequests\"m\n" +
 	"\x1bApproveAccessRequestRequest\x12\x1d\n" +
@@ -4301,10 +4324,12 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x05grant\x18\x02 \x01(\v2\x19.consent.v1.SignedPayloadR\x05grant\"\x82\x01\n" +
 	"\x1cApproveAccessRequestResponse\x123\n" +
 	"\arequest\x18\x01 \x01(\v2\x19.consent.v1.AccessRequestR\arequest\x12-\n" +
-	"\aconsent\x18\x02 \x01(\v2\x13.consent.v1.ConsentR\aconsent\"9\n" +
+	"\aconsent\x18\x02 \x01(\v2\x13.consent.v1.ConsentR\aconsent\"X\n" +
 	"\x18DenyAccessRequestRequest\x12\x1d\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\"P\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x1d\n" +
+	"\n" +
+	"patient_id\x18\x02 \x01(\tR\tpatientId\"P\n" +
 	"\x19DenyAccessRequestResponse\x123\n" +
 	"\arequest\x18\x01 \x01(\v2\x19.consent.v1.AccessRequestR\arequest\"\xbf\x01\n" +
 	"\x06Device\x12\x1b\n" +

@@ -43,11 +43,11 @@ func (o *opts) app() *clikit.App {
 			{Name: "consents", Summary: "list your consents", Help: "List your consents.", Flags: o.listConsents},
 			{Name: "access-log", Summary: "see who accessed your data, allowed or denied",
 				Help: "See who accessed your data, allowed or denied, and break-glass accesses.", Flags: o.accessLog},
-			{Name: "requests", Summary: "list access requests addressed to you", Args: "[--state pending|approved|denied]",
+			{Name: "requests", Summary: "list access requests addressed to you", Args: "[--state pending|approved|denied] [--for-patient P]",
 				Help: "List access requests addressed to you.", Flags: o.requests},
-			{Name: "approve", Summary: "grant what an access request asked for", Args: "REQUEST_ID [--expires T | --for D]",
+			{Name: "approve", Summary: "grant what an access request asked for", Args: "REQUEST_ID [--expires T | --for D] [--for-patient P --delegation D]",
 				Help: "Grant exactly what an access request asked for, to the requester.", Flags: o.approve},
-			{Name: "deny", Summary: "refuse an access request", Args: "REQUEST_ID", Help: "Refuse an access request.", Flags: o.deny},
+			{Name: "deny", Summary: "refuse an access request", Args: "REQUEST_ID [--for-patient P]", Help: "Refuse an access request.", Flags: o.deny},
 			{Name: "device", Summary: "pair a wearable with you, or revoke one",
 				Args: "pair --id DEVICE_ID --public-key BASE64 | revoke DEVICE_ID",
 				Help: "Pair a wearable with you: its Ed25519 public key (standard base64, as the device shows it) is registered on the\n" +
@@ -68,13 +68,13 @@ func (o *opts) app() *clikit.App {
 					"period named at registration; until then your current key, if anyone still has it, can cancel it.\n" +
 					"cancel: with your current key, stop a recovery you did not ask for.\n" +
 					"complete: after the waiting period, put the new key in force and move it to KEY.", Flags: o.recovery},
-			{Name: "delegate", Summary: "let a parent, guardian or carer grant, revoke or read for you, until a date",
-				Args: "--to DELEGATE_ID --delegate-key KEY --relationship parent|guardian|carer --powers grant,revoke,read (--until T | --for D) [--id ID]",
+			{Name: "delegate", Summary: "let a parent, guardian or carer grant, revoke, read or approve requests for you, until a date",
+				Args: "--to DELEGATE_ID --delegate-key KEY --relationship parent|guardian|carer --powers grant,revoke,read,approve (--until T | --for D) [--id ID]",
 				Help: "Sign a delegation with your key: the delegate (their own id, as their tokens name them, and their own public key,\n" +
 					"`patient keygen` prints it on their side) may grant and/or revoke consents in your name, each change signed with their key\n" +
 					"and marked as theirs on the ledger. It ends by itself at --until (for a child: at majority), or when you run\n" +
 					"`patient undelegate`. With the power read they may also read your records (each read marked \"delegation\" in your access\n" +
-					"log). Answering your access requests is not a power a delegate can have yet.", Flags: o.delegate},
+					"log); with approve (which needs grant) they answer your access requests (`patient approve --for-patient`).", Flags: o.delegate},
 			{Name: "delegations", Summary: "list the delegations you gave and those given to you", Help: "List the delegations you gave, and those given to you.", Flags: o.listDelegations},
 			{Name: "undelegate", Summary: "end a delegation at once", Args: "DELEGATION_ID", Help: "End one of your delegations at once (signed by your key).", Flags: o.undelegate},
 			{Name: "card", Summary: "get a SMART Health Card of a vaccination, anyone can check (records service)",
@@ -343,11 +343,12 @@ func (o *opts) getPage(ctx context.Context, path string, size int, token string,
 
 func (o *opts) requests(fs *flag.FlagSet) func(context.Context, []string) error {
 	state := fs.String("state", "", "pending, approved or denied (default: all)")
+	forPatient := fs.String("for-patient", "", "as a delegate with the power to approve: the patient whose requests to list")
 	return func(ctx context.Context, args []string) error {
 		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
-		resp, err := o.listRequests(ctx, *state)
+		resp, err := o.listRequests(ctx, *forPatient, *state)
 		if err != nil {
 			return err
 		}
@@ -360,18 +361,23 @@ func (o *opts) requests(fs *flag.FlagSet) func(context.Context, []string) error 
 	}
 }
 
-func (o *opts) listRequests(ctx context.Context, state string) (*consentv1.ListAccessRequestsResponse, error) {
+func (o *opts) listRequests(ctx context.Context, patientID, state string) (*consentv1.ListAccessRequestsResponse, error) {
 	g, err := o.gateway()
 	if err != nil {
 		return nil, err
 	}
+	q := url.Values{"state": {state}}
+	if patientID != "" {
+		q.Set("patient_id", patientID)
+	}
 	resp := &consentv1.ListAccessRequestsResponse{}
-	return resp, g.Call(ctx, "GET", "/v1/access-requests?"+url.Values{"state": {state}}.Encode(), nil, resp)
+	return resp, g.Call(ctx, "GET", "/v1/access-requests?"+q.Encode(), nil, resp)
 }
 
 func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 	expires := fs.String("expires", "", "RFC 3339 end of the consent (default: none)")
 	lasting := fs.Duration("for", 0, "how long the consent lasts, e.g. 720h")
+	d := o.delegatedFlags(fs)
 	return func(ctx context.Context, args []string) error {
 		id, err := clikit.OneArg(args, "REQUEST_ID")
 		if err != nil {
@@ -380,11 +386,14 @@ func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 		if err := ledgerapi.ValidateID("REQUEST_ID", id); err != nil {
 			return clikit.Usagef("%v", err)
 		}
+		if err := d.check(); err != nil {
+			return err
+		}
 		_, exp, err := validity("", *expires, *lasting)
 		if err != nil {
 			return err
 		}
-		pending, err := o.listRequests(ctx, "pending")
+		pending, err := o.listRequests(ctx, d.patient, "pending")
 		if err != nil {
 			return err
 		}
@@ -403,9 +412,15 @@ func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 		}
 		resp := &consentv1.ApproveAccessRequestResponse{}
 		path := "/v1/access-requests/" + url.PathEscape(id) + ":approve"
-		if err := o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, func(sp *consentv1.SignedPayload) error {
+		send := func(sp *consentv1.SignedPayload) error {
 			return o.call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp)
-		}); err != nil {
+		}
+		if d.delegated() {
+			err = o.submitDelegated(ctx, d.delegation, func(k *patientkey.Key) (ledger.Signed, error) { return k.GrantFor(d.patient, d.delegation, c) }, send)
+		} else {
+			err = o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, send)
+		}
+		if err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
@@ -416,7 +431,8 @@ func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 	}
 }
 
-func (o *opts) deny(*flag.FlagSet) func(context.Context, []string) error {
+func (o *opts) deny(fs *flag.FlagSet) func(context.Context, []string) error {
+	forPatient := fs.String("for-patient", "", "as a delegate with the power to approve: the patient the request is addressed to")
 	return func(ctx context.Context, args []string) error {
 		id, err := clikit.OneArg(args, "REQUEST_ID")
 		if err != nil {
@@ -427,7 +443,7 @@ func (o *opts) deny(*flag.FlagSet) func(context.Context, []string) error {
 			return err
 		}
 		resp := &consentv1.DenyAccessRequestResponse{}
-		if err := g.Call(ctx, "POST", "/v1/access-requests/"+url.PathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id}, resp); err != nil {
+		if err := g.Call(ctx, "POST", "/v1/access-requests/"+url.PathEscape(id)+":deny", &consentv1.DenyAccessRequestRequest{RequestId: id, PatientId: *forPatient}, resp); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "denied:\n"); printRequest(w, resp.GetRequest()) })
@@ -663,7 +679,7 @@ func (o *opts) delegate(fs *flag.FlagSet) func(context.Context, []string) error 
 	to := fs.String("to", "", "the delegate's id, as their own tokens name them")
 	key := fs.String("delegate-key", "", "the delegate's public key (Ed25519, base64; `patient keygen` prints it on their side)")
 	relationship := fs.String("relationship", "", "parent, guardian or carer")
-	powers := fs.String("powers", "", "what they may do in your name, comma-separated: grant, revoke, read")
+	powers := fs.String("powers", "", "what they may do in your name, comma-separated: grant, revoke, read, approve (needs grant)")
 	until := fs.String("until", "", "RFC 3339 end (for a child: the day of majority)")
 	lasting := fs.Duration("for", 0, "how long it lasts, e.g. 8760h")
 	id := fs.String("id", "", "delegation id (default: a random one)")
