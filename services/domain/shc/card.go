@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -307,13 +308,23 @@ func parseHeader(data []byte) (Header, error) {
 	return h, nil
 }
 
+// deflaters are compressors kept for reuse: each holds the best
+// compression's tables (most of a megabyte), which a card of a kilobyte
+// would otherwise allocate afresh.
+var deflaters = sync.Pool{New: func() any {
+	zw, err := flate.NewWriter(io.Discard, flate.BestCompression)
+	if err != nil {
+		panic(err) // only for an invalid level
+	}
+	return zw
+}}
+
 // deflate compresses data with raw DEFLATE at best compression.
 func deflate(data []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	zw, err := flate.NewWriter(&buf, flate.BestCompression)
-	if err != nil {
-		return nil, err
-	}
+	zw := deflaters.Get().(*flate.Writer)
+	defer deflaters.Put(zw)
+	zw.Reset(&buf)
 	if _, err := zw.Write(data); err != nil {
 		return nil, err
 	}
