@@ -409,7 +409,7 @@ as_person() { # WHO TOKEN KEY ARGS...: the patient CLI as someone else, echoed
 }
 "$bin/patient" keygen --ca "$ca" --token "$kid_token" --key "$kid_key" --id "$kid" >/dev/null
 "$bin/patient" register --ca "$ca" --token "$kid_token" --key "$kid_key" >/dev/null
-echo "  ($kid is registered at birth; their key is kept for them until they take over)"
+echo "  ($kid registered with their own key; a hospital registering a newborn with a guardian's signature is not built yet)"
 mum_pub=$("$bin/patient" keygen --ca "$ca" --json --key "$mum_key" --id "$mum" | jq -r .publicKey)
 echo "\$ patient keygen --id $mum   (as $mum, on her phone)"
 echo "  public key: $mum_pub"
