@@ -118,16 +118,24 @@ func loadCardKey(path string) (*ecdsa.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		// Written whole to a file of its own, then linked into place: a
+		// link fails if the name exists, so the first instance wins, and no
+		// instance ever reads a key half written.
+		f, err := os.CreateTemp(filepath.Dir(path), ".card-key-*")
+		if err != nil {
+			return nil, fmt.Errorf("records: card key: %w", err)
+		}
+		tmp := f.Name()
+		_, werr := f.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+		err = errors.Join(werr, f.Chmod(0o600), f.Sync(), f.Close())
+		if err == nil {
+			err = os.Link(tmp, path)
+		}
+		os.Remove(tmp)
 		if errors.Is(err, fs.ErrExist) {
 			continue // another instance made it first: read theirs
 		}
 		if err != nil {
-			return nil, fmt.Errorf("records: card key: %w", err)
-		}
-		_, werr := f.Write(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
-		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-			os.Remove(path)
 			return nil, fmt.Errorf("records: card key: %w", err)
 		}
 		return key, nil
