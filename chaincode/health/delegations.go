@@ -169,7 +169,7 @@ func acceptForPatient[T any, P delegatedPayload[T]](ctx contractapi.TransactionC
 	}
 	delegationID := P(&change).Delegation()
 	if delegationID == "" {
-		change, _, err := acceptSigned[T, P](ctx, payload, signature)
+		_, err := acceptPatientSigned[T, P](ctx, change, payload, signature)
 		return change, "", err
 	}
 	patientID, nonce := P(&change).Signer()

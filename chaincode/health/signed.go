@@ -26,21 +26,28 @@ func acceptSigned[T any, P signedPayload[T]](ctx contractapi.TransactionContextI
 	if err != nil {
 		return zero, nil, err
 	}
+	patient, err := acceptPatientSigned[T, P](ctx, change, payload, signature)
+	return change, patient, err
+}
+
+// acceptPatientSigned is acceptSigned for a change already parsed from
+// payload.
+func acceptPatientSigned[T any, P signedPayload[T]](ctx contractapi.TransactionContextInterface, change T, payload, signature string) (*ledgerapi.Patient, error) {
 	patientID, nonce := P(&change).Signer()
 	patient, err := load[ledgerapi.Patient](ctx, patientType, patientID)
 	if err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	if err := ledgerapi.VerifySignature(patient.PublicKey, []byte(payload), signature); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
 	if nonce <= patient.Nonce {
-		return zero, nil, fmt.Errorf("%w: nonce %d must be greater than %d, the last nonce accepted from patient %s",
+		return nil, fmt.Errorf("%w: nonce %d must be greater than %d, the last nonce accepted from patient %s",
 			ledgerapi.ErrNonce, nonce, patient.Nonce, patientID)
 	}
 	patient.Nonce = nonce
 	if _, err := store(ctx, patientType, patientID, patient); err != nil {
-		return zero, nil, err
+		return nil, err
 	}
-	return change, patient, nil
+	return patient, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -161,7 +162,7 @@ func (c *cardIssuer) register(ctx context.Context) error {
 // organisation's, or all of them for org ""): each issuer's own key, and
 // every key its organisation registered on the ledger, so that every
 // instance of the service, whichever key it signs with, publishes the same
-// set. The registry is read at most once per cardKeysTTL; a ledger that
+// set. The registry is read at most once per cardRegistryTTL; a ledger that
 // does not answer leaves the own keys alone, never none.
 func (s *Service) JWKS(ctx context.Context, org string) (shc.JWKS, bool) {
 	out := shc.JWKS{Keys: []shc.JWK{}}
@@ -169,7 +170,7 @@ func (s *Service) JWKS(ctx context.Context, org string) (shc.JWKS, bool) {
 		return out, false
 	}
 	registered := s.registeredCardKeys(ctx)
-	for _, name := range slices.Sorted(mapKeys(s.cards)) {
+	for _, name := range slices.Sorted(maps.Keys(s.cards)) {
 		if org != "" && org != name {
 			continue
 		}
@@ -183,45 +184,49 @@ func (s *Service) JWKS(ctx context.Context, org string) (shc.JWKS, bool) {
 	return out, true
 }
 
-// cardKeysTTL is how long the registry's keys are served before it is read
+// cardRegistryTTL is how long the registry is used before it is read
 // again.
-const cardKeysTTL = time.Minute
+const cardRegistryTTL = time.Minute
 
-// cardKeyCache is the ledger's card issuer registry, by organisation, as
-// last read.
-type cardKeyCache struct {
-	mu   sync.Mutex
-	at   time.Time
-	keys map[string][]ledgerapi.CardKey
+// cardRegistry caches the ledger's card issuer registry, for the JWKS and
+// the public check (each would otherwise read the ledger on every request
+// of anyone).
+type cardRegistry struct {
+	mu      sync.Mutex
+	at      time.Time
+	issuers []ledgerapi.CardIssuer
 }
 
-func (s *Service) registeredCardKeys(ctx context.Context) map[string][]ledgerapi.CardKey {
+// cardIssuers is the registry, read again when older than cardRegistryTTL
+// or when fresh is set (a check that found no issuer or no key: the one it
+// names may have registered since). A ledger that does not answer leaves
+// the last copy, which is nil at first.
+func (s *Service) cardIssuers(ctx context.Context, fresh bool) ([]ledgerapi.CardIssuer, error) {
 	c := &s.cardKeys
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.keys != nil && s.now().Sub(c.at) < cardKeysTTL {
-		return c.keys
+	if c.issuers != nil && !fresh && s.now().Sub(c.at) < cardRegistryTTL {
+		return c.issuers, nil
 	}
 	issuers, err := s.ledger.CardIssuers(ctx)
 	if err != nil {
-		s.log.WarnContext(ctx, "card issuer registry unreadable; serving this instance's keys", "err", err)
-		return c.keys
+		return c.issuers, err
 	}
-	c.keys, c.at = map[string][]ledgerapi.CardKey{}, s.now()
-	for _, ci := range issuers {
-		c.keys[ci.Org] = ci.Keys
-	}
-	return c.keys
+	c.issuers, c.at = issuers, s.now()
+	return issuers, nil
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
+// registeredCardKeys are the registry's keys by organisation.
+func (s *Service) registeredCardKeys(ctx context.Context) map[string][]ledgerapi.CardKey {
+	issuers, err := s.cardIssuers(ctx, false)
+	if err != nil {
+		s.log.WarnContext(ctx, "card issuer registry unreadable; serving this instance's keys", "err", err)
 	}
+	out := map[string][]ledgerapi.CardKey{}
+	for _, ci := range issuers {
+		out[ci.Org] = ci.Keys
+	}
+	return out
 }
 
 // Identity claims a patient may put on a card.
@@ -406,15 +411,9 @@ func (s *Service) CheckCard(ctx context.Context, card string) (CardCheck, error)
 		return CardCheck{Problems: []string{"not a SMART Health Card: " + err.Error()}}, nil
 	}
 	out := CardCheck{Issuer: c.Payload.Issuer, Kid: c.Header.Kid}
-	issuers, err := s.ledger.CardIssuers(ctx)
+	reg, err := s.registeredIssuer(ctx, c.Payload.Issuer, c.Header.Kid)
 	if err != nil {
 		return CardCheck{}, err
-	}
-	var reg *ledgerapi.CardIssuer
-	for i := range issuers {
-		if slices.Contains(issuers[i].Issuers, c.Payload.Issuer) {
-			reg = &issuers[i]
-		}
 	}
 	if reg == nil {
 		out.Problems = append(out.Problems, "the issuer is not an organisation of the exchange")
@@ -468,6 +467,33 @@ func (s *Service) CheckCard(ctx context.Context, card string) (CardCheck, error)
 	}
 	out.Valid = len(out.Problems) == 0
 	return out, nil
+}
+
+// registeredIssuer is the registration naming the issuer URL, from the
+// cached registry, read again once when it lacks the URL or the key (nil:
+// none).
+func (s *Service) registeredIssuer(ctx context.Context, issuer, kid string) (*ledgerapi.CardIssuer, error) {
+	find := func(issuers []ledgerapi.CardIssuer) (*ledgerapi.CardIssuer, bool) {
+		for i := range issuers {
+			if slices.Contains(issuers[i].Issuers, issuer) {
+				known := slices.ContainsFunc(issuers[i].Keys, func(k ledgerapi.CardKey) bool { return k.Kid == kid })
+				return &issuers[i], known
+			}
+		}
+		return nil, false
+	}
+	issuers, err := s.cardIssuers(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	if reg, known := find(issuers); known {
+		return reg, nil
+	}
+	if issuers, err = s.cardIssuers(ctx, true); err != nil {
+		return nil, err
+	}
+	reg, _ := find(issuers)
+	return reg, nil
 }
 
 // notaryIdentifier finds the notarized record a card's Immunization copies.

@@ -188,14 +188,14 @@ func TestHealthCard(t *testing.T) {
 		if err := other["ProvidersMSP"].register(ctx); err != nil { // instance b's key, on the ledger
 			t.Fatal(err)
 		}
-		f.svc.cardKeys = cardKeyCache{} // as after cardKeysTTL
+		f.svc.cardKeys = cardRegistry{} // as after cardRegistryTTL
 		keys, _ := f.svc.JWKS(ctx, "ProvidersMSP")
 		if _, ok := keys.Key(other["ProvidersMSP"].jwk.Kid); !ok || len(keys.Keys) != 2 {
 			t.Fatalf("instance a does not publish instance b's key: %+v", keys)
 		}
 		f.ledger.down = true
 		defer func() { f.ledger.down = false }()
-		f.svc.cardKeys = cardKeyCache{}
+		f.svc.cardKeys = cardRegistry{}
 		if keys, _ := f.svc.JWKS(ctx, "ProvidersMSP"); len(keys.Keys) != 1 {
 			t.Fatalf("with the ledger down: %+v", keys)
 		}

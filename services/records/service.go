@@ -82,8 +82,8 @@ type Service struct {
 	cards map[string]*cardIssuer
 	// cardCheckLimit bounds each client's public card checks (nil: none).
 	cardCheckLimit *serving.Limiter
-	// cardKeys caches the ledger's card issuer registry for the JWKS.
-	cardKeys cardKeyCache
+	// cardKeys caches the ledger's card issuer registry.
+	cardKeys cardRegistry
 	// wearables, if set, is the ingest service's bucket: an erasure deletes
 	// the patient's objects there too.
 	wearables objectstore.Objects

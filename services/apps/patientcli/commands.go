@@ -205,14 +205,8 @@ func (o *opts) grant(fs *flag.FlagSet) func(context.Context, []string) error {
 		send := func(sp *consentv1.SignedPayload) error {
 			return o.call(ctx, "POST", "/v1/consents:grant", &consentv1.GrantConsentRequest{Grant: sp}, resp)
 		}
-		var err2 error
-		if d.delegated() {
-			err2 = o.submitDelegated(ctx, d.delegation, func(k *patientkey.Key) (ledger.Signed, error) { return k.GrantFor(d.patient, d.delegation, c) }, send)
-		} else {
-			err2 = o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, send)
-		}
-		if err2 != nil {
-			return err2
+		if err := o.submitFor(ctx, d, d.grant(c), send); err != nil {
+			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "granted:\n"); printConsent(w, resp.GetConsent()) })
 	}
@@ -268,12 +262,7 @@ func (o *opts) revoke(fs *flag.FlagSet) func(context.Context, []string) error {
 		send := func(sp *consentv1.SignedPayload) error {
 			return o.call(ctx, "POST", "/v1/consents:revoke", &consentv1.RevokeConsentRequest{Revocation: sp}, resp)
 		}
-		if d.delegated() {
-			err = o.submitDelegated(ctx, d.delegation, func(k *patientkey.Key) (ledger.Signed, error) { return k.RevokeFor(d.patient, d.delegation, consentID) }, send)
-		} else {
-			err = o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) }, send)
-		}
-		if err != nil {
+		if err := o.submitFor(ctx, d, d.revoke(consentID), send); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) { fmt.Fprint(w, "revoked:\n"); printConsent(w, resp.GetConsent()) })
@@ -415,12 +404,7 @@ func (o *opts) approve(fs *flag.FlagSet) func(context.Context, []string) error {
 		send := func(sp *consentv1.SignedPayload) error {
 			return o.call(ctx, "POST", path, &consentv1.ApproveAccessRequestRequest{RequestId: id, Grant: sp}, resp)
 		}
-		if d.delegated() {
-			err = o.submitDelegated(ctx, d.delegation, func(k *patientkey.Key) (ledger.Signed, error) { return k.GrantFor(d.patient, d.delegation, c) }, send)
-		} else {
-			err = o.submit(ctx, func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }, send)
-		}
-		if err != nil {
+		if err := o.submitFor(ctx, d, d.grant(c), send); err != nil {
 			return err
 		}
 		return o.show(resp, func(w io.Writer) {
@@ -640,6 +624,31 @@ func (d *delegated) check() error {
 		}
 	}
 	return nil
+}
+
+// grant signs c for the patient: as the patient, or as their delegate.
+func (d *delegated) grant(c ledgerapi.ConsentGrant) func(*patientkey.Key) (ledger.Signed, error) {
+	if d.delegated() {
+		return func(k *patientkey.Key) (ledger.Signed, error) { return k.GrantFor(d.patient, d.delegation, c) }
+	}
+	return func(k *patientkey.Key) (ledger.Signed, error) { return k.Grant(c) }
+}
+
+// revoke signs the revocation of a consent, as grant does.
+func (d *delegated) revoke(consentID string) func(*patientkey.Key) (ledger.Signed, error) {
+	if d.delegated() {
+		return func(k *patientkey.Key) (ledger.Signed, error) { return k.RevokeFor(d.patient, d.delegation, consentID) }
+	}
+	return func(k *patientkey.Key) (ledger.Signed, error) { return k.Revoke(consentID) }
+}
+
+// submitFor signs and sends a change as the patient (submit), or under the
+// delegation (submitDelegated).
+func (o *opts) submitFor(ctx context.Context, d *delegated, sign func(*patientkey.Key) (ledger.Signed, error), send func(*consentv1.SignedPayload) error) error {
+	if d.delegated() {
+		return o.submitDelegated(ctx, d.delegation, sign, send)
+	}
+	return o.submit(ctx, sign, send)
 }
 
 // submitDelegated signs a change with the caller's key as a delegate under
