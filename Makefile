@@ -132,8 +132,10 @@ network-status-ha: ## what runs on the high-availability profile, where
 
 test-ha: ## fault tests on the high-availability profile (started and stopped again if it was not running): a killed Raft leader, a cut orderer, stopped peers, a stopped MinIO node
 	@echo "== fault tests on the high-availability profile (separate hosts)"
-	@$(NETWORK) with --ha go test -count=1 -tags ha -timeout 20m -v ./services/dev/hatest/ 2>&1 | \
-	  grep -v '^\[network-ha\]' | grep -E '^(=== RUN|--- |    |PASS|FAIL|ok )' ; exit $${PIPESTATUS[0]}
+	@mkdir -p .cache && log=.cache/test-ha.log; \
+	$(NETWORK) with --ha go test -count=1 -tags ha -timeout 20m -v ./services/dev/hatest/ >$$log 2>&1; rc=$$?; \
+	grep -E '^(=== RUN|--- |    |PASS|FAIL|ok )|^\[network-ha\] (error|last lines)' $$log; \
+	if [ $$rc -ne 0 ]; then echo "== test-ha failed (exit $$rc); the last 80 lines of $$log:"; tail -n 80 $$log; fi; exit $$rc
 
 # A MinIO server on loopback for development and the integration tests; the
 # server is built on first use from the pin in test-network/minio/tools into

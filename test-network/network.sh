@@ -578,10 +578,32 @@ with() {
   local started=0 rc=0
   if ! all_alive; then
     started=1
+    # What this call starts it stops, also when the start fails half way
+    # (fail exits) or the command is interrupted: nothing is left behind.
+    trap 'rc=$?; trap - EXIT INT TERM; log "stopping what this call started (exit $rc)"; down; exit $rc' EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
   fi
-  up
+  # A start that fails (its error and the log's last lines are printed) is
+  # cleaned up and tried once more: a test run is not lost to one slow
+  # start, and a second failure fails the run.
+  # (errexit holds in the subshell only outside a condition: hence set +e.)
+  local up_rc
+  set +e
+  (
+    set -e
+    up
+  )
+  up_rc=$?
+  set -e
+  if [ $up_rc -ne 0 ]; then
+    log "the start failed (above); removing what it left and starting once more"
+    down
+    up
+  fi
   "$@" || rc=$?
   if [ $started = 1 ]; then
+    trap - EXIT INT TERM
     down
   fi
   return $rc

@@ -17,6 +17,7 @@ func TestAccessColumn(t *testing.T) {
 	p := []string{"ProvidersMSP"}
 	pr := ledgerapi.MemberMSPs()
 	r := []string{"ResearchMSP"}
+	h := []string{"ProvidersMSP", "StMarysMSP"}
 	functions := []struct {
 		name    string
 		allowed []string
@@ -25,6 +26,8 @@ func TestAccessColumn(t *testing.T) {
 		{"patients:Register", pr, func(ctx ctxT) error { _, err := new(Patients).Register(ctx, "", ""); return err }},
 		{"patients:Get", pr, func(ctx ctxT) error { _, err := new(Patients).Get(ctx, ""); return err }},
 		{"patients:History", pr, func(ctx ctxT) error { _, err := new(Patients).History(ctx, ""); return err }},
+		{"patients:RegisterMinor", h, func(ctx ctxT) error { _, err := new(Patients).RegisterMinor(ctx, "", ""); return err }},
+		{"patients:ClaimKey", h, func(ctx ctxT) error { _, err := new(Patients).ClaimKey(ctx, "", ""); return err }},
 		{"patients:RotateKey", pr, func(ctx ctxT) error { _, err := new(Patients).RotateKey(ctx, "", "", ""); return err }},
 		{"patients:RequestRecovery", pr, func(ctx ctxT) error { _, err := new(Patients).RequestRecovery(ctx, "", "", ""); return err }},
 		{"patients:CancelRecovery", pr, func(ctx ctxT) error { _, err := new(Patients).CancelRecovery(ctx, "", ""); return err }},

@@ -70,13 +70,18 @@ func (*Delegations) Grant(ctx contractapi.TransactionContextInterface, payload, 
 		GrantedAt:    ledgerapi.FormatTime(now),
 		GrantTxID:    ctx.GetStub().GetTxID(),
 	}
-	if err := putIndex(ctx, delegationsByPatient, d.PatientID, d.DelegationID); err != nil {
-		return nil, err
-	}
-	if err := putIndex(ctx, delegationsByDelegate, d.DelegateID, d.DelegationID); err != nil {
+	if err := indexDelegation(ctx, d); err != nil {
 		return nil, err
 	}
 	return storeDelegation(ctx, EventDelegationGranted, d)
+}
+
+// indexDelegation lists a new delegation under its patient and its delegate.
+func indexDelegation(ctx contractapi.TransactionContextInterface, d *ledgerapi.Delegation) error {
+	if err := putIndex(ctx, delegationsByPatient, d.PatientID, d.DelegationID); err != nil {
+		return err
+	}
+	return putIndex(ctx, delegationsByDelegate, d.DelegateID, d.DelegationID)
 }
 
 // Revoke ends a delegation at once. The payload is a DelegationRevocation

@@ -41,6 +41,10 @@ type fakeStub struct {
 	creator []byte
 	writes  map[string][]byte
 	event   *peer.ChaincodeEvent
+	// paginated is set once the transaction ran a paginated query: as on a
+	// peer, it may then write nothing (and a paginated query after a write
+	// is refused too).
+	paginated bool
 }
 
 func newFakeStub() *fakeStub {
@@ -49,7 +53,7 @@ func newFakeStub() *fakeStub {
 
 // begin starts a transaction with its id, timestamp and arguments.
 func (s *fakeStub) begin(txID string, now time.Time, args ...string) {
-	s.txID, s.now, s.writes, s.event = txID, now, map[string][]byte{}, nil
+	s.txID, s.now, s.writes, s.event, s.paginated = txID, now, map[string][]byte{}, nil, false
 	s.args = nil
 	for _, a := range args {
 		s.args = append(s.args, []byte(a))
@@ -100,6 +104,9 @@ func (s *fakeStub) PutState(key string, value []byte) error {
 	if key == "" || len(value) == 0 {
 		return errors.New("fake stub: empty key or value (an empty value deletes on a peer)")
 	}
+	if s.paginated {
+		return errors.New("fake stub: a transaction that ran a paginated query cannot write (a peer refuses it)")
+	}
 	s.writes[key] = slices.Clone(value)
 	return nil
 }
@@ -127,6 +134,10 @@ func (s *fakeStub) GetStateByPartialCompositeKey(objectType string, attrs []stri
 // GetStateByPartialCompositeKeyWithPagination pages like LevelDB: the bookmark
 // is the key to start from, and "" once the range is exhausted.
 func (s *fakeStub) GetStateByPartialCompositeKeyWithPagination(objectType string, attrs []string, pageSize int32, bookmark string) (shim.StateQueryIteratorInterface, *peer.QueryResponseMetadata, error) {
+	if len(s.writes) > 0 {
+		return nil, nil, errors.New("fake stub: a paginated query in a transaction that wrote (a peer refuses it)")
+	}
+	s.paginated = true
 	prefix, err := shim.CreateCompositeKey(objectType, attrs)
 	if err != nil {
 		return nil, nil, err

@@ -63,6 +63,127 @@ func (*Patients) Register(ctx contractapi.TransactionContextInterface, payload, 
 	return store(ctx, patientType, reg.PatientID, p)
 }
 
+// EventMinorRegistered announces a hospital's registration of a minor; its
+// payload is a MinorRegistered: the patient's entry and the guardian's
+// delegation.
+const EventMinorRegistered = "MinorRegistered"
+
+// RegisterMinor registers a child who has no key of their own yet: a
+// hospital calls it (the caller's organisation is recorded as the
+// registrar), and the guardian's key signs the MinorRegistration. In the
+// same transaction the guardian gets the delegation it names, which ends at
+// the child's majority (within MaxDelegation of now). The entry has no key:
+// every change signed as the patient is refused until the patient claims it
+// (ClaimKey), and the guardian acts under the delegation.
+func (*Patients) RegisterMinor(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.MinorRegistered, error) {
+	mspID, err := authorize(ctx, hospitals)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := ledgerapi.Parse[ledgerapi.MinorRegistration]([]byte(payload))
+	if err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.VerifySignature(reg.GuardianKey, []byte(payload), signature); err != nil {
+		return nil, fmt.Errorf("%w (the guardian's key must sign the registration of a minor)", err)
+	}
+	if err := ensureNew(ctx, patientType, reg.PatientID); err != nil {
+		return nil, err
+	}
+	if err := ensureNew(ctx, delegationType, reg.DelegationID); err != nil {
+		return nil, err
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	majority, _ := ledgerapi.ParseTime("majorityAt", reg.MajorityAt)
+	if !majority.After(now) || majority.Sub(now) > ledgerapi.MaxDelegation {
+		return nil, fmt.Errorf("%w: majorityAt must be after the registration and at most %d days later; a patient of age registers their own key",
+			ledgerapi.ErrInvalid, int(ledgerapi.MaxDelegation/(24*time.Hour)))
+	}
+	at, txID := ledgerapi.FormatTime(now), ctx.GetStub().GetTxID()
+	out := &ledgerapi.MinorRegistered{
+		Patient: ledgerapi.Patient{PatientID: reg.PatientID, RegisteredAt: at, RegisteredBy: mspID, MajorityAt: ledgerapi.FormatTime(majority)},
+		Delegation: ledgerapi.Delegation{
+			DelegationID: reg.DelegationID, PatientID: reg.PatientID, DelegateID: reg.GuardianID, DelegateKey: reg.GuardianKey,
+			Relationship: reg.Relationship, Powers: reg.Powers, ExpiresAt: ledgerapi.FormatTime(majority),
+			Status: ledgerapi.StatusActive, GrantedAt: at, GrantTxID: txID, RegisteredBy: mspID,
+		},
+	}
+	if err := indexDelegation(ctx, &out.Delegation); err != nil {
+		return nil, err
+	}
+	if _, err := store(ctx, delegationType, reg.DelegationID, &out.Delegation); err != nil {
+		return nil, err
+	}
+	if _, err := store(ctx, patientType, reg.PatientID, &out.Patient); err != nil {
+		return nil, err
+	}
+	if err := emit(ctx, EventMinorRegistered, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ClaimKey gives a patient registered as a minor their own key, from their
+// majority on. The payload is a KeyClaim signed by the key it claims; the
+// hospital that registered the child submits it, attesting who claims. The
+// key must not be one a delegate of the patient holds. The claim is the
+// entry's first key (key version 1); the guardian's delegation has ended.
+func (*Patients) ClaimKey(ctx contractapi.TransactionContextInterface, payload, signature string) (*ledgerapi.Patient, error) {
+	mspID, err := authorize(ctx, hospitals)
+	if err != nil {
+		return nil, err
+	}
+	claim, err := ledgerapi.Parse[ledgerapi.KeyClaim]([]byte(payload))
+	if err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.VerifySignature(claim.PublicKey, []byte(payload), signature); err != nil {
+		return nil, err
+	}
+	patient, err := load[ledgerapi.Patient](ctx, patientType, claim.PatientID)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureNotErased(ctx, claim.PatientID); err != nil {
+		return nil, err
+	}
+	switch {
+	case patient.HasKey():
+		return nil, fmt.Errorf("%w: patient %s has a key already (a key is changed by rotation or recovery)", ledgerapi.ErrConflict, claim.PatientID)
+	case patient.RegisteredBy != mspID:
+		return nil, fmt.Errorf("%w: only %s, which registered patient %s, may attest their claim", ledgerapi.ErrForbidden, patient.RegisteredBy, claim.PatientID)
+	}
+	now, err := txTime(ctx)
+	if err != nil {
+		return nil, err
+	}
+	majority, err := ledgerapi.ParseTime("majorityAt", patient.MajorityAt)
+	if err != nil {
+		return nil, err
+	}
+	if now.Before(majority) {
+		return nil, fmt.Errorf("%w: patient %s comes of age at %s; until then their guardian acts for them", ledgerapi.ErrForbidden, claim.PatientID, patient.MajorityAt)
+	}
+	// Not paginated: a paginated query is refused in a transaction that writes.
+	delegations, err := scan(ctx, delegationsByPatient, []string{claim.PatientID}, loader[ledgerapi.Delegation](ctx, delegationType))
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range delegations {
+		if d.DelegateKey == claim.PublicKey || d.DelegateKey == claim.RecoveryKey {
+			return nil, fmt.Errorf("%w: the claimed key is the key of delegate %s: the patient's keys must be their own", ledgerapi.ErrInvalid, d.DelegateID)
+		}
+	}
+	patient.PublicKey, patient.KeyVersion, patient.KeyChangedAt = claim.PublicKey, 1, ledgerapi.FormatTime(now)
+	if claim.RecoveryKey != "" {
+		patient.RecoveryKey, patient.RecoveryDelaySeconds = claim.RecoveryKey, int64(claim.RecoveryDelay()/time.Second)
+	}
+	return storePatient(ctx, patient)
+}
+
 // Get returns a registered patient.
 func (*Patients) Get(ctx contractapi.TransactionContextInterface, patientID string) (*ledgerapi.Patient, error) {
 	if _, err := authorize(ctx, members); err != nil {

@@ -38,6 +38,9 @@ func acceptPatientSigned[T any, P signedPayload[T]](ctx contractapi.TransactionC
 	if err != nil {
 		return nil, err
 	}
+	if !patient.HasKey() {
+		return nil, patient.NoKeyYet()
+	}
 	if err := ledgerapi.VerifySignature(patient.PublicKey, []byte(payload), signature); err != nil {
 		return nil, err
 	}

@@ -218,6 +218,23 @@ func FuzzParseDelegationGrant(f *testing.F) {
 	fuzzParse(f, d, grantOnly)
 }
 
+// FuzzParseMinorRegistration: the registration of a child the guardian signs.
+func FuzzParseMinorRegistration(f *testing.F) {
+	m := MinorRegistration{Header: Header{Op: OpMinorRegister, PatientID: "baby"}, MajorityAt: "2044-05-01T00:00:00Z", DelegationID: "d-1",
+		GuardianID: "dad", GuardianKey: publicKeyOf(testKey("dad")), Relationship: "guardian", Powers: []string{PowerGrant, PowerRevoke, PowerRead, PowerApprove}}
+	readOnly := m
+	readOnly.Powers, readOnly.Relationship = []string{PowerRead}, "parent"
+	fuzzParse(f, m, readOnly)
+}
+
+// FuzzParseKeyClaim: the key a patient registered as a minor claims.
+func FuzzParseKeyClaim(f *testing.F) {
+	c := KeyClaim{Header: Header{Op: OpKeyClaim, PatientID: "baby"}, PublicKey: publicKeyOf(testKey("baby"))}
+	withRecovery := c
+	withRecovery.RecoveryKey, withRecovery.RecoveryDelaySeconds = publicKeyOf(testKey("baby-recovery")), 3600
+	fuzzParse(f, c, withRecovery)
+}
+
 func FuzzParseDelegationRevocation(f *testing.F) {
 	fuzzParse(f, DelegationRevocation{Header: Header{Op: OpDelegationEnd, Nonce: 5, PatientID: "child"}, DelegationID: "d-1"})
 }

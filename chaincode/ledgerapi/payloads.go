@@ -21,6 +21,8 @@ const (
 	OpDeviceRevoke    = "device.revoke"
 	OpDelegationGrant = "delegation.grant"
 	OpDelegationEnd   = "delegation.revoke"
+	OpMinorRegister   = "patient.register-minor"
+	OpKeyClaim        = "patient.claim-key"
 )
 
 // Bounds of the waiting period before a recovery key's replacement of a
@@ -71,28 +73,111 @@ type PatientRegistration struct {
 
 // Validate checks the registration.
 func (p PatientRegistration) Validate() error {
-	var nonceErr, recoveryErr error
+	var nonceErr error
 	if p.Nonce != 0 {
 		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
 	}
+	return errors.Join(p.validate(OpPatientRegister), nonceErr, validateKeys(p.PublicKey, p.RecoveryKey, p.RecoveryDelaySeconds))
+}
+
+// validateKeys checks a patient's key, and the recovery key and its delay
+// when given.
+func validateKeys(publicKey, recoveryKey string, delaySeconds int64) error {
+	var recoveryErr error
 	switch {
-	case p.RecoveryKey != "":
-		recoveryErr = errors.Join(ValidatePublicKey("recoveryKey", p.RecoveryKey), validateRecoveryDelay(p.RecoveryDelaySeconds))
-		if recoveryErr == nil && p.RecoveryKey == p.PublicKey {
+	case recoveryKey != "":
+		recoveryErr = errors.Join(ValidatePublicKey("recoveryKey", recoveryKey), validateRecoveryDelay(delaySeconds))
+		if recoveryErr == nil && recoveryKey == publicKey {
 			recoveryErr = fmt.Errorf("%w: recoveryKey must differ from publicKey", ErrInvalid)
 		}
-	case p.RecoveryDelaySeconds != 0:
+	case delaySeconds != 0:
 		recoveryErr = fmt.Errorf("%w: recoveryDelaySeconds needs a recoveryKey", ErrInvalid)
 	}
-	return errors.Join(p.validate(OpPatientRegister), nonceErr, ValidatePublicKey("publicKey", p.PublicKey), recoveryErr)
+	return errors.Join(ValidatePublicKey("publicKey", publicKey), recoveryErr)
 }
+
+// MinorRegistration registers a child who has no key of their own yet. A
+// hospital submits it (the chaincode records which), and the guardian's key
+// signs it (with nonce 0): the guardian is the delegate of the delegation it
+// creates in the same transaction, which ends at MajorityAt. Until then the
+// entry has no key, and only the guardian acts for the child; from then on
+// the patient claims the entry with their own key (KeyClaim).
+type MinorRegistration struct {
+	Header
+	MajorityAt   string   `json:"majorityAt"`
+	DelegationID string   `json:"delegationId"`
+	GuardianID   string   `json:"guardianId"`
+	GuardianKey  string   `json:"guardianKey"`
+	Relationship string   `json:"relationship"`
+	Powers       []string `json:"powers"`
+}
+
+// GuardianRelationships are the relationships that may register a child:
+// a carer acts for an adult, who signs their own delegation.
+var GuardianRelationships = []string{"parent", "guardian"}
+
+// Validate checks the registration on its own; the chaincode checks the
+// majority date against the transaction time.
+func (m MinorRegistration) Validate() error {
+	_, majorityErr := ParseTime("majorityAt", m.MajorityAt)
+	var nonceErr, selfErr, approveErr error
+	if m.Nonce != 0 {
+		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
+	}
+	if m.GuardianID == m.PatientID {
+		selfErr = fmt.Errorf("%w: guardianId must not be the patient", ErrInvalid)
+	}
+	if slices.Contains(m.Powers, PowerApprove) && !slices.Contains(m.Powers, PowerGrant) {
+		approveErr = fmt.Errorf("%w: powers: approve needs grant (an approval grants a consent)", ErrInvalid)
+	}
+	return errors.Join(
+		m.validate(OpMinorRegister),
+		nonceErr,
+		majorityErr,
+		ValidateID("delegationId", m.DelegationID),
+		ValidateID("guardianId", m.GuardianID),
+		ValidatePublicKey("guardianKey", m.GuardianKey),
+		oneOf("relationship", m.Relationship, GuardianRelationships...),
+		checkList("powers", m.Powers, 1, len(DelegationPowers), func(field, v string) error { return oneOf(field, v, DelegationPowers...) }),
+		selfErr,
+		approveErr,
+	)
+}
+
+// KeyClaim gives a patient registered as a minor their own key once they
+// come of age. It is signed by the key it claims (proof of possession),
+// with nonce 0, and submitted by the hospital that registered the child,
+// which attests that the person claiming is the patient.
+type KeyClaim struct {
+	Header
+	PublicKey            string `json:"publicKey"`
+	RecoveryKey          string `json:"recoveryKey,omitempty"`
+	RecoveryDelaySeconds int64  `json:"recoveryDelaySeconds,omitempty"`
+}
+
+// Validate checks the claim.
+func (k KeyClaim) Validate() error {
+	var nonceErr error
+	if k.Nonce != 0 {
+		nonceErr = fmt.Errorf("%w: nonce must be 0 in a key claim", ErrInvalid)
+	}
+	return errors.Join(k.validate(OpKeyClaim), nonceErr, validateKeys(k.PublicKey, k.RecoveryKey, k.RecoveryDelaySeconds))
+}
+
+// RecoveryDelay is the claim's waiting period for a recovery.
+func (k KeyClaim) RecoveryDelay() time.Duration { return recoveryDelay(k.RecoveryDelaySeconds) }
 
 // RecoveryDelay is the registration's waiting period for a recovery.
 func (p PatientRegistration) RecoveryDelay() time.Duration {
-	if p.RecoveryDelaySeconds == 0 {
+	return recoveryDelay(p.RecoveryDelaySeconds)
+}
+
+// recoveryDelay is a waiting period given in seconds, 0 for the default.
+func recoveryDelay(seconds int64) time.Duration {
+	if seconds == 0 {
 		return DefaultRecoveryDelay
 	}
-	return time.Duration(p.RecoveryDelaySeconds) * time.Second
+	return time.Duration(seconds) * time.Second
 }
 
 func validateRecoveryDelay(seconds int64) error {

@@ -26,6 +26,33 @@ type Patient struct {
 	RecoveryDelaySeconds int64            `json:"recoveryDelaySeconds,omitempty" metadata:",optional"`
 	RecoveryNonce        uint64           `json:"recoveryNonce"`
 	Recovery             *PendingRecovery `json:"recovery,omitempty" metadata:",optional"`
+	// RegisteredBy is the hospital (MSP id) that registered the patient as
+	// a minor, and MajorityAt when the patient comes of age: until they
+	// claim the entry with their own key (KeyClaim), PublicKey is empty and
+	// only their guardian's delegation acts for them. Both are empty for a
+	// patient who registered their own key.
+	RegisteredBy string `json:"registeredBy,omitempty" metadata:",optional"`
+	MajorityAt   string `json:"majorityAt,omitempty" metadata:",optional"`
+}
+
+// HasKey says whether the patient has a key of their own: a child
+// registered by a hospital has none until they claim their entry.
+func (p Patient) HasKey() bool { return p.PublicKey != "" }
+
+// NoKeyYet is the refusal of a change signed as a patient who has no key
+// of their own yet: a minor registered by a hospital, for whom their
+// guardian acts under a delegation until they claim their entry.
+func (p Patient) NoKeyYet() error {
+	return fmt.Errorf("%w: patient %s has no key of their own yet (registered as a minor by %s; from %s they claim their entry with their own key); "+
+		"until then their guardian acts for them under a delegation", ErrForbidden, p.PatientID, p.RegisteredBy, p.MajorityAt)
+}
+
+// MinorRegistered is the event of a hospital's registration of a minor: the
+// patient's entry and the guardian's delegation, written in one
+// transaction (a transaction carries one event).
+type MinorRegistered struct {
+	Patient    Patient    `json:"patient"`
+	Delegation Delegation `json:"delegation"`
 }
 
 // PendingRecovery is a recovery key's request to replace a patient's key,
@@ -139,6 +166,10 @@ type Delegation struct {
 	RevokedAt    string   `json:"revokedAt,omitempty" metadata:",optional"`
 	RevokeTxID   string   `json:"revokeTxId,omitempty" metadata:",optional"`
 	Nonce        uint64   `json:"nonce"`
+	// RegisteredBy is the hospital (MSP id) that gave the delegation when it
+	// registered the patient as a minor, with the guardian's signature; it
+	// is empty for a delegation the patient signed.
+	RegisteredBy string `json:"registeredBy,omitempty" metadata:",optional"`
 }
 
 // ConsentVersion is one entry of a consent's history. Consent is absent when

@@ -76,6 +76,20 @@ func (a *patientAPI) GrantDelegation(ctx context.Context, req *consentv1.GrantDe
 	})
 }
 
+func (a *patientAPI) RegisterMinor(ctx context.Context, req *consentv1.RegisterMinorRequest) (*consentv1.RegisterMinorResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.RegisterMinorResponse, error) {
+		m, err := a.registerMinor(ctx, p, signed(req.GetRegistration()))
+		return &consentv1.RegisterMinorResponse{Patient: patientToProto(m.Patient), Delegation: delegationToProto(m.Delegation)}, err
+	})
+}
+
+func (a *patientAPI) ClaimKey(ctx context.Context, req *consentv1.ClaimKeyRequest) (*consentv1.ClaimKeyResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.ClaimKeyResponse, error) {
+		patient, err := a.claimKey(ctx, p, signed(req.GetClaim()))
+		return &consentv1.ClaimKeyResponse{Patient: patientToProto(patient)}, err
+	})
+}
+
 func (a *patientAPI) RevokeDelegation(ctx context.Context, req *consentv1.RevokeDelegationRequest) (*consentv1.RevokeDelegationResponse, error) {
 	return serve(ctx, a, func(p auth.Principal) (*consentv1.RevokeDelegationResponse, error) {
 		d, err := a.revokeDelegation(ctx, p, signed(req.GetRevocation()))

@@ -26,7 +26,7 @@ func consentToProto(c ledgerapi.Consent) *consentv1.Consent {
 func delegationToProto(d ledgerapi.Delegation) *consentv1.Delegation {
 	return &consentv1.Delegation{DelegationId: d.DelegationID, PatientId: d.PatientID, DelegateId: d.DelegateID, DelegateKey: d.DelegateKey,
 		Relationship: d.Relationship, Powers: d.Powers, ExpiresAt: d.ExpiresAt, Status: d.Status, GrantedAt: d.GrantedAt,
-		RevokedAt: d.RevokedAt, Nonce: d.Nonce}
+		RevokedAt: d.RevokedAt, Nonce: d.Nonce, RegisteredBy: d.RegisteredBy}
 }
 
 func eventToProto(e ledgerapi.AccessEvent) *consentv1.AccessEvent {
@@ -53,6 +53,7 @@ func patientToProto(p ledgerapi.Patient) *consentv1.Patient {
 		PatientId: p.PatientID, PublicKey: p.PublicKey, Nonce: p.Nonce, RegisteredAt: p.RegisteredAt,
 		KeyVersion: int32(p.KeyVersion), KeyChangedAt: p.KeyChangedAt, RecoveryKey: p.RecoveryKey,
 		RecoveryDelaySeconds: p.RecoveryDelaySeconds, RecoveryNonce: p.RecoveryNonce,
+		RegisteredBy: p.RegisteredBy, MajorityAt: p.MajorityAt,
 	}
 	if r := p.Recovery; r != nil {
 		out.Recovery = &consentv1.PendingRecovery{NewPublicKey: r.NewPublicKey, RequestedAt: r.RequestedAt, EffectiveAt: r.EffectiveAt}

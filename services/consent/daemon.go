@@ -47,9 +47,12 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 		return nil, err
 	}
 	lc := ledgers[0]
-	sinks := map[string]eventSink{}
+	sinks, hospitals := map[string]eventSink{}, map[string]hospitalLedger{}
 	for _, l := range ledgers {
 		sinks[l.MSPID()] = l
+		if o, ok := ledgerapi.OrganisationOf(l.MSPID()); ok && o.Kind == ledgerapi.OrgHospital {
+			hospitals[l.MSPID()] = l
+		}
 	}
 	bgKey, err := loadOrMakeKey(filepath.Join(stateDir, "break-glass.key"))
 	if err != nil {
@@ -107,7 +110,7 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	svc := &service{
 		ledger: lc, view: view, policy: engine, journal: journal, requests: requests,
 		now: time.Now, log: log, awaitView: cfg.AwaitView, breakGlassKey: bgKey, verifier: p.Verifier(),
-		breakGlass: bg, feed: feed, decisionLimit: decisionLimit, requestLimit: requestLimit,
+		breakGlass: bg, feed: feed, decisionLimit: decisionLimit, requestLimit: requestLimit, hospitals: hospitals,
 		shipper: &shipper{journal: journal, refused: refused, sinks: sinks, own: lc.MSPID(), every: cfg.FlushEvery, batch: cfg.EventBatch,
 			kick: make(chan struct{}, 1), log: log},
 	}

@@ -32,10 +32,7 @@ func requireRole(p auth.Principal, roles ...auth.Role) error {
 // registration is signed by the key it registers).
 func signedBy[T any, P ledgerapi.Input[T]](ctx context.Context, s *service, p auth.Principal, sp ledger.Signed, keyOf func(T) string) (T, error) {
 	var zero T
-	if sp.Payload == "" || sp.Signature == "" {
-		return zero, fmt.Errorf("%w: a signed payload (payload and signature) is required", ErrInvalid)
-	}
-	v, err := ledgerapi.Parse[T, P]([]byte(sp.Payload))
+	v, err := parsePayload[T, P](sp)
 	if err != nil {
 		return zero, err
 	}
@@ -70,6 +67,9 @@ func signedBy[T any, P ledgerapi.Input[T]](ctx context.Context, s *service, p au
 		patient, err := s.ledger.Patient(ctx, p.Subject)
 		if err != nil {
 			return zero, err
+		}
+		if !patient.HasKey() {
+			return zero, patient.NoKeyYet()
 		}
 		publicKey = patient.PublicKey
 	}

@@ -67,4 +67,7 @@ type service struct {
 	// decisionLimit and requestLimit bound each person's decisions and
 	// access requests (nil: no limit, in unit tests).
 	decisionLimit, requestLimit *serving.Limiter
+	// hospitals are the ledger as each hospital this service holds the
+	// identity of, by MSP id: minors are registered as the clinician's own.
+	hospitals map[string]hospitalLedger
 }

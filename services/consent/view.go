@@ -21,6 +21,7 @@ const (
 	eventConsentRevoked = "ConsentRevoked"
 	eventPatientErased  = "PatientErased"
 	eventRegistered     = "PatientRegistered"
+	eventMinor          = "MinorRegistered"
 	eventDelegated      = "DelegationGranted"
 	eventUndelegated    = "DelegationRevoked"
 )
@@ -98,6 +99,18 @@ func (v *View) Apply(b ledger.Block) error {
 				return fmt.Errorf("consent view: block %d tx %s: malformed %s event", b.Number, e.TransactionID, e.Name)
 			}
 			delegations = append(delegations, d)
+			continue
+		}
+		if e.Name == eventMinor {
+			// A hospital's registration of a child: the entry and the
+			// guardian's delegation, in one event.
+			var m ledgerapi.MinorRegistered
+			if err := json.Unmarshal(e.Payload, &m); err != nil || m.Patient.PatientID == "" || m.Delegation.DelegationID == "" ||
+				m.Delegation.PatientID != m.Patient.PatientID {
+				return fmt.Errorf("consent view: block %d tx %s: malformed %s event", b.Number, e.TransactionID, e.Name)
+			}
+			registrations = append(registrations, m.Patient.PatientID)
+			delegations = append(delegations, m.Delegation)
 			continue
 		}
 		if e.Name == eventRegistered {

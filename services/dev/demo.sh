@@ -409,7 +409,7 @@ as_person() { # WHO TOKEN KEY ARGS...: the patient CLI as someone else, echoed
 }
 "$bin/patient" keygen --ca "$ca" --token "$kid_token" --key "$kid_key" --id "$kid" >/dev/null
 "$bin/patient" register --ca "$ca" --token "$kid_token" --key "$kid_key" >/dev/null
-echo "  ($kid registered with their own key; a hospital registering a newborn with a guardian's signature is not built yet)"
+echo "  ($kid, old enough for a key of their own, registered it; step 24 shows a newborn, who has none)"
 mum_pub=$("$bin/patient" keygen --ca "$ca" --json --key "$mum_key" --id "$mum" | jq -r .publicKey)
 echo "\$ patient keygen --id $mum   (as $mum, on her phone)"
 echo "  public key: $mum_pub"
@@ -438,3 +438,38 @@ if as_person "$mum" "$mum_token" "$mum_key" grant --for-patient "$kid" --delegat
   echo "demo: a delegate acted after the delegation ended" >&2
   exit 1
 fi
+
+say "24. St Mary's registers a newborn with the father's signature: no key for the child, the father acts until majority; then the child's own key"
+baby="baby-$run" dad="dad-$run"
+baby_token="$(token -sub "$baby" -role patient)" dad_token="$(token -sub "$dad" -role patient)"
+baby_key="$HX_STATE/demo-keys/$baby.json" dad_key="$HX_STATE/demo-keys/$dad.json"
+ward_token="$(token -sub "dr-ward-$run" -role clinician -org StMarysMSP)"
+"$bin/patient" keygen --ca "$ca" --key "$dad_key" --id "$dad" >/dev/null
+# Majority is a date up to 18 years away; the demo sets it 10 seconds ahead
+# to show the take-over.
+majority=$(date -u -d '+10 seconds' +%Y-%m-%dT%H:%M:%SZ)
+registration="$records/register-$baby.json" claim="$records/claim-$baby.json"
+as_person "$dad" "$dad_token" "$dad_key" register-child --child "$baby" --majority "$majority" --powers grant,revoke,read --out "$registration"
+as_clinician "$ward_token" register-minor "$registration"
+baby_delegation=$(jq -r .payload "$registration" | jq -r .delegationId)
+as_person "$dad" "$dad_token" "$dad_key" grant --for-patient "$baby" --delegation "$baby_delegation" \
+  --to "user:ProvidersMSP/$house" --categories immunizations --purposes treatment --for 720h
+"$bin/patient" keygen --ca "$ca" --key "$baby_key" --id "$baby" >/dev/null
+echo "  (whoever holds a key for $baby's id signs nothing as $baby while the entry has no key:)"
+if as_person "$baby" "$baby_token" "$baby_key" grant --to "user:ProvidersMSP/$house" --categories labs --purposes treatment --for 24h; then
+  echo "demo: a change signed as a child without a key was accepted" >&2
+  exit 1
+fi
+as_person "$baby" "$baby_token" "$baby_key" claim --out "$claim"
+sleep "$(($(date -d "$majority" +%s) - $(date +%s) + 1))" 2>/dev/null || true
+echo "  (it is $majority: $baby comes of age)"
+echo "  (first a clinician of Providers, which did not register $baby, then one of St Mary's:)"
+if as_clinician "$(token -sub "dr-who-$run" -role clinician -org ProvidersMSP)" claim-key "$claim"; then
+  echo "demo: a hospital that did not register the child attested the claim" >&2
+  exit 1
+fi
+as_clinician "$ward_token" claim-key "$claim"
+printf '$ %s asks: read %s'"'"'s immunizations\n' "$dad" "$baby"
+post_as "$dad_token" /v1/authorize "$(jq -nc --arg p "$baby" '{action:"read", resource:{patientId:$p, category:"immunizations"}, purpose:"treatment"}')" |
+  jq -r '.decision | "  " + (if .allow then "ALLOW" else "DENY" end) + ": " + (.reasons | join("; "))'
+as_person "$baby" "$baby_token" "$baby_key" key history

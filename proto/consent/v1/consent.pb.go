@@ -487,7 +487,12 @@ type Patient struct {
 	// The last nonce the recovery key used.
 	RecoveryNonce uint64 `protobuf:"varint,9,opt,name=recovery_nonce,json=recoveryNonce,proto3" json:"recovery_nonce,omitempty"`
 	// A pending recovery, if any.
-	Recovery      *PendingRecovery `protobuf:"bytes,10,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	Recovery *PendingRecovery `protobuf:"bytes,10,opt,name=recovery,proto3" json:"recovery,omitempty"`
+	// For a patient registered as a minor by a hospital: the hospital (MSP
+	// id) and the RFC 3339 time of their majority. Until they claim the
+	// entry, public_key is empty and their guardian acts for them.
+	RegisteredBy  string `protobuf:"bytes,11,opt,name=registered_by,json=registeredBy,proto3" json:"registered_by,omitempty"`
+	MajorityAt    string `protobuf:"bytes,12,opt,name=majority_at,json=majorityAt,proto3" json:"majority_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -590,6 +595,20 @@ func (x *Patient) GetRecovery() *PendingRecovery {
 		return x.Recovery
 	}
 	return nil
+}
+
+func (x *Patient) GetRegisteredBy() string {
+	if x != nil {
+		return x.RegisteredBy
+	}
+	return ""
+}
+
+func (x *Patient) GetMajorityAt() string {
+	if x != nil {
+		return x.MajorityAt
+	}
+	return ""
 }
 
 // PendingRecovery is a recovery key's request to replace a patient's key.
@@ -3630,7 +3649,10 @@ type Delegation struct {
 	GrantedAt string `protobuf:"bytes,9,opt,name=granted_at,json=grantedAt,proto3" json:"granted_at,omitempty"`
 	RevokedAt string `protobuf:"bytes,10,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
 	// The last nonce accepted from the delegate under it.
-	Nonce         uint64 `protobuf:"varint,11,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Nonce uint64 `protobuf:"varint,11,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	// The hospital (MSP id) that gave it at a minor's registration, with the
+	// guardian's signature; empty when the patient signed it.
+	RegisteredBy  string `protobuf:"bytes,12,opt,name=registered_by,json=registeredBy,proto3" json:"registered_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3740,6 +3762,13 @@ func (x *Delegation) GetNonce() uint64 {
 		return x.Nonce
 	}
 	return 0
+}
+
+func (x *Delegation) GetRegisteredBy() string {
+	if x != nil {
+		return x.RegisteredBy
+	}
+	return ""
 }
 
 // GrantDelegationRequest is the patient's signed delegation.
@@ -4110,6 +4139,200 @@ func (x *GetDelegationResponse) GetDelegation() *Delegation {
 	return nil
 }
 
+// RegisterMinorRequest is a hospital's registration of a child.
+type RegisterMinorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A patient.register-minor payload signed by the guardian's key.
+	Registration  *SignedPayload `protobuf:"bytes,1,opt,name=registration,proto3" json:"registration,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterMinorRequest) Reset() {
+	*x = RegisterMinorRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterMinorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterMinorRequest) ProtoMessage() {}
+
+func (x *RegisterMinorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterMinorRequest.ProtoReflect.Descriptor instead.
+func (*RegisterMinorRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{64}
+}
+
+func (x *RegisterMinorRequest) GetRegistration() *SignedPayload {
+	if x != nil {
+		return x.Registration
+	}
+	return nil
+}
+
+// RegisterMinorResponse is the child's entry and the guardian's delegation.
+type RegisterMinorResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The child's entry (no key yet).
+	Patient *Patient `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	// The guardian's delegation, ending at the child's majority.
+	Delegation    *Delegation `protobuf:"bytes,2,opt,name=delegation,proto3" json:"delegation,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RegisterMinorResponse) Reset() {
+	*x = RegisterMinorResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RegisterMinorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RegisterMinorResponse) ProtoMessage() {}
+
+func (x *RegisterMinorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RegisterMinorResponse.ProtoReflect.Descriptor instead.
+func (*RegisterMinorResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *RegisterMinorResponse) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
+func (x *RegisterMinorResponse) GetDelegation() *Delegation {
+	if x != nil {
+		return x.Delegation
+	}
+	return nil
+}
+
+// ClaimKeyRequest is a patient's claim of the entry registered for them as
+// a child.
+type ClaimKeyRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A patient.claim-key payload signed by the claimed key.
+	Claim         *SignedPayload `protobuf:"bytes,1,opt,name=claim,proto3" json:"claim,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimKeyRequest) Reset() {
+	*x = ClaimKeyRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimKeyRequest) ProtoMessage() {}
+
+func (x *ClaimKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimKeyRequest.ProtoReflect.Descriptor instead.
+func (*ClaimKeyRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{66}
+}
+
+func (x *ClaimKeyRequest) GetClaim() *SignedPayload {
+	if x != nil {
+		return x.Claim
+	}
+	return nil
+}
+
+// ClaimKeyResponse is the patient's entry with their key.
+type ClaimKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The patient's entry.
+	Patient       *Patient `protobuf:"bytes,1,opt,name=patient,proto3" json:"patient,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClaimKeyResponse) Reset() {
+	*x = ClaimKeyResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClaimKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClaimKeyResponse) ProtoMessage() {}
+
+func (x *ClaimKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClaimKeyResponse.ProtoReflect.Descriptor instead.
+func (*ClaimKeyResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *ClaimKeyResponse) GetPatient() *Patient {
+	if x != nil {
+		return x.Patient
+	}
+	return nil
+}
+
 var File_consent_v1_consent_proto protoreflect.FileDescriptor
 
 const file_consent_v1_consent_proto_rawDesc = "" +
@@ -4168,7 +4391,7 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\freason_codes\x18\r \x03(\tR\vreasonCodes\x12&\n" +
 	"\x0fbreak_glass_ref\x18\x0e \x01(\tR\rbreakGlassRef\x12\x1f\n" +
 	"\vrecorded_by\x18\x0f \x01(\tR\n" +
-	"recordedBy\"\x82\x03\n" +
+	"recordedBy\"\xc8\x03\n" +
 	"\aPatient\x12\x1d\n" +
 	"\n" +
 	"patient_id\x18\x01 \x01(\tR\tpatientId\x12\x1d\n" +
@@ -4183,7 +4406,10 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x16recovery_delay_seconds\x18\b \x01(\x03R\x14recoveryDelaySeconds\x12%\n" +
 	"\x0erecovery_nonce\x18\t \x01(\x04R\rrecoveryNonce\x127\n" +
 	"\brecovery\x18\n" +
-	" \x01(\v2\x1b.consent.v1.PendingRecoveryR\brecovery\"}\n" +
+	" \x01(\v2\x1b.consent.v1.PendingRecoveryR\brecovery\x12#\n" +
+	"\rregistered_by\x18\v \x01(\tR\fregisteredBy\x12\x1f\n" +
+	"\vmajority_at\x18\f \x01(\tR\n" +
+	"majorityAt\"}\n" +
 	"\x0fPendingRecovery\x12$\n" +
 	"\x0enew_public_key\x18\x01 \x01(\tR\fnewPublicKey\x12!\n" +
 	"\frequested_at\x18\x02 \x01(\tR\vrequestedAt\x12!\n" +
@@ -4396,7 +4622,7 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x12fhir_resource_type\x18\x06 \x01(\tR\x10fhirResourceType\x12)\n" +
 	"\x10fhir_interaction\x18\a \x01(\tR\x0ffhirInteraction\"L\n" +
 	"\x16BatchAuthorizeResponse\x122\n" +
-	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions\"\xdb\x02\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x14.consent.v1.DecisionR\tdecisions\"\x80\x03\n" +
 	"\n" +
 	"Delegation\x12#\n" +
 	"\rdelegation_id\x18\x01 \x01(\tR\fdelegationId\x12\x1d\n" +
@@ -4415,7 +4641,8 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\n" +
 	"revoked_at\x18\n" +
 	" \x01(\tR\trevokedAt\x12\x14\n" +
-	"\x05nonce\x18\v \x01(\x04R\x05nonce\"I\n" +
+	"\x05nonce\x18\v \x01(\x04R\x05nonce\x12#\n" +
+	"\rregistered_by\x18\f \x01(\tR\fregisteredBy\"I\n" +
 	"\x16GrantDelegationRequest\x12/\n" +
 	"\x05grant\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\x05grant\"Q\n" +
 	"\x17GrantDelegationResponse\x126\n" +
@@ -4439,7 +4666,18 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x15GetDelegationResponse\x126\n" +
 	"\n" +
 	"delegation\x18\x01 \x01(\v2\x16.consent.v1.DelegationR\n" +
-	"delegation2\xb8\x10\n" +
+	"delegation\"U\n" +
+	"\x14RegisterMinorRequest\x12=\n" +
+	"\fregistration\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\fregistration\"~\n" +
+	"\x15RegisterMinorResponse\x12-\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\x126\n" +
+	"\n" +
+	"delegation\x18\x02 \x01(\v2\x16.consent.v1.DelegationR\n" +
+	"delegation\"B\n" +
+	"\x0fClaimKeyRequest\x12/\n" +
+	"\x05claim\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\x05claim\"A\n" +
+	"\x10ClaimKeyResponse\x12-\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient2\xd5\x11\n" +
 	"\x0eConsentService\x12Z\n" +
 	"\x0fRegisterPatient\x12\".consent.v1.RegisterPatientRequest\x1a#.consent.v1.RegisterPatientResponse\x12Q\n" +
 	"\fGrantConsent\x12\x1f.consent.v1.GrantConsentRequest\x1a .consent.v1.GrantConsentResponse\x12T\n" +
@@ -4465,7 +4703,9 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x0fGrantDelegation\x12\".consent.v1.GrantDelegationRequest\x1a#.consent.v1.GrantDelegationResponse\x12]\n" +
 	"\x10RevokeDelegation\x12#.consent.v1.RevokeDelegationRequest\x1a$.consent.v1.RevokeDelegationResponse\x12Z\n" +
 	"\x0fListDelegations\x12\".consent.v1.ListDelegationsRequest\x1a#.consent.v1.ListDelegationsResponse\x12T\n" +
-	"\rGetDelegation\x12 .consent.v1.GetDelegationRequest\x1a!.consent.v1.GetDelegationResponse2\xb4\x01\n" +
+	"\rGetDelegation\x12 .consent.v1.GetDelegationRequest\x1a!.consent.v1.GetDelegationResponse\x12T\n" +
+	"\rRegisterMinor\x12 .consent.v1.RegisterMinorRequest\x1a!.consent.v1.RegisterMinorResponse\x12E\n" +
+	"\bClaimKey\x12\x1b.consent.v1.ClaimKeyRequest\x1a\x1c.consent.v1.ClaimKeyResponse2\xb4\x01\n" +
 	"\x0fDecisionService\x12H\n" +
 	"\tAuthorize\x12\x1c.consent.v1.AuthorizeRequest\x1a\x1d.consent.v1.AuthorizeResponse\x12W\n" +
 	"\x0eBatchAuthorize\x12!.consent.v1.BatchAuthorizeRequest\x1a\".consent.v1.BatchAuthorizeResponseB+Z)healthexchange/proto/consent/v1;consentv1b\x06proto3"
@@ -4482,7 +4722,7 @@ func file_consent_v1_consent_proto_rawDescGZIP() []byte {
 	return file_consent_v1_consent_proto_rawDescData
 }
 
-var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_consent_v1_consent_proto_goTypes = []any{
 	(*SignedPayload)(nil),                // 0: consent.v1.SignedPayload
 	(*Grantee)(nil),                      // 1: consent.v1.Grantee
@@ -4548,6 +4788,10 @@ var file_consent_v1_consent_proto_goTypes = []any{
 	(*ListDelegationsResponse)(nil),      // 61: consent.v1.ListDelegationsResponse
 	(*GetDelegationRequest)(nil),         // 62: consent.v1.GetDelegationRequest
 	(*GetDelegationResponse)(nil),        // 63: consent.v1.GetDelegationResponse
+	(*RegisterMinorRequest)(nil),         // 64: consent.v1.RegisterMinorRequest
+	(*RegisterMinorResponse)(nil),        // 65: consent.v1.RegisterMinorResponse
+	(*ClaimKeyRequest)(nil),              // 66: consent.v1.ClaimKeyRequest
+	(*ClaimKeyResponse)(nil),             // 67: consent.v1.ClaimKeyResponse
 }
 var file_consent_v1_consent_proto_depIdxs = []int32{
 	1,  // 0: consent.v1.Consent.grantee:type_name -> consent.v1.Grantee
@@ -4595,61 +4839,70 @@ var file_consent_v1_consent_proto_depIdxs = []int32{
 	55, // 42: consent.v1.ListDelegationsResponse.given:type_name -> consent.v1.Delegation
 	55, // 43: consent.v1.ListDelegationsResponse.received:type_name -> consent.v1.Delegation
 	55, // 44: consent.v1.GetDelegationResponse.delegation:type_name -> consent.v1.Delegation
-	24, // 45: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
-	26, // 46: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
-	28, // 47: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
-	30, // 48: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
-	32, // 49: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
-	35, // 50: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
-	37, // 51: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
-	39, // 52: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
-	41, // 53: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
-	44, // 54: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
-	46, // 55: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
-	7,  // 56: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
-	9,  // 57: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
-	11, // 58: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
-	13, // 59: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
-	15, // 60: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
-	17, // 61: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
-	20, // 62: consent.v1.ConsentService.ListNotifications:input_type -> consent.v1.ListNotificationsRequest
-	22, // 63: consent.v1.ConsentService.WatchNotifications:input_type -> consent.v1.WatchNotificationsRequest
-	56, // 64: consent.v1.ConsentService.GrantDelegation:input_type -> consent.v1.GrantDelegationRequest
-	58, // 65: consent.v1.ConsentService.RevokeDelegation:input_type -> consent.v1.RevokeDelegationRequest
-	60, // 66: consent.v1.ConsentService.ListDelegations:input_type -> consent.v1.ListDelegationsRequest
-	62, // 67: consent.v1.ConsentService.GetDelegation:input_type -> consent.v1.GetDelegationRequest
-	49, // 68: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
-	53, // 69: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
-	25, // 70: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
-	27, // 71: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
-	29, // 72: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
-	31, // 73: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
-	33, // 74: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
-	36, // 75: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
-	38, // 76: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
-	40, // 77: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
-	42, // 78: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
-	45, // 79: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
-	47, // 80: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
-	8,  // 81: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
-	10, // 82: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
-	12, // 83: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
-	14, // 84: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
-	16, // 85: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
-	18, // 86: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
-	21, // 87: consent.v1.ConsentService.ListNotifications:output_type -> consent.v1.ListNotificationsResponse
-	23, // 88: consent.v1.ConsentService.WatchNotifications:output_type -> consent.v1.WatchNotificationsResponse
-	57, // 89: consent.v1.ConsentService.GrantDelegation:output_type -> consent.v1.GrantDelegationResponse
-	59, // 90: consent.v1.ConsentService.RevokeDelegation:output_type -> consent.v1.RevokeDelegationResponse
-	61, // 91: consent.v1.ConsentService.ListDelegations:output_type -> consent.v1.ListDelegationsResponse
-	63, // 92: consent.v1.ConsentService.GetDelegation:output_type -> consent.v1.GetDelegationResponse
-	52, // 93: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
-	54, // 94: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
-	70, // [70:95] is the sub-list for method output_type
-	45, // [45:70] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	0,  // 45: consent.v1.RegisterMinorRequest.registration:type_name -> consent.v1.SignedPayload
+	4,  // 46: consent.v1.RegisterMinorResponse.patient:type_name -> consent.v1.Patient
+	55, // 47: consent.v1.RegisterMinorResponse.delegation:type_name -> consent.v1.Delegation
+	0,  // 48: consent.v1.ClaimKeyRequest.claim:type_name -> consent.v1.SignedPayload
+	4,  // 49: consent.v1.ClaimKeyResponse.patient:type_name -> consent.v1.Patient
+	24, // 50: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
+	26, // 51: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
+	28, // 52: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
+	30, // 53: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
+	32, // 54: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
+	35, // 55: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
+	37, // 56: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
+	39, // 57: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
+	41, // 58: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
+	44, // 59: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
+	46, // 60: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
+	7,  // 61: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
+	9,  // 62: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
+	11, // 63: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
+	13, // 64: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
+	15, // 65: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
+	17, // 66: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
+	20, // 67: consent.v1.ConsentService.ListNotifications:input_type -> consent.v1.ListNotificationsRequest
+	22, // 68: consent.v1.ConsentService.WatchNotifications:input_type -> consent.v1.WatchNotificationsRequest
+	56, // 69: consent.v1.ConsentService.GrantDelegation:input_type -> consent.v1.GrantDelegationRequest
+	58, // 70: consent.v1.ConsentService.RevokeDelegation:input_type -> consent.v1.RevokeDelegationRequest
+	60, // 71: consent.v1.ConsentService.ListDelegations:input_type -> consent.v1.ListDelegationsRequest
+	62, // 72: consent.v1.ConsentService.GetDelegation:input_type -> consent.v1.GetDelegationRequest
+	64, // 73: consent.v1.ConsentService.RegisterMinor:input_type -> consent.v1.RegisterMinorRequest
+	66, // 74: consent.v1.ConsentService.ClaimKey:input_type -> consent.v1.ClaimKeyRequest
+	49, // 75: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
+	53, // 76: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
+	25, // 77: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
+	27, // 78: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
+	29, // 79: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
+	31, // 80: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
+	33, // 81: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
+	36, // 82: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
+	38, // 83: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
+	40, // 84: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
+	42, // 85: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
+	45, // 86: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
+	47, // 87: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
+	8,  // 88: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
+	10, // 89: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
+	12, // 90: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
+	14, // 91: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
+	16, // 92: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
+	18, // 93: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
+	21, // 94: consent.v1.ConsentService.ListNotifications:output_type -> consent.v1.ListNotificationsResponse
+	23, // 95: consent.v1.ConsentService.WatchNotifications:output_type -> consent.v1.WatchNotificationsResponse
+	57, // 96: consent.v1.ConsentService.GrantDelegation:output_type -> consent.v1.GrantDelegationResponse
+	59, // 97: consent.v1.ConsentService.RevokeDelegation:output_type -> consent.v1.RevokeDelegationResponse
+	61, // 98: consent.v1.ConsentService.ListDelegations:output_type -> consent.v1.ListDelegationsResponse
+	63, // 99: consent.v1.ConsentService.GetDelegation:output_type -> consent.v1.GetDelegationResponse
+	65, // 100: consent.v1.ConsentService.RegisterMinor:output_type -> consent.v1.RegisterMinorResponse
+	67, // 101: consent.v1.ConsentService.ClaimKey:output_type -> consent.v1.ClaimKeyResponse
+	52, // 102: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
+	54, // 103: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
+	77, // [77:104] is the sub-list for method output_type
+	50, // [50:77] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_consent_v1_consent_proto_init() }
@@ -4663,7 +4916,7 @@ func file_consent_v1_consent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consent_v1_consent_proto_rawDesc), len(file_consent_v1_consent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   64,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -42,6 +42,8 @@ const (
 	ConsentService_RevokeDelegation_FullMethodName     = "/consent.v1.ConsentService/RevokeDelegation"
 	ConsentService_ListDelegations_FullMethodName      = "/consent.v1.ConsentService/ListDelegations"
 	ConsentService_GetDelegation_FullMethodName        = "/consent.v1.ConsentService/GetDelegation"
+	ConsentService_RegisterMinor_FullMethodName        = "/consent.v1.ConsentService/RegisterMinor"
+	ConsentService_ClaimKey_FullMethodName             = "/consent.v1.ConsentService/ClaimKey"
 )
 
 // ConsentServiceClient is the client API for ConsentService service.
@@ -126,6 +128,15 @@ type ConsentServiceClient interface {
 	ListDelegations(ctx context.Context, in *ListDelegationsRequest, opts ...grpc.CallOption) (*ListDelegationsResponse, error)
 	// GetDelegation returns one delegation, to its patient or its delegate.
 	GetDelegation(ctx context.Context, in *GetDelegationRequest, opts ...grpc.CallOption) (*GetDelegationResponse, error)
+	// RegisterMinor registers a child who has no key of their own yet, as
+	// the calling clinician's hospital: a patient.register-minor payload
+	// signed by the guardian's key, which also gives the guardian a
+	// delegation until the child's majority.
+	RegisterMinor(ctx context.Context, in *RegisterMinorRequest, opts ...grpc.CallOption) (*RegisterMinorResponse, error)
+	// ClaimKey gives a patient registered as a minor their own key from
+	// their majority on: a patient.claim-key payload signed by that key,
+	// attested by a clinician of the hospital that registered them.
+	ClaimKey(ctx context.Context, in *ClaimKeyRequest, opts ...grpc.CallOption) (*ClaimKeyResponse, error)
 }
 
 type consentServiceClient struct {
@@ -375,6 +386,26 @@ func (c *consentServiceClient) GetDelegation(ctx context.Context, in *GetDelegat
 	return out, nil
 }
 
+func (c *consentServiceClient) RegisterMinor(ctx context.Context, in *RegisterMinorRequest, opts ...grpc.CallOption) (*RegisterMinorResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RegisterMinorResponse)
+	err := c.cc.Invoke(ctx, ConsentService_RegisterMinor_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) ClaimKey(ctx context.Context, in *ClaimKeyRequest, opts ...grpc.CallOption) (*ClaimKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClaimKeyResponse)
+	err := c.cc.Invoke(ctx, ConsentService_ClaimKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ConsentServiceServer is the server API for ConsentService service.
 // All implementations must embed UnimplementedConsentServiceServer
 // for forward compatibility.
@@ -457,6 +488,15 @@ type ConsentServiceServer interface {
 	ListDelegations(context.Context, *ListDelegationsRequest) (*ListDelegationsResponse, error)
 	// GetDelegation returns one delegation, to its patient or its delegate.
 	GetDelegation(context.Context, *GetDelegationRequest) (*GetDelegationResponse, error)
+	// RegisterMinor registers a child who has no key of their own yet, as
+	// the calling clinician's hospital: a patient.register-minor payload
+	// signed by the guardian's key, which also gives the guardian a
+	// delegation until the child's majority.
+	RegisterMinor(context.Context, *RegisterMinorRequest) (*RegisterMinorResponse, error)
+	// ClaimKey gives a patient registered as a minor their own key from
+	// their majority on: a patient.claim-key payload signed by that key,
+	// attested by a clinician of the hospital that registered them.
+	ClaimKey(context.Context, *ClaimKeyRequest) (*ClaimKeyResponse, error)
 	mustEmbedUnimplementedConsentServiceServer()
 }
 
@@ -535,6 +575,12 @@ func (UnimplementedConsentServiceServer) ListDelegations(context.Context, *ListD
 }
 func (UnimplementedConsentServiceServer) GetDelegation(context.Context, *GetDelegationRequest) (*GetDelegationResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetDelegation not implemented")
+}
+func (UnimplementedConsentServiceServer) RegisterMinor(context.Context, *RegisterMinorRequest) (*RegisterMinorResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method RegisterMinor not implemented")
+}
+func (UnimplementedConsentServiceServer) ClaimKey(context.Context, *ClaimKeyRequest) (*ClaimKeyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ClaimKey not implemented")
 }
 func (UnimplementedConsentServiceServer) mustEmbedUnimplementedConsentServiceServer() {}
 func (UnimplementedConsentServiceServer) testEmbeddedByValue()                        {}
@@ -964,6 +1010,42 @@ func _ConsentService_GetDelegation_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ConsentService_RegisterMinor_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RegisterMinorRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).RegisterMinor(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_RegisterMinor_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).RegisterMinor(ctx, req.(*RegisterMinorRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_ClaimKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ClaimKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).ClaimKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_ClaimKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).ClaimKey(ctx, req.(*ClaimKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ConsentService_ServiceDesc is the grpc.ServiceDesc for ConsentService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1058,6 +1140,14 @@ var ConsentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetDelegation",
 			Handler:    _ConsentService_GetDelegation_Handler,
+		},
+		{
+			MethodName: "RegisterMinor",
+			Handler:    _ConsentService_RegisterMinor_Handler,
+		},
+		{
+			MethodName: "ClaimKey",
+			Handler:    _ConsentService_ClaimKey_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

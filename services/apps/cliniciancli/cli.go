@@ -81,10 +81,22 @@ func (o *opts) app() *clikit.App {
 					"device key and the anchor are as the service read them from the ledger; the anchor's tx id lets anyone with\n" +
 					"ledger access confirm them.\n\n" +
 					"Exit codes: 0 VERIFIED, 1 NOT VERIFIED (the reason is printed) or the proof could not be fetched, 2 usage.", Flags: o.proof},
+			{Name: "register-minor", Summary: "register a child who has no key yet, with the guardian's signed file (consent service)",
+				Args: "[--consent-server URL] FILE",
+				Help: "Register, as your hospital, a child who has no key of their own: FILE is the registration the parent or guardian signed\n" +
+					"(`patient register-child`), after you checked who they are. The ledger records your hospital as the registrar and\n" +
+					"gives the guardian a delegation for the child until their majority; nothing can be signed as the child until they\n" +
+					"claim the entry (claim-key).", Flags: o.consent(o.registerMinor)},
+			{Name: "claim-key", Summary: "attest, at majority, a patient's claim of the entry your hospital registered for them as a child",
+				Args: "[--consent-server URL] FILE",
+				Help: "FILE is the claim the patient signed with their new key (`patient claim`), after you checked it is them. Only the\n" +
+					"hospital that registered the child may attest it, and only from their majority on.", Flags: o.consent(o.claimKey)},
 		},
 		Footer: `Every command takes --help. Common flags: --ca, --token (or HX_TOKEN),
 --json. The records commands call --server (or HX_RECORDS_URL); vitals and
-proof call the ingest service, --ingest-server (or HX_INGEST_URL).
+proof call the ingest service, --ingest-server (or HX_INGEST_URL);
+register-minor and claim-key the consent service, --consent-server (or
+HX_CONSENT_URL).
 
 Exit codes: 0 ok (verify: a match; proof: verified), 1 the command failed
 (verify: no match; proof: not verified), 2 usage.

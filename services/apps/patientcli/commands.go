@@ -77,6 +77,17 @@ func (o *opts) app() *clikit.App {
 					"log); with approve (which needs grant) they answer your access requests (`patient approve --for-patient`).", Flags: o.delegate},
 			{Name: "delegations", Summary: "list the delegations you gave and those given to you", Help: "List the delegations you gave, and those given to you.", Flags: o.listDelegations},
 			{Name: "undelegate", Summary: "end a delegation at once", Args: "DELEGATION_ID", Help: "End one of your delegations at once (signed by your key).", Flags: o.undelegate},
+			{Name: "register-child", Summary: "as a parent or guardian, sign a hospital's registration of your child (who has no key yet)",
+				Args: "--child ID --majority DATE [--relationship parent|guardian] [--powers grant,revoke,read,approve] [--delegation ID] --out FILE",
+				Help: "Sign with your key (--key: yours, `patient keygen --id YOUR_ID`) the registration of a child who has no key of their own.\n" +
+					"Give the file to the hospital: its clinician registers the child (`clinician register-minor FILE`), and the ledger\n" +
+					"gives you a delegation for the child with --powers until --majority. Until then nothing can be signed as the child:\n" +
+					"you act for them with --for-patient CHILD --delegation ID. At majority the child claims the entry (`patient claim`).", Flags: o.registerChild},
+			{Name: "claim", Summary: "at majority, claim the entry a hospital registered for you as a child, with your own key",
+				Args: "--out FILE [--recovery-key FILE [--recovery-delay D]]",
+				Help: "Sign, with your new key (`patient keygen --id YOUR_PATIENT_ID`), the claim of the entry a hospital registered for you as a\n" +
+					"child. The hospital that registered you attests it is you: its clinician sends the file (`clinician claim-key FILE`),\n" +
+					"from the day of your majority. Your key is then the only one that signs as you; your guardian's delegation has ended.", Flags: o.claim},
 			{Name: "card", Summary: "get a SMART Health Card of a vaccination, anyone can check (records service)",
 				Args: "--record R [--include name,birthDate] [--out FILE] [--records-server URL]",
 				Help: "Get a SMART Health Card of your Immunization record R: signed by the hospital that filed it, checkable by anyone with\n" +
@@ -125,26 +136,13 @@ func (o *opts) register(fs *flag.FlagSet) func(context.Context, []string) error 
 		if err := clikit.NoArgs(args); err != nil {
 			return err
 		}
-		recoveryKey := ""
-		if *recoveryPath != "" {
-			rk, err := patientkey.Load(*recoveryPath)
-			if err != nil {
-				return err
-			}
-			recoveryKey = rk.PublicKey()
-		} else if *delay != 0 {
-			return clikit.Usagef("--recovery-delay needs --recovery-key")
-		}
 		g, err := o.gateway()
 		if err != nil {
 			return err
 		}
-		k, err := o.loadKey()
+		k, recoveryKey, err := o.keyWithRecovery(*recoveryPath, *delay)
 		if err != nil {
 			return err
-		}
-		if recoveryKey == k.PublicKey() {
-			return errors.New("the recovery key must not be your key: make one with `patient recovery keygen`")
 		}
 		// A registration carries nonce 0: the key's counter starts there.
 		s, err := k.RegisterWithRecovery(recoveryKey, *delay)
@@ -769,6 +767,10 @@ func printDelegation(w io.Writer, d *consentv1.Delegation) {
 	if d.GetRevokedAt() != "" {
 		state = d.GetStatus() + " at " + d.GetRevokedAt()
 	}
-	fmt.Fprintf(w, "%s\t%s\tpatient %s\t%s %s\tmay %s\n", d.GetDelegationId(), state, d.GetPatientId(), d.GetRelationship(),
-		d.GetDelegateId(), strings.Join(d.GetPowers(), ","))
+	by := ""
+	if d.GetRegisteredBy() != "" {
+		by = "\tgiven at the child's registration by " + d.GetRegisteredBy()
+	}
+	fmt.Fprintf(w, "%s\t%s\tpatient %s\t%s %s\tmay %s%s\n", d.GetDelegationId(), state, d.GetPatientId(), d.GetRelationship(),
+		d.GetDelegateId(), strings.Join(d.GetPowers(), ","), by)
 }

@@ -291,7 +291,14 @@ func signedPayload(s ledger.Signed) *consentv1.SignedPayload {
 }
 
 func printPatient(w io.Writer, p *consentv1.Patient) {
-	fmt.Fprintf(w, "patient\t%s\nkey\t%s (version %d)\nregistered\t%s\n", p.GetPatientId(), p.GetPublicKey(), p.GetKeyVersion(), p.GetRegisteredAt())
+	key := fmt.Sprintf("%s (version %d)", p.GetPublicKey(), p.GetKeyVersion())
+	if p.GetPublicKey() == "" {
+		key = fmt.Sprintf("none yet: registered as a minor; from %s you claim the entry with your own key (`patient claim`)", p.GetMajorityAt())
+	}
+	fmt.Fprintf(w, "patient\t%s\nkey\t%s\nregistered\t%s\n", p.GetPatientId(), key, p.GetRegisteredAt())
+	if p.GetRegisteredBy() != "" {
+		fmt.Fprintf(w, "registered by\t%s, as a minor until %s\n", p.GetRegisteredBy(), p.GetMajorityAt())
+	}
 	if p.GetKeyChangedAt() != "" {
 		fmt.Fprintf(w, "key changed\t%s\n", p.GetKeyChangedAt())
 	}
@@ -310,8 +317,12 @@ func printPatient(w io.Writer, p *consentv1.Patient) {
 // their key, from the version before ("" for nothing: a nonce moved).
 func keyChangeOf(before, after *consentv1.Patient) string {
 	switch {
+	case before == nil && after.GetRegisteredBy() != "":
+		return "registered as a minor by " + after.GetRegisteredBy()
 	case before == nil:
 		return "registered"
+	case before.GetPublicKey() == "" && after.GetPublicKey() != "":
+		return "claimed with the patient's own key, attested by " + after.GetRegisteredBy()
 	case after.GetKeyVersion() != before.GetKeyVersion() && before.GetRecovery() != nil && after.GetRecovery() == nil &&
 		after.GetPublicKey() == before.GetRecovery().GetNewPublicKey():
 		return "recovered (the recovery key's request took effect)"

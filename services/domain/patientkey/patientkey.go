@@ -97,6 +97,27 @@ func (k *Key) RegisterWithRecovery(recoveryKey string, delay time.Duration) (led
 	})
 }
 
+// RegisterMinor signs, as the guardian this key is, a hospital's
+// registration of a child who has no key yet (nonce 0): the guardian's id
+// and key are filled in here, and the delegation it creates is theirs.
+func (k *Key) RegisterMinor(m ledgerapi.MinorRegistration) (ledger.Signed, error) {
+	m.Header = ledgerapi.Header{Op: ledgerapi.OpMinorRegister, PatientID: m.PatientID}
+	m.GuardianID, m.GuardianKey = k.patientID, k.PublicKey()
+	return k.sign(m)
+}
+
+// ClaimKey signs the claim of this key, by the patient a hospital
+// registered as a minor, of their entry (nonce 0, proof of possession);
+// recoveryKey and delay as in RegisterWithRecovery.
+func (k *Key) ClaimKey(recoveryKey string, delay time.Duration) (ledger.Signed, error) {
+	return k.sign(ledgerapi.KeyClaim{
+		Header:               ledgerapi.Header{Op: ledgerapi.OpKeyClaim, PatientID: k.patientID},
+		PublicKey:            k.PublicKey(),
+		RecoveryKey:          recoveryKey,
+		RecoveryDelaySeconds: int64(delay / time.Second),
+	})
+}
+
 // SignRaw signs payload bytes exactly as given, as a key proving it holds a
 // key the payload names (a new key in a rotation or a recovery).
 func (k *Key) SignRaw(payload string) string {

@@ -22,6 +22,20 @@ func (c *Client) RegisterPatient(ctx context.Context, s Signed) (ledgerapi.Patie
 	return submit[ledgerapi.Patient](ctx, c, "patients:Register", s.Payload, s.Signature)
 }
 
+// RegisterMinor registers a child without a key of their own, as this
+// client's organisation (a hospital), with the guardian's delegation; the
+// payload is signed by the guardian's key.
+func (c *Client) RegisterMinor(ctx context.Context, s Signed) (ledgerapi.MinorRegistered, error) {
+	return submit[ledgerapi.MinorRegistered](ctx, c, "patients:RegisterMinor", s.Payload, s.Signature)
+}
+
+// ClaimKey gives a patient registered as a minor the key they claim at
+// majority, attested by this client's organisation (the registrar); the
+// payload is signed by the claimed key.
+func (c *Client) ClaimKey(ctx context.Context, s Signed) (ledgerapi.Patient, error) {
+	return submit[ledgerapi.Patient](ctx, c, "patients:ClaimKey", s.Payload, s.Signature)
+}
+
 // Patient returns a registered patient.
 func (c *Client) Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error) {
 	return evaluate[ledgerapi.Patient](ctx, c, "patients:Get", patientID)
