@@ -51,7 +51,7 @@ test-deploy: ## the Kubernetes manifests (deploy/k8s): every overlay rendered wi
 
 test-integration: ## integration tests against the real network (started if needed, stopped again if it was not running), the peer-stall test alone, then the demo
 	@echo "== integration tests (real Fabric network)"
-	@$(NETWORK) with bash -c 'go test -count=1 -short -tags integration -timeout 20m $(INTEGRATION_PACKAGES) && \
+	@$(NETWORK) with bash -c 'HX_SCREENSHOTS=$(CURDIR)/.cache/screenshots go test -count=1 -short -tags integration -timeout 20m $(INTEGRATION_PACKAGES) && \
 	  echo "== a stalled peer (SIGSTOP), alone: it pauses the shared network" && \
 	  go test -count=1 -tags integration,disruptive -run TestStalledPeer ./services/consent/ && \
 	  echo "== the demo (make demo) against the same network, the services started for it" && \

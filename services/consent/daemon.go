@@ -14,6 +14,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	consentv1 "healthexchange/proto/consent/v1"
+	"healthexchange/services/consent/web"
 	"healthexchange/services/domain/policy"
 	"healthexchange/services/platform/daemon"
 	"healthexchange/services/platform/durable"
@@ -115,6 +116,14 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 			kick: make(chan struct{}, 1), log: log},
 	}
 	view.observe = observer{consent: svc.consentChanged, erased: svc.patientErased}
+	signInLimit, err := serving.NewLimiter(signInRate)
+	if err != nil {
+		return nil, err
+	}
+	signIn, err := newSignIn(p.Verifier(), p.Verifier().Audience(), lc, signInLimit, log)
+	if err != nil {
+		return nil, err
+	}
 	f := &follow.Follower{Src: lc, View: view, SnapshotPath: snapshot, Retry: cfg.Retry, SaveEvery: cfg.SaveViewEvery, Log: log}
 	return &daemon.Service{
 		Register: func(s grpc.ServiceRegistrar) {
@@ -137,7 +146,14 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 			Delegated: []string{consentv1.DecisionService_Authorize_FullMethodName, consentv1.DecisionService_BatchAuthorize_FullMethodName},
 			Delegates: Delegates,
 		},
-		Routes: map[string]http.Handler{"GET /v1/notifications/events": svc.eventStream()},
+		Routes: map[string]http.Handler{"GET /v1/notifications/events": svc.eventStream(),
+			// The patient's web app and its sign-in (signin.go, web/).
+			"GET /app":                http.RedirectHandler("/app/", http.StatusMovedPermanently),
+			"GET /app/":               web.Handler("/app/"),
+			"GET /app/api/vocabulary": vocabularyHandler(),
+			"POST /app/api/challenge": signIn.challengeHandler(),
+			"POST /app/api/session":   signIn.sessionHandler(),
+		},
 		Background: []func(context.Context){f.Run, svc.shipper.run, readiness(view, p.SetServing),
 			svc.announceExpiring(cfg.ExpiringNotice, cfg.ExpiringEvery)},
 		Close: func() error { return errors.Join(journal.Close(), refused.Close(), feed.Close()) },

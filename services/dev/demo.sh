@@ -473,3 +473,9 @@ printf '$ %s asks: read %s'"'"'s immunizations\n' "$dad" "$baby"
 post_as "$dad_token" /v1/authorize "$(jq -nc --arg p "$baby" '{action:"read", resource:{patientId:$p, category:"immunizations"}, purpose:"treatment"}')" |
   jq -r '.decision | "  " + (if .allow then "ALLOW" else "DENY" end) + ": " + (.reasons | join("; "))'
 as_person "$baby" "$baby_token" "$baby_key" key history
+
+say "25. The patient's web app: the same exchange in a browser, the key made and kept in the browser"
+echo "  open https://$http_addr/app/"
+echo "  (its certificate is from the development CA, $ca: trust it in the browser, or accept the warning)"
+echo "  to set up a device you need a one-time sign-in from the patients' identity provider, here:"
+echo "    $bin/hxtoken issue -sub YOUR_PATIENT_ID -role patient"

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"slices"
@@ -77,6 +78,45 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		jwt.WithStrictDecoding(),
 	)
 	return v, nil
+}
+
+// TrustIssuer trusts one more issuer, known by its Ed25519 public keys
+// rather than by files: a service's own sign-in, whose key it makes itself.
+// The name must not be one of the configured issuers'; iss says what it may
+// assert, as for a configured one. Call it before the service serves.
+func (v *Verifier) TrustIssuer(name string, iss Issuer, keys ...ed25519.PublicKey) error {
+	if len(keys) == 0 {
+		return fmt.Errorf("auth: issuer %q: no key", name)
+	}
+	iss.Keys = []string{"(in memory)"}
+	if err := iss.validate(name); err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, taken := v.scopes[name]; taken {
+		return fmt.Errorf("auth: issuer %q is configured already", name)
+	}
+	var k issuerKeys
+	for _, key := range keys {
+		if len(key) != ed25519.PublicKeySize {
+			return fmt.Errorf("auth: issuer %q: not an Ed25519 public key", name)
+		}
+		k.ed25519 = append(k.ed25519, key)
+	}
+	v.issuers[name], v.scopes[name] = k, iss
+	return nil
+}
+
+// Audience is the audience a token must name: this service's.
+func (v *Verifier) Audience() string { return v.audience }
+
+// issuer is what a trusted issuer may assert.
+func (v *Verifier) issuer(name string) (Issuer, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	iss, ok := v.scopes[name]
+	return iss, ok
 }
 
 // tokenClaims are the claims the exchange reads.
@@ -165,7 +205,7 @@ func (v *Verifier) Vouch(p Principal) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	iss, ok := v.scopes[p.Issuer]
+	iss, ok := v.issuer(p.Issuer)
 	if !ok {
 		return reject(ErrWrongIssuer, "issuer %s is not trusted", quote(p.Issuer))
 	}
@@ -182,7 +222,7 @@ func (v *Verifier) Vouch(p Principal) error {
 // speaks for the issuer's own organisation, in one of its roles, and lives
 // no longer than the maximum.
 func (v *Verifier) inScope(p Principal, claims *tokenClaims) error {
-	iss := v.scopes[p.Issuer]
+	iss, _ := v.issuer(p.Issuer)
 	if p.Org != iss.Org {
 		if iss.Org == "" {
 			return reject(ErrInvalidClaims, "issuer %s is the patients' provider: its tokens name no organisation, this one names %s", quote(p.Issuer), quote(p.Org))
