@@ -41,6 +41,7 @@ func TestAccessColumn(t *testing.T) {
 		{"consents:Check", pr, func(ctx ctxT) error { _, err := new(Consents).Check(ctx, "", "", "", "", "", "", ""); return err }},
 		{"devices:Register", pr, func(ctx ctxT) error { _, err := new(Devices).Register(ctx, "", ""); return err }},
 		{"devices:Revoke", pr, func(ctx ctxT) error { _, err := new(Devices).Revoke(ctx, "", ""); return err }},
+		{"devices:ListByPatient", pr, func(ctx ctxT) error { _, err := new(Devices).ListByPatient(ctx, ""); return err }},
 		{"devices:Get", pr, func(ctx ctxT) error { _, err := new(Devices).Get(ctx, ""); return err }},
 		{"notary:Notarize", pr, func(ctx ctxT) error { _, err := new(Notary).Notarize(ctx, "", "", "", "", 0, ""); return err }},
 		{"notary:Verify", pr, func(ctx ctxT) error { _, err := new(Notary).Verify(ctx, "", ""); return err }},

@@ -14,7 +14,7 @@ type Devices struct {
 }
 
 // GetEvaluateTransactions lists the read-only functions.
-func (*Devices) GetEvaluateTransactions() []string { return []string{"Get"} }
+func (*Devices) GetEvaluateTransactions() []string { return []string{"Get", "ListByPatient"} }
 
 // Register registers a device key to a patient. The payload is a
 // DeviceRegistration signed by the patient.
@@ -31,6 +31,9 @@ func (*Devices) Register(ctx contractapi.TransactionContextInterface, payload, s
 	}
 	now, err := txTime(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := putIndex(ctx, devicesByPatient, reg.PatientID, reg.DeviceID); err != nil {
 		return nil, err
 	}
 	return store(ctx, deviceType, reg.DeviceID, &ledgerapi.Device{
@@ -80,4 +83,17 @@ func (*Devices) Get(ctx contractapi.TransactionContextInterface, deviceID string
 		return nil, err
 	}
 	return load[ledgerapi.Device](ctx, deviceType, deviceID)
+}
+
+// ListByPatient returns the devices paired with a patient, active or
+// revoked, in id order (at most the first maxPageSize).
+func (*Devices) ListByPatient(ctx contractapi.TransactionContextInterface, patientID string) ([]ledgerapi.Device, error) {
+	if _, err := authorize(ctx, members); err != nil {
+		return nil, err
+	}
+	if err := ledgerapi.ValidateID("patientId", patientID); err != nil {
+		return nil, err
+	}
+	items, _, err := pageOf(ctx, devicesByPatient, []string{patientID}, maxPageSize, "", loader[ledgerapi.Device](ctx, deviceType))
+	return items, err
 }

@@ -124,3 +124,31 @@ func TestDevicesGet(t *testing.T) {
 		})
 	}
 }
+
+// A patient's devices, active and revoked, and nobody else's.
+func TestDevicesListByPatient(t *testing.T) {
+	f := newFixture()
+	alice, bob := newPatient("alice"), newPatient("bob")
+	f.register(t, alice, bob)
+	for _, d := range []string{"watch-2", "watch-1"} {
+		if _, err := f.registerDevice(t, alice, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.registerDevice(t, bob, "bobs-ring"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.revokeDevice(t, alice, "watch-2"); err != nil {
+		t.Fatal(err)
+	}
+	list, err := run(f, stmarys, func(ctx ctxT) ([]ledgerapi.Device, error) { return new(Devices).ListByPatient(ctx, "alice") })
+	if err != nil || len(list) != 2 || list[0].DeviceID != "watch-1" || list[1].DeviceID != "watch-2" ||
+		list[0].Status != ledgerapi.StatusActive || list[1].Status != ledgerapi.StatusRevoked {
+		t.Fatalf("%+v %v", list, err)
+	}
+	if list, err := run(f, stmarys, func(ctx ctxT) ([]ledgerapi.Device, error) { return new(Devices).ListByPatient(ctx, "carol") }); err != nil || len(list) != 0 {
+		t.Fatalf("a patient without devices: %+v %v", list, err)
+	}
+	_, err = run(f, stmarys, func(ctx ctxT) ([]ledgerapi.Device, error) { return new(Devices).ListByPatient(ctx, "../x") })
+	wantErr(t, err, ledgerapi.ErrInvalid)
+}

@@ -34,6 +34,7 @@ const (
 	consentsByGrantee = "consent~grantee" // grantee kind, grantee id, consentId
 	eventsByPatient   = "event~patient"   // patientId, time (see timeAttr), eventId
 
+	devicesByPatient      = "device~patient"      // patientId, deviceId
 	delegationsByPatient  = "delegation~patient"  // patientId, delegationId
 	delegationsByDelegate = "delegation~delegate" // delegateId, delegationId
 )

@@ -125,6 +125,16 @@ func (a *patientAPI) RevokeDevice(ctx context.Context, req *consentv1.RevokeDevi
 	})
 }
 
+func (a *patientAPI) ListDevices(ctx context.Context, _ *consentv1.ListDevicesRequest) (*consentv1.ListDevicesResponse, error) {
+	return serve(ctx, a, func(p auth.Principal) (*consentv1.ListDevicesResponse, error) {
+		if err := requireRole(p, auth.RolePatient); err != nil {
+			return nil, err
+		}
+		devices, err := a.ledger.DevicesByPatient(ctx, p.Subject)
+		return &consentv1.ListDevicesResponse{Devices: convertAll(devices, deviceToProto)}, err
+	})
+}
+
 func (a *patientAPI) ListConsents(ctx context.Context, req *consentv1.ListConsentsRequest) (*consentv1.ListConsentsResponse, error) {
 	return serve(ctx, a, func(p auth.Principal) (*consentv1.ListConsentsResponse, error) {
 		items, next, err := a.consents(ctx, p, req.GetPageSize(), req.GetPageToken())

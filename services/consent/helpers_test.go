@@ -280,6 +280,7 @@ type fakeLedger struct {
 	revoke   func(s ledger.Signed) (ledgerapi.Consent, error)
 	pair     func(s ledger.Signed) (ledgerapi.Device, error)
 	unpair   func(s ledger.Signed) (ledgerapi.Device, error)
+	devices  func(patientID string) ([]ledgerapi.Device, error)
 	consents func(patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
 	events   func(patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error)
 	// keyChange answers RotateKey, RequestRecovery, CancelRecovery and
@@ -448,6 +449,14 @@ func (f *fakeLedger) RegisterDevice(_ context.Context, s ledger.Signed) (ledgera
 		return ledgerapi.Device{}, errUnexpected
 	}
 	return f.pair(s)
+}
+
+func (f *fakeLedger) DevicesByPatient(_ context.Context, patientID string) ([]ledgerapi.Device, error) {
+	f.record("DevicesByPatient", nil)
+	if f.devices == nil {
+		return nil, errUnexpected
+	}
+	return f.devices(patientID)
 }
 
 func (f *fakeLedger) RevokeDevice(_ context.Context, s ledger.Signed) (ledgerapi.Device, error) {

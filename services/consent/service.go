@@ -33,6 +33,7 @@ type ledgerAPI interface {
 	DelegationsByPatient(ctx context.Context, patientID string) ([]ledgerapi.Delegation, error)
 	DelegationsByDelegate(ctx context.Context, delegateID string) ([]ledgerapi.Delegation, error)
 	RegisterDevice(ctx context.Context, s ledger.Signed) (ledgerapi.Device, error)
+	DevicesByPatient(ctx context.Context, patientID string) ([]ledgerapi.Device, error)
 	RevokeDevice(ctx context.Context, s ledger.Signed) (ledgerapi.Device, error)
 	ConsentsByPatient(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.ConsentPage, error)
 	AccessEvents(ctx context.Context, patientID string, pageSize int, bookmark string) (ledgerapi.AccessEventPage, error)

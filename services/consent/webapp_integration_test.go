@@ -4,8 +4,11 @@ package consent_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -16,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -38,11 +42,11 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// browser is a headless Chromium of its own (profile in a temporary
+// newBrowser is a headless Chromium of its own (profile in a temporary
 // folder: its own IndexedDB), closed when the test ends. The service's
 // certificate is from the development CA, which this browser does not
 // know: certificate errors are ignored, for this loopback test only.
-func browser(t *testing.T) context.Context {
+func newBrowser(t *testing.T) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium(t)),
@@ -53,7 +57,7 @@ func browser(t *testing.T) context.Context {
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	ctx, cancelTime := context.WithTimeout(ctx, 4*time.Minute)
+	ctx, cancelTime := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(func() { cancelTime(); cancel(); cancelAlloc() })
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting chromium: %v", err)
@@ -82,10 +86,11 @@ func shots(t *testing.T) string {
 func TestPatientWebAppIntegration(t *testing.T) {
 	c := itest.NewConsentd(t, consentdBin)
 	ctx := itest.Context(t)
-	b := browser(t)
+	b := newBrowser(t)
 	dir := shots(t)
 	base := "https://" + c.HTTPAddr + "/app/"
 	patientID, dr := itest.Unique("pat"), itest.Unique("dr")
+	const passphrase = "correct horse battery staple"
 	run := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(b, steps...); err != nil {
@@ -128,6 +133,13 @@ func TestPatientWebAppIntegration(t *testing.T) {
 			return fmt.Errorf("%s shows %q, not %q (error shown: %q)", sel, got, want, errText)
 		})
 	}
+	// clear empties an input (chromedp.Clear leaves these as they were).
+	clear := func(id string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.getElementById(%q).value = "", true)`, id))(ctx, tg)
+			return err
+		})
+	}
 	// until waits until a JavaScript predicate holds.
 	until := func(predicate string) chromedp.Action[chromedp.Void] {
 		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
@@ -147,10 +159,40 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		return d.GetAllow()
 	}
 
+	pool := x509.NewCertPool()
+	if ca, err := os.ReadFile(itest.Env(t).ServicesTLS.CA); err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("CA: %v", err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	// ask has the doctor ask the patient for categories, through the gateway.
+	ask := func(categories ...string) {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"patientId": patientID, "categories": categories, "purposes": []string{"treatment"}, "reason": "follow-up of your visit"})
+		req, _ := http.NewRequest("POST", "https://"+c.HTTPAddr+"/v1/access-requests", strings.NewReader(string(body)))
+		req.Header.Set("Authorization", "Bearer "+itest.Token(t, dr, auth.RoleClinician, "StMarysMSP"))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("the doctor's request: %v %v", resp, err)
+		}
+		resp.Body.Close()
+	}
+	decideOn := func(category string) bool {
+		t.Helper()
+		d, err := itest.Authorize(ctx, t, c.Decisions(t), itest.Token(t, dr, auth.RoleClinician, "StMarysMSP"), read(patientID, category, "treatment"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.GetAllow()
+	}
+
 	run("the page loads, with its policy", chromedp.Navigate(base), chromedp.WaitVisible("#setup-form"), shot("1-welcome"))
 	t.Run("the key is made and registered in the page", func(t *testing.T) {
-		run("set up", chromedp.SendKeys("#setup-id", patientID), chromedp.SendKeys("#setup-token", itest.Token(t, patientID, auth.RolePatient, "")),
-			chromedp.Click(`#setup-form button[type="submit"]`), chromedp.WaitVisible("#page-consents"), text("#status", "registered"), text("#who", patientID))
+		run("set up, with a backup for a second device", chromedp.SendKeys("#setup-id", patientID),
+			chromedp.SendKeys("#setup-token", itest.Token(t, patientID, auth.RolePatient, "")),
+			chromedp.Click("#setup-backup"), chromedp.SendKeys("#setup-passphrase", passphrase),
+			chromedp.Click(`#setup-form button[type="submit"]`), chromedp.WaitVisible("#page-consents"), text("#status", "registered"), text("#who", patientID),
+			chromedp.WaitVisible("#backup-ready"))
 		extractable := eval(`new Promise((ok, fail) => { const r = indexedDB.open("healthexchange"); r.onsuccess = () => {
 			const g = r.result.transaction("keys").objectStore("keys").get(`+fmt.Sprintf("%q", patientID)+`); g.onsuccess = () => ok(g.result.privateKey.extractable); g.onerror = fail; }; })`,
 			chromedp.EvalAwaitPromise)
@@ -162,6 +204,59 @@ func TestPatientWebAppIntegration(t *testing.T) {
 			t.Fatalf("something token-like in the page's storage: %s", stored)
 		}
 	})
+	t.Run("the backup sets up a second device, which signs in with the same key", func(t *testing.T) {
+		downloads := t.TempDir()
+		if _, err := chromedp.CallBrowser(b, browser.SetDownloadBehavior,
+			browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
+			t.Fatal(err)
+		}
+		run("save the backup", chromedp.Click("#backup-link"))
+		file := filepath.Join(downloads, "healthexchange-key-"+patientID+".json")
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if data, err := os.ReadFile(file); err == nil && strings.Contains(string(data), "healthexchange-key-backup/v1") {
+				if strings.Contains(string(data), "PRIVATE") || strings.Contains(string(data), `"d":`) {
+					t.Fatal("the backup holds the key in the clear")
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the backup was not saved")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		second := newBrowser(t)
+		run2 := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+			t.Helper()
+			if err := chromedp.Do(second, steps...); err != nil {
+				t.Fatalf("second device: %s: %v", what, err)
+			}
+		}
+		run2("a wrong passphrase", chromedp.Navigate(base), chromedp.WaitVisible("#restore-form"),
+			chromedp.SetUploadFiles("#restore-file", []string{file}), chromedp.SendKeys("#restore-passphrase", "not the passphrase"),
+			chromedp.Click(`#restore-form button[type="submit"]`), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+				deadline := time.Now().Add(30 * time.Second)
+				for time.Now().Before(deadline) {
+					if v, _ := chromedp.Evaluate[string](`document.getElementById("error").textContent`)(ctx, tg); strings.Contains(v, "cannot be opened") {
+						return nil
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+				return fmt.Errorf("no error shown for a wrong passphrase")
+			}))
+		run2("the right one", clear("restore-passphrase"), chromedp.SendKeys("#restore-passphrase", passphrase),
+			chromedp.Click(`#restore-form button[type="submit"]`), text("#who", patientID), chromedp.WaitVisible("#page-consents"))
+		who, err := chromedp.Run(second, chromedp.Evaluate[string](`document.getElementById("who").textContent`))
+		if err != nil || !strings.Contains(who, patientID) {
+			t.Fatalf("the second device shows %q (%v)", who, err)
+		}
+		extractable, err := chromedp.Run(second, chromedp.Evaluate[any](`new Promise((ok, fail) => { const r = indexedDB.open("healthexchange"); r.onsuccess = () => {
+			const g = r.result.transaction("keys").objectStore("keys").get(`+fmt.Sprintf("%q", patientID)+`); g.onsuccess = () => ok(g.result.privateKey.extractable); g.onerror = fail; }; })`,
+			chromedp.EvalAwaitPromise))
+		if err != nil || extractable != false {
+			t.Fatalf("the second device's key: extractable = %v (%v)", extractable, err)
+		}
+	})
 	t.Run("an incomplete form is explained in words", func(t *testing.T) {
 		run("grant without a category", chromedp.SendKeys("#grant-user", dr), chromedp.Click(`#grant-form button[type="submit"]`),
 			text("#error", "choose at least one kind of record"))
@@ -170,8 +265,8 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		if decide() {
 			t.Fatal("allowed before any consent")
 		}
-		run("grant", chromedp.SetValue("#grant-org", "StMarysMSP"), chromedp.Click(`input[name="category"][value="labs"]`),
-			chromedp.Click(`input[name="purpose"][value="treatment"]`), chromedp.Click(`#grant-form button[type="submit"]`),
+		run("grant", chromedp.SetValue("#grant-org", "StMarysMSP"), chromedp.Click(`#grant-categories input[value="labs"]`),
+			chromedp.Click(`#grant-purposes input[value="treatment"]`), chromedp.Click(`#grant-form button[type="submit"]`),
 			text("#consent-list", dr), text("#consent-list", "Lab results"), shot("2-consents"))
 		if !decide() {
 			t.Fatal("the doctor is refused under the consent given in the page")
@@ -196,13 +291,77 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		run("filter: everything", chromedp.Click(`input[name="log-filter"][value="all"]`),
 			until(`document.querySelectorAll("#log-list tr.allowed").length > 0`))
 	})
-	t.Run("the patient takes it back in the page; the doctor is refused", func(t *testing.T) {
-		run("revoke", chromedp.Click("#nav-consents"), chromedp.WaitVisible("#page-consents"), text("#consent-list", dr),
-			chromedp.Click("button.revoke"), chromedp.WaitVisible("#confirm"), text("#confirm-text", dr), shot("4-confirm"),
-			chromedp.Click("#confirm-yes"), text("#status", "no longer has access"), text("#consent-list", "Nobody has access"))
-		if decide() {
-			t.Fatal("the doctor is allowed after the revocation in the page")
+	t.Run("the doctor asks for more; the patient allows one request for 7 days and refuses another", func(t *testing.T) {
+		if decideOn("imaging") {
+			t.Fatal("imaging allowed before any request")
 		}
+		ask("imaging")
+		run("allow", chromedp.Click("#nav-requests"), chromedp.WaitVisible("#page-requests"), chromedp.Click("#requests-refresh"),
+			text("#request-list", "Scans and X-rays"), text("#request-list", "follow-up of your visit"), shot("6-requests"),
+			chromedp.Click("button.approve"), text("#status", "Allowed"), text("#request-list", "Nobody is waiting"))
+		if !decideOn("imaging") {
+			t.Fatal("the doctor is refused imaging after the page allowed the request")
+		}
+		ask("notes")
+		run("refuse", chromedp.Click("#requests-refresh"), text("#request-list", "Clinical notes"), chromedp.Click("button.deny"),
+			text("#status", "Refused"), text("#request-list", "Nobody is waiting"))
+		if decideOn("notes") {
+			t.Fatal("the doctor may read notes after the page refused the request")
+		}
+	})
+	t.Run("the patient pairs a wearable by pasting its key, and unpairs it", func(t *testing.T) {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		watch := itest.Unique("watch")
+		run("a key that is not one", chromedp.Click("#nav-devices"), chromedp.WaitVisible("#pair-form"), text("#device-list", "No wearable"),
+			chromedp.SendKeys("#pair-id", watch), chromedp.SendKeys("#pair-key", "not-a-key"), chromedp.Click(`#pair-form button[type="submit"]`),
+			text("#error", "paste the wearable's public key exactly"))
+		run("pair", clear("pair-key"), chromedp.SendKeys("#pair-key", base64.StdEncoding.EncodeToString(pub)), chromedp.Click(`#pair-form button[type="submit"]`),
+			text("#status", "Paired"), until(fmt.Sprintf(`document.querySelector('li[data-device=%q][data-status="active"]') !== null`, watch)), shot("8-devices"))
+		l := itest.Ledger(t, c.EnvPath, "providers")
+		if d, err := l.Device(ctx, watch); err != nil || d.PatientID != patientID || d.PublicKey != base64.StdEncoding.EncodeToString(pub) || d.Status != "active" {
+			t.Fatalf("on the ledger: %+v %v", d, err)
+		}
+		run("unpair", chromedp.Click("button.unpair"), chromedp.WaitVisible("#confirm"), text("#confirm-text", watch), chromedp.Click("#confirm-yes"),
+			text("#status", "Unpaired"), until(fmt.Sprintf(`document.querySelector('li[data-device=%q][data-status="revoked"]') !== null`, watch)))
+		if d, err := l.Device(ctx, watch); err != nil || d.Status != "revoked" {
+			t.Fatalf("on the ledger after unpairing: %+v %v", d, err)
+		}
+	})
+	t.Run("the patient joins a study and withdraws", func(t *testing.T) {
+		study := itest.Unique("study")
+		run("join", chromedp.Click("#nav-research"), chromedp.WaitVisible("#join-form"), text("#study-list", "no study"),
+			chromedp.SendKeys("#join-study", study), chromedp.Click(`#join-categories input[value="vitals"]`), chromedp.Click(`#join-form button[type="submit"]`),
+			text("#status", "You take part"), until(fmt.Sprintf(`document.querySelector('li[data-study=%q][data-status="active"]') !== null`, study)),
+			text("#study-list", "Vital signs"), shot("9-research"))
+		run("withdraw", chromedp.Click("button.withdraw"), chromedp.WaitVisible("#confirm"), text("#confirm-text", study), chromedp.Click("#confirm-yes"),
+			until(fmt.Sprintf(`document.querySelector('li[data-study=%q][data-status="revoked"]') !== null`, study)), text("#study-list", "You withdrew"))
+	})
+	t.Run("the patient takes it back in the page; the doctor is refused", func(t *testing.T) {
+		run("open", chromedp.Click("#nav-consents"), chromedp.WaitVisible("#page-consents"), text("#consent-list", "Lab results"))
+		// The labs consent's card (the imaging one, from the request, stays).
+		labs := eval(`[...document.querySelectorAll("#consent-list li.card")].find((li) => li.textContent.includes("Lab results")).dataset.consent`).(string)
+		card := fmt.Sprintf(`li[data-consent=%q]`, labs)
+		run("revoke", chromedp.Click(card+" button.revoke"), chromedp.WaitVisible("#confirm"), text("#confirm-text", dr), shot("4-confirm"),
+			chromedp.Click("#confirm-yes"), text("#status", "no longer has access"),
+			until(fmt.Sprintf(`document.querySelector('%s') === null`, card)))
+		if decide() {
+			t.Fatal("the doctor is allowed labs after the revocation in the page")
+		}
+		if !decideOn("imaging") {
+			t.Fatal("the other consent went with it")
+		}
+	})
+	t.Run("notifications, and a new one live while the page is open", func(t *testing.T) {
+		run("open", chromedp.Click("#nav-notifications"), chromedp.WaitVisible("#page-notifications"),
+			until(`document.querySelectorAll('#notification-list li[data-kind="access"]').length > 0`),
+			text("#notification-list", "You gave access"))
+		before := eval(`document.querySelectorAll("#notification-list li").length`).(float64)
+		decideOn("labs") // refused now: the patient is told at once
+		run("the new one appears", until(fmt.Sprintf(`document.querySelectorAll("#notification-list li").length > %d`, int(before))),
+			text("#notification-list li:first-child", "was refused"), shot("7-notifications"))
 	})
 	t.Run("sign out, and sign in again with the keyboard only", func(t *testing.T) {
 		run("sign out", chromedp.Click("#sign-out"), chromedp.WaitVisible("#signin-known"), text("#known-id", patientID))
@@ -214,7 +373,7 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		if active != "sign-in" {
 			t.Fatal("the sign-in button cannot be reached with the Tab key")
 		}
-		run("enter", chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible("#page-consents"), text("#status", "Signed in"))
+		run("enter", chromedp.KeyEvent(kb.Enter), text("#status", "Signed in"), text("#who", patientID)) // back on the page it was on
 		for i := 0; i < 60 && active != "nav-access-log"; i++ {
 			run("tab", chromedp.KeyEvent(kb.Tab))
 			active = eval(`document.activeElement.id`).(string)
@@ -228,12 +387,6 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		}
 	})
 	t.Run("the page is served with a strict policy", func(t *testing.T) {
-		pool := x509.NewCertPool()
-		ca, err := os.ReadFile(itest.Env(t).ServicesTLS.CA)
-		if err != nil || !pool.AppendCertsFromPEM(ca) {
-			t.Fatalf("CA: %v", err)
-		}
-		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
 		resp, err := hc.Get(base)
 		if err != nil {
 			t.Fatal(err)

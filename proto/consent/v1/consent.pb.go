@@ -4333,6 +4333,89 @@ func (x *ClaimKeyResponse) GetPatient() *Patient {
 	return nil
 }
 
+// ListDevicesRequest asks for the caller's devices.
+type ListDevicesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesRequest) Reset() {
+	*x = ListDevicesRequest{}
+	mi := &file_consent_v1_consent_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesRequest) ProtoMessage() {}
+
+func (x *ListDevicesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesRequest.ProtoReflect.Descriptor instead.
+func (*ListDevicesRequest) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{68}
+}
+
+// ListDevicesResponse is the caller's devices, in id order.
+type ListDevicesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The devices, active and revoked.
+	Devices       []*Device `protobuf:"bytes,1,rep,name=devices,proto3" json:"devices,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDevicesResponse) Reset() {
+	*x = ListDevicesResponse{}
+	mi := &file_consent_v1_consent_proto_msgTypes[69]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDevicesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDevicesResponse) ProtoMessage() {}
+
+func (x *ListDevicesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_consent_v1_consent_proto_msgTypes[69]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDevicesResponse.ProtoReflect.Descriptor instead.
+func (*ListDevicesResponse) Descriptor() ([]byte, []int) {
+	return file_consent_v1_consent_proto_rawDescGZIP(), []int{69}
+}
+
+func (x *ListDevicesResponse) GetDevices() []*Device {
+	if x != nil {
+		return x.Devices
+	}
+	return nil
+}
+
 var File_consent_v1_consent_proto protoreflect.FileDescriptor
 
 const file_consent_v1_consent_proto_rawDesc = "" +
@@ -4677,7 +4760,10 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x0fClaimKeyRequest\x12/\n" +
 	"\x05claim\x18\x01 \x01(\v2\x19.consent.v1.SignedPayloadR\x05claim\"A\n" +
 	"\x10ClaimKeyResponse\x12-\n" +
-	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient2\xd5\x11\n" +
+	"\apatient\x18\x01 \x01(\v2\x13.consent.v1.PatientR\apatient\"\x14\n" +
+	"\x12ListDevicesRequest\"C\n" +
+	"\x13ListDevicesResponse\x12,\n" +
+	"\adevices\x18\x01 \x03(\v2\x12.consent.v1.DeviceR\adevices2\xa5\x12\n" +
 	"\x0eConsentService\x12Z\n" +
 	"\x0fRegisterPatient\x12\".consent.v1.RegisterPatientRequest\x1a#.consent.v1.RegisterPatientResponse\x12Q\n" +
 	"\fGrantConsent\x12\x1f.consent.v1.GrantConsentRequest\x1a .consent.v1.GrantConsentResponse\x12T\n" +
@@ -4690,7 +4776,8 @@ const file_consent_v1_consent_proto_rawDesc = "" +
 	"\x11DenyAccessRequest\x12$.consent.v1.DenyAccessRequestRequest\x1a%.consent.v1.DenyAccessRequestResponse\x12K\n" +
 	"\n" +
 	"PairDevice\x12\x1d.consent.v1.PairDeviceRequest\x1a\x1e.consent.v1.PairDeviceResponse\x12Q\n" +
-	"\fRevokeDevice\x12\x1f.consent.v1.RevokeDeviceRequest\x1a .consent.v1.RevokeDeviceResponse\x12K\n" +
+	"\fRevokeDevice\x12\x1f.consent.v1.RevokeDeviceRequest\x1a .consent.v1.RevokeDeviceResponse\x12N\n" +
+	"\vListDevices\x12\x1e.consent.v1.ListDevicesRequest\x1a\x1f.consent.v1.ListDevicesResponse\x12K\n" +
 	"\n" +
 	"GetPatient\x12\x1d.consent.v1.GetPatientRequest\x1a\x1e.consent.v1.GetPatientResponse\x12`\n" +
 	"\x11GetPatientHistory\x12$.consent.v1.GetPatientHistoryRequest\x1a%.consent.v1.GetPatientHistoryResponse\x12H\n" +
@@ -4722,7 +4809,7 @@ func file_consent_v1_consent_proto_rawDescGZIP() []byte {
 	return file_consent_v1_consent_proto_rawDescData
 }
 
-var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
+var file_consent_v1_consent_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_consent_v1_consent_proto_goTypes = []any{
 	(*SignedPayload)(nil),                // 0: consent.v1.SignedPayload
 	(*Grantee)(nil),                      // 1: consent.v1.Grantee
@@ -4792,6 +4879,8 @@ var file_consent_v1_consent_proto_goTypes = []any{
 	(*RegisterMinorResponse)(nil),        // 65: consent.v1.RegisterMinorResponse
 	(*ClaimKeyRequest)(nil),              // 66: consent.v1.ClaimKeyRequest
 	(*ClaimKeyResponse)(nil),             // 67: consent.v1.ClaimKeyResponse
+	(*ListDevicesRequest)(nil),           // 68: consent.v1.ListDevicesRequest
+	(*ListDevicesResponse)(nil),          // 69: consent.v1.ListDevicesResponse
 }
 var file_consent_v1_consent_proto_depIdxs = []int32{
 	1,  // 0: consent.v1.Consent.grantee:type_name -> consent.v1.Grantee
@@ -4844,65 +4933,68 @@ var file_consent_v1_consent_proto_depIdxs = []int32{
 	55, // 47: consent.v1.RegisterMinorResponse.delegation:type_name -> consent.v1.Delegation
 	0,  // 48: consent.v1.ClaimKeyRequest.claim:type_name -> consent.v1.SignedPayload
 	4,  // 49: consent.v1.ClaimKeyResponse.patient:type_name -> consent.v1.Patient
-	24, // 50: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
-	26, // 51: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
-	28, // 52: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
-	30, // 53: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
-	32, // 54: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
-	35, // 55: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
-	37, // 56: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
-	39, // 57: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
-	41, // 58: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
-	44, // 59: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
-	46, // 60: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
-	7,  // 61: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
-	9,  // 62: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
-	11, // 63: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
-	13, // 64: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
-	15, // 65: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
-	17, // 66: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
-	20, // 67: consent.v1.ConsentService.ListNotifications:input_type -> consent.v1.ListNotificationsRequest
-	22, // 68: consent.v1.ConsentService.WatchNotifications:input_type -> consent.v1.WatchNotificationsRequest
-	56, // 69: consent.v1.ConsentService.GrantDelegation:input_type -> consent.v1.GrantDelegationRequest
-	58, // 70: consent.v1.ConsentService.RevokeDelegation:input_type -> consent.v1.RevokeDelegationRequest
-	60, // 71: consent.v1.ConsentService.ListDelegations:input_type -> consent.v1.ListDelegationsRequest
-	62, // 72: consent.v1.ConsentService.GetDelegation:input_type -> consent.v1.GetDelegationRequest
-	64, // 73: consent.v1.ConsentService.RegisterMinor:input_type -> consent.v1.RegisterMinorRequest
-	66, // 74: consent.v1.ConsentService.ClaimKey:input_type -> consent.v1.ClaimKeyRequest
-	49, // 75: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
-	53, // 76: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
-	25, // 77: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
-	27, // 78: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
-	29, // 79: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
-	31, // 80: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
-	33, // 81: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
-	36, // 82: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
-	38, // 83: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
-	40, // 84: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
-	42, // 85: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
-	45, // 86: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
-	47, // 87: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
-	8,  // 88: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
-	10, // 89: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
-	12, // 90: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
-	14, // 91: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
-	16, // 92: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
-	18, // 93: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
-	21, // 94: consent.v1.ConsentService.ListNotifications:output_type -> consent.v1.ListNotificationsResponse
-	23, // 95: consent.v1.ConsentService.WatchNotifications:output_type -> consent.v1.WatchNotificationsResponse
-	57, // 96: consent.v1.ConsentService.GrantDelegation:output_type -> consent.v1.GrantDelegationResponse
-	59, // 97: consent.v1.ConsentService.RevokeDelegation:output_type -> consent.v1.RevokeDelegationResponse
-	61, // 98: consent.v1.ConsentService.ListDelegations:output_type -> consent.v1.ListDelegationsResponse
-	63, // 99: consent.v1.ConsentService.GetDelegation:output_type -> consent.v1.GetDelegationResponse
-	65, // 100: consent.v1.ConsentService.RegisterMinor:output_type -> consent.v1.RegisterMinorResponse
-	67, // 101: consent.v1.ConsentService.ClaimKey:output_type -> consent.v1.ClaimKeyResponse
-	52, // 102: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
-	54, // 103: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
-	77, // [77:104] is the sub-list for method output_type
-	50, // [50:77] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	43, // 50: consent.v1.ListDevicesResponse.devices:type_name -> consent.v1.Device
+	24, // 51: consent.v1.ConsentService.RegisterPatient:input_type -> consent.v1.RegisterPatientRequest
+	26, // 52: consent.v1.ConsentService.GrantConsent:input_type -> consent.v1.GrantConsentRequest
+	28, // 53: consent.v1.ConsentService.RevokeConsent:input_type -> consent.v1.RevokeConsentRequest
+	30, // 54: consent.v1.ConsentService.ListConsents:input_type -> consent.v1.ListConsentsRequest
+	32, // 55: consent.v1.ConsentService.GetAccessLog:input_type -> consent.v1.GetAccessLogRequest
+	35, // 56: consent.v1.ConsentService.CreateAccessRequest:input_type -> consent.v1.CreateAccessRequestRequest
+	37, // 57: consent.v1.ConsentService.ListAccessRequests:input_type -> consent.v1.ListAccessRequestsRequest
+	39, // 58: consent.v1.ConsentService.ApproveAccessRequest:input_type -> consent.v1.ApproveAccessRequestRequest
+	41, // 59: consent.v1.ConsentService.DenyAccessRequest:input_type -> consent.v1.DenyAccessRequestRequest
+	44, // 60: consent.v1.ConsentService.PairDevice:input_type -> consent.v1.PairDeviceRequest
+	46, // 61: consent.v1.ConsentService.RevokeDevice:input_type -> consent.v1.RevokeDeviceRequest
+	68, // 62: consent.v1.ConsentService.ListDevices:input_type -> consent.v1.ListDevicesRequest
+	7,  // 63: consent.v1.ConsentService.GetPatient:input_type -> consent.v1.GetPatientRequest
+	9,  // 64: consent.v1.ConsentService.GetPatientHistory:input_type -> consent.v1.GetPatientHistoryRequest
+	11, // 65: consent.v1.ConsentService.RotateKey:input_type -> consent.v1.RotateKeyRequest
+	13, // 66: consent.v1.ConsentService.RequestRecovery:input_type -> consent.v1.RequestRecoveryRequest
+	15, // 67: consent.v1.ConsentService.CancelRecovery:input_type -> consent.v1.CancelRecoveryRequest
+	17, // 68: consent.v1.ConsentService.CompleteRecovery:input_type -> consent.v1.CompleteRecoveryRequest
+	20, // 69: consent.v1.ConsentService.ListNotifications:input_type -> consent.v1.ListNotificationsRequest
+	22, // 70: consent.v1.ConsentService.WatchNotifications:input_type -> consent.v1.WatchNotificationsRequest
+	56, // 71: consent.v1.ConsentService.GrantDelegation:input_type -> consent.v1.GrantDelegationRequest
+	58, // 72: consent.v1.ConsentService.RevokeDelegation:input_type -> consent.v1.RevokeDelegationRequest
+	60, // 73: consent.v1.ConsentService.ListDelegations:input_type -> consent.v1.ListDelegationsRequest
+	62, // 74: consent.v1.ConsentService.GetDelegation:input_type -> consent.v1.GetDelegationRequest
+	64, // 75: consent.v1.ConsentService.RegisterMinor:input_type -> consent.v1.RegisterMinorRequest
+	66, // 76: consent.v1.ConsentService.ClaimKey:input_type -> consent.v1.ClaimKeyRequest
+	49, // 77: consent.v1.DecisionService.Authorize:input_type -> consent.v1.AuthorizeRequest
+	53, // 78: consent.v1.DecisionService.BatchAuthorize:input_type -> consent.v1.BatchAuthorizeRequest
+	25, // 79: consent.v1.ConsentService.RegisterPatient:output_type -> consent.v1.RegisterPatientResponse
+	27, // 80: consent.v1.ConsentService.GrantConsent:output_type -> consent.v1.GrantConsentResponse
+	29, // 81: consent.v1.ConsentService.RevokeConsent:output_type -> consent.v1.RevokeConsentResponse
+	31, // 82: consent.v1.ConsentService.ListConsents:output_type -> consent.v1.ListConsentsResponse
+	33, // 83: consent.v1.ConsentService.GetAccessLog:output_type -> consent.v1.GetAccessLogResponse
+	36, // 84: consent.v1.ConsentService.CreateAccessRequest:output_type -> consent.v1.CreateAccessRequestResponse
+	38, // 85: consent.v1.ConsentService.ListAccessRequests:output_type -> consent.v1.ListAccessRequestsResponse
+	40, // 86: consent.v1.ConsentService.ApproveAccessRequest:output_type -> consent.v1.ApproveAccessRequestResponse
+	42, // 87: consent.v1.ConsentService.DenyAccessRequest:output_type -> consent.v1.DenyAccessRequestResponse
+	45, // 88: consent.v1.ConsentService.PairDevice:output_type -> consent.v1.PairDeviceResponse
+	47, // 89: consent.v1.ConsentService.RevokeDevice:output_type -> consent.v1.RevokeDeviceResponse
+	69, // 90: consent.v1.ConsentService.ListDevices:output_type -> consent.v1.ListDevicesResponse
+	8,  // 91: consent.v1.ConsentService.GetPatient:output_type -> consent.v1.GetPatientResponse
+	10, // 92: consent.v1.ConsentService.GetPatientHistory:output_type -> consent.v1.GetPatientHistoryResponse
+	12, // 93: consent.v1.ConsentService.RotateKey:output_type -> consent.v1.RotateKeyResponse
+	14, // 94: consent.v1.ConsentService.RequestRecovery:output_type -> consent.v1.RequestRecoveryResponse
+	16, // 95: consent.v1.ConsentService.CancelRecovery:output_type -> consent.v1.CancelRecoveryResponse
+	18, // 96: consent.v1.ConsentService.CompleteRecovery:output_type -> consent.v1.CompleteRecoveryResponse
+	21, // 97: consent.v1.ConsentService.ListNotifications:output_type -> consent.v1.ListNotificationsResponse
+	23, // 98: consent.v1.ConsentService.WatchNotifications:output_type -> consent.v1.WatchNotificationsResponse
+	57, // 99: consent.v1.ConsentService.GrantDelegation:output_type -> consent.v1.GrantDelegationResponse
+	59, // 100: consent.v1.ConsentService.RevokeDelegation:output_type -> consent.v1.RevokeDelegationResponse
+	61, // 101: consent.v1.ConsentService.ListDelegations:output_type -> consent.v1.ListDelegationsResponse
+	63, // 102: consent.v1.ConsentService.GetDelegation:output_type -> consent.v1.GetDelegationResponse
+	65, // 103: consent.v1.ConsentService.RegisterMinor:output_type -> consent.v1.RegisterMinorResponse
+	67, // 104: consent.v1.ConsentService.ClaimKey:output_type -> consent.v1.ClaimKeyResponse
+	52, // 105: consent.v1.DecisionService.Authorize:output_type -> consent.v1.AuthorizeResponse
+	54, // 106: consent.v1.DecisionService.BatchAuthorize:output_type -> consent.v1.BatchAuthorizeResponse
+	79, // [79:107] is the sub-list for method output_type
+	51, // [51:79] is the sub-list for method input_type
+	51, // [51:51] is the sub-list for extension type_name
+	51, // [51:51] is the sub-list for extension extendee
+	0,  // [0:51] is the sub-list for field type_name
 }
 
 func init() { file_consent_v1_consent_proto_init() }
@@ -4916,7 +5008,7 @@ func file_consent_v1_consent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_consent_v1_consent_proto_rawDesc), len(file_consent_v1_consent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   68,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

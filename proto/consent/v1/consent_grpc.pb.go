@@ -30,6 +30,7 @@ const (
 	ConsentService_DenyAccessRequest_FullMethodName    = "/consent.v1.ConsentService/DenyAccessRequest"
 	ConsentService_PairDevice_FullMethodName           = "/consent.v1.ConsentService/PairDevice"
 	ConsentService_RevokeDevice_FullMethodName         = "/consent.v1.ConsentService/RevokeDevice"
+	ConsentService_ListDevices_FullMethodName          = "/consent.v1.ConsentService/ListDevices"
 	ConsentService_GetPatient_FullMethodName           = "/consent.v1.ConsentService/GetPatient"
 	ConsentService_GetPatientHistory_FullMethodName    = "/consent.v1.ConsentService/GetPatientHistory"
 	ConsentService_RotateKey_FullMethodName            = "/consent.v1.ConsentService/RotateKey"
@@ -86,6 +87,8 @@ type ConsentServiceClient interface {
 	// readings received before stay valid. The payload is signed by the
 	// patient's key.
 	RevokeDevice(ctx context.Context, in *RevokeDeviceRequest, opts ...grpc.CallOption) (*RevokeDeviceResponse, error)
+	// ListDevices lists the caller's wearables, active and revoked.
+	ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error)
 	// GetPatient returns the calling patient's entry on the ledger: the key in
 	// force, the last nonce accepted (an app signs its next change above it),
 	// the recovery key and any pending recovery.
@@ -251,6 +254,16 @@ func (c *consentServiceClient) RevokeDevice(ctx context.Context, in *RevokeDevic
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(RevokeDeviceResponse)
 	err := c.cc.Invoke(ctx, ConsentService_RevokeDevice_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *consentServiceClient) ListDevices(ctx context.Context, in *ListDevicesRequest, opts ...grpc.CallOption) (*ListDevicesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDevicesResponse)
+	err := c.cc.Invoke(ctx, ConsentService_ListDevices_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -446,6 +459,8 @@ type ConsentServiceServer interface {
 	// readings received before stay valid. The payload is signed by the
 	// patient's key.
 	RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error)
+	// ListDevices lists the caller's wearables, active and revoked.
+	ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error)
 	// GetPatient returns the calling patient's entry on the ledger: the key in
 	// force, the last nonce accepted (an app signs its next change above it),
 	// the recovery key and any pending recovery.
@@ -539,6 +554,9 @@ func (UnimplementedConsentServiceServer) PairDevice(context.Context, *PairDevice
 }
 func (UnimplementedConsentServiceServer) RevokeDevice(context.Context, *RevokeDeviceRequest) (*RevokeDeviceResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method RevokeDevice not implemented")
+}
+func (UnimplementedConsentServiceServer) ListDevices(context.Context, *ListDevicesRequest) (*ListDevicesResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ListDevices not implemented")
 }
 func (UnimplementedConsentServiceServer) GetPatient(context.Context, *GetPatientRequest) (*GetPatientResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method GetPatient not implemented")
@@ -797,6 +815,24 @@ func _ConsentService_RevokeDevice_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ConsentServiceServer).RevokeDevice(ctx, req.(*RevokeDeviceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ConsentService_ListDevices_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDevicesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ConsentServiceServer).ListDevices(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ConsentService_ListDevices_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ConsentServiceServer).ListDevices(ctx, req.(*ListDevicesRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -1096,6 +1132,10 @@ var ConsentService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RevokeDevice",
 			Handler:    _ConsentService_RevokeDevice_Handler,
+		},
+		{
+			MethodName: "ListDevices",
+			Handler:    _ConsentService_ListDevices_Handler,
 		},
 		{
 			MethodName: "GetPatient",

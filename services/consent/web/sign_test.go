@@ -69,6 +69,10 @@ func vectors(t *testing.T) []vector {
 			NotBefore: "2026-12-04T00:00:00Z", ExpiresAt: "2026-12-05T00:00:00Z"})
 	add("a revocation", "revocation", "alice", map[string]any{"patientId": "pat-alice", "nonce": 8, "consentId": "c-0011223344556677"},
 		ledgerapi.ConsentRevocation{Header: ledgerapi.Header{Op: ledgerapi.OpConsentRevoke, Nonce: 8, PatientID: "pat-alice"}, ConsentID: "c-0011223344556677"})
+	add("a device paired", "pairing", "alice", map[string]any{"patientId": "pat-alice", "nonce": 9, "deviceId": "watch-1", "publicKey": alicePub},
+		ledgerapi.DeviceRegistration{Header: ledgerapi.Header{Op: ledgerapi.OpDeviceRegister, Nonce: 9, PatientID: "pat-alice"}, DeviceID: "watch-1", PublicKey: alicePub})
+	add("a device revoked", "unpairing", "alice", map[string]any{"patientId": "pat-alice", "nonce": 10, "deviceId": "watch-1"},
+		ledgerapi.DeviceRevocation{Header: ledgerapi.Header{Op: ledgerapi.OpDeviceRevoke, Nonce: 10, PatientID: "pat-alice"}, DeviceID: "watch-1"})
 	return out
 }
 
@@ -104,21 +108,14 @@ for (const v of vectors) {
   const der = Uint8Array.from(atob(v.pkcs8), (c) => c.charCodeAt(0));
   const key = await subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
   if (key.extractable) throw new Error("the key is extractable");
-  const make = { registration: sign.registration, grant: sign.consentGrant, revocation: sign.consentRevocation }[v.kind];
+  const make = { registration: sign.registration, grant: sign.consentGrant, revocation: sign.consentRevocation,
+    pairing: sign.deviceRegistration, unpairing: sign.deviceRevocation }[v.kind];
   const payload = make(v.input);
   out.push({ name: v.name, payload, signature: await sign.sign(subtle, key, payload) });
 }
 console.log(JSON.stringify(out));
 `), 0o600)
-	cmd := exec.Command(node, script, filepath.Join(dir, "vectors.json"))
-	stdout, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("node: %v: %s", err, stderr)
-	}
+	stdout := runNode(t, node, script, filepath.Join(dir, "vectors.json"))
 	var got []struct{ Name, Payload, Signature string }
 	if err := json.Unmarshal(stdout, &got); err != nil || len(got) != len(vs) {
 		t.Fatalf("node's output %s: %v", stdout, err)
@@ -145,10 +142,29 @@ console.log(JSON.stringify(out));
 				_, perr = ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(g.Payload))
 			case "revocation":
 				_, perr = ledgerapi.Parse[ledgerapi.ConsentRevocation]([]byte(g.Payload))
+			case "pairing":
+				_, perr = ledgerapi.Parse[ledgerapi.DeviceRegistration]([]byte(g.Payload))
+			case "unpairing":
+				_, perr = ledgerapi.Parse[ledgerapi.DeviceRevocation]([]byte(g.Payload))
 			}
 			if perr != nil {
 				t.Fatalf("the chaincode's parser refuses the page's payload: %v", perr)
 			}
 		})
 	}
+}
+
+// runNode runs a Node script and returns its standard output, failing the
+// test with its standard error.
+func runNode(t *testing.T, node, script string, args ...string) []byte {
+	t.Helper()
+	out, err := exec.Command(node, append([]string{script}, args...)...).Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("node: %v: %s", err, stderr)
+	}
+	return out
 }

@@ -155,6 +155,12 @@ func (c *Client) RevokeDevice(ctx context.Context, s Signed) (ledgerapi.Device, 
 	return submit[ledgerapi.Device](ctx, c, "devices:Revoke", s.Payload, s.Signature)
 }
 
+// DevicesByPatient lists the devices paired with a patient, active or
+// revoked (at most 100).
+func (c *Client) DevicesByPatient(ctx context.Context, patientID string) ([]ledgerapi.Device, error) {
+	return evaluate[[]ledgerapi.Device](ctx, c, "devices:ListByPatient", patientID)
+}
+
 // Device returns a registered device.
 func (c *Client) Device(ctx context.Context, deviceID string) (ledgerapi.Device, error) {
 	return evaluate[ledgerapi.Device](ctx, c, "devices:Get", deviceID)

@@ -3,8 +3,9 @@
 // this module's memory only (never in storage): a reload or 15 minutes
 // ends the session, and no other site can make the page send it.
 
+import * as backup from "./backup.js";
 import * as keys from "./keystore.js";
-import { consentGrant, consentRevocation, publicKeyOf, registration, sign, timeRFC3339 } from "./sign.js";
+import { consentGrant, consentRevocation, deviceRegistration, deviceRevocation, publicKeyOf, registration, sign, timeRFC3339 } from "./sign.js";
 
 const $ = (id) => document.getElementById(id);
 const session = { token: "", patientId: "", expiresAt: 0, timer: 0 };
@@ -70,9 +71,12 @@ function status(text) {
   $("error").textContent = "";
 }
 
+// Said is an error whose message is already in a patient's words.
+class Said extends Error {}
+
 function failed(err) {
   $("status").textContent = "";
-  $("error").textContent = err instanceof Refused ? err.message : "Something went wrong in this page: " + err.message;
+  $("error").textContent = err instanceof Refused || err instanceof Said ? err.message : "Something went wrong in this page: " + err.message;
 }
 
 // ------------------------------------------------------------- sessions --
@@ -91,6 +95,7 @@ async function signIn(patientId) {
 }
 
 function endSession(why) {
+  stopLive();
   session.token = "";
   session.patientId = "";
   clearTimeout(session.timer);
@@ -110,9 +115,10 @@ async function nextNonce() {
 
 // --------------------------------------------------------------- pages --
 
-const pages = ["welcome", "consents", "access-log"];
+const pages = ["welcome", "consents", "access-log", "requests", "devices", "research", "notifications"];
 
 function show(page) {
+  stopLive();
   const signedIn = session.token !== "";
   if (!signedIn) page = "welcome";
   for (const p of pages) $("page-" + p).hidden = p !== page;
@@ -126,6 +132,10 @@ function show(page) {
   if (page === "welcome") return renderWelcome();
   if (page === "consents") return renderConsents().catch(failed);
   if (page === "access-log") return renderLog().catch(failed);
+  if (page === "requests") return renderRequests().catch(failed);
+  if (page === "devices") return renderDevices().catch(failed);
+  if (page === "research") return renderResearch().catch(failed);
+  if (page === "notifications") return renderNotifications().catch(failed);
 }
 
 function route() {
@@ -184,18 +194,24 @@ async function renderConsents() {
   list.append(ul);
 }
 
-function confirmRevoke(c) {
+// confirm asks a yes-or-no question in the dialog and runs then on yes.
+function confirm(question, yes, then) {
   const dialog = $("confirm");
-  $("confirm-text").textContent = "Take back the access of " + granteeWords(c.grantee) + "? From now on they are refused.";
-  const done = (yes) => {
+  $("confirm-text").textContent = question;
+  $("confirm-yes").textContent = yes;
+  const done = (ok) => {
     dialog.close();
     $("confirm-yes").onclick = $("confirm-no").onclick = null;
-    if (yes) revoke(c).catch(failed);
+    if (ok) then().catch(failed);
   };
   $("confirm-yes").onclick = () => done(true);
   $("confirm-no").onclick = () => done(false);
   dialog.showModal();
   $("confirm-no").focus();
+}
+
+function confirmRevoke(c) {
+  confirm("Take back the access of " + granteeWords(c.grantee) + "? From now on they are refused.", "Yes, take it back", () => revoke(c));
 }
 
 async function revoke(c) {
@@ -248,6 +264,7 @@ function fillGrantForm() {
   select.replaceChildren(...vocabulary.organisations.map((o) => el("option", { value: o.mspId }, o.name + " (" + o.kind + ")")));
   const box = (name, value, label) => el("label", {}, el("input", { type: "checkbox", name, value }), " " + label);
   $("grant-categories").append(...vocabulary.categories.map((c) => box("category", c, words(categoryWords, c))));
+  $("join-categories").append(...vocabulary.categories.filter((c) => c !== "demographics" && c !== "claims").map((c) => box("category", c, words(categoryWords, c))));
   $("grant-purposes").append(...vocabulary.purposes.filter((p) => p !== "research").map((p) => box("purpose", p, words(purposeWords, p))));
 }
 
@@ -297,18 +314,281 @@ async function renderLog() {
   list.append(table);
 }
 
+// ------------------------------------------------------------- requests --
+
+async function renderRequests() {
+  const data = await call("GET", "/v1/access-requests?state=pending");
+  const list = $("request-list");
+  list.replaceChildren();
+  const requests = data.requests || [];
+  if (requests.length === 0) {
+    list.append(el("p", { class: "empty" }, "Nobody is waiting for an answer."));
+    return;
+  }
+  const ul = el("ul", { class: "cards" });
+  for (const r of requests) {
+    const who = granteeWords({ kind: "user", id: r.requesterOrg + "/" + r.requester });
+    const days = el("select", { id: "days-" + r.requestId },
+      ...[["1", "1 day"], ["7", "7 days"], ["30", "30 days"], ["90", "90 days"]].map(([v, l]) => el("option", { value: v, selected: v === "7" }, l)));
+    const approve = el("button", { type: "button", class: "approve" }, "Allow");
+    approve.setAttribute("aria-label", "Allow " + who);
+    approve.addEventListener("click", () => answer(r, true, Number(days.value)).catch(failed));
+    const deny = el("button", { type: "button", class: "deny secondary" }, "Refuse");
+    deny.setAttribute("aria-label", "Refuse " + who);
+    deny.addEventListener("click", () => answer(r, false).catch(failed));
+    ul.append(el("li", { class: "card", "data-request": r.requestId },
+      el("h3", {}, who + " asks to see"),
+      el("p", {}, r.categories.map((x) => words(categoryWords, x)).join(", ")),
+      el("p", {}, "For: " + r.purposes.map((x) => words(purposeWords, x)).join(", ")),
+      r.reason ? el("p", {}, "Their reason: \u201c" + r.reason + "\u201d") : "",
+      el("label", { htmlFor: "days-" + r.requestId }, "If you allow it, for how long"), days,
+      el("div", { class: "buttons" }, approve, deny)));
+  }
+  list.append(ul);
+}
+
+async function answer(r, allow, days) {
+  const who = granteeWords({ kind: "user", id: r.requesterOrg + "/" + r.requester });
+  const path = "/v1/access-requests/" + encodeURIComponent(r.requestId);
+  if (!allow) {
+    await call("POST", path + ":deny", {});
+    status("Refused: " + who + " was told no.");
+    return renderRequests();
+  }
+  status("Allowing " + who + "…");
+  const { nonce, privateKey } = await nextNonce();
+  const payload = consentGrant({
+    patientId: session.patientId, nonce, consentId: randomId("c-"), grantee: { kind: "user", id: r.requesterOrg + "/" + r.requester },
+    categories: r.categories, purposes: r.purposes, notBefore: "", expiresAt: timeRFC3339(new Date(Date.now() + days * 86400000)),
+  });
+  const signature = await sign(crypto.subtle, privateKey, payload);
+  await call("POST", path + ":approve", { grant: { payload, signature } });
+  status("Allowed: " + who + " may see what they asked for, for " + days + (days === 1 ? " day." : " days."));
+  return renderRequests();
+}
+
+// ------------------------------------------------------------- research --
+
+async function renderResearch() {
+  const data = await call("GET", "/v1/consents?pageSize=100");
+  const studies = (data.consents || []).filter((c) => c.grantee.kind === "study");
+  const list = $("study-list");
+  list.replaceChildren();
+  if (studies.length === 0) {
+    list.append(el("p", { class: "empty" }, "You take part in no study."));
+    return;
+  }
+  const ul = el("ul", { class: "cards" });
+  for (const c of studies) {
+    const active = c.status === "active";
+    const item = el("li", { class: "card", "data-study": c.grantee.id, "data-status": c.status },
+      el("h3", {}, "Study " + c.grantee.id),
+      el("p", {}, "It may use: " + c.categories.map((x) => words(categoryWords, x)).join(", ")),
+      el("p", {}, active ? (c.expiresAt ? "Until " + day(c.expiresAt) : "Until you withdraw") : "You withdrew on " + day(c.revokedAt)));
+    if (active) {
+      const b = el("button", { type: "button", class: "withdraw secondary" }, "Withdraw");
+      b.setAttribute("aria-label", "Withdraw from study " + c.grantee.id);
+      b.addEventListener("click", () => confirm("Withdraw from study " + c.grantee.id + "? No new dataset will include you.", "Yes, withdraw",
+        () => revoke(c).then(renderResearch)));
+      item.append(b);
+    }
+    ul.append(item);
+  }
+  list.append(ul);
+}
+
+async function join(form) {
+  const data = new FormData(form);
+  const study = String(data.get("study") || "").trim();
+  const categories = data.getAll("category");
+  const problems = [];
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(study)) problems.push("give the study's id as its invitation shows it");
+  if (categories.length === 0) problems.push("choose at least one kind of record");
+  if (problems.length) {
+    $("error").textContent = "Please " + problems.join(", and ") + ".";
+    return;
+  }
+  status("Joining study " + study + "…");
+  const { nonce, privateKey } = await nextNonce();
+  const payload = consentGrant({
+    patientId: session.patientId, nonce, consentId: randomId("c-"), grantee: { kind: "study", id: study }, categories, purposes: ["research"],
+    notBefore: "", expiresAt: timeRFC3339(new Date(Date.now() + 365 * 86400000)),
+  });
+  const signature = await sign(crypto.subtle, privateKey, payload);
+  await call("POST", "/v1/consents:grant", { grant: { payload, signature } });
+  form.reset();
+  status("You take part in study " + study + ".");
+  await renderResearch();
+}
+
+// -------------------------------------------------------------- devices --
+
+async function renderDevices() {
+  const data = await call("GET", "/v1/devices");
+  const list = $("device-list");
+  list.replaceChildren();
+  const devices = (data.devices || []).slice().sort((a, b) => (a.status === b.status ? 0 : a.status === "active" ? -1 : 1));
+  if (devices.length === 0) {
+    list.append(el("p", { class: "empty" }, "No wearable is paired with you."));
+    return;
+  }
+  const ul = el("ul", { class: "cards" });
+  for (const d of devices) {
+    const active = d.status === "active";
+    const item = el("li", { class: "card", "data-device": d.deviceId, "data-status": d.status },
+      el("h3", {}, d.deviceId),
+      el("p", {}, active ? "Paired on " + day(d.registeredAt) : "Unpaired on " + day(d.revokedAt) + ": its new readings are refused"),
+      el("p", { class: "note" }, "Key " + d.publicKey.slice(0, 12) + "…"));
+    if (active) {
+      const b = el("button", { type: "button", class: "unpair secondary" }, "Unpair");
+      b.setAttribute("aria-label", "Unpair " + d.deviceId);
+      b.addEventListener("click", () => confirm("Unpair " + d.deviceId + "? Readings it sent before stay yours; new ones are refused.", "Yes, unpair it", () => unpair(d)));
+      item.append(b);
+    }
+    ul.append(item);
+  }
+  list.append(ul);
+}
+
+async function pair(form) {
+  const data = new FormData(form);
+  const deviceId = String(data.get("deviceId") || "").trim();
+  const publicKey = String(data.get("publicKey") || "").replace(/\s+/g, "");
+  const problems = [];
+  if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(deviceId)) problems.push("give the wearable a name of letters, digits and dashes");
+  let raw = null;
+  try { raw = atob(publicKey); } catch { raw = null; }
+  if (raw === null || raw.length !== 32) problems.push("paste the wearable's public key exactly as it shows it (44 characters)");
+  if (problems.length) {
+    $("error").textContent = "Please " + problems.join(", and ") + ".";
+    return;
+  }
+  status("Pairing " + deviceId + "…");
+  const { nonce, privateKey } = await nextNonce();
+  const payload = deviceRegistration({ patientId: session.patientId, nonce, deviceId, publicKey });
+  const signature = await sign(crypto.subtle, privateKey, payload);
+  await call("POST", "/v1/devices:pair", { registration: { payload, signature } });
+  form.reset();
+  status("Paired: the readings " + deviceId + " signs are known to be yours.");
+  await renderDevices();
+}
+
+async function unpair(d) {
+  status("Unpairing " + d.deviceId + "…");
+  const { nonce, privateKey } = await nextNonce();
+  const payload = deviceRevocation({ patientId: session.patientId, nonce, deviceId: d.deviceId });
+  const signature = await sign(crypto.subtle, privateKey, payload);
+  await call("POST", "/v1/devices:revoke", { revocation: { payload, signature } });
+  status("Unpaired: new readings from " + d.deviceId + " are refused.");
+  await renderDevices();
+}
+
+// -------------------------------------------------------- notifications --
+
+const live = { controller: null };
+
+function stopLive() {
+  if (live.controller) live.controller.abort();
+  live.controller = null;
+}
+
+// granteeOf reads a notification's grantee ("user:MSP/ID", "org:MSP", "study:ID") in words.
+function granteeOf(s) {
+  const i = String(s || "").indexOf(":");
+  return i < 0 ? String(s || "") : granteeWords({ kind: s.slice(0, i), id: s.slice(i + 1) });
+}
+
+function noteWords(n) {
+  const who = n.actor ? n.actor + (n.actorOrg ? " (" + ((vocabulary.organisations.find((o) => o.mspId === n.actorOrg) || {}).name || n.actorOrg) + ")" : "") : "";
+  switch (n.kind) {
+    case "break-glass":
+      return ["EMERGENCY: " + who + " opened your records without your consent", "Their reason: \u201c" + (n.breakGlassReason || "") + "\u201d"];
+    case "access":
+      return [who + (n.decision === "allow" ? " looked at " : " was refused ") + words(categoryWords, (n.resource || "").replace(/^category\//, "")), words(purposeWords, n.purpose)];
+    case "access-request":
+      return [who + " asks to see some of your records", "Answer it under Requests."];
+    case "consent-granted":
+      return ["You gave access to " + granteeOf(n.grantee), ""];
+    case "consent-revoked":
+      return ["You took back the access of " + granteeOf(n.grantee), ""];
+    case "consent-expiring":
+      return ["The access of " + granteeOf(n.grantee) + " ends on " + day(n.expiresAt), ""];
+    default:
+      return [n.kind, ""];
+  }
+}
+
+function noteItem(n) {
+  const [title, detail] = noteWords(n);
+  return el("li", { class: "card" + (n.kind === "break-glass" ? " break-glass" : ""), "data-seq": String(n.seq), "data-kind": n.kind },
+    el("h3", {}, title), detail ? el("p", {}, detail) : "", el("p", { class: "note" }, new Date(n.time).toLocaleString()));
+}
+
+async function renderNotifications() {
+  const data = await call("GET", "/v1/notifications?pageSize=100");
+  const notes = data.notifications || [];
+  const list = $("notification-list");
+  list.replaceChildren(...notes.slice().reverse().map(noteItem));
+  const after = notes.length ? notes[notes.length - 1].seq : 0;
+  follow(after).catch(() => { $("live").textContent = "New ones are not shown live right now; come back to this page to see them."; });
+}
+
+// follow reads the feed's events as they come (the stream needs the
+// bearer, so fetch reads it, not EventSource), until the page changes.
+async function follow(after) {
+  stopLive();
+  const controller = new AbortController();
+  live.controller = controller;
+  const res = await fetch("/v1/notifications/events?after=" + encodeURIComponent(after), {
+    headers: { Authorization: "Bearer " + session.token }, signal: controller.signal, credentials: "omit", cache: "no-store" });
+  if (!res.ok) throw new Error("stream " + res.status);
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = block.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6)).join("\n");
+      if (/^event: notification$/m.test(block) && data) {
+        $("notification-list").prepend(noteItem(JSON.parse(data)));
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- setup --
 
 async function setUp(form) {
   const data = new FormData(form);
   const patientId = String(data.get("patientId") || "").trim();
   const token = String(data.get("token") || "").trim();
+  const wantBackup = data.get("backup") === "on";
+  const passphrase = String(data.get("passphrase") || "");
   if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(patientId) || !token) {
     $("error").textContent = "Please give your patient id and the sign-in from your identity provider.";
     return;
   }
+  if (wantBackup && passphrase.length < backup.MIN_PASSPHRASE) {
+    $("error").textContent = "Please choose a passphrase of at least " + backup.MIN_PASSPHRASE + " characters for the backup.";
+    return;
+  }
   status("Making your key…");
-  const pair = await keys.generate();
+  let pair, backupText = "";
+  if (wantBackup) {
+    // The only moment the key can be copied: sealed under the passphrase,
+    // then kept here as a key that cannot be exported.
+    const made = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+    const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", made.privateKey));
+    backupText = await backup.seal(crypto.subtle, patientId, pkcs8, passphrase);
+    pair = { privateKey: await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]), publicKey: made.publicKey };
+    pkcs8.fill(0);
+  } else {
+    pair = await keys.generate();
+  }
   const publicKey = await publicKeyOf(crypto.subtle, pair.publicKey);
   const payload = registration({ patientId, publicKey });
   const signature = await sign(crypto.subtle, pair.privateKey, payload);
@@ -317,7 +597,54 @@ async function setUp(form) {
   await keys.save(patientId, pair);
   form.reset();
   await signIn(patientId);
+  if (backupText) {
+    const link = $("backup-link");
+    link.href = URL.createObjectURL(new Blob([backupText], { type: "application/json" }));
+    link.download = "healthexchange-key-" + patientId + ".json";
+    $("backup-ready").hidden = false;
+  }
   status("Your key is registered, and you are signed in.");
+  location.hash = "#consents";
+  route();
+}
+
+// restore takes the key from another device's backup, keeps it here as a
+// key that cannot be exported, and signs in with it (which checks it is the
+// key on the ledger).
+async function restore(form) {
+  const file = form.querySelector("#restore-file").files[0];
+  const passphrase = String(new FormData(form).get("passphrase") || "");
+  if (!file || !passphrase) {
+    $("error").textContent = "Please choose the backup file and give its passphrase.";
+    return;
+  }
+  if (file.size > 16384) {
+    $("error").textContent = "This file is too large to be a key backup.";
+    return;
+  }
+  status("Opening the backup…");
+  let opened;
+  try {
+    opened = await backup.open(crypto.subtle, await file.text(), passphrase);
+  } catch (err) {
+    throw new Said("This backup cannot be opened: " + err.message + ".");
+  }
+  const { patientId, pkcs8 } = opened;
+  if (await keys.load(patientId)) throw new Said("This device holds the key of " + patientId + " already.");
+  const copy = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, true, ["sign"]);
+  const jwk = await crypto.subtle.exportKey("jwk", copy);
+  const publicKey = await crypto.subtle.importKey("jwk", { kty: "OKP", crv: "Ed25519", x: jwk.x }, { name: "Ed25519" }, true, ["verify"]);
+  const privateKey = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
+  pkcs8.fill(0);
+  await keys.save(patientId, { privateKey, publicKey });
+  try {
+    await signIn(patientId);
+  } catch (err) {
+    await keys.remove(patientId);
+    throw err;
+  }
+  form.reset();
+  status("This device now holds your key, and you are signed in.");
   location.hash = "#consents";
   route();
 }
@@ -328,7 +655,10 @@ async function start() {
   vocabulary = await call("GET", "/app/api/vocabulary", undefined, "");
   fillGrantForm();
   $("setup-form").addEventListener("submit", (e) => { e.preventDefault(); setUp(e.target).catch(failed); });
+  $("restore-form").addEventListener("submit", (e) => { e.preventDefault(); restore(e.target).catch(failed); });
   $("grant-form").addEventListener("submit", (e) => { e.preventDefault(); grant(e.target).catch(failed); });
+  $("pair-form").addEventListener("submit", (e) => { e.preventDefault(); pair(e.target).catch(failed); });
+  $("join-form").addEventListener("submit", (e) => { e.preventDefault(); join(e.target).catch(failed); });
   $("sign-in").addEventListener("click", async () => {
     try {
       const entry = await keys.first();
@@ -340,6 +670,7 @@ async function start() {
   });
   $("sign-out").addEventListener("click", () => { endSession(""); status("Signed out."); });
   $("log-refresh").addEventListener("click", () => renderLog().catch(failed));
+  $("requests-refresh").addEventListener("click", () => renderRequests().catch(failed));
   for (const r of document.querySelectorAll('input[name="log-filter"]')) r.addEventListener("change", () => renderLog().catch(failed));
   for (const r of document.querySelectorAll('input[name="kind"]')) {
     r.addEventListener("change", () => {

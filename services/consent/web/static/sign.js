@@ -49,6 +49,16 @@ export function consentRevocation({ patientId, nonce, consentId }) {
   return "{" + header("consent.revoke", nonce, patientId) + ',"consentId":' + str(consentId) + "}";
 }
 
+// deviceRegistration: a device.register payload (pairs a wearable's key).
+export function deviceRegistration({ patientId, nonce, deviceId, publicKey }) {
+  return "{" + header("device.register", nonce, patientId) + ',"deviceId":' + str(deviceId) + ',"publicKey":' + str(publicKey) + "}";
+}
+
+// deviceRevocation: a device.revoke payload.
+export function deviceRevocation({ patientId, nonce, deviceId }) {
+  return "{" + header("device.revoke", nonce, patientId) + ',"deviceId":' + str(deviceId) + "}";
+}
+
 function base64(bytes) {
   let s = "";
   for (const b of new Uint8Array(bytes)) {
