@@ -386,6 +386,21 @@ func TestPatientWebAppIntegration(t *testing.T) {
 			t.Fatal("the page is wider than a phone's screen")
 		}
 	})
+	t.Run("every control has a name a screen reader reads", func(t *testing.T) {
+		unnamed := eval(`[...document.querySelectorAll("input:not([type=hidden]), select, button, a[href]")].filter((e) => {
+			const label = e.labels && [...e.labels].some((l) => l.textContent.trim() !== "");
+			return !label && !(e.getAttribute("aria-label") || "").trim() && !(e.tagName !== "INPUT" && e.tagName !== "SELECT" && e.textContent.trim());
+		}).map((e) => e.outerHTML.slice(0, 80)).join("\n")`).(string)
+		if unnamed != "" {
+			t.Fatalf("controls without a name:\n%s", unnamed)
+		}
+		if n := eval(`document.querySelectorAll("input:not([type=hidden]), select, button, a[href]").length`).(float64); n < 30 {
+			t.Fatalf("only %v controls checked", n)
+		}
+		if lang := eval(`document.documentElement.lang`).(string); lang == "" {
+			t.Fatal("the page does not say its language")
+		}
+	})
 	t.Run("the page is served with a strict policy", func(t *testing.T) {
 		resp, err := hc.Get(base)
 		if err != nil {
