@@ -584,9 +584,10 @@ with() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
   fi
-  # A start that fails (its error and the log's last lines are printed) is
-  # cleaned up and tried once more: a test run is not lost to one slow
-  # start, and a second failure fails the run.
+  # A start this call made that fails (its error and the log's last lines
+  # are printed) is cleaned up and tried once more: a test run is not lost
+  # to one slow start, and a second failure fails the run. A network that
+  # was running already is not this call's to remove.
   # (errexit holds in the subshell only outside a condition: hence set +e.)
   local up_rc
   set +e
@@ -596,6 +597,9 @@ with() {
   )
   up_rc=$?
   set -e
+  if [ $up_rc -ne 0 ] && [ $started = 0 ]; then
+    fail "the network that was running does not answer; 'make down' and try again"
+  fi
   if [ $up_rc -ne 0 ]; then
     log "the start failed (above); removing what it left and starting once more"
     down

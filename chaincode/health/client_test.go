@@ -58,8 +58,8 @@ func signRaw(p *testPatient, payload string) string {
 // registration is the payload registering p.
 func (p *testPatient) registration() ledgerapi.PatientRegistration {
 	return ledgerapi.PatientRegistration{
-		Header:    ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: p.id},
-		PublicKey: p.publicKey(),
+		Header:  ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: p.id},
+		OwnKeys: ledgerapi.OwnKeys{PublicKey: p.publicKey()},
 	}
 }
 

@@ -143,7 +143,7 @@ func TestMinors(t *testing.T) {
 
 	adult := newPatient("baby-grown")
 	claim := func(p *testPatient) ledgerapi.KeyClaim {
-		return ledgerapi.KeyClaim{Header: ledgerapi.Header{Op: ledgerapi.OpKeyClaim, PatientID: "baby"}, PublicKey: p.publicKey()}
+		return ledgerapi.KeyClaim{Header: ledgerapi.Header{Op: ledgerapi.OpKeyClaim, PatientID: "baby"}, OwnKeys: ledgerapi.OwnKeys{PublicKey: p.publicKey()}}
 	}
 	t.Run("no claim before majority", func(t *testing.T) {
 		_, err := f.claimKey(t, stmarys, adult, claim(adult))
@@ -189,7 +189,7 @@ func TestMinors(t *testing.T) {
 		if e := f.stub.events[len(f.stub.events)-1]; e.EventName != EventPatientKeyChanged {
 			t.Fatalf("event %s", e.EventName)
 		}
-		_, err = f.claimKey(t, stmarys, stranger, ledgerapi.KeyClaim{Header: ledgerapi.Header{Op: ledgerapi.OpKeyClaim, PatientID: "baby"}, PublicKey: stranger.publicKey()})
+		_, err = f.claimKey(t, stmarys, stranger, ledgerapi.KeyClaim{Header: ledgerapi.Header{Op: ledgerapi.OpKeyClaim, PatientID: "baby"}, OwnKeys: ledgerapi.OwnKeys{PublicKey: stranger.publicKey()}})
 		wantErr(t, err, ledgerapi.ErrConflict)
 	})
 	t.Run("the patient acts with their own key", func(t *testing.T) {

@@ -49,14 +49,11 @@ func (*Patients) Register(ctx contractapi.TransactionContextInterface, payload, 
 	}
 	p := &ledgerapi.Patient{
 		PatientID:    reg.PatientID,
-		PublicKey:    reg.PublicKey,
 		Nonce:        reg.Nonce,
 		RegisteredAt: ledgerapi.FormatTime(now),
 		KeyVersion:   1,
 	}
-	if reg.RecoveryKey != "" {
-		p.RecoveryKey, p.RecoveryDelaySeconds = reg.RecoveryKey, int64(reg.RecoveryDelay()/time.Second)
-	}
+	reg.SetOn(p)
 	if err := emit(ctx, EventPatientRegistered, p); err != nil {
 		return nil, err
 	}
@@ -177,10 +174,8 @@ func (*Patients) ClaimKey(ctx contractapi.TransactionContextInterface, payload, 
 			return nil, fmt.Errorf("%w: the claimed key is the key of delegate %s: the patient's keys must be their own", ledgerapi.ErrInvalid, d.DelegateID)
 		}
 	}
-	patient.PublicKey, patient.KeyVersion, patient.KeyChangedAt = claim.PublicKey, 1, ledgerapi.FormatTime(now)
-	if claim.RecoveryKey != "" {
-		patient.RecoveryKey, patient.RecoveryDelaySeconds = claim.RecoveryKey, int64(claim.RecoveryDelay()/time.Second)
-	}
+	claim.SetOn(patient)
+	patient.KeyVersion, patient.KeyChangedAt = 1, ledgerapi.FormatTime(now)
 	return storePatient(ctx, patient)
 }
 

@@ -229,7 +229,7 @@ func FuzzParseMinorRegistration(f *testing.F) {
 
 // FuzzParseKeyClaim: the key a patient registered as a minor claims.
 func FuzzParseKeyClaim(f *testing.F) {
-	c := KeyClaim{Header: Header{Op: OpKeyClaim, PatientID: "baby"}, PublicKey: publicKeyOf(testKey("baby"))}
+	c := KeyClaim{Header: Header{Op: OpKeyClaim, PatientID: "baby"}, OwnKeys: OwnKeys{PublicKey: publicKeyOf(testKey("baby"))}}
 	withRecovery := c
 	withRecovery.RecoveryKey, withRecovery.RecoveryDelaySeconds = publicKeyOf(testKey("baby-recovery")), 3600
 	fuzzParse(f, c, withRecovery)

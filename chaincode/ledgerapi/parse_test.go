@@ -11,7 +11,7 @@ import (
 
 // Valid documents of every input type, built fresh for each use.
 func validRegistration() PatientRegistration {
-	return PatientRegistration{Header: Header{Op: OpPatientRegister, PatientID: "alice"}, PublicKey: publicKeyOf(testKey("alice"))}
+	return PatientRegistration{Header: Header{Op: OpPatientRegister, PatientID: "alice"}, OwnKeys: OwnKeys{PublicKey: publicKeyOf(testKey("alice"))}}
 }
 
 func validGrant() ConsentGrant {

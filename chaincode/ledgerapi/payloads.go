@@ -59,16 +59,55 @@ func (h Header) validate(op string) error {
 	return errors.Join(opErr, ValidateID("patientId", h.PatientID))
 }
 
-// PatientRegistration registers a patient's public key. It is signed by the
-// key it registers (proof of possession) and carries nonce 0. RecoveryKey,
-// if set, is a second key (kept offline, or a guardian's) that can replace a
-// lost key: its request takes effect after RecoveryDelaySeconds (0 means
-// DefaultRecoveryDelay), unless the current key cancels it meanwhile.
-type PatientRegistration struct {
-	Header
+// OwnKeys are the keys a patient takes as their own, by registering or by
+// claiming the entry a hospital registered for them as a child: the key
+// that signs as them and, if set, a recovery key (kept offline, or a
+// guardian's) that can replace a lost key. A recovery takes effect after
+// RecoveryDelaySeconds (0 means DefaultRecoveryDelay), unless the current
+// key cancels it meanwhile.
+type OwnKeys struct {
 	PublicKey            string `json:"publicKey"`
 	RecoveryKey          string `json:"recoveryKey,omitempty"`
 	RecoveryDelaySeconds int64  `json:"recoveryDelaySeconds,omitempty"`
+}
+
+// check checks the key, and the recovery key and its delay when given.
+func (k OwnKeys) check() error {
+	var recoveryErr error
+	switch {
+	case k.RecoveryKey != "":
+		recoveryErr = errors.Join(ValidatePublicKey("recoveryKey", k.RecoveryKey), validateRecoveryDelay(k.RecoveryDelaySeconds))
+		if recoveryErr == nil && k.RecoveryKey == k.PublicKey {
+			recoveryErr = fmt.Errorf("%w: recoveryKey must differ from publicKey", ErrInvalid)
+		}
+	case k.RecoveryDelaySeconds != 0:
+		recoveryErr = fmt.Errorf("%w: recoveryDelaySeconds needs a recoveryKey", ErrInvalid)
+	}
+	return errors.Join(ValidatePublicKey("publicKey", k.PublicKey), recoveryErr)
+}
+
+// RecoveryDelay is the waiting period of a recovery.
+func (k OwnKeys) RecoveryDelay() time.Duration {
+	if k.RecoveryDelaySeconds == 0 {
+		return DefaultRecoveryDelay
+	}
+	return time.Duration(k.RecoveryDelaySeconds) * time.Second
+}
+
+// SetOn makes the keys p's: its key, and its recovery key and waiting
+// period when one is given.
+func (k OwnKeys) SetOn(p *Patient) {
+	p.PublicKey = k.PublicKey
+	if k.RecoveryKey != "" {
+		p.RecoveryKey, p.RecoveryDelaySeconds = k.RecoveryKey, int64(k.RecoveryDelay()/time.Second)
+	}
+}
+
+// PatientRegistration registers a patient's own keys. It is signed by the
+// key it registers (proof of possession) and carries nonce 0.
+type PatientRegistration struct {
+	Header
+	OwnKeys
 }
 
 // Validate checks the registration.
@@ -77,23 +116,7 @@ func (p PatientRegistration) Validate() error {
 	if p.Nonce != 0 {
 		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
 	}
-	return errors.Join(p.validate(OpPatientRegister), nonceErr, validateKeys(p.PublicKey, p.RecoveryKey, p.RecoveryDelaySeconds))
-}
-
-// validateKeys checks a patient's key, and the recovery key and its delay
-// when given.
-func validateKeys(publicKey, recoveryKey string, delaySeconds int64) error {
-	var recoveryErr error
-	switch {
-	case recoveryKey != "":
-		recoveryErr = errors.Join(ValidatePublicKey("recoveryKey", recoveryKey), validateRecoveryDelay(delaySeconds))
-		if recoveryErr == nil && recoveryKey == publicKey {
-			recoveryErr = fmt.Errorf("%w: recoveryKey must differ from publicKey", ErrInvalid)
-		}
-	case delaySeconds != 0:
-		recoveryErr = fmt.Errorf("%w: recoveryDelaySeconds needs a recoveryKey", ErrInvalid)
-	}
-	return errors.Join(ValidatePublicKey("publicKey", publicKey), recoveryErr)
+	return errors.Join(p.Header.validate(OpPatientRegister), nonceErr, p.OwnKeys.check())
 }
 
 // MinorRegistration registers a child who has no key of their own yet. A
@@ -120,15 +143,12 @@ var GuardianRelationships = []string{"parent", "guardian"}
 // majority date against the transaction time.
 func (m MinorRegistration) Validate() error {
 	_, majorityErr := ParseTime("majorityAt", m.MajorityAt)
-	var nonceErr, selfErr, approveErr error
+	var nonceErr, selfErr error
 	if m.Nonce != 0 {
 		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
 	}
 	if m.GuardianID == m.PatientID {
 		selfErr = fmt.Errorf("%w: guardianId must not be the patient", ErrInvalid)
-	}
-	if slices.Contains(m.Powers, PowerApprove) && !slices.Contains(m.Powers, PowerGrant) {
-		approveErr = fmt.Errorf("%w: powers: approve needs grant (an approval grants a consent)", ErrInvalid)
 	}
 	return errors.Join(
 		m.validate(OpMinorRegister),
@@ -138,9 +158,8 @@ func (m MinorRegistration) Validate() error {
 		ValidateID("guardianId", m.GuardianID),
 		ValidatePublicKey("guardianKey", m.GuardianKey),
 		oneOf("relationship", m.Relationship, GuardianRelationships...),
-		checkList("powers", m.Powers, 1, len(DelegationPowers), func(field, v string) error { return oneOf(field, v, DelegationPowers...) }),
+		validatePowers(m.Powers),
 		selfErr,
-		approveErr,
 	)
 }
 
@@ -150,9 +169,7 @@ func (m MinorRegistration) Validate() error {
 // which attests that the person claiming is the patient.
 type KeyClaim struct {
 	Header
-	PublicKey            string `json:"publicKey"`
-	RecoveryKey          string `json:"recoveryKey,omitempty"`
-	RecoveryDelaySeconds int64  `json:"recoveryDelaySeconds,omitempty"`
+	OwnKeys
 }
 
 // Validate checks the claim.
@@ -161,23 +178,7 @@ func (k KeyClaim) Validate() error {
 	if k.Nonce != 0 {
 		nonceErr = fmt.Errorf("%w: nonce must be 0 in a key claim", ErrInvalid)
 	}
-	return errors.Join(k.validate(OpKeyClaim), nonceErr, validateKeys(k.PublicKey, k.RecoveryKey, k.RecoveryDelaySeconds))
-}
-
-// RecoveryDelay is the claim's waiting period for a recovery.
-func (k KeyClaim) RecoveryDelay() time.Duration { return recoveryDelay(k.RecoveryDelaySeconds) }
-
-// RecoveryDelay is the registration's waiting period for a recovery.
-func (p PatientRegistration) RecoveryDelay() time.Duration {
-	return recoveryDelay(p.RecoveryDelaySeconds)
-}
-
-// recoveryDelay is a waiting period given in seconds, 0 for the default.
-func recoveryDelay(seconds int64) time.Duration {
-	if seconds == 0 {
-		return DefaultRecoveryDelay
-	}
-	return time.Duration(seconds) * time.Second
+	return errors.Join(k.Header.validate(OpKeyClaim), nonceErr, k.OwnKeys.check())
 }
 
 func validateRecoveryDelay(seconds int64) error {
@@ -347,12 +348,9 @@ type DelegationGrant struct {
 // rest against the ledger and the transaction time.
 func (d DelegationGrant) Validate() error {
 	_, expErr := ParseTime("expiresAt", d.ExpiresAt)
-	var selfErr, approveErr error
+	var selfErr error
 	if d.DelegateID == d.PatientID {
 		selfErr = fmt.Errorf("%w: delegateId must not be the patient", ErrInvalid)
-	}
-	if slices.Contains(d.Powers, PowerApprove) && !slices.Contains(d.Powers, PowerGrant) {
-		approveErr = fmt.Errorf("%w: powers: approve needs grant (an approval grants a consent)", ErrInvalid)
 	}
 	return errors.Join(
 		d.validate(OpDelegationGrant),
@@ -360,9 +358,21 @@ func (d DelegationGrant) Validate() error {
 		ValidateID("delegateId", d.DelegateID),
 		ValidatePublicKey("delegateKey", d.DelegateKey),
 		oneOf("relationship", d.Relationship, Relationships...),
-		checkList("powers", d.Powers, 1, len(DelegationPowers), func(field, v string) error { return oneOf(field, v, DelegationPowers...) }),
+		validatePowers(d.Powers),
 		expErr,
 		selfErr,
+	)
+}
+
+// validatePowers checks a delegation's powers: known, each once, at least
+// one, and approve only with grant (an approval grants a consent).
+func validatePowers(powers []string) error {
+	var approveErr error
+	if slices.Contains(powers, PowerApprove) && !slices.Contains(powers, PowerGrant) {
+		approveErr = fmt.Errorf("%w: powers: approve needs grant (an approval grants a consent)", ErrInvalid)
+	}
+	return errors.Join(
+		checkList("powers", powers, 1, len(DelegationPowers), func(field, v string) error { return oneOf(field, v, DelegationPowers...) }),
 		approveErr,
 	)
 }

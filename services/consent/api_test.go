@@ -107,7 +107,7 @@ func TestRegisterPatient(t *testing.T) {
 		t.Fatal(err)
 	}
 	payload, sig, err := ledgerapi.Sign(otherPriv, ledgerapi.PatientRegistration{
-		Header: ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: "pat-1"}, PublicKey: key.PublicKey()})
+		Header: ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: "pat-1"}, OwnKeys: ledgerapi.OwnKeys{PublicKey: key.PublicKey()}})
 	if err != nil {
 		t.Fatal(err)
 	}

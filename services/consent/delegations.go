@@ -112,10 +112,12 @@ func (s *service) actingFor(ctx context.Context, p auth.Principal, patientID, de
 	var candidates []ledgerapi.Delegation
 	if delegationID != "" {
 		d, err := s.ledger.Delegation(ctx, delegationID)
-		if err != nil && !errors.Is(err, ledgerapi.ErrNotFound) {
+		switch {
+		case err == nil:
+			candidates = append(candidates, d)
+		case !errors.Is(err, ledgerapi.ErrNotFound):
 			return "", err
 		}
-		candidates = append(candidates, d)
 	} else {
 		given, err := s.ledger.DelegationsByDelegate(ctx, p.Subject)
 		if err != nil {

@@ -17,9 +17,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/auth"
-	"healthexchange/services/platform/auth/devissuer"
 	"healthexchange/services/platform/serving"
 )
 
@@ -85,7 +86,7 @@ type patientKeys interface {
 
 // signIn gives challenges and sessions.
 type signIn struct {
-	issuer   *devissuer.Issuer
+	key      ed25519.PrivateKey // signs the sessions' tokens; in memory only
 	audience string
 	ledger   patientKeys
 	limit    *serving.Limiter // per client address; nil: none (unit tests)
@@ -105,18 +106,14 @@ type waiting struct {
 // newSignIn makes sign-in's key (in memory: a restart ends the sessions)
 // and has verifier trust the tokens it signs, for role patient only.
 func newSignIn(verifier *auth.Verifier, audience string, l patientKeys, limit *serving.Limiter, log *slog.Logger) (*signIn, error) {
-	_, key, err := ed25519.GenerateKey(rand.Reader)
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	iss, err := devissuer.New(SignInIssuer, key)
-	if err != nil {
+	if err := verifier.TrustIssuer(SignInIssuer, auth.Issuer{Roles: []auth.Role{auth.RolePatient}}, pub); err != nil {
 		return nil, err
 	}
-	if err := verifier.TrustIssuer(SignInIssuer, auth.Issuer{Roles: []auth.Role{auth.RolePatient}}, iss.PublicKey()); err != nil {
-		return nil, err
-	}
-	return &signIn{issuer: iss, audience: audience, ledger: l, limit: limit, now: time.Now, log: log, challenges: map[string]waiting{}}, nil
+	return &signIn{key: key, audience: audience, ledger: l, limit: limit, now: time.Now, log: log, challenges: map[string]waiting{}}, nil
 }
 
 // challengeResponse is the answer to a challenge request: the exact bytes
@@ -231,13 +228,24 @@ func (s *signIn) sessionHandler() http.Handler {
 		if err := ledgerapi.VerifySignature(patient.PublicKey, []byte(req.Payload), req.Signature); err != nil {
 			return nil, fmt.Errorf("%w: the signature does not match a registered key", ErrUnauthenticated)
 		}
-		token, err := s.issuer.Issue(devissuer.Claims{Subject: p.PatientID, Audiences: []string{s.audience}, Role: auth.RolePatient}, SessionTTL)
+		token, err := s.token(p.PatientID, now)
 		if err != nil {
 			return nil, err
 		}
 		s.log.InfoContext(r.Context(), "patient signed in with their key", "patient", p.PatientID)
 		return sessionResponse{Token: token, ExpiresAt: ledgerapi.FormatTime(now.Add(SessionTTL))}, nil
 	})
+}
+
+// token is a session's token for the patient: EdDSA, this service's
+// audience only, role patient, SessionTTL from now.
+func (s *signIn) token(patientID string, now time.Time) (string, error) {
+	now = now.Truncate(time.Second)
+	claims := jwt.MapClaims{
+		"iss": SignInIssuer, "sub": patientID, "aud": []string{s.audience}, "role": string(auth.RolePatient),
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(SessionTTL).Unix(),
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims).SignedString(s.key)
 }
 
 // handle runs f for a JSON POST: the caller's address bounded, the body

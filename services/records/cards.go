@@ -144,18 +144,19 @@ func loadCardKey(path string) (*ecdsa.PrivateKey, error) {
 	return nil, fmt.Errorf("records: card key %s: made and gone", path)
 }
 
-// register puts the issuer's URL and key on the ledger, once.
-func (c *cardIssuer) register(ctx context.Context) error {
+// register puts the issuer's URL and key on the ledger, once; it says
+// whether this call did.
+func (c *cardIssuer) register(ctx context.Context) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.registered {
-		return nil
+		return false, nil
 	}
 	if _, err := c.ledger.RegisterCardIssuer(ctx, c.url, ledgerapi.CardKey{Kid: c.jwk.Kid, X: c.jwk.X, Y: c.jwk.Y}); err != nil {
-		return fmt.Errorf("register the card issuer of %s: %w", c.org, err)
+		return false, fmt.Errorf("register the card issuer of %s: %w", c.org, err)
 	}
 	c.registered = true
-	return nil
+	return true, nil
 }
 
 // JWKS is the public keys of the issuers of this service (one
@@ -185,8 +186,13 @@ func (s *Service) JWKS(ctx context.Context, org string) (shc.JWKS, bool) {
 }
 
 // cardRegistryTTL is how long the registry is used before it is read
-// again.
-const cardRegistryTTL = time.Minute
+// again; cardRegistryMinAge is how old it must be before a check that found
+// no issuer or key has it read again (so that cards naming made-up issuers,
+// sent by anyone, cost at most one ledger read per interval).
+const (
+	cardRegistryTTL    = time.Minute
+	cardRegistryMinAge = 5 * time.Second
+)
 
 // cardRegistry caches the ledger's card issuer registry, for the JWKS and
 // the public check (each would otherwise read the ledger on every request
@@ -197,15 +203,19 @@ type cardRegistry struct {
 	issuers []ledgerapi.CardIssuer
 }
 
-// cardIssuers is the registry, read again when older than cardRegistryTTL
-// or when fresh is set (a check that found no issuer or no key: the one it
-// names may have registered since). A ledger that does not answer leaves
-// the last copy, which is nil at first.
+// cardIssuers is the registry, read again when older than cardRegistryTTL,
+// or than cardRegistryMinAge when fresh is set (a check that found no
+// issuer or no key: the one it names may have registered since). A ledger
+// that does not answer leaves the last copy, which is nil at first.
 func (s *Service) cardIssuers(ctx context.Context, fresh bool) ([]ledgerapi.CardIssuer, error) {
 	c := &s.cardKeys
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.issuers != nil && !fresh && s.now().Sub(c.at) < cardRegistryTTL {
+	maxAge := cardRegistryTTL
+	if fresh {
+		maxAge = cardRegistryMinAge
+	}
+	if !c.at.IsZero() && s.now().Sub(c.at) < maxAge {
 		return c.issuers, nil
 	}
 	issuers, err := s.ledger.CardIssuers(ctx)
@@ -297,8 +307,14 @@ func (s *Service) IssueCard(ctx context.Context, p auth.Principal, patientID, re
 	if err != nil {
 		return HealthCard{}, err
 	}
-	if err := issuer.register(ctx); err != nil {
+	registered, err := issuer.register(ctx)
+	if err != nil {
 		return HealthCard{}, err
+	}
+	if registered { // this instance's copy of the registry lacks the key now
+		s.cardKeys.mu.Lock()
+		s.cardKeys.at = time.Time{}
+		s.cardKeys.mu.Unlock()
 	}
 	jws, err := shc.Issue(issuer.key, issuer.url, s.now(), []string{shc.HealthCardType, immunizationCard}, bundle)
 	if err != nil {

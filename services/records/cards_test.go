@@ -5,10 +5,12 @@ import (
 	"crypto/ecdsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"healthexchange/services/domain/shc"
 )
@@ -111,6 +113,35 @@ func TestHealthCard(t *testing.T) {
 			t.Fatalf("%+v, %v", c, err)
 		}
 	})
+	t.Run("cards naming made-up issuers, many: the registry is read at most once per interval", func(t *testing.T) {
+		now := f.svc.now()
+		clock := now
+		f.svc.now = func() time.Time { return clock }
+		defer func() { f.svc.now = time.Now }()
+		f.svc.cardKeys = cardRegistry{}
+		f.ledger.mu.Lock()
+		before := f.ledger.registryReads
+		f.ledger.mu.Unlock()
+		for i := range 50 {
+			evil, err := shc.Issue(mustKey(t), fmt.Sprintf("https://evil-%d.test/shc/X", i), now, []string{shc.HealthCardType}, card.Bundle)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err := f.svc.CheckCard(ctx, evil); err != nil || c.Valid {
+				t.Fatalf("%+v, %v", c, err)
+			}
+		}
+		f.ledger.mu.Lock()
+		reads := f.ledger.registryReads - before
+		f.ledger.mu.Unlock()
+		if reads != 1 {
+			t.Fatalf("50 checks within %v read the registry %d times", cardRegistryMinAge, reads)
+		}
+		clock = now.Add(cardRegistryMinAge)
+		if c, err := f.svc.CheckCard(ctx, card.JWS); err != nil || !c.Valid {
+			t.Fatalf("a real card after the interval: %+v, %v", c, err)
+		}
+	})
 	t.Run("superseded", func(t *testing.T) {
 		f.put(t, drWho, PutRequest{PatientID: "alice", RecordID: rec.RecordID, Resource: bytes.Replace(imm, []byte("FLU-26A-0917"), []byte("FLU-26A-0918"), 1)})
 		c, err := f.svc.CheckCard(ctx, card.JWS)
@@ -185,7 +216,7 @@ func TestHealthCard(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := other["ProvidersMSP"].register(ctx); err != nil { // instance b's key, on the ledger
+		if _, err := other["ProvidersMSP"].register(ctx); err != nil { // instance b's key, on the ledger
 			t.Fatal(err)
 		}
 		f.svc.cardKeys = cardRegistry{} // as after cardRegistryTTL

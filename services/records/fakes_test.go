@@ -44,6 +44,8 @@ type fakeLedger struct {
 	notarizeErr  error
 	notarizeLand bool // with notarizeErr: the notarization is stored anyway (outcome unknown to the caller)
 	down         bool
+	// registryReads counts the reads of the card issuer registry.
+	registryReads int
 }
 
 func newFakeLedger() *fakeLedger {
@@ -416,6 +418,7 @@ func (l *fakeLedger) Dispenses(_ context.Context, recordID string) ([]ledgerapi.
 func (l *fakeLedger) CardIssuers(context.Context) ([]ledgerapi.CardIssuer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.registryReads++
 	if l.down {
 		return nil, errLedgerDown
 	}

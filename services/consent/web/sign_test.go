@@ -54,7 +54,7 @@ func vectors(t *testing.T) []vector {
 	alice, _ := key(t, "alice")
 	alicePub := base64.StdEncoding.EncodeToString(alice.Public().(ed25519.PublicKey))
 	add("registration", "registration", "alice", map[string]any{"patientId": "pat-alice", "publicKey": alicePub},
-		ledgerapi.PatientRegistration{Header: ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: "pat-alice"}, PublicKey: alicePub})
+		ledgerapi.PatientRegistration{Header: ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: "pat-alice"}, OwnKeys: ledgerapi.OwnKeys{PublicKey: alicePub}})
 	grantee := ledgerapi.Grantee{Kind: ledgerapi.GranteeUser, ID: "ProvidersMSP/dr-house"}
 	add("a grant to one person", "grant", "alice", map[string]any{"patientId": "pat-alice", "nonce": 7, "consentId": "c-0011223344556677",
 		"grantee": grantee, "categories": []string{"labs", "vitals"}, "purposes": []string{"treatment"}, "expiresAt": "2027-01-03T18:16:51Z"},

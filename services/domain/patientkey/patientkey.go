@@ -89,12 +89,13 @@ func (k *Key) Register() (ledger.Signed, error) {
 // RegisterWithRecovery signs a registration that names a recovery key
 // (base64 Ed25519; "" for none) and its waiting period (0 for the default).
 func (k *Key) RegisterWithRecovery(recoveryKey string, delay time.Duration) (ledger.Signed, error) {
-	return k.sign(ledgerapi.PatientRegistration{
-		Header:               ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: k.patientID},
-		PublicKey:            k.PublicKey(),
-		RecoveryKey:          recoveryKey,
-		RecoveryDelaySeconds: int64(delay / time.Second),
-	})
+	return k.sign(ledgerapi.PatientRegistration{Header: ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: k.patientID},
+		OwnKeys: k.ownKeys(recoveryKey, delay)})
+}
+
+// ownKeys are this key and a recovery key as the patient's own.
+func (k *Key) ownKeys(recoveryKey string, delay time.Duration) ledgerapi.OwnKeys {
+	return ledgerapi.OwnKeys{PublicKey: k.PublicKey(), RecoveryKey: recoveryKey, RecoveryDelaySeconds: int64(delay / time.Second)}
 }
 
 // RegisterMinor signs, as the guardian this key is, a hospital's
@@ -110,12 +111,7 @@ func (k *Key) RegisterMinor(m ledgerapi.MinorRegistration) (ledger.Signed, error
 // registered as a minor, of their entry (nonce 0, proof of possession);
 // recoveryKey and delay as in RegisterWithRecovery.
 func (k *Key) ClaimKey(recoveryKey string, delay time.Duration) (ledger.Signed, error) {
-	return k.sign(ledgerapi.KeyClaim{
-		Header:               ledgerapi.Header{Op: ledgerapi.OpKeyClaim, PatientID: k.patientID},
-		PublicKey:            k.PublicKey(),
-		RecoveryKey:          recoveryKey,
-		RecoveryDelaySeconds: int64(delay / time.Second),
-	})
+	return k.sign(ledgerapi.KeyClaim{Header: ledgerapi.Header{Op: ledgerapi.OpKeyClaim, PatientID: k.patientID}, OwnKeys: k.ownKeys(recoveryKey, delay)})
 }
 
 // SignRaw signs payload bytes exactly as given, as a key proving it holds a

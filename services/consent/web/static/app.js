@@ -42,6 +42,7 @@ class Refused extends Error {
   constructor(status, message) {
     super(said(status, message));
     this.status = status;
+    this.raw = message; // the service's own words, for the page's logic
   }
 }
 
@@ -96,6 +97,11 @@ async function signIn(patientId) {
 
 function endSession(why) {
   stopLive();
+  const link = $("backup-link");
+  if (link.href.startsWith("blob:")) URL.revokeObjectURL(link.href);
+  link.removeAttribute("download");
+  link.href = "#consents";
+  $("backup-ready").hidden = true;
   session.token = "";
   session.patientId = "";
   clearTimeout(session.timer);
@@ -103,15 +109,31 @@ function endSession(why) {
   if (why) $("error").textContent = why;
 }
 
-// nextNonce is one above both the ledger's last nonce of the patient and
-// this device's, saved before it is used.
-async function nextNonce() {
-  const me = await call("GET", "/v1/patients/me");
-  const entry = await keys.load(session.patientId);
-  const nonce = Math.max(Number(me.patient.nonce || 0), entry.nonce || 0) + 1;
-  await keys.setNonce(session.patientId, nonce);
-  return { nonce, privateKey: entry.privateKey };
+// submit signs the payload make(nonce) builds with this device's key and
+// has send post it. The nonce is one above both the ledger's last and this
+// device's, saved before it is used; when another device holding the same
+// key took that nonce meanwhile, the change is signed once more above it.
+async function submit(make, send) {
+  for (let attempt = 0; ; attempt++) {
+    const me = await call("GET", "/v1/patients/me");
+    const entry = await keys.load(session.patientId);
+    const nonce = Math.max(Number(me.patient.nonce || 0), entry.nonce || 0) + 1;
+    await keys.setNonce(session.patientId, nonce);
+    const payload = make(nonce);
+    const signed = { payload, signature: await sign(crypto.subtle, entry.privateKey, payload) };
+    try {
+      return await send(signed);
+    } catch (err) {
+      if (attempt > 0 || !(err instanceof Refused) || !/stale or replayed nonce/.test(err.raw)) throw err;
+    }
+  }
 }
+
+// ID is what the ledger takes as an id (ledgerapi.ValidateID).
+const ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+
+// inDays is the RFC 3339 time n days from now.
+const inDays = (n) => timeRFC3339(new Date(Date.now() + n * 86400000));
 
 // --------------------------------------------------------------- pages --
 
@@ -159,12 +181,17 @@ function el(tag, props = {}, ...children) {
   return e;
 }
 
+// orgName is an organisation's name, or its MSP id when it is not one of the channel's.
+const orgName = (mspId) => (vocabulary.organisations.find((o) => o.mspId === mspId) || { name: mspId }).name;
+
+// actorWords is who an event names: the person, and their organisation.
+const actorWords = (actor, org) => (actor || "") + (org ? " (" + orgName(org) + ")" : "");
+
 function granteeWords(g) {
-  const org = (mspId) => (vocabulary.organisations.find((o) => o.mspId === mspId) || { name: mspId }).name;
-  if (g.kind === "org") return "Everyone at " + org(g.id);
+  if (g.kind === "org") return "Everyone at " + orgName(g.id);
   if (g.kind === "study") return "Research study " + g.id;
   const [mspId, user] = g.id.split("/");
-  return user + " at " + org(mspId);
+  return user + " at " + orgName(mspId);
 }
 
 const day = (t) => (t ? new Date(t).toLocaleDateString(undefined, { year: "numeric", month: "long", day: "numeric" }) : "");
@@ -216,10 +243,8 @@ function confirmRevoke(c) {
 
 async function revoke(c) {
   status("Taking back the access of " + granteeWords(c.grantee) + "…");
-  const { nonce, privateKey } = await nextNonce();
-  const payload = consentRevocation({ patientId: session.patientId, nonce, consentId: c.consentId });
-  const signature = await sign(crypto.subtle, privateKey, payload);
-  await call("POST", "/v1/consents:revoke", { revocation: { payload, signature } });
+  await submit((nonce) => consentRevocation({ patientId: session.patientId, nonce, consentId: c.consentId }),
+    (revocation) => call("POST", "/v1/consents:revoke", { revocation }));
   status("Done: " + granteeWords(c.grantee) + " no longer has access.");
   await renderConsents();
 }
@@ -237,7 +262,7 @@ async function grant(form) {
   const categories = data.getAll("category");
   const purposes = data.getAll("purpose");
   const problems = [];
-  if (kind === "user" && !/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(user)) problems.push("give the person's user id at the organisation");
+  if (kind === "user" && !ID.test(user)) problems.push("give the person's user id at the organisation");
   if (categories.length === 0) problems.push("choose at least one kind of record");
   if (purposes.length === 0) problems.push("choose at least one purpose");
   if (problems.length) {
@@ -247,13 +272,9 @@ async function grant(form) {
   const grantee = kind === "org" ? { kind: "org", id: org } : { kind: "user", id: org + "/" + user };
   const days = Number(data.get("days"));
   status("Giving access to " + granteeWords(grantee) + "…");
-  const { nonce, privateKey } = await nextNonce();
-  const payload = consentGrant({
-    patientId: session.patientId, nonce, consentId: randomId("c-"), grantee, categories, purposes,
-    notBefore: "", expiresAt: timeRFC3339(new Date(Date.now() + days * 86400000)),
-  });
-  const signature = await sign(crypto.subtle, privateKey, payload);
-  await call("POST", "/v1/consents:grant", { grant: { payload, signature } });
+  const consentId = randomId("c-");
+  await submit((nonce) => consentGrant({ patientId: session.patientId, nonce, consentId, grantee, categories, purposes, expiresAt: inDays(days) }),
+    (grant) => call("POST", "/v1/consents:grant", { grant }));
   form.reset();
   status("Done: " + granteeWords(grantee) + " may now see what you chose.");
   await renderConsents();
@@ -304,7 +325,7 @@ async function renderLog() {
     const answer = e.breakGlass ? "EMERGENCY access" : e.decision === "allow" ? "Allowed" : "Refused";
     const row = el("tr", { class: e.breakGlass ? "break-glass" : e.decision === "allow" ? "allowed" : "denied", "data-actor": e.actor },
       el("td", {}, new Date(e.time).toLocaleString()),
-      el("td", {}, e.actor + (e.actorOrg ? " (" + ((vocabulary.organisations.find((o) => o.mspId === e.actorOrg) || {}).name || e.actorOrg) + ")" : "")),
+      el("td", {}, actorWords(e.actor, e.actorOrg)),
       el("td", {}, what(e)),
       el("td", {}, words(purposeWords, e.purpose)),
       el("td", {}, answer));
@@ -356,13 +377,10 @@ async function answer(r, allow, days) {
     return renderRequests();
   }
   status("Allowing " + who + "…");
-  const { nonce, privateKey } = await nextNonce();
-  const payload = consentGrant({
-    patientId: session.patientId, nonce, consentId: randomId("c-"), grantee: { kind: "user", id: r.requesterOrg + "/" + r.requester },
-    categories: r.categories, purposes: r.purposes, notBefore: "", expiresAt: timeRFC3339(new Date(Date.now() + days * 86400000)),
-  });
-  const signature = await sign(crypto.subtle, privateKey, payload);
-  await call("POST", path + ":approve", { grant: { payload, signature } });
+  const consentId = randomId("c-");
+  await submit((nonce) => consentGrant({ patientId: session.patientId, nonce, consentId, grantee: { kind: "user", id: r.requesterOrg + "/" + r.requester },
+    categories: r.categories, purposes: r.purposes, expiresAt: inDays(days) }),
+  (grant) => call("POST", path + ":approve", { grant }));
   status("Allowed: " + who + " may see what they asked for, for " + days + (days === 1 ? " day." : " days."));
   return renderRequests();
 }
@@ -402,20 +420,17 @@ async function join(form) {
   const study = String(data.get("study") || "").trim();
   const categories = data.getAll("category");
   const problems = [];
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(study)) problems.push("give the study's id as its invitation shows it");
+  if (!ID.test(study)) problems.push("give the study's id as its invitation shows it");
   if (categories.length === 0) problems.push("choose at least one kind of record");
   if (problems.length) {
     $("error").textContent = "Please " + problems.join(", and ") + ".";
     return;
   }
   status("Joining study " + study + "…");
-  const { nonce, privateKey } = await nextNonce();
-  const payload = consentGrant({
-    patientId: session.patientId, nonce, consentId: randomId("c-"), grantee: { kind: "study", id: study }, categories, purposes: ["research"],
-    notBefore: "", expiresAt: timeRFC3339(new Date(Date.now() + 365 * 86400000)),
-  });
-  const signature = await sign(crypto.subtle, privateKey, payload);
-  await call("POST", "/v1/consents:grant", { grant: { payload, signature } });
+  const consentId = randomId("c-");
+  await submit((nonce) => consentGrant({ patientId: session.patientId, nonce, consentId, grantee: { kind: "study", id: study }, categories,
+    purposes: ["research"], expiresAt: inDays(365) }),
+  (grant) => call("POST", "/v1/consents:grant", { grant }));
   form.reset();
   status("You take part in study " + study + ".");
   await renderResearch();
@@ -455,7 +470,7 @@ async function pair(form) {
   const deviceId = String(data.get("deviceId") || "").trim();
   const publicKey = String(data.get("publicKey") || "").replace(/\s+/g, "");
   const problems = [];
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(deviceId)) problems.push("give the wearable a name of letters, digits and dashes");
+  if (!ID.test(deviceId)) problems.push("give the wearable a name of letters, digits and dashes");
   let raw = null;
   try { raw = atob(publicKey); } catch { raw = null; }
   if (raw === null || raw.length !== 32) problems.push("paste the wearable's public key exactly as it shows it (44 characters)");
@@ -464,10 +479,8 @@ async function pair(form) {
     return;
   }
   status("Pairing " + deviceId + "…");
-  const { nonce, privateKey } = await nextNonce();
-  const payload = deviceRegistration({ patientId: session.patientId, nonce, deviceId, publicKey });
-  const signature = await sign(crypto.subtle, privateKey, payload);
-  await call("POST", "/v1/devices:pair", { registration: { payload, signature } });
+  await submit((nonce) => deviceRegistration({ patientId: session.patientId, nonce, deviceId, publicKey }),
+    (registration) => call("POST", "/v1/devices:pair", { registration }));
   form.reset();
   status("Paired: the readings " + deviceId + " signs are known to be yours.");
   await renderDevices();
@@ -475,10 +488,8 @@ async function pair(form) {
 
 async function unpair(d) {
   status("Unpairing " + d.deviceId + "…");
-  const { nonce, privateKey } = await nextNonce();
-  const payload = deviceRevocation({ patientId: session.patientId, nonce, deviceId: d.deviceId });
-  const signature = await sign(crypto.subtle, privateKey, payload);
-  await call("POST", "/v1/devices:revoke", { revocation: { payload, signature } });
+  await submit((nonce) => deviceRevocation({ patientId: session.patientId, nonce, deviceId: d.deviceId }),
+    (revocation) => call("POST", "/v1/devices:revoke", { revocation }));
   status("Unpaired: new readings from " + d.deviceId + " are refused.");
   await renderDevices();
 }
@@ -499,7 +510,7 @@ function granteeOf(s) {
 }
 
 function noteWords(n) {
-  const who = n.actor ? n.actor + (n.actorOrg ? " (" + ((vocabulary.organisations.find((o) => o.mspId === n.actorOrg) || {}).name || n.actorOrg) + ")" : "") : "";
+  const who = actorWords(n.actor, n.actorOrg);
   switch (n.kind) {
     case "break-glass":
       return ["EMERGENCY: " + who + " opened your records without your consent", "Their reason: \u201c" + (n.breakGlassReason || "") + "\u201d"];
@@ -568,7 +579,7 @@ async function setUp(form) {
   const token = String(data.get("token") || "").trim();
   const wantBackup = data.get("backup") === "on";
   const passphrase = String(data.get("passphrase") || "");
-  if (!/^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/.test(patientId) || !token) {
+  if (!ID.test(patientId) || !token) {
     $("error").textContent = "Please give your patient id and the sign-in from your identity provider.";
     return;
   }
