@@ -348,7 +348,10 @@ make_services_tls() {
 # tokens for that organisation's people only, and one for the patients
 # (tokens without an organisation). Each is an Ed25519 key (hxtoken issues
 # the tokens); the services trust each for its organisation and roles only.
-idp_names=(patients providers stmarys pharmacy insurer research)
+# The last, signin, is the key of the patient web app's sign-in: the consent
+# service's instances sign the sessions they give with it, and the services
+# the app reaches trust it for patients only.
+idp_names=(patients providers stmarys pharmacy insurer research signin)
 
 make_dev_idp() {
   local d="$HX_STATE/idp" name
@@ -459,8 +462,9 @@ peers_know_each_other() {
 # is, the organisation it speaks for, the roles it may assert, its key files.
 idps_json() {
   jq -n --arg idp "$HX_STATE/idp" '[["patients","",["patient"]], ["providers","ProvidersMSP",["clinician"]], ["stmarys","StMarysMSP",["clinician"]],
-      ["pharmacy","PharmacyMSP",["pharmacist"]], ["insurer","InsurerMSP",["insurer"]], ["research","ResearchMSP",["researcher"]]]
-    | map({name:.[0], issuer:("https://idp." + .[0] + ".hx.local"), org:.[1], roles:.[2],
+      ["pharmacy","PharmacyMSP",["pharmacist"]], ["insurer","InsurerMSP",["insurer"]], ["research","ResearchMSP",["researcher"]],
+      ["signin","",["patient"],"urn:healthexchange:consent:sign-in"]]
+    | map({name:.[0], issuer:(.[3] // ("https://idp." + .[0] + ".hx.local")), org:.[1], roles:.[2],
            key:($idp + "/" + .[0] + ".key"), publicKey:($idp + "/" + .[0] + ".pub")})'
 }
 

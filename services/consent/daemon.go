@@ -2,6 +2,7 @@ package consent
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -120,7 +121,18 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 	if err != nil {
 		return nil, err
 	}
-	signIn, err := newSignIn(p.Verifier(), p.Verifier().Audience(), lc, signInLimit, log)
+	webSetup := p.Web()
+	var signInKey ed25519.PrivateKey
+	if webSetup.SignInKey != "" {
+		if signInKey, err = LoadSignInKey(webSetup.SignInKey); err != nil {
+			return nil, err
+		}
+	}
+	signIn, err := newSignIn(p.Verifier(), signInKey, p.Verifier().Audience(), webSetup.SignInAudiences, lc, signInLimit, log)
+	if err != nil {
+		return nil, err
+	}
+	records, err := newRecordsRelay(webSetup.RecordsURL, p.TLS(), p.Verifier(), log)
 	if err != nil {
 		return nil, err
 	}
@@ -150,9 +162,13 @@ func New(ctx context.Context, cfg Config, p *daemon.Platform) (*daemon.Service, 
 			// The patient's web app and its sign-in (signin.go, web/).
 			"GET /app":                http.RedirectHandler("/app/", http.StatusMovedPermanently),
 			"GET /app/":               web.Handler("/app/"),
-			"GET /app/api/vocabulary": vocabularyHandler(),
+			"GET /app/api/vocabulary": vocabularyHandler(records.Offered()),
 			"POST /app/api/challenge": signIn.challengeHandler(),
 			"POST /app/api/session":   signIn.sessionHandler(),
+			// The records page's calls, relayed to the records service.
+			"GET /app/api/patients/{patient}/records":                  records.handler(relayList),
+			"GET /app/api/patients/{patient}/records/{record}":         records.handler(relayGet),
+			"GET /app/api/patients/{patient}/records/{record}/history": records.handler(relayHistory),
 		},
 		Background: []func(context.Context){f.Run, svc.shipper.run, readiness(view, p.SetServing),
 			svc.announceExpiring(cfg.ExpiringNotice, cfg.ExpiringEvery)},

@@ -4,15 +4,21 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -33,7 +39,7 @@ import (
 // Sign-in's names and bounds.
 const (
 	// SignInIssuer is the iss of the tokens sign-in gives.
-	SignInIssuer = "urn:healthexchange:consent:sign-in"
+	SignInIssuer = auth.SignInIssuer
 	// OpSignIn is the op of what the key signs: no ledger operation has it,
 	// so a sign-in signature is never a change on the ledger, nor one the
 	// other way round.
@@ -42,7 +48,8 @@ const (
 	SessionTTL = 15 * time.Minute
 	// challengeTTL is how long a challenge may be answered, once.
 	challengeTTL = 2 * time.Minute
-	// maxChallenges bounds the challenges waiting for an answer.
+	// maxChallenges bounds the answered challenges kept until they expire
+	// (so that each is answered once).
 	maxChallenges = 10000
 	// maxSignInBody bounds a sign-in request's body.
 	maxSignInBody = 4 << 10
@@ -53,13 +60,14 @@ var signInRate = serving.Rate{PerSecond: 1, Burst: 30}
 
 // vocabularyHandler answers the web app's lists: the channel's
 // organisations, the record categories and the purposes (public: no
-// patient's data).
-func vocabularyHandler() http.Handler {
+// patient's data), and whether the records page is offered.
+func vocabularyHandler(records bool) http.Handler {
 	body, err := json.Marshal(struct {
 		Organisations []ledgerapi.Organisation `json:"organisations"`
 		Categories    []string                 `json:"categories"`
 		Purposes      []string                 `json:"purposes"`
-	}{ledgerapi.Organisations, ledgerapi.Categories, ledgerapi.Purposes})
+		Records       bool                     `json:"records"`
+	}{ledgerapi.Organisations, ledgerapi.Categories, ledgerapi.Purposes, records})
 	if err != nil {
 		panic(err) // fixed lists
 	}
@@ -84,36 +92,95 @@ type patientKeys interface {
 	Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error)
 }
 
-// signIn gives challenges and sessions.
+// signIn gives challenges and sessions. A challenge carries its own proof
+// (a MAC with a key derived from the sign-in key): nothing is kept when one
+// is given, and any instance with the same sign-in key checks it, so the
+// challenge and its answer may reach different instances behind one
+// address. Each instance keeps the challenges answered to it until they
+// expire, so that it takes each once.
 type signIn struct {
-	key      ed25519.PrivateKey // signs the sessions' tokens; in memory only
+	key      ed25519.PrivateKey // signs the sessions' tokens
+	macKey   []byte             // proves the challenges; derived from key
 	audience string
+	also     []string // the other audiences of its tokens
 	ledger   patientKeys
 	limit    *serving.Limiter // per client address; nil: none (unit tests)
 	now      func() time.Time
 	log      *slog.Logger
 
-	mu         sync.Mutex
-	challenges map[string]waiting // by challenge
+	mu   sync.Mutex
+	used map[string]time.Time // answered challenges, until they expire
 }
 
-// waiting is a challenge given to a patient id, until it expires.
-type waiting struct {
-	patientID string
-	expires   time.Time
+// A challenge is a random nonce, its expiry (Unix seconds, big-endian) and
+// the MAC of both with the patient id, in base64url.
+const (
+	challengeNonce = 16
+	challengeMAC   = 16
+	challengeLen   = challengeNonce + 8 + challengeMAC
+)
+
+// newSignIn sets up sign-in with key (nil: one made here, in memory, so
+// a restart ends the sessions) and has verifier trust the tokens it signs,
+// for role patient only. A key the service is given may be trusted by its
+// configuration already (the -issuer for SignInIssuer, as every service
+// the app reaches has it): then a token it signs must pass that
+// configuration, or the service does not start. Its tokens are for
+// audience and also for also (the other services the app reaches).
+func newSignIn(verifier *auth.Verifier, key ed25519.PrivateKey, audience string, also []string, l patientKeys, limit *serving.Limiter, log *slog.Logger) (*signIn, error) {
+	s := &signIn{audience: audience, also: also, ledger: l, limit: limit, now: time.Now, log: log, used: map[string]time.Time{}}
+	if key == nil {
+		var err error
+		if _, key, err = ed25519.GenerateKey(rand.Reader); err != nil {
+			return nil, err
+		}
+	}
+	s.key = key
+	mac := sha256.Sum256(append([]byte("healthexchange/consent/sign-in-challenge/v1\x00"), key.Seed()...))
+	s.macKey = mac[:]
+	if verifier.Trusts(SignInIssuer) {
+		probe, err := s.token("sign-in-probe", s.now())
+		if err != nil {
+			return nil, err
+		}
+		if _, err := verifier.Verify(probe); err != nil {
+			return nil, fmt.Errorf("consent config: the sign-in key (-signin-key) is not the one the trusted issuer %s names (-issuer): %w", SignInIssuer, err)
+		}
+		return s, nil
+	}
+	if err := verifier.TrustIssuer(SignInIssuer, auth.Issuer{Roles: []auth.Role{auth.RolePatient}}, key.Public().(ed25519.PublicKey)); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// newSignIn makes sign-in's key (in memory: a restart ends the sessions)
-// and has verifier trust the tokens it signs, for role patient only.
-func newSignIn(verifier *auth.Verifier, audience string, l patientKeys, limit *serving.Limiter, log *slog.Logger) (*signIn, error) {
-	pub, key, err := ed25519.GenerateKey(rand.Reader)
+// LoadSignInKey reads the sign-in key: an Ed25519 private key, PKCS #8
+// PEM, in a file nobody else may read.
+func LoadSignInKey(path string) (ed25519.PrivateKey, error) {
+	info, err := os.Stat(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("consent config: sign-in key: %w", err)
 	}
-	if err := verifier.TrustIssuer(SignInIssuer, auth.Issuer{Roles: []auth.Role{auth.RolePatient}}, pub); err != nil {
-		return nil, err
+	if info.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("consent config: sign-in key %s may be read by others (mode %v): chmod 600 it", path, info.Mode().Perm())
 	}
-	return &signIn{key: key, audience: audience, ledger: l, limit: limit, now: time.Now, log: log, challenges: map[string]waiting{}}, nil
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("consent config: sign-in key: %w", err)
+	}
+	block, rest := pem.Decode(raw)
+	if block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) > 0 {
+		return nil, fmt.Errorf("consent config: sign-in key %s is not one PKCS #8 PEM block (PRIVATE KEY)", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("consent config: sign-in key %s: %w", path, err)
+	}
+	ed, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("consent config: sign-in key %s is not an Ed25519 key", path)
+	}
+	return ed, nil
 }
 
 // challengeResponse is the answer to a challenge request: the exact bytes
@@ -149,13 +216,9 @@ func (s *signIn) challengeHandler() http.Handler {
 		if err := ledgerapi.ValidateID("patientId", req.PatientID); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
-		raw := make([]byte, 32)
-		if _, err := rand.Read(raw); err != nil {
-			return nil, err
-		}
-		challenge := base64.RawURLEncoding.EncodeToString(raw)
 		now := s.now()
-		if err := s.remember(challenge, waiting{patientID: req.PatientID, expires: now.Add(challengeTTL)}, now); err != nil {
+		challenge, err := s.newChallenge(req.PatientID, now.Add(challengeTTL))
+		if err != nil {
 			return nil, err
 		}
 		payload, err := json.Marshal(signInPayload{Op: OpSignIn, PatientID: req.PatientID, Challenge: challenge, Audience: s.audience})
@@ -166,32 +229,58 @@ func (s *signIn) challengeHandler() http.Handler {
 	})
 }
 
-// remember keeps a challenge, dropping expired ones when there are too many.
-func (s *signIn) remember(challenge string, w waiting, now time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.challenges) >= maxChallenges {
-		for c, old := range s.challenges {
-			if now.After(old.expires) {
-				delete(s.challenges, c)
-			}
-		}
-		if len(s.challenges) >= maxChallenges {
-			return fmt.Errorf("%w: too many sign-ins waiting; try again in a minute", ErrUnavailable)
-		}
+// newChallenge is a challenge for patientID that expires at expires.
+func (s *signIn) newChallenge(patientID string, expires time.Time) (string, error) {
+	raw := make([]byte, challengeNonce+8, challengeLen)
+	if _, err := rand.Read(raw[:challengeNonce]); err != nil {
+		return "", err
 	}
-	s.challenges[challenge] = w
-	return nil
+	binary.BigEndian.PutUint64(raw[challengeNonce:], uint64(expires.Unix()))
+	return base64.RawURLEncoding.EncodeToString(append(raw, s.challengeMAC(patientID, raw)...)), nil
 }
 
-// take removes a challenge and says whether it was given to patientID and
-// is still open: a challenge is answered once, right or wrong.
-func (s *signIn) take(challenge, patientID string, now time.Time) bool {
+// challengeMAC proves a challenge's nonce and expiry were given for
+// patientID by an instance with this sign-in key.
+func (s *signIn) challengeMAC(patientID string, nonceAndExpiry []byte) []byte {
+	m := hmac.New(sha256.New, s.macKey)
+	m.Write([]byte(patientID))
+	m.Write([]byte{0})
+	m.Write(nonceAndExpiry)
+	return m.Sum(nil)[:challengeMAC]
+}
+
+// take says whether challenge was given for patientID and is still open,
+// and marks it answered: a challenge is answered once, right or wrong. Too
+// many answered challenges that are still open is ErrUnavailable.
+func (s *signIn) take(challenge, patientID string, now time.Time) (bool, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(challenge)
+	if err != nil || len(raw) != challengeLen {
+		return false, nil
+	}
+	if !hmac.Equal(raw[challengeNonce+8:], s.challengeMAC(patientID, raw[:challengeNonce+8])) {
+		return false, nil
+	}
+	expires := time.Unix(int64(binary.BigEndian.Uint64(raw[challengeNonce:])), 0)
+	if now.After(expires) {
+		return false, nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	w, ok := s.challenges[challenge]
-	delete(s.challenges, challenge)
-	return ok && w.patientID == patientID && !now.After(w.expires)
+	if _, answered := s.used[challenge]; answered {
+		return false, nil
+	}
+	if len(s.used) >= maxChallenges {
+		for c, until := range s.used {
+			if now.After(until) {
+				delete(s.used, c)
+			}
+		}
+		if len(s.used) >= maxChallenges {
+			return false, fmt.Errorf("%w: too many sign-ins at once; try again in a minute", ErrUnavailable)
+		}
+	}
+	s.used[challenge] = expires
+	return true, nil
 }
 
 // sessionHandler: POST {"payload","signature"} with a challenge's payload
@@ -213,7 +302,9 @@ func (s *signIn) sessionHandler() http.Handler {
 			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		now := s.now()
-		if !s.take(p.Challenge, p.PatientID, now) {
+		if ok, err := s.take(p.Challenge, p.PatientID, now); err != nil {
+			return nil, err
+		} else if !ok {
 			return nil, fmt.Errorf("%w: the challenge is unknown, used or expired: ask for a new one", ErrUnauthenticated)
 		}
 		patient, err := s.ledger.Patient(r.Context(), p.PatientID)
@@ -238,11 +329,11 @@ func (s *signIn) sessionHandler() http.Handler {
 }
 
 // token is a session's token for the patient: EdDSA, this service's
-// audience only, role patient, SessionTTL from now.
+// audience and the others it is configured for, role patient, SessionTTL from now.
 func (s *signIn) token(patientID string, now time.Time) (string, error) {
 	now = now.Truncate(time.Second)
 	claims := jwt.MapClaims{
-		"iss": SignInIssuer, "sub": patientID, "aud": []string{s.audience}, "role": string(auth.RolePatient),
+		"iss": SignInIssuer, "sub": patientID, "aud": append([]string{s.audience}, s.also...), "role": string(auth.RolePatient),
 		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(SessionTTL).Unix(),
 	}
 	return jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims).SignedString(s.key)

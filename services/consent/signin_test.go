@@ -1,12 +1,22 @@
 package consent
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -47,17 +57,9 @@ type signInFixture struct {
 
 func newSignInFixture(t *testing.T, limit *serving.Limiter) *signInFixture {
 	t.Helper()
-	cfg := auth.NewConfig()
-	cfg.Audience = "consent"
-	pub := filepath.Join(t.TempDir(), "idp.pub")
-	writeTestKey(t, pub)
-	cfg.Issuers = map[string]auth.Issuer{"https://patients.example": {Keys: []string{pub}, Roles: []auth.Role{auth.RolePatient}}}
-	verifier, err := auth.NewVerifier(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	verifier := verifierFor(t)
 	l := &keysLedger{patients: map[string]ledgerapi.Patient{}}
-	si, err := newSignIn(verifier, "consent", l, limit, discardLog())
+	si, err := newSignIn(verifier, nil, "consent", nil, l, limit, discardLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,14 +197,14 @@ func TestSignIn(t *testing.T) {
 		}
 	})
 	t.Run("the issuer cannot be trusted twice", func(t *testing.T) {
-		if _, err := newSignIn(f.verifier, "consent", f.ledger, nil, discardLog()); err == nil {
+		if _, err := newSignIn(f.verifier, nil, "consent", nil, f.ledger, nil, discardLog()); err == nil {
 			t.Fatal("a second sign-in issuer replaced the first")
 		}
 	})
 }
 
-// A million sign-ins from one address: bounded, and the waiting challenges
-// are bounded too.
+// A million sign-ins from one address: bounded; giving challenges keeps
+// nothing, and the answered ones kept are bounded.
 func TestSignInIsBounded(t *testing.T) {
 	limit, err := serving.NewLimiter(serving.Rate{PerSecond: 0.001, Burst: 3})
 	if err != nil {
@@ -215,16 +217,201 @@ func TestSignInIsBounded(t *testing.T) {
 			t.Fatalf("call %d: %d", i, code)
 		}
 	}
+	// Giving a challenge keeps nothing; the answered ones are kept until
+	// they expire, and bounded.
 	g := newSignInFixture(t, nil)
+	alice := newKey(t, "pat-alice")
+	g.ledger.patients["pat-alice"] = ledgerapi.Patient{PatientID: "pat-alice", PublicKey: alice.PublicKey(), KeyVersion: 1}
+	for range 1000 {
+		g.challenge(t, "pat-x")
+	}
+	if len(g.si.used) != 0 {
+		t.Fatalf("%d challenges kept for giving them", len(g.si.used))
+	}
 	now := time.Now()
 	for i := range maxChallenges {
-		g.si.challenges[string(rune(i))+"x"] = waiting{patientID: "p", expires: now.Add(time.Minute)}
+		g.si.used[strconv.Itoa(i)] = now.Add(time.Minute)
 	}
-	if code, _ := g.post(t, "/app/api/challenge", `{"patientId":"pat-x"}`); code != http.StatusServiceUnavailable {
+	payload := g.challenge(t, "pat-alice")
+	if code, _ := g.answer(t, payload, alice.SignRaw(payload)); code != http.StatusServiceUnavailable {
 		t.Fatalf("past the bound: %d", code)
 	}
-	g.si.now = func() time.Time { return now.Add(2 * time.Minute) } // all expired: swept
-	if code, _ := g.post(t, "/app/api/challenge", `{"patientId":"pat-x"}`); code != http.StatusOK {
+	g.si.now = func() time.Time { return now.Add(90 * time.Second) } // all expired: swept
+	payload = g.challenge(t, "pat-alice")
+	if code, _ := g.answer(t, payload, alice.SignRaw(payload)); code != http.StatusOK {
 		t.Fatalf("after the sweep: %d", code)
 	}
+}
+
+// A challenge proves itself: any instance with the sign-in key takes it
+// (once), none without it, and a changed one (another patient, a later
+// expiry, another byte) is no challenge.
+func TestChallengeProvesItself(t *testing.T) {
+	keyFile, _ := writeSignInKey(t, 0o600)
+	key, err := LoadSignInKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	instance := func(key ed25519.PrivateKey) *signIn {
+		si, err := newSignIn(verifierFor(t), key, "consent", nil, &keysLedger{}, nil, discardLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return si
+	}
+	a, b, stranger := instance(key), instance(key), instance(nil)
+	now := time.Now()
+	c, err := a.newChallenge("pat-alice", now.Add(challengeTTL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := stranger.take(c, "pat-alice", now); ok {
+		t.Fatal("an instance with another key took it")
+	}
+	if ok, _ := b.take(c, "pat-bob", now); ok {
+		t.Fatal("taken for another patient")
+	}
+	if ok, _ := b.take(c, "pat-alice", now.Add(challengeTTL+time.Second)); ok {
+		t.Fatal("taken after it expired")
+	}
+	raw, _ := base64.RawURLEncoding.DecodeString(c)
+	for i := range raw {
+		changed := bytes.Clone(raw)
+		changed[i] ^= 1
+		if ok, _ := b.take(base64.RawURLEncoding.EncodeToString(changed), "pat-alice", now); ok {
+			t.Fatalf("taken with byte %d changed", i)
+		}
+	}
+	if ok, err := b.take(c, "pat-alice", now); !ok || err != nil {
+		t.Fatalf("the other instance with the key: %v %v", ok, err)
+	}
+	if ok, _ := b.take(c, "pat-alice", now); ok {
+		t.Fatal("taken twice")
+	}
+	for _, junk := range []string{"", "x", strings.Repeat("A", 54), "!!!!"} {
+		if ok, _ := a.take(junk, "pat-alice", now); ok {
+			t.Fatalf("%q taken", junk)
+		}
+	}
+}
+
+// verifierFor is a verifier that trusts no sign-in yet.
+func verifierFor(t *testing.T) *auth.Verifier {
+	t.Helper()
+	cfg := auth.NewConfig()
+	cfg.Audience = "consent"
+	pub := filepath.Join(t.TempDir(), "idp.pub")
+	writeTestKey(t, pub)
+	cfg.Issuers = map[string]auth.Issuer{"https://patients.example": {Keys: []string{pub}, Roles: []auth.Role{auth.RolePatient}}}
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// writeSignInKey writes a new Ed25519 sign-in key (PKCS #8 PEM, mode) and
+// its public key (PKIX PEM), and returns their paths.
+func writeSignInKey(t *testing.T, mode os.FileMode) (keyFile, pubFile string) {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubDER, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keyFile, pubFile = filepath.Join(dir, "signin.key"), filepath.Join(dir, "signin.pub")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return keyFile, pubFile
+}
+
+// verifierTrusting is a service's verifier (audience) that trusts the
+// sign-in's public key as configured (-issuer), as the records service and
+// every instance of this one do.
+func verifierTrusting(t *testing.T, audience, pubFile string) *auth.Verifier {
+	t.Helper()
+	cfg := auth.NewConfig()
+	cfg.Audience = audience
+	cfg.Issuers = map[string]auth.Issuer{SignInIssuer: {Keys: []string{pubFile}, Roles: []auth.Role{auth.RolePatient}}}
+	v, err := auth.NewVerifier(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// A sign-in key given to every instance: a session from one instance works
+// on the other and at the records service (its audience named), and
+// nowhere its audience is not; a key that is not the configured one, or a
+// key file that others may read or that is no Ed25519 key, stops the
+// start.
+func TestSharedSignInKey(t *testing.T) {
+	keyFile, pubFile := writeSignInKey(t, 0o600)
+	key, err := LoadSignInKey(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := newKey(t, "pat-alice")
+	l := &keysLedger{patients: map[string]ledgerapi.Patient{"pat-alice": {PatientID: "pat-alice", PublicKey: alice.PublicKey(), KeyVersion: 1}}}
+	instance := func() (*signInFixture, *auth.Verifier) {
+		v := verifierTrusting(t, "consent", pubFile)
+		si, err := newSignIn(v, key, "consent", []string{"records"}, l, nil, discardLog())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("POST /app/api/challenge", si.challengeHandler())
+		mux.Handle("POST /app/api/session", si.sessionHandler())
+		return &signInFixture{si: si, verifier: v, ledger: l, mux: mux}, v
+	}
+	a, _ := instance()
+	_, bVerifier := instance()
+	payload := a.challenge(t, "pat-alice")
+	code, out := a.answer(t, payload, alice.SignRaw(payload))
+	if code != http.StatusOK {
+		t.Fatalf("%d %v", code, out)
+	}
+	for name, v := range map[string]*auth.Verifier{"instance a": a.verifier, "instance b": bVerifier, "the records service": verifierTrusting(t, "records", pubFile)} {
+		if p, err := v.Verify(out["token"]); err != nil || p.Subject != "pat-alice" || p.Role != auth.RolePatient || p.Org != "" {
+			t.Errorf("%s refused the session: %+v %v", name, p, err)
+		}
+	}
+	if _, err := verifierTrusting(t, "research", pubFile).Verify(out["token"]); err == nil {
+		t.Error("a service the session is not for accepted it")
+	}
+
+	t.Run("a key that is not the configured one", func(t *testing.T) {
+		_, otherPub := writeSignInKey(t, 0o600)
+		if _, err := newSignIn(verifierTrusting(t, "consent", otherPub), key, "consent", nil, l, nil, discardLog()); err == nil || !strings.Contains(err.Error(), "-signin-key") {
+			t.Fatalf("started with a sign-in key its configuration does not trust: %v", err)
+		}
+	})
+	t.Run("key files refused", func(t *testing.T) {
+		readable, _ := writeSignInKey(t, 0o644)
+		dir := t.TempDir()
+		notPEM, pubAsKey, p256 := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+		os.WriteFile(notPEM, []byte("not a key"), 0o600)
+		raw, _ := os.ReadFile(pubFile)
+		os.WriteFile(pubAsKey, raw, 0o600)
+		ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		der, _ := x509.MarshalPKCS8PrivateKey(ec)
+		os.WriteFile(p256, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
+		for name, f := range map[string]string{"readable by others": readable, "not PEM": notPEM, "a public key": pubAsKey, "a P-256 key": p256, "missing": filepath.Join(dir, "none")} {
+			if _, err := LoadSignInKey(f); err == nil {
+				t.Errorf("%s: loaded", name)
+			}
+		}
+	})
 }

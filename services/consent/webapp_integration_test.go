@@ -3,6 +3,7 @@
 package consent_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -11,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,9 +24,15 @@ import (
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/minio/minio-go/v7"
+	"google.golang.org/grpc"
 
+	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/dev/itest"
+	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/objectstore"
+	"healthexchange/services/store/recordstore"
 )
 
 // chromium is Debian's chromium binary (.ci/run installs the package).
@@ -84,7 +92,21 @@ func shots(t *testing.T) string {
 // the clinician is refused; a form error in words; sign in again with the
 // keyboard only; a phone-sized screen.
 func TestPatientWebAppIntegration(t *testing.T) {
-	c := itest.NewConsentd(t, consentdBin)
+	// The records service the records page reads through this consent
+	// service: its address first, for consentd's -web-records.
+	recordsGRPC, recordsHTTP := itest.FreeAddr(t), itest.FreeAddr(t)
+	c := itest.NewConsentd(t, consentdBin, "-web-records", "https://"+recordsHTTP)
+	recordsBin, cleanup, err := itest.Build("healthexchange/services/cmd/recordsd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cleanup)
+	store, err := itest.StartMinIO() // the records service's own, for the tamper step
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	itest.StartDaemon(t, recordsBin, []string{"-env", c.EnvPath, "-state", t.TempDir(), "-grpc", recordsGRPC, "-http", recordsHTTP, "-consent", c.GRPCAddr, "-store-config", store.ConfigPath()}, recordsGRPC)
 	ctx := itest.Context(t)
 	b := newBrowser(t)
 	dir := shots(t)
@@ -291,6 +313,81 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		run("filter: everything", chromedp.Click(`input[name="log-filter"][value="all"]`),
 			until(`document.querySelectorAll("#log-list tr.allowed").length > 0`))
 	})
+	t.Run("the doctor files a lab result; the patient sees it and checks it against the ledger", func(t *testing.T) {
+		lab := []byte(`{"resourceType":"Observation","status":"final",
+  "category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],
+  "code":{"text":"HbA1c"},"subject":{"reference":"Patient/` + patientID + `"},"valueQuantity":{"value":6.10,"unit":"%"}}`)
+		// Filing needs the organisation's consent: the patient gives it in
+		// the page, and takes it back at the end.
+		run("grant St Mary's", chromedp.Click("#nav-consents"), chromedp.WaitVisible("#grant-form"), chromedp.Click(`input[name="kind"][value="org"]`),
+			chromedp.SetValue("#grant-org", "StMarysMSP"), chromedp.Click(`#grant-categories input[value="labs"]`),
+			chromedp.Click(`#grant-purposes input[value="treatment"]`), chromedp.Click(`#grant-form button[type="submit"]`),
+			text("#consent-list", "Everyone at St Mary"))
+		records := recordsv1.NewRecordServiceClient(itest.Dial(t, recordsGRPC, "app-clinician"))
+		put, err := records.PutRecord(ctx, &recordsv1.PutRecordRequest{PatientId: patientID, Resource: lab},
+			grpc.PerRPCCredentials(auth.Bearer(itest.Token(t, dr, auth.RoleClinician, "StMarysMSP"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := put.GetRecord()
+		check := fmt.Sprintf(`button[data-record=%q]`, rec.GetRecordId())
+		result := fmt.Sprintf(`p[data-check=%q]`, rec.GetRecordId())
+		run("list", chromedp.Click("#nav-records"), chromedp.WaitVisible("#page-records"), text("#record-list", "Lab results"),
+			text("#record-list", "St Mary"), text("#record-list", rec.GetSha256()[:16]))
+		run("check", chromedp.Click(check), text(result, "Unchanged"), text(result, "HbA1c"), text(result, rec.GetSha256()[:16]),
+			text(result, rec.GetTxId()[:12]), shot("10-records"))
+
+		// Someone with the object store's keys changes the stored record:
+		// the page says so, and shows nothing of it.
+		cfg, err := objectstore.ConfigFromFile(store.ConfigPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		mc, err := objectstore.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := recordstore.VersionKey(patientID, rec.GetRecordId(), int(rec.GetVersion()), rec.GetSha256())
+		obj, err := mc.GetObject(ctx, "records", key, minio.GetObjectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		original, err := io.ReadAll(obj)
+		obj.Close()
+		if err != nil || len(original) == 0 {
+			t.Fatalf("the stored record: %d bytes, %v", len(original), err)
+		}
+		flipped := bytes.Clone(original)
+		flipped[len(flipped)/2] ^= 1
+		if _, err := mc.PutObject(ctx, "records", key, bytes.NewReader(flipped), int64(len(flipped)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		run("check the changed record", chromedp.Click(check), text(result, "does NOT match"))
+		if shown := eval(fmt.Sprintf(`document.querySelector(%q).textContent`, result)).(string); strings.Contains(shown, "HbA1c") {
+			t.Fatalf("the page shows a changed record's content: %q", shown)
+		}
+		if _, err := mc.PutObject(ctx, "records", key, bytes.NewReader(original), int64(len(original)), minio.PutObjectOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		run("checked again once put back", chromedp.Click(check), text(result, "Unchanged"))
+
+		run("take St Mary's consent back", chromedp.Click("#nav-consents"), chromedp.WaitVisible("#page-consents"),
+			chromedp.Click(`#consent-list li.card:has(h3) button.revoke[aria-label*="Everyone at"]`), chromedp.WaitVisible("#confirm"),
+			chromedp.Click("#confirm-yes"), text("#status", "no longer has access"),
+			until(`![...document.querySelectorAll("#consent-list h3")].some((h) => h.textContent.startsWith("Everyone at"))`))
+
+		// The relay serves a patient their own records only.
+		req, _ := http.NewRequest("GET", "https://"+c.HTTPAddr+"/app/api/patients/"+patientID+"/records", nil)
+		req.Header.Set("Authorization", "Bearer "+itest.Token(t, itest.Unique("pat"), auth.RolePatient, ""))
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("another patient's read of these records: %d", resp.StatusCode)
+		}
+	})
 	t.Run("the doctor asks for more; the patient allows one request for 7 days and refuses another", func(t *testing.T) {
 		if decideOn("imaging") {
 			t.Fatal("imaging allowed before any request")
@@ -422,4 +519,58 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		}
 	})
 	t.Logf("screenshots in %s", dir)
+}
+
+// Sign-in across two instances of the consent service, as in the
+// high-availability profile behind one address: a challenge one gives,
+// the other takes (once), and the session works on both (both have the
+// network's sign-in key).
+func TestSignInAcrossInstancesIntegration(t *testing.T) {
+	a := itest.NewConsentd(t, consentdBin)
+	other := itest.NewConsentd(t, consentdBin)
+	p := itest.NewPatient(t, a)
+	key, err := patientkey.Load(p.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if ca, err := os.ReadFile(itest.Env(t).ServicesTLS.CA); err != nil || !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("CA: %v", err)
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	post := func(addr, path string, body any) (int, map[string]string) {
+		t.Helper()
+		raw, _ := json.Marshal(body)
+		resp, err := hc.Post("https://"+addr+path, "application/json", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]string
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	_, challenge := post(a.HTTPAddr, "/app/api/challenge", map[string]string{"patientId": p.ID})
+	signed := map[string]string{"payload": challenge["payload"], "signature": key.SignRaw(challenge["payload"])}
+	code, session := post(other.HTTPAddr, "/app/api/session", signed)
+	if code != http.StatusOK || session["token"] == "" {
+		t.Fatalf("sign-in at the instance that did not give the challenge: %d %v", code, session)
+	}
+	if code, _ := post(other.HTTPAddr, "/app/api/session", signed); code != http.StatusUnauthorized {
+		t.Fatalf("the challenge answered twice: %d", code)
+	}
+	for name, c := range map[string]*itest.Consentd{"the instance that gave it": a, "the other instance": other} {
+		req, _ := http.NewRequest("GET", "https://"+c.HTTPAddr+"/v1/patients/me", nil)
+		req.Header.Set("Authorization", "Bearer "+session["token"])
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var me struct{ Patient struct{ PatientID string } }
+		json.NewDecoder(resp.Body).Decode(&me)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || me.Patient.PatientID != p.ID {
+			t.Fatalf("%s: %d %+v", name, resp.StatusCode, me)
+		}
+	}
 }

@@ -279,7 +279,7 @@ func (e Env) Settings(name string) (daemon.Settings, error) {
 	if _, err := os.Stat(store); err != nil {
 		store = "" // not every service needs MinIO; those that do say so
 	}
-	return daemon.Settings{
+	s := daemon.Settings{
 		GRPCAddr: svc.GRPC, HTTPAddr: svc.HTTP,
 		StateDir: filepath.Join(filepath.Dir(e.Path), name),
 		TLSCert:  tls.CertFile, TLSKey: tls.KeyFile, TLSCA: tls.CAFile,
@@ -291,7 +291,31 @@ func (e Env) Settings(name string) (daemon.Settings, error) {
 		ConsentAddr: consent.GRPC,
 		// The development network lives on loopback addresses only.
 		LoopbackOnly: true,
-	}, nil
+	}
+	if name == "consent" {
+		// The patient web app: every instance signs its sessions with the
+		// sign-in key (the services trust it among the IdPs), for itself
+		// and the records service, which the records page reads through it.
+		if p, ok := e.idp(SignInIdP); ok {
+			s.SignInKey = p.Key
+		}
+		s.SignInAudiences = []string{Audience("records")}
+		s.WebRecords = e.URL("records")
+	}
+	return s, nil
+}
+
+// SignInIdP is the name of the patient web app's sign-in among the IdPs.
+const SignInIdP = "signin"
+
+// idp is the provider named name.
+func (e Env) idp(name string) (IdP, bool) {
+	for _, p := range e.IdPs {
+		if p.Name == name {
+			return p, true
+		}
+	}
+	return IdP{}, false
 }
 
 // Profile is the development network as a daemon profile: the daemons'

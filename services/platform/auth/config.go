@@ -17,6 +17,12 @@ import (
 	"healthexchange/chaincode/ledgerapi"
 )
 
+// SignInIssuer is the iss of the tokens the patient web app's sign-in gives
+// (the consent service signs them after the patient's key on the ledger
+// signed a challenge): patients' tokens, trusted wherever the sign-in's
+// public key is configured for it.
+const SignInIssuer = "urn:healthexchange:consent:sign-in"
+
 // MaxLeeway is the most clock skew a Config may tolerate.
 const MaxLeeway = 2 * time.Minute
 

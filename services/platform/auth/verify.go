@@ -108,6 +108,12 @@ func (v *Verifier) TrustIssuer(name string, iss Issuer, keys ...ed25519.PublicKe
 	return nil
 }
 
+// Trusts reports whether tokens of the issuer name are trusted.
+func (v *Verifier) Trusts(name string) bool {
+	_, ok := v.issuer(name)
+	return ok
+}
+
 // Audience is the audience a token must name: this service's.
 func (v *Verifier) Audience() string { return v.audience }
 

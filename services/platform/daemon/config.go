@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -34,6 +35,9 @@ type Config struct {
 	Limits  serving.Limits
 	// Backends are what the service may open through its Platform.
 	Backends Backends
+	// Web is what the patient's web app needs of the service that serves
+	// it (the consent service); the others leave it empty.
+	Web Web
 	// LoopbackOnly refuses every listen and dial address that is not a
 	// loopback IP address: the rule of the development network (NewConfig
 	// and the development profile set it; a deployment configured by
@@ -63,6 +67,25 @@ type Backends struct {
 	// point of the enforcement services), or the addresses of its
 	// instances separated by commas.
 	ConsentAddr string
+}
+
+// Web is the patient's web app's setup on the service that serves it.
+type Web struct {
+	// SignInKey is the Ed25519 private key (PKCS #8 PEM, mode 0600) that
+	// signs the tokens the app's sign-in gives. Every instance of the
+	// service must have the same one, so that a session works on each, and
+	// the services the app reaches trust its public key as the sign-in's
+	// issuer. Empty: a key made at the start, trusted by this instance
+	// only (a restart ends the sessions).
+	SignInKey string
+	// SignInAudiences are the other services a sign-in's token is for
+	// (their audiences), beside this one.
+	SignInAudiences []string
+	// RecordsURL is the records service's HTTP/JSON gateway
+	// (https://host:port), or its instances' separated by commas, that the
+	// app's records page reaches through this service. Empty: no records
+	// page.
+	RecordsURL string
 }
 
 // NewConfig returns the defaults for the service named name: the default
@@ -103,6 +126,14 @@ func (c Config) Validate() error {
 		addrs := []serving.NamedAddr{{Name: "grpc address", Addr: c.GRPCAddr}, {Name: "http address", Addr: c.HTTPAddr}}
 		for _, a := range serving.SplitAddrs(c.Backends.ConsentAddr) {
 			addrs = append(addrs, serving.NamedAddr{Name: "consent address", Addr: a})
+		}
+		for _, raw := range serving.SplitAddrs(c.Web.RecordsURL) {
+			u, err := url.Parse(raw)
+			if err != nil || u.Host == "" {
+				errs = append(errs, fmt.Errorf("%sthe records service's address %q (-web-records) is not https://host:port", prefix, raw))
+				continue
+			}
+			addrs = append(addrs, serving.NamedAddr{Name: "records address (-web-records)", Addr: u.Host})
 		}
 		errs = append(errs, serving.CheckLoopback(c.Name, nonEmpty(addrs)...))
 	}
@@ -152,6 +183,11 @@ type Settings struct {
 	// organisations in it to act as, comma-separated, the service's own
 	// first.
 	LedgerConnection, LedgerOrg string
+	// SignInKey, SignInAudiences and WebRecords are the patient web app's
+	// setup (Web), for the service that serves it.
+	SignInKey       string
+	SignInAudiences []string
+	WebRecords      string
 	// StoreConfig is an object storage client description (minio.json:
 	// endpoint, TLS, credentials file).
 	StoreConfig     string
@@ -180,6 +216,7 @@ func (s Settings) Load(name string) (Config, error) {
 	c.TLS = serving.TLSFiles{CertFile: s.TLSCert, KeyFile: s.TLSKey, CAFile: s.TLSCA}
 	c.Backends.KEKFile, c.Backends.KeyDir, c.Backends.ConsentAddr = s.KEKFile, s.KeyDir, s.ConsentAddr
 	c.PprofAddr, c.CPUProfile = s.PprofAddr, s.CPUProfile
+	c.Web = Web{SignInKey: s.SignInKey, SignInAudiences: s.SignInAudiences, RecordsURL: s.WebRecords}
 	c.LoopbackOnly = s.LoopbackOnly
 	if s.ReadHeaderTimeout != 0 {
 		c.Limits.ReadHeaderTimeout = s.ReadHeaderTimeout

@@ -42,6 +42,8 @@ func TestConfigValidate(t *testing.T) {
 		{"address without host", func(c *Config) { c.GRPCAddr = ":27101" }, []string{"grpc address", "loopback"}},
 		{"address without port", func(c *Config) { c.HTTPAddr = "127.0.0.1" }, []string{"http address", "missing port"}},
 		{"consent service elsewhere", func(c *Config) { c.Backends.ConsentAddr = "10.0.0.1:27101" }, []string{"consent address", "loopback"}},
+		{"records service elsewhere (the web app's relay)", func(c *Config) { c.Web.RecordsURL = "https://127.0.0.1:27202,https://192.0.2.9:27202" }, []string{"records address", "loopback"}},
+		{"records service on loopback", func(c *Config) { c.Web.RecordsURL = "https://127.0.0.1:27202" }, nil},
 		{"every interface allowed off loopback", func(c *Config) {
 			c.LoopbackOnly, c.GRPCAddr, c.Backends.ConsentAddr = false, "0.0.0.0:27101", "consent.example:443"
 		}, nil},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/telemetry"
 )
 
@@ -186,6 +187,9 @@ func (s *Settings) bind(fs *flag.FlagSet) {
 	fs.DurationVar(&s.ReadHeaderTimeout, "read-header-timeout", s.ReadHeaderTimeout, "how long the HTTP gateway waits for a request's headers (0: the default)")
 	fs.StringVar(&s.LedgerConnection, "ledger-connection", s.LedgerConnection, "the network description with the organisations' peers and client identities")
 	fs.StringVar(&s.LedgerOrg, "ledger-org", s.LedgerOrg, "the organisation of the description to act as on the ledger")
+	fs.StringVar(&s.SignInKey, "signin-key", s.SignInKey, "the patient web app's sign-in key (Ed25519, PKCS #8 PEM, mode 0600), the same for every instance; the services the app reaches trust its public key as issuer "+auth.SignInIssuer+" (empty: a key made at the start, trusted by this instance only)")
+	fs.Var(&listFlag{list: &s.SignInAudiences}, "signin-audience", "another service a sign-in's token is for (its audience); repeat for more; the first use replaces the default")
+	fs.StringVar(&s.WebRecords, "web-records", s.WebRecords, "the records service's HTTP/JSON address (https://host:port), or its instances' separated by commas, that the patient web app's records page reaches through this service (empty: no records page)")
 	fs.StringVar(&s.StoreConfig, "store-config", s.StoreConfig, "the object storage client description (endpoint, TLS, credentials file)")
 	fs.StringVar(&s.KEKFile, "kek-file", s.KEKFile, "the vault's key-encryption key (32 bytes, mode 0600)")
 	fs.StringVar(&s.KeyDir, "key-dir", s.KeyDir, "the folder of patients' wrapped data keys")

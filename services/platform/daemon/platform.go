@@ -32,6 +32,7 @@ type Platform struct {
 	httpAddr string
 	tls      serving.TLSFiles
 	cfg      Backends
+	web      Web
 	health   *health.Server
 	verifier *auth.Verifier
 
@@ -43,7 +44,7 @@ type Platform struct {
 }
 
 func newPlatform(c Config, v *auth.Verifier) *Platform {
-	return &Platform{name: c.Name, log: c.Log, stateDir: c.StateDir, httpAddr: c.HTTPAddr, tls: c.TLS, cfg: c.Backends,
+	return &Platform{name: c.Name, log: c.Log, stateDir: c.StateDir, httpAddr: c.HTTPAddr, tls: c.TLS, cfg: c.Backends, web: c.Web,
 		health: health.NewServer(), verifier: v, buckets: map[string]*objectstore.Bucket{}}
 }
 
@@ -170,6 +171,12 @@ func (p *Platform) Decisions() (consentv1.DecisionServiceClient, error) {
 	}
 	return consentv1.NewDecisionServiceClient(p.conn), nil
 }
+
+// Web is the patient web app's setup (the consent service's).
+func (p *Platform) Web() Web { return p.web }
+
+// TLS are the service's certificate, key and CA files.
+func (p *Platform) TLS() serving.TLSFiles { return p.tls }
 
 // Verifier checks tokens, and the people another service vouches for,
 // with the daemon's trusted issuers.

@@ -39,10 +39,11 @@ function said(status, message) {
 }
 
 class Refused extends Error {
-  constructor(status, message) {
+  constructor(status, message, code = 0) {
     super(said(status, message));
     this.status = status;
     this.raw = message; // the service's own words, for the page's logic
+    this.code = code; // the gRPC status code, when the service gave one
   }
 }
 
@@ -62,7 +63,7 @@ async function call(method, path, body, token = session.token) {
   try { data = text ? JSON.parse(text) : {}; } catch { data = {}; }
   if (!res.ok) {
     if (res.status === 401 && token) endSession("Your session has ended. Sign in again.");
-    throw new Refused(res.status, data.message || "");
+    throw new Refused(res.status, data.message || "", Number(data.code) || 0);
   }
   return data;
 }
@@ -137,7 +138,7 @@ const inDays = (n) => timeRFC3339(new Date(Date.now() + n * 86400000));
 
 // --------------------------------------------------------------- pages --
 
-const pages = ["welcome", "consents", "access-log", "requests", "devices", "research", "notifications"];
+const pages = ["welcome", "consents", "access-log", "records", "requests", "devices", "research", "notifications"];
 
 function show(page) {
   stopLive();
@@ -154,6 +155,7 @@ function show(page) {
   if (page === "welcome") return renderWelcome();
   if (page === "consents") return renderConsents().catch(failed);
   if (page === "access-log") return renderLog().catch(failed);
+  if (page === "records") return renderRecords().catch(failed);
   if (page === "requests") return renderRequests().catch(failed);
   if (page === "devices") return renderDevices().catch(failed);
   if (page === "research") return renderResearch().catch(failed);
@@ -287,6 +289,91 @@ function fillGrantForm() {
   $("grant-categories").append(...vocabulary.categories.map((c) => box("category", c, words(categoryWords, c))));
   $("join-categories").append(...vocabulary.categories.filter((c) => c !== "demographics" && c !== "claims").map((c) => box("category", c, words(categoryWords, c))));
   $("grant-purposes").append(...vocabulary.purposes.filter((p) => p !== "research").map((p) => box("purpose", p, words(purposeWords, p))));
+}
+
+// -------------------------------------------------------------- records --
+
+// recordsPath is where the page reads the patient's records (relayed to the
+// records service by the consent service).
+const recordsPath = () => "/app/api/patients/" + encodeURIComponent(session.patientId) + "/records";
+
+const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
+
+async function renderRecords() {
+  const list = $("record-list");
+  if (!vocabulary.records) {
+    list.replaceChildren(el("p", { class: "empty" }, "Your records cannot be shown on this exchange."));
+    return;
+  }
+  const records = [];
+  let token = "", withheld = 0;
+  for (let i = 0; i < 10; i++) {
+    const page = await call("GET", recordsPath() + "?page_size=100" + (token ? "&page_token=" + encodeURIComponent(token) : ""));
+    records.push(...(page.records || []));
+    withheld += page.withheld || 0;
+    token = page.nextPageToken || "";
+    if (!token) break;
+  }
+  list.replaceChildren();
+  if (records.length === 0) list.append(el("p", { class: "empty" }, "No records have been filed for you yet."));
+  const ul = el("ul", { class: "cards" });
+  for (const r of records) {
+    const result = el("p", { class: "check", "data-check": r.recordId });
+    result.setAttribute("aria-live", "polite");
+    const check = el("button", { type: "button", class: "secondary", "data-record": r.recordId }, "Check it");
+    check.setAttribute("aria-label", "Check " + words(categoryWords, r.category) + " record " + r.recordId + " against the ledger");
+    check.addEventListener("click", () => checkRecord(r, result).catch((err) => {
+      result.className = "check bad";
+      result.textContent = err instanceof Refused && err.code === 15
+        ? "This record does NOT match its fingerprint on the ledger: it was changed after it was filed. It was not shown, and the exchange has raised an alarm."
+        : err instanceof Refused || err instanceof Said ? err.message : "It could not be checked: " + err.message;
+    }));
+    ul.append(el("li", { class: "card", "data-record": r.recordId },
+      el("h3", {}, words(categoryWords, r.category)),
+      el("p", {}, "Filed by " + orgName(r.org) + " on " + day(r.notarizedAt) + (r.version > 1 ? " (version " + r.version + ")" : "")),
+      el("p", { class: "note" }, "Record " + r.recordId + ", fingerprint " + r.sha256.slice(0, 16) + "…"),
+      check, result));
+  }
+  list.append(ul);
+  if (withheld > 0) list.append(el("p", { class: "note" }, withheld + " more cannot be shown here."));
+}
+
+// checkRecord fetches the record's version, works out its SHA-256 here, and
+// compares it with that version's notarization on the ledger; the versions
+// before it must each link to the one before.
+async function checkRecord(r, out) {
+  out.className = "check";
+  out.textContent = "Checking…";
+  const base = recordsPath() + "/" + encodeURIComponent(r.recordId);
+  const got = await call("GET", base + "?version=" + encodeURIComponent(r.version));
+  const history = (await call("GET", base + "/history")).versions || [];
+  const bytes = Uint8Array.from(atob(got.resource || ""), (c) => c.charCodeAt(0));
+  const fingerprint = hex(await crypto.subtle.digest("SHA-256", bytes));
+  const notarized = history.find((v) => v.version === got.record.version);
+  let linked = true;
+  for (let i = 0; i < history.length; i++) {
+    if (history[i].version !== i + 1 || (history[i].previousSha256 || "") !== (i > 0 ? history[i - 1].sha256 : "")) linked = false;
+  }
+  if (!notarized || notarized.sha256 !== fingerprint || !linked) {
+    out.className = "check bad";
+    out.textContent = !notarized
+      ? "This record's version is not on the ledger: do not rely on it."
+      : notarized.sha256 !== fingerprint
+        ? "This record does NOT match its fingerprint on the ledger: it was changed after it was filed."
+        : "The ledger's versions of this record do not link one to the next: do not rely on it.";
+    return;
+  }
+  let summary = got.resourceType || "A record";
+  try {
+    const res = JSON.parse(new TextDecoder().decode(bytes));
+    const name = res.code && (res.code.text || (res.code.coding && res.code.coding[0] && res.code.coding[0].display));
+    if (name) summary += ": " + name;
+  } catch { /* the fingerprint is what counts */ }
+  out.className = "check ok";
+  out.textContent = "Unchanged. " + summary + ". This page worked out its fingerprint, " + fingerprint.slice(0, 16) +
+    "…, and it matches version " + notarized.version + " on the ledger, written by " + orgName(notarized.org) + " on " +
+    day(notarized.notarizedAt) + " (transaction " + (notarized.txId || "").slice(0, 12) + "…)." +
+    (history.length > 1 ? " Its " + history.length + " versions link one to the next." : "");
 }
 
 // ----------------------------------------------------------- access log --
@@ -682,6 +769,7 @@ async function start() {
   $("sign-out").addEventListener("click", () => { endSession(""); status("Signed out."); });
   $("log-refresh").addEventListener("click", () => renderLog().catch(failed));
   $("requests-refresh").addEventListener("click", () => renderRequests().catch(failed));
+  $("records-refresh").addEventListener("click", () => renderRecords().catch(failed));
   for (const r of document.querySelectorAll('input[name="log-filter"]')) r.addEventListener("change", () => renderLog().catch(failed));
   for (const r of document.querySelectorAll('input[name="kind"]')) {
     r.addEventListener("change", () => {
