@@ -62,6 +62,16 @@ func caFile(t *testing.T, f *fakeRecords) serving.TLSFiles {
 	return serving.TLSFiles{CAFile: p}
 }
 
+// listAs asks relay for pat-alice's records with token.
+func listAs(relay *recordsRelay, token string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("GET", "/app/api/patients/pat-alice/records", nil)
+	r.SetPathValue("patient", "pat-alice")
+	r.Header.Set("Authorization", "Bearer "+token)
+	relay.handler(relayList).ServeHTTP(w, r)
+	return w
+}
+
 // The records page's relay: a patient's own reads reach the records
 // service with their token and come back as answered; everything else is
 // refused here in words, before the records service is asked; a records
@@ -178,11 +188,7 @@ func TestRecordsRelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := httptest.NewRecorder()
-		r := httptest.NewRequest("GET", "/app/api/patients/pat-alice/records", nil)
-		r.SetPathValue("patient", "pat-alice")
-		r.Header.Set("Authorization", "Bearer "+alice)
-		none.handler(relayList).ServeHTTP(w, r)
+		w := listAs(none, alice)
 		if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "try again later") {
 			t.Fatalf("%d %s", w.Code, w.Body)
 		}
@@ -204,11 +210,7 @@ func TestRecordsRelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w := httptest.NewRecorder()
-		r := httptest.NewRequest("GET", "/app/api/patients/pat-alice/records", nil)
-		r.SetPathValue("patient", "pat-alice")
-		r.Header.Set("Authorization", "Bearer "+alice)
-		wrong.handler(relayList).ServeHTTP(w, r)
+		w := listAs(wrong, alice)
 		if w.Code != http.StatusServiceUnavailable || len(other.calls()) != 0 {
 			t.Fatalf("%d, the untrusted server was asked %d times", w.Code, len(other.calls()))
 		}

@@ -7,11 +7,9 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -87,9 +85,11 @@ type signInPayload struct {
 	Audience  string `json:"audience"`
 }
 
-// patientKeys reads a patient's key on the ledger.
+// patientKeys reads a patient's key on the ledger, and puts a recovered
+// key in force once its waiting period is over.
 type patientKeys interface {
 	Patient(ctx context.Context, patientID string) (ledgerapi.Patient, error)
+	CompleteRecovery(ctx context.Context, patientID string) (ledgerapi.Patient, error)
 }
 
 // signIn gives challenges and sessions. A challenge carries its own proof
@@ -168,19 +168,11 @@ func LoadSignInKey(path string) (ed25519.PrivateKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("consent config: sign-in key: %w", err)
 	}
-	block, rest := pem.Decode(raw)
-	if block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) > 0 {
-		return nil, fmt.Errorf("consent config: sign-in key %s is not one PKCS #8 PEM block (PRIVATE KEY)", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	key, err := auth.ParseEd25519PrivateKey(raw)
 	if err != nil {
 		return nil, fmt.Errorf("consent config: sign-in key %s: %w", path, err)
 	}
-	ed, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("consent config: sign-in key %s is not an Ed25519 key", path)
-	}
-	return ed, nil
+	return key, nil
 }
 
 // challengeResponse is the answer to a challenge request: the exact bytes
@@ -317,7 +309,9 @@ func (s *signIn) sessionHandler() http.Handler {
 			return nil, patient.NoKeyYet()
 		}
 		if err := ledgerapi.VerifySignature(patient.PublicKey, []byte(req.Payload), req.Signature); err != nil {
-			return nil, fmt.Errorf("%w: the signature does not match a registered key", ErrUnauthenticated)
+			if err := s.completeRecovery(r.Context(), patient, req, now); err != nil {
+				return nil, err
+			}
 		}
 		token, err := s.token(p.PatientID, now)
 		if err != nil {
@@ -326,6 +320,36 @@ func (s *signIn) sessionHandler() http.Handler {
 		s.log.InfoContext(r.Context(), "patient signed in with their key", "patient", p.PatientID)
 		return sessionResponse{Token: token, ExpiresAt: ledgerapi.FormatTime(now.Add(SessionTTL))}, nil
 	})
+}
+
+// completeRecovery signs in with the new key of a pending recovery: once
+// its waiting period is over, the sign-in puts it in force (the new key's
+// signature of the challenge proves its holder is the one who asked); before
+// then it is refused, saying when. Any other signature is no sign-in.
+func (s *signIn) completeRecovery(ctx context.Context, patient ledgerapi.Patient, req sessionRequest, now time.Time) error {
+	refused := fmt.Errorf("%w: the signature does not match a registered key", ErrUnauthenticated)
+	pending := patient.Recovery
+	if pending == nil || ledgerapi.VerifySignature(pending.NewPublicKey, []byte(req.Payload), req.Signature) != nil {
+		return refused
+	}
+	effective, err := ledgerapi.ParseTime("effectiveAt", pending.EffectiveAt)
+	if err != nil {
+		return err
+	}
+	if now.Before(effective) {
+		return fmt.Errorf("%w: your recovered key takes effect at %s: sign in with it then (until then your current key can stop the recovery)", ledgerapi.ErrForbidden, pending.EffectiveAt)
+	}
+	done, err := s.ledger.CompleteRecovery(ctx, patient.PatientID)
+	if errors.Is(err, ledgerapi.ErrConflict) {
+		return refused // stopped meanwhile: no pending recovery
+	} else if err != nil {
+		return err
+	}
+	if done.PublicKey != pending.NewPublicKey {
+		return refused // another change came first
+	}
+	s.log.InfoContext(ctx, "patient's recovered key put in force at sign-in", "patient", patient.PatientID, "key_version", done.KeyVersion)
+	return nil
 }
 
 // token is a session's token for the patient: EdDSA, this service's

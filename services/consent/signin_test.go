@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"healthexchange/chaincode/ledgerapi"
+	"healthexchange/services/domain/patientkey"
 	"healthexchange/services/platform/auth"
 	"healthexchange/services/platform/serving"
 )
@@ -45,6 +46,26 @@ func (l *keysLedger) Patient(_ context.Context, id string) (ledgerapi.Patient, e
 	if !ok {
 		return ledgerapi.Patient{}, ledgerapi.ErrNotFound
 	}
+	return p, nil
+}
+
+func (l *keysLedger) CompleteRecovery(_ context.Context, id string) (ledgerapi.Patient, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.patients[id]
+	switch {
+	case l.down:
+		return ledgerapi.Patient{}, errors.New("ledger unavailable")
+	case !ok:
+		return ledgerapi.Patient{}, ledgerapi.ErrNotFound
+	case p.Recovery == nil:
+		return ledgerapi.Patient{}, ledgerapi.ErrConflict
+	}
+	if effective, _ := ledgerapi.ParseTime("effectiveAt", p.Recovery.EffectiveAt); time.Now().Before(effective) {
+		return ledgerapi.Patient{}, ledgerapi.ErrForbidden
+	}
+	p.PublicKey, p.KeyVersion, p.Recovery = p.Recovery.NewPublicKey, p.KeyVersion+1, nil
+	l.patients[id] = p
 	return p, nil
 }
 
@@ -414,4 +435,51 @@ func TestSharedSignInKey(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Signing in with the new key of a pending recovery: refused, saying when,
+// until its waiting period is over; then the sign-in puts it in force, and
+// the old key signs in no more. Any other key is refused throughout, and a
+// ledger that cannot complete it gives no session.
+func TestSignInCompletesRecovery(t *testing.T) {
+	f := newSignInFixture(t, nil)
+	old, recovered, mallory := newKey(t, "pat-alice"), newKey(t, "pat-alice"), newKey(t, "pat-alice")
+	later := ledgerapi.FormatTime(time.Now().Add(time.Hour))
+	f.ledger.patients["pat-alice"] = ledgerapi.Patient{PatientID: "pat-alice", PublicKey: old.PublicKey(), KeyVersion: 1,
+		Recovery: &ledgerapi.PendingRecovery{NewPublicKey: recovered.PublicKey(), EffectiveAt: later}}
+	signIn := func(k *patientkey.Key) (int, map[string]string) {
+		t.Helper()
+		payload := f.challenge(t, "pat-alice")
+		return f.answer(t, payload, k.SignRaw(payload))
+	}
+	if code, out := signIn(recovered); code != http.StatusForbidden || !strings.Contains(out["message"], "takes effect at "+later) {
+		t.Fatalf("before the waiting period is over: %d %v", code, out)
+	}
+	if code, _ := signIn(old); code != http.StatusOK {
+		t.Fatalf("the key in force meanwhile: %d", code)
+	}
+	if code, _ := signIn(mallory); code != http.StatusUnauthorized {
+		t.Fatalf("another key: %d", code)
+	}
+	p := f.ledger.patients["pat-alice"]
+	p.Recovery.EffectiveAt = ledgerapi.FormatTime(time.Now().Add(-time.Second))
+	f.ledger.patients["pat-alice"] = p
+	f.ledger.down = true
+	if code, _ := signIn(recovered); code != http.StatusServiceUnavailable {
+		t.Fatalf("the ledger cannot complete it: %d", code)
+	}
+	f.ledger.down = false
+	code, out := signIn(recovered)
+	if code != http.StatusOK {
+		t.Fatalf("after the waiting period: %d %v", code, out)
+	}
+	if got, err := f.verifier.Verify(out["token"]); err != nil || got.Subject != "pat-alice" {
+		t.Fatalf("%+v %v", got, err)
+	}
+	if p := f.ledger.patients["pat-alice"]; p.PublicKey != recovered.PublicKey() || p.Recovery != nil || p.KeyVersion != 2 {
+		t.Fatalf("on the ledger: %+v", p)
+	}
+	if code, _ := signIn(old); code != http.StatusUnauthorized {
+		t.Fatalf("the old key after the recovery: %d", code)
+	}
 }

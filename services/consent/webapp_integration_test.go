@@ -27,6 +27,7 @@ import (
 	"github.com/minio/minio-go/v7"
 	"google.golang.org/grpc"
 
+	"healthexchange/chaincode/ledgerapi"
 	recordsv1 "healthexchange/proto/records/v1"
 	"healthexchange/services/dev/itest"
 	"healthexchange/services/domain/patientkey"
@@ -86,6 +87,80 @@ func shots(t *testing.T) string {
 	return t.ArtifactDir()
 }
 
+// screenshot saves the page, whole, as dir/name.png.
+func screenshot(dir, name string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		png, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
+	})
+}
+
+// textShows waits until the element's text contains want.
+func textShows(sel, want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		deadline := time.Now().Add(30 * time.Second)
+		var got string
+		for time.Now().Before(deadline) {
+			v, err := chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel))(ctx, tg)
+			if err != nil {
+				return err
+			}
+			if got = v; strings.Contains(got, want) {
+				return nil
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		errText, _ := chromedp.Evaluate[string](`document.getElementById("error").textContent`)(ctx, tg)
+		return fmt.Errorf("%s shows %q, not %q (error shown: %q)", sel, got, want, errText)
+	})
+}
+
+// clearInput empties an input (chromedp.Clear leaves these as they were).
+func clearInput(id string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.getElementById(%q).value = "", true)`, id))(ctx, tg)
+		return err
+	})
+}
+
+// untilTrue waits until a JavaScript predicate holds.
+func untilTrue(predicate string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", predicate, err)
+		}
+		return nil
+	})
+}
+
+// download has the browser save what the link sel offers into a new folder
+// and returns the file's bytes once it holds want.
+func download(t *testing.T, b context.Context, sel, name, want string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(b, browser.SetDownloadBehavior,
+		browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(b, chromedp.Click(sel)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if data, err := os.ReadFile(filepath.Join(dir, name)); err == nil && strings.Contains(string(data), want) {
+			return data
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not saved", name)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // The patient's web app in a real browser against the real service and
 // network: make and register a key in the page, give a clinician access,
 // see their read in the access log, take the access back in the page, and
@@ -127,51 +202,8 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		}
 		return v
 	}
-	shot := func(name string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			png, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644)
-		})
-	}
-	// text waits until the element's text contains want.
-	text := func(sel, want string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			deadline := time.Now().Add(30 * time.Second)
-			var got string
-			for time.Now().Before(deadline) {
-				v, err := chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel))(ctx, tg)
-				if err != nil {
-					return err
-				}
-				if got = v; strings.Contains(got, want) {
-					return nil
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
-			errText, _ := chromedp.Evaluate[string](`document.getElementById("error").textContent`)(ctx, tg)
-			return fmt.Errorf("%s shows %q, not %q (error shown: %q)", sel, got, want, errText)
-		})
-	}
-	// clear empties an input (chromedp.Clear leaves these as they were).
-	clear := func(id string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.getElementById(%q).value = "", true)`, id))(ctx, tg)
-			return err
-		})
-	}
-	// until waits until a JavaScript predicate holds.
-	until := func(predicate string) chromedp.Action[chromedp.Void] {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(20*time.Second))(ctx, tg)
-			if err != nil {
-				return fmt.Errorf("waiting for %s: %w", predicate, err)
-			}
-			return nil
-		})
-	}
+	shot := func(name string) chromedp.Action[chromedp.Void] { return screenshot(dir, name) }
+	text, clear, until := textShows, clearInput, untilTrue
 	decide := func() bool {
 		t.Helper()
 		d, err := itest.Authorize(ctx, t, c.Decisions(t), itest.Token(t, dr, auth.RoleClinician, "StMarysMSP"), read(patientID, "labs", "treatment"))
@@ -227,26 +259,12 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		}
 	})
 	t.Run("the backup sets up a second device, which signs in with the same key", func(t *testing.T) {
-		downloads := t.TempDir()
-		if _, err := chromedp.CallBrowser(b, browser.SetDownloadBehavior,
-			browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads}); err != nil {
-			t.Fatal(err)
+		data := download(t, b, "#backup-link", "healthexchange-key-"+patientID+".json", "healthexchange-key-backup/v1")
+		if strings.Contains(string(data), "PRIVATE") || strings.Contains(string(data), `"d":`) {
+			t.Fatal("the backup holds the key in the clear")
 		}
-		run("save the backup", chromedp.Click("#backup-link"))
-		file := filepath.Join(downloads, "healthexchange-key-"+patientID+".json")
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if data, err := os.ReadFile(file); err == nil && strings.Contains(string(data), "healthexchange-key-backup/v1") {
-				if strings.Contains(string(data), "PRIVATE") || strings.Contains(string(data), `"d":`) {
-					t.Fatal("the backup holds the key in the clear")
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the backup was not saved")
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		file := filepath.Join(t.TempDir(), "backup.json")
+		os.WriteFile(file, data, 0o600)
 		second := newBrowser(t)
 		run2 := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 			t.Helper()
@@ -462,6 +480,9 @@ func TestPatientWebAppIntegration(t *testing.T) {
 	})
 	t.Run("sign out, and sign in again with the keyboard only", func(t *testing.T) {
 		run("sign out", chromedp.Click("#sign-out"), chromedp.WaitVisible("#signin-known"), text("#known-id", patientID))
+		if shown := eval(`["nav", "recovery-alert", "page-consents"].filter((id) => getComputedStyle(document.getElementById(id)).display !== "none").join()`); shown != "" {
+			t.Fatalf("signed out, the page still shows %v", shown)
+		}
 		active := ""
 		for i := 0; i < 25 && active != "sign-in"; i++ {
 			run("tab", chromedp.KeyEvent(kb.Tab))
@@ -573,4 +594,84 @@ func TestSignInAcrossInstancesIntegration(t *testing.T) {
 			t.Fatalf("%s: %d %+v", name, resp.StatusCode, me)
 		}
 	}
+}
+
+// Recovery in the page, on the real network: a key registered with a
+// recovery key made in the page (its file is the CLI's key file); on a new
+// device the file asks for a new key; the old key's page warns and stops it,
+// and that device's new key is refused; asked again from another device,
+// the new key is refused until the waiting period is over, then signing in
+// with it puts it in force, and the old key signs in no more.
+func TestWebAppRecoveryIntegration(t *testing.T) {
+	c := itest.NewConsentd(t, consentdBin)
+	ctx := itest.Context(t)
+	dir := shots(t)
+	base := "https://" + c.HTTPAddr + "/app/"
+	patientID := itest.Unique("pat")
+	token := itest.Token(t, patientID, auth.RolePatient, "")
+	const delay = 20 // seconds: the test's waiting period, an option the page is given here
+	l := itest.Ledger(t, c.EnvPath, "providers")
+	do := func(b context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(b, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+
+	old := newBrowser(t)
+	do(old, "set up with a recovery key", chromedp.Navigate(base), chromedp.WaitVisible("#setup-form"),
+		chromedp.SendKeys("#setup-id", patientID), chromedp.SendKeys("#setup-token", token), chromedp.Click("#setup-recovery"),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.getElementById("setup-recovery-delay").add(new Option("%d seconds", "%d", true, true)), true)`, delay, delay))(ctx, tg)
+			return err
+		}),
+		chromedp.Click(`#setup-form button[type="submit"]`), textShows("#status", "registered"), chromedp.WaitVisible("#recovery-ready"))
+	file := download(t, old, "#recovery-link", "healthexchange-recovery-key-"+patientID+".json", `"seed"`)
+	keyFile := filepath.Join(t.TempDir(), "recovery.json")
+	os.WriteFile(keyFile, file, 0o600)
+	rk, err := patientkey.Load(keyFile)
+	if err != nil {
+		t.Fatalf("the recovery key's file is not the CLI's key file: %v", err)
+	}
+	p, err := l.Patient(ctx, patientID)
+	if err != nil || p.RecoveryKey != rk.PublicKey() || p.RecoveryDelaySeconds != delay || p.PublicKey == rk.PublicKey() {
+		t.Fatalf("on the ledger: %+v %v", p, err)
+	}
+	oldKey := p.PublicKey
+
+	ask := func(b context.Context) {
+		t.Helper()
+		do(b, "ask for a new key with the recovery key", chromedp.Navigate(base), chromedp.WaitVisible("#recover-form"),
+			chromedp.SetUploadFiles("#recover-file", []string{keyFile}), chromedp.SendKeys("#recover-token", token),
+			chromedp.Click(`#recover-form button[type="submit"]`), textShows("#status", "Asked"), textShows("#known-id", patientID))
+	}
+	stopped := newBrowser(t)
+	ask(stopped)
+	do(stopped, "too early", chromedp.Click("#sign-in"), textShows("#error", "Your new key takes effect on"), screenshot(dir, "11-recover"))
+	do(old, "the old key's page warns", chromedp.Click("#nav-access-log"), chromedp.WaitVisible("#recovery-alert"),
+		textShows("#recovery-alert-text", "replace your key with your recovery key"), screenshot(dir, "12-recovery-alert"),
+		chromedp.Click("#recovery-stop"), textShows("#status", "Stopped"), untilTrue(`document.getElementById("recovery-alert").hidden`))
+	if p, err := l.Patient(ctx, patientID); err != nil || p.Recovery != nil || p.KeyVersion != 1 {
+		t.Fatalf("after stopping it: %+v %v", p.Recovery, err)
+	}
+	do(stopped, "the stopped key signs in no more", chromedp.Click("#sign-in"), textShows("#error", "not the one on the ledger"))
+
+	recovered := newBrowser(t)
+	ask(recovered)
+	do(recovered, "too early", chromedp.Click("#sign-in"), textShows("#error", "takes effect on"))
+	p, err = l.Patient(ctx, patientID)
+	if err != nil || p.Recovery == nil {
+		t.Fatalf("the second request: %+v %v", p, err)
+	}
+	effective, err := ledgerapi.ParseTime("effectiveAt", p.Recovery.EffectiveAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(effective) + time.Second)
+	do(recovered, "in force once signed in", chromedp.Click("#sign-in"), textShows("#who", patientID), chromedp.WaitVisible("#page-consents"))
+	if p, err := l.Patient(ctx, patientID); err != nil || p.Recovery != nil || p.KeyVersion != 2 || p.PublicKey == oldKey || p.PublicKey == rk.PublicKey() {
+		t.Fatalf("after the recovery: %+v %v", p, err)
+	}
+	do(old, "the old key signs in no more", chromedp.Click("#sign-out"), chromedp.WaitVisible("#signin-known"), chromedp.Click("#sign-in"),
+		textShows("#error", "not the one on the ledger"))
 }

@@ -19,6 +19,7 @@ import (
 type vector struct {
 	Name      string          `json:"name"`
 	Kind      string          `json:"kind"`
+	Signer    string          `json:"-"` // the seed of the key that signs`
 	PKCS8     string          `json:"pkcs8"`
 	Input     json.RawMessage `json:"input"`
 	Payload   string          `json:"payload"`
@@ -49,7 +50,7 @@ func vectors(t *testing.T) []vector {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, vector{Name: name, Kind: kind, PKCS8: pkcs8, Input: in, Payload: data, Signature: sig})
+		out = append(out, vector{Name: name, Kind: kind, Signer: seed, PKCS8: pkcs8, Input: in, Payload: data, Signature: sig})
 	}
 	alice, _ := key(t, "alice")
 	alicePub := base64.StdEncoding.EncodeToString(alice.Public().(ed25519.PublicKey))
@@ -73,6 +74,16 @@ func vectors(t *testing.T) []vector {
 		ledgerapi.DeviceRegistration{Header: ledgerapi.Header{Op: ledgerapi.OpDeviceRegister, Nonce: 9, PatientID: "pat-alice"}, DeviceID: "watch-1", PublicKey: alicePub})
 	add("a device revoked", "unpairing", "alice", map[string]any{"patientId": "pat-alice", "nonce": 10, "deviceId": "watch-1"},
 		ledgerapi.DeviceRevocation{Header: ledgerapi.Header{Op: ledgerapi.OpDeviceRevoke, Nonce: 10, PatientID: "pat-alice"}, DeviceID: "watch-1"})
+	rescue, _ := key(t, "alice-recovery")
+	rescuePub := base64.StdEncoding.EncodeToString(rescue.Public().(ed25519.PublicKey))
+	add("registration with a recovery key", "registration", "alice", map[string]any{"patientId": "pat-alice", "publicKey": alicePub,
+		"recoveryKey": rescuePub, "recoveryDelaySeconds": 259200},
+		ledgerapi.PatientRegistration{Header: ledgerapi.Header{Op: ledgerapi.OpPatientRegister, PatientID: "pat-alice"},
+			OwnKeys: ledgerapi.OwnKeys{PublicKey: alicePub, RecoveryKey: rescuePub, RecoveryDelaySeconds: 259200}})
+	add("a recovery asked with the recovery key", "recovery", "alice-recovery", map[string]any{"patientId": "pat-alice", "nonce": 1, "newPublicKey": alicePub},
+		ledgerapi.RecoveryRequest{Header: ledgerapi.Header{Op: ledgerapi.OpRecoveryRequest, Nonce: 1, PatientID: "pat-alice"}, NewPublicKey: alicePub})
+	add("a recovery stopped", "cancel-recovery", "alice", map[string]any{"patientId": "pat-alice", "nonce": 11},
+		ledgerapi.RecoveryCancel{Header: ledgerapi.Header{Op: ledgerapi.OpRecoveryCancel, Nonce: 11, PatientID: "pat-alice"}})
 	return out
 }
 
@@ -109,7 +120,8 @@ for (const v of vectors) {
   const key = await subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
   if (key.extractable) throw new Error("the key is extractable");
   const make = { registration: sign.registration, grant: sign.consentGrant, revocation: sign.consentRevocation,
-    pairing: sign.deviceRegistration, unpairing: sign.deviceRevocation }[v.kind];
+    pairing: sign.deviceRegistration, unpairing: sign.deviceRevocation, recovery: sign.recoveryRequest,
+    "cancel-recovery": sign.recoveryCancel }[v.kind];
   const payload = make(v.input);
   out.push({ name: v.name, payload, signature: await sign.sign(subtle, key, payload) });
 }
@@ -129,7 +141,7 @@ console.log(JSON.stringify(out));
 			if g.Signature != v.Signature {
 				t.Fatalf("signature\n page: %s\n Go:   %s", g.Signature, v.Signature)
 			}
-			priv, _ := key(t, map[bool]string{true: "bob", false: "alice"}[v.Name == "a grant to an organisation, with records and a start"])
+			priv, _ := key(t, v.Signer)
 			pub := base64.StdEncoding.EncodeToString(priv.Public().(ed25519.PublicKey))
 			if err := ledgerapi.VerifySignature(pub, []byte(g.Payload), g.Signature); err != nil {
 				t.Fatal(err)
@@ -146,6 +158,12 @@ console.log(JSON.stringify(out));
 				_, perr = ledgerapi.Parse[ledgerapi.DeviceRegistration]([]byte(g.Payload))
 			case "unpairing":
 				_, perr = ledgerapi.Parse[ledgerapi.DeviceRevocation]([]byte(g.Payload))
+			case "recovery":
+				_, perr = ledgerapi.Parse[ledgerapi.RecoveryRequest]([]byte(g.Payload))
+			case "cancel-recovery":
+				_, perr = ledgerapi.Parse[ledgerapi.RecoveryCancel]([]byte(g.Payload))
+			default:
+				t.Fatalf("no parser for %s", v.Kind)
 			}
 			if perr != nil {
 				t.Fatalf("the chaincode's parser refuses the page's payload: %v", perr)

@@ -283,3 +283,22 @@ func parsePublicKeys(raw []byte) ([]any, error) {
 	}
 	return keys, nil
 }
+
+// ParseEd25519PrivateKey reads an Ed25519 private key from one PKCS #8 PEM
+// block (PRIVATE KEY), as `openssl genpkey -algorithm ed25519` writes it: a
+// token issuer's signing key.
+func ParseEd25519PrivateKey(raw []byte) (ed25519.PrivateKey, error) {
+	block, rest := pem.Decode(raw)
+	if block == nil || block.Type != "PRIVATE KEY" || len(strings.TrimSpace(string(rest))) > 0 {
+		return nil, errors.New("not one PKCS #8 PEM block (PRIVATE KEY)")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("a %T, not an Ed25519 key", k)
+	}
+	return key, nil
+}

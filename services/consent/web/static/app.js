@@ -5,7 +5,8 @@
 
 import * as backup from "./backup.js";
 import * as keys from "./keystore.js";
-import { consentGrant, consentRevocation, deviceRegistration, deviceRevocation, publicKeyOf, registration, sign, timeRFC3339 } from "./sign.js";
+import * as recovery from "./recovery.js";
+import { consentGrant, consentRevocation, deviceRegistration, deviceRevocation, publicKeyOf, recoveryCancel, recoveryRequest, registration, sign, timeRFC3339 } from "./sign.js";
 
 const $ = (id) => document.getElementById(id);
 const session = { token: "", patientId: "", expiresAt: 0, timer: 0 };
@@ -27,9 +28,12 @@ const words = (table, v) => table[v] || v;
 // said turns an answer of the service into words a patient understands.
 function said(status, message) {
   if (status === 0) return "The exchange cannot be reached. Check your connection and try again.";
+  if (/does not match a registered key/.test(message)) return "This device's key is not the one on the ledger for this patient: it may have been replaced, or its replacement stopped. Sign in on the device that holds your key.";
   if (status === 401) return "Your session has ended. Sign in again.";
   if (status === 429) return "Too many attempts. Wait a minute and try again.";
   if (status === 503) return "The exchange cannot confirm this right now. Nothing was changed; try again in a moment.";
+  const waits = /recovered key takes effect at (\S+):/.exec(message);
+  if (waits) return "Your new key takes effect on " + new Date(waits[1]).toLocaleString() + ". Sign in here then. Until then your old key can stop the change.";
   if (/no key of their own/.test(message)) return "This account has no key of its own yet: your guardian acts for you until you claim it at the hospital.";
   if (/already registered/.test(message)) return "This patient id is registered already. Sign in on the device that holds its key.";
   if (/signature/.test(message)) return "Your key's signature was not accepted. Sign in again on the device that holds your key.";
@@ -103,6 +107,12 @@ function endSession(why) {
   link.removeAttribute("download");
   link.href = "#consents";
   $("backup-ready").hidden = true;
+  const rlink = $("recovery-link");
+  if (rlink.href.startsWith("blob:")) URL.revokeObjectURL(rlink.href);
+  rlink.removeAttribute("download");
+  rlink.href = "#consents";
+  $("recovery-ready").hidden = true;
+  $("recovery-alert").hidden = true;
   session.token = "";
   session.patientId = "";
   clearTimeout(session.timer);
@@ -153,6 +163,7 @@ function show(page) {
     if (p === page) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   if (page === "welcome") return renderWelcome();
+  checkRecovery().catch(failed);
   if (page === "consents") return renderConsents().catch(failed);
   if (page === "access-log") return renderLog().catch(failed);
   if (page === "records") return renderRecords().catch(failed);
@@ -666,6 +677,8 @@ async function setUp(form) {
   const token = String(data.get("token") || "").trim();
   const wantBackup = data.get("backup") === "on";
   const passphrase = String(data.get("passphrase") || "");
+  const wantRecovery = data.get("recovery") === "on";
+  const recoveryDelaySeconds = wantRecovery ? Number(data.get("recoveryDelay")) : 0;
   if (!ID.test(patientId) || !token) {
     $("error").textContent = "Please give your patient id and the sign-in from your identity provider.";
     return;
@@ -687,8 +700,21 @@ async function setUp(form) {
   } else {
     pair = await keys.generate();
   }
+  if (wantRecovery && !(Number.isSafeInteger(recoveryDelaySeconds) && recoveryDelaySeconds >= 1 && recoveryDelaySeconds <= 30 * 86400)) {
+    $("error").textContent = "Please choose how long a replacement of your key waits (at most 30 days).";
+    return;
+  }
+  let recoveryKey = "", recoveryText = "";
+  if (wantRecovery) {
+    // Exported once, into the file the patient keeps; not kept here.
+    const made = await crypto.subtle.generateKey({ name: "Ed25519" }, true, ["sign", "verify"]);
+    const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", made.privateKey));
+    recoveryText = recovery.fileOf(patientId, pkcs8);
+    pkcs8.fill(0);
+    recoveryKey = await publicKeyOf(crypto.subtle, made.publicKey);
+  }
   const publicKey = await publicKeyOf(crypto.subtle, pair.publicKey);
-  const payload = registration({ patientId, publicKey });
+  const payload = registration({ patientId, publicKey, recoveryKey, recoveryDelaySeconds });
   const signature = await sign(crypto.subtle, pair.privateKey, payload);
   status("Registering your key on the ledger…");
   await call("POST", "/v1/patients:register", { registration: { payload, signature } }, token);
@@ -700,6 +726,12 @@ async function setUp(form) {
     link.href = URL.createObjectURL(new Blob([backupText], { type: "application/json" }));
     link.download = "healthexchange-key-" + patientId + ".json";
     $("backup-ready").hidden = false;
+  }
+  if (recoveryText) {
+    const link = $("recovery-link");
+    link.href = URL.createObjectURL(new Blob([recoveryText], { type: "application/json" }));
+    link.download = "healthexchange-recovery-key-" + patientId + ".json";
+    $("recovery-ready").hidden = false;
   }
   status("Your key is registered, and you are signed in.");
   location.hash = "#consents";
@@ -747,6 +779,70 @@ async function restore(form) {
   route();
 }
 
+// recover asks, with the recovery key's file, for a new key made here to
+// replace a lost one. The recovery key signs the request with its own
+// nonce, and the new key signs the same bytes; the new key is kept here, and
+// signing in with it once the waiting period is over puts it in force.
+async function recover(form) {
+  const file = form.querySelector("#recover-file").files[0];
+  const token = String(new FormData(form).get("token") || "").trim();
+  if (!file || !token) {
+    $("error").textContent = "Please choose your recovery key's file and give the sign-in from your identity provider.";
+    return;
+  }
+  if (file.size > recovery.MAX_FILE) {
+    $("error").textContent = "This file is too large to be a recovery key.";
+    return;
+  }
+  status("Reading your recovery key…");
+  let rk;
+  try {
+    rk = await recovery.open(crypto.subtle, await file.text());
+  } catch (err) {
+    throw new Said("This recovery key cannot be used: " + err.message + ".");
+  }
+  const patientId = rk.patientId;
+  if (await keys.load(patientId)) throw new Said("This device holds a key of " + patientId + " already: sign in with it instead.");
+  const me = (await call("GET", "/v1/patients/me", undefined, token)).patient || {};
+  if (me.patientId !== patientId) throw new Said("The sign-in you gave is not " + patientId + "'s.");
+  if (me.recoveryKey !== rk.publicKey) throw new Said("This is not the recovery key registered for " + patientId + ".");
+  const pair = await keys.generate();
+  const newPublicKey = await publicKeyOf(crypto.subtle, pair.publicKey);
+  const payload = recoveryRequest({ patientId, nonce: Number(me.recoveryNonce || 0) + 1, newPublicKey });
+  const body = {
+    recovery: { payload, signature: await sign(crypto.subtle, rk.privateKey, payload) },
+    newKeySignature: await sign(crypto.subtle, pair.privateKey, payload),
+  };
+  status("Asking the ledger for your new key…");
+  const done = (await call("POST", "/v1/patients/me:request-recovery", body, token)).patient;
+  await keys.save(patientId, pair);
+  form.reset();
+  await renderWelcome();
+  status("Asked. Your new key takes effect on " + new Date(done.recovery.effectiveAt).toLocaleString() +
+    ". Sign in here then. Until then, your old key can stop the change.");
+}
+
+// checkRecovery warns the signed-in patient of a pending replacement of
+// their key, which they may stop with the key they signed in with.
+async function checkRecovery() {
+  if (!session.token) return;
+  const me = (await call("GET", "/v1/patients/me")).patient || {};
+  const pending = me.recovery;
+  $("recovery-alert").hidden = !pending;
+  if (!pending) return;
+  $("recovery-alert-text").textContent = "Someone asked on " + new Date(pending.requestedAt).toLocaleString() +
+    " to replace your key with your recovery key. The new key takes effect on " + new Date(pending.effectiveAt).toLocaleString() +
+    ". If this was not you, stop it now.";
+}
+
+async function stopRecovery() {
+  status("Stopping the replacement of your key…");
+  await submit((nonce) => recoveryCancel({ patientId: session.patientId, nonce }),
+    (cancellation) => call("POST", "/v1/patients/me:cancel-recovery", { cancellation }));
+  $("recovery-alert").hidden = true;
+  status("Stopped: your key stays yours.");
+}
+
 // ---------------------------------------------------------------- start --
 
 async function start() {
@@ -754,6 +850,8 @@ async function start() {
   fillGrantForm();
   $("setup-form").addEventListener("submit", (e) => { e.preventDefault(); setUp(e.target).catch(failed); });
   $("restore-form").addEventListener("submit", (e) => { e.preventDefault(); restore(e.target).catch(failed); });
+  $("recover-form").addEventListener("submit", (e) => { e.preventDefault(); recover(e.target).catch(failed); });
+  $("recovery-stop").addEventListener("click", () => stopRecovery().catch(failed));
   $("grant-form").addEventListener("submit", (e) => { e.preventDefault(); grant(e.target).catch(failed); });
   $("pair-form").addEventListener("submit", (e) => { e.preventDefault(); pair(e.target).catch(failed); });
   $("join-form").addEventListener("submit", (e) => { e.preventDefault(); join(e.target).catch(failed); });

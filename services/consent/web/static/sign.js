@@ -27,9 +27,28 @@ function header(op, nonce, patientId) {
 }
 
 // registration: a patient.register payload (nonce 0), signed by the key it
-// registers.
-export function registration({ patientId, publicKey }) {
-  return "{" + header("patient.register", 0, patientId) + ',"publicKey":' + str(publicKey) + "}";
+// registers; with a recovery key, that key and the waiting period of a
+// recovery (seconds; 0: the ledger's default), as Go omits them when empty.
+export function registration({ patientId, publicKey, recoveryKey = "", recoveryDelaySeconds = 0 }) {
+  if (!Number.isSafeInteger(recoveryDelaySeconds) || recoveryDelaySeconds < 0) {
+    throw new Error("the waiting period must be a whole number of seconds");
+  }
+  return "{" + header("patient.register", 0, patientId) + ',"publicKey":' + str(publicKey) +
+    (recoveryKey ? ',"recoveryKey":' + str(recoveryKey) : "") +
+    (recoveryDelaySeconds ? ',"recoveryDelaySeconds":' + recoveryDelaySeconds : "") + "}";
+}
+
+// recoveryRequest: a patient.recover payload, signed by the recovery key
+// (nonce: the recovery key's own, one above the ledger's recoveryNonce);
+// the new key signs the same bytes.
+export function recoveryRequest({ patientId, nonce, newPublicKey }) {
+  return "{" + header("patient.recover", nonce, patientId) + ',"newPublicKey":' + str(newPublicKey) + "}";
+}
+
+// recoveryCancel: a patient.cancel-recovery payload, signed by the current
+// key.
+export function recoveryCancel({ patientId, nonce }) {
+  return "{" + header("patient.cancel-recovery", nonce, patientId) + "}";
 }
 
 // consentGrant: a consent.grant payload. recordIds [] means every record.

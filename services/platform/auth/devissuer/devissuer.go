@@ -124,17 +124,9 @@ func Load(name, keyPath string) (*Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devissuer: read issuer key: %w", err)
 	}
-	block, _ := pem.Decode(raw)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("devissuer: %s: no PEM PRIVATE KEY block (want the issuer.key that keygen wrote)", keyPath)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	key, err := auth.ParseEd25519PrivateKey(raw)
 	if err != nil {
-		return nil, fmt.Errorf("devissuer: %s: %w", keyPath, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("devissuer: %s holds a %T, want an Ed25519 key", keyPath, k)
+		return nil, fmt.Errorf("devissuer: %s: %w (want the issuer.key that keygen wrote)", keyPath, err)
 	}
 	return New(name, key)
 }

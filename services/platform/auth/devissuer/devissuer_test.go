@@ -124,7 +124,7 @@ func TestLoadErrors(t *testing.T) {
 		name, issuer, path, wantErr string
 	}{
 		{name: "missing file", issuer: "dev", path: filepath.Join(dir, "nope.key"), wantErr: "no such file"},
-		{name: "public key instead of private", issuer: "dev", path: pubPath, wantErr: "no PEM PRIVATE KEY"},
+		{name: "public key instead of private", issuer: "dev", path: pubPath, wantErr: "not one PKCS #8 PEM block (PRIVATE KEY)"},
 		{name: "no issuer name", issuer: "", path: keyPath, wantErr: "issuer name is empty"},
 	}
 	for _, tt := range tests {
