@@ -352,6 +352,9 @@ func writeSignInKey(t *testing.T, mode os.FileMode) (keyFile, pubFile string) {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), mode); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Chmod(keyFile, mode); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(pubFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}), 0o644); err != nil {
 		t.Fatal(err)
 	}

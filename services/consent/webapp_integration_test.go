@@ -655,6 +655,9 @@ func TestWebAppRecoveryIntegration(t *testing.T) {
 		t.Fatalf("after stopping it: %+v %v", p.Recovery, err)
 	}
 	do(stopped, "the stopped key signs in no more", chromedp.Click("#sign-in"), textShows("#error", "not the one on the ledger"))
+	do(stopped, "and is forgotten on that device", chromedp.Click("#forget-key"), chromedp.WaitVisible("#confirm"),
+		textShows("#confirm-text", patientID), chromedp.Click("#confirm-yes"), textShows("#status", "no longer holds"),
+		untilTrue(`document.getElementById("signin-known").hidden`))
 
 	recovered := newBrowser(t)
 	ask(recovered)

@@ -52,7 +52,7 @@ func TestRun(t *testing.T) {
 		{name: "negative ttl", args: issueArgs("-role", "patient", "-ttl", "-1h"), wantCode: exitUsage, wantStderr: "--ttl must be positive"},
 		{name: "bad ttl", args: issueArgs("-role", "patient", "-ttl", "soon"), wantCode: exitUsage, wantStderr: "-ttl"},
 		{name: "missing key file", args: []string{"issue", "-key", filepath.Join(dir, "nope.key"), "-iss", "x", "-aud", "records", "-sub", "dr-alice", "-role", "patient"}, wantCode: exitError, wantStderr: "nope.key"},
-		{name: "public key given as the key", args: []string{"issue", "-key", filepath.Join(dir, "issuer.pub"), "-iss", "x", "-aud", "records", "-sub", "dr-alice", "-role", "patient"}, wantCode: exitError, wantStderr: "no PEM PRIVATE KEY"},
+		{name: "public key given as the key", args: []string{"issue", "-key", filepath.Join(dir, "issuer.pub"), "-iss", "x", "-aud", "records", "-sub", "dr-alice", "-role", "patient"}, wantCode: exitError, wantStderr: "not one PKCS #8 PEM block"},
 		{name: "issue", args: issueArgs("-role", "clinician", "-org", "ProvidersMSP"), wantCode: exitOK, wantStdout: "eyJ"},
 	}
 	for _, tt := range tests {

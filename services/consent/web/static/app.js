@@ -163,6 +163,10 @@ function show(page) {
     if (p === page) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   if (page === "welcome") return renderWelcome();
+  // What another visit showed is not shown again until it is read anew.
+  const list = { consents: "consent-list", "access-log": "log-list", records: "record-list", requests: "request-list",
+    devices: "device-list", research: "study-list", notifications: "notification-list" }[page];
+  $(list).replaceChildren(...(page === "notifications" ? [] : [el("p", { class: "empty" }, "Loading…")]));
   checkRecovery().catch(failed);
   if (page === "consents") return renderConsents().catch(failed);
   if (page === "access-log") return renderLog().catch(failed);
@@ -865,6 +869,16 @@ async function start() {
     } catch (err) { failed(err); }
   });
   $("sign-out").addEventListener("click", () => { endSession(""); status("Signed out."); });
+  $("forget-key").addEventListener("click", async () => {
+    const entry = await keys.first().catch(() => undefined);
+    if (!entry) return;
+    confirm("Forget the key of " + entry.patientId + " on this device? If it is your only copy and it is still in force, " +
+      "you will need your backup or your recovery key to act as " + entry.patientId + " again.", "Yes, forget it", async () => {
+      await keys.remove(entry.patientId);
+      await renderWelcome();
+      status("This device no longer holds the key of " + entry.patientId + ".");
+    });
+  });
   $("log-refresh").addEventListener("click", () => renderLog().catch(failed));
   $("requests-refresh").addEventListener("click", () => renderRequests().catch(failed));
   $("records-refresh").addEventListener("click", () => renderRecords().catch(failed));
