@@ -330,7 +330,7 @@ func TestDelegatedDecisions(t *testing.T) {
 }
 
 // writeTestKey writes a fresh Ed25519 public key as PEM to path.
-func writeTestKey(t *testing.T, path string) {
+func writeTestKey(t testing.TB, path string) {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {

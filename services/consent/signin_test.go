@@ -76,7 +76,7 @@ type signInFixture struct {
 	mux      *http.ServeMux
 }
 
-func newSignInFixture(t *testing.T, limit *serving.Limiter) *signInFixture {
+func newSignInFixture(t testing.TB, limit *serving.Limiter) *signInFixture {
 	t.Helper()
 	verifier := verifierFor(t)
 	l := &keysLedger{patients: map[string]ledgerapi.Patient{}}
@@ -317,7 +317,7 @@ func TestChallengeProvesItself(t *testing.T) {
 }
 
 // verifierFor is a verifier that trusts no sign-in yet.
-func verifierFor(t *testing.T) *auth.Verifier {
+func verifierFor(t testing.TB) *auth.Verifier {
 	t.Helper()
 	cfg := auth.NewConfig()
 	cfg.Audience = "consent"

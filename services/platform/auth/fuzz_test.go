@@ -4,8 +4,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"math/big"
 	"strings"
@@ -108,4 +110,26 @@ func signedByTrustedKey(fx *fixture, token string) bool {
 		return ecdsa.Verify(&fx.es.PublicKey, digest[:], new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:]))
 	}
 	return false
+}
+
+// FuzzParseEd25519PrivateKey: no input makes it panic, and what it accepts
+// is an Ed25519 key whose signature verifies.
+func FuzzParseEd25519PrivateKey(f *testing.F) {
+	_, key, _ := ed25519.GenerateKey(nil)
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	good := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	f.Add(good)
+	f.Add(append(append([]byte{}, good...), good...))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		k, err := auth.ParseEd25519PrivateKey(raw)
+		if err != nil {
+			return
+		}
+		sig := ed25519.Sign(k, []byte("probe"))
+		if !ed25519.Verify(k.Public().(ed25519.PublicKey), []byte("probe"), sig) {
+			t.Fatal("an accepted key does not sign")
+		}
+	})
 }
