@@ -619,8 +619,10 @@ func TestWebAppRecoveryIntegration(t *testing.T) {
 	}
 
 	old := newBrowser(t)
-	do(old, "set up with a recovery key", chromedp.Navigate(base), chromedp.WaitVisible("#setup-form"),
-		chromedp.SendKeys("#setup-id", patientID), chromedp.SendKeys("#setup-token", token), chromedp.Click("#setup-recovery"),
+	do(old, "a one-time sign-in that is not one", chromedp.Navigate(base), chromedp.WaitVisible("#setup-form"),
+		chromedp.SendKeys("#setup-id", patientID), chromedp.SendKeys("#setup-token", "eyJ.not.valid"),
+		chromedp.Click(`#setup-form button[type="submit"]`), textShows("#error", "was not accepted (it may have expired)"))
+	do(old, "set up with a recovery key", clearInput("setup-token"), chromedp.SendKeys("#setup-token", token), chromedp.Click("#setup-recovery"),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			_, err := chromedp.Evaluate[bool](fmt.Sprintf(`(document.getElementById("setup-recovery-delay").add(new Option("%d seconds", "%d", true, true)), true)`, delay, delay))(ctx, tg)
 			return err

@@ -66,6 +66,10 @@ async function call(method, path, body, token = session.token) {
   let data = {};
   try { data = text ? JSON.parse(text) : {}; } catch { data = {}; }
   if (!res.ok) {
+    if (res.status === 401 && token && token !== session.token) {
+      // A one-time sign-in typed into a form (setting up, recovering).
+      throw new Said("The one-time sign-in from your identity provider was not accepted (it may have expired): get a new one and try again.");
+    }
     if (res.status === 401 && token) endSession("Your session has ended. Sign in again.");
     throw new Refused(res.status, data.message || "", Number(data.code) || 0);
   }
