@@ -168,9 +168,8 @@ func download(t *testing.T, b context.Context, sel, name, want string) []byte {
 // keyboard only; a phone-sized screen.
 func TestPatientWebAppIntegration(t *testing.T) {
 	// The records service the records page reads through this consent
-	// service: its address first, for consentd's -web-records.
-	recordsGRPC, recordsHTTP := itest.FreeAddr(t), itest.FreeAddr(t)
-	c := itest.NewConsentd(t, consentdBin, "-web-records", "https://"+recordsHTTP)
+	// service: built first, then its addresses picked, for consentd's
+	// -web-records, just before both start.
 	recordsBin, cleanup, err := itest.Build("healthexchange/services/cmd/recordsd")
 	if err != nil {
 		t.Fatal(err)
@@ -181,6 +180,8 @@ func TestPatientWebAppIntegration(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	recordsGRPC, recordsHTTP := itest.FreeAddr(t), itest.FreeAddr(t)
+	c := itest.NewConsentd(t, consentdBin, "-web-records", "https://"+recordsHTTP)
 	itest.StartDaemon(t, recordsBin, []string{"-env", c.EnvPath, "-state", t.TempDir(), "-grpc", recordsGRPC, "-http", recordsHTTP, "-consent", c.GRPCAddr, "-store-config", store.ConfigPath()}, recordsGRPC)
 	ctx := itest.Context(t)
 	b := newBrowser(t)

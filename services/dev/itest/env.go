@@ -5,6 +5,7 @@ package itest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"testing"
 	"time"
@@ -51,14 +52,31 @@ func FreeAddr(t testing.TB) string {
 	return fmt.Sprintf("127.0.0.1:%d", ports[0])
 }
 
-// freePorts picks n distinct free ports on 127.0.0.1, holding each one
-// until all are picked.
+// Test ports are picked below the kernel's ephemeral range (32768 and up
+// here, where the kernel also picks the local ports of outgoing
+// connections: one of those could take a port between its pick and the
+// daemon's bind) and below the development network's fixed ports (27000
+// and up, test-network/ports.sh).
+const (
+	testPortLow  = 20000
+	testPortHigh = 27000 // excluded
+)
+
+// freePorts picks n distinct free ports on 127.0.0.1 in the test range,
+// holding each one until all are picked.
 func freePorts(n int) ([]int, error) {
 	var ports []int
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+		var l net.Listener
+		var err error
+		for try := 0; try < 200 && l == nil; try++ {
+			port := testPortLow + rand.IntN(testPortHigh-testPortLow)
+			if l, err = net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
+				l = nil
+			}
+		}
+		if l == nil {
+			return nil, fmt.Errorf("no free port in %d-%d: %w", testPortLow, testPortHigh-1, err)
 		}
 		defer l.Close()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
