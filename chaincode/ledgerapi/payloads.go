@@ -59,6 +59,17 @@ func (h Header) validate(op string) error {
 	return errors.Join(opErr, ValidateID("patientId", h.PatientID))
 }
 
+// validateFirst checks the header of a payload that must carry nonce 0 (a
+// key's first signature, before the ledger counts any): what names the
+// payload in the error.
+func (h Header) validateFirst(op, what string) error {
+	var nonceErr error
+	if h.Nonce != 0 {
+		nonceErr = fmt.Errorf("%w: nonce must be 0 in %s", ErrInvalid, what)
+	}
+	return errors.Join(h.validate(op), nonceErr)
+}
+
 // OwnKeys are the keys a patient takes as their own, by registering or by
 // claiming the entry a hospital registered for them as a child: the key
 // that signs as them and, if set, a recovery key (kept offline, or a
@@ -112,11 +123,7 @@ type PatientRegistration struct {
 
 // Validate checks the registration.
 func (p PatientRegistration) Validate() error {
-	var nonceErr error
-	if p.Nonce != 0 {
-		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
-	}
-	return errors.Join(p.Header.validate(OpPatientRegister), nonceErr, p.OwnKeys.check())
+	return errors.Join(p.Header.validateFirst(OpPatientRegister, "a registration"), p.OwnKeys.check())
 }
 
 // MinorRegistration registers a child who has no key of their own yet. A
@@ -143,16 +150,12 @@ var GuardianRelationships = []string{"parent", "guardian"}
 // majority date against the transaction time.
 func (m MinorRegistration) Validate() error {
 	_, majorityErr := ParseTime("majorityAt", m.MajorityAt)
-	var nonceErr, selfErr error
-	if m.Nonce != 0 {
-		nonceErr = fmt.Errorf("%w: nonce must be 0 in a registration", ErrInvalid)
-	}
+	var selfErr error
 	if m.GuardianID == m.PatientID {
 		selfErr = fmt.Errorf("%w: guardianId must not be the patient", ErrInvalid)
 	}
 	return errors.Join(
-		m.validate(OpMinorRegister),
-		nonceErr,
+		m.validateFirst(OpMinorRegister, "a registration"),
 		majorityErr,
 		ValidateID("delegationId", m.DelegationID),
 		ValidateID("guardianId", m.GuardianID),
@@ -174,11 +177,7 @@ type KeyClaim struct {
 
 // Validate checks the claim.
 func (k KeyClaim) Validate() error {
-	var nonceErr error
-	if k.Nonce != 0 {
-		nonceErr = fmt.Errorf("%w: nonce must be 0 in a key claim", ErrInvalid)
-	}
-	return errors.Join(k.Header.validate(OpKeyClaim), nonceErr, k.OwnKeys.check())
+	return errors.Join(k.Header.validateFirst(OpKeyClaim, "a key claim"), k.OwnKeys.check())
 }
 
 func validateRecoveryDelay(seconds int64) error {

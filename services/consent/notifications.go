@@ -3,6 +3,7 @@ package consent
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -159,16 +160,14 @@ func (s *service) eventStream() http.Handler {
 			http.Error(w, "no token verifier", http.StatusServiceUnavailable)
 			return
 		}
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || token == "" {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			http.Error(w, "a bearer token is required", http.StatusUnauthorized)
-			return
-		}
-		p, err := s.verifier.Verify(strings.TrimSpace(token))
+		p, err := s.verifier.VerifyRequest(r)
 		if err != nil {
+			msg := err.Error()
+			if errors.Is(err, auth.ErrMissingToken) {
+				msg = "a bearer token is required"
+			}
 			w.Header().Set("WWW-Authenticate", "Bearer")
-			http.Error(w, err.Error(), http.StatusUnauthorized)
+			http.Error(w, msg, http.StatusUnauthorized)
 			return
 		}
 		if p.Role != auth.RolePatient {

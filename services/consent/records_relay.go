@@ -117,12 +117,11 @@ func (r *recordsRelay) handler(kind relayKind) http.Handler {
 // records service: its path and query; or the status and the words of a
 // refusal.
 func (r *recordsRelay) target(kind relayKind, req *http.Request) (*url.URL, int, string) {
-	scheme, token, _ := strings.Cut(req.Header.Get("Authorization"), " ")
-	if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+	p, err := r.verifier.VerifyRequest(req)
+	switch {
+	case errors.Is(err, auth.ErrMissingToken):
 		return nil, http.StatusUnauthorized, "sign in first"
-	}
-	p, err := r.verifier.Verify(strings.TrimSpace(token))
-	if err != nil {
+	case err != nil:
 		return nil, http.StatusUnauthorized, "your session has ended: sign in again"
 	}
 	patientID := req.PathValue("patient")

@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -25,6 +24,7 @@ import (
 
 	"healthexchange/chaincode/ledgerapi"
 	"healthexchange/services/platform/auth"
+	"healthexchange/services/platform/durable"
 	"healthexchange/services/platform/serving"
 )
 
@@ -49,6 +49,8 @@ const (
 	// maxChallenges bounds the answered challenges kept until they expire
 	// (so that each is answered once).
 	maxChallenges = 10000
+	// maxSignInKeyFile bounds the sign-in key's file (PEM: about 120 bytes).
+	maxSignInKeyFile = 4096
 	// maxSignInBody bounds a sign-in request's body.
 	maxSignInBody = 4 << 10
 )
@@ -157,17 +159,11 @@ func newSignIn(verifier *auth.Verifier, key ed25519.PrivateKey, audience string,
 // LoadSignInKey reads the sign-in key: an Ed25519 private key, PKCS #8
 // PEM, in a file nobody else may read.
 func LoadSignInKey(path string) (ed25519.PrivateKey, error) {
-	info, err := os.Stat(path)
+	raw, err := durable.ReadSecret(path, maxSignInKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("consent config: sign-in key: %w", err)
 	}
-	if info.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("consent config: sign-in key %s may be read by others (mode %v): chmod 600 it", path, info.Mode().Perm())
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("consent config: sign-in key: %w", err)
-	}
+	defer clear(raw)
 	key, err := auth.ParseEd25519PrivateKey(raw)
 	if err != nil {
 		return nil, fmt.Errorf("consent config: sign-in key %s: %w", path, err)

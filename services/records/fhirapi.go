@@ -115,16 +115,18 @@ func (a *fhirAPI) throttled(h callerHandler) callerHandler {
 // body is read) and checks the type in the path.
 func (a *fhirAPI) withCaller(h callerHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			w.Header().Set("WWW-Authenticate", "Bearer")
-			writeOutcome(w, http.StatusUnauthorized, "login", "a bearer token is required (Authorization: Bearer <jwt>)", nil)
-			return
+		token, err := auth.BearerToken(r.Header)
+		var p auth.Principal
+		if err == nil {
+			p, err = a.verifier.Verify(token)
 		}
-		p, err := a.verifier.Verify(strings.TrimSpace(token))
 		if err != nil {
+			msg := err.Error()
+			if errors.Is(err, auth.ErrMissingToken) {
+				msg = "a bearer token is required (Authorization: Bearer <jwt>)"
+			}
 			w.Header().Set("WWW-Authenticate", "Bearer")
-			writeOutcome(w, http.StatusUnauthorized, "login", err.Error(), nil)
+			writeOutcome(w, http.StatusUnauthorized, "login", msg, nil)
 			return
 		}
 		if typ := r.PathValue("type"); typ != "" {

@@ -87,6 +87,22 @@ func vectors(t *testing.T) []vector {
 	return out
 }
 
+// parsers are the chaincode's parsers of each kind of payload.
+var parsers = map[string]func([]byte) error{
+	"registration":    parse[ledgerapi.PatientRegistration],
+	"grant":           parse[ledgerapi.ConsentGrant],
+	"revocation":      parse[ledgerapi.ConsentRevocation],
+	"pairing":         parse[ledgerapi.DeviceRegistration],
+	"unpairing":       parse[ledgerapi.DeviceRevocation],
+	"recovery":        parse[ledgerapi.RecoveryRequest],
+	"cancel-recovery": parse[ledgerapi.RecoveryCancel],
+}
+
+func parse[T any, P ledgerapi.Input[T]](raw []byte) error {
+	_, err := ledgerapi.Parse[T, P](raw)
+	return err
+}
+
 // The page's signing code (sign.js) makes, from the same inputs and the
 // same key, exactly the bytes and the signature the Go signer makes, and
 // the chaincode's parser and verifier accept them. It runs sign.js in
@@ -146,25 +162,11 @@ console.log(JSON.stringify(out));
 			if err := ledgerapi.VerifySignature(pub, []byte(g.Payload), g.Signature); err != nil {
 				t.Fatal(err)
 			}
-			var perr error
-			switch v.Kind {
-			case "registration":
-				_, perr = ledgerapi.Parse[ledgerapi.PatientRegistration]([]byte(g.Payload))
-			case "grant":
-				_, perr = ledgerapi.Parse[ledgerapi.ConsentGrant]([]byte(g.Payload))
-			case "revocation":
-				_, perr = ledgerapi.Parse[ledgerapi.ConsentRevocation]([]byte(g.Payload))
-			case "pairing":
-				_, perr = ledgerapi.Parse[ledgerapi.DeviceRegistration]([]byte(g.Payload))
-			case "unpairing":
-				_, perr = ledgerapi.Parse[ledgerapi.DeviceRevocation]([]byte(g.Payload))
-			case "recovery":
-				_, perr = ledgerapi.Parse[ledgerapi.RecoveryRequest]([]byte(g.Payload))
-			case "cancel-recovery":
-				_, perr = ledgerapi.Parse[ledgerapi.RecoveryCancel]([]byte(g.Payload))
-			default:
+			parse, ok := parsers[v.Kind]
+			if !ok {
 				t.Fatalf("no parser for %s", v.Kind)
 			}
+			perr := parse([]byte(g.Payload))
 			if perr != nil {
 				t.Fatalf("the chaincode's parser refuses the page's payload: %v", perr)
 			}

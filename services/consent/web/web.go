@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// Static holds the app's files.
+// static holds the app's files.
 //
 //go:embed static
 var static embed.FS

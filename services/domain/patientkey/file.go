@@ -13,6 +13,9 @@ import (
 	"healthexchange/services/platform/durable"
 )
 
+// maxKeyFile bounds a key file (one is about 150 bytes).
+const maxKeyFile = 4096
+
 // keyFile is how a key is kept on the patient's device.
 type keyFile struct {
 	PatientID string `json:"patientId"`
@@ -39,17 +42,11 @@ func (k *Key) Save(path string) error {
 // Load reads a key saved with Save. It refuses a key file that others can
 // read.
 func Load(path string) (*Key, error) {
-	fi, err := os.Stat(path)
+	raw, err := durable.ReadSecret(path, maxKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("patientkey: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("patientkey: %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("patientkey: %w", err)
-	}
+	defer clear(raw)
 	var f keyFile
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("patientkey: %s: %w", path, err)

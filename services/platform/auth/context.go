@@ -2,6 +2,8 @@ package auth
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"strings"
 
 	"google.golang.org/grpc/metadata"
@@ -25,17 +27,39 @@ func FromContext(ctx context.Context) (Principal, bool) {
 }
 
 func bearerFromMetadata(md metadata.MD) (string, error) {
-	values := md.Get(MetadataKey)
+	return bearerOf(md.Get(MetadataKey), fmt.Sprintf("%q metadata", MetadataKey))
+}
+
+// BearerToken is the bearer token of an HTTP request's Authorization
+// header, checked as the gRPC interceptor checks the metadata:
+// ErrMissingToken without one.
+func BearerToken(h http.Header) (string, error) {
+	return bearerOf(h.Values("Authorization"), "Authorization header")
+}
+
+// VerifyRequest verifies the bearer token of an HTTP request (BearerToken,
+// then Verify): a route of a service's own checks its caller with it.
+func (v *Verifier) VerifyRequest(r *http.Request) (Principal, error) {
+	token, err := BearerToken(r.Header)
+	if err != nil {
+		return Principal{}, err
+	}
+	return v.Verify(token)
+}
+
+// bearerOf is the token of the one "Bearer <jwt>" value a request carries
+// (where names it in errors).
+func bearerOf(values []string, where string) (string, error) {
 	switch len(values) {
 	case 0:
-		return "", reject(ErrMissingToken, "no %q metadata", MetadataKey)
+		return "", reject(ErrMissingToken, "no %s", where)
 	case 1:
 	default:
-		return "", reject(ErrInvalidToken, "%d %q metadata values, want one", len(values), MetadataKey)
+		return "", reject(ErrInvalidToken, "%d %s values, want one", len(values), where)
 	}
 	scheme, token, _ := strings.Cut(strings.TrimSpace(values[0]), " ")
 	if !strings.EqualFold(scheme, "Bearer") {
-		return "", reject(ErrInvalidToken, "%q metadata must be \"Bearer <jwt>\"", MetadataKey)
+		return "", reject(ErrInvalidToken, "%s must be \"Bearer <jwt>\"", where)
 	}
 	token = strings.TrimLeft(token, " ")
 	if token == "" {

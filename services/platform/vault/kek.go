@@ -7,10 +7,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
+
+	"healthexchange/services/platform/durable"
 )
 
 // KEK is a key-encryption key: it wraps patients' data keys and never hands
@@ -51,34 +52,15 @@ const (
 // file, that its group or others may access (it must be mode 0600 or
 // stricter), or that does not hold exactly KEKSize bytes.
 func NewFileKEK(path string) (*FileKEK, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("vault: KEK file: %w", err)
-	}
-	defer f.Close()
-	// Checked on the open file, not the name, so a swap after the check
-	// cannot slip another file in.
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("vault: KEK file: %w", err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("vault: KEK file %s is not a regular file (%v)", path, fi.Mode().Type())
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return nil, fmt.Errorf("vault: KEK file %s is accessible to group or others (mode %v); chmod 600 it", path, perm)
-	}
-	key, err := io.ReadAll(io.LimitReader(f, KEKSize+1))
+	key, err := durable.ReadSecret(path, KEKSize)
 	defer clear(key)
-	if err != nil {
-		return nil, fmt.Errorf("vault: KEK file %s: %w", path, err)
+	if errors.Is(err, durable.ErrSecretTooLarge) {
+		return nil, fmt.Errorf("vault: KEK file %s holds more than %d bytes, want exactly %d raw bytes (see GenerateKEKFile)", path, KEKSize, KEKSize)
+	} else if err != nil {
+		return nil, fmt.Errorf("vault: KEK file: %w", err)
 	}
 	if len(key) != KEKSize {
-		n := fmt.Sprint(len(key))
-		if len(key) > KEKSize {
-			n = "more than " + fmt.Sprint(KEKSize)
-		}
-		return nil, fmt.Errorf("vault: KEK file %s holds %s bytes, want exactly %d raw bytes (see GenerateKEKFile)", path, n, KEKSize)
+		return nil, fmt.Errorf("vault: KEK file %s holds %d bytes, want exactly %d raw bytes (see GenerateKEKFile)", path, len(key), KEKSize)
 	}
 	return newFileKEK(key)
 }

@@ -228,9 +228,8 @@ async function renderConsents() {
   }
   const ul = el("ul", { class: "cards" });
   for (const c of active) {
-    const revoke = el("button", { type: "button", class: "revoke", "data-consent": c.consentId }, "Take back");
-    revoke.setAttribute("aria-label", "Take back the access of " + granteeWords(c.grantee));
-    revoke.addEventListener("click", () => confirmRevoke(c));
+    const revoke = button({ class: "revoke", "data-consent": c.consentId }, "Take back", "Take back the access of " + granteeWords(c.grantee),
+      () => confirmRevoke(c));
     ul.append(el("li", { class: "card", "data-consent": c.consentId },
       el("h3", {}, granteeWords(c.grantee)),
       el("p", {}, "May see: " + c.categories.map((x) => words(categoryWords, x)).join(", ")),
@@ -240,6 +239,23 @@ async function renderConsents() {
       revoke));
   }
   list.append(ul);
+}
+
+// button is a button named for screen readers (label) that runs act, its
+// failure shown in words.
+function button(props, text, label, act) {
+  const b = el("button", { type: "button", ...props }, text);
+  b.setAttribute("aria-label", label);
+  b.addEventListener("click", () => Promise.resolve(act()).catch(failed));
+  return b;
+}
+
+// explain shows a form's problems in words, if it has any, and says
+// whether it had.
+function explain(problems) {
+  if (problems.length === 0) return false;
+  $("error").textContent = "Please " + problems.join(", and ") + ".";
+  return true;
 }
 
 // confirm asks a yes-or-no question in the dialog and runs then on yes.
@@ -286,10 +302,7 @@ async function grant(form) {
   if (kind === "user" && !ID.test(user)) problems.push("give the person's user id at the organisation");
   if (categories.length === 0) problems.push("choose at least one kind of record");
   if (purposes.length === 0) problems.push("choose at least one purpose");
-  if (problems.length) {
-    $("error").textContent = "Please " + problems.join(", and ") + ".";
-    return;
-  }
+  if (explain(problems)) return;
   const grantee = kind === "org" ? { kind: "org", id: org } : { kind: "user", id: org + "/" + user };
   const days = Number(data.get("days"));
   status("Giving access to " + granteeWords(grantee) + "…");
@@ -339,14 +352,14 @@ async function renderRecords() {
   for (const r of records) {
     const result = el("p", { class: "check", "data-check": r.recordId });
     result.setAttribute("aria-live", "polite");
-    const check = el("button", { type: "button", class: "secondary", "data-record": r.recordId }, "Check it");
-    check.setAttribute("aria-label", "Check " + words(categoryWords, r.category) + " record " + r.recordId + " against the ledger");
-    check.addEventListener("click", () => checkRecord(r, result).catch((err) => {
-      result.className = "check bad";
-      result.textContent = err instanceof Refused && err.code === 15
-        ? "This record does NOT match its fingerprint on the ledger: it was changed after it was filed. It was not shown, and the exchange has raised an alarm."
-        : err instanceof Refused || err instanceof Said ? err.message : "It could not be checked: " + err.message;
-    }));
+    const check = button({ class: "secondary", "data-record": r.recordId }, "Check it",
+      "Check " + words(categoryWords, r.category) + " record " + r.recordId + " against the ledger",
+      () => checkRecord(r, result).catch((err) => {
+        result.className = "check bad";
+        result.textContent = err instanceof Refused && err.code === 15
+          ? "This record does NOT match its fingerprint on the ledger: it was changed after it was filed. It was not shown, and the exchange has raised an alarm."
+          : err instanceof Refused || err instanceof Said ? err.message : "It could not be checked: " + err.message;
+      }));
     ul.append(el("li", { class: "card", "data-record": r.recordId },
       el("h3", {}, words(categoryWords, r.category)),
       el("p", {}, "Filed by " + orgName(r.org) + " on " + day(r.notarizedAt) + (r.version > 1 ? " (version " + r.version + ")" : "")),
@@ -457,12 +470,8 @@ async function renderRequests() {
     const who = granteeWords({ kind: "user", id: r.requesterOrg + "/" + r.requester });
     const days = el("select", { id: "days-" + r.requestId },
       ...[["1", "1 day"], ["7", "7 days"], ["30", "30 days"], ["90", "90 days"]].map(([v, l]) => el("option", { value: v, selected: v === "7" }, l)));
-    const approve = el("button", { type: "button", class: "approve" }, "Allow");
-    approve.setAttribute("aria-label", "Allow " + who);
-    approve.addEventListener("click", () => answer(r, true, Number(days.value)).catch(failed));
-    const deny = el("button", { type: "button", class: "deny secondary" }, "Refuse");
-    deny.setAttribute("aria-label", "Refuse " + who);
-    deny.addEventListener("click", () => answer(r, false).catch(failed));
+    const approve = button({ class: "approve" }, "Allow", "Allow " + who, () => answer(r, true, Number(days.value)));
+    const deny = button({ class: "deny secondary" }, "Refuse", "Refuse " + who, () => answer(r, false));
     ul.append(el("li", { class: "card", "data-request": r.requestId },
       el("h3", {}, who + " asks to see"),
       el("p", {}, r.categories.map((x) => words(categoryWords, x)).join(", ")),
@@ -510,11 +519,8 @@ async function renderResearch() {
       el("p", {}, "It may use: " + c.categories.map((x) => words(categoryWords, x)).join(", ")),
       el("p", {}, active ? (c.expiresAt ? "Until " + day(c.expiresAt) : "Until you withdraw") : "You withdrew on " + day(c.revokedAt)));
     if (active) {
-      const b = el("button", { type: "button", class: "withdraw secondary" }, "Withdraw");
-      b.setAttribute("aria-label", "Withdraw from study " + c.grantee.id);
-      b.addEventListener("click", () => confirm("Withdraw from study " + c.grantee.id + "? No new dataset will include you.", "Yes, withdraw",
-        () => revoke(c).then(renderResearch)));
-      item.append(b);
+      item.append(button({ class: "withdraw secondary" }, "Withdraw", "Withdraw from study " + c.grantee.id,
+        () => confirm("Withdraw from study " + c.grantee.id + "? No new dataset will include you.", "Yes, withdraw", () => revoke(c).then(renderResearch))));
     }
     ul.append(item);
   }
@@ -528,10 +534,7 @@ async function join(form) {
   const problems = [];
   if (!ID.test(study)) problems.push("give the study's id as its invitation shows it");
   if (categories.length === 0) problems.push("choose at least one kind of record");
-  if (problems.length) {
-    $("error").textContent = "Please " + problems.join(", and ") + ".";
-    return;
-  }
+  if (explain(problems)) return;
   status("Joining study " + study + "…");
   const consentId = randomId("c-");
   await submit((nonce) => consentGrant({ patientId: session.patientId, nonce, consentId, grantee: { kind: "study", id: study }, categories,
@@ -561,10 +564,8 @@ async function renderDevices() {
       el("p", {}, active ? "Paired on " + day(d.registeredAt) : "Unpaired on " + day(d.revokedAt) + ": its new readings are refused"),
       el("p", { class: "note" }, "Key " + d.publicKey.slice(0, 12) + "…"));
     if (active) {
-      const b = el("button", { type: "button", class: "unpair secondary" }, "Unpair");
-      b.setAttribute("aria-label", "Unpair " + d.deviceId);
-      b.addEventListener("click", () => confirm("Unpair " + d.deviceId + "? Readings it sent before stay yours; new ones are refused.", "Yes, unpair it", () => unpair(d)));
-      item.append(b);
+      item.append(button({ class: "unpair secondary" }, "Unpair", "Unpair " + d.deviceId,
+        () => confirm("Unpair " + d.deviceId + "? Readings it sent before stay yours; new ones are refused.", "Yes, unpair it", () => unpair(d))));
     }
     ul.append(item);
   }
@@ -580,10 +581,7 @@ async function pair(form) {
   let raw = null;
   try { raw = atob(publicKey); } catch { raw = null; }
   if (raw === null || raw.length !== 32) problems.push("paste the wearable's public key exactly as it shows it (44 characters)");
-  if (problems.length) {
-    $("error").textContent = "Please " + problems.join(", and ") + ".";
-    return;
-  }
+  if (explain(problems)) return;
   status("Pairing " + deviceId + "…");
   await submit((nonce) => deviceRegistration({ patientId: session.patientId, nonce, deviceId, publicKey }),
     (registration) => call("POST", "/v1/devices:pair", { registration }));
